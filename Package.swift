@@ -1,0 +1,139 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Strict concurrency is the Swift 6 language mode default; we only add warnings-as-errors hygiene in CI.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "linkcore",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "linkcored", targets: ["linkcored"]),
+        .executable(name: "linkctl", targets: ["linkctl"]),
+        .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C interop: the only layer that touches raw OpenSSL / libsystemd pointers and macros.
+        .target(
+            name: "COpenSSL",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        // protoc-c output for Protos/: the same contract as C peers and C policy modules see it.
+        .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"]),
+
+        // Wire: generated protobuf messages and the frame codec.
+        .target(
+            name: "LinkcoreWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // TLS 1.3 over the system OpenSSL through memory BIOs, as a NIO handler.
+        .target(
+            name: "LinkcoreTLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Development PKI: CA, server and organisation certificates, CRL.
+        .target(
+            name: "LinkcorePKI",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        // Channels, pipelines, limits, keepalive and drain for servers and clients.
+        .target(
+            name: "LinkcoreTransport",
+            dependencies: [
+                "LinkcoreWire", "LinkcoreTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // sd_notify, watchdog, socket activation and journald logging.
+        .target(
+            name: "LinkcoreSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The daemon's TOML configuration, validated with precise errors.
+        .target(
+            name: "LinkcoreConfig",
+            swiftSettings: swiftSettings
+        ),
+        // A client for organisations, operators, tests and benchmarks.
+        .target(
+            name: "LinkcoreClient",
+            dependencies: [
+                "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The daemon: wires the layers together.
+        .target(
+            name: "LinkcoreDaemon",
+            dependencies: [
+                "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "linkcored",
+            dependencies: ["LinkcoreDaemon", "LinkcoreSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "linkctl",
+            dependencies: [
+                "LinkcorePKI", "LinkcoreClient", "LinkcoreWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "LinkcoreWireTests",
+            dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "LinkcoreTLSTests",
+            dependencies: [
+                "LinkcoreTLS", "LinkcorePKI",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
+        .testTarget(
+            name: "LinkcoreIntegrationTests",
+            dependencies: [
+                "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+)
