@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "linkcore",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "linkcored", targets: ["linkcored"]),
         .executable(name: "linkctl", targets: ["linkctl"]),
@@ -101,7 +101,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "linkcored",
-            dependencies: ["LinkcoreDaemon", "LinkcoreSystemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LinkcoreDaemon", "LinkcoreSystemd", "LinkcoreConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,71 @@
+import Foundation
+import LinkcoreWire
+import NIOCore
+import Synchronization
+
+/// The live peer connections: enforces connection limits, lists peers for `linkctl status`,
+/// and reaches every connection for a drain.
+public final class ConnectionRegistry: Sendable {
+    public struct Entry: Sendable {
+        public var channel: any Channel
+        public var orgCode: String
+        public var remoteAddress: String
+        public var connectedAt: Date
+        public var requests: UInt64
+        public var inFlight: Int
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var perOrg: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let maxConnections: Int
+    private let maxPerOrg: Int
+
+    public init(maxConnections: Int, maxPerOrg: Int) {
+        self.maxConnections = maxConnections
+        self.maxPerOrg = maxPerOrg
+    }
+
+    /// Admits an authenticated connection, or says which limit it hit.
+    func admit(_ channel: any Channel, orgCode: String) -> WireError? {
+        let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
+        return state.withLock { s in
+            if s.entries.count >= maxConnections {
+                return WireError(.tooManyConnections, "the core has reached its connection limit of \(maxConnections)")
+            }
+            if s.perOrg[orgCode, default: 0] >= maxPerOrg {
+                return WireError(.tooManyConnections, "organisation \(orgCode) already has \(maxPerOrg) connections")
+            }
+            s.entries[ObjectIdentifier(channel)] = Entry(
+                channel: channel, orgCode: orgCode, remoteAddress: remote, connectedAt: Date(), requests: 0, inFlight: 0)
+            s.perOrg[orgCode, default: 0] += 1
+            return nil
+        }
+    }
+
+    func update(_ channel: any Channel, requests: UInt64, inFlight: Int) {
+        state.withLock { s in
+            s.entries[ObjectIdentifier(channel)]?.requests += requests
+            s.entries[ObjectIdentifier(channel)]?.inFlight = inFlight
+        }
+    }
+
+    func remove(_ channel: any Channel) {
+        state.withLock { s in
+            guard let entry = s.entries.removeValue(forKey: ObjectIdentifier(channel)) else { return }
+            let left = s.perOrg[entry.orgCode, default: 1] - 1
+            s.perOrg[entry.orgCode] = left > 0 ? left : nil
+        }
+    }
+
+    public var entries: [Entry] { state.withLock { Array($0.entries.values) } }
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    /// The connections of one organisation (e.g. to ask a provider or push an event).
+    public func channels(of orgCode: String) -> [any Channel] {
+        state.withLock { s in s.entries.values.filter { $0.orgCode == orgCode }.map(\.channel) }
+    }
+}

@@ -1,0 +1,373 @@
+import Foundation
+import LinkcoreTLS
+import LinkcoreTransport
+import LinkcoreWire
+import Logging
+import NIOCore
+
+/// Everything a connection needs from the daemon, shared by all connections.
+struct ConnectionEnvironment: Sendable {
+    var coreID: String
+    var limits: ConnectionLimits
+    var service: any RequestHandling
+    var metrics: Metrics
+    var registry: ConnectionRegistry
+    var logger: Logger
+}
+
+/// Asks a connection to drain: say GoingAway, finish what is in flight, then close.
+struct DrainEvent: Sendable {
+    var drainMs: UInt32
+}
+
+/// One peer connection on the core: TLS outcome, Hello, then requests multiplexed by id.
+///
+/// Runs entirely on the channel's event loop. Replies written during a read burst are flushed
+/// once at its end; a peer that does not read its replies stops being read from (writability),
+/// so the core never buffers without bound for it.
+final class CoreConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = LCEnvelope
+    typealias OutboundOut = LCEnvelope
+
+    private enum Phase {
+        case handshaking
+        case awaitingHello(PeerIdentity, orgCode: String)
+        case active(Peer)
+        case closing
+    }
+
+    private let env: ConnectionEnvironment
+    private var logger: Logger
+    private var phase = Phase.handshaking
+    private var context: ChannelHandlerContext?
+    private var inFlight: [UInt64: NIODeadline] = [:]
+    private var admitted = false
+    private var draining = false
+    private var inReadBurst = false
+    private var needsFlush = false
+    private var readPending = false
+    private var batch = MetricsBatch()
+    private var requestsSinceReport: UInt64 = 0
+    private var handshakeTimer: Scheduled<Void>?
+
+    init(environment: ConnectionEnvironment) {
+        self.env = environment
+        self.logger = environment.logger
+    }
+
+    // MARK: lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        env.metrics.connectionOpened()
+        if let remote = context.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
+        let channel = context.channel
+        let logger = self.logger
+        handshakeTimer = context.eventLoop.scheduleTask(in: env.limits.handshakeTimeout) {
+            logger.info("closing connection: TLS handshake and Hello not completed in time")
+            channel.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        reportMetrics()
+        env.metrics.connectionClosed()
+        if admitted { env.registry.remove(context.channel) }
+        if !inFlight.isEmpty {
+            logger.debug("connection closed with requests in flight", metadata: ["in_flight": "\(inFlight.count)"])
+            batch.inFlightDelta -= inFlight.count
+            inFlight.removeAll()
+            reportMetrics()
+        }
+        phase = .closing
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let tls as TLSEvent:
+            switch tls {
+            case let .handshakeCompleted(identity):
+                guard let identity, let org = identity.orgCode else {
+                    return refuse(WireError(.certificateRejected, "certificate binds no organisation"), id: 0)
+                }
+                logger[metadataKey: "org"] = "\(org)"
+                phase = .awaitingHello(identity, orgCode: org)
+            case let .peerRejected(reason):
+                env.metrics.handshakeFailed()
+                logger.warning("client certificate rejected", metadata: ["reason": "\(reason)"])
+                refuse(WireError(.certificateRejected, "client certificate rejected: \(reason)"), id: 0)
+            }
+        case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
+            logger.info("closing idle connection")
+            refuse(WireError(.idleTimeout, "no traffic for \(env.limits.idleTimeout.nanoseconds / 1_000_000) ms"), id: 0)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let drain = event as? DrainEvent else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        promise?.succeed()
+        startDrain(drainMs: drain.drainMs)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let frameError as FrameError:
+            logger.warning("bad frame from peer", metadata: ["error": "\(frameError.wireError)"])
+            refuse(frameError.wireError, id: 0)
+        case TLSError.uncleanShutdown:
+            logger.debug("peer closed without close_notify")
+            context.close(promise: nil)
+        default:
+            logger.info("connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inReadBurst = true
+        let frame = unwrapInboundIn(data)
+        let envelope: LCEnvelope
+        do {
+            envelope = try LCEnvelope(frame: frame)
+        } catch {
+            batch.errors.append(.malformedMessage)
+            if case .active = phase {
+                return send(WireError(.malformedMessage, "frame is not a valid Envelope: \(error)").envelope(id: 0))
+            }
+            return refuse(WireError(.malformedMessage, "frame is not a valid Envelope"), id: 0)
+        }
+        switch phase {
+        case .handshaking, .closing:
+            return  // nothing is read before the certificate is accepted, or after refusal
+        case let .awaitingHello(identity, org):
+            hello(envelope, identity: identity, orgCode: org)
+        case let .active(peer):
+            dispatch(envelope, peer: peer)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        reportMetrics()
+        context.fireChannelReadComplete()
+    }
+
+    private func hello(_ envelope: LCEnvelope, identity: PeerIdentity, orgCode: String) {
+        guard case let .hello(hello)? = envelope.body else {
+            return refuse(WireError(.helloRequired, "the first message must be Hello"), id: envelope.id)
+        }
+        guard let version = ProtocolVersion.negotiate(peerMin: hello.minVersion, peerMax: hello.maxVersion) else {
+            return refuse(WireError(.unsupportedVersion,
+                "this core speaks versions \(ProtocolVersion.minimum)-\(ProtocolVersion.current), the peer \(hello.minVersion)-\(hello.maxVersion)"),
+                id: envelope.id)
+        }
+        if !hello.orgCode.isEmpty && hello.orgCode != orgCode {
+            logger.warning("Hello claims another organisation", metadata: ["claimed": "\(hello.orgCode)"])
+            return refuse(WireError(.orgMismatch, "the certificate binds \(orgCode), not \(hello.orgCode)"), id: envelope.id)
+        }
+        let role: LCRole
+        switch env.service.admit(orgCode: orgCode) {
+        case let .success(r): role = r
+        case let .failure(error): return refuse(error, id: envelope.id)
+        }
+        guard let context else { return }
+        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode) {
+            return refuse(limitHit, id: envelope.id)
+        }
+        admitted = true
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        let peer = Peer(orgCode: orgCode, identity: identity, role: role, version: version)
+        phase = .active(peer)
+        logger.info("session started", metadata: ["software": "\(hello.software)", "version": "\(version)"])
+        var welcome = LCWelcome()
+        welcome.version = version
+        welcome.coreID = env.coreID
+        welcome.orgCode = orgCode
+        welcome.maxFrameBytes = UInt32(env.limits.maxFrameBytes)
+        welcome.maxInFlight = UInt32(env.limits.maxInFlight)
+        welcome.idleTimeoutMs = UInt32(env.limits.idleTimeout.nanoseconds / 1_000_000)
+        welcome.keepaliveMs = UInt32(env.limits.keepalive.nanoseconds / 1_000_000)
+        welcome.role = role
+        var reply = LCEnvelope()
+        reply.id = envelope.id
+        reply.welcome = welcome
+        send(reply)
+    }
+
+    private func dispatch(_ envelope: LCEnvelope, peer: Peer) {
+        let id = envelope.id
+        switch envelope.body {
+        case let .ping(ping)?:
+            guard ping.payload.count <= WireDefaults.maxPingPayload else {
+                return answer(id, .failure(WireError(.invalidArgument, "ping payload over \(WireDefaults.maxPingPayload) bytes")), started: nil)
+            }
+            var pong = LCPong()
+            pong.payload = ping.payload
+            answer(id, .success(.pong(pong)), started: nil)
+        case .goingAway?:
+            logger.info("peer is going away")
+            draining = true
+            closeIfDrained()
+        case .hello?:
+            answer(id, .failure(WireError(.invalidArgument, "Hello was already received on this connection")), started: nil)
+        case .statusRequest?, .reload?, .orgAdd?, .orgList?, .orgShow?, .orgSetSuspended?, .keysRotate?,
+             .auditVerify?, .feesStatement?:
+            answer(id, .failure(WireError(.permissionDenied, "operator messages are accepted only on the admin socket")), started: nil)
+        case nil:
+            answer(id, .failure(WireError(.unknownMessage, "message body unknown to protocol version \(peer.version)")), started: nil)
+        case .pong?, .error?, .welcome?, .provideResponse?, .changeEventAck?, .linkIssuedAck?:
+            // Replies to requests the core starts; none are outstanding in this version.
+            logger.debug("unexpected reply from peer", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
+        default:
+            guard id != 0 else {
+                return answer(0, .failure(WireError(.invalidArgument, "request id 0 is reserved for messages without a reply")), started: nil)
+            }
+            if draining {
+                return answer(id, .failure(WireError(.shuttingDown, "the core is draining this connection")), started: nil)
+            }
+            if inFlight[id] != nil {
+                return answer(id, .failure(WireError(.duplicateRequestID, "request id \(id) is already in flight")), started: nil)
+            }
+            if inFlight.count >= env.limits.maxInFlight {
+                return answer(id, .failure(WireError(.tooManyInFlight, "\(env.limits.maxInFlight) requests already in flight")), started: nil)
+            }
+            let started = NIODeadline.now()
+            inFlight[id] = started
+            batch.inFlightDelta += 1
+            env.service.handle(envelope, from: peer, reply: makeReply(id: id))
+        }
+    }
+
+    // MARK: replying
+
+    private func makeReply(id: UInt64) -> Reply {
+        guard let context else { return Reply { _ in } }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        return Reply { result in
+            if loop.inEventLoop {
+                bound.value.complete(id, result)
+            } else {
+                loop.execute { bound.value.complete(id, result) }
+            }
+        }
+    }
+
+    private func complete(_ id: UInt64, _ result: Result<LCEnvelope.OneOf_Body, WireError>) {
+        guard let started = inFlight.removeValue(forKey: id) else {
+            logger.error("a request was answered twice or after its connection closed", metadata: ["id": "\(id)"])
+            return
+        }
+        batch.inFlightDelta -= 1
+        answer(id, result, started: started)
+        if !inReadBurst {
+            reportMetrics()
+        }
+        closeIfDrained()
+    }
+
+    private func answer(_ id: UInt64, _ result: Result<LCEnvelope.OneOf_Body, WireError>, started: NIODeadline?) {
+        var reply = LCEnvelope()
+        reply.id = id
+        switch result {
+        case let .success(body):
+            reply.body = body
+        case let .failure(error):
+            batch.errors.append(error.code)
+            reply.error = error.proto
+        }
+        let micros = started.map { UInt64(max(0, (NIODeadline.now() - $0).nanoseconds / 1000)) } ?? 0
+        batch.latenciesMicros.append(micros)
+        requestsSinceReport += 1
+        send(reply)
+    }
+
+    private func send(_ envelope: LCEnvelope) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(envelope), promise: nil)
+        if inReadBurst {
+            needsFlush = true
+        } else {
+            context.flush()
+        }
+    }
+
+    /// Sends a typed refusal and closes: the peer can read why before the connection ends.
+    private func refuse(_ error: WireError, id: UInt64) {
+        guard let context else { return }
+        if case .closing = phase { return }
+        phase = .closing
+        batch.errors.append(error.code)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(error.envelope(id: id))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: drain and backpressure
+
+    private func startDrain(drainMs: UInt32) {
+        guard !draining, let context else { return }
+        draining = true
+        if case .active = phase {
+            var goingAway = LCGoingAway()
+            goingAway.reason = "the core is shutting down"
+            goingAway.drainMs = drainMs
+            var envelope = LCEnvelope()
+            envelope.goingAway = goingAway
+            send(envelope)
+            closeIfDrained()
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    private func closeIfDrained() {
+        guard draining, inFlight.isEmpty, let context else { return }
+        if needsFlush { needsFlush = false; context.flush() }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && readPending {
+            readPending = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func reportMetrics() {
+        env.metrics.record(&batch)
+        if admitted, requestsSinceReport > 0, let context {
+            env.registry.update(context.channel, requests: requestsSinceReport, inFlight: inFlight.count)
+            requestsSinceReport = 0
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import LinkcoreConfig
+import LinkcoreSystemd
+import LinkcoreTLS
+import LinkcoreTransport
+import LinkcoreWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The running core: listeners, admin socket, systemd notifications, reload and drain.
+/// Thin on purpose: it wires config, transport, systemd and the domain service together.
+public final class Daemon: Sendable {
+    public static let version = "0.1.0"
+
+    private struct Live: Sendable {
+        var config: DaemonConfig
+        var tls: TLSContext
+        var lastReloadAt: Date?
+        var lastReloadError: String?
+    }
+
+    private let configPath: String
+    private let live: Mutex<Live>
+    private let group: MultiThreadedEventLoopGroup
+    private let notifier = SystemdNotifier()
+    private let metrics = Metrics()
+    private let registry: ConnectionRegistry
+    private let service: any RequestHandling
+    private let logger: Logger
+    private let listeners = Mutex<[any Channel]>([])
+    private let adminChannel = Mutex<(any Channel)?>(nil)
+    private let stopping = Mutex(false)
+
+    public init(configPath: String, config: DaemonConfig, service: any RequestHandling = SessionOnlyService(), logger: Logger) throws {
+        self.configPath = configPath
+        self.logger = logger
+        self.service = service
+        self.live = Mutex(Live(config: config, tls: try Self.makeTLS(config)))
+        self.registry = ConnectionRegistry(
+            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+    }
+
+    static func makeTLS(_ config: DaemonConfig) throws -> TLSContext {
+        try TLSContext.server(TLSConfiguration(
+            certificateChainPath: config.tls.certificate,
+            privateKeyPath: config.tls.privateKey,
+            trustRootsPath: config.tls.caBundle,
+            crlPath: config.tls.crl))
+    }
+
+    static func limits(_ config: DaemonConfig) -> ConnectionLimits {
+        let l = config.limits
+        return ConnectionLimits(
+            maxFrameBytes: l.maxFrameBytes,
+            maxInFlight: l.maxInFlight,
+            frameTimeout: .milliseconds(Int64(l.frameTimeoutMs)),
+            idleTimeout: .milliseconds(Int64(l.idleTimeoutMs)),
+            keepalive: .milliseconds(Int64(l.keepaliveMs)),
+            handshakeTimeout: .milliseconds(Int64(config.tls.handshakeTimeoutMs)),
+            writeBufferHighBytes: l.writeBufferHighBytes)
+    }
+
+    // MARK: start
+
+    /// Binds every listener and the admin socket, then tells systemd the core is ready.
+    public func start() async throws {
+        let config = live.withLock { $0.config }
+        let inherited = SocketActivation.inheritedSockets()
+        let targets: [ListenTarget] = inherited.isEmpty
+            ? config.listen.addresses.map { .tcp(host: $0.host, port: $0.port) }
+            : inherited.map { .inherited(fd: $0.fd, name: $0.name) }
+        var bound: [any Channel] = []
+        for target in targets {
+            do {
+                let channel = try await Listener.bind(
+                    target, group: group,
+                    childOptions: { [limits = Self.limits(config)] in
+                        $0.childChannelOption(.writeBufferWaterMark, value: limits.writeBufferWaterMark)
+                    },
+                    childInitializer: { [self] channel in self.initializeConnection(channel) })
+                bound.append(channel)
+                logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(target)")"])
+            } catch {
+                for channel in bound { try? await channel.close() }
+                throw DaemonError.listen("\(target)", "\(error)")
+            }
+        }
+        listeners.withLock { $0 = bound }
+        try await startAdmin(path: config.listen.adminSocket)
+        notifier.ready(status: statusLine())
+        logger.info("linkcored ready", metadata: ["version": "\(Self.version)", "core_id": "\(config.core.id)"])
+    }
+
+    private func initializeConnection(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let (config, tls) = live.withLock { ($0.config, $0.tls) }
+        let limits = Self.limits(config)
+        let environment = ConnectionEnvironment(
+            coreID: config.core.id, limits: limits, service: service, metrics: metrics, registry: registry, logger: logger)
+        return channel.eventLoop.makeCompletedFuture {
+            try Pipelines.configure(
+                channel, tls: tls, role: .server, limits: limits,
+                application: CoreConnectionHandler(environment: environment))
+            try channel.pipeline.syncOperations.addHandler(
+                IdleStateHandler(readTimeout: limits.idleTimeout),
+                position: .before(channel.pipeline.syncOperations.handler(type: CoreConnectionHandler.self)))
+        }
+    }
+
+    private func startAdmin(path: String) async throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let admin = AdminService(daemon: self)
+        let logger = self.logger
+        do {
+            let channel = try await Listener.bind(.unix(path: path), group: group) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Pipelines.configure(channel, tls: nil, role: .server, limits: ConnectionLimits(),
+                                            application: AdminConnectionHandler(admin: admin, logger: logger))
+                }
+            }
+            // umask 077 already makes it 0600; say so explicitly in case the daemon runs without it.
+            chmod(path, 0o600)
+            adminChannel.withLock { $0 = channel }
+        } catch {
+            throw DaemonError.listen("admin socket \(path)", "\(error)")
+        }
+    }
+
+    // MARK: run loop
+
+    /// Serves until SIGTERM or SIGINT, reloading on SIGHUP, pinging the watchdog and refreshing
+    /// STATUS; then drains and returns.
+    public func run() async {
+        let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
+        let ticker = Task { [self] in await tick() }
+        for await signal in signals {
+            if signal == SIGHUP {
+                await reload()
+            } else {
+                logger.info("shutdown requested", metadata: ["signal": "\(signal)"])
+                break
+            }
+        }
+        ticker.cancel()
+        await shutdown()
+    }
+
+    private func tick() async {
+        let watchdog = notifier.watchdogInterval
+        let period = min(watchdog.map { $0 / 2 } ?? .seconds(5), .seconds(5))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: period)
+            if watchdog != nil { notifier.watchdog() }
+            notifier.status(statusLine())
+        }
+    }
+
+    // MARK: reload
+
+    /// Re-reads the config file, certificates and CRL. New connections use them; established
+    /// connections keep the TLS session they have. On any error the running set stays in force.
+    @discardableResult
+    public func reload() async -> Result<Void, String> {
+        notifier.reloading()
+        logger.info("reloading configuration and certificates")
+        let result: Result<Void, String>
+        do {
+            let config = try DaemonConfig.load(path: configPath)
+            let tls = try Self.makeTLS(config)
+            let old = live.withLock { live -> DaemonConfig in
+                let old = live.config
+                live.config = config
+                live.tls = tls
+                live.lastReloadAt = Date()
+                live.lastReloadError = nil
+                return old
+            }
+            if old.listen.addresses != config.listen.addresses || old.listen.adminSocket != config.listen.adminSocket {
+                logger.warning("listen addresses changed in the config: they take effect at the next restart")
+            }
+            logger.info("reload complete")
+            result = .success(())
+        } catch {
+            let message = "\(error)"
+            live.withLock { $0.lastReloadAt = Date(); $0.lastReloadError = message }
+            logger.error("reload failed; the previous configuration stays in force", metadata: ["error": "\(message)"])
+            result = .failure(message)
+        }
+        notifier.ready(status: statusLine())
+        return result
+    }
+
+    // MARK: shutdown
+
+    /// Stops accepting, asks every peer to go away, waits for in-flight requests up to the drain
+    /// timeout, then closes whatever is left.
+    public func shutdown() async {
+        guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
+        let drainMs = live.withLock { $0.config.shutdown.drainTimeoutMs }
+        notifier.stopping(status: "draining \(registry.count) connections (up to \(drainMs) ms)")
+        for channel in listeners.withLock({ $0 }) { try? await channel.close() }
+        for entry in registry.entries {
+            entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: UInt32(drainMs)), promise: nil)
+        }
+        let deadline = ContinuousClock.now + .milliseconds(drainMs)
+        while registry.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let left = registry.entries
+        if !left.isEmpty {
+            logger.warning("drain timeout: closing remaining connections", metadata: ["connections": "\(left.count)"])
+            for entry in left { try? await entry.channel.close() }
+        }
+        if let admin = adminChannel.withLock({ $0 }) { try? await admin.close() }
+        try? await group.shutdownGracefully()
+        logger.info("linkcored stopped")
+    }
+
+    // MARK: status
+
+    func statusLine() -> String {
+        let m = metrics.snapshot()
+        let reloadError = live.withLock { $0.lastReloadError }
+        var line = "\(m.connections) connections, \(String(format: "%.0f", m.requestsPerSecond)) req/s, p99 \(m.p99Micros) µs"
+        if m.mediationsPerSecond > 0 {
+            line += ", \(String(format: "%.0f", m.mediationsPerSecond)) mediations/s (p99 \(m.mediationP99Micros) µs)"
+        }
+        if let reloadError { line += "; last reload FAILED: \(reloadError)" }
+        return line
+    }
+
+    func status() -> LCStatus {
+        let m = metrics.snapshot()
+        let (config, reloadAt, reloadError) = live.withLock { ($0.config, $0.lastReloadAt, $0.lastReloadError) }
+        var s = LCStatus()
+        s.version = Self.version
+        s.coreID = config.core.id
+        s.startedAtMs = Int64(metrics.startedAt.timeIntervalSince1970 * 1000)
+        s.listenAddresses = listeners.withLock { $0.compactMap { $0.localAddress.map { "\($0)" } } }
+        s.connections = UInt32(clamping: m.connections)
+        s.connectionsTotal = m.connectionsTotal
+        s.handshakeFailures = m.handshakeFailures
+        s.requestsTotal = m.requestsTotal
+        s.inFlight = UInt32(clamping: max(0, m.inFlight))
+        s.requestsPerSecond = m.requestsPerSecond
+        s.p50Us = m.p50Micros
+        s.p99Us = m.p99Micros
+        s.mediationsPerSecond = m.mediationsPerSecond
+        s.mediationP99Us = m.mediationP99Micros
+        s.errors = m.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { code, count in
+            var e = LCErrorCount(); e.code = code; e.count = count; return e
+        }
+        s.draining = stopping.withLock { $0 }
+        s.lastReloadMs = reloadAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+        s.lastReloadError = reloadError ?? ""
+        s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
+            var p = LCPeerStatus()
+            p.orgCode = e.orgCode
+            p.remoteAddress = e.remoteAddress
+            p.connectedAtMs = Int64(e.connectedAt.timeIntervalSince1970 * 1000)
+            p.requests = e.requests
+            p.inFlight = UInt32(clamping: e.inFlight)
+            return p
+        }
+        return s
+    }
+}
+
+public enum DaemonError: Error, CustomStringConvertible {
+    case listen(String, String)
+
+    public var description: String {
+        switch self {
+        case let .listen(target, error): return "cannot listen on \(target): \(error)"
+        }
+    }
+}
+
+/// The admin socket's requests, answered from the daemon's live state.
+struct AdminService: AdminHandling {
+    let daemon: Daemon
+
+    func handle(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
+        switch request.body {
+        case .statusRequest?:
+            return .success(.status(daemon.status()))
+        case .reload?:
+            var response = LCReloadResponse()
+            switch await daemon.reload() {
+            case .success: response.ok = true
+            case let .failure(message): response.error = message
+            }
+            return .success(.reloadResponse(response))
+        default:
+            return .failure(WireError(.unknownMessage, "\(request.bodyName) is not an operator request served by this core"))
+        }
+    }
+}

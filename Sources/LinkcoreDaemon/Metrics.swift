@@ -1,0 +1,79 @@
+import Foundation
+import LinkcoreWire
+import Synchronization
+
+/// The daemon's live figures, read by `linkctl status` and the systemd STATUS line.
+/// Connections report in batches (once per read burst), so the lock is off the per-request path.
+public final class Metrics: Sendable {
+    private struct State {
+        var connections = 0
+        var connectionsTotal: UInt64 = 0
+        var handshakeFailures: UInt64 = 0
+        var requestsTotal: UInt64 = 0
+        var inFlight = 0
+        var errors: [LCErrorCode: UInt64] = [:]
+        var requests = LatencyWindow()
+        var mediations = LatencyWindow()
+    }
+
+    private let state = Mutex(State())
+    public let startedAt = Date()
+
+    public init() {}
+
+    static func nowSecond() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    func connectionOpened() { state.withLock { $0.connections += 1; $0.connectionsTotal += 1 } }
+    func connectionClosed() { state.withLock { $0.connections -= 1 } }
+    func handshakeFailed() { state.withLock { $0.handshakeFailures += 1 } }
+
+    /// One read burst's worth of completed requests.
+    func record(_ batch: inout MetricsBatch) {
+        guard !batch.isEmpty else { return }
+        let second = Self.nowSecond()
+        state.withLock { s in
+            s.requestsTotal += UInt64(batch.latenciesMicros.count)
+            for us in batch.latenciesMicros { s.requests.record(micros: us, at: second) }
+            for us in batch.mediationMicros { s.mediations.record(micros: us, at: second) }
+            for code in batch.errors { s.errors[code, default: 0] += 1 }
+            s.inFlight += batch.inFlightDelta
+        }
+        batch = MetricsBatch()
+    }
+
+    public struct Snapshot: Sendable {
+        public var connections: Int
+        public var connectionsTotal: UInt64
+        public var handshakeFailures: UInt64
+        public var requestsTotal: UInt64
+        public var inFlight: Int
+        public var errors: [LCErrorCode: UInt64]
+        public var requestsPerSecond: Double
+        public var p50Micros: UInt64
+        public var p99Micros: UInt64
+        public var mediationsPerSecond: Double
+        public var mediationP99Micros: UInt64
+    }
+
+    public func snapshot() -> Snapshot {
+        let second = Self.nowSecond()
+        return state.withLock { s in
+            let r = s.requests.summary(now: second)
+            let m = s.mediations.summary(now: second)
+            return Snapshot(
+                connections: s.connections, connectionsTotal: s.connectionsTotal, handshakeFailures: s.handshakeFailures,
+                requestsTotal: s.requestsTotal, inFlight: s.inFlight, errors: s.errors,
+                requestsPerSecond: r.perSecond, p50Micros: r.p50, p99Micros: r.p99,
+                mediationsPerSecond: m.perSecond, mediationP99Micros: m.p99)
+        }
+    }
+}
+
+/// What one connection gathers between two reports to `Metrics`.
+struct MetricsBatch {
+    var latenciesMicros: [UInt64] = []
+    var mediationMicros: [UInt64] = []
+    var errors: [LCErrorCode] = []
+    var inFlightDelta = 0
+    var isEmpty: Bool { latenciesMicros.isEmpty && errors.isEmpty && inFlightDelta == 0 && mediationMicros.isEmpty }
+}

@@ -1,0 +1,41 @@
+import LinkcoreTLS
+import LinkcoreWire
+
+/// An authenticated organisation with a session on one connection.
+public struct Peer: Sendable {
+    public var orgCode: String
+    public var identity: PeerIdentity
+    public var role: LCRole
+    public var version: UInt32
+}
+
+/// Completes one request exactly once, from any thread.
+public struct Reply: Sendable {
+    let complete: @Sendable (Result<LCEnvelope.OneOf_Body, WireError>) -> Void
+
+    public init(_ complete: @escaping @Sendable (Result<LCEnvelope.OneOf_Body, WireError>) -> Void) {
+        self.complete = complete
+    }
+
+    public func callAsFunction(_ body: LCEnvelope.OneOf_Body) { complete(.success(body)) }
+    public func fail(_ error: WireError) { complete(.failure(error)) }
+}
+
+/// The domain side of the core, as the connection layer sees it.
+public protocol RequestHandling: Sendable {
+    /// Whether an organisation whose certificate is valid may open a session, and in which role.
+    func admit(orgCode: String) -> Result<LCRole, WireError>
+    /// Called on the connection's event loop for each domain request; must reply exactly once.
+    func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply)
+}
+
+/// The core before any domain capability is installed: sessions, keepalive and typed refusals.
+public struct SessionOnlyService: RequestHandling {
+    public init() {}
+
+    public func admit(orgCode: String) -> Result<LCRole, WireError> { .success(.unspecified) }
+
+    public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
+    }
+}

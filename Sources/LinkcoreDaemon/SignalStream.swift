@@ -1,0 +1,20 @@
+import Dispatch
+import Foundation
+
+/// POSIX signals as an async sequence. The default actions are disabled so that the daemon
+/// decides what SIGTERM, SIGINT and SIGHUP mean.
+enum SignalStream {
+    static func make(_ signals: [Int32]) -> AsyncStream<Int32> {
+        AsyncStream { continuation in
+            let queue = DispatchQueue(label: "linkcored.signals")
+            let sources = signals.map { number -> any DispatchSourceSignal in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                source.setEventHandler { continuation.yield(number) }
+                source.resume()
+                return source
+            }
+            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+        }
+    }
+}

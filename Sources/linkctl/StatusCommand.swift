@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import LinkcoreClient
+import LinkcoreWire
+import SwiftProtobuf
+
+/// `linkctl status`: the daemon's live figures, read over its local admin socket.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show linkcored's live figures.")
+
+    @OptionGroup var admin: AdminSocketOptions
+
+    @Flag(help: "Print the Status message as JSON.")
+    var json = false
+
+    func run() async throws {
+        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) else {
+            throw ValidationError("the daemon did not answer with a status")
+        }
+        if json {
+            print(try status.jsonString())
+        } else {
+            print(Self.render(status, now: Date()))
+        }
+    }
+
+    static func render(_ s: LCStatus, now: Date) -> String {
+        let up = Int(now.timeIntervalSince1970 - Double(s.startedAtMs) / 1000)
+        var lines = [
+            "linkcored \(s.version) (core \(s.coreID)), up \(up / 3600)h \(up / 60 % 60)m \(up % 60)s\(s.draining ? ", DRAINING" : "")",
+            "listening: \(s.listenAddresses.joined(separator: ", "))",
+            "connections: \(s.connections) (total \(s.connectionsTotal), handshake failures \(s.handshakeFailures))",
+            "requests: \(s.requestsTotal) total, \(String(format: "%.1f", s.requestsPerSecond))/s, p50 \(s.p50Us) µs, p99 \(s.p99Us) µs, in flight \(s.inFlight)",
+        ]
+        if s.mediationsPerSecond > 0 || s.mediationP99Us > 0 {
+            lines.append("mediations: \(String(format: "%.1f", s.mediationsPerSecond))/s, p99 \(s.mediationP99Us) µs")
+        }
+        if !s.errors.isEmpty {
+            lines.append("errors: " + s.errors.map { "\($0.code.name)=\($0.count)" }.joined(separator: ", "))
+        }
+        if s.lastReloadMs > 0 {
+            let at = Date(timeIntervalSince1970: Double(s.lastReloadMs) / 1000)
+            lines.append("last reload: \(s.lastReloadError.isEmpty ? "ok" : "FAILED: \(s.lastReloadError)") at \(at)")
+        }
+        if !s.policyStatus.isEmpty { lines.append("policy: \(s.policyStatus)") }
+        if !s.peers.isEmpty {
+            lines.append("peers:")
+            for p in s.peers {
+                let since = Date(timeIntervalSince1970: Double(p.connectedAtMs) / 1000)
+                lines.append("  \(p.orgCode)  \(p.remoteAddress)  since \(since)  requests \(p.requests)  in flight \(p.inFlight)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// How linkctl reaches the daemon's admin socket.
+struct AdminSocketOptions: ParsableArguments {
+    @Option(help: "The daemon's admin socket.")
+    var socket = "/run/linkcore/admin.sock"
+
+    func request(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
+        let connection: LinkcoreConnection
+        do {
+            connection = try await LinkcoreConnection.connect(to: .unix(path: socket), tls: nil, hello: nil)
+        } catch {
+            throw ValidationError("cannot reach linkcored at \(socket): \(error). Is the daemon running, and are you its user or root?")
+        }
+        defer { Task { await connection.close() } }
+        return try await connection.request(body)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real sd_notify receiver: an AF_UNIX datagram socket whose path is given to the daemon as
+/// NOTIFY_SOCKET, exactly as systemd does. Collects every datagram the daemon sends.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var thread: Thread?
+
+    init(directory: URL) throws {
+        path = directory.appendingPathComponent("notify.sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [weak self] in self?.loop() }
+        self.thread = thread
+        thread.start()
+    }
+
+    private func loop() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !Thread.current.isCancelled {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 {
+                let text = String(decoding: buffer[..<n], as: UTF8.self)
+                lock.lock(); received.append(text); lock.unlock()
+            }
+        }
+    }
+
+    var messages: [String] { lock.lock(); defer { lock.unlock() }; return received }
+
+    /// Waits until a datagram containing `line` (e.g. "READY=1") arrives; returns that datagram.
+    @discardableResult
+    func wait(for line: String, after index: Int = 0, timeout: Duration = .seconds(20)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let all = messages
+            if all.count > index, let hit = all[index...].first(where: { $0.split(separator: "\n").contains(Substring(line)) }) {
+                return hit
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("no \(line) on NOTIFY_SOCKET within \(timeout); got: \(messages)")
+    }
+
+    deinit {
+        thread?.cancel()
+        close(fd)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import LinkcoreClient
+import LinkcorePKI
+import LinkcoreTLS
+import LinkcoreWire
+import NIOCore
+import NIOPosix
+
+/// Where the package's executables were built (next to the test bundle).
+enum Products {
+    static let directory: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+/// A real PKI on disk for one test: CA, server certificate, organisation certificates, CRL;
+/// plus the certificates a peer must be refused with.
+struct TestPKI {
+    let directory: URL
+    let ca: CertificateAuthority
+
+    init(directory: URL) throws {
+        self.directory = directory
+        ca = try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 30)
+        try write("ca.pem", ca.certificate.certificatePEM)
+        try issueServer(name: "server")
+        try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
+    }
+
+    @discardableResult
+    func issueServer(name: String) throws -> PEMCertificate {
+        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 30)
+        try write("\(name).pem", server.certificatePEM)
+        try write("\(name).key", server.privateKeyPEM)
+        return server
+    }
+
+    @discardableResult
+    func issueOrg(_ code: String) throws -> PEMCertificate {
+        let cert = try ca.issueOrganisation(code: code, name: "Org \(code)", validDays: 30)
+        try write("\(code).pem", cert.certificatePEM)
+        try write("\(code).key", cert.privateKeyPEM)
+        return cert
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func write(_ name: String, _ text: String) throws {
+        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    /// A client TLS context presenting `name`.pem/.key (or no certificate when nil).
+    func clientTLS(_ name: String?) throws -> TLSContext {
+        try TLSContext.client(TLSConfiguration(
+            certificateChainPath: name.map { path("\($0).pem") },
+            privateKeyPath: name.map { path("\($0).key") },
+            trustRootsPath: path("ca.pem"),
+            serverName: "localhost"))
+    }
+}
+
+/// A temporary directory removed when the test ends.
+final class TempDirectory: @unchecked Sendable {
+    let url: URL
+    init() throws {
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A real linkcored child process on loopback with its own config, PKI, state and notify socket.
+final class DaemonProcess: @unchecked Sendable {
+    let temp: TempDirectory
+    let pki: TestPKI
+    let notify: NotifySocket
+    let process = Process()
+    let configPath: String
+    let logPath: String
+    private(set) var port = 0
+
+    var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
+
+    /// `extraConfig` is appended to the generated TOML, per table: e.g. ["limits": "max_frame_bytes = 2048"].
+    init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = []) throws {
+        temp = try TempDirectory()
+        let pkiDir = temp.url.appendingPathComponent("pki")
+        try FileManager.default.createDirectory(at: pkiDir, withIntermediateDirectories: true)
+        pki = try TestPKI(directory: pkiDir)
+        notify = try NotifySocket(directory: temp.url)
+        configPath = temp.url.appendingPathComponent("linkcored.toml").path
+        logPath = temp.url.appendingPathComponent("linkcored.log").path
+        try Self.config(temp: temp.url, pki: pki, extra: extraConfig).write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        env.removeValue(forKey: "LISTEN_FDS")
+        env.removeValue(forKey: "JOURNAL_STREAM")
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: Products.path("linkcored"))
+            process.arguments = ["--config", configPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst()) + [Products.path("linkcored"), "--config", configPath]
+        }
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = log
+        process.standardOutput = log
+    }
+
+    static func config(temp: URL, pki: TestPKI, extra: [String: String]) -> String {
+        var tables: [(String, [String])] = [
+            ("core", ["id = \"test-core\"", "state_directory = \"\(temp.appendingPathComponent("state").path)\""]),
+            ("listen", ["addresses = [\"127.0.0.1:0\"]", "admin_socket = \"\(temp.appendingPathComponent("run/admin.sock").path)\""]),
+            ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
+                     "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
+            ("log", ["level = \"debug\""]),
+        ]
+        for (table, lines) in extra {
+            if let i = tables.firstIndex(where: { $0.0 == table }) {
+                // Later keys replace earlier ones of the same name.
+                let keys = Set(lines.split(separator: "\n").compactMap { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) })
+                tables[i].1.removeAll { keys.contains($0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) ?? "") }
+                tables[i].1.append(lines)
+            } else {
+                tables.append((table, [lines]))
+            }
+        }
+        return tables.map { "[\($0.0)]\n" + $0.1.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
+    }
+
+    /// Starts the daemon and waits for READY=1; learns the bound port from the admin socket.
+    func start() async throws {
+        try process.run()
+        do {
+            try await notify.wait(for: "READY=1")
+        } catch {
+            throw TestFailure("linkcored did not become ready: \(error)\nlog:\n\(log)")
+        }
+        let status = try await status()
+        guard let address = status.listenAddresses.first, let portText = address.split(separator: ":").last,
+              let port = Int(portText.filter(\.isNumber)) else {
+            throw TestFailure("status lists no listen address: \(status)")
+        }
+        if self.port == 0 { self.port = port }
+    }
+
+    func status() async throws -> LCStatus {
+        let admin = try await LinkcoreConnection.connect(to: .unix(path: adminSocket), tls: nil, hello: nil)
+        defer { Task { await admin.close() } }
+        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) else {
+            throw TestFailure("admin socket did not answer with Status")
+        }
+        return status
+    }
+
+    func connect(as name: String?, hello: LCHello? = LinkcoreConnection.defaultHello(software: "test")) async throws -> LinkcoreConnection {
+        try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: port), tls: try pki.clientTLS(name), hello: hello)
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to exit; returns its status.
+    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestFailure("linkcored did not exit within \(timeout)\nlog:\n\(log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
