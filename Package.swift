@@ -133,6 +133,14 @@ let package = Package(
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(
+            name: "LinkcoreDaemonTests",
+            dependencies: [
+                "LinkcoreDaemon", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",
