@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages linkcore builds, tests and runs with. Idempotent: installs
+# only what is missing, so it costs nothing on a prepared machine.
+set -euo pipefail
+
+packages=(
+    pkg-config gcc make          # C targets, the C SDK and the C benchmark baselines
+    libssl-dev openssl           # TLS, link-code crypto, dev PKI (the CLI cross-checks tests)
+    libsystemd-dev systemd       # sd_notify, socket activation, journald; systemd-analyze, systemd-socket-activate
+    libprotobuf-c-dev            # C peers and C policy modules
+    libsqlite3-dev sqlite3       # the embedded store
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
