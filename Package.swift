@@ -28,6 +28,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // protoc-c output for Protos/: the same contract as C peers and C policy modules see it.
         .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"]),
 
@@ -50,6 +51,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
+        .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",
@@ -132,6 +135,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
+        .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [
