@@ -53,6 +53,8 @@ let package = Package(
         ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
         .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // The core's durable state: one interface, an engine per database.
+        .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",

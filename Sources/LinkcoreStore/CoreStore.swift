@@ -1,0 +1,27 @@
+/// The core's durable state, behind one interface with an engine per database (SQLite now,
+/// PostgreSQL for several core nodes). Every method that changes state returns only after the
+/// change is durable: callers acknowledge to peers after it returns, never before.
+public protocol CoreStore: Sendable {
+    // Organisations
+    func addOrganisation(_ org: Organisation) async throws
+    func organisation(_ code: String) async throws -> Organisation?
+    func organisations() async throws -> [Organisation]
+    func setSuspended(_ code: String, _ suspended: Bool) async throws -> Organisation
+    /// Starts a new key index for the organisation's new links; returns it.
+    func rotateKey(_ code: String) async throws -> UInt16
+
+    // Links
+    /// Issues (or finds) the organisation's live link for the resident with this keyed hash,
+    /// creating the resident's ID code on first sight, and records the issuance under the
+    /// matching number. Idempotent for a repeated matching number of the same org and resident.
+    func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
+                   nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64) async throws -> (issuance: Issuance, created: Bool)
+    func issuance(matchingNumber: String) async throws -> Issuance?
+    func acknowledgeIssuance(matchingNumber: String, orgCode: String, nowMs: Int64) async throws
+    /// Issuances an organisation has not acknowledged yet, oldest first.
+    func unacknowledgedIssuances(orgCode: String, limit: Int) async throws -> [Issuance]
+    /// The organisation's live link for an ID code, if any.
+    func liveLink(idCode: UInt64, orgCode: String) async throws -> Link?
+    /// Ends a live link; returns it with its unlink time, or nil if there was none.
+    func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link?
+}
