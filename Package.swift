@@ -128,6 +128,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
+        .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
         .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
