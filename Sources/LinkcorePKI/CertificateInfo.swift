@@ -27,7 +27,15 @@ public struct CertificateInfo: Sendable, Equatable {
 
     /// Decodes the first certificate in `pem`.
     public static func parse(pem: String) throws -> CertificateInfo {
-        let cert = try Certificate(pem: pem)
+        try parse(try Certificate(pem: pem))
+    }
+
+    /// Decodes a DER certificate (e.g. a TLS peer's, as `i2d_X509` produced it).
+    public static func parse(der: [UInt8]) throws -> CertificateInfo {
+        try parse(try Certificate(der: der))
+    }
+
+    static func parse(_ cert: Certificate) throws -> CertificateInfo {
         let validity = try cert.validity()
         var usages: [String] = []
         if lc_pki_cert_has_eku(cert.pointer) == 1 {

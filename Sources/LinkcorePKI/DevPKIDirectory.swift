@@ -102,11 +102,15 @@ public struct DevPKIDirectory: Sendable {
                 throw PKIError.invalidArgument("the server certificate (\(validDays) days) cannot outlive the CA (\(caValidDays) days)")
             }
             let ca = try CertificateAuthority.create(commonName: caCommonName, validDays: caValidDays)
+            // The server name goes into the SAN too: as an IP address if it is one, else as a DNS name.
             var dnsNames = serverDNSNames
-            if !dnsNames.contains(serverName) && (try? CertificateAuthority.checkDNSName(serverName)) != nil {
+            var ipAddresses = serverIPs
+            if Self.isIPAddress(serverName) {
+                if !ipAddresses.contains(serverName) { ipAddresses.insert(serverName, at: 0) }
+            } else if !dnsNames.contains(serverName) {
                 dnsNames.insert(serverName, at: 0)
             }
-            let server = try ca.issueServer(commonName: serverName, dnsNames: dnsNames, ipAddresses: serverIPs, validDays: validDays)
+            let server = try ca.issueServer(commonName: serverName, dnsNames: dnsNames, ipAddresses: ipAddresses, validDays: validDays)
             let caInfo = try CertificateInfo.parse(pem: ca.certificate.certificatePEM)
             let serverInfo = try CertificateInfo.parse(pem: server.certificatePEM)
 
@@ -218,6 +222,12 @@ public struct DevPKIDirectory: Sendable {
     }
 
     // MARK: - Internals
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
 
     private func locked<T>(_ body: () throws -> T) throws -> T {
         guard FileIO.exists(caCertificatePath) else { throw PKIError.notInitialised(directory: path) }

@@ -111,6 +111,19 @@ final class Certificate {
         pointer = cert
     }
 
+    init(der: [UInt8]) throws {
+        ERR_clear_error()
+        let decoded: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, buffer.count <= Int(Int32.max) else { return nil }
+            var cursor: UnsafePointer<UInt8>? = base
+            return d2i_X509(nil, &cursor, buffer.count)
+        }
+        guard let decoded else {
+            throw PKIError.invalidPEM(expected: "DER certificate", detail: OpenSSL.drainErrors())
+        }
+        pointer = decoded
+    }
+
     func pem() throws -> String {
         let bio = try MemoryBIO()
         try OpenSSL.check(PEM_write_bio_X509(bio.pointer, pointer), "encode a certificate as PEM")

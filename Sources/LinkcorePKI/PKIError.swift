@@ -45,7 +45,7 @@ public enum PKIError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .invalidArgument(message):
             return message
         case let .invalidPEM(expected, detail):
-            return "not a PEM \(expected): \(detail)"
+            return expected.hasPrefix("DER") ? "not a \(expected): \(detail)" : "not a PEM \(expected): \(detail)"
         case .keyMismatch:
             return "the private key does not match the certificate"
         case let .notACertificateAuthority(subject):

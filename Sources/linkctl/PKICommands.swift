@@ -7,11 +7,9 @@ struct PKICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pki",
         abstract: "Make and maintain a development PKI (CA, server and organisation certificates, CRL).",
-        discussion: """
-            A PKI directory holds ca.pem, ca.key, server.pem, server.key, crl.pem, index.json and
-            orgs/<CODE>.pem|.key. Keys are 0600, the directory 0700. Organisation certificates bind
-            the code as the SAN URI urn:linkcore:org:<CODE>.
-            """,
+        discussion: "A PKI directory holds ca.pem, ca.key, server.pem, server.key, crl.pem, index.json and "
+            + "orgs/<CODE>.pem|.key. Keys are 0600, the directory 0700. Organisation certificates bind "
+            + "the code as the SAN URI urn:linkcore:org:<CODE>.",
         subcommands: [
             PKIInit.self, PKIIssue.self, PKIRevoke.self, PKICRL.self, PKISignCSR.self, PKICSR.self, PKIShow.self,
         ]
@@ -63,6 +61,11 @@ func writeOutputFile(_ text: String, to path: String, mode: Int) throws {
 }
 
 func readInputFile(_ path: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw PKIError.fileSystem(path: path, detail: "no such file")
+    }
+    if isDirectory.boolValue { throw PKIError.fileSystem(path: path, detail: "is a directory") }
     do {
         return try String(contentsOfFile: path, encoding: .utf8)
     } catch {
@@ -264,15 +267,27 @@ struct PKICSR: ParsableCommand {
 struct PKIShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Print what a certificate says.")
+        abstract: "Print what a certificate (or a CRL) says.")
 
-    @Argument(help: "A PEM certificate file.")
+    @Argument(help: "A PEM certificate or CRL file.")
     var file: String
 
     func run() throws {
         try reportingErrors {
-            let info = try CertificateInfo.parse(pem: try readInputFile(file))
+            let text = try readInputFile(file)
             let none = "-"
+            if text.contains("-----BEGIN X509 CRL-----") {
+                let crl = try CRLInfo.parse(pem: text)
+                print("""
+                    issuer:        \(crl.issuer)
+                    CRL number:    \(crl.crlNumber.map(String.init) ?? none)
+                    last update:   \(describe(crl.lastUpdate))
+                    next update:   \(crl.nextUpdate.map(describe) ?? none)\((crl.nextUpdate ?? .distantFuture) < .now ? "  (STALE)" : "")
+                    revoked:       \(crl.revokedSerials.isEmpty ? none : crl.revokedSerials.joined(separator: ", "))
+                    """)
+                return
+            }
+            let info = try CertificateInfo.parse(pem: text)
             print("""
                 subject:       \(info.subject)
                 issuer:        \(info.issuer)

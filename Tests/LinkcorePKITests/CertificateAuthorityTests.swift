@@ -85,6 +85,16 @@ struct CertificateTests {
         #expect(text.contains("TLS Web Client Authentication"))
     }
 
+    @Test func derParsingMatchesPEMParsing() throws {
+        let org = try testCA().issueOrganisation(code: "ACME", name: "Acme", validDays: 5)
+        let body = org.certificatePEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        let der = try #require(Data(base64Encoded: body))
+        #expect(try CertificateInfo.parse(der: [UInt8](der)) == CertificateInfo.parse(pem: org.certificatePEM))
+        let error = #expect(throws: PKIError.self) { try CertificateInfo.parse(der: [1, 2, 3]) }
+        #expect(error?.description.hasPrefix("not a DER certificate: ") == true)
+        #expect(throws: PKIError.self) { try CertificateInfo.parse(der: []) }
+    }
+
     @Test func serialsAreRandomAndDistinct() throws {
         let ca = try testCA()
         let serials = try (0..<8).map { _ in try ca.issueOrganisation(code: "ACME", name: "Acme", validDays: 1).serialHex }

@@ -33,6 +33,15 @@ struct DevPKIDirectoryTests {
         #expect(try pki.loadCA().certificate.serialHex == result.ca.serialHex)
     }
 
+    @Test func ipServerNameGoesIntoTheIPSAN() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let result = try DevPKIDirectory(path: tmp.path).initialise(serverName: "10.1.2.3", serverDNSNames: ["core.internal"], serverIPs: ["127.0.0.1"])
+        #expect(result.server.subject == "CN=10.1.2.3")
+        #expect(result.server.ipAddresses == ["10.1.2.3", "127.0.0.1"])
+        #expect(result.server.dnsNames == ["core.internal"])
+    }
+
     @Test func reinitRefusesWithoutForce() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
