@@ -146,6 +146,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
         .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
