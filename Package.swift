@@ -55,6 +55,13 @@ let package = Package(
         .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
         .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
+        // The core's domain: organisations, link issuance, mediation, events, access log, fees.
+        // Pure logic over a store and the link-code keyring; no sockets.
+        .target(
+            name: "LinkcoreDomain",
+            dependencies: ["COpenSSL", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"],
+            swiftSettings: swiftSettings
+        ),
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",

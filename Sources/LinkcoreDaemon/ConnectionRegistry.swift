@@ -13,6 +13,7 @@ public final class ConnectionRegistry: Sendable {
         public var connectedAt: Date
         public var requests: UInt64
         public var inFlight: Int
+        public var acceptsPushes: Bool
     }
 
     private struct State {
@@ -30,7 +31,7 @@ public final class ConnectionRegistry: Sendable {
     }
 
     /// Admits an authenticated connection, or says which limit it hit.
-    func admit(_ channel: any Channel, orgCode: String) -> WireError? {
+    func admit(_ channel: any Channel, orgCode: String, acceptsPushes: Bool = false) -> WireError? {
         let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
         return state.withLock { s in
             if s.entries.count >= maxConnections {
@@ -40,7 +41,8 @@ public final class ConnectionRegistry: Sendable {
                 return WireError(.tooManyConnections, "organisation \(orgCode) already has \(maxPerOrg) connections")
             }
             s.entries[ObjectIdentifier(channel)] = Entry(
-                channel: channel, orgCode: orgCode, remoteAddress: remote, connectedAt: Date(), requests: 0, inFlight: 0)
+                channel: channel, orgCode: orgCode, remoteAddress: remote, connectedAt: Date(), requests: 0, inFlight: 0,
+                acceptsPushes: acceptsPushes)
             s.perOrg[orgCode, default: 0] += 1
             return nil
         }
@@ -64,8 +66,11 @@ public final class ConnectionRegistry: Sendable {
     public var entries: [Entry] { state.withLock { Array($0.entries.values) } }
     public var count: Int { state.withLock { $0.entries.count } }
 
-    /// The connections of one organisation (e.g. to ask a provider or push an event).
-    public func channels(of orgCode: String) -> [any Channel] {
-        state.withLock { s in s.entries.values.filter { $0.orgCode == orgCode }.map(\.channel) }
+    /// The connections of one organisation that take requests from the core (to ask a provider
+    /// or push a link or an event), oldest first.
+    public func pushChannels(of orgCode: String) -> [any Channel] {
+        state.withLock { s in
+            s.entries.values.filter { $0.orgCode == orgCode && $0.acceptsPushes }.sorted { $0.connectedAt < $1.connectedAt }.map(\.channel)
+        }
     }
 }

@@ -20,6 +20,14 @@ struct DrainEvent: Sendable {
     var drainMs: UInt32
 }
 
+/// Asks a connection to send a request the core starts (ProvideRequest, LinkIssued,
+/// ChangeEvent) and to complete `promise` with the peer's reply envelope (which may be an Error).
+struct CoreRequestEvent: Sendable {
+    var body: LCEnvelope.OneOf_Body
+    var timeout: TimeAmount
+    var promise: EventLoopPromise<LCEnvelope>
+}
+
 /// One peer connection on the core: TLS outcome, Hello, then requests multiplexed by id.
 ///
 /// Runs entirely on the channel's event loop. Replies written during a read burst are flushed
@@ -50,6 +58,8 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
     private var batch = MetricsBatch()
     private var requestsSinceReport: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
+    private var coreNextID: UInt64 = 1
+    private var corePending: [UInt64: (promise: EventLoopPromise<LCEnvelope>, timer: Scheduled<Void>)] = [:]
 
     init(environment: ConnectionEnvironment) {
         self.env = environment
@@ -86,6 +96,12 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
             reportMetrics()
         }
         phase = .closing
+        let waiting = corePending
+        corePending.removeAll()
+        for (_, entry) in waiting {
+            entry.timer.cancel()
+            entry.promise.fail(WireError(.unavailable, "the peer's connection closed"))
+        }
         self.context = nil
         context.fireChannelInactive()
     }
@@ -114,11 +130,35 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard let drain = event as? DrainEvent else {
-            return context.triggerUserOutboundEvent(event, promise: promise)
+        switch event {
+        case let drain as DrainEvent:
+            promise?.succeed()
+            startDrain(drainMs: drain.drainMs)
+        case let request as CoreRequestEvent:
+            promise?.succeed()
+            startCoreRequest(request)
+        default:
+            context.triggerUserOutboundEvent(event, promise: promise)
         }
-        promise?.succeed()
-        startDrain(drainMs: drain.drainMs)
+    }
+
+    private func startCoreRequest(_ request: CoreRequestEvent) {
+        guard case .active = phase, !draining, let context else {
+            request.promise.fail(WireError(.unavailable, "the connection cannot take requests"))
+            return
+        }
+        let id = coreNextID
+        coreNextID += 1
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: request.timeout) {
+            bound.value.corePending.removeValue(forKey: id)?.promise
+                .fail(WireError(.deadlineExceeded, "the peer did not answer within \(request.timeout.nanoseconds / 1_000_000) ms"))
+        }
+        corePending[id] = (request.promise, timer)
+        var envelope = LCEnvelope()
+        envelope.id = id
+        envelope.body = request.body
+        send(envelope)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -189,7 +229,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         case let .failure(error): return refuse(error, id: envelope.id)
         }
         guard let context else { return }
-        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode) {
+        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode, acceptsPushes: hello.acceptsPushes) {
             return refuse(limitHit, id: envelope.id)
         }
         admitted = true
@@ -211,6 +251,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         reply.id = envelope.id
         reply.welcome = welcome
         send(reply)
+        env.service.sessionStarted(peer, channel: context.channel, acceptsPushes: hello.acceptsPushes)
     }
 
     private func dispatch(_ envelope: LCEnvelope, peer: Peer) {
@@ -235,8 +276,13 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         case nil:
             answer(id, .failure(WireError(.unknownMessage, "message body unknown to protocol version \(peer.version)")), started: nil)
         case .pong?, .error?, .welcome?, .provideResponse?, .changeEventAck?, .linkIssuedAck?:
-            // Replies to requests the core starts; none are outstanding in this version.
-            logger.debug("unexpected reply from peer", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
+            // Replies to requests the core started; a late or second reply finds nothing.
+            if let waiting = corePending.removeValue(forKey: id) {
+                waiting.timer.cancel()
+                waiting.promise.succeed(envelope)
+            } else {
+                logger.debug("reply to no outstanding core request", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
+            }
         default:
             guard id != 0 else {
                 return answer(0, .failure(WireError(.invalidArgument, "request id 0 is reserved for messages without a reply")), started: nil)
@@ -274,7 +320,8 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
 
     private func complete(_ id: UInt64, _ result: Result<LCEnvelope.OneOf_Body, WireError>) {
         guard let started = inFlight.removeValue(forKey: id) else {
-            logger.error("a request was answered twice or after its connection closed", metadata: ["id": "\(id)"])
+            // After a close the connection's requests are gone; otherwise this is a bug.
+            if context != nil { logger.error("a request was answered twice", metadata: ["id": "\(id)"]) }
             return
         }
         batch.inFlightDelta -= 1

@@ -1,5 +1,6 @@
 import LinkcoreTLS
 import LinkcoreWire
+import NIOCore
 
 /// An authenticated organisation with a session on one connection.
 public struct Peer: Sendable {
@@ -27,6 +28,12 @@ public protocol RequestHandling: Sendable {
     func admit(orgCode: String) -> Result<LCRole, WireError>
     /// Called on the connection's event loop for each domain request; must reply exactly once.
     func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply)
+    /// Called once a session is open (after Welcome), e.g. to deliver what waited for the peer.
+    func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool)
+}
+
+extension RequestHandling {
+    public func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool) {}
 }
 
 /// The core before any domain capability is installed: sessions, keepalive and typed refusals.

@@ -1,0 +1,102 @@
+import LinkcoreDomain
+import LinkcoreStore
+import LinkcoreWire
+import Logging
+import NIOCore
+
+/// Routes each request to the domain service that owns it, after checking that the peer's
+/// role may send it. Runs on the connection's event loop; domain work continues in tasks and
+/// replies through `Reply` from wherever it finishes.
+public struct CoreService: RequestHandling {
+    let links: LinkService
+    let pusher: Pusher
+    let logger: Logger
+
+    public func admit(orgCode: String) -> Result<LCRole, WireError> {
+        links.orgs.admit(orgCode)
+    }
+
+    public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        switch request.body {
+        case let .issueLink(issue)?:
+            guard peer.role == .matcher else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task {
+                switch await links.issue(issue) {
+                case let .success((response, issued)):
+                    reply(.issueLinkResponse(response))
+                    await deliver(issued, to: issue.orgCode)
+                case let .failure(error):
+                    reply.fail(error)
+                }
+            }
+        case let .fetchLink(fetch)?:
+            guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task { reply.complete(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { .linkIssued($0) }) }
+        case let .unlink(unlink)?:
+            guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task { reply.complete(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }
+        default:
+            reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
+        }
+    }
+
+    public func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool) {
+        guard acceptsPushes, peer.holdsLinks else { return }
+        // Links issued while the organisation was away are delivered now, oldest first.
+        Task {
+            for issued in await links.undelivered(orgCode: peer.orgCode) {
+                guard await push(issued, on: channel, org: peer.orgCode) else { break }
+            }
+        }
+    }
+
+    /// Pushes a new link to one connection of the organisation that takes pushes. If none is
+    /// connected, or none acknowledges, the link waits in the store for a reconnect or FetchLink.
+    private func deliver(_ issued: LCLinkIssued, to orgCode: String) async {
+        for channel in pusher.channels(of: orgCode) where await push(issued, on: channel, org: orgCode) {
+            return
+        }
+    }
+
+    private func push(_ issued: LCLinkIssued, on channel: any Channel, org: String) async -> Bool {
+        do {
+            let reply = try await pusher.request(.linkIssued(issued), on: channel)
+            guard case .linkIssuedAck? = reply.body else {
+                logger.info("link delivery refused by organisation", metadata: ["org": "\(org)", "reply": "\(reply.bodyName)"])
+                return false
+            }
+            await links.acknowledge(matchingNumber: issued.matchingNumber, orgCode: org)
+            return true
+        } catch {
+            logger.info("link delivery failed; kept for later", metadata: ["org": "\(org)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    static func roleRefusal(_ peer: Peer, _ request: LCEnvelope) -> WireError {
+        WireError(.permissionDenied, "role \(peer.role) may not send \(request.bodyName)")
+    }
+}
+
+extension Peer {
+    /// Organisations that hold links of their own: agencies, private connectors, the portal.
+    var holdsLinks: Bool { [.agency, .privateConnector, .portal].contains(role) }
+}
+
+extension Reply {
+    func complete(_ result: Result<LCEnvelope.OneOf_Body, WireError>) { complete(result) as Void }
+}
+
+/// Sends requests the core starts to an organisation's connections.
+struct Pusher: Sendable {
+    let registry: ConnectionRegistry
+    var timeout: TimeAmount = .seconds(10)
+
+    func channels(of orgCode: String) -> [any Channel] { registry.pushChannels(of: orgCode) }
+
+    func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel) async throws -> LCEnvelope {
+        let promise = channel.eventLoop.makePromise(of: LCEnvelope.self)
+        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout, promise: promise), promise: nil)
+        return try await promise.futureResult.get()
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import LinkcoreLinkCodes
+import LinkcoreStore
+import LinkcoreWire
+
+/// Issuing, checking and ending links (リンクコードの払い出し, steps 5-7 of the domain brief).
+///
+/// A link code is never stored: it is derived from (ID code, organisation, key index) by the
+/// keyring whenever it is needed, and opened back to the ID code the same way.
+public final class LinkService: Sendable {
+    private let store: any CoreStore
+    private let keyring: LinkCodeKeyring
+    private let hasher: ResidentHasher
+    public let orgs: OrgDirectory
+    private let now: @Sendable () -> Int64
+
+    /// The one reply for every unusable link code: forged, mistyped, foreign, unknown, unlinked.
+    public static let invalidLinkCode = WireError(.invalidLinkCode, "link code not valid for this organisation")
+
+    public init(store: any CoreStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.store = store
+        self.keyring = keyring
+        self.hasher = hasher
+        self.orgs = orgs
+        self.now = now
+    }
+
+    /// Matcher -> core: issue the organisation's link for a resident, durably, and return what
+    /// the organisation must receive.
+    public func issue(_ request: LCIssueLinkRequest) async -> Result<(response: LCIssueLinkResponse, issued: LCLinkIssued), WireError> {
+        guard request.residentCode.range(of: "^[0-9]{11}$", options: .regularExpression) != nil else {
+            return .failure(WireError(.invalidArgument, "resident_code must be 11 digits"))
+        }
+        guard !request.matchingNumber.isEmpty, request.matchingNumber.utf8.count <= 64 else {
+            return .failure(WireError(.invalidArgument, "matching_number must be 1-64 characters"))
+        }
+        guard let org = orgs[request.orgCode] else {
+            return .failure(WireError(.orgUnknown, "organisation \(request.orgCode) is not registered"))
+        }
+        guard !org.suspended else { return .failure(WireError(.orgSuspended, "organisation \(org.code) is suspended")) }
+        guard org.role != .matcher else {
+            return .failure(WireError(.invalidArgument, "the matching authority does not hold links"))
+        }
+        do {
+            let hash = try hasher.hash(residentCode: request.residentCode)
+            let (issuance, created) = try await store.issueLink(
+                residentHash: hash, orgCode: org.code, matchingNumber: request.matchingNumber,
+                expiresAtMs: request.expiresAtMs, nowMs: now(), newIDCode: { IDCode.random().rawValue })
+            var response = LCIssueLinkResponse()
+            response.created = created
+            return .success((response, try linkIssued(issuance)))
+        } catch StoreError.matchingNumberRefused {
+            return .failure(WireError(.invalidMatchingNumber, "matching number expired or already used"))
+        } catch {
+            return .failure(WireError(.unavailable, "link issuance failed: \(error)"))
+        }
+    }
+
+    func linkIssued(_ issuance: Issuance) throws -> LCLinkIssued {
+        var issued = LCLinkIssued()
+        issued.matchingNumber = issuance.matchingNumber
+        issued.linkCode = try code(for: issuance.link)
+        issued.keyIndex = UInt32(issuance.link.keyIndex)
+        issued.linkedAtMs = issuance.link.linkedAtMs
+        return issued
+    }
+
+    /// The organisation's own link code for a link.
+    public func code(for link: Link) throws -> String {
+        try keyring.issue(IDCode(rawValue: link.idCode), org: link.orgCode, keyIndex: KeyIndex(rawValue: link.keyIndex))
+    }
+
+    /// Organisation -> core: the link issued for one of its matching numbers.
+    public func fetch(matchingNumber: String, orgCode: String) async -> Result<LCLinkIssued, WireError> {
+        let refused = WireError(.invalidMatchingNumber, "no link for this matching number")
+        do {
+            guard let issuance = try await store.issuance(matchingNumber: matchingNumber),
+                  issuance.link.orgCode == orgCode, issuance.link.isLive else { return .failure(refused) }
+            return .success(try linkIssued(issuance))
+        } catch {
+            return .failure(WireError(.unavailable, "store: \(error)"))
+        }
+    }
+
+    public func acknowledge(matchingNumber: String, orgCode: String) async {
+        try? await store.acknowledgeIssuance(matchingNumber: matchingNumber, orgCode: orgCode, nowMs: now())
+    }
+
+    /// Issued links the organisation has not acknowledged: delivered again when it reconnects.
+    public func undelivered(orgCode: String, limit: Int = 1000) async -> [LCLinkIssued] {
+        guard let pending = try? await store.unacknowledgedIssuances(orgCode: orgCode, limit: limit) else { return [] }
+        return pending.compactMap { try? linkIssued($0) }
+    }
+
+    /// Steps 1-2 of a conversion: the live link this organisation's code stands for, or nil.
+    /// Forged and foreign codes fail in the keyring, before any store lookup.
+    public func open(_ code: String, orgCode: String) async throws -> Link? {
+        guard let (id, keyIndex) = keyring.open(code, org: orgCode) else { return nil }
+        guard let link = try await store.liveLink(idCode: id.rawValue, orgCode: orgCode), link.keyIndex == keyIndex.rawValue else {
+            return nil
+        }
+        return link
+    }
+
+    public func unlink(code: String, orgCode: String) async -> Result<LCUnlinkResponse, WireError> {
+        do {
+            guard let link = try await open(code, orgCode: orgCode),
+                  let ended = try await store.unlink(idCode: link.idCode, orgCode: orgCode, nowMs: now()) else {
+                return .failure(Self.invalidLinkCode)
+            }
+            var response = LCUnlinkResponse()
+            response.unlinkedAtMs = ended.unlinkedAtMs ?? now()
+            return .success(response)
+        } catch {
+            return .failure(WireError(.unavailable, "store: \(error)"))
+        }
+    }
+}
