@@ -129,6 +129,10 @@ let package = Package(
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(
+            name: "LinkcoreSystemdTests",
+            dependencies: ["LinkcoreSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",
