@@ -177,7 +177,7 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         case hostname
     }
 
-    /// The host without brackets (`::1`, `0.0.0.0`, `localhost`).
+    /// The host without brackets (`::1`, `0.0.0.0`, `localhost`); IPv6 in its canonical RFC 5952 form.
     public var host: String
     /// 1...65535, or 0 for an ephemeral port (tests).
     public var port: Int
@@ -205,7 +205,10 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { return fail("missing \":port\" after \"[\(host)]\"") }
             portText = rest.dropFirst()
-            guard isIPv6(String(host)) else { return fail("\"\(host)\" is not a valid IPv6 address") }
+            guard let canonical = canonicalIPv6(String(host)) else {
+                return fail("\"\(host)\" is not a valid IPv6 address")
+            }
+            host = Substring(canonical)
             family = .ipv6
         } else {
             guard let colon = text.lastIndex(of: ":") else { return fail("missing port; \(example)") }
@@ -238,9 +241,13 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         return inet_pton(AF_INET, s, &addr) == 1
     }
 
-    static func isIPv6(_ s: String) -> Bool {
+    /// The RFC 5952 form (`0:0::1` → `::1`), or nil when `s` is not an IPv6 address.
+    static func canonicalIPv6(_ s: String) -> String? {
         var addr = in6_addr()
-        return inet_pton(AF_INET6, s, &addr) == 1
+        guard inet_pton(AF_INET6, s, &addr) == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        guard inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func isHostname(_ s: String) -> Bool {
@@ -280,6 +287,10 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         self.line = line
         self.keyPath = keyPath
     }
+
+    /// Equality and hashing consider only the source, not where it was written.
+    public static func == (lhs: SecretReference, rhs: SecretReference) -> Bool { lhs.source == rhs.source }
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 
     public var description: String {
         switch source {

@@ -36,6 +36,17 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        if JournalLogHandler.send(fields(for: event)) != 0 {
+            // journald unreachable: do not lose the message.
+            let line = "\(identifier): <\(JournalLogHandler.priority(event.level))> \(event.message)\n"
+            var bytes = Array(line.utf8)
+            _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
+    }
+
+    /// The journal fields for an event: handler metadata, then the metadata provider's, then the
+    /// event's own (later ones win on equal keys).
+    public func fields(for event: LogEvent) -> [(String, String)] {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
@@ -45,12 +56,7 @@ public struct JournalLogHandler: LogHandler {
         if let error = event.error {
             fields.append(("ERROR", String(describing: error)))
         }
-        if JournalLogHandler.send(fields) != 0 {
-            // journald unreachable: do not lose the message.
-            let line = "\(identifier): <\(JournalLogHandler.priority(event.level))> \(event.message)\n"
-            var bytes = Array(line.utf8)
-            _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        }
+        return fields
     }
 
     /// Syslog priorities (`PRIORITY=`): trace and debug → 7, info → 6, notice → 5, warning → 4,
