@@ -155,6 +155,10 @@ let package = Package(
         ),
         .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
         .testTarget(
+            name: "LinkcoreSystemdTests",
+            dependencies: ["LinkcoreSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",

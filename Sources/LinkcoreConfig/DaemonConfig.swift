@@ -1,0 +1,359 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The daemon's configuration, as read from `/etc/linkcore/linkcored.toml` and validated.
+///
+/// Every path is absolute once loaded: relative paths are resolved against the directory of the
+/// configuration file, and `credential:NAME` is resolved to `$CREDENTIALS_DIRECTORY/NAME` (systemd
+/// `LoadCredential=`), except ``Keys/masterSecret`` which is resolved lazily.
+public struct DaemonConfig: Sendable, Equatable {
+    public struct Core: Sendable, Equatable {
+        /// This node's identifier (default: the host name).
+        public var id: String
+        /// Where the node keeps its state. `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`) wins when set.
+        public var stateDirectory: String
+
+        public init(id: String, stateDirectory: String = "/var/lib/linkcore") {
+            self.id = id
+            self.stateDirectory = stateDirectory
+        }
+    }
+
+    public struct Listen: Sendable, Equatable {
+        /// Addresses to bind when systemd passes no sockets. May be empty (then only inherited sockets are used).
+        public var addresses: [ListenAddress]
+        /// The operators' local admin socket (AF_UNIX path).
+        public var adminSocket: String
+
+        public init(
+            addresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 7400, family: .ipv4)],
+            adminSocket: String = "/run/linkcore/admin.sock"
+        ) {
+            self.addresses = addresses
+            self.adminSocket = adminSocket
+        }
+    }
+
+    public struct TLS: Sendable, Equatable {
+        /// PEM server certificate (chain).
+        public var certificate: String
+        /// PEM private key of the server certificate.
+        public var privateKey: String
+        /// PEM CA certificates that client certificates must chain to.
+        public var caBundle: String
+        /// Optional PEM CRL for client certificates.
+        public var crl: String?
+        public var handshakeTimeout: Duration
+
+        public init(
+            certificate: String, privateKey: String, caBundle: String, crl: String? = nil,
+            handshakeTimeout: Duration = .milliseconds(10_000)
+        ) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.caBundle = caBundle
+            self.crl = crl
+            self.handshakeTimeout = handshakeTimeout
+        }
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxConnections: Int
+        public var maxConnectionsPerOrg: Int
+        /// Requests in flight per connection.
+        public var maxInFlight: Int
+        public var maxFrameBytes: Int
+        /// Time allowed to receive the rest of a frame once its first byte arrived.
+        public var frameTimeout: Duration
+        /// A connection with no frames in either direction for this long is closed.
+        public var idleTimeout: Duration
+        /// Interval of keepalive pings on an otherwise quiet connection.
+        public var keepalive: Duration
+        /// Stop reading from a peer while this many bytes wait to be written to it.
+        public var writeBufferHighBytes: Int
+
+        public init(
+            maxConnections: Int = 10_000, maxConnectionsPerOrg: Int = 64, maxInFlight: Int = 256,
+            maxFrameBytes: Int = 1_048_576, frameTimeout: Duration = .milliseconds(10_000),
+            idleTimeout: Duration = .milliseconds(120_000), keepalive: Duration = .milliseconds(30_000),
+            writeBufferHighBytes: Int = 1_048_576
+        ) {
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerOrg = maxConnectionsPerOrg
+            self.maxInFlight = maxInFlight
+            self.maxFrameBytes = maxFrameBytes
+            self.frameTimeout = frameTimeout
+            self.idleTimeout = idleTimeout
+            self.keepalive = keepalive
+            self.writeBufferHighBytes = writeBufferHighBytes
+        }
+    }
+
+    public struct Shutdown: Sendable, Equatable {
+        /// How long to let connections finish after SIGTERM before closing them.
+        public var drainTimeout: Duration
+
+        public init(drainTimeout: Duration = .milliseconds(10_000)) {
+            self.drainTimeout = drainTimeout
+        }
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level: LogLevel
+
+        public init(level: LogLevel = .info) {
+            self.level = level
+        }
+    }
+
+    public struct Store: Sendable, Equatable {
+        public var engine: StoreEngine
+        /// The SQLite database file.
+        public var path: String
+
+        public init(engine: StoreEngine = .sqlite, path: String) {
+            self.engine = engine
+            self.path = path
+        }
+    }
+
+    public struct Keys: Sendable, Equatable {
+        /// The master secret for link-code keys; resolve with ``SecretReference/resolvePath(environment:)`` when needed.
+        public var masterSecret: SecretReference
+
+        public init(masterSecret: SecretReference) {
+            self.masterSecret = masterSecret
+        }
+    }
+
+    public var core: Core
+    public var listen: Listen
+    public var tls: TLS
+    public var limits: Limits
+    public var shutdown: Shutdown
+    public var log: Log
+    public var store: Store
+    public var keys: Keys
+    /// The file this configuration was read from (as named to the loader).
+    public var file: String
+
+    public init(
+        core: Core, listen: Listen = Listen(), tls: TLS, limits: Limits = Limits(), shutdown: Shutdown = Shutdown(),
+        log: Log = Log(), store: Store, keys: Keys, file: String
+    ) {
+        self.core = core
+        self.listen = listen
+        self.tls = tls
+        self.limits = limits
+        self.shutdown = shutdown
+        self.log = log
+        self.store = store
+        self.keys = keys
+        self.file = file
+    }
+}
+
+/// Log levels, spelled as in swift-log's `Logger.Level` raw values (`Logger.Level(rawValue: level.rawValue)`).
+public enum LogLevel: String, Sendable, Equatable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+public enum StoreEngine: String, Sendable, Equatable, CaseIterable {
+    case sqlite
+}
+
+/// A `host:port` to listen on.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public enum Family: Sendable, Hashable {
+        case ipv4
+        case ipv6
+        /// A host name, resolved when binding.
+        case hostname
+    }
+
+    /// The host without brackets (`::1`, `0.0.0.0`, `localhost`); IPv6 in its canonical RFC 5952 form.
+    public var host: String
+    /// 1...65535, or 0 for an ephemeral port (tests).
+    public var port: Int
+    public var family: Family
+
+    public init(host: String, port: Int, family: Family) {
+        self.host = host
+        self.port = port
+        self.family = family
+    }
+
+    /// `0.0.0.0:7400`, `[::1]:7400`.
+    public var description: String { family == .ipv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Parses `host:port`, `[v6]:port`; the error string explains what is wrong.
+    public static func parse(_ text: String) -> Result<ListenAddress, ListenAddressError> {
+        func fail(_ why: String) -> Result<ListenAddress, ListenAddressError> { .failure(ListenAddressError(reason: why)) }
+        let example = "expected \"host:port\", e.g. \"0.0.0.0:7400\" or \"[::1]:7400\""
+        var host: Substring
+        var portText: Substring
+        var family: Family
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return fail("missing ']' after the IPv6 address") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return fail("missing \":port\" after \"[\(host)]\"") }
+            portText = rest.dropFirst()
+            guard let canonical = canonicalIPv6(String(host)) else {
+                return fail("\"\(host)\" is not a valid IPv6 address")
+            }
+            host = Substring(canonical)
+            family = .ipv6
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return fail("missing port; \(example)") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") {
+                return fail("IPv6 addresses must be written in brackets, e.g. \"[::1]:7400\"")
+            }
+            if host.isEmpty { return fail("missing host; \(example) (use 0.0.0.0 or [::] for all addresses)") }
+            if host == "*" { return fail("\"*\" is not a host; use 0.0.0.0 (IPv4) or [::] (IPv6) for all addresses") }
+            if host.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
+                guard isIPv4(String(host)) else { return fail("\"\(host)\" is not a valid IPv4 address") }
+                family = .ipv4
+            } else {
+                guard isHostname(String(host)) else { return fail("\"\(host)\" is not a valid host name or IP address") }
+                family = .hostname
+            }
+        }
+        guard !portText.isEmpty else { return fail("missing port after ':'; \(example)") }
+        guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), portText.count <= 5, let port = Int(portText),
+            port <= 65535
+        else {
+            return fail("port \"\(portText)\" is not a number between 1 and 65535")
+        }
+        return .success(ListenAddress(host: String(host), port: port, family: family))
+    }
+
+    static func isIPv4(_ s: String) -> Bool {
+        var addr = in_addr()
+        return inet_pton(AF_INET, s, &addr) == 1
+    }
+
+    /// The RFC 5952 form (`0:0::1` → `::1`), or nil when `s` is not an IPv6 address.
+    static func canonicalIPv6(_ s: String) -> String? {
+        var addr = in6_addr()
+        guard inet_pton(AF_INET6, s, &addr) == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        guard inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func isHostname(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 253 else { return false }
+        let labels = s.split(separator: ".", omittingEmptySubsequences: false)
+        for label in labels {
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
+                label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
+            else { return false }
+        }
+        return true
+    }
+}
+
+public struct ListenAddressError: Error, Sendable, Equatable {
+    public var reason: String
+}
+
+/// A secret's location, resolved only when the secret is needed.
+public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
+    public enum Source: Sendable, Hashable {
+        /// An absolute path.
+        case file(String)
+        /// A systemd credential name (`LoadCredential=NAME:...`), found in `$CREDENTIALS_DIRECTORY`.
+        case credential(String)
+    }
+
+    public var source: Source
+    /// For error messages: where the reference was written.
+    public var file: String
+    public var line: Int?
+    public var keyPath: String
+
+    public init(source: Source, file: String, line: Int? = nil, keyPath: String) {
+        self.source = source
+        self.file = file
+        self.line = line
+        self.keyPath = keyPath
+    }
+
+    /// Equality and hashing consider only the source, not where it was written.
+    public static func == (lhs: SecretReference, rhs: SecretReference) -> Bool { lhs.source == rhs.source }
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
+
+    public var description: String {
+        switch source {
+        case .file(let p): return p
+        case .credential(let n): return "credential:\(n)"
+        }
+    }
+
+    /// The path to read the secret from.
+    public func resolvePath(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> String {
+        switch source {
+        case .file(let p):
+            return p
+        case .credential(let name):
+            return try ConfigPaths.credentialPath(
+                name: name, environment: environment, file: file, line: line, keyPath: keyPath)
+        }
+    }
+}
+
+enum ConfigPaths {
+    static let credentialPrefix = "credential:"
+
+    static func credentialPath(
+        name: String, environment: [String: String], file: String, line: Int?, keyPath: String
+    ) throws(ConfigError) -> String {
+        guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else {
+            throw ConfigError(
+                kind: .credential, file: file, line: line, keyPath: keyPath,
+                message:
+                    "\"credential:\(name)\" needs $CREDENTIALS_DIRECTORY, which is not set; run under systemd with LoadCredential=\(name):/path/to/file, or give a file path instead"
+            )
+        }
+        return normalize(dir.hasSuffix("/") ? dir + name : dir + "/" + name)
+    }
+
+    static func validCredentialName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && name.utf8.count <= 255
+            && !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+    }
+
+    /// Lexically normalises an absolute path: collapses `//`, `.` and `..`.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// The absolute directory containing `file`.
+    static func directory(of file: String, currentDirectory: String) -> String {
+        let absolute = file.hasPrefix("/") ? file : currentDirectory + "/" + file
+        let normalized = normalize(absolute)
+        guard let slash = normalized.lastIndex(of: "/") else { return "/" }
+        let dir = String(normalized[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+}

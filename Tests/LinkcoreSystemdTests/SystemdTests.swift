@@ -1,0 +1,297 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import LinkcoreSystemd
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A real AF_UNIX datagram socket standing in for systemd's notification socket.
+private final class NotifySocket {
+    let fd: Int32
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "/lc-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw POSIXError(.ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// The next datagram, or nil after the receive timeout.
+    func receive() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n], as: UTF8.self)
+    }
+
+    func setReceiveTimeout(milliseconds: Int) {
+        var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
+
+/// Tests that change the process environment run one at a time.
+@Suite(.serialized) struct EnvironmentTests {
+    @Test func notifierSendsEachMessageToNotifySocket() throws {
+        let socket = try NotifySocket()
+        setenv("NOTIFY_SOCKET", socket.path, 1)
+        defer { unsetenv("NOTIFY_SOCKET") }
+        let notifier = SystemdNotifier()
+        #expect(notifier.isEnabled)
+
+        notifier.ready(status: "Serving on 0.0.0.0:7400")
+        #expect(socket.receive() == "READY=1\nSTATUS=Serving on 0.0.0.0:7400")
+
+        notifier.status("3 connections\n(2 orgs)")
+        #expect(socket.receive() == "STATUS=3 connections (2 orgs)")
+
+        let before = SystemdNotifier.monotonicMicroseconds()
+        notifier.reloading()
+        let after = SystemdNotifier.monotonicMicroseconds()
+        let reloading = try #require(socket.receive())
+        let lines = reloading.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first == "RELOADING=1")
+        let usecText = try #require(lines.last?.split(separator: "=", maxSplits: 1))
+        #expect(usecText.first == "MONOTONIC_USEC")
+        let usec = try #require(UInt64(String(usecText.last ?? "")))
+        #expect(usec >= before && usec <= after, "MONOTONIC_USEC \(usec) not within [\(before), \(after)]")
+        // CLOCK_MONOTONIC, not the wall clock: far below the microseconds since 1970.
+        #expect(usec < UInt64(Date().timeIntervalSince1970 * 1_000_000) / 2)
+
+        notifier.stopping(status: "Draining 3 connections")
+        #expect(socket.receive() == "STOPPING=1\nSTATUS=Draining 3 connections")
+
+        notifier.watchdog()
+        #expect(socket.receive() == "WATCHDOG=1")
+
+        notifier.notify(["STATUS": "x", "ERRNO": "5"])
+        #expect(socket.receive() == "ERRNO=5\nSTATUS=x")
+
+        notifier.notify("EXTEND_TIMEOUT_USEC=5000000")
+        #expect(socket.receive() == "EXTEND_TIMEOUT_USEC=5000000")
+    }
+
+    @Test func notifierWithoutNotifySocketIsANoOp() {
+        unsetenv("NOTIFY_SOCKET")
+        let notifier = SystemdNotifier()
+        #expect(!notifier.isEnabled)
+        notifier.ready(status: "ok")
+        notifier.reloading()
+        notifier.watchdog()
+    }
+
+    @Test func notifierCapturesEnablementAtInit() throws {
+        unsetenv("NOTIFY_SOCKET")
+        let notifier = SystemdNotifier()
+        let socket = try NotifySocket()
+        setenv("NOTIFY_SOCKET", socket.path, 1)
+        defer { unsetenv("NOTIFY_SOCKET") }
+        socket.setReceiveTimeout(milliseconds: 100)
+        notifier.ready(status: "late")
+        #expect(socket.receive() == nil)
+    }
+
+    @Test func watchdogIntervalFromEnvironment() {
+        unsetenv("WATCHDOG_USEC")
+        unsetenv("WATCHDOG_PID")
+        #expect(SystemdNotifier().watchdogInterval == nil)
+
+        setenv("WATCHDOG_USEC", "30000000", 1)
+        setenv("WATCHDOG_PID", String(getpid()), 1)
+        defer {
+            unsetenv("WATCHDOG_USEC")
+            unsetenv("WATCHDOG_PID")
+        }
+        #expect(SystemdNotifier().watchdogInterval == .seconds(30))
+        #expect(SystemdNotifier().watchdogPingInterval == .seconds(15))
+
+        // For another process (a child that inherited the variables): off.
+        setenv("WATCHDOG_PID", "1", 1)
+        #expect(SystemdNotifier().watchdogInterval == nil)
+    }
+
+    @Test func runWatchdogPingsAtHalfTheInterval() async throws {
+        let socket = try NotifySocket()
+        setenv("NOTIFY_SOCKET", socket.path, 1)
+        setenv("WATCHDOG_USEC", "200000", 1)
+        setenv("WATCHDOG_PID", String(getpid()), 1)
+        defer {
+            unsetenv("NOTIFY_SOCKET")
+            unsetenv("WATCHDOG_USEC")
+            unsetenv("WATCHDOG_PID")
+        }
+        let notifier = SystemdNotifier()
+        let task = Task { await notifier.runWatchdog() }
+        try await Task.sleep(for: .milliseconds(350))
+        task.cancel()
+        await task.value
+        socket.setReceiveTimeout(milliseconds: 50)
+        var pings = 0
+        while let message = socket.receive() {
+            #expect(message == "WATCHDOG=1")
+            pings += 1
+        }
+        #expect(pings >= 3 && pings <= 5, "\(pings) pings in 350 ms at a 100 ms period")
+
+        // An unhealthy daemon does not ping.
+        let quiet = Task { await notifier.runWatchdog(isHealthy: { false }) }
+        try await Task.sleep(for: .milliseconds(250))
+        quiet.cancel()
+        await quiet.value
+        #expect(socket.receive() == nil)
+    }
+
+    @Test func inheritedSocketsWithoutActivationIsEmptyAndClearsTheEnvironment() {
+        // LISTEN_PID names another process: these sockets are not ours.
+        setenv("LISTEN_PID", "1", 1)
+        setenv("LISTEN_FDS", "2", 1)
+        setenv("LISTEN_FDNAMES", "a:b", 1)
+        #expect(SocketActivation.inheritedSockets().isEmpty)
+        #expect(getenv("LISTEN_PID") == nil)
+        #expect(getenv("LISTEN_FDS") == nil)
+        #expect(getenv("LISTEN_FDNAMES") == nil)
+        #expect(SocketActivation.inheritedSockets().isEmpty)
+    }
+
+    @Test func journalStreamDetection() {
+        var st = stat()
+        #expect(fstat(STDERR_FILENO, &st) == 0)
+        unsetenv("JOURNAL_STREAM")
+        #expect(!LogSetup.isUnderJournald)
+        setenv("JOURNAL_STREAM", "\(st.st_dev):\(st.st_ino)", 1)
+        #expect(LogSetup.isUnderJournald)
+        setenv("JOURNAL_STREAM", "\(st.st_dev):\(UInt64(st.st_ino) &+ 1)", 1)
+        #expect(!LogSetup.isUnderJournald)
+        unsetenv("JOURNAL_STREAM")
+    }
+}
+
+@Suite struct PureFunctionTests {
+    @Test func journalStreamParsing() {
+        #expect(LogSetup.journalStreamMatches("64769:123456", device: 64769, inode: 123456))
+        #expect(!LogSetup.journalStreamMatches("64769:123456", device: 64769, inode: 123457))
+        #expect(!LogSetup.journalStreamMatches("64769:", device: 64769, inode: 0))
+        #expect(!LogSetup.journalStreamMatches("garbage", device: 0, inode: 0))
+        #expect(!LogSetup.journalStreamMatches("1:2:3", device: 1, inode: 2))
+    }
+
+    @Test func socketNames() {
+        #expect(SocketActivation.pair(count: 0, names: []).isEmpty)
+        #expect(SocketActivation.pair(count: -22, names: []).isEmpty)
+        let two = SocketActivation.pair(count: 2, names: ["linkcored.socket", "admin"])
+        #expect(two.map(\.fd) == [3, 4])
+        #expect(two.map(\.name) == ["linkcored.socket", "admin"])
+        #expect(SocketActivation.parseNames("mtls:admin", count: 2) == ["mtls", "admin"])
+        #expect(SocketActivation.parseNames(nil, count: 2) == ["unknown", "unknown"])
+        #expect(SocketActivation.parseNames("only", count: 2) == ["only", "unknown"])
+        #expect(SocketActivation.parseNames(":x", count: 2) == ["unknown", "x"])
+    }
+
+    @Test func notifyFormatting() {
+        #expect(SystemdNotifier.format([("READY", "1"), ("STATUS", "a\r\nb\nc")]) == "READY=1\nSTATUS=a b c")
+    }
+
+    @Test func priorities() {
+        let expected: [(Logger.Level, Int)] = [
+            (.trace, 7), (.debug, 7), (.info, 6), (.notice, 5), (.warning, 4), (.error, 3), (.critical, 2),
+        ]
+        for (level, priority) in expected {
+            #expect(JournalLogHandler.priority(level) == priority)
+        }
+    }
+
+    @Test func fieldNames() {
+        #expect(JournalLogHandler.fieldName("org") == "ORG")
+        #expect(JournalLogHandler.fieldName("request_id") == "REQUEST_ID")
+        #expect(JournalLogHandler.fieldName("request-id") == "REQUEST_ID")
+        #expect(JournalLogHandler.fieldName("peer.addr") == "PEER_ADDR")
+        #expect(JournalLogHandler.fieldName("_SYSTEMD_UNIT") == "SYSTEMD_UNIT")
+        #expect(JournalLogHandler.fieldName("__x") == "X")
+        #expect(JournalLogHandler.fieldName("2fa") == "F_2FA")
+        #expect(JournalLogHandler.fieldName("組織") == nil)
+        #expect(JournalLogHandler.fieldName("___") == nil)
+        #expect(JournalLogHandler.fieldName("") == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "a", count: 100))?.count == 64)
+    }
+
+    @Test func journalFields() {
+        let fields = JournalLogHandler.fields(
+            level: .warning, message: "peer closed\nconnection", metadata: [
+                "org": "1234", "request_id": .stringConvertible(42), "message": "shadowed",
+                "tags": .array(["a", "b"]), "peer": .dictionary(["ip": "10.0.0.1", "port": "7400"]),
+                "_hidden": "h",
+            ], identifier: "linkcored", label: "linkcore.transport", file: "Sources/X/Y.swift", function: "run()",
+            line: 42)
+        let dict = Dictionary(fields, uniquingKeysWith: { a, _ in a })
+        #expect(fields.count == dict.count, "no duplicate field names")
+        #expect(Array(fields.prefix(7).map(\.0)) == ["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "LOGGER"])
+        #expect(dict["MESSAGE"] == "peer closed\nconnection")
+        #expect(dict["PRIORITY"] == "4")
+        #expect(dict["SYSLOG_IDENTIFIER"] == "linkcored")
+        #expect(dict["CODE_FILE"] == "Sources/X/Y.swift")
+        #expect(dict["CODE_LINE"] == "42")
+        #expect(dict["CODE_FUNC"] == "run()")
+        #expect(dict["LOGGER"] == "linkcore.transport")
+        #expect(dict["ORG"] == "1234")
+        #expect(dict["REQUEST_ID"] == "42")
+        #expect(dict["META_MESSAGE"] == "shadowed")
+        #expect(dict["TAGS"] == "[a, b]")
+        #expect(dict["PEER"] == "[ip: 10.0.0.1, port: 7400]")
+        #expect(dict["HIDDEN"] == "h")
+        for (name, _) in fields {
+            #expect(name.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+            #expect(!name.hasPrefix("_"))
+        }
+    }
+
+    @Test func handlerMergesMetadataInOrder() {
+        struct Failure: Error, CustomStringConvertible { var description: String { "disk full" } }
+        var handler = JournalLogHandler(
+            label: "t", identifier: "linkcored", level: .debug,
+            metadataProvider: Logger.MetadataProvider { ["org": "provider", "trace": "t1"] })
+        handler[metadataKey: "org"] = "handler"
+        handler[metadataKey: "node"] = "n1"
+        let event = LogEvent(
+            level: .error, message: "write failed", error: Failure(), metadata: ["trace": "event"], source: "X",
+            file: "f.swift", function: "g()", line: 7)
+        let fields = Dictionary(handler.fields(for: event), uniquingKeysWith: { a, _ in a })
+        #expect(fields["ORG"] == "provider")
+        #expect(fields["NODE"] == "n1")
+        #expect(fields["TRACE"] == "event")
+        #expect(fields["ERROR"] == "disk full")
+        #expect(fields["PRIORITY"] == "3")
+    }
+
+    @Test func sendingWithoutJournaldDoesNotCrash() {
+        // On a machine without /run/systemd/journal/socket this fails with an errno; with journald it succeeds.
+        let result = JournalLogHandler.send([("MESSAGE", "linkcore test entry"), ("PRIORITY", "7")])
+        #expect(result == 0 || result < 0)
+        var logger = Logger(label: "t") { JournalLogHandler(label: $0, identifier: "linkcore-tests", level: .trace) }
+        logger[metadataKey: "org"] = "1234"
+        logger.debug("hello from the tests", metadata: ["request_id": "1"])
+    }
+}
