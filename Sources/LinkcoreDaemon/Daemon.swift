@@ -1,5 +1,8 @@
 import Foundation
 import LinkcoreConfig
+import LinkcoreDomain
+import LinkcoreLinkCodes
+import LinkcoreStore
 import LinkcoreSystemd
 import LinkcoreTLS
 import LinkcoreTransport
@@ -33,13 +36,39 @@ public final class Daemon: Sendable {
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
 
-    public init(configPath: String, config: DaemonConfig, service: any RequestHandling = SessionOnlyService(), logger: Logger) throws {
+    private let store: any CoreStore
+    private let orgs: OrgDirectory
+
+    /// Loads TLS material, opens the store (running migrations) and the master secret.
+    public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
+        let tls = try makeTLS(config)
+        let store: any CoreStore
+        do {
+            store = try SQLiteCoreStore(path: config.store.path)
+        } catch {
+            throw DaemonError.store(config.store.path, "\(error)")
+        }
+        let secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
+        let orgs = try await OrgDirectory(store: store)
+        let registry = ConnectionRegistry(
+            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+        let links = LinkService(
+            store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+            hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
+        let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        return Daemon(configPath: configPath, config: config, tls: tls, store: store, orgs: orgs,
+                      registry: registry, service: service, logger: logger)
+    }
+
+    private init(configPath: String, config: DaemonConfig, tls: TLSContext, store: any CoreStore, orgs: OrgDirectory,
+                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
         self.configPath = configPath
         self.logger = logger
         self.service = service
-        self.live = Mutex(Live(config: config, tls: try Self.makeTLS(config)))
-        self.registry = ConnectionRegistry(
-            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+        self.store = store
+        self.orgs = orgs
+        self.live = Mutex(Live(config: config, tls: tls))
+        self.registry = registry
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     }
 
@@ -51,15 +80,20 @@ public final class Daemon: Sendable {
             crlPath: config.tls.crl))
     }
 
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
     static func limits(_ config: DaemonConfig) -> ConnectionLimits {
         let l = config.limits
         return ConnectionLimits(
             maxFrameBytes: l.maxFrameBytes,
             maxInFlight: l.maxInFlight,
-            frameTimeout: .milliseconds(Int64(l.frameTimeoutMs)),
-            idleTimeout: .milliseconds(Int64(l.idleTimeoutMs)),
-            keepalive: .milliseconds(Int64(l.keepaliveMs)),
-            handshakeTimeout: .milliseconds(Int64(config.tls.handshakeTimeoutMs)),
+            frameTimeout: timeAmount(l.frameTimeout),
+            idleTimeout: timeAmount(l.idleTimeout),
+            keepalive: timeAmount(l.keepalive),
+            handshakeTimeout: timeAmount(config.tls.handshakeTimeout),
             writeBufferHighBytes: l.writeBufferHighBytes)
     }
 
@@ -199,7 +233,7 @@ public final class Daemon: Sendable {
     /// timeout, then closes whatever is left.
     public func shutdown() async {
         guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
-        let drainMs = live.withLock { $0.config.shutdown.drainTimeoutMs }
+        let drainMs = live.withLock { Int(Self.timeAmount($0.config.shutdown.drainTimeout).nanoseconds / 1_000_000) }
         notifier.stopping(status: "draining \(registry.count) connections (up to \(drainMs) ms)")
         for channel in listeners.withLock({ $0 }) { try? await channel.close() }
         for entry in registry.entries {
@@ -271,10 +305,12 @@ public final class Daemon: Sendable {
 
 public enum DaemonError: Error, CustomStringConvertible {
     case listen(String, String)
+    case store(String, String)
 
     public var description: String {
         switch self {
         case let .listen(target, error): return "cannot listen on \(target): \(error)"
+        case let .store(path, error): return "cannot open the store at \(path): \(error)"
         }
     }
 }

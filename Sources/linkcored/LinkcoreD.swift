@@ -28,14 +28,14 @@ struct LinkcoreD: AsyncParsableCommand {
             FileHandle.standardError.write(Data("linkcored: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG: systemd should not restart into the same mistake
         }
-        LogSetup.bootstrap(identifier: "linkcored", level: Logger.Level(settings.log.level))
+        LogSetup.bootstrap(identifier: "linkcored", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcored")
         let daemon: Daemon
         do {
-            daemon = try Daemon(configPath: config, config: settings, logger: logger)
+            daemon = try await Daemon.make(configPath: config, config: settings, logger: logger)
         } catch {
-            logger.critical("cannot load TLS material", metadata: ["error": "\(error)"])
-            FileHandle.standardError.write(Data("linkcored: cannot load TLS material: \(error)\n".utf8))
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("linkcored: \(error)\n".utf8))
             throw ExitCode(78)
         }
         if checkConfig {
