@@ -37,7 +37,7 @@ public final class Daemon: Sendable {
     private let stopping = Mutex(false)
 
     private let store: any CoreStore
-    private let orgs: OrgDirectory
+    let orgs: OrgDirectory
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -330,8 +330,30 @@ struct AdminService: AdminHandling {
             case let .failure(message): response.error = message
             }
             return .success(.reloadResponse(response))
+        case let .orgAdd(add)?:
+            return await daemon.orgs.add(add.org, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                .map { .orgResponse(LCOrgResponse().withOrg($0)) }
+        case .orgList?:
+            return .success(.orgListResponse(.with { $0.orgs = daemon.orgs.all.map(\.proto) }))
+        case let .orgShow(show)?:
+            guard let org = daemon.orgs[show.code] else {
+                return .failure(WireError(.orgUnknown, "organisation \(show.code) is not registered"))
+            }
+            return .success(.orgResponse(LCOrgResponse().withOrg(org)))
+        case let .orgSetSuspended(change)?:
+            return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
+        case let .keysRotate(rotate)?:
+            return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:
             return .failure(WireError(.unknownMessage, "\(request.bodyName) is not an operator request served by this core"))
         }
+    }
+}
+
+extension LCOrgResponse {
+    func withOrg(_ org: Organisation) -> LCOrgResponse {
+        var response = self
+        response.org = org.proto
+        return response
     }
 }
