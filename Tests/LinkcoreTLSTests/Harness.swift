@@ -12,6 +12,8 @@ struct Record: Sendable {
     var otherErrors: [String] = []
     var received: [UInt8] = []
     var readCount = 0
+    /// Indexes of client writes in the order their promises succeeded.
+    var writeCompletionOrder: [Int] = []
 }
 
 enum ServerBehaviour: Sendable {
@@ -24,7 +26,10 @@ enum ServerBehaviour: Sendable {
 enum ClientBehaviour: Sendable {
     /// After the handshake send `writes` (as separate writes, one flush) then, once `expect`
     /// bytes came back, close: cleanly through TLS, or raggedly (TCP close under TLS).
-    case send(writes: [[UInt8]], expect: Int, ragged: Bool = false)
+    /// With `early`, the writes are issued in channelActive, before the handshake completes.
+    case send(writes: [[UInt8]], expect: Int, ragged: Bool = false, early: Bool = false)
+    /// Keep `inFlight` messages of `size` bytes outstanding until `messages` were echoed back.
+    case window(messages: Int, size: Int, inFlight: Int)
     /// Send nothing and wait for the server to close.
     case wait
 }
@@ -97,19 +102,64 @@ final class ClientRecorder: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let event = event as? TLSEvent else { return context.fireUserInboundEventTriggered(event) }
         self.record.events.append(event)
-        if case .send(let writes, _, _) = self.behaviour {
-            for chunk in writes {
-                context.write(self.wrapOutboundOut(context.channel.allocator.buffer(bytes: chunk)), promise: nil)
-            }
-            context.flush()
+        switch self.behaviour {
+        case .send(let writes, _, _, let early):
+            if !early { self.send(writes, context: context) }
+        case .window(let messages, let size, let inFlight):
+            self.sendWindow(min(messages, inFlight), size: size, context: context)
+        case .wait:
+            break
         }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if case .send(let writes, _, _, true) = self.behaviour {
+            self.send(writes, context: context)
+        }
+    }
+
+    private func send(_ writes: [[UInt8]], context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        for (index, chunk) in writes.enumerated() {
+            let promise = loop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenSuccess { self.record.writeCompletionOrder.append(index) }
+            context.write(self.wrapOutboundOut(context.channel.allocator.buffer(bytes: chunk)), promise: promise)
+        }
+        context.flush()
+    }
+
+    private var windowSent = 0
+    private var windowReceivedBytes = 0
+
+    private func sendWindow(_ count: Int, size: Int, context: ChannelHandlerContext) {
+        var message = context.channel.allocator.buffer(capacity: size)
+        message.writeRepeatingByte(0x5A, count: size)
+        for _ in 0..<count {
+            context.write(self.wrapOutboundOut(message), promise: nil)
+        }
+        self.windowSent += count
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = self.unwrapInboundIn(data)
         self.record.readCount += 1
+        if case .window(let messages, let size, _) = self.behaviour {
+            // Count bytes only; send one more message per message echoed back.
+            let before = self.windowReceivedBytes / size
+            self.windowReceivedBytes += buffer.readableBytes
+            let echoed = self.windowReceivedBytes / size
+            let more = min(echoed - before, messages - self.windowSent)
+            if more > 0 { self.sendWindow(more, size: size, context: context) }
+            if echoed >= messages, !self.closing {
+                self.closing = true
+                context.close(promise: nil)
+            }
+            return
+        }
         self.record.received += buffer.readBytes(length: buffer.readableBytes) ?? []
-        guard case .send(_, let expect, let ragged) = self.behaviour, !self.closing,
+        guard case .send(_, let expect, let ragged, _) = self.behaviour, !self.closing,
             self.record.received.count >= expect
         else { return }
         self.closing = true

@@ -212,6 +212,34 @@ struct TLSHandlerTests {
         #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
     }
 
+    @Test func writesBeforeTheHandshakeAreSentAfterIt() async throws {
+        let writes = (0..<50).map { Array("early \($0);".utf8) }
+        let payload = writes.flatMap { $0 }
+        let result = try await Harness.run(
+            server: serverConfiguration(),
+            client: clientConfiguration(pki.org),
+            clientBehaviour: .send(writes: writes, expect: payload.count, early: true))
+        #expect(result.server.received == payload)
+        #expect(result.client.received == payload)
+        #expect(result.client.writeCompletionOrder == Array(0..<50))
+    }
+
+    /// Not a benchmark: a sanity check that a window of 64 small messages keeps flowing.
+    @Test func throughputSanity() async throws {
+        let messages = 100_000
+        let start = ContinuousClock.now
+        let result = try await Harness.run(
+            server: serverConfiguration(),
+            client: clientConfiguration(pki.org),
+            clientBehaviour: .window(messages: messages, size: 32, inFlight: 64),
+            timeout: .seconds(60))
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("throughput sanity: \(messages) × 32 B echoed, 64 in flight, in \(elapsed) ≈ \(Int(Double(messages) / seconds)) msg/s (debug build, client and server in one process)")
+        #expect(result.server.received.count == messages * 32)
+        #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
+    }
+
     @Test func oneMebibyteWriteArrivesIntact() async throws {
         let payload = Self.pattern(1 << 20, seed: 7)
         let result = try await Harness.run(
