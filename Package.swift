@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "LinkcoreTLSTests",
             dependencies: [
-                "LinkcoreTLS", "LinkcorePKI",
+                "LinkcoreTLS", "LinkcorePKI", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
