@@ -81,7 +81,7 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
     public func rotateKey(_ code: String) async throws -> UInt16 {
         try await run { db in
             try db.transaction {
-                try db.query("UPDATE organisations SET key_index = key_index + 1 WHERE code = ? AND key_index < 65535", [.text(code)])
+                try db.query("UPDATE organisations SET key_index = key_index + 1 WHERE code = ? AND key_index < 1023", [.text(code)])
                 guard db.changes == 1,
                       let index = try db.query("SELECT key_index FROM organisations WHERE code = ?", [.text(code)]).first?.int(0)
                 else { throw StoreError.notFound("organisation \(code) (or its key indexes are exhausted)") }
