@@ -10,6 +10,8 @@ struct LinkCtl: AsyncParsableCommand {
         subcommands: [
             PKICommand.self,
             StatusCommand.self,
+            OrgCommand.self,
+            KeysCommand.self,
         ]
     )
 }
