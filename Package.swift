@@ -68,6 +68,8 @@ let package = Package(
             dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
         ),
+        // Link codes: HKDF-derived per-(organisation, key index) AES keys, text form, open/issue/convert.
+        .target(name: "LinkcoreLinkCodes", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // Channels, pipelines, limits, keepalive and drain for servers and clients.
         .target(
             name: "LinkcoreTransport",
@@ -146,6 +148,7 @@ let package = Package(
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [
@@ -165,6 +168,13 @@ let package = Package(
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.
+        .executableTarget(
+            name: "linkcodes-bench",
+            dependencies: ["LinkcoreLinkCodes", "COpenSSL"],
+            path: "Benchmarks/linkcodes",
+            swiftSettings: swiftSettings
         ),
     ]
 )

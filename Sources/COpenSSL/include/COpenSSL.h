@@ -17,5 +17,6 @@
 
 #include "COpenSSL_tls.h"
 #include "COpenSSL_pki.h"
+#include "COpenSSL_linkcodes.h"
 
 #endif
