@@ -150,7 +150,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         let id = coreNextID
         coreNextID += 1
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timer = context.eventLoop.scheduleTask(in: request.timeout) {
+        let timer = context.eventLoop.scheduleTask(in: request.timeout) { () -> Void in
             bound.value.corePending.removeValue(forKey: id)?.promise
                 .fail(WireError(.deadlineExceeded, "the peer did not answer within \(request.timeout.nanoseconds / 1_000_000) ms"))
         }

@@ -197,10 +197,10 @@ public final class Daemon: Sendable {
     /// Re-reads the config file, certificates and CRL. New connections use them; established
     /// connections keep the TLS session they have. On any error the running set stays in force.
     @discardableResult
-    public func reload() async -> Result<Void, String> {
+    public func reload() async -> Result<Void, ReloadFailure> {
         notifier.reloading()
         logger.info("reloading configuration and certificates")
-        let result: Result<Void, String>
+        let result: Result<Void, ReloadFailure>
         do {
             let config = try DaemonConfig.load(path: configPath)
             let tls = try Self.makeTLS(config)
@@ -221,7 +221,7 @@ public final class Daemon: Sendable {
             let message = "\(error)"
             live.withLock { $0.lastReloadAt = Date(); $0.lastReloadError = message }
             logger.error("reload failed; the previous configuration stays in force", metadata: ["error": "\(message)"])
-            result = .failure(message)
+            result = .failure(ReloadFailure(message: message))
         }
         notifier.ready(status: statusLine())
         return result
@@ -303,6 +303,10 @@ public final class Daemon: Sendable {
     }
 }
 
+public struct ReloadFailure: Error, Sendable {
+    public var message: String
+}
+
 public enum DaemonError: Error, CustomStringConvertible {
     case listen(String, String)
     case store(String, String)
@@ -327,7 +331,7 @@ struct AdminService: AdminHandling {
             var response = LCReloadResponse()
             switch await daemon.reload() {
             case .success: response.ok = true
-            case let .failure(message): response.error = message
+            case let .failure(failure): response.error = failure.message
             }
             return .success(.reloadResponse(response))
         case let .orgAdd(add)?:

@@ -14,7 +14,13 @@ enum SignalStream {
                 source.resume()
                 return source
             }
-            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+            let owned = SignalSources(sources: sources)
+            continuation.onTermination = { _ in owned.sources.forEach { $0.cancel() } }
         }
     }
+}
+
+/// Dispatch sources are thread-safe to cancel; the array is never mutated after creation.
+private struct SignalSources: @unchecked Sendable {
+    let sources: [any DispatchSourceSignal]
 }

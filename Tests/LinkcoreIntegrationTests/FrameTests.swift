@@ -28,7 +28,7 @@ import Testing
 
     @Test func badFramesAreRefusedAndTheDaemonKeepsServing() async throws {
         let daemon = try DaemonProcess(extraConfig: ["limits": "max_frame_bytes = 2048\nframe_timeout_ms = 300"])
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let bystander = try await daemon.connect(as: "CITY01")
 
@@ -52,7 +52,7 @@ import Testing
 
     @Test func garbageUnknownFieldsAndUnknownBodiesKeepTheConnectionOpen() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let connection = try await daemon.connect(as: "CITY01")
 
@@ -80,7 +80,7 @@ import Testing
 
     @Test func pipelinedRequestsAreAllAnsweredByID() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let connection = try await daemon.connect(as: "CITY01")
         // 2,000 pings in flight at once with distinct payloads, mixed with refused requests.
@@ -109,7 +109,7 @@ import Testing
 
     @Test func anIdleConnectionIsClosedWithIdleTimeout() async throws {
         let daemon = try DaemonProcess(extraConfig: ["limits": "idle_timeout_ms = 400"])
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let connection = try await daemon.connect(as: "CITY01")
         try await connection.closeFuture.get()

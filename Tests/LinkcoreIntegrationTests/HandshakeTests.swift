@@ -23,7 +23,7 @@ import Testing
         let daemon = try DaemonProcess()
         let pki = daemon.pki
         // A certificate from another CA that looks right in every other way.
-        let otherCA = try CertificateAuthority.create(commonName: "someone else's CA", validDays: 30)
+        let otherCA = try CertificateAuthority.create(commonName: "someone else's CA", validDays: 60)
         let foreign = try otherCA.issueOrganisation(code: "CITY01", name: "Impostor", validDays: 30)
         try pki.write("foreign.pem", foreign.certificatePEM); try pki.write("foreign.key", foreign.privateKeyPEM)
         let expired = try pki.ca.issueClient(commonName: "expired", sanURIs: ["urn:linkcore:org:OLD01"],
@@ -32,9 +32,9 @@ import Testing
         let anonymous = try pki.ca.issueClient(commonName: "no org", sanURIs: [],
                                                notBefore: Date(timeIntervalSinceNow: -60), notAfter: Date(timeIntervalSinceNow: 86_400))
         try pki.write("anonymous.pem", anonymous.certificatePEM); try pki.write("anonymous.key", anonymous.privateKeyPEM)
-        let revoked = try pki.issueOrg("GONE01")
+        let revoked = try daemon.addOrg("GONE01")
         try pki.write("crl.pem", try pki.ca.makeCRL(revokedSerials: [revoked.serialHex], nextUpdateDays: 7))
-        try pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
 
         try await expectRefusal(daemon, as: nil, code: .certificateRejected, reason: "missing")
@@ -59,7 +59,7 @@ import Testing
 
     @Test func refusesAnUnsupportedVersionAndAMissingHello() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         var future = LinkcoreConnection.defaultHello(software: "test")
         future.minVersion = 7; future.maxVersion = 9

@@ -12,7 +12,7 @@ import Glibc
 @Suite(.serialized) struct LifecycleTests {
     @Test func notifiesReadyStatusWatchdogReloadingAndStopping() async throws {
         let daemon = try DaemonProcess(environment: ["WATCHDOG_USEC": "1000000"])
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let ready = try await daemon.notify.wait(for: "READY=1")
         #expect(ready.contains("STATUS="))
@@ -41,7 +41,7 @@ import Glibc
     @Test func servesOnASocketPassedBySystemdSocketActivate() async throws {
         let port = try freePort()
         let daemon = try DaemonProcess(launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET"])
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         #expect(daemon.port == port)
         let connection = try await daemon.connect(as: "CITY01")
@@ -52,7 +52,7 @@ import Glibc
 
     @Test func sighupRotatesTheServerCertificateWithoutDroppingConnections() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let before = try await daemon.connect(as: "CITY01")
         let oldSerial = await before.serverIdentity()?.serialHex
@@ -73,7 +73,7 @@ import Glibc
 
     @Test func aBrokenConfigOnReloadKeepsTheRunningOne() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         try "[limits]\nmax_in_flight = \"many\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let mark = daemon.notify.messages.count
@@ -99,7 +99,7 @@ import Glibc
 
     @Test func theAdminSocketIsPrivateAndLinkctlReadsStatus() async throws {
         let daemon = try DaemonProcess()
-        try daemon.pki.issueOrg("CITY01")
+        try daemon.addOrg("CITY01")
         try await daemon.start()
         let connection = try await daemon.connect(as: "CITY01")
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.adminSocket)

@@ -20,7 +20,7 @@ struct TestPKI {
 
     init(directory: URL) throws {
         self.directory = directory
-        ca = try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 30)
+        ca = try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 60)
         try write("ca.pem", ca.certificate.certificatePEM)
         try issueServer(name: "server")
         try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
@@ -77,6 +77,7 @@ final class DaemonProcess: @unchecked Sendable {
     let configPath: String
     let logPath: String
     private(set) var port = 0
+    private var registrations: [LCOrganisation] = []
 
     var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
 
@@ -90,6 +91,9 @@ final class DaemonProcess: @unchecked Sendable {
         configPath = temp.url.appendingPathComponent("linkcored.toml").path
         logPath = temp.url.appendingPathComponent("linkcored.log").path
         try Self.config(temp: temp.url, pki: pki, extra: extraConfig).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let secret = temp.url.appendingPathComponent("master.key").path
+        FileManager.default.createFile(atPath: secret, contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                                       attributes: [.posixPermissions: 0o600])
 
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
@@ -117,6 +121,7 @@ final class DaemonProcess: @unchecked Sendable {
             ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
                      "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
             ("log", ["level = \"debug\""]),
+            ("keys", ["master_secret = \"\(temp.appendingPathComponent("master.key").path)\""]),
         ]
         for (table, lines) in extra {
             if let i = tables.firstIndex(where: { $0.0 == table }) {
@@ -129,6 +134,19 @@ final class DaemonProcess: @unchecked Sendable {
             }
         }
         return tables.map { "[\($0.0)]\n" + $0.1.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
+    }
+
+    /// Issues an organisation certificate now and registers the organisation when the daemon starts.
+    @discardableResult
+    func addOrg(_ code: String, role: LCRole = .agency, sector: LCSector = .public) throws -> PEMCertificate {
+        registrations.append(.with { $0.code = code; $0.name = "Org \(code)"; $0.role = role; $0.sector = sector })
+        return try pki.issueOrg(code)
+    }
+
+    func admin(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
+        let admin = try await LinkcoreConnection.connect(to: .unix(path: adminSocket), tls: nil, hello: nil)
+        defer { Task { await admin.close() } }
+        return try await admin.request(body)
     }
 
     /// Starts the daemon and waits for READY=1; learns the bound port from the admin socket.
@@ -145,12 +163,12 @@ final class DaemonProcess: @unchecked Sendable {
             throw TestFailure("status lists no listen address: \(status)")
         }
         if self.port == 0 { self.port = port }
+        for org in registrations { _ = try await admin(.orgAdd(.with { $0.org = org })) }
+        registrations.removeAll()
     }
 
     func status() async throws -> LCStatus {
-        let admin = try await LinkcoreConnection.connect(to: .unix(path: adminSocket), tls: nil, hello: nil)
-        defer { Task { await admin.close() } }
-        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) else {
+        guard case let .status(status)? = try await admin(.statusRequest(LCStatusRequest())) else {
             throw TestFailure("admin socket did not answer with Status")
         }
         return status
