@@ -108,7 +108,7 @@ import Testing
     }
 
     @Test func anIdleConnectionIsClosedWithIdleTimeout() async throws {
-        let daemon = try DaemonProcess(extraConfig: ["limits": "idle_timeout_ms = 400"])
+        let daemon = try DaemonProcess(extraConfig: ["limits": "idle_timeout_ms = 1000"])
         try daemon.addOrg("CITY01")
         try await daemon.start()
         let connection = try await daemon.connect(as: "CITY01")

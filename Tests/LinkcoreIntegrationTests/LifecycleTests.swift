@@ -41,6 +41,7 @@ import Glibc
     @Test func servesOnASocketPassedBySystemdSocketActivate() async throws {
         let port = try freePort()
         let daemon = try DaemonProcess(launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET"])
+        daemon.activationPort = port
         try daemon.addOrg("CITY01")
         try await daemon.start()
         #expect(daemon.port == port)

@@ -7,14 +7,15 @@ import Glibc
 /// NOTIFY_SOCKET, exactly as systemd does. Collects every datagram the daemon sends.
 final class NotifySocket: @unchecked Sendable {
     let path: String
-    private let fd: Int32
+    private let socketFD: Int32
     private let lock = NSLock()
     private var received: [String] = []
     private var thread: Thread?
 
     init(directory: URL) throws {
         path = directory.appendingPathComponent("notify.sock").path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        socketFD = fd
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -28,20 +29,22 @@ final class NotifySocket: @unchecked Sendable {
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let thread = Thread { [weak self] in self?.loop() }
+        let thread = Thread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !Thread.current.isCancelled {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 {
+                    guard let self else { return }
+                    let text = String(decoding: buffer[..<n], as: UTF8.self)
+                    self.lock.lock(); self.received.append(text); self.lock.unlock()
+                } else if n < 0 && errno != EAGAIN && errno != EINTR {
+                    return  // closed
+                }
+            }
+            close(fd)
+        }
         self.thread = thread
         thread.start()
-    }
-
-    private func loop() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !Thread.current.isCancelled {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n > 0 {
-                let text = String(decoding: buffer[..<n], as: UTF8.self)
-                lock.lock(); received.append(text); lock.unlock()
-            }
-        }
     }
 
     var messages: [String] { lock.lock(); defer { lock.unlock() }; return received }
@@ -61,8 +64,8 @@ final class NotifySocket: @unchecked Sendable {
     }
 
     deinit {
+        // The reader thread closes the socket when it sees the cancellation (within 200 ms).
         thread?.cancel()
-        close(fd)
     }
 }
 

@@ -5,6 +5,9 @@ import LinkcoreTLS
 import LinkcoreWire
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the package's executables were built (next to the test bundle).
 enum Products {
@@ -78,6 +81,8 @@ final class DaemonProcess: @unchecked Sendable {
     let logPath: String
     private(set) var port = 0
     private var registrations: [LCOrganisation] = []
+    /// The port systemd-socket-activate listens on, when the daemon runs under it.
+    var activationPort: Int?
 
     var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
 
@@ -152,6 +157,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// Starts the daemon and waits for READY=1; learns the bound port from the admin socket.
     func start() async throws {
         try process.run()
+        if let port = activationPort {
+            // systemd-socket-activate starts the service on the first connection, as systemd does.
+            try await Self.knock(port: port)
+        }
         do {
             try await notify.wait(for: "READY=1")
         } catch {
@@ -192,9 +201,30 @@ final class DaemonProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Opens and closes a TCP connection once the launcher listens.
+    static func knock(port: Int) async throws {
+        for _ in 0..<250 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            close(fd)
+            if connected { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("nothing listens on port \(port)")
+    }
+
     deinit {
         if process.isRunning {
             process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
     }
