@@ -125,9 +125,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             switch self.machine.inputClosed() {
             case .fireErrorAndClose(let error):
-                self.failBufferedWrites(error)
-                context.fireErrorCaught(error)
-                context.close(promise: nil)
+                self.perform(.fireErrorAndClose(error), context: context)
             case .close:
                 self.finishClose(context: context)
             case .none:
@@ -155,10 +153,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 role: self.machine.role, peer: identity, firstVerifyFailure: failure)
             switch self.machine.handshakeCompleted(verdict) {
             case .fire(let event, let flushBufferedWrites):
-                context.fireUserInboundEventTriggered(event)
+                // Data written before the handshake goes out first, then the layer above hears.
                 if flushBufferedWrites {
-                    self.flush(context: context)
+                    self.encryptAndSend(context: context)
                 }
+                context.fireUserInboundEventTriggered(event)
             case .none:
                 break
             }

@@ -235,7 +235,7 @@ struct TLSHandlerTests {
             timeout: .seconds(60))
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("throughput sanity: \(messages) × 32 B echoed, 64 in flight, in \(elapsed) ≈ \(Int(Double(messages) / seconds)) msg/s (debug build, client and server in one process)")
+        print("throughput sanity: \(messages) × 32 B echoed, 64 in flight, in \(elapsed) ≈ \(Int(Double(messages) / seconds)) msg/s (client and server in one process)")
         #expect(result.server.received.count == messages * 32)
         #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
     }
