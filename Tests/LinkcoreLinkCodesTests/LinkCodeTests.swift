@@ -3,6 +3,7 @@ import Testing
 
 private let master = (0..<32).map { UInt8($0) }
 private let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+private let symbols = Array(UnsafeBufferPointer(start: LinkCodeFormat.symbols.utf8Start, count: 32))
 
 private func keyring(_ secret: [UInt8] = master) throws -> LinkCodeKeyring {
     try LinkCodeKeyring(masterSecret: secret)
@@ -320,11 +321,35 @@ struct FormatTests {
 
     @Test func rejectsNonZeroReservedBits() {
         // Digit 27 carries 3 data bits and 2 reserved bits; set a reserved bit and fix the check.
-        var digits = Array(Self.code.utf8).map { b in UInt8(LinkCodeFormat.alphabet.firstIndex(of: b) ?? 0) }
+        var digits = Array(Self.code.utf8).map { b in UInt8(symbols.firstIndex(of: b) ?? 0) }
         digits[27] |= 1
         digits[28] = LinkCodeFormat.checkDigit(digits[0..<28])
-        let text = String(decoding: digits.map { LinkCodeFormat.alphabet[Int($0)] }, as: UTF8.self)
+        let text = String(decoding: digits.map { symbols[Int($0)] }, as: UTF8.self)
         #expect(LinkCodeFormat.normalise(text) == nil)
+        digits[27] &= ~3
+        digits[28] = LinkCodeFormat.checkDigit(digits[0..<28])
+        #expect(LinkCodeFormat.normalise(String(decoding: digits.map { symbols[Int($0)] }, as: UTF8.self)) == Self.code)
+    }
+
+    @Test func decodingTableMatchesSymbols() {
+        #expect(symbols == Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8))
+        #expect(LinkCodeFormat.decodingTable.utf8CodeUnitCount == 128)
+        for b in UInt8(0)..<128 {
+            var expected: UInt8?   // digit value, or nil for "refused"; separators handled below
+            if let v = symbols.firstIndex(of: b) { expected = UInt8(v) }
+            if let v = symbols.firstIndex(of: b & ~0x20), (0x61...0x7A).contains(b) { expected = UInt8(v) }
+            if [UInt8(ascii: "I"), UInt8(ascii: "i"), UInt8(ascii: "L"), UInt8(ascii: "l")].contains(b) { expected = 1 }
+            if [UInt8(ascii: "O"), UInt8(ascii: "o")].contains(b) { expected = 0 }
+            var reader = LinkCodeFormat.Reader()
+            let accepted = reader.add(ascii: b)
+            if [UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: "\t")].contains(b) {
+                #expect(accepted && reader.count == 0, "byte \(b)")
+            } else if let expected {
+                #expect(accepted && reader.count == 1 && reader.index == UInt16(expected), "byte \(b)")
+            } else {
+                #expect(!accepted, "byte \(b)")
+            }
+        }
     }
 
     @Test func idCodesAreRedacted() {
