@@ -121,9 +121,10 @@ for round in 1...max(1, rounds) {
 
 func ratio(_ x: Double, _ y: Double) -> String { String((x / y * 1000).rounded() / 1000) }
 print("")
-print("best of \(rounds) rounds            ops/s      ns/op   ÷ AES-128   ÷ AES-256")
+let header = "best of \(rounds) rounds"
+print(header + String(repeating: " ", count: max(1, 36 - header.count)) + "   ops/s      ns/op   ÷ AES-128   ÷ AES-256")
 for (n, phase) in phases.enumerated() {
-    let name = phase.name + String(repeating: " ", count: max(1, 34 - phase.name.count))
+    let name = phase.name + String(repeating: " ", count: max(1, 36 - phase.name.count))
     let rate = format(best[n]), ns = format(1e9 / best[n])
     print(name + rate.leftPadded(8) + ns.leftPadded(11) + ratio(best[n], best[0]).leftPadded(12) + ratio(best[n], best[1]).leftPadded(12))
 }
