@@ -24,20 +24,17 @@ public enum LinkCodeFormat {
     /// character, or non-zero reserved bits. This checks the form only; whether the code
     /// belongs to anyone is for `LinkCodeKeyring.open`.
     public static func normalise(_ text: String) -> String? {
-        var digits = Digits()
-        guard parse(text, into: &digits) else { return nil }
-        return digits.text()
+        guard let fields = decode(text) else { return nil }
+        return encode(index: fields.index, block: fields.block)
     }
 
     /// The code grouped for people: `XXXXX-XXXXX-XXXXX-XXXXX-XXXXX-XXXX`. Parsing ignores the
     /// hyphens. Text that is not a well-formed link code is returned unchanged.
     public static func display(_ code: String) -> String {
-        var digits = Digits()
-        guard parse(code, into: &digits) else { return code }
-        let canonical = Array(digits.text().utf8)
+        guard let canonical = normalise(code) else { return code }
         var out: [UInt8] = []
         out.reserveCapacity(length + 5)
-        for (i, c) in canonical.enumerated() {
+        for (i, c) in canonical.utf8.enumerated() {
             if i > 0 && i % 5 == 0 { out.append(UInt8(ascii: "-")) }
             out.append(c)
         }
@@ -46,44 +43,97 @@ public enum LinkCodeFormat {
 
     // MARK: - Internal: packing
 
-    /// The text form of (key index, ciphertext block). `index` must be ≤ 1023.
+    /// The 32 symbols, by value.
+    static let symbols: StaticString = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+    /// ASCII → entry: `"0" + value` for a symbol (and the look-alikes i, l → 1, o → 0, either
+    /// case), "." for an ignored separator (hyphen, space, tab), "!" for anything else.
+    /// 128 entries in rows of 32; the test `decodingTableMatchesSymbols` checks it against `symbols`.
+    static let decodingTable: StaticString = // swiftlint:disable:next line_length
+        "!!!!!!!!!.!!!!!!!!!!!!!!!!!!!!!!.!!!!!!!!!!!!.!!0123456789!!!!!!!:;<=>?@A1BC1DE0FGHIJ!KLMNO!!!!!!:;<=>?@A1BC1DE0FGHIJ!KLMNO!!!!!"
+
+    /// The text form of (key index, ciphertext block): digits are the 140-bit big-endian number
+    /// index(10) ‖ block(128) ‖ 00, then the check digit. `index` must be ≤ 1023.
     static func encode(index: UInt16, block: UInt128) -> String {
-        var digits = Digits()
-        digits.set(index: index, block: block)
-        return digits.text()
+        String(unsafeUninitializedCapacity: length) { out in
+            let symbol = symbols.utf8Start
+            var sum: UInt8 = 0
+            @inline(__always) func put(_ i: Int, _ digit: UInt8) {
+                out[i] = symbol[Int(digit)]
+                sum = timesAlpha(sum) ^ digit
+            }
+            put(0, UInt8(truncatingIfNeeded: index >> 5) & 31)
+            put(1, UInt8(truncatingIfNeeded: index) & 31)
+            for i in 0..<25 {
+                put(2 + i, UInt8(truncatingIfNeeded: block >> UInt128(123 - 5 * i)) & 31)
+            }
+            put(27, (UInt8(truncatingIfNeeded: block) & 7) << 2)   // 3 data bits + 2 reserved zero bits
+            out[28] = symbol[Int(timesAlpha(sum))]
+            return length
+        }
     }
 
     /// (key index, ciphertext block) from any accepted spelling, or nil when malformed.
     static func decode(_ text: String) -> (index: UInt16, block: UInt128)? {
-        var digits = Digits()
-        guard parse(text, into: &digits) else { return nil }
-        return digits.fields()
+        let utf8 = text.utf8
+        guard utf8.count <= maximumInputLength else { return nil }
+        var reader = Reader()
+        let fast = utf8.withContiguousStorageIfAvailable { bytes -> Bool? in
+            for b in bytes {
+                guard b < 0x80 else { return nil }   // needs the Unicode path
+                guard reader.add(ascii: b) else { return false }
+            }
+            return true
+        }
+        let ok: Bool
+        if let fast, let fastResult = fast {
+            ok = fastResult
+        } else {
+            reader = Reader()
+            ok = readUnicode(text, into: &reader)
+        }
+        guard ok else { return nil }
+        return reader.fields()
     }
 
-    // MARK: - Internal: alphabet and check character
+    /// Accumulates digits into the fields and the check sum in one pass.
+    struct Reader {
+        var count = 0
+        var sum: UInt8 = 0
+        var index: UInt16 = 0
+        var block: UInt128 = 0
+        var reserved: UInt8 = 0
 
-    static let alphabet: [UInt8] = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+        /// Adds one ASCII character; false if it is neither a symbol nor a separator, or if it
+        /// is one symbol too many.
+        @inline(__always)
+        mutating func add(ascii b: UInt8) -> Bool {
+            let entry = decodingTable.utf8Start[Int(b & 0x7F)]
+            if entry == UInt8(ascii: ".") { return true }
+            guard entry >= UInt8(ascii: "0"), count < LinkCodeFormat.length else { return false }
+            let digit = entry &- UInt8(ascii: "0")
+            sum = timesAlpha(sum) ^ digit
+            switch count {
+            case 0..<2: index = index << 5 | UInt16(digit)
+            case 2..<27: block = block << 5 | UInt128(digit)
+            case 27:
+                block = block << 3 | UInt128(digit >> 2)
+                reserved = digit & 3
+            default: break                               // the check digit: only in `sum`
+            }
+            count += 1
+            return true
+        }
 
-    /// ASCII → digit value; `separator` for ignorable characters, `invalid` otherwise.
-    private static let separator: Int8 = -2
-    private static let invalid: Int8 = -1
-    private static let asciiValues: [Int8] = {
-        var table = [Int8](repeating: invalid, count: 128)
-        for (value, symbol) in alphabet.enumerated() {
-            table[Int(symbol)] = Int8(value)
-            let lower = symbol | 0x20
-            if symbol >= UInt8(ascii: "A") { table[Int(lower)] = Int8(value) }
+        /// The fields if there were 29 symbols, the weighted sum is zero (check digit right)
+        /// and the reserved bits are zero.
+        func fields() -> (index: UInt16, block: UInt128)? {
+            guard count == LinkCodeFormat.length, sum == 0, reserved == 0 else { return nil }
+            return (index, block)
         }
-        let aliases: [(UInt8, Int8)] = [
-            (UInt8(ascii: "I"), 1), (UInt8(ascii: "i"), 1), (UInt8(ascii: "L"), 1),
-            (UInt8(ascii: "l"), 1), (UInt8(ascii: "O"), 0), (UInt8(ascii: "o"), 0),
-        ]
-        for (alias, value) in aliases { table[Int(alias)] = value }
-        for sep in [UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: "\t")] {
-            table[Int(sep)] = separator
-        }
-        return table
-    }()
+    }
+
+    // MARK: - Internal: check character
 
     /// Multiplication by the generator α = x in GF(2⁵) = GF(2)[x]/(x⁵ + x² + 1).
     @inline(__always)
@@ -100,100 +150,8 @@ public enum LinkCodeFormat {
         return timesAlpha(s)
     }
 
-    /// Fixed storage for the 29 digit values of one code (no heap allocation).
-    struct Digits {
-        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-
-        @inline(__always)
-        func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-            withUnsafeBytes(of: storage) { raw in
-                body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: LinkCodeFormat.length))
-            }
-        }
-
-        @inline(__always)
-        mutating func withMutableBytes<R>(_ body: (UnsafeMutableBufferPointer<UInt8>) -> R) -> R {
-            withUnsafeMutableBytes(of: &storage) { raw in
-                body(UnsafeMutableBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: LinkCodeFormat.length))
-            }
-        }
-
-        mutating func set(index: UInt16, block: UInt128) {
-            withMutableBytes { d in
-                d[0] = UInt8(truncatingIfNeeded: (index >> 5) & 31)
-                d[1] = UInt8(truncatingIfNeeded: index & 31)
-                var rest = block
-                d[27] = UInt8(truncatingIfNeeded: rest & 7) << 2   // 3 data bits + 2 reserved zero bits
-                rest >>= 3
-                var i = 26
-                while i >= 2 {
-                    d[i] = UInt8(truncatingIfNeeded: rest & 31)
-                    rest >>= 5
-                    i -= 1
-                }
-                d[28] = LinkCodeFormat.checkDigit(UnsafeBufferPointer(rebasing: d[0..<28]))
-            }
-        }
-
-        func fields() -> (index: UInt16, block: UInt128) {
-            withBytes { d in
-                let index = UInt16(d[0]) << 5 | UInt16(d[1])
-                var block: UInt128 = 0
-                for i in 2...26 { block = block << 5 | UInt128(d[i]) }
-                block = block << 3 | UInt128(d[27] >> 2)
-                return (index, block)
-            }
-        }
-
-        func text() -> String {
-            withBytes { d in
-                String(unsafeUninitializedCapacity: LinkCodeFormat.length) { out in
-                    LinkCodeFormat.alphabet.withUnsafeBufferPointer { symbols in
-                        for i in 0..<LinkCodeFormat.length { out[i] = symbols[Int(d[i])] }
-                    }
-                    return LinkCodeFormat.length
-                }
-            }
-        }
-    }
-
-    /// Reads `text` into 29 digit values and checks the check digit and the reserved bits.
-    static func parse(_ text: String, into digits: inout Digits) -> Bool {
-        let utf8 = text.utf8
-        guard utf8.count <= maximumInputLength else { return false }
-        let read: Int? = digits.withMutableBytes { out in
-            if let fast = utf8.withContiguousStorageIfAvailable({ readASCII($0, into: out) }) {
-                return fast ?? readUnicode(text, into: out)
-            }
-            return readUnicode(text, into: out)
-        }
-        guard read == length else { return false }
-        return digits.withBytes { d in
-            var s: UInt8 = 0
-            for v in d { s = timesAlpha(s) ^ v }
-            // Weighted sum zero ⇔ check digit right; the last data digit carries 2 reserved bits.
-            return s == 0 && (d[27] & 3) == 0
-        }
-    }
-
-    /// Count of digits read, nil when a non-ASCII byte needs the Unicode path, or -1 if invalid.
-    private static func readASCII(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
-        var n = 0
-        return asciiValues.withUnsafeBufferPointer { table in
-            for b in bytes {
-                guard b < 0x80 else { return nil }
-                let v = table[Int(b)]
-                if v == separator { continue }
-                guard v >= 0, n < length else { return -1 }
-                out[n] = UInt8(v)
-                n += 1
-            }
-            return n
-        }
-    }
-
-    private static func readUnicode(_ text: String, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        var n = 0
+    /// The Unicode path: full-width letters and digits, Japanese separators.
+    private static func readUnicode(_ text: String, into reader: inout Reader) -> Bool {
         for scalar in text.unicodeScalars {
             var value = scalar.value
             switch value {
@@ -204,13 +162,8 @@ public enum LinkCodeFormat {
             default:
                 break
             }
-            guard value < 0x80 else { return -1 }
-            let v = asciiValues[Int(value)]
-            if v == separator { continue }
-            guard v >= 0, n < length else { return -1 }
-            out[n] = UInt8(v)
-            n += 1
+            guard value < 0x80, reader.add(ascii: UInt8(value)) else { return false }
         }
-        return n
+        return true
     }
 }

@@ -30,6 +30,13 @@ public final class LinkCodeKeyring: Sendable {
     private struct Slot: Hashable {
         let org: String
         let index: UInt16
+
+        // Organisation codes in the cache are ASCII, so hashing raw UTF-8 agrees with `==`.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(index)
+            var org = org
+            org.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
     }
 
     private let prk: SecretBytes
@@ -68,8 +75,9 @@ public final class LinkCodeKeyring: Sendable {
     /// - Throws: `LinkCodeError.invalidOrganisation`, `.keyIndexOutOfRange`, `.cryptoFailure`.
     public func issue(_ id: IDCode, org: String, keyIndex: KeyIndex) throws -> String {
         guard keyIndex.isValid else { throw LinkCodeError.keyIndexOutOfRange }
-        guard Self.isValidOrganisation(org) else { throw LinkCodeError.invalidOrganisation }
-        let key = try key(org: org, index: keyIndex.rawValue)
+        guard let key = try key(org: org, index: keyIndex.rawValue) else {
+            throw LinkCodeError.invalidOrganisation
+        }
         guard let block = key.seal(id.rawValue) else { throw LinkCodeError.cryptoFailure }
         return LinkCodeFormat.encode(index: keyIndex.rawValue, block: block)
     }
@@ -81,8 +89,8 @@ public final class LinkCodeKeyring: Sendable {
     public func open(_ code: String, org: String) -> (IDCode, KeyIndex)? {
         let fields = LinkCodeFormat.decode(code)
         var key: BlockKey?
-        if let fields, Self.isValidOrganisation(org) {
-            key = try? self.key(org: org, index: fields.index)
+        if let fields, let found = try? self.key(org: org, index: fields.index) {
+            key = found
         }
         // Every refusal runs one AES decryption and one constant-time comparison.
         guard let fields, let key else {
@@ -111,9 +119,12 @@ public final class LinkCodeKeyring: Sendable {
 
     // MARK: - Keys
 
-    private func key(org: String, index: UInt16) throws -> BlockKey {
+    /// The cached or newly derived key; nil when `org` is not a valid organisation code (only
+    /// valid codes enter the cache, so a hit needs no validation).
+    private func key(org: String, index: UInt16) throws -> BlockKey? {
         let slot = Slot(org: org, index: index)
         if let cached = cache.withLock({ $0[slot] }) { return cached }
+        guard Self.isValidOrganisation(org) else { return nil }
         let derived = try deriveKey(org: org, index: index)
         return cache.withLock { keys in
             if let raced = keys[slot] { return raced }
