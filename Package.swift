@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "linkcored", targets: ["linkcored"]),
         .executable(name: "linkctl", targets: ["linkctl"]),
+        .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
     ],
     dependencies: [
@@ -53,6 +54,8 @@ let package = Package(
         ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
         .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
+        .target(name: "LinkcoreRegistry", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",
@@ -121,6 +124,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "linkcore-matcher",
+            dependencies: [
+                "LinkcoreRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         .testTarget(
             name: "LinkcoreWireTests",
@@ -136,6 +147,7 @@ let package = Package(
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [
