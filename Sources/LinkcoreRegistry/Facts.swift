@@ -60,6 +60,13 @@ public struct CalendarDate: Sendable, Equatable, Hashable, Comparable, CustomStr
         self.day = day
     }
 
+    /// For constants known to be valid.
+    init(uncheckedYear year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
     static func days(inMonth m: Int, year y: Int) -> Int {
