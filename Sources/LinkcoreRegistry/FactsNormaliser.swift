@@ -61,7 +61,7 @@ public struct FactsNormaliser: Sendable {
     public func name(_ text: String) -> String {
         var out = String.UnicodeScalarView()
         for s in Self.prepared(text) {
-            if s.properties.isWhitespace || s == "・" || s == "=" || s == "＝" { continue }
+            if Self.isSpace(s) || s == "・" || s == "=" || s == "＝" { continue }
             out.append(Self.upperASCII(s))
         }
         return String(out)
@@ -71,7 +71,7 @@ public struct FactsNormaliser: Sendable {
     public func kana(_ text: String) -> String? {
         var out = String.UnicodeScalarView()
         for s in Self.prepared(text) {
-            if s.properties.isWhitespace || s == "・" { continue }
+            if Self.isSpace(s) || s == "・" { continue }
             var v = s.value
             if (0x3041...0x3096).contains(v) || v == 0x309D || v == 0x309E { v += 0x60 }  // hiragana → katakana
             if Self.isDashLike(s) || s == "~" || s == "〜" { v = 0x30FC }
@@ -85,7 +85,7 @@ public struct FactsNormaliser: Sendable {
 
     public func address(_ text: String) -> String {
         var s: [Unicode.Scalar] = []
-        for c in Self.prepared(text) where !c.properties.isWhitespace {
+        for c in Self.prepared(text) where !Self.isSpace(c) {
             s.append(c == "ヶ" ? "ケ" : Self.upperASCII(c))
         }
         var out: [Unicode.Scalar] = []
@@ -136,6 +136,20 @@ public struct FactsNormaliser: Sendable {
     }
 
     public func birthDate(_ text: String) -> CalendarDate? {
+        // Fast path: ISO YYYY-MM-DD.
+        let u = Array(text.utf8)
+        if u.count == 10, u[4] == 0x2D, u[7] == 0x2D {
+            var n = [Int]()
+            n.reserveCapacity(8)
+            for (i, b) in u.enumerated() where i != 4 && i != 7 {
+                guard (48...57).contains(b) else { n = []; break }
+                n.append(Int(b) - 48)
+            }
+            if n.count == 8 {
+                return CalendarDate(year: n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3], month: n[4] * 10 + n[5],
+                                    day: n[6] * 10 + n[7])
+            }
+        }
         var t = Self.nfkc(text).trimmingSpaces
         let eras: [(names: [String], base: Int, start: (Int, Int, Int))] = [
             (["令和", "R", "r"], 2018, (2019, 5, 1)),
@@ -209,13 +223,28 @@ public struct FactsNormaliser: Sendable {
     /// NFKC, with a fast path for text that NFKC leaves unchanged (ASCII letters/digits,
     /// common kana, unified ideographs), which is most of the registry.
     static func nfkc(_ text: String) -> String {
+        var mapped = false
         for s in text.unicodeScalars {
             let v = s.value
-            let stable = (0x21...0x7E).contains(v) || (0x3041...0x3096).contains(v) || (0x30A1...0x30FC).contains(v)
+            let stable = (0x20...0x7E).contains(v) || (0x3041...0x3096).contains(v) || (0x30A1...0x30FC).contains(v)
                 || (0x4E00...0x9FFF).contains(v)
-            if !stable { return text.precomposedStringWithCompatibilityMapping }
+            if stable { continue }
+            if (0xFF01...0xFF5E).contains(v) || v == 0x3000 { mapped = true; continue }
+            // Composed again: Foundation on Linux leaves marks it got by decomposition uncomposed
+            // (ｶﾞ → カ + U+3099 instead of ガ).
+            return text.precomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
         }
-        return text
+        guard mapped else { return text }
+        // Full-width ASCII → ASCII and U+3000 → space: exactly NFKC for these.
+        var out = String.UnicodeScalarView()
+        for s in text.unicodeScalars {
+            switch s.value {
+            case 0xFF01...0xFF5E: out.append(Unicode.Scalar(UInt8(s.value - 0xFEE0)))
+            case 0x3000: out.append(" ")
+            default: out.append(s)
+            }
+        }
+        return String(out)
     }
 
     /// NFKC, then selectors and zero-width characters dropped, then the variant folds.
@@ -225,12 +254,40 @@ public struct FactsNormaliser: Sendable {
             let v = s.value
             if (0xFE00...0xFE0F).contains(v) || (0xE0100...0xE01EF).contains(v) || (0x200B...0x200D).contains(v)
                 || v == 0xFEFF || v == 0x2060 { continue }
-            out.append(variantFolds[s] ?? s)
+            out.append(fold(s))
         }
         return out
     }
 
     static func isDigit(_ s: Unicode.Scalar) -> Bool { (48...57).contains(s.value) }
+
+    /// Unicode White_Space, without the property lookup.
+    static func isSpace(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x20, 0x09...0x0D, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
+    }
+
+    /// `variantFolds` as a flat table over the unified ideographs block (the common case).
+    static let foldTable: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 0xA000 - 0x4E00)
+        for (from, to) in variantFolds where (0x4E00..<0xA000).contains(from.value) {
+            table[Int(from.value - 0x4E00)] = to.value
+        }
+        return table
+    }()
+
+    @inline(__always)
+    static func fold(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        let v = s.value
+        if v < 0x4E00 { return s }
+        if v < 0xA000 {
+            let t = foldTable[Int(v - 0x4E00)]
+            return t == 0 ? s : (Unicode.Scalar(t) ?? s)
+        }
+        return variantFolds[s] ?? s
+    }
 
     static func upperASCII(_ s: Unicode.Scalar) -> Unicode.Scalar {
         (97...122).contains(s.value) ? Unicode.Scalar(UInt8(s.value - 32)) : s

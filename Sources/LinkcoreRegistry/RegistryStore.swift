@@ -172,6 +172,10 @@ public final class RegistryStore: Sendable {
 
     /// Validates and normalises `resident` into insert parameters.
     func parameters(for resident: Resident, now: Date) -> Result<[SQLiteValue], RegistryError> {
+        Self.parameters(for: resident, normaliser: normaliser, now: now)
+    }
+
+    static func parameters(for resident: Resident, normaliser: FactsNormaliser, now: Date) -> Result<[SQLiteValue], RegistryError> {
         if let problem = ResidentCode.problem(resident.residentCode) {
             return .failure(.invalid(InvalidFact(field: "resident_code", reason: problem)))
         }
@@ -194,20 +198,65 @@ public final class RegistryStore: Sendable {
 
     /// Inserts residents in one transaction: all or none.
     public func insert(_ residents: [Resident], now: Date = Date()) throws {
+        try insert(try Self.prepare(residents, normaliser: normaliser, now: now))
+    }
+
+    /// Residents validated and normalised, ready to insert: preparing needs no lock, so a loader
+    /// can prepare the next batch on another thread while this one is written.
+    public struct PreparedResidents: Sendable {
+        var rows: [[SQLiteValue]]
+        public var count: Int { rows.count }
+    }
+
+    public static func prepare(_ residents: [Resident], normaliser: FactsNormaliser = FactsNormaliser(),
+                               now: Date = Date()) throws -> PreparedResidents {
+        PreparedResidents(rows: try residents.map { try parameters(for: $0, normaliser: normaliser, now: now).get() })
+    }
+
+    /// Inserts prepared residents in one transaction: all or none.
+    public func insert(_ prepared: PreparedResidents) throws {
         try database.withLock { db in
             try db.transaction {
-                for resident in residents { try Self.insert(resident, into: db, store: self, now: now) }
+                for row in prepared.rows { try Self.insert(parameters: row, into: db) }
             }
         }
     }
 
+    /// Runs `body` with durability relaxed for a bulk load (`synchronous = OFF`, a 64 MiB page
+    /// cache), then restores `synchronous = FULL` and checkpoints the WAL into the database with
+    /// fsync. A crash during the load can lose or corrupt the load: for reproducible data only.
+    public func bulkLoad<T>(_ body: () throws -> T) throws -> T {
+        try withDatabase { db in try db.execute("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536") }
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try? restoreDurability()
+            throw error
+        }
+        try restoreDurability()
+        return result
+    }
+
+    private func restoreDurability() throws {
+        try withDatabase { db in
+            try db.execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -2000")
+            try db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+            return ()
+        }
+    }
+
     static func insert(_ resident: Resident, into db: SQLiteDatabase, store: RegistryStore, now: Date) throws {
-        let parameters = try store.parameters(for: resident, now: now).get()
+        try insert(parameters: try store.parameters(for: resident, now: now).get(), into: db)
+    }
+
+    static func insert(parameters: [SQLiteValue], into db: SQLiteDatabase) throws {
         do {
             try db.query(insertSQL, parameters)
         } catch let error as SQLiteError where error.isConstraintViolation {
-            if error.message.contains("resident_code") { throw RegistryError.duplicateResidentCode(resident.residentCode) }
-            if error.message.contains("my_number") { throw RegistryError.duplicateMyNumber(resident.myNumber) }
+            func text(_ i: Int) -> String { if case let .text(t) = parameters[i] { return t }; return "" }
+            if error.message.contains("resident_code") { throw RegistryError.duplicateResidentCode(text(0)) }
+            if error.message.contains("my_number") { throw RegistryError.duplicateMyNumber(text(1)) }
             throw error
         }
     }
