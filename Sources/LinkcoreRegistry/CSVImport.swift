@@ -101,6 +101,12 @@ public struct ImportSummary: Sendable, Equatable {
     public var rejected = 0
     /// Strict mode stopped at the first issue and imported nothing.
     public var aborted = false
+
+    public init(imported: Int = 0, rejected: Int = 0, aborted: Bool = false) {
+        self.imported = imported
+        self.rejected = rejected
+        self.aborted = aborted
+    }
 }
 
 public enum ImportError: Error, Sendable, Equatable, CustomStringConvertible {

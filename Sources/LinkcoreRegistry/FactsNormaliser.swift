@@ -6,6 +6,11 @@ public struct InvalidFact: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var reason: String
     public var description: String { "\(field): \(reason)" }
+
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
 }
 
 /// Turns facts as typed into the form the registry compares. Each rule is deliberately
