@@ -43,7 +43,7 @@ import Testing
         text += Self.line("00000000001", number: MyNumberFixture.make("00000000009"))  // row 5 duplicate code
         text += Self.line("00000000004", name: "")                            // row 6 missing name
         text += "00000000005,1,2\n"                                           // row 7 field count
-        text += Self.line("0000000006", sex: "x")                             // row 8 two problems
+        text += Self.line("0000000006", sex: "x")                             // row 8 three problems
         text += Self.line("00000000007", number: MyNumberFixture.make("00000000002"))  // row 9 ok
         text += Self.line("00000000008", number: MyNumberFixture.make("00000000002"))  // row 10 duplicate my number
         text += Self.line("00000000010", kana: "Yamada")                      // row 11 not kana
@@ -56,6 +56,7 @@ import Testing
             "row 6, column name: missing field",
             "row 7: expected 7 fields, found 3",
             "row 8, column resident_code: must be 11 digits",
+            "row 8, column my_number: must be 12 digits",
             "row 8, column sex: not one of 1, 2, M, F, 男, 女",
             "row 10, column my_number: duplicate my number",
             "row 11, column name_kana: not kana",
