@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "linkcored", targets: ["linkcored"]),
         .executable(name: "linkctl", targets: ["linkctl"]),
+        .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
     ],
     dependencies: [
@@ -62,6 +63,8 @@ let package = Package(
             dependencies: ["COpenSSL", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"],
             swiftSettings: swiftSettings
         ),
+        // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
+        .target(name: "LinkcoreRegistry", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",
@@ -133,6 +136,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "linkcore-matcher",
+            dependencies: [
+                "LinkcoreRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         .testTarget(
             name: "LinkcoreWireTests",
@@ -149,6 +160,7 @@ let package = Package(
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
+        .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [
