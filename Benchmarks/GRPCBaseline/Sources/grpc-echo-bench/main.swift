@@ -38,6 +38,12 @@ struct Options {
     var warmup = 1.0
 }
 
+/// Writes to standard error without touching the C `stderr` global (not concurrency-safe in Swift 6).
+func printError(_ text: String) {
+    var text = text
+    text.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+}
+
 func usage() -> Never {
     let text = """
         usage: grpc-echo-bench serve --port P --ca CA --cert PEM --key KEY
@@ -45,8 +51,13 @@ func usage() -> Never {
         --connections C --in-flight N --seconds S --warmup W
 
         """
-    fputs(text, stderr)
+    printError(text)
     exit(2)
+}
+
+func number<T: LosslessStringConvertible>(_ text: String) -> T {
+    guard let value = T(text) else { usage() }
+    return value
 }
 
 func parseOptions() -> Options {
@@ -61,14 +72,14 @@ func parseOptions() -> Options {
         let v = args[i + 1]
         switch args[i] {
         case "--host": o.host = v
-        case "--port": o.port = Int(v) ?? { usage() }()
+        case "--port": o.port = number(v)
         case "--ca": o.ca = v
         case "--cert": o.cert = v
         case "--key": o.key = v
-        case "--connections": o.connections = Int(v) ?? { usage() }()
-        case "--in-flight": o.inFlight = Int(v) ?? { usage() }()
-        case "--seconds": o.seconds = Double(v) ?? { usage() }()
-        case "--warmup": o.warmup = Double(v) ?? { usage() }()
+        case "--connections": o.connections = number(v)
+        case "--in-flight": o.inFlight = number(v)
+        case "--seconds": o.seconds = number(v)
+        case "--warmup": o.warmup = number(v)
         default: usage()
         }
         i += 2
@@ -163,7 +174,7 @@ func serve(_ o: Options) async throws {
         let address = try await server.transport.listeningAddress
         let port = address.ipv4?.port ?? address.ipv6?.port ?? -1
         print("listening port=\(port)")
-        fflush(stdout)
+        fflush(nil)
         // Serve until killed.
         while true {
             try await Task.sleep(for: .seconds(3600))
@@ -265,7 +276,7 @@ func load(_ o: Options) async throws {
     let p50 = percentile(latencies, 50) / 1000
     let p99 = percentile(latencies, 99) / 1000
     print("rps=\(Int(rps.rounded())) p50_us=\(p50) p99_us=\(p99) requests=\(requests) errors=\(errors)")
-    fflush(stdout)
+    fflush(nil)
 }
 
 let options = parseOptions()
@@ -276,6 +287,6 @@ do {
         try await load(options)
     }
 } catch {
-    fputs("grpc-echo-bench: \(error)\n", stderr)
+    printError("grpc-echo-bench: \(error)\n")
     exit(1)
 }
