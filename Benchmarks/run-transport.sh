@@ -21,6 +21,7 @@ SHAPES=${BENCH_SHAPES:-"a b c"}
 SERVERS=${BENCH_SERVERS:-"linkcored c grpc"}
 ORG=BENCH01
 
+LOAD_PID=""
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/linkcore-bench.XXXXXX")
 PIDS=()
 
@@ -40,6 +41,7 @@ stop_pid() {
 
 cleanup() {
     local pid
+    [[ -n "${LOAD_PID:-}" ]] && stop_pid "$LOAD_PID"
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     PIDS=()
     if [[ -n "${BENCH_KEEP:-}" ]]; then
@@ -161,14 +163,20 @@ run_shapes() { # server-name port loadgen-command...
     shift 2
     for shape in $SHAPES; do
         read -r c n < <(shape_args "$shape")
-        if line=$("$@" --host 127.0.0.1 --port "$port" "${CLIENT_TLS[@]}" \
+        # In the background so that a signal to this script is handled at once (wait returns).
+        "$@" --host 127.0.0.1 --port "$port" "${CLIENT_TLS[@]}" \
             --connections "$c" --in-flight "$n" --seconds "$MEASURE" --warmup "$WARMUP" \
-            2>>"$WORK/$name-load.log") && [[ "$line" == rps=* ]]; then
+            >"$WORK/$name-$shape.out" 2>>"$WORK/$name-load.log" &
+        LOAD_PID=$!
+        if wait "$LOAD_PID" && line=$(head -1 "$WORK/$name-$shape.out") && [[ "$line" == rps=* ]]; then
+            LOAD_PID=""
             note "$name $(shape_label "$shape"): $line"
             RESULT[$name/$shape]=$(awk '{
                 for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                 print v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line")
         else
+            LOAD_PID=""
+            line=$(head -1 "$WORK/$name-$shape.out" 2>/dev/null || true)
             note "$name $(shape_label "$shape"): failed ${line:-} (see $name-load.log)"
             tail -5 "$WORK/$name-load.log" >&2 || true
             RESULT[$name/$shape]="n/a"
