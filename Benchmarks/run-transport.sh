@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# linkcore transport benchmark: linkcored ping round trips against two baselines built and run
+# in the same run (a C + OpenSSL + protobuf-c echo server, and a grpc-swift-2 unary echo), in
+# three shapes, printed as a table with ratios. A benchmark, not a test: nothing here asserts
+# on time. See Benchmarks/README.md.
+#
+# Environment:
+#   BENCH_SECONDS=5        measured seconds per shape
+#   BENCH_WARMUP=1         warm-up seconds per shape (not measured)
+#   BENCH_SHAPES="a b c"   which shapes to run
+#   BENCH_SERVERS="linkcored c grpc"   which servers to run
+#   BENCH_PKI_DIR=DIR      use this existing PKI (linkctl layout) instead of making one
+#   BENCH_KEEP=1           keep the temporary directory (logs, config, PKI)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+MEASURE=${BENCH_SECONDS:-5}
+WARMUP=${BENCH_WARMUP:-1}
+SHAPES=${BENCH_SHAPES:-"a b c"}
+SERVERS=${BENCH_SERVERS:-"linkcored c grpc"}
+ORG=BENCH01
+
+LOAD_PID=""
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/linkcore-bench.XXXXXX")
+PIDS=()
+
+say() { printf '==> %s\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    [[ -n "${LOAD_PID:-}" ]] && stop_pid "$LOAD_PID"
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+    if [[ -n "${BENCH_KEEP:-}" ]]; then
+        note "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+shape_args() { # connections in-flight
+    case $1 in
+        a) echo "1 1" ;;
+        b) echo "1 64" ;;
+        c) echo "64 1" ;;
+        *) echo "unknown shape $1" >&2; exit 2 ;;
+    esac
+}
+shape_label() {
+    case $1 in
+        a) echo "a: 1 conn x 1" ;;
+        b) echo "b: 1 conn x 64" ;;
+        c) echo "c: 64 conn x 1" ;;
+    esac
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+        || echo $((20000 + RANDOM % 30000))
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Wait for "listening port=N" on a server's stdout; prints N.
+wait_listening() { # pid logfile seconds
+    local pid=$1 log=$2 tries=$(($3 * 10)) port
+    while ((tries-- > 0)); do
+        port=$(sed -n 's/^listening port=\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -1)
+        if [[ -n "$port" ]]; then echo "$port"; return 0; fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${MEASURE}s + ${WARMUP}s warm-up per shape"
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
+    note "warning: the machine is busy; figures will be noisy and low"
+fi
+
+CBIN="$HERE/.build/c"
+say "building C echo server and load generator (gcc -O2)"
+mkdir -p "$CBIN"
+PROTO="$ROOT/Sources/CLinkcoreProto"
+for prog in echo_server loadgen; do
+    gcc -O2 -Wall -I"$PROTO/include" -o "$CBIN/$prog" "$HERE/c/$prog.c" "$PROTO"/*.pb-c.c \
+        -lprotobuf-c -lssl -lcrypto -lpthread
+done
+
+GRPC_BIN=""
+if [[ " $SERVERS " == *" grpc "* ]]; then
+    say "building gRPC baseline (swift build -c release, Benchmarks/GRPCBaseline)"
+    if swift build -c release --package-path "$HERE/GRPCBaseline" >"$WORK/grpc-build.log" 2>&1; then
+        GRPC_BIN="$(swift build -c release --package-path "$HERE/GRPCBaseline" --show-bin-path)/grpc-echo-bench"
+    else
+        note "gRPC baseline failed to build (tail of log below); its column will be n/a"
+        tail -20 "$WORK/grpc-build.log" >&2
+    fi
+fi
+
+HAVE_LINKCTL=0 HAVE_LINKCORED=0
+NEED_LINKCTL=0 NEED_LINKCORED=0
+[[ -z "${BENCH_PKI_DIR:-}" ]] && NEED_LINKCTL=1
+[[ " $SERVERS " == *" linkcored "* ]] && NEED_LINKCORED=1
+if ((NEED_LINKCTL || NEED_LINKCORED)); then
+    say "building linkcore (swift build -c release: linkctl, linkcored)"
+    LC_BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+    for product in linkctl linkcored; do
+        [[ $product == linkctl ]] && ((!NEED_LINKCTL)) && continue
+        [[ $product == linkcored ]] && ((!NEED_LINKCORED)) && continue
+        if (cd "$ROOT" && swift build -c release --product "$product") >"$WORK/$product-build.log" 2>&1; then
+            [[ $product == linkctl ]] && HAVE_LINKCTL=1 || HAVE_LINKCORED=1
+        else
+            note "$product failed to build (tail of log below)"
+            tail -20 "$WORK/$product-build.log" >&2
+        fi
+    done
+fi
+
+if [[ -n "${BENCH_PKI_DIR:-}" ]]; then
+    PKI=$(cd "$BENCH_PKI_DIR" && pwd)
+    say "using PKI in $PKI"
+else
+    PKI="$WORK/pki"
+    say "creating PKI with linkctl pki (org $ORG)"
+    if ((!HAVE_LINKCTL)); then
+        echo "error: linkctl is needed to make the PKI (or set BENCH_PKI_DIR)" >&2
+        exit 1
+    fi
+    "$LC_BIN/linkctl" pki init --dir "$PKI" >"$WORK/pki.log" 2>&1 &&
+        "$LC_BIN/linkctl" pki issue --dir "$PKI" --org "$ORG" --name Bench >>"$WORK/pki.log" 2>&1 || {
+        echo "error: linkctl pki failed:" >&2
+        cat "$WORK/pki.log" >&2
+        exit 1
+    }
+fi
+for f in ca.pem server.pem server.key crl.pem "orgs/$ORG.pem" "orgs/$ORG.key"; do
+    [[ -f "$PKI/$f" ]] || { echo "error: $PKI/$f is missing" >&2; exit 1; }
+done
+CLIENT_TLS=(--ca "$PKI/ca.pem" --cert "$PKI/orgs/$ORG.pem" --key "$PKI/orgs/$ORG.key")
+
+declare -A RESULT # RESULT[server/shape] = "rps p50 p99 errors" or "n/a"
+
+run_shapes() { # server-name port loadgen-command...
+    local name=$1 port=$2 shape line c n
+    shift 2
+    for shape in $SHAPES; do
+        read -r c n < <(shape_args "$shape")
+        # In the background so that a signal to this script is handled at once (wait returns).
+        "$@" --host 127.0.0.1 --port "$port" "${CLIENT_TLS[@]}" \
+            --connections "$c" --in-flight "$n" --seconds "$MEASURE" --warmup "$WARMUP" \
+            >"$WORK/$name-$shape.out" 2>>"$WORK/$name-load.log" &
+        LOAD_PID=$!
+        if wait "$LOAD_PID" && line=$(head -1 "$WORK/$name-$shape.out") && [[ "$line" == rps=* ]]; then
+            LOAD_PID=""
+            note "$name $(shape_label "$shape"): $line"
+            RESULT[$name/$shape]=$(awk '{
+                for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                print v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line")
+        else
+            LOAD_PID=""
+            line=$(head -1 "$WORK/$name-$shape.out" 2>/dev/null || true)
+            note "$name $(shape_label "$shape"): failed ${line:-} (see $name-load.log)"
+            tail -5 "$WORK/$name-load.log" >&2 || true
+            RESULT[$name/$shape]="n/a"
+        fi
+    done
+}
+
+mark_na() { local s; for s in $SHAPES; do RESULT[$1/$s]="n/a"; done; }
+
+# --- linkcored ------------------------------------------------------------------------------
+if [[ " $SERVERS " == *" linkcored "* ]]; then
+    mark_na linkcored
+    if ((HAVE_LINKCORED)); then
+        port=$(free_port)
+        mkdir -p "$WORK/state"
+        cat >"$WORK/linkcored.toml" <<EOF
+[core]
+id = "bench"
+state_directory = "$WORK/state"
+[listen]
+addresses = ["127.0.0.1:$port"]
+admin_socket = "$WORK/admin.sock"
+[tls]
+certificate = "$PKI/server.pem"
+private_key = "$PKI/server.key"
+ca_bundle = "$PKI/ca.pem"
+crl = "$PKI/crl.pem"
+[log]
+level = "warning"
+EOF
+        say "linkcored: starting on 127.0.0.1:$port"
+        "$LC_BIN/linkcored" --config "$WORK/linkcored.toml" >"$WORK/linkcored.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        up=0
+        for _ in $(seq 300); do
+            if ! kill -0 "$pid" 2>/dev/null; then break; fi
+            if port_open "$port"; then up=1; break; fi
+            sleep 0.1
+        done
+        if ((up)); then
+            say "linkcored: running shapes $SHAPES"
+            run_shapes linkcored "$port" "$CBIN/loadgen"
+        else
+            note "linkcored did not start listening; its column is n/a. Log tail:"
+            tail -20 "$WORK/linkcored.log" >&2 || true
+        fi
+        stop_pid "$pid"
+    else
+        note "linkcored: not built; n/a"
+    fi
+fi
+
+# --- C echo ---------------------------------------------------------------------------------
+if [[ " $SERVERS " == *" c "* ]]; then
+    mark_na c
+    say "C echo: starting"
+    "$CBIN/echo_server" --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
+        --key "$PKI/server.key" --crl "$PKI/crl.pem" >"$WORK/c.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if port=$(wait_listening "$pid" "$WORK/c.log" 10); then
+        say "C echo: running shapes $SHAPES on port $port"
+        run_shapes c "$port" "$CBIN/loadgen"
+    else
+        note "C echo server did not start:"; tail -20 "$WORK/c.log" >&2
+    fi
+    stop_pid "$pid"
+fi
+
+# --- gRPC -----------------------------------------------------------------------------------
+if [[ " $SERVERS " == *" grpc "* ]]; then
+    mark_na grpc
+    if [[ -n "$GRPC_BIN" ]]; then
+        say "gRPC: starting"
+        "$GRPC_BIN" serve --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
+            --key "$PKI/server.key" >"$WORK/grpc.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        if port=$(wait_listening "$pid" "$WORK/grpc.log" 30); then
+            say "gRPC: running shapes $SHAPES on port $port"
+            run_shapes grpc "$port" "$GRPC_BIN" load
+        else
+            note "gRPC server did not start:"; tail -20 "$WORK/grpc.log" >&2
+        fi
+        stop_pid "$pid"
+    fi
+fi
+
+# --- table ----------------------------------------------------------------------------------
+cell() { # server shape -> "rps p50 p99"
+    local r=${RESULT[$1/$2]:-n/a}
+    if [[ "$r" == "n/a" ]]; then printf '%9s %6s %6s' n/a - -; return; fi
+    read -r rps p50 p99 _ <<<"$r"
+    printf '%9s %6s %6s' "$rps" "$p50" "$p99"
+}
+ratio() {
+    local a=${RESULT[$1/$3]:-n/a} b=${RESULT[$2/$3]:-n/a}
+    if [[ "$a" == "n/a" || "$b" == "n/a" ]]; then printf '%14s' n/a; return; fi
+    awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { if (b > 0) printf "%14.3f", a / b; else printf "%14s", "n/a" }'
+}
+
+echo
+printf 'linkcore transport benchmark: %ss per shape after %ss warm-up, %s cores, loopback, mTLS 1.3\n' \
+    "$MEASURE" "$WARMUP" "$(nproc)"
+printf 'rps = requests/s; p50/p99 = round-trip latency in microseconds\n\n'
+printf '%-16s | %-24s | %-24s | %-24s | %14s | %14s\n' shape \
+    "linkcored rps p50 p99" "C echo rps p50 p99" "grpc rps p50 p99" linkcored/C linkcored/grpc
+printf '%s\n' "$(printf '%.0s-' $(seq 130))"
+for shape in $SHAPES; do
+    printf '%-16s | %s | %s | %s | %s | %s\n' "$(shape_label "$shape")" \
+        "$(cell linkcored "$shape")" "$(cell c "$shape")" "$(cell grpc "$shape")" \
+        "$(ratio linkcored c "$shape")" "$(ratio linkcored grpc "$shape")"
+done
+errs=""
+for key in "${!RESULT[@]}"; do
+    r=${RESULT[$key]}
+    [[ "$r" == "n/a" ]] && continue
+    e=${r##* }
+    [[ "$e" != "0" ]] && errs+=" $key:$e"
+done
+if [[ -n "$errs" ]]; then echo; echo "errors (bad or missing replies):$errs"; fi
