@@ -76,7 +76,8 @@ import Glibc
         let daemon = try DaemonProcess()
         try daemon.addOrg("CITY01")
         try await daemon.start()
-        try "[limits]\nmax_in_flight = \"many\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        let broken = DaemonProcess.config(temp: daemon.temp.url, pki: daemon.pki, extra: ["limits": "max_in_flight = \"many\""])
+        try broken.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let mark = daemon.notify.messages.count
         daemon.signal(SIGHUP)
         let ready = try await daemon.notify.wait(for: "READY=1", after: mark)

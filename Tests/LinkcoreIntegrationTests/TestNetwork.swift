@@ -104,6 +104,8 @@ final class DaemonProcess: @unchecked Sendable {
         env["NOTIFY_SOCKET"] = notify.path
         env.removeValue(forKey: "LISTEN_FDS")
         env.removeValue(forKey: "JOURNAL_STREAM")
+        // Other tests in this process set these while they run; the daemon gets only what a test gives it.
+        for key in ["WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDNAMES", "CREDENTIALS_DIRECTORY"] { env.removeValue(forKey: key) }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         if launcher.isEmpty {
