@@ -162,9 +162,9 @@ let package = Package(
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(
-            name: "LinkcoreDaemonTests",
+            name: "LinkcoreTransportTests",
             dependencies: [
-                "LinkcoreDaemon", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
+                "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -192,6 +192,7 @@ if [[ " $SERVERS " == *" linkcored "* ]]; then
     if ((HAVE_LINKCORED)); then
         port=$(free_port)
         mkdir -p "$WORK/state"
+        (umask 077 && head -c 32 /dev/urandom >"$WORK/master.key")
         cat >"$WORK/linkcored.toml" <<EOF
 [core]
 id = "bench"
@@ -206,6 +207,8 @@ ca_bundle = "$PKI/ca.pem"
 crl = "$PKI/crl.pem"
 [log]
 level = "warning"
+[keys]
+master_secret = "$WORK/master.key"
 EOF
         say "linkcored: starting on 127.0.0.1:$port"
         "$LC_BIN/linkcored" --config "$WORK/linkcored.toml" >"$WORK/linkcored.log" 2>&1 &
@@ -217,6 +220,10 @@ EOF
             if port_open "$port"; then up=1; break; fi
             sleep 0.1
         done
+        if ((up)) && ! "$LC_BIN/linkctl" org add --socket "$WORK/admin.sock" --code "$ORG" --name Bench >>"$WORK/linkcored.log" 2>&1; then
+            note "linkctl org add failed"
+            up=0
+        fi
         if ((up)); then
             say "linkcored: running shapes $SHAPES"
             run_shapes linkcored "$port" "$CBIN/loadgen"

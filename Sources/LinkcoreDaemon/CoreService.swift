@@ -1,5 +1,6 @@
 import LinkcoreDomain
 import LinkcoreStore
+import LinkcoreTransport
 import LinkcoreWire
 import Logging
 import NIOCore
@@ -31,10 +32,10 @@ public struct CoreService: RequestHandling {
             }
         case let .fetchLink(fetch)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply.complete(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { .linkIssued($0) }) }
+            Task { reply(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { .linkIssued($0) }) }
         case let .unlink(unlink)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply.complete(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }
+            Task { reply(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
         }
@@ -81,22 +82,4 @@ public struct CoreService: RequestHandling {
 extension Peer {
     /// Organisations that hold links of their own: agencies, private connectors, the portal.
     var holdsLinks: Bool { [.agency, .privateConnector, .portal].contains(role) }
-}
-
-extension Reply {
-    func complete(_ result: Result<LCEnvelope.OneOf_Body, WireError>) { complete(result) as Void }
-}
-
-/// Sends requests the core starts to an organisation's connections.
-struct Pusher: Sendable {
-    let registry: ConnectionRegistry
-    var timeout: TimeAmount = .seconds(10)
-
-    func channels(of orgCode: String) -> [any Channel] { registry.pushChannels(of: orgCode) }
-
-    func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel) async throws -> LCEnvelope {
-        let promise = channel.eventLoop.makePromise(of: LCEnvelope.self)
-        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout, promise: promise), promise: nil)
-        return try await promise.futureResult.get()
-    }
 }

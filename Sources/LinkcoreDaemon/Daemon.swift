@@ -134,12 +134,7 @@ public final class Daemon: Sendable {
         let environment = ConnectionEnvironment(
             coreID: config.core.id, limits: limits, service: service, metrics: metrics, registry: registry, logger: logger)
         return channel.eventLoop.makeCompletedFuture {
-            try Pipelines.configure(
-                channel, tls: tls, role: .server, limits: limits,
-                application: CoreConnectionHandler(environment: environment))
-            try channel.pipeline.syncOperations.addHandler(
-                IdleStateHandler(readTimeout: limits.idleTimeout),
-                position: .before(channel.pipeline.syncOperations.handler(type: CoreConnectionHandler.self)))
+            try Pipelines.configureServer(channel, tls: tls, environment: environment)
         }
     }
 

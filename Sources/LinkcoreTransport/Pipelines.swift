@@ -21,4 +21,14 @@ public enum Pipelines {
         try sync.addHandler(EnvelopeWriter())
         try sync.addHandler(application)
     }
+
+    /// A server connection of the linkcore protocol: TLS, frames, the idle timeout, then the
+    /// session handler that authenticates the peer and dispatches its requests.
+    public static func configureServer(_ channel: any Channel, tls: TLSContext, environment: ConnectionEnvironment) throws {
+        try configure(channel, tls: tls, role: .server, limits: environment.limits,
+                      application: ServerConnectionHandler(environment: environment))
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(IdleStateHandler(readTimeout: environment.limits.idleTimeout),
+                            position: .before(try sync.handler(type: ServerConnectionHandler.self)))
+    }
 }

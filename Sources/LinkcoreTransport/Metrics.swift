@@ -23,9 +23,9 @@ public final class Metrics: Sendable {
 
     static func nowSecond() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-    func connectionOpened() { state.withLock { $0.connections += 1; $0.connectionsTotal += 1 } }
-    func connectionClosed() { state.withLock { $0.connections -= 1 } }
-    func handshakeFailed() { state.withLock { $0.handshakeFailures += 1 } }
+    public func connectionOpened() { state.withLock { $0.connections += 1; $0.connectionsTotal += 1 } }
+    public func connectionClosed() { state.withLock { $0.connections -= 1 } }
+    public func handshakeFailed() { state.withLock { $0.handshakeFailures += 1 } }
 
     /// One read burst's worth of completed requests.
     func record(_ batch: inout MetricsBatch) {

@@ -1,13 +1,12 @@
 import Foundation
 import LinkcoreTLS
-import LinkcoreTransport
 import LinkcoreWire
 import Logging
 import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing
-@testable import LinkcoreDaemon
+@testable import LinkcoreTransport
 
 /// A service whose replies the test completes by hand, in any order.
 private final class ManualService: RequestHandling {
@@ -31,7 +30,7 @@ private struct Harness {
         let environment = ConnectionEnvironment(
             coreID: "test", limits: ConnectionLimits(maxInFlight: maxInFlight), service: service,
             metrics: metrics, registry: registry, logger: Logger(label: "test"))
-        try channel.pipeline.syncOperations.addHandler(CoreConnectionHandler(environment: environment))
+        try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(environment: environment))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.pipeline.fireUserInboundEventTriggered(
             TLSEvent.handshakeCompleted(PeerIdentity(orgCode: org, subject: "CN=test", serialHex: "01", notAfter: nil)))
@@ -68,7 +67,7 @@ private enum LinkcoreHello {
 
 private struct TestError: Error { var text: String; init(_ text: String) { self.text = text } }
 
-@Suite struct CoreConnectionHandlerTests {
+@Suite struct ServerConnectionHandlerTests {
     @Test func repliesGoOutInCompletionOrderMatchedByID() throws {
         let h = try Harness()
         try h.hello()

@@ -19,6 +19,7 @@ public struct Reply: Sendable {
     }
 
     public func callAsFunction(_ body: LCEnvelope.OneOf_Body) { complete(.success(body)) }
+    public func callAsFunction(_ result: Result<LCEnvelope.OneOf_Body, WireError>) { complete(result) }
     public func fail(_ error: WireError) { complete(.failure(error)) }
 }
 
@@ -36,13 +37,23 @@ extension RequestHandling {
     public func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool) {}
 }
 
-/// The core before any domain capability is installed: sessions, keepalive and typed refusals.
-public struct SessionOnlyService: RequestHandling {
-    public init() {}
+/// Sends requests a server starts (ProvideRequest, LinkIssued, ChangeEvent) to peers that
+/// said in Hello that they take them.
+public struct Pusher: Sendable {
+    public let registry: ConnectionRegistry
+    public var timeout: TimeAmount
 
-    public func admit(orgCode: String) -> Result<LCRole, WireError> { .success(.unspecified) }
+    public init(registry: ConnectionRegistry, timeout: TimeAmount = .seconds(10)) {
+        self.registry = registry
+        self.timeout = timeout
+    }
 
-    public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
-        reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
+    public func channels(of orgCode: String) -> [any Channel] { registry.pushChannels(of: orgCode) }
+
+    /// The peer's reply envelope, which may be an Error.
+    public func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel) async throws -> LCEnvelope {
+        let promise = channel.eventLoop.makePromise(of: LCEnvelope.self)
+        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout, promise: promise), promise: nil)
+        return try await promise.futureResult.get()
     }
 }

@@ -1,31 +1,40 @@
 import Foundation
 import LinkcoreTLS
-import LinkcoreTransport
 import LinkcoreWire
 import Logging
 import NIOCore
 
-/// Everything a connection needs from the daemon, shared by all connections.
-struct ConnectionEnvironment: Sendable {
-    var coreID: String
-    var limits: ConnectionLimits
-    var service: any RequestHandling
-    var metrics: Metrics
-    var registry: ConnectionRegistry
-    var logger: Logger
+/// Everything a server connection needs from its process, shared by all its connections.
+public struct ConnectionEnvironment: Sendable {
+    public var coreID: String
+    public var limits: ConnectionLimits
+    public var service: any RequestHandling
+    public var metrics: Metrics
+    public var registry: ConnectionRegistry
+    public var logger: Logger
+
+    public init(coreID: String, limits: ConnectionLimits, service: any RequestHandling, metrics: Metrics,
+                registry: ConnectionRegistry, logger: Logger) {
+        self.coreID = coreID; self.limits = limits; self.service = service
+        self.metrics = metrics; self.registry = registry; self.logger = logger
+    }
 }
 
 /// Asks a connection to drain: say GoingAway, finish what is in flight, then close.
-struct DrainEvent: Sendable {
-    var drainMs: UInt32
+public struct DrainEvent: Sendable {
+    public var drainMs: UInt32
+    public init(drainMs: UInt32) { self.drainMs = drainMs }
 }
 
 /// Asks a connection to send a request the core starts (ProvideRequest, LinkIssued,
 /// ChangeEvent) and to complete `promise` with the peer's reply envelope (which may be an Error).
-struct CoreRequestEvent: Sendable {
-    var body: LCEnvelope.OneOf_Body
-    var timeout: TimeAmount
-    var promise: EventLoopPromise<LCEnvelope>
+public struct CoreRequestEvent: Sendable {
+    public var body: LCEnvelope.OneOf_Body
+    public var timeout: TimeAmount
+    public var promise: EventLoopPromise<LCEnvelope>
+    public init(body: LCEnvelope.OneOf_Body, timeout: TimeAmount, promise: EventLoopPromise<LCEnvelope>) {
+        self.body = body; self.timeout = timeout; self.promise = promise
+    }
 }
 
 /// One peer connection on the core: TLS outcome, Hello, then requests multiplexed by id.
@@ -33,10 +42,10 @@ struct CoreRequestEvent: Sendable {
 /// Runs entirely on the channel's event loop. Replies written during a read burst are flushed
 /// once at its end; a peer that does not read its replies stops being read from (writability),
 /// so the core never buffers without bound for it.
-final class CoreConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = LCEnvelope
-    typealias OutboundOut = LCEnvelope
+public final class ServerConnectionHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = LCEnvelope
+    public typealias OutboundOut = LCEnvelope
 
     private enum Phase {
         case handshaking
@@ -61,18 +70,18 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
     private var coreNextID: UInt64 = 1
     private var corePending: [UInt64: (promise: EventLoopPromise<LCEnvelope>, timer: Scheduled<Void>)] = [:]
 
-    init(environment: ConnectionEnvironment) {
+    public init(environment: ConnectionEnvironment) {
         self.env = environment
         self.logger = environment.logger
     }
 
     // MARK: lifecycle
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         env.metrics.connectionOpened()
         if let remote = context.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
         let channel = context.channel
@@ -84,7 +93,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         reportMetrics()
         env.metrics.connectionClosed()
@@ -106,7 +115,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let tls as TLSEvent:
             switch tls {
@@ -129,7 +138,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         switch event {
         case let drain as DrainEvent:
             promise?.succeed()
@@ -161,7 +170,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         send(envelope)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case let frameError as FrameError:
             logger.warning("bad frame from peer", metadata: ["error": "\(frameError.wireError)"])
@@ -177,7 +186,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
 
     // MARK: reading
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBurst = true
         let frame = unwrapInboundIn(data)
         let envelope: LCEnvelope
@@ -200,7 +209,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    public func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
         if needsFlush {
             needsFlush = false
@@ -394,7 +403,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    func read(context: ChannelHandlerContext) {
+    public func read(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             context.read()
         } else {
@@ -402,7 +411,7 @@ final class CoreConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && readPending {
             readPending = false
             context.read()
