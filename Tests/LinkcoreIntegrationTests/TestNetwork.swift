@@ -76,7 +76,7 @@ final class DaemonProcess: @unchecked Sendable {
     let temp: TempDirectory
     let pki: TestPKI
     let notify: NotifySocket
-    let process = Process()
+    let process: ChildProcess
     let configPath: String
     let logPath: String
     private(set) var port = 0
@@ -107,18 +107,14 @@ final class DaemonProcess: @unchecked Sendable {
         // Other tests in this process set these while they run; the daemon gets only what a test gives it.
         for key in ["WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDNAMES", "CREDENTIALS_DIRECTORY"] { env.removeValue(forKey: key) }
         for (k, v) in environment { env[k] = v }
-        process.environment = env
         if launcher.isEmpty {
-            process.executableURL = URL(fileURLWithPath: Products.path("linkcored"))
-            process.arguments = ["--config", configPath]
+            process = ChildProcess(executable: Products.path("linkcored"), arguments: ["--config", configPath],
+                                   environment: env, outputPath: logPath)
         } else {
-            process.executableURL = URL(fileURLWithPath: launcher[0])
-            process.arguments = Array(launcher.dropFirst()) + [Products.path("linkcored"), "--config", configPath]
+            process = ChildProcess(executable: launcher[0],
+                                   arguments: Array(launcher.dropFirst()) + [Products.path("linkcored"), "--config", configPath],
+                                   environment: env, outputPath: logPath)
         }
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardError = log
-        process.standardOutput = log
     }
 
     static func config(temp: URL, pki: TestPKI, extra: [String: String]) -> String {
@@ -189,7 +185,7 @@ final class DaemonProcess: @unchecked Sendable {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: port), tls: try pki.clientTLS(name), hello: hello)
     }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.signal(number) }
 
     /// Waits for the process to exit; returns its status.
     func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
@@ -222,12 +218,9 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        // Stop the daemon now; a drain or a hang is the test's business, not the next test's.
+        process.signal(SIGKILL)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
     }
 }

@@ -1,0 +1,69 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with posix_spawn and reaped with waitpid(pid, WNOHANG).
+///
+/// Foundation's Process on Linux reaps children from one monitor thread that can block in
+/// wait4() on a live child, stalling every other Process in the test run; long-lived daemons
+/// under test therefore do not use it.
+final class ChildProcess: @unchecked Sendable {
+    let executable: String
+    let arguments: [String]
+    let environment: [String: String]
+    let outputPath: String
+    private let lock = NSLock()
+    private var pid: pid_t = 0
+    private var exitStatus: Int32?
+
+    init(executable: String, arguments: [String], environment: [String: String], outputPath: String) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.outputPath = outputPath
+    }
+
+    var processIdentifier: pid_t { lock.withLock { pid } }
+
+    func run() throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw TestFailure("posix_spawn \(executable): \(String(cString: strerror(rc)))") }
+        lock.withLock { pid = child }
+    }
+
+    /// Whether the child still runs; reaps it (without blocking) once it has exited.
+    var isRunning: Bool {
+        lock.withLock {
+            guard pid > 0, exitStatus == nil else { return false }
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift cannot import as macros.
+                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                return false
+            }
+            return r == 0
+        }
+    }
+
+    var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
+
+    func signal(_ number: Int32) {
+        let p = processIdentifier
+        if p > 0, isRunning { kill(p, number) }
+    }
+}
