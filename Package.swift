@@ -139,8 +139,10 @@ let package = Package(
         .executableTarget(
             name: "linkcore-matcher",
             dependencies: [
-                "LinkcoreRegistry",
+                "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -177,7 +179,8 @@ let package = Package(
         .testTarget(
             name: "LinkcoreIntegrationTests",
             dependencies: [
-                "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl",
+                "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
+                "LinkcoreRegistry",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

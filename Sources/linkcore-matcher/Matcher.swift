@@ -8,6 +8,7 @@ struct MatcherCommand: AsyncParsableCommand {
         abstract: "The matching authority: resident registry, four-facts matching, matching numbers.",
         subcommands: [
             RegistryCommand.self,
+            ServeCommand.self,
         ]
     )
 }

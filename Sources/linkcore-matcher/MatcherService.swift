@@ -1,0 +1,110 @@
+import Foundation
+import LinkcoreClient
+import LinkcoreRegistry
+import LinkcoreTLS
+import LinkcoreTransport
+import LinkcoreWire
+import Logging
+import NIOCore
+
+/// The matching authority on the network: organisations send the four basic facts (or a My
+/// Number) with a consent reference; exactly one match yields a one-time matching number, and
+/// the matcher asks the core to issue that organisation's link. The core never sees the facts.
+struct MatcherService: RequestHandling {
+    let matcher: Matcher
+    let core: CoreLink
+    let logger: Logger
+
+    func admit(orgCode: String) -> Result<LCRole, WireError> {
+        // Any organisation with a network certificate may ask; the core decides whether it
+        // may hold links (ORG_UNKNOWN / ORG_SUSPENDED come back from the issuance).
+        .success(.unspecified)
+    }
+
+    func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        guard case let .matchRequest(match)? = request.body else {
+            return reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by the matcher"))
+        }
+        Task { reply(await self.match(match, orgCode: peer.orgCode)) }
+    }
+
+    func match(_ request: LCMatchRequest, orgCode: String) async -> Result<LCEnvelope.OneOf_Body, WireError> {
+        guard !request.consentRef.isEmpty else {
+            return .failure(WireError(.invalidArgument, "consent_ref is required"))
+        }
+        let outcome: Result<MatchTicket, MatchFailure>
+        do {
+            switch request.subject {
+            case let .facts(f)?:
+                guard let sex = Sex(parsing: f.sex) else { return .failure(WireError(.invalidArgument, "sex must be M or F")) }
+                let facts = Facts(name: f.name, nameKana: f.nameKana.isEmpty ? nil : f.nameKana, address: f.address,
+                                  birthDate: f.birthDate, sex: sex)
+                outcome = try matcher.match(facts: facts, orgCode: orgCode, consentRef: request.consentRef)
+            case let .myNumber(number)?:
+                outcome = try matcher.match(myNumber: number, orgCode: orgCode, consentRef: request.consentRef)
+            case nil:
+                return .failure(WireError(.invalidArgument, "give the four basic facts or a My Number"))
+            }
+        } catch {
+            logger.error("registry failure", metadata: ["error": "\(error)"])
+            return .failure(WireError(.unavailable, "the registry is unavailable"))
+        }
+        let ticket: MatchTicket
+        switch outcome {
+        case let .success(t): ticket = t
+        case .failure(.noUniqueMatch):
+            return .failure(WireError(.matchFailed, "no unique resident matches"))
+        case let .failure(.invalidInput(why)):
+            return .failure(WireError(.invalidArgument, why))
+        case .failure(.invalidMatchingNumber):
+            return .failure(WireError(.invalidMatchingNumber, "matching number refused"))
+        }
+        // Steps 5-6: the core issues the link and delivers it to the organisation.
+        var issue = LCIssueLinkRequest()
+        issue.residentCode = ticket.residentCode
+        issue.orgCode = orgCode
+        issue.matchingNumber = ticket.matchingNumber
+        issue.expiresAtMs = Int64(ticket.expiresAt.timeIntervalSince1970 * 1000)
+        do {
+            _ = try matcher.consume(matchingNumber: ticket.matchingNumber, orgCode: orgCode)
+            guard case .issueLinkResponse? = try await core.request(.issueLink(issue)) else {
+                return .failure(WireError(.internal, "the core answered the issuance unexpectedly"))
+            }
+        } catch let error as WireError {
+            return .failure(error)
+        } catch {
+            return .failure(WireError(.unavailable, "the core is unreachable: \(error)"))
+        }
+        var accepted = LCMatchAccepted()
+        accepted.matchingNumber = ticket.matchingNumber
+        accepted.expiresAtMs = issue.expiresAtMs
+        return .success(.matchAccepted(accepted))
+    }
+}
+
+/// The matcher's connection to the core, reopened when it has closed.
+actor CoreLink {
+    private let host: String
+    private let port: Int
+    private let tls: TLSContext
+    private var connection: LinkcoreConnection?
+
+    init(host: String, port: Int, tls: TLSContext) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
+    func request(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
+        let live: LinkcoreConnection
+        if let connection, connection.channel.isActive {
+            live = connection
+        } else {
+            live = try await LinkcoreConnection.connect(
+                to: .tcp(host: host, port: port), tls: tls,
+                hello: LinkcoreConnection.defaultHello(software: "linkcore-matcher/0.1"))
+            connection = live
+        }
+        return try await live.request(body)
+    }
+}
