@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[46] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[47] =
 {
   {
     "id",
@@ -242,6 +242,18 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     offsetof(Linkcore__V1__Envelope, body_case),
     offsetof(Linkcore__V1__Envelope, unlink_response),
     &linkcore__v1__unlink_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fetch_link_response",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, fetch_link_response),
+    &linkcore__v1__fetch_link_response__descriptor,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -608,49 +620,50 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
   },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
-  29,   /* field[29] = access_log_page */
-  28,   /* field[28] = access_log_query */
-  26,   /* field[26] = ack_events */
-  27,   /* field[27] = ack_events_response */
-  42,   /* field[42] = audit_verify */
-  43,   /* field[43] = audit_verify_response */
-  22,   /* field[22] = change_event */
-  23,   /* field[23] = change_event_ack */
+  30,   /* field[30] = access_log_page */
+  29,   /* field[29] = access_log_query */
+  27,   /* field[27] = ack_events */
+  28,   /* field[28] = ack_events_response */
+  43,   /* field[43] = audit_verify */
+  44,   /* field[44] = audit_verify_response */
+  23,   /* field[23] = change_event */
+  24,   /* field[24] = change_event_ack */
   6,   /* field[6] = error */
-  44,   /* field[44] = fees_statement */
-  45,   /* field[45] = fees_statement_response */
-  24,   /* field[24] = fetch_events */
-  25,   /* field[25] = fetch_events_response */
+  45,   /* field[45] = fees_statement */
+  46,   /* field[46] = fees_statement_response */
+  25,   /* field[25] = fetch_events */
+  26,   /* field[26] = fetch_events_response */
   13,   /* field[13] = fetch_link */
+  16,   /* field[16] = fetch_link_response */
   5,   /* field[5] = going_away */
   1,   /* field[1] = hello */
   0,   /* field[0] = id */
   9,   /* field[9] = issue_link */
   10,   /* field[10] = issue_link_response */
-  40,   /* field[40] = keys_rotate */
-  41,   /* field[41] = keys_rotate_response */
+  41,   /* field[41] = keys_rotate */
+  42,   /* field[42] = keys_rotate_response */
   11,   /* field[11] = link_issued */
   12,   /* field[12] = link_issued_ack */
   8,   /* field[8] = match_accepted */
   7,   /* field[7] = match_request */
-  16,   /* field[16] = mediate */
-  17,   /* field[17] = mediate_response */
-  34,   /* field[34] = org_add */
-  35,   /* field[35] = org_list */
-  39,   /* field[39] = org_list_response */
-  38,   /* field[38] = org_response */
-  37,   /* field[37] = org_set_suspended */
-  36,   /* field[36] = org_show */
+  17,   /* field[17] = mediate */
+  18,   /* field[18] = mediate_response */
+  35,   /* field[35] = org_add */
+  36,   /* field[36] = org_list */
+  40,   /* field[40] = org_list_response */
+  39,   /* field[39] = org_response */
+  38,   /* field[38] = org_set_suspended */
+  37,   /* field[37] = org_show */
   3,   /* field[3] = ping */
   4,   /* field[4] = pong */
-  18,   /* field[18] = provide */
-  19,   /* field[19] = provide_response */
-  32,   /* field[32] = reload */
-  33,   /* field[33] = reload_response */
-  20,   /* field[20] = report_change */
-  21,   /* field[21] = report_change_response */
-  31,   /* field[31] = status */
-  30,   /* field[30] = status_request */
+  19,   /* field[19] = provide */
+  20,   /* field[20] = provide_response */
+  33,   /* field[33] = reload */
+  34,   /* field[34] = reload_response */
+  21,   /* field[21] = report_change */
+  22,   /* field[22] = report_change_response */
+  32,   /* field[32] = status */
+  31,   /* field[31] = status_request */
   14,   /* field[14] = unlink */
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
@@ -659,11 +672,11 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[6 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
-  { 40, 16 },
-  { 60, 20 },
-  { 80, 28 },
-  { 100, 30 },
-  { 0, 46 }
+  { 40, 17 },
+  { 60, 21 },
+  { 80, 29 },
+  { 100, 31 },
+  { 0, 47 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -673,7 +686,7 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  46,
+  47,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
   6,  linkcore__v1__envelope__number_ranges,

@@ -367,6 +367,51 @@ void   linkcore__v1__fetch_link__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__fetch_link__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__fetch_link_response__init
+                     (Linkcore__V1__FetchLinkResponse         *message)
+{
+  static const Linkcore__V1__FetchLinkResponse init_value = LINKCORE__V1__FETCH_LINK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__fetch_link_response__get_packed_size
+                     (const Linkcore__V1__FetchLinkResponse *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__fetch_link_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__fetch_link_response__pack
+                     (const Linkcore__V1__FetchLinkResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__fetch_link_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__fetch_link_response__pack_to_buffer
+                     (const Linkcore__V1__FetchLinkResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__fetch_link_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__FetchLinkResponse *
+       linkcore__v1__fetch_link_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__FetchLinkResponse *)
+     protobuf_c_message_unpack (&linkcore__v1__fetch_link_response__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__fetch_link_response__free_unpacked
+                     (Linkcore__V1__FetchLinkResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__fetch_link_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__unlink__init
                      (Linkcore__V1__Unlink         *message)
 {
@@ -908,6 +953,44 @@ const ProtobufCMessageDescriptor linkcore__v1__fetch_link__descriptor =
   linkcore__v1__fetch_link__field_indices_by_name,
   1,  linkcore__v1__fetch_link__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__fetch_link__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__fetch_link_response__field_descriptors[1] =
+{
+  {
+    "link",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__FetchLinkResponse, link),
+    &linkcore__v1__link_issued__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__fetch_link_response__field_indices_by_name[] = {
+  0,   /* field[0] = link */
+};
+static const ProtobufCIntRange linkcore__v1__fetch_link_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__fetch_link_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.FetchLinkResponse",
+  "FetchLinkResponse",
+  "Linkcore__V1__FetchLinkResponse",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__FetchLinkResponse),
+  1,
+  linkcore__v1__fetch_link_response__field_descriptors,
+  linkcore__v1__fetch_link_response__field_indices_by_name,
+  1,  linkcore__v1__fetch_link_response__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__fetch_link_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor linkcore__v1__unlink__field_descriptors[1] =

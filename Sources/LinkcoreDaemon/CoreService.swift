@@ -32,7 +32,7 @@ public struct CoreService: RequestHandling {
             }
         case let .fetchLink(fetch)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { .linkIssued($0) }) }
+            Task { reply(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { issued in .fetchLinkResponse(.with { $0.link = issued }) }) }
         case let .unlink(unlink)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { reply(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }

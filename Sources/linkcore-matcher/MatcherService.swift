@@ -67,7 +67,10 @@ struct MatcherService: RequestHandling {
         issue.expiresAtMs = Int64(ticket.expiresAt.timeIntervalSince1970 * 1000)
         do {
             _ = try matcher.consume(matchingNumber: ticket.matchingNumber, orgCode: orgCode)
-            guard case .issueLinkResponse? = try await core.request(.issueLink(issue)) else {
+            logger.info("matched; asking the core to issue the link", metadata: ["org": "\(orgCode)"])
+            let answer = try await core.request(.issueLink(issue))
+            logger.info("the core answered the issuance", metadata: ["org": "\(orgCode)", "reply": "\(answer.map { String(describing: $0) } ?? "none")"])
+            guard case .issueLinkResponse? = answer else {
                 return .failure(WireError(.internal, "the core answered the issuance unexpectedly"))
             }
         } catch let error as WireError {

@@ -140,7 +140,7 @@ public nonisolated struct LCIssueLinkResponse: Sendable {
   public init() {}
 }
 
-/// Core -> organisation (pushed, then kept until acknowledged), or the reply to FetchLink.
+/// Core -> organisation: a request the core starts (pushed, kept until acknowledged).
 public nonisolated struct LCLinkIssued: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -181,6 +181,29 @@ public nonisolated struct LCFetchLink: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// Core -> organisation: the reply to FetchLink. A distinct body from the pushed LinkIssued, so
+/// that a reply can never be mistaken for a request the core starts.
+public nonisolated struct LCFetchLinkResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var link: LCLinkIssued {
+    get {_link ?? LCLinkIssued()}
+    set {_link = newValue}
+  }
+  /// Returns true if `link` has been explicitly set.
+  public var hasLink: Bool {self._link != nil}
+  /// Clears the value of `link`. Subsequent reads from it will return its default value.
+  public mutating func clearLink() {self._link = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _link: LCLinkIssued? = nil
 }
 
 /// Organisation -> core: end its own link; the code stops converting from now on.
@@ -528,6 +551,40 @@ nonisolated extension LCFetchLink: SwiftProtobuf.Message, SwiftProtobuf._Message
 
   public static func ==(lhs: LCFetchLink, rhs: LCFetchLink) -> Bool {
     if lhs.matchingNumber != rhs.matchingNumber {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCFetchLinkResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FetchLinkResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}link\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._link) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._link {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCFetchLinkResponse, rhs: LCFetchLinkResponse) -> Bool {
+    if lhs._link != rhs._link {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

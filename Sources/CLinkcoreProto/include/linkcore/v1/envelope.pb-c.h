@@ -47,6 +47,7 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_FETCH_LINK = 22,
   LINKCORE__V1__ENVELOPE__BODY_UNLINK = 23,
   LINKCORE__V1__ENVELOPE__BODY_UNLINK_RESPONSE = 24,
+  LINKCORE__V1__ENVELOPE__BODY_FETCH_LINK_RESPONSE = 25,
   LINKCORE__V1__ENVELOPE__BODY_MEDIATE = 40,
   LINKCORE__V1__ENVELOPE__BODY_MEDIATE_RESPONSE = 41,
   LINKCORE__V1__ENVELOPE__BODY_PROVIDE = 42,
@@ -114,6 +115,7 @@ struct  Linkcore__V1__Envelope
     Linkcore__V1__FetchLink *fetch_link;
     Linkcore__V1__Unlink *unlink;
     Linkcore__V1__UnlinkResponse *unlink_response;
+    Linkcore__V1__FetchLinkResponse *fetch_link_response;
     /*
      * Mediation (40-59).
      */

@@ -23,6 +23,7 @@ typedef struct Linkcore__V1__IssueLinkResponse Linkcore__V1__IssueLinkResponse;
 typedef struct Linkcore__V1__LinkIssued Linkcore__V1__LinkIssued;
 typedef struct Linkcore__V1__LinkIssuedAck Linkcore__V1__LinkIssuedAck;
 typedef struct Linkcore__V1__FetchLink Linkcore__V1__FetchLink;
+typedef struct Linkcore__V1__FetchLinkResponse Linkcore__V1__FetchLinkResponse;
 typedef struct Linkcore__V1__Unlink Linkcore__V1__Unlink;
 typedef struct Linkcore__V1__UnlinkResponse Linkcore__V1__UnlinkResponse;
 
@@ -150,7 +151,7 @@ struct  Linkcore__V1__IssueLinkResponse
 
 
 /*
- * Core -> organisation (pushed, then kept until acknowledged), or the reply to FetchLink.
+ * Core -> organisation: a request the core starts (pushed, kept until acknowledged).
  */
 struct  Linkcore__V1__LinkIssued
 {
@@ -188,6 +189,20 @@ struct  Linkcore__V1__FetchLink
 #define LINKCORE__V1__FETCH_LINK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__fetch_link__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Core -> organisation: the reply to FetchLink. A distinct body from the pushed LinkIssued, so
+ * that a reply can never be mistaken for a request the core starts.
+ */
+struct  Linkcore__V1__FetchLinkResponse
+{
+  ProtobufCMessage base;
+  Linkcore__V1__LinkIssued *link;
+};
+#define LINKCORE__V1__FETCH_LINK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__fetch_link_response__descriptor) \
+    , NULL }
 
 
 /*
@@ -365,6 +380,25 @@ Linkcore__V1__FetchLink *
 void   linkcore__v1__fetch_link__free_unpacked
                      (Linkcore__V1__FetchLink *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__FetchLinkResponse methods */
+void   linkcore__v1__fetch_link_response__init
+                     (Linkcore__V1__FetchLinkResponse         *message);
+size_t linkcore__v1__fetch_link_response__get_packed_size
+                     (const Linkcore__V1__FetchLinkResponse   *message);
+size_t linkcore__v1__fetch_link_response__pack
+                     (const Linkcore__V1__FetchLinkResponse   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__fetch_link_response__pack_to_buffer
+                     (const Linkcore__V1__FetchLinkResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__FetchLinkResponse *
+       linkcore__v1__fetch_link_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__fetch_link_response__free_unpacked
+                     (Linkcore__V1__FetchLinkResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Linkcore__V1__Unlink methods */
 void   linkcore__v1__unlink__init
                      (Linkcore__V1__Unlink         *message);
@@ -429,6 +463,9 @@ typedef void (*Linkcore__V1__LinkIssuedAck_Closure)
 typedef void (*Linkcore__V1__FetchLink_Closure)
                  (const Linkcore__V1__FetchLink *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__FetchLinkResponse_Closure)
+                 (const Linkcore__V1__FetchLinkResponse *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__Unlink_Closure)
                  (const Linkcore__V1__Unlink *message,
                   void *closure_data);
@@ -449,6 +486,7 @@ extern const ProtobufCMessageDescriptor linkcore__v1__issue_link_response__descr
 extern const ProtobufCMessageDescriptor linkcore__v1__link_issued__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__link_issued_ack__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__fetch_link__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__fetch_link_response__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__unlink__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__unlink_response__descriptor;
 
