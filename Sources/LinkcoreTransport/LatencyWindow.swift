@@ -40,16 +40,21 @@ struct LatencyWindow: Sendable {
         slots[index].buckets[Self.bucket(forMicros: micros)] += 1
     }
 
+    /// Requests answered at once on the event loop (pings, refusals): counted, not timed.
+    mutating func count(_ n: Int, at second: Int64) {
+        guard n > 0 else { return }
+        slots[slot(at: second)].count += UInt64(n)
+    }
+
     /// Requests per second and latency percentiles over the completed slots of the window.
     func summary(now second: Int64) -> (perSecond: Double, p50: UInt64, p99: UInt64) {
         var merged = [UInt64](repeating: 0, count: Self.bucketCount)
-        var total: UInt64 = 0
         var counted: UInt64 = 0
         for slot in slots where slot.second < second && slot.second >= second - Int64(Self.slots) {
             counted += slot.count
             for (i, n) in slot.buckets.enumerated() { merged[i] += UInt64(n) }
         }
-        total = counted
+        let total = merged.reduce(0, +)
         func percentile(_ p: Double) -> UInt64 {
             guard total > 0 else { return 0 }
             let rank = UInt64((Double(total) * p).rounded(.up))

@@ -32,7 +32,8 @@ public final class Metrics: Sendable {
         guard !batch.isEmpty else { return }
         let second = Self.nowSecond()
         state.withLock { s in
-            s.requestsTotal += UInt64(batch.latenciesMicros.count)
+            s.requestsTotal += UInt64(batch.latenciesMicros.count + batch.untimed)
+            s.requests.count(batch.untimed, at: second)
             for us in batch.latenciesMicros { s.requests.record(micros: us, at: second) }
             for us in batch.mediationMicros { s.mediations.record(micros: us, at: second) }
             for code in batch.errors { s.errors[code, default: 0] += 1 }
@@ -71,9 +72,12 @@ public final class Metrics: Sendable {
 
 /// What one connection gathers between two reports to `Metrics`.
 struct MetricsBatch {
+    /// Requests that waited for the domain (time from decode to reply).
     var latenciesMicros: [UInt64] = []
+    /// Requests answered at once on the event loop (pings, refusals).
+    var untimed = 0
     var mediationMicros: [UInt64] = []
     var errors: [LCErrorCode] = []
     var inFlightDelta = 0
-    var isEmpty: Bool { latenciesMicros.isEmpty && errors.isEmpty && inFlightDelta == 0 && mediationMicros.isEmpty }
+    var isEmpty: Bool { latenciesMicros.isEmpty && untimed == 0 && errors.isEmpty && inFlightDelta == 0 && mediationMicros.isEmpty }
 }

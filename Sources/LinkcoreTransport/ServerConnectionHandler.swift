@@ -351,8 +351,11 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             batch.errors.append(error.code)
             reply.error = error.proto
         }
-        let micros = started.map { UInt64(max(0, (NIODeadline.now() - $0).nanoseconds / 1000)) } ?? 0
-        batch.latenciesMicros.append(micros)
+        if let started {
+            batch.latenciesMicros.append(UInt64(max(0, (NIODeadline.now() - started).nanoseconds / 1000)))
+        } else {
+            batch.untimed += 1
+        }
         requestsSinceReport += 1
         send(reply)
     }

@@ -171,6 +171,11 @@ private struct TestError: Error { var text: String; init(_ text: String) { self.
         #expect(summary.p50 >= 100 && summary.p50 <= 110)
         #expect(summary.p99 >= 5000 && summary.p99 <= 5500)
         #expect(abs(summary.perSecond - 100.0 / 9) < 0.01)
+        // Untimed requests (pings) count towards the rate but do not drag the percentiles to zero.
+        window.count(900, at: 10)
+        let withPings = window.summary(now: 11)
+        #expect(abs(withPings.perSecond - 1000.0 / 9) < 0.01)
+        #expect(withPings.p50 == summary.p50 && withPings.p99 == summary.p99)
         // Slots older than the window are forgotten.
         #expect(window.summary(now: 30).p99 == 0)
     }
