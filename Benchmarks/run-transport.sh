@@ -9,6 +9,7 @@
 #   BENCH_WARMUP=1         warm-up seconds per shape (not measured)
 #   BENCH_SHAPES="a b c"   which shapes to run
 #   BENCH_SERVERS="linkcored c grpc"   which servers to run
+#   BENCH_GRPC_BIN=FILE    use this prebuilt gRPC baseline binary instead of building it
 #   BENCH_PKI_DIR=DIR      use this existing PKI (linkctl layout) instead of making one
 #   BENCH_KEEP=1           keep the temporary directory (logs, config, PKI)
 set -euo pipefail
@@ -104,8 +105,10 @@ for prog in echo_server loadgen; do
         -lprotobuf-c -lssl -lcrypto -lpthread
 done
 
-GRPC_BIN=""
-if [[ " $SERVERS " == *" grpc "* ]]; then
+GRPC_BIN="${BENCH_GRPC_BIN:-}"   # a prebuilt grpc-echo-bench (its first build takes long)
+if [[ -n "$GRPC_BIN" ]]; then
+    say "gRPC baseline: using prebuilt $GRPC_BIN"
+elif [[ " $SERVERS " == *" grpc "* ]]; then
     say "building gRPC baseline (swift build -c release, Benchmarks/GRPCBaseline)"
     if swift build -c release --package-path "$HERE/GRPCBaseline" >"$WORK/grpc-build.log" 2>&1; then
         GRPC_BIN="$(swift build -c release --package-path "$HERE/GRPCBaseline" --show-bin-path)/grpc-echo-bench"
