@@ -34,12 +34,14 @@ public final class LinkcoreConnection: Sendable {
         timeout: TimeAmount = .seconds(10),
         incoming: IncomingRequestHandler? = nil
     ) async throws -> LinkcoreConnection {
+        // Created here, not looked up later: a core that refuses at once may have torn the
+        // pipeline down before connect() returns, and the handler still knows why.
+        let box = HandlerBox(ClientHandler(incoming: incoming))
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Pipelines.configure(channel, tls: tls, role: .client, limits: limits,
-                                            application: ClientHandler(incoming: incoming))
+                    try Pipelines.configure(channel, tls: tls, role: .client, limits: limits, application: box.handler)
                 }
             }
         let channel: any Channel
@@ -49,9 +51,7 @@ public final class LinkcoreConnection: Sendable {
         case let .unix(path):
             channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
         }
-        let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientHandler.self), eventLoop: channel.eventLoop)
-        }.get()
+        let handler = try await channel.eventLoop.submit { NIOLoopBound(box.handler, eventLoop: channel.eventLoop) }.get()
         let connection = LinkcoreConnection(channel: channel, handler: handler, welcome: nil)
         guard let hello else { return connection }
         do {
@@ -116,4 +116,10 @@ extension LinkcoreConnection {
         let handler = self.handler
         return try? await channel.eventLoop.submit { handler.value.serverIdentity }.get()
     }
+}
+
+/// Hands the handler to the channel initializer; it is used only on the channel's event loop.
+private final class HandlerBox: @unchecked Sendable {
+    let handler: ClientHandler
+    init(_ handler: ClientHandler) { self.handler = handler }
 }
