@@ -34,59 +34,21 @@ extension LCEnvelope {
     }
 }
 
-/// Encodes outbound envelopes as frames, gathering every frame written before a flush into one
-/// buffer: the TLS layer then encrypts one buffer per flush instead of one per reply.
+/// Encodes outbound envelopes as frames.
 public final class EnvelopeWriter: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = LCEnvelope
     public typealias OutboundOut = ByteBuffer
-
-    private var pending: ByteBuffer?
-    private var promises: [EventLoopPromise<Void>] = []
 
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let envelope = unwrapOutboundIn(data)
-        var buffer = pending ?? context.channel.allocator.buffer(capacity: 4096)
+        var buffer = context.channel.allocator.buffer(capacity: 64)
         do {
             try envelope.writeFrame(into: &buffer)
+            context.write(wrapOutboundOut(buffer), promise: promise)
         } catch {
             promise?.fail(error)
-            return
         }
-        pending = buffer
-        if let promise { promises.append(promise) }
-    }
-
-    public func flush(context: ChannelHandlerContext) {
-        if let buffer = pending {
-            pending = nil
-            let waiting = promises
-            promises.removeAll(keepingCapacity: true)
-            if waiting.isEmpty {
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            } else {
-                let written = context.eventLoop.makePromise(of: Void.self)
-                for promise in waiting { written.futureResult.cascade(to: promise) }
-                context.write(wrapOutboundOut(buffer), promise: written)
-            }
-        }
-        context.flush()
-    }
-
-    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        dropPending(ChannelError.ioOnClosedChannel)
-        context.close(mode: mode, promise: promise)
-    }
-
-    public func handlerRemoved(context: ChannelHandlerContext) {
-        dropPending(ChannelError.ioOnClosedChannel)
-    }
-
-    private func dropPending(_ error: any Error) {
-        pending = nil
-        let waiting = promises
-        promises.removeAll()
-        for promise in waiting { promise.fail(error) }
     }
 }
