@@ -185,6 +185,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // End-to-end issuances/s vs durable SQLite commits; `swift run -c release issuance-bench`.
+        .executableTarget(
+            name: "issuance-bench",
+            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            path: "Benchmarks/issuance",
+            swiftSettings: swiftSettings
+        ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.
         .executableTarget(
             name: "linkcodes-bench",

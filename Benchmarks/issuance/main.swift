@@ -1,0 +1,178 @@
+// End-to-end link issuances per second: organisation -> linkcore-matcher (My Number match,
+// one-time matching number) -> linkcored (durable issuance) -> MatchAccepted, with real
+// processes on loopback over mutual TLS. Baseline in the same run: single-row SQLite
+// transactions with synchronous=FULL on the same disk, the durability floor every issuance
+// pays several times (matcher: ticket written and consumed; core: link and issuance).
+//
+//   swift build -c release && swift run -c release issuance-bench [residents=20000] [seconds=5]
+import Foundation
+import LinkcoreClient
+import LinkcorePKI
+import LinkcoreSQLite
+import LinkcoreTLS
+import LinkcoreWire
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let residents = arguments.first ?? 20000
+let seconds = Double(arguments.dropFirst().first ?? 5)
+let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("issuance-bench-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+func path(_ name: String) -> String { work.appendingPathComponent(name).path }
+func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
+func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
+
+// PKI, master key, config.
+say("PKI and configuration in \(work.path)")
+let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
+try write("ca.pem", ca.certificate.certificatePEM)
+try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
+let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
+try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
+for org in ["CITY01", "MATCHER"] {
+    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
+    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
+}
+FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                               attributes: [.posixPermissions: 0o600])
+try write("linkcored.toml", """
+    [core]
+    id = "bench"
+    state_directory = "\(path("state"))"
+    [listen]
+    addresses = ["127.0.0.1:0"]
+    admin_socket = "\(path("admin.sock"))"
+    [tls]
+    certificate = "\(path("server.pem"))"
+    private_key = "\(path("server.key"))"
+    ca_bundle = "\(path("ca.pem"))"
+    crl = "\(path("crl.pem"))"
+    [log]
+    level = "warning"
+    [keys]
+    master_secret = "\(path("master.key"))"
+    """)
+
+func spawn(_ executable: String, _ args: [String], log: String) throws -> Process {
+    let process = Process()
+    process.executableURL = bin.appendingPathComponent(executable)
+    process.arguments = args
+    FileManager.default.createFile(atPath: path(log), contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path(log)))
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    return process
+}
+
+func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+    for _ in 0..<500 {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "timed out waiting for \(what)"])
+}
+
+// The registry.
+say("generating \(residents) residents")
+let generate = try spawn("linkcore-matcher", ["registry", "generate", "--db", path("registry.sqlite"), "--count", "\(residents)", "--seed", "7"], log: "generate.log")
+generate.waitUntilExit()
+let myNumbers = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: true)
+    .query("SELECT my_number FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
+
+// linkcored, organisations, matcher.
+let core = try spawn("linkcored", ["--config", path("linkcored.toml")], log: "linkcored.log")
+defer { core.terminate() }
+try await waitFor("linkcored") { FileManager.default.fileExists(atPath: path("admin.sock")) }
+let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
+guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
+      let corePort = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
+    throw NSError(domain: "bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "the core reported no listen address"])
+}
+_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "CITY01"; $0.name = "City"; $0.sector = .public; $0.role = .agency } }))
+_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "MATCHER"; $0.name = "Matcher"; $0.sector = .public; $0.role = .matcher } }))
+let matcher = try spawn("linkcore-matcher", [
+    "serve", "--db", path("registry.sqlite"), "--listen", "127.0.0.1:0",
+    "--certificate", path("server.pem"), "--private-key", path("server.key"), "--ca-bundle", path("ca.pem"), "--crl", path("crl.pem"),
+    "--core", "127.0.0.1:\(corePort)", "--client-certificate", path("MATCHER.pem"), "--client-key", path("MATCHER.key"),
+], log: "matcher.log")
+defer { matcher.terminate() }
+var matcherPort = 0
+try await waitFor("linkcore-matcher") {
+    let text = (try? String(contentsOfFile: path("matcher.log"), encoding: .utf8)) ?? ""
+    guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }),
+          let port = line.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) else { return false }
+    matcherPort = port
+    return true
+}
+let cityTLS = try TLSContext.client(TLSConfiguration(certificateChainPath: path("CITY01.pem"), privateKeyPath: path("CITY01.key"),
+                                                     trustRootsPath: path("ca.pem"), serverName: "localhost"))
+// The organisation's core connection takes the pushed links and acknowledges them.
+let inbox = try await LinkcoreConnection.connect(
+    to: .tcp(host: "127.0.0.1", port: corePort), tls: cityTLS,
+    hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: true),
+    incoming: { _ in .success(.linkIssuedAck(LCLinkIssuedAck())) })
+
+// Baseline: durable single-row commits on the same disk.
+func baseline() throws -> Double {
+    let db = try SQLiteDatabase(path: path("baseline.sqlite"))
+    try db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)")
+    let start = Date()
+    var n = 0
+    while Date().timeIntervalSince(start) < seconds {
+        try db.transaction { try db.query("INSERT INTO t (v) VALUES (?)", [.blob(Array(repeating: 7, count: 32))]) }
+        n += 1
+    }
+    return Double(n) / Date().timeIntervalSince(start)
+}
+
+/// Issuances with `concurrency` requests outstanding, each for a resident not linked before.
+func issuances(concurrency: Int, numbers: ArraySlice<String>) async throws -> (rate: Double, p50: Double, p99: Double, done: Int, errors: Int) {
+    let connection = try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: matcherPort), tls: cityTLS)
+    defer { Task { await connection.close() } }
+    let queue = Array(numbers)
+    let start = Date()
+    let results = try await withThrowingTaskGroup(of: [(Double, Bool)].self) { group in
+        for worker in 0..<concurrency {
+            group.addTask {
+                var out: [(Double, Bool)] = []
+                var i = worker
+                while i < queue.count, Date().timeIntervalSince(start) < seconds {
+                    let t0 = Date()
+                    let reply = try? await connection.request(.matchRequest(.with { $0.myNumber = queue[i]; $0.consentRef = "bench" }))
+                    var ok = false
+                    if case .matchAccepted? = reply { ok = true }
+                    out.append((Date().timeIntervalSince(t0) * 1e6, ok))
+                    i += concurrency
+                }
+                return out
+            }
+        }
+        var all: [(Double, Bool)] = []
+        for try await part in group { all += part }
+        return all
+    }
+    let elapsed = Date().timeIntervalSince(start)
+    let latencies = results.filter(\.1).map(\.0).sorted()
+    func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+    return (Double(latencies.count) / elapsed, pct(0.5), pct(0.99), latencies.count, results.count - latencies.count)
+}
+
+say("baseline: durable SQLite commits for \(seconds) s")
+let floor = try baseline()
+var offset = 0
+var lines: [String] = []
+for concurrency in [1, 16] {
+    say("issuances with \(concurrency) outstanding for \(seconds) s")
+    let slice = myNumbers[offset...]
+    let r = try await issuances(concurrency: concurrency, numbers: slice)
+    offset += r.done + r.errors
+    lines.append(String(format: "%-12d | %10.0f | %8.0f | %8.0f | %6d | %17.0f | %5.3f",
+                        concurrency, r.rate, r.p50, r.p99, r.errors, floor, r.rate / floor))
+}
+print("linkcore end-to-end issuance benchmark (\(residents) residents, \(Int(seconds)) s per run, 2 cores, loopback mTLS)")
+print("outstanding  | issuances/s |  p50 µs  |  p99 µs  | errors | fsync commits/s   | ratio")
+for line in lines { print(line) }
+await inbox.close()
+await admin.close()
