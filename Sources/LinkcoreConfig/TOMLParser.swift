@@ -670,14 +670,7 @@ private struct ParserState {
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("unterminated multi-line string (opened at \(open))") }
-            if c == UInt8(ascii: "\"") && lookingAt("\"\"\"") {
-                var quotes = 3
-                while peek(quotes) == UInt8(ascii: "\"") { quotes += 1 }
-                if quotes > 5 { throw error("too many quotes at the end of a multi-line string") }
-                out.append(contentsOf: Array(repeating: UInt8(ascii: "\""), count: quotes - 3))
-                i += quotes
-                return String(decoding: out, as: UTF8.self)
-            }
+            if let closed = try closeMultiline(quote: UInt8(ascii: "\""), at: c, into: &out) { return closed }
             if c == UInt8(ascii: "\\") {
                 // Line-ending backslash: trims whitespace and newlines up to the next non-blank.
                 var k = i + 1
@@ -693,15 +686,31 @@ private struct ParserState {
                 try parseEscape(into: &out)
                 continue
             }
-            if c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") {
-                _ = try consumeNewline()
-                out.append(UInt8(ascii: "\n"))
-                continue
-            }
-            try checkStringByte(c, multiline: true)
-            out.append(c)
-            i += 1
+            try appendMultiline(c, into: &out)
         }
+    }
+
+    /// At a closing `"""` or `'''` (up to two more quotes belong to the content): the string.
+    mutating func closeMultiline(quote: UInt8, at c: UInt8, into out: inout [UInt8]) throws(ConfigError) -> String? {
+        guard c == quote, peek(1) == quote, peek(2) == quote else { return nil }
+        var quotes = 3
+        while peek(quotes) == quote { quotes += 1 }
+        if quotes > 5 { throw error("too many quotes at the end of a multi-line string") }
+        out.append(contentsOf: Array(repeating: quote, count: quotes - 3))
+        i += quotes
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// One byte of a multi-line string's body: newlines fold to \n, others are checked and kept.
+    mutating func appendMultiline(_ c: UInt8, into out: inout [UInt8]) throws(ConfigError) {
+        if c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") {
+            _ = try consumeNewline()
+            out.append(UInt8(ascii: "\n"))
+            return
+        }
+        try checkStringByte(c, multiline: true)
+        out.append(c)
+        i += 1
     }
 
     mutating func parseLiteralString() throws(ConfigError) -> String {
@@ -727,22 +736,8 @@ private struct ParserState {
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("unterminated multi-line string (opened at \(open))") }
-            if c == UInt8(ascii: "'") && lookingAt("'''") {
-                var quotes = 3
-                while peek(quotes) == UInt8(ascii: "'") { quotes += 1 }
-                if quotes > 5 { throw error("too many quotes at the end of a multi-line string") }
-                out.append(contentsOf: Array(repeating: UInt8(ascii: "'"), count: quotes - 3))
-                i += quotes
-                return String(decoding: out, as: UTF8.self)
-            }
-            if c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") {
-                _ = try consumeNewline()
-                out.append(UInt8(ascii: "\n"))
-                continue
-            }
-            try checkStringByte(c, multiline: true)
-            out.append(c)
-            i += 1
+            if let closed = try closeMultiline(quote: UInt8(ascii: "'"), at: c, into: &out) { return closed }
+            try appendMultiline(c, into: &out)
         }
     }
 

@@ -36,7 +36,6 @@ public final class Daemon: Sendable {
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
 
-    private let store: any CoreStore
     let orgs: OrgDirectory
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
@@ -56,16 +55,15 @@ public final class Daemon: Sendable {
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
-        return Daemon(configPath: configPath, config: config, tls: tls, store: store, orgs: orgs,
+        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
                       registry: registry, service: service, logger: logger)
     }
 
-    private init(configPath: String, config: DaemonConfig, tls: TLSContext, store: any CoreStore, orgs: OrgDirectory,
+    private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
                  registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
         self.configPath = configPath
         self.logger = logger
         self.service = service
-        self.store = store
         self.orgs = orgs
         self.live = Mutex(Live(config: config, tls: tls))
         self.registry = registry
