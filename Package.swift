@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "LinkcoreTLSTests",
             dependencies: [
-                "LinkcoreTLS", "LinkcorePKI", "COpenSSL",
+                "LinkcoreTLS", "LinkcorePKI",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -47,7 +47,7 @@ struct TLSHandlerTests {
         }
         #expect(peer.orgCode == "TEST01")  // the first org URI, not the second one
         #expect(peer.subject.contains("CN=org TEST01"))
-        #expect(peer.serialHex == "03")
+        #expect(peer.serialHex == pki.orgSerialHex)
         if let notAfter = peer.notAfter {
             #expect(notAfter > Date())
         } else {
