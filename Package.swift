@@ -53,8 +53,10 @@ let package = Package(
         ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
         .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // The access log's hash chain and signed checkpoints: shared by the store and the verifier.
+        .target(name: "LinkcoreAudit", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
-        .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite", "LinkcoreAudit"], swiftSettings: swiftSettings),
         // The core's domain: organisations, link issuance, mediation, events, access log, fees.
         // Pure logic over a store and the link-code keyring; no sockets.
         .target(
