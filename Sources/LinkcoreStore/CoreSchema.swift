@@ -60,7 +60,8 @@ enum CoreSchema {
             position   INTEGER PRIMARY KEY,
             hash       BLOB NOT NULL,
             at_ms      INTEGER NOT NULL,
-            signature  BLOB NOT NULL
+            signature  BLOB NOT NULL,
+            certificate BLOB NOT NULL
         );
         """,
     ]

@@ -32,6 +32,8 @@ public protocol CoreStore: Sendable {
     func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord
     /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
     func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
+    /// The last entry, if any.
+    func accessHead() async throws -> ChainedRecord?
     /// The whole log in order, a page at a time, for verification.
     func accessChain(afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
     /// Records a signed checkpoint of the chain at `position`.
