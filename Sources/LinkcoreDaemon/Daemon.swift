@@ -38,6 +38,8 @@ public final class Daemon: Sendable {
 
     let orgs: OrgDirectory
     let audit: AuditService
+    let events: EventService
+    let dispatcher: EventDispatcher
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -55,13 +57,20 @@ public final class Daemon: Sendable {
         let links = LinkService(
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
-        let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        let pusher = Pusher(registry: registry)
+        let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                  hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
+        let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
+        let service = CoreService(links: links, pusher: pusher, events: events, dispatcher: dispatcher, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
-                      registry: registry, service: service, logger: logger)
+                      registry: registry, service: service, events: events, dispatcher: dispatcher, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
-                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
+                 registry: ConnectionRegistry, service: any RequestHandling, events: EventService, dispatcher: EventDispatcher,
+                 logger: Logger) {
+        self.events = events
+        self.dispatcher = dispatcher
         self.configPath = configPath
         self.audit = audit
         self.logger = logger
@@ -166,6 +175,7 @@ public final class Daemon: Sendable {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
         let checkpointer = Task { [self] in await checkpointLoop() }
+        let eventSweeper = Task { [dispatcher] in await dispatcher.sweepLoop() }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -176,6 +186,7 @@ public final class Daemon: Sendable {
         }
         ticker.cancel()
         checkpointer.cancel()
+        eventSweeper.cancel()
         await shutdown()
     }
 
@@ -340,7 +351,13 @@ struct AdminService: AdminHandling {
     func handle(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
         switch request.body {
         case .statusRequest?:
-            return .success(.status(daemon.status()))
+            var status = daemon.status()
+            if let counts = await daemon.events.counts() {
+                status.eventsQueued = counts.queued
+                status.eventsDelivered = counts.delivered
+                status.eventsPending = counts.pending
+            }
+            return .success(.status(status))
         case .reload?:
             var response = LCReloadResponse()
             switch await daemon.reload() {

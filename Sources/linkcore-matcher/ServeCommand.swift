@@ -34,9 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
             certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, crlPath: crl))
         let clientTLS = try TLSContext.client(TLSConfiguration(
             certificateChainPath: clientCertificate, privateKeyPath: clientKey, trustRootsPath: caBundle, serverName: coreServerName))
+        let core = CoreLink(host: coreHost, port: corePort, tls: clientTLS)
         let service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: TimeInterval(ticketMinutes * 60)),
-            core: CoreLink(host: coreHost, port: corePort, tls: clientTLS), logger: logger)
+            core: core, logger: logger)
+        // The registry's change log goes to the core as change events, in the background.
+        Task { await ChangeForwarder(store: store, core: core, logger: logger).run() }
         let environment = ConnectionEnvironment(
             coreID: "matcher", limits: ConnectionLimits(), service: service, metrics: Metrics(),
             registry: ConnectionRegistry(maxConnections: 10_000, maxPerOrg: 64), logger: logger)
