@@ -194,6 +194,13 @@ let package = Package(
             path: "Benchmarks/issuance",
             swiftSettings: swiftSettings
         ),
+        // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
+        .executableTarget(
+            name: "events-bench",
+            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            path: "Benchmarks/events",
+            swiftSettings: swiftSettings
+        ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.
         .executableTarget(
             name: "linkcodes-bench",
