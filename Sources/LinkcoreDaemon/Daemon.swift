@@ -44,7 +44,7 @@ public final class Daemon: Sendable {
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
         let tls = try makeTLS(config)
-        let store: any CoreStore
+        let store: any CoreStore & EventStore
         do {
             store = try SQLiteCoreStore(path: config.store.path)
         } catch {
