@@ -44,7 +44,7 @@ for org in orgCodes + ["MATCHER"] {
     let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
     try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
 }
-FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+_ = FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
                                attributes: [.posixPermissions: 0o600])
 try write("linkcored.toml", """
     [core]
@@ -67,7 +67,7 @@ try write("linkcored.toml", """
 let core = Process()
 core.executableURL = bin.appendingPathComponent("linkcored")
 core.arguments = ["--config", path("linkcored.toml")]
-FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
+_ = FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
 let coreLog = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
 core.standardOutput = coreLog
 core.standardError = coreLog
