@@ -59,7 +59,8 @@ public final class Daemon: Sendable {
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let pusher = Pusher(registry: registry)
         let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
-                                  hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
+                                  hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
         let service = CoreService(links: links, pusher: pusher, events: events, dispatcher: dispatcher, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
@@ -175,7 +176,7 @@ public final class Daemon: Sendable {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
         let checkpointer = Task { [self] in await checkpointLoop() }
-        let eventSweeper = Task { [dispatcher] in await dispatcher.sweepLoop() }
+        let eventSweeper = Task { [self] in await dispatcher.sweepLoop { self.live.withLock { $0.config.events.sweepInterval } } }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()

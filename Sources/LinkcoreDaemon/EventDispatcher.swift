@@ -82,11 +82,12 @@ public actor EventDispatcher {
 }
 
 extension EventDispatcher {
-    /// Sweeps every 30 s until cancelled: daily batches fall due on a minute boundary, so a
-    /// batch goes out within 30 s of its time to whoever is connected then.
-    public func sweepLoop(every period: Duration = .seconds(30)) async {
+    /// Sweeps every `period()` (`[events] sweep_interval_ms`, 30 s by default, re-read after a
+    /// reload) until cancelled: a daily batch goes out within one period of its time to whoever
+    /// is connected then.
+    public func sweepLoop(period: @Sendable () -> Duration) async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: period)
+            try? await Task.sleep(for: period())
             sweep()
         }
     }
