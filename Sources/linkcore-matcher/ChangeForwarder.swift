@@ -36,23 +36,18 @@ struct ChangeForwarder: Sendable {
     func forwardOnce() async throws -> Int {
         let (instance, cursor) = try store.reportingCursor()
         let changes = try store.changes(after: cursor, limit: window)
-        guard !changes.isEmpty else { return 0 }
-        let results = await withTaskGroup(of: (Int64, (any Error)?).self) { group in
-            for change in changes {
-                group.addTask {
-                    do {
-                        guard case .reportChangeResponse? = try await core.request(.reportChange(Self.report(change, instance: instance))) else {
-                            return (change.sequence, WireError(.internal, "the core answered ReportChange unexpectedly"))
-                        }
-                        return (change.sequence, nil)
-                    } catch {
-                        return (change.sequence, error)
-                    }
+        guard let first = changes.first else { return 0 }
+        // The first alone: it (re)opens the connection the rest of the window then shares.
+        let firstError = await send(first, instance: instance)
+        var results: [Int64: (any Error)?] = [first.sequence: firstError]
+        if firstError == nil {
+            results = await withTaskGroup(of: (Int64, (any Error)?).self) { group in
+                for change in changes.dropFirst() {
+                    group.addTask { (change.sequence, await send(change, instance: instance)) }
                 }
+                for await (sequence, error) in group { results[sequence] = error }
+                return results
             }
-            var results: [Int64: (any Error)?] = [:]
-            for await (sequence, error) in group { results[sequence] = error }
-            return results
         }
         // Advance over the acknowledged prefix only: a gap is reported again next time.
         var acknowledged = 0
@@ -67,6 +62,23 @@ struct ChangeForwarder: Sendable {
             throw error
         }
         return acknowledged
+    }
+
+    /// Nil once the core has acknowledged the report (or refused it as malformed, which no
+    /// retry can change: logged and passed over so it does not hold back later changes).
+    func send(_ change: RecordedChange, instance: String) async -> (any Error)? {
+        do {
+            guard case .reportChangeResponse? = try await core.request(.reportChange(Self.report(change, instance: instance))) else {
+                return WireError(.internal, "the core answered ReportChange unexpectedly")
+            }
+            return nil
+        } catch let error as WireError where error.code == .invalidArgument {
+            logger.error("the core refused a change report as malformed; skipped",
+                         metadata: ["sequence": "\(change.sequence)", "error": "\(error)"])
+            return nil
+        } catch {
+            return error
+        }
     }
 
     static func report(_ change: RecordedChange, instance: String) -> LCReportChange {
