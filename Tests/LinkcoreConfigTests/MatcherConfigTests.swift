@@ -81,6 +81,17 @@ private var repositoryRoot: String {
         }
     }
 
+    /// The local sample the README uses beside scripts/run.sh parses once @RUN@ is filled in.
+    @Test func localSampleLoads() throws {
+        let text = try String(contentsOfFile: repositoryRoot + "/etc/linkcore/matcher.local.toml", encoding: .utf8)
+            .replacingOccurrences(of: "@RUN@", with: "/home/me/linkcore/run")
+        let config = try MatcherConfig.parse(text: text, file: "/home/me/linkcore/run/matcher.toml", environment: [:])
+        #expect(config.registry.path == "/home/me/linkcore/run/registry.sqlite")
+        #expect(config.listen.addresses.map(\.description) == ["127.0.0.1:7500"])
+        #expect(config.core.clientCertificate == "/home/me/linkcore/run/pki/orgs/MATCHER.pem")
+        #expect(config.core.serverName == "127.0.0.1")
+    }
+
     @Test func everyValueCanBeSet() throws {
         let config = try load("""
             [registry]
