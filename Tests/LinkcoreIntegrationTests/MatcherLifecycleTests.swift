@@ -25,7 +25,8 @@ import Glibc
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("CITY01")
         let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
-                                         corePort: corePort, registryPath: try registry(in: daemon.temp.url))
+                                         corePort: corePort, registryPath: try registry(in: daemon.temp.url),
+                                         environment: ["WATCHDOG_USEC": "1000000"])
         try matcher.process.run()
 
         // It listens at once, but says it is waiting for the core and is not ready.
@@ -43,6 +44,7 @@ import Glibc
         let readyIndex = try #require(all.firstIndex { $0.contains("READY=1") })
         #expect(all[..<readyIndex].contains { $0.contains("waiting for the core") })
         #expect(all.filter { $0.contains("READY=1") }.count == 1)
+        try await matcher.notify.wait(for: "WATCHDOG=1", after: readyIndex, timeout: .seconds(5))
 
         // Figures: one match served (its link issued by the core), one refused as no unique match.
         let city = try await matcher.connect(as: "CITY01")

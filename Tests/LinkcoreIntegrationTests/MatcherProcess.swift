@@ -17,7 +17,7 @@ final class MatcherProcess: @unchecked Sendable {
 
     /// `extraConfig` is merged into the generated TOML per table, as for `DaemonProcess`.
     init(pki: TestPKI, directory: URL, corePort: Int, registryPath: String, extraConfig: [String: String] = [:],
-         arguments: [String] = []) throws {
+         arguments: [String] = [], environment: [String: String] = [:]) throws {
         self.directory = directory
         self.pki = pki
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -31,6 +31,7 @@ final class MatcherProcess: @unchecked Sendable {
         for key in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY"] {
             env.removeValue(forKey: key)
         }
+        for (key, value) in environment { env[key] = value }
         process = ChildProcess(executable: Products.path("linkcore-matcher"),
                                arguments: ["serve", "--config", configPath] + arguments, environment: env, outputPath: logPath)
     }
