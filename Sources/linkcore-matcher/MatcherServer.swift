@@ -87,7 +87,8 @@ final class MatcherServer: Sendable {
                     })
                 bound.append(channel)
                 // Scripts and tests read the bound port (for port 0) from this line.
-                logger.notice("linkcore-matcher listening on \(channel.localAddress.map { "\($0)" } ?? "\(address)")")
+                let bound = ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port, family: address.family)
+                logger.notice("linkcore-matcher listening on \(bound)")
             } catch {
                 for channel in bound { try? await channel.close() }
                 throw MatcherError.listen("\(address)", "\(error)")
@@ -122,11 +123,16 @@ final class MatcherServer: Sendable {
     /// Starts listening, links to the core, tells systemd it is ready, serves until SIGTERM or
     /// SIGINT, then drains. A signal while the core is still unreachable stops at once.
     func run() async throws {
-        let signals = SignalStream.make([SIGTERM, SIGINT])
+        let signals = SignalStream.make([SIGTERM, SIGINT, SIGHUP])
         try await bind()
         let linking = Task { await connectToCore() }
         let stop = Task { [logger] in
             for await signal in signals {
+                if signal == SIGHUP {
+                    // Not a reload (the matcher has none): HUP's default action would kill it.
+                    logger.notice("SIGHUP ignored: restart linkcore-matcher to apply a changed configuration")
+                    continue
+                }
                 logger.info("shutdown requested", metadata: ["signal": "\(signal)"])
                 // A stop while the core is still unreachable ends the wait at once.
                 linking.cancel()

@@ -56,6 +56,12 @@ import Glibc
         #expect(refused?.code == .matchFailed)
         try await matcher.notify.waitForStatus(containing: "1 connections, 1 matches served, 1 refused (1 no unique match)")
 
+        // SIGHUP is not a reload and must not kill it (HUP's default action would).
+        matcher.signal(SIGHUP)
+        for _ in 0..<250 where !matcher.log.contains("SIGHUP ignored") { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(matcher.log.contains("SIGHUP ignored"), "\(matcher.log)")
+        #expect(matcher.process.isRunning)
+
         // SIGTERM: STOPPING=1 first, GoingAway to the connected organisation, a clean exit.
         let beforeStop = matcher.notify.messages.count
         matcher.signal(SIGTERM)
