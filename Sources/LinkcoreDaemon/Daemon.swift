@@ -243,20 +243,12 @@ public final class Daemon: Sendable {
     /// timeout, then closes whatever is left.
     public func shutdown() async {
         guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
-        let drainMs = live.withLock { Int(Self.timeAmount($0.config.shutdown.drainTimeout).nanoseconds / 1_000_000) }
-        notifier.stopping(status: "draining \(registry.count) connections (up to \(drainMs) ms)")
+        let drainTimeout = live.withLock { $0.config.shutdown.drainTimeout }
+        notifier.stopping(status: "draining \(registry.count) connections (up to \(Int(drainTimeout / .milliseconds(1))) ms)")
         for channel in listeners.withLock({ $0 }) { try? await channel.close() }
-        for entry in registry.entries {
-            entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: UInt32(drainMs)), promise: nil)
-        }
-        let deadline = ContinuousClock.now + .milliseconds(drainMs)
-        while registry.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let left = registry.entries
-        if !left.isEmpty {
-            logger.warning("drain timeout: closing remaining connections", metadata: ["connections": "\(left.count)"])
-            for entry in left { try? await entry.channel.close() }
+        let forced = await registry.drain(within: drainTimeout)
+        if forced > 0 {
+            logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
         }
         // Whatever was logged during the drain is covered by a last checkpoint.
         await signCheckpoint()
