@@ -38,6 +38,7 @@ public final class Daemon: Sendable {
 
     let orgs: OrgDirectory
     let audit: AuditService
+    let fees: FeeStatements
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -57,13 +58,14 @@ public final class Daemon: Sendable {
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
-                      registry: registry, service: service, logger: logger)
+                      fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
-                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
+                 fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
         self.configPath = configPath
         self.audit = audit
+        self.fees = fees
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -355,6 +357,8 @@ struct AdminService: AdminHandling {
         case .auditVerify?:
             let caBundle = daemon.currentConfig.tls.caBundle
             return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
+        case let .feesStatement(request)?:
+            return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:
             return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:
