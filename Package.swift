@@ -91,7 +91,7 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The daemon's TOML configuration, validated with precise errors.
+        // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
             swiftSettings: swiftSettings
@@ -141,6 +141,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
+                "LinkcoreConfig", "LinkcoreSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -183,7 +184,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "LinkcoreRegistry",
+                "LinkcoreRegistry", "LinkcoreLinkCodes",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -114,11 +114,27 @@ guard case let .status(status)? = try await admin.request(.statusRequest(LCStatu
 _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "CITY01"; $0.name = "City"; $0.sector = .public; $0.role = .agency } }))
 _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "HEALTH01"; $0.name = "Health insurer"; $0.sector = .public; $0.role = .agency } }))
 _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "MATCHER"; $0.name = "Matcher"; $0.sector = .public; $0.role = .matcher } }))
-let matcher = try spawn("linkcore-matcher", [
-    "serve", "--db", path("registry.sqlite"), "--listen", "127.0.0.1:0",
-    "--certificate", path("server.pem"), "--private-key", path("server.key"), "--ca-bundle", path("ca.pem"), "--crl", path("crl.pem"),
-    "--core", "127.0.0.1:\(corePort)", "--client-certificate", path("MATCHER.pem"), "--client-key", path("MATCHER.key"),
-], log: "matcher.log")
+// "notice" keeps the matcher's per-request info lines out of the measurement; the bound port is
+// logged at notice level.
+try write("matcher.toml", """
+    [registry]
+    path = "\(path("registry.sqlite"))"
+    [listen]
+    addresses = ["127.0.0.1:0"]
+    [tls]
+    certificate = "\(path("server.pem"))"
+    private_key = "\(path("server.key"))"
+    ca_bundle = "\(path("ca.pem"))"
+    crl = "\(path("crl.pem"))"
+    [core]
+    address = "127.0.0.1:\(corePort)"
+    server_name = "localhost"
+    client_certificate = "\(path("MATCHER.pem"))"
+    client_key = "\(path("MATCHER.key"))"
+    [log]
+    level = "notice"
+    """)
+let matcher = try spawn("linkcore-matcher", ["serve", "--config", path("matcher.toml")], log: "matcher.log")
 defer { matcher.terminate() }
 var matcherPort = 0
 try await waitFor("linkcore-matcher") {

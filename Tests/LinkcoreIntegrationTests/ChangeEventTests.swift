@@ -63,12 +63,11 @@ import Testing
 
     struct Network {
         let daemon: DaemonProcess
-        let matcher: ChildProcess
-        let matcherPort: Int
+        let matcher: MatcherProcess
         let registryPath: String
 
         func connectToMatcher(as org: String) async throws -> LinkcoreConnection {
-            try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: matcherPort), tls: try daemon.pki.clientTLS(org))
+            try await matcher.connect(as: org)
         }
 
         func connect(_ org: String, inbox: EventInbox?) async throws -> LinkcoreConnection {
@@ -124,26 +123,10 @@ import Testing
         try await daemon.start()
         let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
         try RegistryStore(path: registryPath).insert([Self.alice, Self.bob])
-        let pki = daemon.pki
-        let log = daemon.temp.url.appendingPathComponent("matcher.log").path
-        let matcher = ChildProcess(executable: Products.path("linkcore-matcher"), arguments: [
-            "serve", "--db", registryPath, "--listen", "127.0.0.1:0",
-            "--certificate", pki.path("server.pem"), "--private-key", pki.path("server.key"),
-            "--ca-bundle", pki.path("ca.pem"), "--crl", pki.path("crl.pem"),
-            "--core", "127.0.0.1:\(daemon.port)",
-            "--client-certificate", pki.path("MATCHER.pem"), "--client-key", pki.path("MATCHER.key"),
-        ], environment: ProcessInfo.processInfo.environment, outputPath: log)
-        try matcher.run()
-        for _ in 0..<500 {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }),
-               let port = line.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) {
-                return Network(daemon: daemon, matcher: matcher, matcherPort: port, registryPath: registryPath)
-            }
-            guard matcher.isRunning else { throw TestFailure("matcher exited:\n\(text)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestFailure("matcher did not start")
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
+                                         corePort: daemon.port, registryPath: registryPath)
+        try await matcher.start()
+        return Network(daemon: daemon, matcher: matcher, registryPath: registryPath)
     }
 
     func waitStatus(_ daemon: DaemonProcess, _ done: (LCStatus) -> Bool) async throws -> LCStatus {
