@@ -54,13 +54,14 @@ public final class EventService: Sendable {
         }
         let nowMs = now()
         do {
-            if let queued = try await store.changeReport(reporter: reporter, reportID: change.reportID) {
+            let targets = try await store.fanoutTargets(reporter: reporter, reportID: change.reportID,
+                                                        residentHash: try hasher.hash(residentCode: change.residentCode))
+            if let queued = targets.seen {
                 return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, dueNow: []))
             }
             var entries: [OutboxEntry] = []
-            let hash = try hasher.hash(residentCode: change.residentCode)
-            if let idCode = try await store.idCode(residentHash: hash) {
-                for link in try await store.liveLinks(idCode: idCode) {
+            if let idCode = targets.idCode {
+                for link in targets.links {
                     guard let org = orgs[link.orgCode] else { continue }
                     switch await decide(for: org, kind: change.kind, atMs: nowMs) {
                     case let .failure(error):

@@ -8,6 +8,9 @@ public protocol EventStore: Sendable {
     func liveLinks(idCode: UInt64) async throws -> [Link]
     /// How many events a report queued, if this reporter already sent this report id.
     func changeReport(reporter: String, reportID: String) async throws -> Int?
+    /// The three lookups of a fan-out in one read: the report's earlier count (if seen), the
+    /// resident's ID code (if known) and their live links.
+    func fanoutTargets(reporter: String, reportID: String, residentHash: [UInt8]) async throws -> FanoutTargets
     /// Writes the report's dedup row and all its outbox entries in one durable write. If the
     /// report id was recorded meanwhile, writes nothing and returns the first count with
     /// `duplicate` set.
@@ -64,4 +67,10 @@ public struct EventCounts: Sendable, Equatable {
         self.queued = queued
         self.delivered = delivered
     }
+}
+
+public struct FanoutTargets: Sendable, Equatable {
+    public var seen: Int?
+    public var idCode: UInt64?
+    public var links: [Link]
 }

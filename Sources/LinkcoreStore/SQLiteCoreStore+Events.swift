@@ -19,6 +19,20 @@ extension SQLiteCoreStore: EventStore {
         try await read { db in try Self.reportCount(db, reporter: reporter, reportID: reportID) }
     }
 
+    public func fanoutTargets(reporter: String, reportID: String, residentHash: [UInt8]) async throws -> FanoutTargets {
+        try await read { db in
+            if let seen = try Self.reportCount(db, reporter: reporter, reportID: reportID) {
+                return FanoutTargets(seen: seen, idCode: nil, links: [])
+            }
+            guard let id = try db.query("SELECT id_code FROM residents WHERE resident_hash = ?", [.blob(residentHash)]).first?.int(0) else {
+                return FanoutTargets(seen: nil, idCode: nil, links: [])
+            }
+            let links = try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND unlinked_at IS NULL ORDER BY org_code",
+                                     [.integer(id)]).compactMap { Self.link($0) }
+            return FanoutTargets(seen: nil, idCode: UInt64(bitPattern: id), links: links)
+        }
+    }
+
     static func reportCount(_ db: SQLiteDatabase, reporter: String, reportID: String) throws -> Int? {
         try db.query("SELECT queued FROM change_reports WHERE reporter = ? AND report_id = ?",
                      [.text(reporter), .text(reportID)]).first?.int(0).map { Int($0) }
