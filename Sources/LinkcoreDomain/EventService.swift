@@ -73,7 +73,7 @@ public final class EventService: Sendable {
                         entries.append(OutboxEntry(
                             eventID: Self.newEventID(), orgCode: org.code, idCode: idCode,
                             kind: decision.revealKind ? change.kind.rawValue : 0,
-                            occurredAtMs: change.occurredAtMs > 0 ? change.occurredAtMs : nowMs, delivery: delivery,
+                            occurredAtMs: Self.dayStartJST(change.occurredAtMs > 0 ? change.occurredAtMs : nowMs), delivery: delivery,
                             dueAtMs: delivery == .immediate ? nowMs : nextBatch(after: nowMs), createdAtMs: nowMs))
                     }
                 }
@@ -104,6 +104,15 @@ public final class EventService: Sendable {
             default: return .failure(WireError(.policyFailure, "event routing gave no usable delivery for \(org.code)"))
             }
         }
+    }
+
+    /// The start (00:00 JST) of the day `ms` falls in. Receivers get the day of a change, not
+    /// its millisecond: an exact time shared by every receiver would let two organisations join
+    /// their link codes for the same resident by comparing events.
+    static func dayStartJST(_ ms: Int64) -> Int64 {
+        let day: Int64 = 86_400_000, jst: Int64 = 9 * 3_600_000
+        let local = ms + jst
+        return local - ((local % day) + day) % day - jst
     }
 
     /// The first batch time strictly after `ms`.
