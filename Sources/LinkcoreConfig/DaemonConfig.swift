@@ -132,6 +132,23 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Mediation: Sendable, Equatable {
+        /// The deadline for a provider's answer when the requester gives none.
+        public var defaultDeadline: Duration
+        /// The longest deadline a requester may ask for; longer ones are cut to this.
+        public var maxDeadline: Duration
+        /// The largest query payload relayed to a provider.
+        public var maxPayloadBytes: Int
+        /// The built-in whitelist table (CSV), until policy modules replace it.
+        public var whitelist: String
+
+        public init(defaultDeadline: Duration = .milliseconds(5_000), maxDeadline: Duration = .milliseconds(30_000),
+                    maxPayloadBytes: Int = 262_144, whitelist: String) {
+            self.defaultDeadline = defaultDeadline; self.maxDeadline = maxDeadline
+            self.maxPayloadBytes = maxPayloadBytes; self.whitelist = whitelist
+        }
+    }
+
     public var core: Core
     public var listen: Listen
     public var tls: TLS
@@ -140,13 +157,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var log: Log
     public var store: Store
     public var keys: Keys
+    public var mediation: Mediation
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 
     public init(
         core: Core, listen: Listen = Listen(), tls: TLS, limits: Limits = Limits(), shutdown: Shutdown = Shutdown(),
-        log: Log = Log(), store: Store, keys: Keys, file: String
+        log: Log = Log(), store: Store, keys: Keys, mediation: Mediation, file: String
     ) {
+        self.mediation = mediation
         self.core = core
         self.listen = listen
         self.tls = tls

@@ -24,6 +24,7 @@ extension DaemonConfig {
         ("log", ["level"]),
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
+        ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist"]),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -175,6 +176,18 @@ extension DaemonConfig {
         let keysSection = section("keys")
         let masterSecret = try keysSection.secretReference("master_secret", default: "credential:master.key")
 
+        // [mediation]
+        let mediationSection = section("mediation")
+        let maxDeadline = try mediationSection.integer("max_deadline_ms", default: 30_000, range: 10...600_000)
+        let defaultDeadline = try mediationSection.integer("default_deadline_ms", default: min(5_000, maxDeadline), range: 10...600_000)
+        if defaultDeadline > maxDeadline {
+            throw mediationSection.error(
+                .outOfRange, "default_deadline_ms", "\(defaultDeadline) is more than max_deadline_ms (\(maxDeadline))")
+        }
+        let maxPayload = try mediationSection.integer("max_payload_bytes", default: 262_144, range: 0...16_000_000)
+        let whitelist = try mediationSection.path("whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"),
+                                                  allowCredential: false)
+
         return DaemonConfig(
             core: Core(id: id, stateDirectory: stateDirectory),
             listen: Listen(addresses: addresses, adminSocket: adminSocket),
@@ -189,6 +202,8 @@ extension DaemonConfig {
             log: Log(level: level),
             store: Store(engine: engine, path: storePath),
             keys: Keys(masterSecret: masterSecret),
+            mediation: Mediation(defaultDeadline: .milliseconds(defaultDeadline), maxDeadline: .milliseconds(maxDeadline),
+                                 maxPayloadBytes: maxPayload, whitelist: whitelist),
             file: file
         )
     }

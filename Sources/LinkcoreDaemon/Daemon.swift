@@ -28,7 +28,7 @@ public final class Daemon: Sendable {
     private let live: Mutex<Live>
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
-    private let metrics = Metrics()
+    private let metrics: Metrics
     private let registry: ConnectionRegistry
     private let service: any RequestHandling
     private let logger: Logger
@@ -54,14 +54,21 @@ public final class Daemon: Sendable {
         let links = LinkService(
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
-        let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        let pusher = Pusher(registry: registry)
+        let metrics = Metrics()
+        let mediator = Mediator(
+            store: store, links: links, whitelist: try loadWhitelist(config.mediation.whitelist, logger: logger),
+            providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
+        let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
+                                  pusher: pusher, metrics: metrics, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
-                      registry: registry, service: service, logger: logger)
+                      registry: registry, service: service, metrics: metrics, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
-                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
+                 registry: ConnectionRegistry, service: any RequestHandling, metrics: Metrics, logger: Logger) {
         self.configPath = configPath
+        self.metrics = metrics
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -255,6 +262,10 @@ public final class Daemon: Sendable {
         if m.mediationsPerSecond > 0 {
             line += ", \(String(format: "%.0f", m.mediationsPerSecond)) mediations/s (p99 \(m.mediationP99Micros) µs)"
         }
+        let refused = m.mediationOutcomes.filter { $0.key != .answered && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
+        if !refused.isEmpty {
+            line += ", refused: " + refused.map { "\($0.key.label) \($0.value)" }.joined(separator: " ")
+        }
         if let reloadError { line += "; last reload FAILED: \(reloadError)" }
         return line
     }
@@ -277,6 +288,10 @@ public final class Daemon: Sendable {
         s.p99Us = m.p99Micros
         s.mediationsPerSecond = m.mediationsPerSecond
         s.mediationP99Us = m.mediationP99Micros
+        s.mediationOutcomes = m.mediationOutcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { outcome, count in
+            var o = LCOutcomeCount(); o.outcome = outcome; o.count = count; return o
+        }
+        s.droppedProviderReplies = m.droppedProviderReplies
         s.errors = m.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { code, count in
             var e = LCErrorCount(); e.code = code; e.count = count; return e
         }

@@ -1,0 +1,1 @@
+print("mediation-bench: not yet")
