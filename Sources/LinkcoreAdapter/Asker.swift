@@ -48,7 +48,7 @@ public struct Asker: Sendable {
 
     /// Runs the plan over `connections` (each holds at most its Welcome's in-flight limit).
     public func run(on connections: [LinkcoreConnection], each: @escaping @Sendable (Outcome) -> Void) async -> Summary {
-        let next = Atomic<Int>(0)
+        let next = Counter()
         let start = ContinuousClock.now
         let outcomes = await withTaskGroup(of: [Outcome].self) { group in
             for worker in 0..<max(1, plan.concurrency) {
@@ -56,7 +56,7 @@ public struct Asker: Sendable {
                 group.addTask {
                     var mine: [Outcome] = []
                     while true {
-                        let i = next.add(1, ordering: .relaxed).oldValue
+                        let i = next.take()
                         guard i < plan.count, !plan.linkCodes.isEmpty else { return mine }
                         let outcome = await ask(i, on: connection)
                         each(outcome)
@@ -118,4 +118,10 @@ public struct Asker: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
+}
+
+/// Hands out request numbers to the workers.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }

@@ -42,7 +42,7 @@ public final class Provider: Sendable {
 
     func answer(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
         guard case let .provide(provide)? = request.body else {
-            return .failure(WireError(.unknownMessage, "this adapter answers only provide requests"))
+            return .failure(WireError(.unknownMessage, "this adapter answers provide requests only (it keeps no links yet; use fetch_link)"))
         }
         served.add(1, ordering: .relaxed)
         if behaviour.disconnect, let connection = connection.withLock({ $0 }) {

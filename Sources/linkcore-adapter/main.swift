@@ -46,8 +46,7 @@ struct Provide: AsyncParsableCommand {
         behaviour.disconnect = disconnect
         let provider = Provider(table: try ProviderTable.load(path: table), behaviour: behaviour)
         try await provider.run(try connection.endpoint()) {
-            print("ready", terminator: "\n")
-            fflush(stdout)
+            FileHandle.standardOutput.write(Data("ready\n".utf8))
         }
         FileHandle.standardError.write(Data("linkcore-adapter: the core closed the connection\n".utf8))
     }

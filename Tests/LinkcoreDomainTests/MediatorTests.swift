@@ -37,7 +37,6 @@ import Testing
         for (code, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
             _ = await orgs.add(.with { $0.code = code; $0.name = "Name of \(code)"; $0.sector = .public; $0.role = role }, nowMs: 0)
         }
-        _ = await orgs.setSuspended("SLEEPY01", true)
         let secret = (0..<32).map { UInt8($0) }
         let links = LinkService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
                                 hasher: try ResidentHasher(masterSecret: secret), orgs: orgs, now: { Self.now })
@@ -53,6 +52,7 @@ import Testing
                 codes["\(org)/\(resident)"] = issued.linkCode
             }
         }
+        _ = await orgs.setSuspended("SLEEPY01", true)
         let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
         let providers = ScriptedProviders()
         let mediator = Mediator(store: store, links: links, whitelist: whitelist, providers: providers,
@@ -105,6 +105,7 @@ import Testing
             #expect(m.reply.failure?.code == code)
             #expect(m.outcome == outcome && m.logged)
         }
+        w.providers.reply.withLock { $0 = .refused(providerCode: "NO_RECORD", message: "none") }
         #expect(await w.mediator.mediate(request(la), requester: "CITY01").reply.failure?.providerCode == "NO_RECORD")
         #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused])
     }

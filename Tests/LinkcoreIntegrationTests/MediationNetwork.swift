@@ -77,7 +77,8 @@ final class MediationNetwork: @unchecked Sendable {
         let table = dir.appendingPathComponent("\(org).tsv").path
         let lines = (codes[org] ?? [:]).map { "\($0.value)\t\(Self.answer(for: $0.key))" }
         try (lines.joined(separator: "\n") + "\n").write(toFile: table, atomically: true, encoding: .utf8)
-        let log = dir.appendingPathComponent("provide-\(org).log").path
+        // A log per process: "ready" from an earlier provider must not count for this one.
+        let log = dir.appendingPathComponent("provide-\(org)-\(UUID().uuidString.prefix(8)).log").path
         let process = ChildProcess(executable: Products.path("linkcore-adapter"),
                                    arguments: adapterArguments("provide", as: org) + ["--table", table] + options,
                                    environment: ProcessInfo.processInfo.environment, outputPath: log)
@@ -130,6 +131,15 @@ final class MediationNetwork: @unchecked Sendable {
         return try db.query("SELECT mediation_id, requester, provider, outcome FROM access_log ORDER BY position").map {
             ($0.string(0) ?? "", $0.string(1) ?? "", $0.string(2) ?? "", Int($0.int(3) ?? 0))
         }
+    }
+
+    /// Waits until the core lists exactly `count` connections of `org` (after a provider left or came).
+    func waitForPeers(_ org: String, count: Int) async throws {
+        for _ in 0..<500 {
+            if try await daemon.status().peers.filter({ $0.orgCode == org }).count == count { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("\(org) does not have \(count) connections")
     }
 
     func stop() {
