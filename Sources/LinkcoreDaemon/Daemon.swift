@@ -37,6 +37,7 @@ public final class Daemon: Sendable {
     private let stopping = Mutex(false)
 
     let orgs: OrgDirectory
+    private let whitelist: CurrentWhitelist
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -56,18 +57,21 @@ public final class Daemon: Sendable {
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let pusher = Pusher(registry: registry)
         let metrics = Metrics()
+        let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
         let mediator = Mediator(
-            store: store, links: links, whitelist: try loadWhitelist(config.mediation.whitelist, logger: logger),
+            store: store, links: links, whitelist: whitelist,
             providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
         let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, metrics: metrics, logger: logger)
-        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
-                      registry: registry, service: service, metrics: metrics, logger: logger)
+        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, registry: registry, service: service,
+                      metrics: metrics, whitelist: whitelist, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
-                 registry: ConnectionRegistry, service: any RequestHandling, metrics: Metrics, logger: Logger) {
+                 registry: ConnectionRegistry, service: any RequestHandling, metrics: Metrics, whitelist: CurrentWhitelist,
+                 logger: Logger) {
         self.configPath = configPath
+        self.whitelist = whitelist
         self.metrics = metrics
         self.logger = logger
         self.service = service
@@ -194,7 +198,7 @@ public final class Daemon: Sendable {
 
     // MARK: reload
 
-    /// Re-reads the config file, certificates and CRL. New connections use them; established
+    /// Re-reads the config file, certificates, CRL and the whitelist table. New connections use them; established
     /// connections keep the TLS session they have. On any error the running set stays in force.
     @discardableResult
     public func reload() async -> Result<Void, ReloadFailure> {
@@ -204,6 +208,7 @@ public final class Daemon: Sendable {
         do {
             let config = try DaemonConfig.load(path: configPath)
             let tls = try Self.makeTLS(config)
+            whitelist.replace(with: try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
             let old = live.withLock { live -> DaemonConfig in
                 let old = live.config
                 live.config = config

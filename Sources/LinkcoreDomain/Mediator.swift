@@ -57,6 +57,10 @@ public final class Mediator: Sendable {
             result.reply = .failure(WireError(.permissionDenied, "only agencies and private connectors may request information"))
             return result
         }
+        guard !a.suspended else {
+            result.reply = .failure(WireError(.orgSuspended, "organisation \(a.code) is suspended"))
+            return result
+        }
         let startedAt = now()
         // (1) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
         var permitted = false

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreWire
+import Synchronization
 
 /// Decides whether a business process permits a requester to ask a provider for an information
 /// type (the statutory table of permitted exchanges, 別表第2). The mediator asks only this
@@ -92,4 +93,18 @@ extension BuiltinWhitelist.Rule {
 public struct WhitelistError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+/// The whitelist in force, replaced as a whole on reload (SIGHUP): a decision in progress
+/// finishes with the table it started with.
+public final class CurrentWhitelist: Whitelist {
+    private let current: Mutex<any Whitelist>
+
+    public init(_ initial: any Whitelist) { current = Mutex(initial) }
+
+    public func replace(with whitelist: any Whitelist) { current.withLock { $0 = whitelist } }
+
+    public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+        await current.withLock { $0 }.decide(query)
+    }
 }

@@ -30,12 +30,14 @@ final class MediationNetwork: @unchecked Sendable {
             "log": "level = \"info\"",
         ])
         extraTemp = temp
+        whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("PORTAL", role: .portal)
         for org in requesters + providers { try daemon.addOrg(org) }
         try await daemon.start()
     }
     private let extraTemp: TempDirectory
+    let whitelistPath: String
 
     var dir: URL { daemon.temp.url }
     var coreAddress: String { "127.0.0.1:\(daemon.port)" }

@@ -38,6 +38,12 @@ import Testing
         let refusal = try await net.ask(as: "CITY01", provider: "NOPE01", residents: linked).first
         #expect(refusal?.code == 303 && refusal?.providerCode == "CLOSED_FILE")
         #expect(try await net.ask(as: "CITY01", provider: "SLEEPY01", residents: linked).first?.code == 301)
+        // The table is reloaded with the configuration: a new row permits what was refused.
+        try (MediationNetwork.whitelist + "\nT9,BP-TAX,CITY02,OFFLINE01,income,,\n").write(toFile: net.whitelistPath, atomically: true, encoding: .utf8)
+        guard case let .reloadResponse(reload)? = try await net.daemon.admin(.reload(LCReloadRequest())), reload.ok else {
+            Issue.record("reload failed"); return
+        }
+        #expect(try await net.ask(as: "CITY02", provider: "OFFLINE01", residents: linked).first?.code == 301)
         // The portal and the matcher may not mediate.
         for org in ["PORTAL", "MATCHER"] {
             let connection = try await net.daemon.connect(as: org)
@@ -49,23 +55,24 @@ import Testing
 
         // Logged: every decision about a known resident, once; the forged and foreign codes
         // (no resident known) are not. Outcomes: 3 answered, 1+1 whitelist, 1 invalid link
-        // (resident 4 unknown to TAX01), 1 unavailable, 1 refused, 1 unavailable (suspended).
+        // (resident 4 unknown to TAX01), 1 unavailable, 1 refused, 1 unavailable (suspended),
+        // 1 unavailable after the reload.
         let log = try net.accessLog()
-        #expect(log.map(\.outcome).sorted() == [1, 1, 1, 2, 2, 3, 4, 4, 5])
+        #expect(log.map(\.outcome).sorted() == [1, 1, 1, 2, 2, 3, 4, 4, 4, 5])
         #expect(Set(answered.compactMap(\.mediationId)).isSubset(of: Set(log.map(\.mediationID))))
         // The operator's figures count refusals by reason, including the unlogged ones.
         let status = try await net.daemon.status()
         let outcomes = Dictionary(uniqueKeysWithValues: status.mediationOutcomes.map { ($0.outcome, $0.count) })
         #expect(outcomes[.answered] == 3 && outcomes[.invalidLink] == 3 && outcomes[.refusedByWhitelist] == 2)
-        #expect(outcomes[.providerUnavailableOutcome] == 2 && outcomes[.providerRefusedOutcome] == 1)
+        #expect(outcomes[.providerUnavailableOutcome] == 3 && outcomes[.providerRefusedOutcome] == 1)
 
         // The resident's view, through the portal's own code: only that resident's entries, with names.
         let portal = try await net.daemon.connect(as: "PORTAL")
         guard case let .accessLogPage(page)? = try await portal.request(.accessLogQuery(.with { $0.linkCode = net.code("PORTAL", linked[0]) })) else {
             Issue.record("no page"); return
         }
-        // Resident 1: answered, two whitelist refusals, offline, refused, suspended.
-        #expect(page.entries.map(\.outcome.rawValue) == [1, 2, 2, 4, 5, 4])
+        // Resident 1: answered, two whitelist refusals, offline, refused, suspended, offline after the reload.
+        #expect(page.entries.map(\.outcome.rawValue) == [1, 2, 2, 4, 5, 4, 4])
         #expect(page.entries.allSatisfy { $0.requesterName == "Org \($0.requesterOrg)" && $0.providerName == "Org \($0.providerOrg)" })
         #expect(page.entries.contains { $0.mediationID == answered[0].mediationId && $0.outcome == .answered && $0.providerName == "Org TAX01" })
         #expect(!page.entries.contains { $0.mediationID == answered[1].mediationId })  // resident 2's
