@@ -92,7 +92,7 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The daemon's TOML configuration, validated with precise errors.
+        // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
             swiftSettings: swiftSettings
@@ -112,7 +112,7 @@ let package = Package(
             name: "LinkcoreDaemon",
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
-                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes",
+                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,6 +142,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
+                "LinkcoreConfig", "LinkcoreSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +176,7 @@ let package = Package(
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
@@ -195,7 +197,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "linkcore-adapter", "LinkcoreRegistry", "LinkcoreSQLite",
+                "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -41,14 +41,28 @@ public struct ChainedRecord: Sendable, Equatable {
 }
 
 /// A signature by the core's key over (position, hash, time): it pins the chain up to
-/// `position`, so rewriting the whole chain after it is also detected.
+/// `position`, so an attacker who rewrites the chain from some entry onwards (recomputing every
+/// later hash) is still caught. The signer's certificate travels with it, so checkpoints stay
+/// verifiable after the core's certificate is renewed.
 public struct AuditCheckpoint: Sendable, Equatable {
     public var position: UInt64
     public var hash: [UInt8]
     public var atMs: Int64
     public var signature: [UInt8]
+    /// The signer's certificate, PEM.
+    public var certificate: [UInt8]
 
-    public init(position: UInt64, hash: [UInt8], atMs: Int64, signature: [UInt8]) {
+    public init(position: UInt64, hash: [UInt8], atMs: Int64, signature: [UInt8], certificate: [UInt8]) {
         self.position = position; self.hash = hash; self.atMs = atMs; self.signature = signature
+        self.certificate = certificate
+    }
+
+    /// The bytes signed.
+    public static func signedBytes(position: UInt64, hash: [UInt8], atMs: Int64) -> [UInt8] {
+        var bytes = Array("linkcore/access-log-checkpoint/v1".utf8)
+        withUnsafeBytes(of: position.bigEndian) { bytes += $0 }
+        bytes += hash
+        withUnsafeBytes(of: UInt64(bitPattern: atMs).bigEndian) { bytes += $0 }
+        return bytes
     }
 }

@@ -132,6 +132,15 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Audit: Sendable, Equatable {
+        /// How often the core signs a checkpoint of the access log's chain (when it has grown).
+        public var checkpointInterval: Duration
+
+        public init(checkpointInterval: Duration = .milliseconds(60_000)) {
+            self.checkpointInterval = checkpointInterval
+        }
+    }
+
     public struct Mediation: Sendable, Equatable {
         /// The deadline for a provider's answer when the requester gives none.
         public var defaultDeadline: Duration
@@ -143,7 +152,7 @@ public struct DaemonConfig: Sendable, Equatable {
         public var whitelist: String
 
         public init(defaultDeadline: Duration = .milliseconds(5_000), maxDeadline: Duration = .milliseconds(30_000),
-                    maxPayloadBytes: Int = 262_144, whitelist: String) {
+                    maxPayloadBytes: Int = 262_144, whitelist: String = "/etc/linkcore/whitelist-builtin.csv") {
             self.defaultDeadline = defaultDeadline; self.maxDeadline = maxDeadline
             self.maxPayloadBytes = maxPayloadBytes; self.whitelist = whitelist
         }
@@ -157,15 +166,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var log: Log
     public var store: Store
     public var keys: Keys
-    public var mediation: Mediation
+    public var audit = Audit()
+    public var mediation = Mediation()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 
     public init(
         core: Core, listen: Listen = Listen(), tls: TLS, limits: Limits = Limits(), shutdown: Shutdown = Shutdown(),
-        log: Log = Log(), store: Store, keys: Keys, mediation: Mediation, file: String
+        log: Log = Log(), store: Store, keys: Keys, file: String
     ) {
-        self.mediation = mediation
         self.core = core
         self.listen = listen
         self.tls = tls

@@ -60,8 +60,25 @@ enum CoreSchema {
             position   INTEGER PRIMARY KEY,
             hash       BLOB NOT NULL,
             at_ms      INTEGER NOT NULL,
-            signature  BLOB NOT NULL
+            signature  BLOB NOT NULL,
+            certificate BLOB NOT NULL
         );
+        """,
+        // 3: the fee ledger (受益者負担). One row per chargeable operation, written in the same
+        // transaction as the operation itself; (operation, reference) is unique so a replayed
+        // request is never charged twice.
+        """
+        CREATE TABLE fee_ledger (
+            id          INTEGER PRIMARY KEY,
+            payer       TEXT NOT NULL,
+            operation   TEXT NOT NULL,
+            reference   TEXT NOT NULL,
+            amount_yen  INTEGER NOT NULL,
+            tariff_id   TEXT NOT NULL,
+            at_ms       INTEGER NOT NULL,
+            UNIQUE (operation, reference)
+        );
+        CREATE INDEX fee_ledger_payer ON fee_ledger(payer, at_ms);
         """,
     ]
 }

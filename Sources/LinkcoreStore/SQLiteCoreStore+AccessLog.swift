@@ -15,8 +15,12 @@ extension SQLiteCoreStore {
                              hash: hash)
     }
 
-    public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
-        try await write { db in try Self.append(record, in: db) }
+    public func appendAccess(_ record: AccessRecord, charge: FeeCharge?) async throws -> ChainedRecord {
+        try await write { db in
+            let chained = try Self.append(record, in: db)
+            if let charge { try Self.insert(charge, in: db) }
+            return chained
+        }
     }
 
     /// Chains onto the last entry as this transaction sees it: read from the table rather than
@@ -43,6 +47,12 @@ extension SQLiteCoreStore {
         }
     }
 
+    public func accessHead() async throws -> ChainedRecord? {
+        try await read { db in
+            try db.query("SELECT \(Self.accessColumns) FROM access_log ORDER BY position DESC LIMIT 1").first.flatMap(Self.chained)
+        }
+    }
+
     public func accessChain(afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord] {
         try await read { db in
             try db.query("SELECT \(Self.accessColumns) FROM access_log WHERE position > ? ORDER BY position LIMIT ?",
@@ -52,16 +62,18 @@ extension SQLiteCoreStore {
 
     public func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws {
         try await write { db in
-            try db.query("INSERT OR REPLACE INTO audit_checkpoints (position, hash, at_ms, signature) VALUES (?, ?, ?, ?)",
-                         [.integer(Int64(checkpoint.position)), .blob(checkpoint.hash), .integer(checkpoint.atMs), .blob(checkpoint.signature)])
+            try db.query("INSERT OR REPLACE INTO audit_checkpoints (position, hash, at_ms, signature, certificate) VALUES (?, ?, ?, ?, ?)",
+                         [.integer(Int64(checkpoint.position)), .blob(checkpoint.hash), .integer(checkpoint.atMs),
+                          .blob(checkpoint.signature), .blob(checkpoint.certificate)])
         }
     }
 
     public func checkpoints() async throws -> [AuditCheckpoint] {
         try await read { db in
-            try db.query("SELECT position, hash, at_ms, signature FROM audit_checkpoints ORDER BY position").compactMap { row in
-                guard let position = row.int(0), let hash = row.blob(1), let at = row.int(2), let signature = row.blob(3) else { return nil }
-                return AuditCheckpoint(position: UInt64(position), hash: hash, atMs: at, signature: signature)
+            try db.query("SELECT position, hash, at_ms, signature, certificate FROM audit_checkpoints ORDER BY position").compactMap { row in
+                guard let position = row.int(0), let hash = row.blob(1), let at = row.int(2), let signature = row.blob(3),
+                      let certificate = row.blob(4) else { return nil }
+                return AuditCheckpoint(position: UInt64(position), hash: hash, atMs: at, signature: signature, certificate: certificate)
             }
         }
     }
