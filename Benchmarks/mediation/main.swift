@@ -125,7 +125,18 @@ let (directChannel, directPort) = try await DirectProvider.start(
                                                 trustRootsPath: path("ca.pem"))),
     group: MultiThreadedEventLoopGroup.singleton)
 
-struct Run { var rate: Double; var p50: Double; var p99: Double; var errors: Int }
+struct Run { var rate: Double; var p50: Double; var p99: Double; var errors: Int; var count: Int }
+
+/// CPU seconds (user + system) the core process has used: what each mediation costs the core,
+/// whatever else the machine is doing.
+func coreCPUSeconds() -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(core.processIdentifier)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based, in clock ticks).
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
 
 /// `concurrency` requesters, each with one mediation outstanding, for `seconds`.
 func measure(_ label: String, concurrency: Int, connect: () async throws -> LinkcoreConnection) async throws -> Run {
@@ -163,7 +174,7 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
     let latencies = results.0.sorted()
     func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
     let run = Run(rate: Double(latencies.count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
-                  p50: pct(0.5), p99: pct(0.99), errors: results.1)
+                  p50: pct(0.5), p99: pct(0.99), errors: results.1, count: latencies.count)
     say(String(format: "%@ with %d requesters: %.0f/s, p50 %.0f µs, p99 %.0f µs, %d errors", label, concurrency, run.rate, run.p50, run.p99, run.errors))
     return run
 }
@@ -171,19 +182,21 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
 var lines: [String] = []
 for concurrency in levels {
     say("\(concurrency) concurrent requesters, \(Int(seconds)) s each: through the core, then direct")
+    let cpuBefore = coreCPUSeconds()
     let viaCore = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
+    let coreCPU = (coreCPUSeconds() - cpuBefore) / Double(max(viaCore.count, 1)) * 1e6
     let direct = try await measure("direct", concurrency: concurrency) {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: directPort), tls: try tls("CITY01"))
     }
-    lines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %10.0f | %8.0f | %8.0f | %5.3f",
-                        concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors,
+    lines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %10.0f | %8.0f | %8.0f | %5.3f",
+                        concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors, coreCPU,
                         direct.rate, direct.p50, direct.p99, viaCore.rate / max(direct.rate, 1)))
 }
 if case let .status(after)? = try await admin.request(.statusRequest(LCStatusRequest())) {
     say("core status: \(after.mediationOutcomes.map { "\($0.outcome)=\($0.count)" }.joined(separator: " ")), mediation p99 \(after.mediationP99Us) µs")
 }
 print("linkcore mediation benchmark (\(residents.count) residents, \(Int(seconds)) s per run, durable access log, loopback mTLS, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
-print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors |  direct /s |  p50 µs  |  p99 µs  | ratio")
+print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med |  direct /s |  p50 µs  |  p99 µs  | ratio")
 for line in lines { print(line) }
 for c in providerConnections { await c.close() }
 await matcher.close()
