@@ -125,11 +125,6 @@ public final class Mediator: Sendable {
         }
     }
 
-    /// A's deadline, 0 meaning the default, capped by the configured maximum.
-    func deadline(_ requested: UInt32) -> Int64 {
-        requested == 0 ? settings.defaultDeadlineMs : min(Int64(requested), settings.maxDeadlineMs)
-    }
-
     /// Records the decision under the resident (when known), durably, then hands back the reply.
     /// If the entry cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged.
     private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, link: Link?,
@@ -147,35 +142,5 @@ public final class Mediator: Sendable {
             result.reply = .failure(WireError(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
         }
         return result
-    }
-
-    static func validate(_ r: LCMediateRequest, maxPayload: Int) -> WireError? {
-        func field(_ name: String, _ value: String, max: Int) -> WireError? {
-            value.isEmpty || value.utf8.count > max ? WireError(.invalidArgument, "\(name) must be 1-\(max) bytes") : nil
-        }
-        if let e = field("bp_id", r.bpID, max: 64) ?? field("provider_org", r.providerOrg, max: 32)
-            ?? field("info_type", r.infoType, max: 64) ?? field("link_code", r.linkCode, max: 64) { return e }
-        if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
-        return nil
-    }
-
-    static func query(_ r: LCMediateRequest, a: Organisation, b: Organisation, atMs: Int64) -> LCWhitelistQuery {
-        var q = LCWhitelistQuery()
-        q.bpID = r.bpID
-        q.requester = a.ref
-        q.provider = b.ref
-        q.infoType = r.infoType
-        q.atMs = atMs
-        return q
-    }
-}
-
-extension Organisation {
-    var ref: LCOrgRef {
-        var ref = LCOrgRef()
-        ref.code = code
-        ref.sector = sector.proto
-        ref.role = role.proto
-        return ref
     }
 }
