@@ -148,6 +148,22 @@ import Testing
         #expect(try await log(w).map(\.outcome) == [.refusedByWhitelist, .invalidLink, .providerUnavailable, .refusedByWhitelist, .refusedByWhitelist])
     }
 
+    struct BrokenWhitelist: Whitelist {
+        func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+            .failure(WireError(.internal, "module crashed"))
+        }
+    }
+
+    @Test func aWhitelistThatCannotDecideFailsClosedAndIsLogged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let broken = Mediator(store: w.store, links: w.links, whitelist: BrokenWhitelist(), providers: w.providers, now: { Self.now })
+        let m = await broken.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        #expect(m.reply.failure?.code == .policyFailure && m.outcome == .policyFailed && m.logged)
+        #expect(w.providers.asked.withLock { $0.isEmpty })
+        #expect(try await log(w).map(\.outcome) == [.policyFailed])
+    }
+
     @Test func thePortalSeesOnlyItsResidentsEntriesPageByPage() async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try await makeWorld()
