@@ -120,7 +120,7 @@ import Testing
         try await net.waitForPeers("SLOW01", count: 0)
 
         // A late answer (after the deadline) is dropped and counted, never delivered.
-        try await net.startProvider("SLOW01", options: ["--delay-ms", "600"])
+        try await net.startProvider("SLOW01", options: ["--delay-ms", "1000"])
         let late = try await net.ask(as: "CITY01", provider: "SLOW01", residents: linked, deadlineMs: 200).first
         #expect(late?.code == 302, "\(String(describing: late))")
         // A second answer is ignored: A gets the first, once.
@@ -128,7 +128,7 @@ import Testing
         let twice = try await net.ask(as: "CITY01", provider: "TAX01", residents: linked, count: 2)
         #expect(twice.map(\.answer) == linked.map { MediationNetwork.answer(for: $0) })
         var dropCount: UInt64 = 0
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             dropCount = try await net.daemon.status().droppedProviderReplies
             if dropCount >= 3 { break }
             try await Task.sleep(for: .milliseconds(20))
@@ -146,7 +146,7 @@ import Testing
         await a.close()
         _ = await inFlight.value
         var after: [(mediationID: String, requester: String, provider: String, outcome: Int)] = []
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             after = try net.accessLog()
             if after.count > before { break }
             try await Task.sleep(for: .milliseconds(20))
