@@ -92,6 +92,9 @@ public struct CoreService: RequestHandling {
         let elapsed = (ContinuousClock.now - started).components
         metrics.mediation(LCOutcome(rawValue: outcome.rawValue) ?? .unspecified,
                           micros: UInt64(max(0, elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)))
+        logger.debug("mediation decided", metadata: [
+            "mediation_id": "\(mediation.id)", "outcome": "\(outcome)", "rule": "\(mediation.ruleID ?? "-")", "logged": "\(mediation.logged)",
+        ])
         if !mediation.logged {
             // No resident to key an entry by (LA did not open to a live link of A's): a line
             // without the link code, so the operator still sees refusals and who caused them.

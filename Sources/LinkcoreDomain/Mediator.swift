@@ -27,6 +27,8 @@ public final class Mediator: Sendable {
         public var outcome: AccessOutcome?
         /// Whether an access-log entry records it (false: no resident was known).
         public var logged = false
+        /// The whitelist row that permitted it, if one did.
+        public var ruleID: String?
     }
 
     private let store: any CoreStore
@@ -66,7 +68,9 @@ public final class Mediator: Sendable {
         var permitted = false
         if let b = links.orgs[request.providerOrg], b.role == .agency || b.role == .privateConnector {
             switch await whitelist.decide(Self.query(request, a: a, b: b, atMs: startedAt)) {
-            case let .success(decision): permitted = decision.permitted
+            case let .success(decision):
+                permitted = decision.permitted
+                result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
                 return await finish(result, request, requester, link: try? await links.open(request.linkCode, orgCode: requester),
                                     .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)")))

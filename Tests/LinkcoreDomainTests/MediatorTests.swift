@@ -74,7 +74,7 @@ import Testing
         let m = await w.mediator.mediate(request(w.code("CITY01", "10000000001"), deadline: 100_000), requester: "CITY01")
         let response = try m.reply.get()
         #expect(response.answer == Data("42".utf8) && response.mediationID == m.id)
-        #expect(m.outcome == .answered && m.logged)
+        #expect(m.outcome == .answered && m.logged && m.ruleID == "R1")
         // B was asked under its own code LB, never under LA, with the capped deadline.
         let asked = w.providers.asked.withLock { $0 }
         #expect(asked.count == 1)
