@@ -37,7 +37,17 @@ public final class Provider: Sendable {
         let connection = try await endpoint.connect(acceptsPushes: true) { [self] request in await answer(request) }
         self.connection.withLock { $0 = connection }
         ready()
+        // A provider mostly receives: ping at the core's keepalive interval so that its idle
+        // timeout (which counts what the core reads) never closes a quiet provider.
+        let keepalive = Task {
+            let interval = Int(connection.welcome?.keepaliveMs ?? 30_000)
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(interval))
+                _ = try? await connection.request(.ping(LCPing()), timeout: .seconds(10))
+            }
+        }
         try? await connection.closeFuture.get()
+        keepalive.cancel()
     }
 
     func answer(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {

@@ -158,6 +158,16 @@ import Testing
         #expect(after.map(\.outcome).filter { $0 == 4 }.count == 1)
     }
 
+    @Test func aQuietProviderKeepsItsConnectionWithPings() async throws {
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], limits: "idle_timeout_ms = 2000\nkeepalive_ms = 1000")
+        defer { net.stop() }
+        try await net.link(residents: [Self.residents[0]], to: ["CITY01", "TAX01"])
+        try await net.startProvider("TAX01")
+        try await Task.sleep(for: .milliseconds(3_000))  // longer than the idle timeout
+        try await net.waitForPeers("TAX01", count: 1)
+        #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: [Self.residents[0]]).first?.outcome == "answered")
+    }
+
     @Test func aThousandConcurrentMediationsFromSeveralRequesters() async throws {
         let requesters = ["CITY01", "CITY02", "CITY03"]
         let net = try await MediationNetwork(requesters: requesters, providers: ["TAX01"])
