@@ -15,6 +15,7 @@ public struct CoreService: RequestHandling {
     let pusher: Pusher
     let events: EventService
     let dispatcher: EventDispatcher
+    let fees: FeeStatements
     let metrics: Metrics
     let logger: Logger
 
@@ -48,6 +49,12 @@ public struct CoreService: RequestHandling {
         case let .accessLogQuery(query)?:
             guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { reply(await accessLog.page(query, portal: peer.orgCode).map { .accessLogPage($0) }) }
+        case let .ownFeesStatement(own)?:
+            // The statement of the certificate's organisation, never another's: the payer is
+            // taken from the session, so the request has no organisation field to forge.
+            guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
+            let request = LCFeesStatementRequest.with { $0.orgCode = peer.orgCode; $0.period = own.period }
+            Task { reply(await fees.statement(request).map { .feesStatementResponse($0) }) }
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
         }

@@ -70,7 +70,8 @@ public final class Daemon: Sendable {
             store: store, links: links, whitelist: whitelist,
             providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
         let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
-                                  pusher: pusher, events: events, dispatcher: dispatcher, metrics: metrics, logger: logger)
+                                  pusher: pusher, events: events, dispatcher: dispatcher, fees: FeeStatements(store: store, orgs: orgs),
+                                  metrics: metrics, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
                       fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
                       events: events, dispatcher: dispatcher, metrics: metrics, whitelist: whitelist, logger: logger)

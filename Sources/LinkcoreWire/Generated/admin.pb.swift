@@ -9,7 +9,8 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// linkcore wire contract, version 1: operator messages. Accepted only on the daemon's local
-/// admin socket (a Unix socket only its owner can open), never over the network listener.
+/// admin socket (a Unix socket only its owner can open), never over the network listener —
+/// except OwnFeesStatementRequest, an organisation's request for its own FeesStatement.
 
 import SwiftProtobuf
 
@@ -428,6 +429,21 @@ public nonisolated struct LCFeesStatementRequest: Sendable {
   // methods supported on all messages.
 
   public var orgCode: String = String()
+
+  /// YYYY-MM
+  public var period: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Organisation -> core (the network, not the admin socket): the statement of the certificate's
+/// own organisation for a month. An organisation can never name another one. Reply: FeesStatement.
+public nonisolated struct LCOwnFeesStatementRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   /// YYYY-MM
   public var period: String = String()
@@ -1311,6 +1327,36 @@ nonisolated extension LCFeesStatementRequest: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: LCFeesStatementRequest, rhs: LCFeesStatementRequest) -> Bool {
     if lhs.orgCode != rhs.orgCode {return false}
+    if lhs.period != rhs.period {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCOwnFeesStatementRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OwnFeesStatementRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.period) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.period.isEmpty {
+      try visitor.visitSingularStringField(value: self.period, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCOwnFeesStatementRequest, rhs: LCOwnFeesStatementRequest) -> Bool {
     if lhs.period != rhs.period {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

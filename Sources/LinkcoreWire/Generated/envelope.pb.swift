@@ -280,6 +280,16 @@ public nonisolated struct LCEnvelope: Sendable {
     set {body = .accessLogPage(newValue)}
   }
 
+  /// Fees, organisation-facing (90-99): an organisation reads its own statement; the reply is
+  /// fees_statement_response (115), the body operators get for FeesStatementRequest.
+  public var ownFeesStatement: LCOwnFeesStatementRequest {
+    get {
+      if case .ownFeesStatement(let v)? = body {return v}
+      return LCOwnFeesStatementRequest()
+    }
+    set {body = .ownFeesStatement(newValue)}
+  }
+
   /// Operator, admin socket only (100-149).
   public var statusRequest: LCStatusRequest {
     get {
@@ -448,6 +458,9 @@ public nonisolated struct LCEnvelope: Sendable {
     /// Access log (80-89).
     case accessLogQuery(LCAccessLogQuery)
     case accessLogPage(LCAccessLogPage)
+    /// Fees, organisation-facing (90-99): an organisation reads its own statement; the reply is
+    /// fees_statement_response (115), the body operators get for FeesStatementRequest.
+    case ownFeesStatement(LCOwnFeesStatementRequest)
     /// Operator, admin socket only (100-149).
     case statusRequest(LCStatusRequest)
     case status(LCStatus)
@@ -477,7 +490,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{13}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -876,6 +889,19 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
           self.body = .accessLogPage(v)
         }
       }()
+      case 90: try {
+        var v: LCOwnFeesStatementRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .ownFeesStatement(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .ownFeesStatement(v)
+        }
+      }()
       case 100: try {
         var v: LCStatusRequest?
         var hadOneofValue = false
@@ -1217,6 +1243,10 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     case .accessLogPage?: try {
       guard case .accessLogPage(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 81)
+    }()
+    case .ownFeesStatement?: try {
+      guard case .ownFeesStatement(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 90)
     }()
     case .statusRequest?: try {
       guard case .statusRequest(let v)? = self.body else { preconditionFailure() }
