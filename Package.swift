@@ -150,15 +150,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // An organisation's adapter: provider and requester sides of a mediation (issue 7 grows it).
+        // An organisation's adapter: link table, backends, core session with reconnect, local HTTP API.
         .target(
             name: "LinkcoreAdapter",
-            dependencies: ["LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "linkcore-adapter",
-            dependencies: ["LinkcoreAdapter", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 

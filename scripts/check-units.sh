@@ -6,7 +6,8 @@
 # linkcored and linkcore-matcher are not installed, the units are copied to a temporary directory
 # and ExecStart's /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
 # changed, and the files in the repository are never modified. Set LINKCORED=/path/to/linkcored
-# and LINKCORE_MATCHER=/path/to/linkcore-matcher to verify against real binaries instead.
+# LINKCORE_MATCHER=/path/to/linkcore-matcher and LINKCORE_ADAPTER=/path/to/linkcore-adapter to verify
+# against real binaries instead.
 #
 # Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when a score is higher)
 set -euo pipefail
@@ -23,11 +24,13 @@ stub() {
 }
 linkcored="${LINKCORED:-$(stub linkcored)}"
 matcher="${LINKCORE_MATCHER:-$(stub linkcore-matcher)}"
+adapter="${LINKCORE_ADAPTER:-$(stub linkcore-adapter)}"
 
-units=(linkcored.service linkcored.socket linkcore-matcher.service)
-services=(linkcored.service linkcore-matcher.service)
+units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service)
+services=(linkcored.service linkcore-matcher.service linkcore-adapter.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
+        -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \
         "$here/systemd/$unit" >"$tmp/$unit"
 done
 

@@ -1,6 +1,6 @@
-// linkcore-adapter: an organisation's connection to the core (the seed's intermediate server).
-// For now it is what tests and benchmarks need: `provide` answers as provider B, `ask` sends
-// mediations as requester A. Issue 7 grows it into the product (TOML config, HTTP API).
+// linkcore-adapter: an organisation's connection to the core (中間サーバー). `run` is the
+// product (TOML config, link table, backend, local HTTP API); `provide` and `ask` are the
+// bare provider B and requester A that tests and benchmarks drive with tables of link codes.
 import ArgumentParser
 import Foundation
 import LinkcoreAdapter
@@ -10,7 +10,7 @@ struct Adapter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-adapter",
         abstract: "An organisation's adapter to the linkcore network.",
-        subcommands: [Provide.self, Ask.self])
+        subcommands: [Run.self, Provide.self, Ask.self, Dataset.self, OpenAPI.self, Routes.self])
 }
 
 /// Where the core is and who we are.

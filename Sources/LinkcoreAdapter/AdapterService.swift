@@ -1,0 +1,259 @@
+import Foundation
+import LinkcoreClient
+import LinkcoreTLS
+import LinkcoreWire
+import Logging
+import NIOCore
+import Synchronization
+
+/// An organisation's adapter: its link table, its backend and its sessions with the core and
+/// the matcher. The local HTTP API (`LocalAPI`) calls into this; the core's pushes arrive in
+/// `handlePush`. Everything the organisation's systems see is in terms of their own person IDs.
+public final class AdapterService: Sendable {
+    public struct Settings: Sendable {
+        public var orgCode: String
+        public var core: CoreEndpoint
+        public var matcher: CoreEndpoint?
+        public var backoff: CoreSession.Backoff
+        public var requestTimeout: Duration
+        public var matcherTimeout: Duration
+        public var linkWait: Duration
+        public init(orgCode: String, core: CoreEndpoint, matcher: CoreEndpoint?, backoff: CoreSession.Backoff,
+                    requestTimeout: Duration, matcherTimeout: Duration, linkWait: Duration) {
+            self.orgCode = orgCode; self.core = core; self.matcher = matcher; self.backoff = backoff
+            self.requestTimeout = requestTimeout; self.matcherTimeout = matcherTimeout; self.linkWait = linkWait
+        }
+    }
+
+    public let settings: Settings
+    public let links: LinkTable
+    public let backend: any AnswerBackend
+    let logger: Logger
+    private let session = Mutex<CoreSession?>(nil)
+    public let provided = Atomic<Int>(0)
+    public let eventsReceived = Atomic<Int>(0)
+
+    public init(settings: Settings, links: LinkTable, backend: any AnswerBackend, logger: Logger) {
+        self.settings = settings
+        self.links = links
+        self.backend = backend
+        self.logger = logger
+    }
+
+    var core: CoreSession {
+        get throws(WireError) {
+            guard let session = session.withLock({ $0 }) else { throw WireError(.unavailable, "the adapter is starting") }
+            return session
+        }
+    }
+
+    /// Runs the core session (reconnecting) until `stop()`.
+    public func run(onConnected: @escaping @Sendable () -> Void = {}) async {
+        let session = CoreSession(
+            endpoint: settings.core, orgCode: settings.orgCode, backoff: settings.backoff, logger: logger
+        ) { [self] request in await handlePush(request) }
+        self.session.withLock { $0 = session }
+        await session.run(onConnected: onConnected)
+    }
+
+    public func stop() async {
+        await session.withLock({ $0 })?.stop()
+    }
+
+    public var coreState: CoreSession.State { session.withLock { $0 }?.state ?? CoreSession.State() }
+
+    // MARK: Pushes from the core
+
+    func handlePush(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
+        switch request.body {
+        case let .provide(provide)?:
+            return await answer(provide)
+        case let .linkIssued(issued)?:
+            do {
+                // Stored (durably) before the ack: an ack is the core's licence to forget it.
+                try await links.storeIssued(matchingNumber: issued.matchingNumber, linkCode: issued.linkCode,
+                                            keyIndex: Int(issued.keyIndex), linkedAtMs: issued.linkedAtMs)
+                return .success(.linkIssuedAck(LCLinkIssuedAck()))
+            } catch {
+                logger.error("cannot store an issued link", metadata: ["error": "\(error)"])
+                return .failure(WireError(.unavailable, "the adapter cannot store the link now"))
+            }
+        case let .changeEvent(event)?:
+            do {
+                if try await links.storeEvent(eventID: event.eventID, linkCode: event.linkCode,
+                                              kind: Self.kindName(event.kind), occurredAtMs: event.occurredAtMs) {
+                    eventsReceived.add(1, ordering: .relaxed)
+                }
+                return .success(.changeEventAck(LCChangeEventAck()))
+            } catch {
+                // No ack: the core keeps the event and pushes it again.
+                logger.error("cannot store a change event", metadata: ["error": "\(error)"])
+                return .failure(WireError(.unavailable, "the adapter cannot store the event now"))
+            }
+        default:
+            return .failure(WireError(.unknownMessage, "this adapter does not serve \(request.bodyName)"))
+        }
+    }
+
+    func answer(_ provide: LCProvideRequest) async -> Result<LCEnvelope.OneOf_Body, WireError> {
+        provided.add(1, ordering: .relaxed)
+        let person: String?
+        do { person = try await links.personID(linkCode: provide.linkCode) } catch {
+            return .failure(ProviderCodes.refused(ProviderCodes.backendFailed, "link table unreadable"))
+        }
+        guard let person else { return .failure(ProviderCodes.refused(ProviderCodes.noRecord, "no record")) }
+        let question = ProvideQuestion(
+            mediationID: provide.mediationID, bpID: provide.bpID, requesterOrg: provide.requesterOrg, personID: person,
+            infoType: provide.infoType, query: String(decoding: provide.query, as: UTF8.self), deadlineAtMs: provide.deadlineAtMs)
+        switch await backend.answer(question) {
+        case let .success(data): return .success(.provideResponse(.with { $0.answer = data }))
+        case let .failure(error):
+            logger.info("backend refused", metadata: ["mediation_id": "\(provide.mediationID)", "provider_code": "\(error.providerCode)"])
+            return .failure(error)
+        }
+    }
+
+    public static func kindName(_ kind: LCChangeKind) -> String {
+        switch kind {
+        case .unspecified: "changed"
+        case .moved: "moved"
+        case .renamed: "renamed"
+        case .died: "died"
+        default: "other"
+        }
+    }
+
+    // MARK: Requests from the organisation (local API)
+
+    public struct LinkRequest: Sendable, Codable {
+        public var personID: String
+        public var consentRef: String
+        public var myNumber: String?
+        public var facts: Facts?
+        public struct Facts: Sendable, Codable {
+            public var name: String
+            public var nameKana: String?
+            public var address: String
+            public var birthDate: String
+            public var sex: String
+        }
+    }
+
+    /// Asks the matcher to match the person and waits for the core's link, then stores it.
+    public func requestLink(_ request: LinkRequest) async throws(WireError) -> LinkTable.Link {
+        guard let matcherEndpoint = settings.matcher else {
+            throw WireError(.unavailable, "no [matcher] is configured for this adapter")
+        }
+        guard !request.personID.isEmpty, !request.consentRef.isEmpty else {
+            throw WireError(.invalidArgument, "person_id and consent_ref are required")
+        }
+        var match = LCMatchRequest()
+        match.consentRef = request.consentRef
+        if let number = request.myNumber, request.facts == nil {
+            match.myNumber = number
+        } else if let facts = request.facts, request.myNumber == nil {
+            match.facts = .with {
+                $0.name = facts.name; $0.nameKana = facts.nameKana ?? ""; $0.address = facts.address
+                $0.birthDate = facts.birthDate; $0.sex = facts.sex
+            }
+        } else {
+            throw WireError(.invalidArgument, "give exactly one of my_number or facts")
+        }
+        let accepted: LCMatchAccepted
+        do {
+            let matcher = try await matcherEndpoint.connect()
+            defer { Task { await matcher.close() } }
+            guard case let .matchAccepted(reply)? = try await matcher.request(.matchRequest(match), timeout: Self.amount(settings.matcherTimeout)) else {
+                throw WireError(.internal, "the matcher answered with another body")
+            }
+            accepted = reply
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.unavailable, "cannot reach the matcher: \(error)")
+        }
+        do {
+            try await links.addPending(matchingNumber: accepted.matchingNumber, personID: request.personID, consentRef: request.consentRef)
+        } catch {
+            throw WireError(.unavailable, "cannot store the link request")
+        }
+        // The core pushes LinkIssued (stored by handlePush); if it has not arrived, fetch it.
+        let deadline = ContinuousClock.now + settings.linkWait
+        while ContinuousClock.now < deadline {
+            // The pushed LinkIssued was stored: the request is no longer pending.
+            if (try? await links.isPending(matchingNumber: accepted.matchingNumber)) == false,
+               let link = try? await links.link(personID: request.personID) {
+                return link
+            }
+            if case let .fetchLinkResponse(fetched)? = try? await core.request(
+                .fetchLink(.with { $0.matchingNumber = accepted.matchingNumber }), timeout: .seconds(5)) {
+                do {
+                    return try await links.storeIssued(matchingNumber: accepted.matchingNumber, linkCode: fetched.link.linkCode,
+                                                       keyIndex: Int(fetched.link.keyIndex), linkedAtMs: fetched.link.linkedAtMs)
+                } catch {
+                    throw WireError(.unavailable, "cannot store the link")
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        throw WireError(.deadlineExceeded, "the core did not issue the link in time; it will be stored when it arrives")
+    }
+
+    public struct AskRequest: Sendable, Codable {
+        public var personID: String
+        public var bpID: String
+        public var providerOrg: String
+        public var infoType: String
+        public var query: String?
+        public var deadlineMs: UInt32?
+    }
+
+    public struct AskAnswer: Sendable, Codable {
+        public var mediationID: String
+        public var answer: String
+    }
+
+    /// Mediation by the organisation's person ID: the adapter supplies its link code.
+    public func ask(_ request: AskRequest) async throws(WireError) -> AskAnswer {
+        guard let link = try? await links.link(personID: request.personID) else {
+            throw WireError(.notFound, "no link for person \(request.personID) in this adapter's link table")
+        }
+        var mediate = LCMediateRequest()
+        mediate.bpID = request.bpID
+        mediate.providerOrg = request.providerOrg
+        mediate.infoType = request.infoType
+        mediate.linkCode = link.linkCode
+        mediate.query = Data((request.query ?? "").utf8)
+        mediate.deadlineMs = request.deadlineMs ?? 0
+        let wait = Self.amount(.milliseconds(Int(mediate.deadlineMs)) + settings.requestTimeout)
+        do {
+            guard case let .mediateResponse(response)? = try await core.request(.mediate(mediate), timeout: wait) else {
+                throw WireError(.internal, "the core answered with another body")
+            }
+            return AskAnswer(mediationID: response.mediationID, answer: String(decoding: response.answer, as: UTF8.self))
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.unavailable, "the core did not answer: \(error)")
+        }
+    }
+
+    public func statement(period: String) async throws(WireError) -> LCFeesStatement {
+        do {
+            guard case let .feesStatementResponse(statement)? = try await core.request(
+                .ownFeesStatement(.with { $0.period = period }), timeout: Self.amount(settings.requestTimeout)) else {
+                throw WireError(.internal, "the core answered with another body")
+            }
+            return statement
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.unavailable, "the core did not answer: \(error)")
+        }
+    }
+
+    static func amount(_ duration: Duration) -> TimeAmount {
+        let c = duration.components
+        return .nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,64 @@
+/// An organisation's adapter configuration (`linkcore-adapter run`), as read from
+/// `/etc/linkcore/adapter.toml` and validated. Paths resolve as in ``DaemonConfig``: relative to
+/// the file's directory, and `credential:NAME` to `$CREDENTIALS_DIRECTORY/NAME`.
+public struct AdapterConfig: Sendable, Equatable {
+    public typealias Log = DaemonConfig.Log
+
+    public struct Adapter: Sendable, Equatable {
+        /// The organisation code the certificate must bind; checked against the core's Welcome.
+        public var orgCode: String
+        /// The adapter's own SQLite file: the link table and received change events.
+        public var database: String
+    }
+
+    /// Where the core is, with the organisation's mutual-TLS credentials, and how to reconnect.
+    public struct Core: Sendable, Equatable {
+        public var address: ListenAddress
+        public var serverName: String
+        public var certificate: String
+        public var privateKey: String
+        public var caBundle: String
+        public var requestTimeout: Duration
+        /// First pause after a lost connection; doubled per failed attempt up to `reconnectMax`, with jitter.
+        public var reconnectInitial: Duration
+        public var reconnectMax: Duration
+    }
+
+    /// The matching authority (for link requests); the same credentials as the core's.
+    public struct Matcher: Sendable, Equatable {
+        public var address: ListenAddress
+        public var serverName: String
+        public var requestTimeout: Duration
+        /// How long to wait for the core's LinkIssued after the matcher accepted a request.
+        public var linkWait: Duration
+    }
+
+    /// The local HTTP/JSON API for the organisation's own systems.
+    public struct API: Sendable, Equatable {
+        public var listen: ListenAddress
+        public var maxBodyBytes: Int
+    }
+
+    public enum BackendKind: String, Sendable, Equatable, CaseIterable {
+        case dataset
+        case webhook
+    }
+
+    /// Where answers to ProvideRequests come from.
+    public struct Backend: Sendable, Equatable {
+        public var kind: BackendKind
+        /// `dataset`: a SQLite file with table `answers(person_id, info_type, answer)`.
+        public var dataset: String?
+        /// `webhook`: the organisation's `http://` or `https://` endpoint.
+        public var url: String?
+        public var timeout: Duration
+    }
+
+    public var adapter: Adapter
+    public var core: Core
+    public var matcher: Matcher?
+    public var api: API
+    public var backend: Backend
+    public var log: Log
+    public var file: String
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import LinkcoreAdapter
+import LinkcoreConfig
+import LinkcoreSystemd
+import Logging
+
+/// `linkcore-adapter run`: the product an organisation runs beside its systems, configured by
+/// `/etc/linkcore/adapter.toml` (every key documented in etc/linkcore/adapter.toml).
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the adapter: core session (reconnecting), link table, backend, local HTTP API.",
+        discussion: "Exit status 78 (EX_CONFIG) for a bad configuration, so that systemd does not restart into the same mistake.")
+
+    @Option(name: .shortAndLong, help: "Path of the TOML configuration file.")
+    var config = "/etc/linkcore/adapter.toml"
+
+    @Flag(help: "Check the configuration, then exit (0 when valid).")
+    var checkConfig = false
+
+    func run() async throws {
+        umask(0o077)
+        let settings: AdapterConfig
+        do {
+            settings = try AdapterConfig.load(path: config)
+        } catch {
+            fail("\(error)")
+            throw ExitCode(78)
+        }
+        if checkConfig {
+            print("configuration \(config) is valid")
+            return
+        }
+        LogSetup.bootstrap(identifier: "linkcore-adapter", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
+        let logger = Logger(label: "linkcore-adapter")
+        let service: AdapterService
+        do {
+            service = try Self.makeService(settings, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            fail("\(error)")
+            throw ExitCode(78)
+        }
+        let api: LocalAPI
+        do {
+            api = try await LocalAPI.start(host: settings.api.listen.host, port: settings.api.listen.port,
+                                           maxBodyBytes: settings.api.maxBodyBytes, router: APIRouter(service: service))
+        } catch {
+            logger.critical("cannot listen", metadata: ["address": "\(settings.api.listen)", "error": "\(error)"])
+            fail("cannot listen on \(settings.api.listen): \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("local API listening", metadata: ["address": "\(settings.api.listen.host):\(api.port)"])
+        // Tests and scripts read the port from here when they ask for port 0.
+        FileHandle.standardOutput.write(Data("api \(settings.api.listen.host):\(api.port)\n".utf8))
+        let notifier = SystemdNotifier()
+        // READY once the API answers: the core may be down, and the API says so in /status.
+        notifier.ready(status: "API on \(settings.api.listen.host):\(api.port); connecting to the core")
+        let core = Task {
+            await service.run {
+                notifier.status("connected to the core; API on \(settings.api.listen.host):\(api.port)")
+            }
+        }
+        for await signal in SignalStream.make([SIGTERM, SIGINT]) {
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            break
+        }
+        notifier.stopping(status: "stopping")
+        await api.close()
+        await service.stop()
+        core.cancel()
+        _ = await core.value
+    }
+
+    static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {
+        let core = try CoreEndpoint(
+            address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
+            privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName)
+        let matcher = try settings.matcher.map {
+            try CoreEndpoint(address: "\($0.address.host):\($0.address.port)", certificate: settings.core.certificate,
+                             privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: $0.serverName)
+        }
+        let backend: any AnswerBackend
+        switch settings.backend.kind {
+        case .dataset:
+            backend = try DatasetBackend(path: settings.backend.dataset ?? "")
+        case .webhook:
+            guard let url = URL(string: settings.backend.url ?? "") else { throw AdapterError("bad [backend] url") }
+            backend = WebhookBackend(url: url, timeout: settings.backend.timeout)
+        }
+        let links = try LinkTable(path: settings.adapter.database)
+        return AdapterService(
+            settings: .init(
+                orgCode: settings.adapter.orgCode, core: core, matcher: matcher,
+                backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax),
+                requestTimeout: settings.core.requestTimeout, matcherTimeout: settings.matcher?.requestTimeout ?? .seconds(10),
+                linkWait: settings.matcher?.linkWait ?? .seconds(10)),
+            links: links, backend: backend, logger: logger)
+    }
+
+    func fail(_ message: String) {
+        FileHandle.standardError.write(Data("linkcore-adapter: \(message)\n".utf8))
+    }
+}
+
+struct OpenAPI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi", abstract: "Print the local API's OpenAPI document (docs/adapter-openapi.json).")
+    func run() async throws { print(OpenAPIDocument.json) }
+}
+
+struct Routes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the routes the local API serves, one \"METHOD path\" per line.")
+    func run() async throws {
+        for route in APIRouter.routes { print("\(route.method) \(route.path)") }
+    }
+}
+
+struct Dataset: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add an answer to a dataset backend file (person_id, info_type -> answer); creates the file.")
+    @Option(help: "The dataset SQLite file.") var db: String
+    @Option(help: "The organisation's person ID.") var person: String
+    @Option(help: "Information type.") var info: String
+    @Option(help: "The answer text.") var answer: String
+    func run() async throws {
+        try DatasetBackend.put(path: db, personID: person, infoType: info, answer: answer)
+    }
+}
