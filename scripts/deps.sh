@@ -9,6 +9,7 @@ packages=(
     libsystemd-dev systemd       # sd_notify, socket activation, journald; systemd-analyze, systemd-socket-activate
     libprotobuf-c-dev            # C peers and C policy modules
     libsqlite3-dev sqlite3       # the embedded store
+    curl jq                      # the demo scenario (scripts/run.sh, scripts/onboarding.sh) calls the adapters' local API
 )
 
 missing=()

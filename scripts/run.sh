@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Sets up and starts linkcore on this machine, from a fresh Debian 12 with Swift 6.3:
-# installs packages, builds (release), creates a development PKI and master key with linkctl,
-# writes a local config under ./run/, starts linkcored on its embedded defaults (SQLite) and
-# registers the demo organisations. Ctrl-C drains and stops it. Re-running reuses ./run/
-# (delete it to start over).
+# Starts a demo linkcore network on this machine, from a fresh Debian 12 with Swift 6.3: installs
+# packages, builds (release), makes a development PKI and master key with linkctl, and starts
+#   linkcored (the core, with the shipped whitelist/fees/events policy modules),
+#   linkcore-matcher (a generated registry of 2,000 residents plus the scenario's resident),
+#   linkcore-adapter for CITY01, PENSION01, HEALTH01, BANK01 and the portal (PORTAL),
+# then runs the scripted scenario (scripts/demo-scenario.sh) and keeps the network up.
+# Ctrl-C stops everything: the adapters, the matcher, then the core drains. State is in ./run/
+# (delete it to start over); re-running reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 echo "== build (release; the first build takes several minutes)"
-swift build -c release --product linkcored
-swift build -c release --product linkctl
-swift build -c release --product linkcore-matcher
+for product in linkcored linkctl linkcore-matcher linkcore-adapter; do swift build -c release --product "$product"; done
+for module in whitelist fees events; do swift build -c release --product "linkcore-policy-$module"; done
 bin="$(swift build -c release --show-bin-path)"
+etc="$PWD/etc/linkcore"
 
 run="$PWD/run"
 orgs=(CITY01:agency:public PENSION01:agency:public HEALTH01:agency:public BANK01:private-connector:private
       MATCHER:matcher:public PORTAL:portal:public)
-mkdir -p "$run" && chmod 700 "$run"
+adapters=(CITY01:8481 PENSION01:8482 HEALTH01:8483 BANK01:8484 PORTAL:8485)
+mkdir -p "$run/logs" && chmod 700 "$run"
 if [ ! -f "$run/pki/ca.pem" ]; then
     echo "== development PKI in run/pki"
     "$bin/linkctl" pki init --dir "$run/pki" --server-name localhost --server-ip 127.0.0.1
@@ -26,19 +30,70 @@ if [ ! -f "$run/pki/ca.pem" ]; then
     done
 fi
 [ -f "$run/master.key" ] || (umask 077 && head -c 32 /dev/urandom > "$run/master.key")
-[ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" etc/linkcore/linkcored.local.toml > "$run/linkcored.toml"
-[ -f "$run/whitelist-builtin.csv" ] || cp etc/linkcore/whitelist-builtin.csv "$run/"
+[ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" \
+    "$etc/linkcored.local.toml" > "$run/linkcored.toml"
+[ -f "$run/matcher.toml" ] || sed -e "s|@RUN@|$run|g" "$etc/matcher.local.toml" > "$run/matcher.toml"
+if [ ! -f "$run/registry.sqlite" ]; then
+    echo "== registry: 2,000 generated residents and the scenario's resident"
+    "$bin/linkcore-matcher" registry generate --db "$run/registry.sqlite" --count 2000 --seed 1 >/dev/null
+    "$bin/linkcore-matcher" registry import --db "$run/registry.sqlite" --csv "$etc/demo-residents.csv" --strict
+fi
 
-echo "== linkcored on 127.0.0.1:7400 (admin socket run/admin.sock)"
-"$bin/linkcored" --config "$run/linkcored.toml" &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon' INT TERM
-for _ in $(seq 100); do [ -S "$run/admin.sock" ] && break; sleep 0.1; done
+# Children are stopped in reverse order of start and waited for, on Ctrl-C, on TERM and on exit.
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    echo "== stopping"
+    for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
+    echo "== stopped"
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
+
+echo "== linkcored on 127.0.0.1:7400 (admin socket run/admin.sock, log run/logs/linkcored.log)"
+"$bin/linkcored" --config "$run/linkcored.toml" >>"$run/logs/linkcored.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do [ -S "$run/admin.sock" ] && break; sleep 0.1; done
+[ -S "$run/admin.sock" ] || { tail -20 "$run/logs/linkcored.log"; exit 1; }
 for entry in "${orgs[@]}"; do
     IFS=: read -r code role sector <<<"$entry"
     "$bin/linkctl" org show --socket "$run/admin.sock" "$code" >/dev/null 2>&1 ||
-        "$bin/linkctl" org add --socket "$run/admin.sock" --code "$code" --name "Demo $code" --sector "$sector" --role "$role"
+        "$bin/linkctl" org add --socket "$run/admin.sock" --code "$code" --name "Demo $code" --sector "$sector" --role "$role" >/dev/null
 done
-"$bin/linkctl" status --socket "$run/admin.sock"
-echo "== running; Ctrl-C to drain and stop"
-wait $daemon
+
+echo "== linkcore-matcher on 127.0.0.1:7500 (log run/logs/matcher.log)"
+"$bin/linkcore-matcher" serve --config "$run/matcher.toml" >>"$run/logs/matcher.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do grep -q "listening on" "$run/logs/matcher.log" 2>/dev/null && break; sleep 0.1; done
+
+for entry in "${adapters[@]}"; do
+    org="${entry%%:*}"; port="${entry##*:}"
+    dir="$run/adapters/$org"; mkdir -p "$dir"
+    [ -f "$dir/adapter.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@ORG@|$org|g" -e "s|@PORT@|$port|g" \
+        "$etc/adapter.local.toml" > "$dir/adapter.toml"
+    if [ ! -f "$dir/answers.sqlite" ]; then
+        # Each organisation's "own system" for the demo: answers by its own person IDs.
+        while IFS=, read -r o person info answer; do
+            if [ "$o" = "$org" ]; then
+                "$bin/linkcore-adapter" dataset --db "$dir/answers.sqlite" --person "$person" --info "$info" --answer "$answer"
+            fi
+        done < "$etc/demo-answers.csv"
+        "$bin/linkcore-adapter" dataset --db "$dir/answers.sqlite"   # an organisation with no answers still has the file
+    fi
+    echo "== linkcore-adapter $org, local API http://127.0.0.1:$port (log run/logs/adapter-$org.log)"
+    "$bin/linkcore-adapter" run --config "$dir/adapter.toml" >>"$run/logs/adapter-$org.log" 2>&1 &
+    pids+=($!)
+done
+for entry in "${adapters[@]}"; do
+    for _ in $(seq 200); do
+        curl -sf "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | grep -q '"core_connected":true' && break; sleep 0.1
+    done
+done
+
+echo "== scenario"
+./scripts/demo-scenario.sh "$run" "$bin"
+echo
+"$bin/linkctl" status --socket "$run/admin.sock" | head -20
+echo "== the network is running; Ctrl-C to stop it. Try: curl -s http://127.0.0.1:8481/openapi.json | jq .paths"
+wait "${pids[0]}"

@@ -52,6 +52,13 @@ public struct APIRouter: Sendable {
                 return .json(200, ["acknowledged": marked])
             }
         },
+        Route(method: "GET", path: "/access-log/{person_id}") { service, _, parameters in
+            do {
+                return .json(200, ["entries": try await service.accessLog(personID: parameters["person_id"] ?? "")])
+            } catch {
+                return failure(error)
+            }
+        },
         Route(method: "GET", path: "/statement") { service, request, _ in
             let period = request.query("period") ?? currentPeriod()
             do {
@@ -119,7 +126,7 @@ public struct APIRouter: Sendable {
         default: 500
         }
         return .error(status, code: errorName(error.code), error.message, number: error.code.rawValue,
-                      providerCode: error.providerCode.isEmpty ? nil : error.providerCode, retryable: error.isRetryable)
+                      providerCode: error.providerCode.isEmpty ? nil : error.providerCode, retryable: error.retryable)
     }
 
     /// `providerRefused` → `PROVIDER_REFUSED`, the name in common.proto and docs/protocol.md.

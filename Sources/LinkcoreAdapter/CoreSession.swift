@@ -83,7 +83,12 @@ public final class CoreSession: Sendable {
                 current.withLock { $0 = nil }
                 stateBox.withLock { $0.connected = false }
                 if stopped.load(ordering: .relaxed) { return }
-                let reason = await connection.closeReason().map { "\($0)" } ?? (await connection.goingAway()).map { "going away: \($0.reason)" } ?? "closed"
+                var reason = "closed"
+                if let error = await connection.closeReason() {
+                    reason = "\(error)"
+                } else if let away = await connection.goingAway() {
+                    reason = "going away: \(away.reason)"
+                }
                 logger.warning("lost the core; reconnecting", metadata: ["reason": "\(reason)"])
                 stateBox.withLock { $0.lastError = reason }
             } catch {

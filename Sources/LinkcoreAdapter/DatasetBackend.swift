@@ -19,7 +19,7 @@ public final class DatasetBackend: AnswerBackend {
 
     public init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw AdapterError("dataset \(path) does not exist (make it with `linkcore-adapter dataset put`)")
+            throw AdapterError("dataset \(path) does not exist (make it with `linkcore-adapter dataset --db FILE`)")
         }
         queue = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true), label: "linkcore-adapter.dataset")
     }
@@ -37,7 +37,12 @@ public final class DatasetBackend: AnswerBackend {
         }
     }
 
-    /// Adds or replaces one answer (the `dataset put` command).
+    /// Creates the file with its table (no answers yet).
+    public static func create(path: String) throws {
+        try SQLiteDatabase(path: path).execute(schema)
+    }
+
+    /// Adds or replaces one answer (the `dataset` command).
     public static func put(path: String, personID: String, infoType: String, answer: String) throws {
         let db = try SQLiteDatabase(path: path)
         try db.execute(schema)

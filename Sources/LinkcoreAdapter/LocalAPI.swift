@@ -59,16 +59,19 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.head = nil
             let request = APIRequest(method: head.method.rawValue, uri: head.uri, body: Data(body.readableBytesView))
             let keepAlive = head.isKeepAlive && !tooLarge
-            let tooLarge = self.tooLarge
-            let router = self.router
-            let maxBodyBytes = self.maxBodyBytes
-            let channel = context.channel
-            Task {
-                let response = tooLarge
-                    ? APIResponse.error(413, code: "PAYLOAD_TOO_LARGE", "request body above \(maxBodyBytes) bytes")
-                    : await router.handle(request)
-                Self.write(response, on: channel, keepAlive: keepAlive)
-            }
+            Self.respond(to: request, tooLarge: tooLarge, keepAlive: keepAlive, router: router, maxBodyBytes: maxBodyBytes,
+                         channel: context.channel)
+        }
+    }
+
+    /// Answers off the event loop (the router awaits the core and the store), then writes back.
+    static func respond(to request: APIRequest, tooLarge: Bool, keepAlive: Bool, router: APIRouter, maxBodyBytes: Int,
+                        channel: any Channel) {
+        Task {
+            let response = tooLarge
+                ? APIResponse.error(413, code: "PAYLOAD_TOO_LARGE", "request body above \(maxBodyBytes) bytes")
+                : await router.handle(request)
+            write(response, on: channel, keepAlive: keepAlive)
         }
     }
 

@@ -102,6 +102,20 @@ public enum OpenAPIDocument {
         }
       }
     },
+    "/access-log/{person_id}": {
+      "get": {
+        "operationId": "accessLog",
+        "summary": "Portal adapters only: every access-log entry about a resident (the residents' portal view).",
+        "description": "The core serves this to the portal role only; any other organisation gets 403 PERMISSION_DENIED.",
+        "parameters": [{"name": "person_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {
+          "200": {"description": "entries in log order", "content": {"application/json": {"schema": {"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": {"$ref": "#/components/schemas/AccessLogEntry"}}}}}}},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/statement": {
       "get": {
         "operationId": "feeStatement",
@@ -180,6 +194,16 @@ public enum OpenAPIDocument {
           "kind": {"type": "string", "enum": ["changed", "moved", "renamed", "died", "other"]},
           "occurred_at_ms": {"type": "integer", "format": "int64"}, "received_at_ms": {"type": "integer", "format": "int64"},
           "acknowledged": {"type": "boolean"}
+        }
+      },
+      "AccessLogEntry": {
+        "type": "object",
+        "properties": {
+          "mediation_id": {"type": "string"}, "at_ms": {"type": "integer", "format": "int64"},
+          "requester_org": {"type": "string"}, "requester_name": {"type": "string"},
+          "provider_org": {"type": "string"}, "provider_name": {"type": "string"},
+          "bp_id": {"type": "string"}, "info_type": {"type": "string"},
+          "outcome": {"type": "string", "enum": ["answered", "refused_by_whitelist", "invalid_link", "provider_unavailable", "provider_refused", "timed_out", "policy_failed", "unspecified"]}
         }
       },
       "Statement": {

@@ -41,10 +41,11 @@ public final class WebhookBackend: AnswerBackend {
         let wait = question.deadlineAtMs > 0 ? min(timeout, untilDeadline) : timeout
         request.timeoutInterval = max(0.01, Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
         let session = self.session
+        let prepared = request
         // Race the call against our own timer: URLSession's timeout is per-idle-interval.
         let outcome = await withTaskGroup(of: Result<(Data, URLResponse), any Error>?.self) { group in
             group.addTask {
-                do { return .success(try await session.data(for: request)) } catch { return .failure(error) }
+                do { return .success(try await session.data(for: prepared)) } catch { return .failure(error) }
             }
             group.addTask {
                 try? await Task.sleep(for: wait)

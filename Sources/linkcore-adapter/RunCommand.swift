@@ -118,12 +118,16 @@ struct Routes: AsyncParsableCommand {
 
 struct Dataset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add an answer to a dataset backend file (person_id, info_type -> answer); creates the file.")
-    @Option(help: "The dataset SQLite file.") var db: String
-    @Option(help: "The organisation's person ID.") var person: String
-    @Option(help: "Information type.") var info: String
-    @Option(help: "The answer text.") var answer: String
+        abstract: "Create a dataset backend file, or add an answer to it (person_id, info_type -> answer).")
+    @Option(help: "The dataset SQLite file (created if missing).") var db: String
+    @Option(help: "The organisation's person ID.") var person: String?
+    @Option(help: "Information type.") var info: String?
+    @Option(help: "The answer text.") var answer: String?
     func run() async throws {
+        guard let person, let info, let answer else {
+            guard person == nil, info == nil, answer == nil else { throw ValidationError("give --person, --info and --answer together") }
+            return try DatasetBackend.create(path: db)
+        }
         try DatasetBackend.put(path: db, personID: person, infoType: info, answer: answer)
     }
 }

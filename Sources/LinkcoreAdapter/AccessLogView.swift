@@ -1,0 +1,61 @@
+import Foundation
+import LinkcoreWire
+
+/// The residents' portal's view of the access log, for an adapter run by the portal (role
+/// portal): the core serves `access_log_query` to that role only and refuses every other.
+extension AdapterService {
+    public struct AccessLogEntry: Sendable, Encodable {
+        public var mediationID: String
+        public var atMs: Int64
+        public var requesterOrg: String
+        public var requesterName: String
+        public var providerOrg: String
+        public var providerName: String
+        public var bpID: String
+        public var infoType: String
+        public var outcome: String
+    }
+
+    /// Every entry about the person, in log order (pages followed up to `limit` entries).
+    public func accessLog(personID: String, limit: Int = 1000) async throws(WireError) -> [AccessLogEntry] {
+        guard let link = try? await links.link(personID: personID) else {
+            throw WireError(.notFound, "no link for person \(personID) in this adapter's link table")
+        }
+        var entries: [AccessLogEntry] = []
+        var token = ""
+        repeat {
+            let query = LCAccessLogQuery.with { $0.linkCode = link.linkCode; $0.pageSize = 500; $0.pageToken = token }
+            let page: LCAccessLogPage
+            do {
+                guard case let .accessLogPage(reply)? = try await core.request(.accessLogQuery(query), timeout: Self.amount(settings.requestTimeout)) else {
+                    throw WireError(.internal, "the core answered with another body")
+                }
+                page = reply
+            } catch let error as WireError {
+                throw error
+            } catch {
+                throw WireError(.unavailable, "the core did not answer: \(error)")
+            }
+            entries += page.entries.map {
+                AccessLogEntry(mediationID: $0.mediationID, atMs: $0.atMs, requesterOrg: $0.requesterOrg, requesterName: $0.requesterName,
+                               providerOrg: $0.providerOrg, providerName: $0.providerName, bpID: $0.bpID, infoType: $0.infoType,
+                               outcome: Self.outcomeName($0.outcome))
+            }
+            token = page.nextPageToken
+        } while !token.isEmpty && entries.count < limit
+        return entries
+    }
+
+    static func outcomeName(_ outcome: LCOutcome) -> String {
+        switch outcome {
+        case .answered: "answered"
+        case .refusedByWhitelist: "refused_by_whitelist"
+        case .invalidLink: "invalid_link"
+        case .providerUnavailableOutcome: "provider_unavailable"
+        case .providerRefusedOutcome: "provider_refused"
+        case .timedOut: "timed_out"
+        case .policyFailed: "policy_failed"
+        default: "unspecified"
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `linkcore-adapter run` child process with its own adapter.toml, SQLite files and
+/// local API on an ephemeral port, and a small JSON client for that API.
+final class AdapterProcess: @unchecked Sendable {
+    let org: String
+    let directory: URL
+    let configPath: String
+    let logPath: String
+    private(set) var process: ChildProcess
+    private(set) var apiPort = 0
+
+    /// `backend` is the [backend] table's lines; `matcherPort` nil leaves [matcher] out.
+    init(org: String, pki: TestPKI, directory: URL, corePort: Int, matcherPort: Int?, backend: [String],
+         extra: [String: String] = [:]) throws {
+        self.org = org
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configPath = directory.appendingPathComponent("adapter.toml").path
+        logPath = directory.appendingPathComponent("adapter.log").path
+        var tables: [(String, [String])] = [
+            ("adapter", ["org_code = \"\(org)\"", "database = \"\(directory.appendingPathComponent("adapter.sqlite").path)\""]),
+            ("core", ["address = \"127.0.0.1:\(corePort)\"", "server_name = \"localhost\"",
+                      "certificate = \"\(pki.path("\(org).pem"))\"", "private_key = \"\(pki.path("\(org).key"))\"",
+                      "ca_bundle = \"\(pki.path("ca.pem"))\"", "reconnect_initial_ms = 50", "reconnect_max_ms = 400"]),
+        ]
+        if let matcherPort {
+            tables.append(("matcher", ["address = \"127.0.0.1:\(matcherPort)\"", "server_name = \"localhost\""]))
+        }
+        tables += [("api", ["listen = \"127.0.0.1:0\""]), ("backend", backend), ("log", ["level = \"debug\""])]
+        try tomlTables(tables, extra: extra).write(toFile: configPath, atomically: true, encoding: .utf8)
+        process = Self.makeProcess(configPath: configPath, logPath: logPath)
+    }
+
+    static func makeProcess(configPath: String, logPath: String) -> ChildProcess {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY"] {
+            env.removeValue(forKey: key)
+        }
+        return ChildProcess(executable: Products.path("linkcore-adapter"), arguments: ["run", "--config", configPath],
+                            environment: env, outputPath: logPath)
+    }
+
+    /// Starts the adapter and waits for its API port ("api 127.0.0.1:PORT" on standard output).
+    func start() async throws {
+        try process.run()
+        for _ in 0..<500 {
+            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("api 127.0.0.1:") }),
+               let port = Int(line.split(separator: ":").last ?? "") {
+                apiPort = port
+                return
+            }
+            guard process.isRunning else { throw TestFailure("adapter \(org) exited:\n\(log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("adapter \(org) did not report its API port:\n\(log)")
+    }
+
+    /// Waits until GET /status says the adapter is connected to the core (at least `connects` times).
+    func waitConnected(connects: Int = 1) async throws {
+        for _ in 0..<500 {
+            let (_, status) = try await call("GET", "/status")
+            if status["core_connected"] as? Bool == true, (status["core_connects"] as? Int ?? 0) >= connects { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("adapter \(org) did not connect to the core:\n\(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// One API call; returns the HTTP status and the JSON object of the body.
+    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        let (status, data) = try await raw(method, path, body.map { try JSONSerialization.data(withJSONObject: $0) })
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return (status, object)
+    }
+
+    func raw(_ method: String, _ path: String, _ body: Data?) async throws -> (Int, Data) {
+        guard let url = URL(string: "http://127.0.0.1:\(apiPort)\(path)") else { throw TestFailure("bad path \(path)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 30
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    deinit {
+        process.signal(SIGKILL)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+    }
+}
+
+/// A TCP listener that accepts connections and never answers: a webhook that hangs.
+final class SilentListener: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard bound, listen(fd, 16) == 0 else { throw TestFailure("cannot listen") }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: actual.sin_port))
+    }
+
+    deinit { close(fd) }
+}
