@@ -43,10 +43,13 @@ public struct APIRouter: Sendable {
             return .json(200, ["events": events])
         },
         Route(method: "POST", path: "/events/ack") { service, request, _ in
-            struct Ack: Decodable { var eventIds: [String] }
+            struct Ack: Decodable {
+                var eventIDs: [String]
+                enum CodingKeys: String, CodingKey { case eventIDs = "event_ids" }
+            }
             return await decoding(Ack.self, request) { ack in
-                guard ack.eventIds.count <= 1000 else { throw WireError(.invalidArgument, "at most 1000 event ids") }
-                guard let marked = try? await service.links.acknowledgeEvents(ack.eventIds) else {
+                guard ack.eventIDs.count <= 1000 else { throw WireError(.invalidArgument, "at most 1000 event ids") }
+                guard let marked = try? await service.links.acknowledgeEvents(ack.eventIDs) else {
                     throw WireError(.unavailable, "cannot write the event table")
                 }
                 return .json(200, ["acknowledged": marked])
@@ -101,8 +104,9 @@ public struct APIRouter: Sendable {
 
     static func decoding<T: Decodable>(_ type: T.Type, _ request: APIRequest,
                                        _ body: (T) async throws -> APIResponse) async -> APIResponse {
+        // Request types spell their snake_case keys out (CodingKeys): convertFromSnakeCase
+        // would look for "personId" where the property is "personID".
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let value: T
         do { value = try decoder.decode(type, from: request.body) } catch {
             return .error(400, code: "INVALID_ARGUMENT", "the body is not the JSON this route expects (see /openapi.json)")

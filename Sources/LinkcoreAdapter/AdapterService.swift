@@ -130,12 +130,18 @@ public final class AdapterService: Sendable {
         public var consentRef: String
         public var myNumber: String?
         public var facts: Facts?
+        enum CodingKeys: String, CodingKey {
+            case personID = "person_id", consentRef = "consent_ref", myNumber = "my_number", facts
+        }
         public struct Facts: Sendable, Codable {
             public var name: String
             public var nameKana: String?
             public var address: String
             public var birthDate: String
             public var sex: String
+            enum CodingKeys: String, CodingKey {
+                case name, nameKana = "name_kana", address, birthDate = "birth_date", sex
+            }
         }
     }
 
@@ -206,6 +212,10 @@ public final class AdapterService: Sendable {
         public var infoType: String
         public var query: String?
         public var deadlineMs: UInt32?
+        enum CodingKeys: String, CodingKey {
+            case personID = "person_id", bpID = "bp_id", providerOrg = "provider_org", infoType = "info_type", query
+            case deadlineMs = "deadline_ms"
+        }
     }
 
     public struct AskAnswer: Sendable, Codable {

@@ -21,9 +21,15 @@ public struct CoreEndpoint: Sendable {
         self.certificate = certificate; self.privateKey = privateKey; self.caBundle = caBundle; self.serverName = serverName
     }
 
-    public func connect(acceptsPushes: Bool = false, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
-        let tls = try TLSContext.client(TLSConfiguration(
+    /// Loads the certificate, key and CA: bad TLS material is a configuration error at start,
+    /// not something to retry.
+    public func makeTLS() throws -> TLSContext {
+        try TLSContext.client(TLSConfiguration(
             certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, serverName: serverName))
+    }
+
+    public func connect(acceptsPushes: Bool = false, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
+        let tls = try makeTLS()
         return try await LinkcoreConnection.connect(
             to: .tcp(host: host, port: port), tls: tls,
             hello: LinkcoreConnection.defaultHello(software: "linkcore-adapter/0.1", acceptsPushes: acceptsPushes),

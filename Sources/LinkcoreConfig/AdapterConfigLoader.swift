@@ -70,7 +70,7 @@ extension AdapterConfig {
         }
 
         let apiSection = section("api")
-        let listen = try apiSection.address("listen", default: "127.0.0.1:8480")
+        let listen = try apiSection.listenAddress("listen", default: "127.0.0.1:8480")
         let maxBody = try apiSection.integer("max_body_bytes", default: 65_536, range: 1_024...16_777_216)
 
         let backendSection = section("backend")
@@ -125,6 +125,21 @@ extension AdapterConfig {
 }
 
 extension Section {
+    /// One `host:port` to listen on (port 0: an ephemeral port).
+    func listenAddress(_ key: String, default value: String) throws(ConfigError) -> ListenAddress {
+        var text = value
+        if let item = table.item(key) {
+            guard case .string(let s) = item.value else {
+                throw error(.wrongType, key, "expected a \"host:port\" string, got \(item.value.literal)")
+            }
+            text = s
+        }
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let problem): throw error(.invalidValue, key, "bad address \(TOMLValue.quote(text)): \(problem.reason)")
+        }
+    }
+
     /// The name the server's certificate must carry (a DNS name or an IP address).
     func serverName(default host: String) throws(ConfigError) -> String {
         try string("server_name", default: host) { value in

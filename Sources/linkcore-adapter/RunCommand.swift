@@ -80,6 +80,7 @@ struct Run: AsyncParsableCommand {
             try CoreEndpoint(address: "\($0.address.host):\($0.address.port)", certificate: settings.core.certificate,
                              privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: $0.serverName)
         }
+        _ = try core.makeTLS()
         let backend: any AnswerBackend
         switch settings.backend.kind {
         case .dataset:
