@@ -14,6 +14,10 @@ let package = Package(
         .executable(name: "linkctl", targets: ["linkctl"]),
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
+        // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
+        .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
+        .library(name: "linkcore-policy-fees", type: .dynamic, targets: ["PolicyFeesModule"]),
+        .library(name: "linkcore-policy-events", type: .dynamic, targets: ["PolicyEventsModule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -103,6 +107,49 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
+        ),
+        // Policy modules: the C ABI (linkcore_policy.h) plus the host's dlopen shim.
+        .target(name: "CLinkcorePolicy"),
+        // The policy host: loads modules, calls them under a deadline, swaps policy sets atomically.
+        .target(
+            name: "LinkcorePolicy",
+            dependencies: [
+                "CLinkcorePolicy", "LinkcoreWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The shipped modules' logic as plain Swift: whitelist table, fee tariff, event routes.
+        .target(name: "LinkcorePolicyTables", dependencies: ["LinkcoreConfig", "LinkcoreWire"], swiftSettings: swiftSettings),
+        // What a policy module written in Swift needs to export the C table.
+        .target(
+            name: "LinkcorePolicyModuleKit",
+            dependencies: [
+                "CLinkcorePolicy", "LinkcoreConfig", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyWhitelistModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/whitelist", swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyFeesModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/fees", swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyEventsModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/events", swiftSettings: swiftSettings
         ),
         // The daemon: wires the layers together.
         .target(
