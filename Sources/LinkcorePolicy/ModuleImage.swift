@@ -131,12 +131,12 @@ final class ImageCache: Sendable {
     ) {
         var error = [CChar](repeating: 0, count: 1024)
         guard let handle = lc_policy_dl_open(file, &error, error.count) else {
-            throw PolicyLoadError(.notLoadable, path: path, "cannot load: \(String(cString: error))")
+            throw PolicyLoadError(.notLoadable, path: path, "cannot load: \(text(error))")
         }
         guard let table = lc_policy_dl_entry(handle, &error, error.count) else {
             throw PolicyLoadError(
                 .noEntryPoint, path: path,
-                "not a linkcore policy module (\(LC_POLICY_ENTRY_POINT): \(String(cString: error)))")
+                "not a linkcore policy module (\(LC_POLICY_ENTRY_POINT): \(text(error)))")
         }
         return (handle, UnsafeRawPointer(table))
     }
@@ -189,4 +189,9 @@ struct FileIdentity: Hashable, Sendable {
         modifiedSeconds = Int(st.st_mtim.tv_sec)
         modifiedNanoseconds = Int(st.st_mtim.tv_nsec)
     }
+}
+
+/// A NUL-terminated C buffer's text (the buffer may be full without a terminator).
+func text(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -67,8 +67,7 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
             }
         }
         guard status == LC_POLICY_OK.rawValue else {
-            error[error.count - 1] = 0
-            let reason = String(cString: error)
+            let reason = text(error)
             host.deallocate()
             context.release()
             throw PolicyLoadError(
@@ -99,7 +98,7 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
         context.release()
     }
 
-    private static let emptyByte: UnsafePointer<UInt8> = {
+    nonisolated(unsafe) private static let emptyByte: UnsafePointer<UInt8> = {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
         p.initialize(to: 0)
         return UnsafePointer(p)
