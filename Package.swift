@@ -206,6 +206,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
+        // Loads the built lib*.so policy modules from beside the test bundle; builds C fixtures with gcc.
+        .testTarget(
+            name: "LinkcorePolicyTests",
+            dependencies: [
+                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
