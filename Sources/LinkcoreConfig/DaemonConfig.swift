@@ -140,12 +140,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public var log: Log
     public var store: Store
     public var keys: Keys
+    public var policy: Policy
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 
     public init(
         core: Core, listen: Listen = Listen(), tls: TLS, limits: Limits = Limits(), shutdown: Shutdown = Shutdown(),
-        log: Log = Log(), store: Store, keys: Keys, file: String
+        log: Log = Log(), store: Store, keys: Keys, policy: Policy = Policy(), file: String
     ) {
         self.core = core
         self.listen = listen
@@ -155,6 +156,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.log = log
         self.store = store
         self.keys = keys
+        self.policy = policy
         self.file = file
     }
 }
