@@ -156,7 +156,7 @@ let package = Package(
             name: "LinkcoreDaemon",
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
-                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes",
+                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcorePolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

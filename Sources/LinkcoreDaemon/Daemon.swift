@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreConfig
 import LinkcoreDomain
 import LinkcoreLinkCodes
+import LinkcorePolicy
 import LinkcoreStore
 import LinkcoreSystemd
 import LinkcoreTLS
@@ -37,6 +38,8 @@ public final class Daemon: Sendable {
     private let stopping = Mutex(false)
 
     let orgs: OrgDirectory
+    /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
+    public let policy: PolicyHost
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -55,13 +58,16 @@ public final class Daemon: Sendable {
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        let policy = PolicyHost(logger: logger)
+        try DaemonPolicy.load(config, into: policy)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
-                      registry: registry, service: service, logger: logger)
+                      registry: registry, service: service, policy: policy, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
-                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
+                 registry: ConnectionRegistry, service: any RequestHandling, policy: PolicyHost, logger: Logger) {
         self.configPath = configPath
+        self.policy = policy
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -197,6 +203,8 @@ public final class Daemon: Sendable {
         do {
             let config = try DaemonConfig.load(path: configPath)
             let tls = try Self.makeTLS(config)
+            // Last step that can fail: the new policy set is swapped in only when every module loaded.
+            try DaemonPolicy.load(config, into: policy)
             let old = live.withLock { live -> DaemonConfig in
                 let old = live.config
                 live.config = config
@@ -283,6 +291,7 @@ public final class Daemon: Sendable {
         s.draining = stopping.withLock { $0 }
         s.lastReloadMs = reloadAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
         s.lastReloadError = reloadError ?? ""
+        s.policyStatus = policy.statusLine
         s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
             var p = LCPeerStatus()
             p.orgCode = e.orgCode

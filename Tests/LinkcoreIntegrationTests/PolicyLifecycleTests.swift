@@ -1,0 +1,62 @@
+import Foundation
+import LinkcoreWire
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// linkcored loading the shipped policy modules at start and on SIGHUP; a set that fails to load
+/// leaves the previous one in force and says so in status.
+@Suite(.serialized) struct PolicyLifecycleTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static func policy(feesConfig: String = repository + "/etc/linkcore/fees.toml") -> String {
+        let etc = repository + "/etc/linkcore"
+        return ["whitelist", "fees", "events"].map { kind in
+            let config = kind == "fees" ? feesConfig : "\(etc)/\(kind).toml"
+            return "[[policy.module]]\nkind = \"\(kind)\"\npath = \"\(Products.path("liblinkcore-policy-\(kind).so"))\"\nconfig = \"\(config)\""
+        }.joined(separator: "\n")
+    }
+
+    @Test func loadsAtStartAndKeepsTheSetWhenAReloadFails() async throws {
+        let daemon = try DaemonProcess(extraConfig: ["policy": "decision_deadline_ms = 500\n" + Self.policy()])
+        try await daemon.start()
+        let first = try await daemon.status().policyStatus
+        #expect(first.hasPrefix("policy generation 1: whitelist whitelist 1.0.0, fees fees 1.0.0, events events 1.0.0"), "\(first)")
+
+        let badFees = daemon.temp.url.appendingPathComponent("fees.toml").path
+        try "public_free = 1\n".write(toFile: badFees, atomically: true, encoding: .utf8)
+        let broken = DaemonProcess.config(
+            temp: daemon.temp.url, pki: daemon.pki, extra: ["policy": Self.policy(feesConfig: badFees)])
+        try broken.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        var mark = daemon.notify.messages.count
+        daemon.signal(SIGHUP)
+        let ready = try await daemon.notify.wait(for: "READY=1", after: mark)
+        #expect(ready.contains("reload FAILED"))
+        let failed = try await daemon.status()
+        #expect(failed.lastReloadError.contains("fees.toml:1"), "\(failed.lastReloadError)")
+        #expect(failed.policyStatus.hasPrefix("policy generation 1:"), "\(failed.policyStatus)")
+        #expect(failed.policyStatus.contains("last policy load FAILED"))
+
+        let fixed = DaemonProcess.config(temp: daemon.temp.url, pki: daemon.pki, extra: ["policy": Self.policy()])
+        try fixed.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        mark = daemon.notify.messages.count
+        daemon.signal(SIGHUP)
+        try await daemon.notify.wait(for: "READY=1", after: mark)
+        let second = try await daemon.status()
+        #expect(second.lastReloadError.isEmpty)
+        #expect(second.policyStatus.hasPrefix("policy generation 2:"), "\(second.policyStatus)")
+    }
+
+    @Test func aModuleThatCannotLoadStopsTheStartWithItsReason() async throws {
+        let daemon = try DaemonProcess(extraConfig: [
+            "policy": "[[policy.module]]\nkind = \"fees\"\npath = \"\(Products.path("liblinkcore-policy-whitelist.so"))\""
+        ])
+        try daemon.process.run()
+        let code = try await daemon.waitForExit()
+        #expect(code != 0)
+        #expect(daemon.log.contains("is a whitelist module but is configured as fees"), "\(daemon.log)")
+        #expect(!daemon.notify.messages.contains { $0.contains("READY=1") })
+    }
+}
