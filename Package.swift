@@ -246,6 +246,16 @@ let package = Package(
             path: "Benchmarks/issuance",
             swiftSettings: swiftSettings
         ),
+        // Whitelist decisions/s through the module ABI vs the same table in process;
+        // `swift build -c release && .build/release/policy-bench` (the module .so must be built).
+        .executableTarget(
+            name: "policy-bench",
+            dependencies: [
+                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/policy",
+            swiftSettings: swiftSettings
+        ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.
         .executableTarget(
             name: "linkcodes-bench",
