@@ -11,7 +11,8 @@ final class DecisionWorkers: Sendable {
     typealias Job = @Sendable () -> Void
 
     private struct State {
-        var jobs: [Job] = []
+        /// A popped slot is cleared at once: a job holds its module, and a module its workers.
+        var jobs: [Job?] = []
         var head = 0
         var stopping = false
         /// Threads busy with a call whose caller already gave up.
@@ -61,6 +62,7 @@ final class DecisionWorkers: Sendable {
             let job = state.withLock { s -> Job? in
                 guard s.head < s.jobs.count else { return nil }
                 let job = s.jobs[s.head]
+                s.jobs[s.head] = nil
                 s.head += 1
                 if s.head > 64 && s.head * 2 > s.jobs.count {
                     s.jobs.removeFirst(s.head)

@@ -103,6 +103,9 @@ public final class PolicyHost: Sendable, Whitelist, FeePolicy, EventRouting {
         return set.decide(query)
     }
 
+    /// Shared objects loaded so far. Retired ones stay mapped (never dlclose'd), so this only grows.
+    public var loadedImages: Int { images.count }
+
     /// The error of the last load, nil when it succeeded.
     public var lastError: String? { state.withLock { $0.lastError } }
 

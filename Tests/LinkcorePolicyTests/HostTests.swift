@@ -192,6 +192,28 @@ final class HostTests: XCTestCase {
         XCTAssertEqual(host.current?.generation, 11)
     }
 
+    func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        let host = PolicyHost(logger: testLogger)
+        let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
+        func load(_ n: Int) throws {
+            let config = try scratch.write("faulty-\(n).conf", "shutdown-marker=\(marks[n - 1])\n")
+            _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path, config: config)])).value()
+            XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
+        }
+        try load(1)
+        try load(2)
+        try load(3)
+        // The worker that ran the last call on a replaced set lets go of it just after answering.
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: marks[1]) && Date() < deadline { usleep(1000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marks[0]), "generation 1 was shut down")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marks[1]), "generation 2 was shut down")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marks[2]), "the set in force is not")
+        XCTAssertEqual(host.loadedImages, 1, "one image, reused by every generation and never unloaded")
+    }
+
     func testAModuleFileReplacedInPlaceIsLoadedAnew() throws {
         let scratch = try Scratch()
         let installed = "\(scratch.path)/module.so"
@@ -204,5 +226,6 @@ final class HostTests: XCTestCase {
         try FileManager.default.copyItem(atPath: "\(scratch.path)/linkcore-policy-ratelimit.so", toPath: installed)
         let second = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: installed)])).value()
         XCTAssertEqual(second.whitelist[0].name, "ratelimit", "the new file's code, not the old image")
+        XCTAssertEqual(host.loadedImages, 2)
     }
 }

@@ -34,6 +34,7 @@
 #define HANG_MS 5000
 #endif
 
+/* The instance remembers where to leave a mark when it is shut down ("shutdown-marker=PATH"). */
 static int f_init(const char *path, const uint8_t *config, size_t len, const lc_policy_host *host, void **out,
                   char *error, size_t cap) {
     (void)path;
@@ -42,8 +43,18 @@ static int f_init(const char *path, const uint8_t *config, size_t len, const lc_
         snprintf(error, cap, "told to fail by its configuration");
         return LC_POLICY_INVALID_CONFIG;
     }
-    *out = malloc(1);
-    return *out != NULL ? LC_POLICY_OK : LC_POLICY_INTERNAL;
+    char *marker = calloc(1, len + 1);
+    if (marker == NULL) return LC_POLICY_INTERNAL;
+    const char *key = "shutdown-marker=";
+    const uint8_t *at = len > 0 ? memmem(config, len, key, strlen(key)) : NULL;
+    if (at != NULL) {
+        const uint8_t *start = at + strlen(key);
+        size_t n = 0;
+        while (start + n < config + len && start[n] != '\n') n++;
+        memcpy(marker, start, n);
+    }
+    *out = marker;
+    return LC_POLICY_OK;
 }
 
 static int answer(Linkcore__V1__WhitelistDecision *d, uint8_t **out, size_t *out_len) {
@@ -93,7 +104,14 @@ static void f_free(void *instance, uint8_t *decision, size_t len) {
     free(decision);
 }
 
-static void f_shutdown(void *instance) { free(instance); }
+static void f_shutdown(void *instance) {
+    const char *marker = instance;
+    if (marker[0] != '\0') {
+        FILE *f = fopen(marker, "w");
+        if (f != NULL) fclose(f);
+    }
+    free(instance);
+}
 
 static const lc_policy_module table = {
     .magic = FAULTY_MAGIC,
