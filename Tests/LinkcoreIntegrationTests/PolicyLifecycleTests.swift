@@ -30,7 +30,7 @@ import Glibc
         let broken = DaemonProcess.config(
             temp: daemon.temp.url, pki: daemon.pki, extra: ["policy": Self.policy(feesConfig: badFees)])
         try broken.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        var mark = daemon.notify.messages.count
+        let mark = daemon.notify.messages.count
         daemon.signal(SIGHUP)
         let ready = try await daemon.notify.wait(for: "READY=1", after: mark)
         #expect(ready.contains("reload FAILED"))
@@ -39,11 +39,19 @@ import Glibc
         #expect(failed.policyStatus.hasPrefix("policy generation 1:"), "\(failed.policyStatus)")
         #expect(failed.policyStatus.contains("last policy load FAILED"))
 
+        // linkctl policy reload does what SIGHUP does, and says what is in force.
         let fixed = DaemonProcess.config(temp: daemon.temp.url, pki: daemon.pki, extra: ["policy": Self.policy()])
         try fixed.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        mark = daemon.notify.messages.count
-        daemon.signal(SIGHUP)
-        try await daemon.notify.wait(for: "READY=1", after: mark)
+        let linkctl = Process()
+        linkctl.executableURL = URL(fileURLWithPath: Products.path("linkctl"))
+        linkctl.arguments = ["policy", "reload", "--socket", daemon.adminSocket]
+        let out = Pipe()
+        linkctl.standardOutput = out
+        try linkctl.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        linkctl.waitUntilExit()
+        #expect(linkctl.terminationStatus == 0)
+        #expect(text.hasPrefix("policy generation 2:"), "\(text)")
         let second = try await daemon.status()
         #expect(second.lastReloadError.isEmpty)
         #expect(second.policyStatus.hasPrefix("policy generation 2:"), "\(second.policyStatus)")
