@@ -79,6 +79,48 @@ final class DecisionWorkers: Sendable {
     }
 }
 
+/// The same rendezvous for an async caller: the continuation is resumed by the worker with the
+/// answer or by the deadline timer with the failure, whichever comes first.
+final class AsyncPendingCall: Sendable {
+    typealias Continuation = CheckedContinuation<Result<[UInt8], PolicyError>, Never>
+
+    private enum State {
+        case waiting(Continuation)
+        case done
+        case abandoned
+    }
+
+    private let state: Mutex<State>
+
+    init(_ continuation: Continuation) { state = Mutex(.waiting(continuation)) }
+
+    /// The worker's side; true when the deadline had already passed.
+    func complete(_ result: Result<[UInt8], PolicyError>) -> Bool {
+        let (continuation, abandoned) = state.withLock { s -> (Continuation?, Bool) in
+            switch s {
+            case .waiting(let c):
+                s = .done
+                return (c, false)
+            case .abandoned: return (nil, true)
+            case .done: return (nil, false)
+            }
+        }
+        continuation?.resume(returning: result)
+        return abandoned
+    }
+
+    /// The timer's side; true when the call was still running and is now abandoned.
+    func expire(_ error: PolicyError) -> Bool {
+        let continuation = state.withLock { s -> Continuation? in
+            guard case .waiting(let c) = s else { return nil }
+            s = .abandoned
+            return c
+        }
+        continuation?.resume(returning: .failure(error))
+        return continuation != nil
+    }
+}
+
 /// One decide call handed to a worker: whoever comes second — the worker with the answer or the
 /// caller giving up at the deadline — learns that it came second and cleans up.
 final class PendingCall: Sendable {

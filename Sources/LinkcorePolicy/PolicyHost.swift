@@ -103,6 +103,21 @@ public final class PolicyHost: Sendable, Whitelist, FeePolicy, EventRouting {
         return set.decide(query)
     }
 
+    public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
+        guard let set = current else { return .failure(.notConfigured(.whitelist)) }
+        return await set.decide(query)
+    }
+
+    public func decide(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
+        guard let set = current else { return .failure(.notConfigured(.fees)) }
+        return await set.decide(query)
+    }
+
+    public func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
+        guard let set = current else { return .failure(.notConfigured(.events)) }
+        return await set.decide(query)
+    }
+
     /// Shared objects loaded so far. Retired ones stay mapped (never dlclose'd), so this only grows.
     public var loadedImages: Int { images.count }
 

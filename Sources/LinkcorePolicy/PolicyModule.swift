@@ -122,6 +122,33 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
         return count(pending.result ?? .failure(.garbage(module: name, detail: "no result")))
     }
 
+    /// As ``call(_:)``, for async callers: the task is suspended, not its thread, while the module
+    /// works, so a hung module never holds a thread of the cooperative pool.
+    func call(_ query: [UInt8]) async -> Result<[UInt8], PolicyError> {
+        callCount.add(1, ordering: .relaxed)
+        let workers = self.workers
+        let overrun = PolicyError.deadlineExceeded(module: name, deadlineMs: Int(deadlineNanos / 1_000_000))
+        let saturated = PolicyError.saturated(module: name)
+        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: deadlineNanos))
+        let result = await withCheckedContinuation { continuation in
+            let pending = AsyncPendingCall(continuation)
+            let accepted = workers.submit { [self] in
+                if pending.complete(self.callWithoutDeadline(query)) { workers.markUnstuck() }
+            }
+            guard accepted else {
+                _ = pending.complete(.failure(saturated))
+                return
+            }
+            DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in
+                if pending.expire(overrun) {
+                    workers.markStuck()
+                    self.overrunCount.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        return count(result)
+    }
+
     /// The ABI call on the caller's thread, with no deadline: for the benchmark's measure of the
     /// ABI itself, and for the workers. The request path uses ``call(_:)``.
     public func callWithoutDeadline(_ query: [UInt8]) -> Result<[UInt8], PolicyError> {

@@ -26,18 +26,37 @@ public final class PolicySet: Sendable, Whitelist, FeePolicy, EventRouting {
         guard !whitelist.isEmpty else { return .failure(.notConfigured(.whitelist)) }
         var permit: LCWhitelistDecision?
         for module in whitelist {
-            switch Self.ask(module, query, as: LCWhitelistDecision.self, validate: Self.validate) {
-            case .failure(let error):
-                return .failure(error)
-            case .success(let decision) where !decision.permitted:
-                var refusal = decision
-                if module !== whitelist[0] { refusal.reason = "\(module.name): \(decision.reason)" }
-                return .success(refusal)
-            case .success(let decision):
-                if permit == nil { permit = decision }
-            }
+            let answer = Self.ask(module, query, as: LCWhitelistDecision.self, validate: Self.validate)
+            if let final = fold(answer, from: module, into: &permit) { return final }
         }
         return .success(permit ?? LCWhitelistDecision())
+    }
+
+    public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
+        guard !whitelist.isEmpty else { return .failure(.notConfigured(.whitelist)) }
+        var permit: LCWhitelistDecision?
+        for module in whitelist {
+            let answer = await Self.ask(module, query, as: LCWhitelistDecision.self, validate: Self.validate)
+            if let final = fold(answer, from: module, into: &permit) { return final }
+        }
+        return .success(permit ?? LCWhitelistDecision())
+    }
+
+    /// A failure or a refusal ends the chain; a permit is remembered (the first one names the row).
+    private func fold(
+        _ answer: Result<LCWhitelistDecision, PolicyError>, from module: PolicyModule, into permit: inout LCWhitelistDecision?
+    ) -> Result<LCWhitelistDecision, PolicyError>? {
+        switch answer {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let decision) where !decision.permitted:
+            var refusal = decision
+            if module !== whitelist[0] { refusal.reason = "\(module.name): \(decision.reason)" }
+            return .success(refusal)
+        case .success(let decision):
+            if permit == nil { permit = decision }
+            return nil
+        }
     }
 
     public func decide(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
@@ -45,9 +64,19 @@ public final class PolicySet: Sendable, Whitelist, FeePolicy, EventRouting {
         return Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
     }
 
+    public func decide(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
+        guard let fees else { return .failure(.notConfigured(.fees)) }
+        return await Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
+    }
+
     public func decide(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
         guard let events else { return .failure(.notConfigured(.events)) }
         return Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
+    }
+
+    public func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
+        guard let events else { return .failure(.notConfigured(.events)) }
+        return await Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
     }
 
     /// Encodes, calls with the deadline, decodes and checks; any defect is a PolicyError.
@@ -59,6 +88,16 @@ public final class PolicySet: Sendable, Whitelist, FeePolicy, EventRouting {
             return .failure(.garbage(module: module.name, detail: "the query could not be encoded"))
         }
         return module.call(bytes).flatMap { answer in decode(answer, from: module, validate: validate) }
+    }
+
+    static func ask<Q: SwiftProtobuf.Message, D: SwiftProtobuf.Message>(
+        _ module: PolicyModule, _ query: Q, as: D.Type, validate: (D) -> String?
+    ) async -> Result<D, PolicyError> {
+        let bytes: [UInt8]
+        do { bytes = try query.serializedBytes() } catch {
+            return .failure(.garbage(module: module.name, detail: "the query could not be encoded"))
+        }
+        return await module.call(bytes).flatMap { answer in decode(answer, from: module, validate: validate) }
     }
 
     static func decode<D: SwiftProtobuf.Message>(
