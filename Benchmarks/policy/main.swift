@@ -9,7 +9,9 @@
 //   in-process      WhitelistTable.decide(query) — no serialization, no ABI
 //   ABI, inline     encode query, call the module's decide on this thread, decode the decision
 //   ABI, host       PolicyHost.decide: as inline, plus the hand-off to the module's worker
-//                   thread and the deadline wait (what the daemon's request path pays)
+//                   thread and the deadline wait (what a synchronous caller pays)
+//   ABI, host async await PolicyHost.decide from a task: the hand-off plus a continuation and a
+//                   deadline timer (what the daemon's request path pays)
 import Foundation
 import LinkcorePolicy
 import LinkcorePolicyTables
@@ -107,15 +109,20 @@ func abiHost(_ i: Int) -> Bool {
     return decision.permitted
 }
 
+func abiHostAsync(_ i: Int) async -> Bool {
+    guard case .success(let decision) = await host.decide(queries[i % queries.count]) else { fail("host call failed") }
+    return decision.permitted
+}
+
 /// Runs `body` for about `secondsPerPhase`; returns decisions per second.
-func measure(_ name: String, _ body: (Int) -> Bool) -> Double {
+func measure(_ name: String, _ body: (Int) async -> Bool) async -> Double {
     var permits = 0
-    for i in 0..<2_000 where body(i) { permits += 1 }  // warm up
+    for i in 0..<2_000 where await body(i) { permits += 1 }  // warm up
     let start = clock.now
     let deadline = start + .milliseconds(Int(secondsPerPhase * 1000))
     var ops = 0
     while clock.now < deadline {
-        for i in 0..<200 where body(ops &+ i) { permits += 1 }
+        for i in 0..<200 where await body(ops &+ i) { permits += 1 }
         ops += 200
     }
     let elapsed = clock.now - start
@@ -133,11 +140,13 @@ func format(_ x: Double) -> String {
 
 print("policy-bench: whitelist, \(table.rules.count) rules, \(queries.count) queries in rotation, one caller thread,")
 print("\(rounds) rounds × \(secondsPerPhase) s per phase; module \(modulePath)")
-let phases: [(String, (Int) -> Bool)] = [("in-process", inProcess), ("ABI, inline", abiInline), ("ABI, host", abiHost)]
+let phases: [(String, (Int) async -> Bool)] = [
+    ("in-process", inProcess), ("ABI, inline", abiInline), ("ABI, host", abiHost), ("ABI, host async", abiHostAsync),
+]
 var best = [Double](repeating: 0, count: phases.count)
 for round in 1...max(1, rounds) {
     print("round \(round)")
-    for (n, phase) in phases.enumerated() { best[n] = max(best[n], measure(phase.0, phase.1)) }
+    for (n, phase) in phases.enumerated() { best[n] = max(best[n], await measure(phase.0, phase.1)) }
 }
 print("")
 print("best of \(rounds) rounds          decisions/s    ns each   in-process ÷ this")
