@@ -107,6 +107,11 @@ final class ImageCache: Sendable {
 
     func image(path: String, kind: PolicyKind) throws(PolicyLoadError) -> ModuleImage {
         let identity = try FileIdentity(path: path)
+        guard identity.mode & 0o022 == 0 else {
+            throw PolicyLoadError(
+                .insecure, path: path,
+                "refusing a module file that group or others may write (mode \(String(identity.mode & 0o7777, radix: 8))); chmod go-w it")
+        }
         let (table, loadedFrom): (UnsafeRawPointer, String) = try handles.withLock { h throws(PolicyLoadError) in
             if let entry = h.byPath[path]?.first(where: { $0.identity == identity }) {
                 return (entry.table, entry.loadedFrom)
@@ -174,6 +179,7 @@ struct FileIdentity: Hashable, Sendable {
     let size: Int64
     let modifiedSeconds: Int
     let modifiedNanoseconds: Int
+    let mode: UInt32
 
     init(path: String) throws(PolicyLoadError) {
         var st = stat()
@@ -188,6 +194,7 @@ struct FileIdentity: Hashable, Sendable {
         size = Int64(st.st_size)
         modifiedSeconds = Int(st.st_mtim.tv_sec)
         modifiedNanoseconds = Int(st.st_mtim.tv_nsec)
+        mode = UInt32(st.st_mode)
     }
 }
 

@@ -42,6 +42,9 @@ public struct PolicyLoadError: Error, Sendable, Equatable, CustomStringConvertib
     public enum Kind: String, Sendable, Equatable {
         /// The module or its configuration file could not be read.
         case io
+        /// The module file may be written by users other than its owner: anyone who can write it
+        /// can run code inside linkcored.
+        case insecure
         /// dlopen refused the file: not a shared object, wrong architecture, missing dependency.
         case notLoadable
         /// The file has no `linkcore_policy_module` entry point.

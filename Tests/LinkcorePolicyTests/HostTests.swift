@@ -66,6 +66,15 @@ final class HostTests: XCTestCase {
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: "\(scratch.path)/other.so")])?.kind, .noEntryPoint)
     }
 
+    func testAModuleFileOthersMayWriteIsRefused() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
+        XCTAssertEqual(error.kind, .insecure)
+        XCTAssertTrue(error.message.contains("mode 666"), error.message)
+    }
+
     func testInitFailureAndMissingConfigAreReported() throws {
         let scratch = try Scratch()
         let path = try buildFaulty(in: scratch)
