@@ -57,8 +57,10 @@ let package = Package(
         ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
         .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // The access log's hash chain and signed checkpoints: shared by the store and the verifier.
+        .target(name: "LinkcoreAudit", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
-        .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite", "LinkcoreAudit"], swiftSettings: swiftSettings),
         // The core's domain: organisations, link issuance, mediation, events, access log, fees.
         // Pure logic over a store and the link-code keyring; no sockets.
         .target(
@@ -93,7 +95,7 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The daemon's TOML configuration, validated with precise errors.
+        // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
             swiftSettings: swiftSettings
@@ -156,7 +158,7 @@ let package = Package(
             name: "LinkcoreDaemon",
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
-                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcorePolicy",
+                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,6 +188,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
+                "LinkcoreConfig", "LinkcoreSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -215,6 +218,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
@@ -235,7 +239,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "LinkcoreRegistry",
+                "LinkcoreRegistry", "LinkcoreLinkCodes",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

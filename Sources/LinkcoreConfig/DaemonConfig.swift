@@ -132,6 +132,15 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Audit: Sendable, Equatable {
+        /// How often the core signs a checkpoint of the access log's chain (when it has grown).
+        public var checkpointInterval: Duration
+
+        public init(checkpointInterval: Duration = .milliseconds(60_000)) {
+            self.checkpointInterval = checkpointInterval
+        }
+    }
+
     public var core: Core
     public var listen: Listen
     public var tls: TLS
@@ -140,13 +149,14 @@ public struct DaemonConfig: Sendable, Equatable {
     public var log: Log
     public var store: Store
     public var keys: Keys
-    public var policy: Policy
+    public var audit = Audit()
+    public var policy = Policy()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 
     public init(
         core: Core, listen: Listen = Listen(), tls: TLS, limits: Limits = Limits(), shutdown: Shutdown = Shutdown(),
-        log: Log = Log(), store: Store, keys: Keys, policy: Policy = Policy(), file: String
+        log: Log = Log(), store: Store, keys: Keys, file: String
     ) {
         self.core = core
         self.listen = listen
@@ -156,7 +166,6 @@ public struct DaemonConfig: Sendable, Equatable {
         self.log = log
         self.store = store
         self.keys = keys
-        self.policy = policy
         self.file = file
     }
 }

@@ -38,6 +38,8 @@ public final class Daemon: Sendable {
     private let stopping = Mutex(false)
 
     let orgs: OrgDirectory
+    let audit: AuditService
+    let fees: FeeStatements
     /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
     public let policy: PolicyHost
 
@@ -60,13 +62,17 @@ public final class Daemon: Sendable {
         let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
-        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
-                      registry: registry, service: service, policy: policy, logger: logger)
+        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
+                      fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service, policy: policy,
+                      logger: logger)
     }
 
-    private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
-                 registry: ConnectionRegistry, service: any RequestHandling, policy: PolicyHost, logger: Logger) {
+    private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
+                 fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling, policy: PolicyHost,
+                 logger: Logger) {
         self.configPath = configPath
+        self.audit = audit
+        self.fees = fees
         self.policy = policy
         self.logger = logger
         self.service = service
@@ -169,6 +175,7 @@ public final class Daemon: Sendable {
     public func run() async {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
+        let checkpointer = Task { [self] in await checkpointLoop() }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -178,7 +185,21 @@ public final class Daemon: Sendable {
             }
         }
         ticker.cancel()
+        checkpointer.cancel()
         await shutdown()
+    }
+
+    private func checkpointLoop() async {
+        while !Task.isCancelled {
+            let interval = live.withLock { $0.config.audit.checkpointInterval }
+            try? await Task.sleep(for: interval)
+            await signCheckpoint()
+        }
+    }
+
+    func signCheckpoint() async {
+        let tls = live.withLock { $0.config.tls }
+        await audit.checkpoint(keyPath: tls.privateKey, certificatePath: tls.certificate)
     }
 
     private func tick() async {
@@ -234,25 +255,21 @@ public final class Daemon: Sendable {
     /// timeout, then closes whatever is left.
     public func shutdown() async {
         guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
-        let drainMs = live.withLock { Int(Self.timeAmount($0.config.shutdown.drainTimeout).nanoseconds / 1_000_000) }
-        notifier.stopping(status: "draining \(registry.count) connections (up to \(drainMs) ms)")
+        let drainTimeout = live.withLock { $0.config.shutdown.drainTimeout }
+        notifier.stopping(status: "draining \(registry.count) connections (up to \(Int(drainTimeout / .milliseconds(1))) ms)")
         for channel in listeners.withLock({ $0 }) { try? await channel.close() }
-        for entry in registry.entries {
-            entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: UInt32(drainMs)), promise: nil)
+        let forced = await registry.drain(within: drainTimeout)
+        if forced > 0 {
+            logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
         }
-        let deadline = ContinuousClock.now + .milliseconds(drainMs)
-        while registry.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let left = registry.entries
-        if !left.isEmpty {
-            logger.warning("drain timeout: closing remaining connections", metadata: ["connections": "\(left.count)"])
-            for entry in left { try? await entry.channel.close() }
-        }
+        // Whatever was logged during the drain is covered by a last checkpoint.
+        await signCheckpoint()
         if let admin = adminChannel.withLock({ $0 }) { try? await admin.close() }
         try? await group.shutdownGracefully()
         logger.info("linkcored stopped")
     }
+
+    var currentConfig: DaemonConfig { live.withLock { $0.config } }
 
     // MARK: status
 
@@ -348,6 +365,11 @@ struct AdminService: AdminHandling {
             return .success(.orgResponse(LCOrgResponse().withOrg(org)))
         case let .orgSetSuspended(change)?:
             return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
+        case .auditVerify?:
+            let caBundle = daemon.currentConfig.tls.caBundle
+            return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
+        case let .feesStatement(request)?:
+            return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:
             return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:

@@ -109,15 +109,17 @@ final class AsyncPendingCall: Sendable {
         return abandoned
     }
 
-    /// The timer's side; true when the call was still running and is now abandoned.
-    func expire(_ error: PolicyError) -> Bool {
+    /// The timer's side: when the call is still running it is abandoned, `abandoned` runs (the
+    /// worker is counted as stuck before the caller can call again), then the caller resumes.
+    func expire(_ error: PolicyError, abandoned: () -> Void) {
         let continuation = state.withLock { s -> Continuation? in
             guard case .waiting(let c) = s else { return nil }
             s = .abandoned
             return c
         }
-        continuation?.resume(returning: .failure(error))
-        return continuation != nil
+        guard let continuation else { return }
+        abandoned()
+        continuation.resume(returning: .failure(error))
     }
 }
 

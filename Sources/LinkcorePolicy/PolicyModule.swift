@@ -140,7 +140,7 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
                 return
             }
             DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in
-                if pending.expire(overrun) {
+                pending.expire(overrun) {
                     workers.markStuck()
                     self.overrunCount.add(1, ordering: .relaxed)
                 }

@@ -12,6 +12,8 @@ struct LinkCtl: AsyncParsableCommand {
             StatusCommand.self,
             OrgCommand.self,
             KeysCommand.self,
+            AuditCommand.self,
+            FeesCommand.self,
             PolicyCommand.self,
         ]
     )

@@ -118,25 +118,14 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     static func config(temp: URL, pki: TestPKI, extra: [String: String]) -> String {
-        var tables: [(String, [String])] = [
+        tomlTables([
             ("core", ["id = \"test-core\"", "state_directory = \"\(temp.appendingPathComponent("state").path)\""]),
             ("listen", ["addresses = [\"127.0.0.1:0\"]", "admin_socket = \"\(temp.appendingPathComponent("run/admin.sock").path)\""]),
             ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
                      "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
             ("log", ["level = \"debug\""]),
             ("keys", ["master_secret = \"\(temp.appendingPathComponent("master.key").path)\""]),
-        ]
-        for (table, lines) in extra {
-            if let i = tables.firstIndex(where: { $0.0 == table }) {
-                // Later keys replace earlier ones of the same name.
-                let keys = Set(lines.split(separator: "\n").compactMap { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) })
-                tables[i].1.removeAll { keys.contains($0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) ?? "") }
-                tables[i].1.append(lines)
-            } else {
-                tables.append((table, [lines]))
-            }
-        }
-        return tables.map { "[\($0.0)]\n" + $0.1.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
+        ], extra: extra)
     }
 
     /// Issues an organisation certificate now and registers the organisation when the daemon starts.
