@@ -12,6 +12,7 @@ echo "== build (release; the first build takes several minutes)"
 swift build -c release --product linkcored
 swift build -c release --product linkctl
 swift build -c release --product linkcore-matcher
+for module in whitelist fees events; do swift build -c release --product "linkcore-policy-$module"; done
 bin="$(swift build -c release --show-bin-path)"
 
 run="$PWD/run"
@@ -26,7 +27,8 @@ if [ ! -f "$run/pki/ca.pem" ]; then
     done
 fi
 [ -f "$run/master.key" ] || (umask 077 && head -c 32 /dev/urandom > "$run/master.key")
-[ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" etc/linkcore/linkcored.local.toml > "$run/linkcored.toml"
+[ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$PWD/etc/linkcore|g" \
+    etc/linkcore/linkcored.local.toml > "$run/linkcored.toml"
 
 echo "== linkcored on 127.0.0.1:7400 (admin socket run/admin.sock)"
 "$bin/linkcored" --config "$run/linkcored.toml" &
