@@ -177,8 +177,9 @@ let package = Package(
         .executableTarget(
             name: "linkctl",
             dependencies: [
-                "LinkcorePKI", "LinkcoreClient", "LinkcoreWire",
+                "LinkcorePKI", "LinkcoreClient", "LinkcoreWire", "LinkcorePolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -57,6 +57,28 @@ import Glibc
         #expect(second.policyStatus.hasPrefix("policy generation 2:"), "\(second.policyStatus)")
     }
 
+    @Test func linkctlChecksAModuleBeforeItIsDeployed() throws {
+        func check(_ arguments: [String]) throws -> (Int32, String) {
+            let linkctl = Process()
+            linkctl.executableURL = URL(fileURLWithPath: Products.path("linkctl"))
+            linkctl.arguments = ["policy", "check"] + arguments
+            let out = Pipe()
+            linkctl.standardOutput = out
+            linkctl.standardError = out
+            try linkctl.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            linkctl.waitUntilExit()
+            return (linkctl.terminationStatus, text)
+        }
+        let module = Products.path("liblinkcore-policy-whitelist.so")
+        let good = try check(["--kind", "whitelist", "--module", module, "--config", Self.repository + "/etc/linkcore/whitelist.toml"])
+        #expect(good.0 == 0)
+        #expect(good.1.contains("ok: whitelist module whitelist 1.0.0"), "\(good.1)")
+        let wrong = try check(["--kind", "events", "--module", module])
+        #expect(wrong.0 != 0)
+        #expect(wrong.1.contains("is a whitelist module but is configured as events"), "\(wrong.1)")
+    }
+
     @Test func aModuleThatCannotLoadStopsTheStartWithItsReason() async throws {
         let daemon = try DaemonProcess(extraConfig: [
             "policy": "[[policy.module]]\nkind = \"fees\"\npath = \"\(Products.path("liblinkcore-policy-whitelist.so"))\""
