@@ -251,6 +251,13 @@ let package = Package(
             path: "Benchmarks/issuance",
             swiftSettings: swiftSettings
         ),
+        // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
+        .executableTarget(
+            name: "events-bench",
+            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            path: "Benchmarks/events",
+            swiftSettings: swiftSettings
+        ),
         // Whitelist decisions/s through the module ABI vs the same table in process;
         // `swift build -c release && .build/release/policy-bench` (the module .so must be built).
         .executableTarget(

@@ -19,6 +19,7 @@ extension DaemonConfig {
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms"]),
+        ("events", ["daily_batch_utc", "sweep_interval_ms"]),
         ("policy", Section.policyKeys),
     ]
 
@@ -131,7 +132,24 @@ extension DaemonConfig {
             file: file
         )
         config.audit = Audit(checkpointInterval: checkpointInterval)
+
+        // [events]
+        let eventsSection = section("events")
+        let batchTime = try eventsSection.string("daily_batch_utc", default: "18:00") { Self.minuteOfDay($0) == nil ? "expected \"HH:MM\" (UTC, 00:00-23:59)" : nil }
+        config.events = Events(
+            dailyBatchMinuteUTC: Self.minuteOfDay(batchTime) ?? 18 * 60,
+            sweepInterval: try eventsSection.milliseconds("sweep_interval_ms", default: 30_000, range: 100...3_600_000))
         config.policy = try section("policy").policy()
         return config
+    }
+}
+
+extension DaemonConfig {
+    /// "HH:MM" as minutes since midnight, or nil.
+    static func minuteOfDay(_ text: String) -> Int? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let h = Int(parts[0]), let m = Int(parts[1]),
+              (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return h * 60 + m
     }
 }

@@ -40,13 +40,15 @@ public final class Daemon: Sendable {
     let orgs: OrgDirectory
     let audit: AuditService
     let fees: FeeStatements
+    let events: EventService
+    let dispatcher: EventDispatcher
     /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
     public let policy: PolicyHost
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
         let tls = try makeTLS(config)
-        let store: any CoreStore
+        let store: any CoreStore & EventStore
         do {
             store = try SQLiteCoreStore(path: config.store.path)
         } catch {
@@ -59,17 +61,25 @@ public final class Daemon: Sendable {
         let links = LinkService(
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
-        let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        let pusher = Pusher(registry: registry)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
+        let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                  hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
+                                  routing: ModuleEventRouting(policy: policy),
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC)
+        let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
+        let service = CoreService(links: links, pusher: pusher, events: events, dispatcher: dispatcher, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
-                      fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service, policy: policy,
-                      logger: logger)
+                      fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
+                      events: events, dispatcher: dispatcher, policy: policy, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
-                 fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling, policy: PolicyHost,
-                 logger: Logger) {
+                 fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling,
+                 events: EventService, dispatcher: EventDispatcher, policy: PolicyHost, logger: Logger) {
+        self.events = events
+        self.dispatcher = dispatcher
         self.configPath = configPath
         self.audit = audit
         self.fees = fees
@@ -176,6 +186,7 @@ public final class Daemon: Sendable {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
         let checkpointer = Task { [self] in await checkpointLoop() }
+        let eventSweeper = Task { [self] in await dispatcher.sweepLoop { self.live.withLock { $0.config.events.sweepInterval } } }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -186,6 +197,7 @@ public final class Daemon: Sendable {
         }
         ticker.cancel()
         checkpointer.cancel()
+        eventSweeper.cancel()
         await shutdown()
     }
 
@@ -345,7 +357,13 @@ struct AdminService: AdminHandling {
     func handle(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
         switch request.body {
         case .statusRequest?:
-            return .success(.status(daemon.status()))
+            var status = daemon.status()
+            if let counts = await daemon.events.counts() {
+                status.eventsQueued = counts.queued
+                status.eventsDelivered = counts.delivered
+                status.eventsPending = counts.pending
+            }
+            return .success(.status(status))
         case .reload?:
             var response = LCReloadResponse()
             switch await daemon.reload() {

@@ -1,8 +1,10 @@
 import LinkcoreConfig
+import LinkcoreDomain
 import LinkcorePolicy
+import LinkcoreWire
 
 /// Maps `[policy]` onto the policy host. Integration point for mediation, fees and events: the
-/// request path asks `Daemon.policy` (it is a `Whitelist`, `FeePolicy` and `EventRouting`) and
+/// request path asks `Daemon.policy` (it is a `Whitelist`, `FeePolicy` and `EventPolicy`) and
 /// answers a `PolicyError` with its `wireError` (POLICY_FAILURE).
 enum DaemonPolicy {
     static func spec(_ config: DaemonConfig) -> PolicySpec {
@@ -26,5 +28,19 @@ enum DaemonPolicy {
     static func load(_ config: DaemonConfig, into host: PolicyHost) throws(PolicyLoadError) {
         guard !config.policy.modules.isEmpty || host.current != nil else { return }
         if case .failure(let error) = host.load(spec(config)) { throw error }
+    }
+}
+
+/// The events policy module as the event service's routing. Asked per event and receiver, it
+/// reads the set in force each time, so a reload changes routing between events.
+struct ModuleEventRouting: EventRouting {
+    let policy: PolicyHost
+    private let fallback = DefaultEventRouting()
+
+    func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
+        // No events module configured: the core's built-in routing. A configured module that
+        // fails is never replaced by the fallback: that event fails closed.
+        guard policy.current?.events != nil else { return await fallback.route(query) }
+        return await policy.decide(query).mapError { WireError(.policyFailure, $0.description) }
     }
 }

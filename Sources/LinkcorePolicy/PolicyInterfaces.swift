@@ -22,8 +22,9 @@ public protocol FeePolicy: Sendable {
     func decide(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError>
 }
 
-/// Does this receiver get this change event, when, and with its kind?
-public protocol EventRouting: Sendable {
+/// Does this receiver get this change event, when, and with its kind? (Named apart from
+/// LinkcoreDomain's `EventRouting`, which the event service asks; the daemon bridges the two.)
+public protocol EventPolicy: Sendable {
     func decide(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError>
     func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError>
 }
@@ -45,7 +46,7 @@ extension FeePolicy {
     }
 }
 
-extension EventRouting {
+extension EventPolicy {
     public func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
         let sync: (LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> = decide
         return sync(query)

@@ -20,6 +20,7 @@ final class MatcherServer: Sendable {
     private let registry: ConnectionRegistry
     private let core: CoreLink
     private let service: MatcherService
+    private let forwarder: ChangeForwarder
     private let serverTLS: TLSContext
     private let logger: Logger
     private let listeners = Mutex<[any Channel]>([])
@@ -52,6 +53,7 @@ final class MatcherServer: Sendable {
         service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
             core: core, figures: figures, logger: logger)
+        forwarder = ChangeForwarder(store: store, core: core, logger: logger)
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {
@@ -144,7 +146,10 @@ final class MatcherServer: Sendable {
             notifier.ready(status: statusLine(coreLinked: true))
             logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
             let ticker = Task { [self] in await tick() }
+            // The registry's change log goes to the core as change events, in the background.
+            let forwarding = Task { [forwarder] in await forwarder.run() }
             await stop.value
+            forwarding.cancel()
             ticker.cancel()
         }
         stop.cancel()

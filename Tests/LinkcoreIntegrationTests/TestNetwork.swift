@@ -76,7 +76,7 @@ final class DaemonProcess: @unchecked Sendable {
     let temp: TempDirectory
     let pki: TestPKI
     let notify: NotifySocket
-    let process: ChildProcess
+    private(set) var process: ChildProcess
     let configPath: String
     let logPath: String
     private(set) var port = 0
@@ -175,6 +175,23 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func signal(_ number: Int32) { process.signal(number) }
+
+    /// Starts linkcored again on the same config, state and port (after it exited or was
+    /// killed), and waits for its READY=1.
+    func restart() async throws {
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+            .replacingOccurrences(of: "addresses = [\"127.0.0.1:0\"]", with: "addresses = [\"127.0.0.1:\(port)\"]")
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let seen = notify.messages.count
+        process = ChildProcess(executable: process.executable, arguments: process.arguments,
+                               environment: process.environment, outputPath: logPath)
+        try process.run()
+        do {
+            try await notify.wait(for: "READY=1", after: seen)
+        } catch {
+            throw TestFailure("linkcored did not become ready again: \(error)\nlog:\n\(log)")
+        }
+    }
 
     /// Waits for the process to exit; returns its status.
     func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
