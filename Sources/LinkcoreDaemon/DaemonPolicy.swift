@@ -4,7 +4,7 @@ import LinkcorePolicy
 import LinkcoreWire
 
 /// Maps `[policy]` onto the policy host. Integration point for mediation, fees and events: the
-/// request path asks `Daemon.policy` (it is a `Whitelist`, `FeePolicy` and `EventPolicy`) and
+/// request path asks `Daemon.policy` (it is a `WhitelistPolicy`, `FeePolicy` and `EventPolicy`) and
 /// answers a `PolicyError` with its `wireError` (POLICY_FAILURE).
 enum DaemonPolicy {
     static func spec(_ config: DaemonConfig) -> PolicySpec {
@@ -42,5 +42,19 @@ struct ModuleEventRouting: EventRouting {
         // fails is never replaced by the fallback: that event fails closed.
         guard policy.current?.events != nil else { return await fallback.route(query) }
         return await policy.decide(query).mapError { WireError(.policyFailure, $0.description) }
+    }
+}
+
+/// The whitelist modules as the mediator's whitelist. When the set in force has whitelist
+/// modules they decide; the built-in CSV table (`[mediation] whitelist`) decides only when none is
+/// configured. A configured module that fails is never replaced by the table: that request fails
+/// closed.
+struct ModuleWhitelist: Whitelist {
+    let policy: PolicyHost
+    let builtin: CurrentWhitelist
+
+    func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+        guard let set = policy.current, !set.whitelist.isEmpty else { return await builtin.decide(query) }
+        return await set.decide(query).mapError { WireError(.policyFailure, $0.description) }
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 /// Holds the policy set in force and replaces it atomically. The daemon asks the host (it
 /// conforms to the three policy protocols); each call reads the current set once, so a reload
 /// takes effect between requests and never in the middle of one.
-public final class PolicyHost: Sendable, Whitelist, FeePolicy, EventPolicy {
+public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy {
     private struct State {
         var current: PolicySet?
         var generation = 0

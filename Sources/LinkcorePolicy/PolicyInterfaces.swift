@@ -10,8 +10,9 @@ import LinkcoreWire
 // implementation that never blocks (an in-memory table, a test double) implements only the
 // synchronous one and gets the async one from the extensions below.
 
-/// May this BP-ID let the requester ask the provider for this information type?
-public protocol Whitelist: Sendable {
+/// May this BP-ID let the requester ask the provider for this information type? (Named apart
+/// from LinkcoreDomain's `Whitelist`, which the mediator asks; the daemon bridges the two.)
+public protocol WhitelistPolicy: Sendable {
     func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError>
     func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError>
 }
@@ -32,7 +33,7 @@ public protocol EventPolicy: Sendable {
 // The explicitly typed reference picks the synchronous overload: calling `decide` by name here
 // would pick this very async function again.
 
-extension Whitelist {
+extension WhitelistPolicy {
     public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
         let sync: (LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> = decide
         return sync(query)

@@ -3,7 +3,7 @@ import SwiftProtobuf
 
 /// An immutable set of loaded modules: whitelist (a table plus optional filters), fees, events.
 /// A reload builds a whole new set and swaps it in; a request keeps the set it started with.
-public final class PolicySet: Sendable, Whitelist, FeePolicy, EventPolicy {
+public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy {
     /// Counts successful loads in this host, from 1.
     public let generation: Int
     /// In configured order; all must permit.

@@ -15,7 +15,7 @@ final class AsyncPathTests: XCTestCase {
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
 
-        let whitelist: any Whitelist = host
+        let whitelist: any WhitelistPolicy = host
         let fine = await whitelist.decide(q("FINE"))
         XCTAssertEqual(try fine.value().ruleID, "faulty-ok")
         let error = await whitelist.decide(q("ERROR"))
@@ -67,7 +67,7 @@ final class AsyncPathTests: XCTestCase {
 
     /// An implementation with only the synchronous form gets the async one for free.
     func testASynchronousDoubleServesAsyncCallers() async throws {
-        struct AllowAll: Whitelist {
+        struct AllowAll: WhitelistPolicy {
             func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
                 var d = LCWhitelistDecision()
                 d.permitted = true
@@ -75,7 +75,7 @@ final class AsyncPathTests: XCTestCase {
                 return .success(d)
             }
         }
-        let whitelist: any Whitelist = AllowAll()
+        let whitelist: any WhitelistPolicy = AllowAll()
         let answer = await whitelist.decide(q("ANY"))
         XCTAssertEqual(try answer.value().ruleID, "double")
     }
