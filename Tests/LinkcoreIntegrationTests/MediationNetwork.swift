@@ -22,14 +22,16 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
-         policy: String? = nil) async throws {
+         audit: String? = nil, policy: String? = nil) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [
             "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = \(maxDeadlineMs)\ndefault_deadline_ms = 2000",
             "log": "level = \"info\"",
-        ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }.merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a })
+        ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
+         .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
+         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a })
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
