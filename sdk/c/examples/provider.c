@@ -173,14 +173,15 @@ int main(int argc, char **argv) {
             status = lc_serve(client, &handlers);
             if (status == LC_OK) break; /* lc_stop from a signal */
         }
+        if (status == LC_ERR_STOPPED) break;
         print_failure("provider", client, status);
         const lc_error *e = lc_last_error(client);
         if (status == LC_ERR_REFUSED && !e->retryable) {
             exit_code = 1; /* a refused certificate or organisation will not change by retrying */
             break;
         }
-        if (status == LC_ERR_TLS_CONFIG || status == LC_ERR_TLS || status == LC_ERR_STOPPED) {
-            exit_code = status == LC_ERR_STOPPED ? 0 : 1;
+        if (status == LC_ERR_TLS_CONFIG || status == LC_ERR_TLS) {
+            exit_code = 1; /* our files, or a core we must not trust: retrying will not help */
             break;
         }
         /* Going away, closed or unreachable: reconnect, later each time. */

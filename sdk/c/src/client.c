@@ -122,6 +122,7 @@ static lc_status handshake(lc_client *c, int64_t deadline) {
 lc_status lc_connect(lc_client *c) {
     if (c == NULL) return LC_ERR_INVALID_ARGUMENT;
     lc_close(c);
+    if (c->stop) return lc_fail(c, LC_ERR_STOPPED, "stopped");
     c->next_id = 1;
     c->in_flight = 0;
     c->going_away = 0;

@@ -1,0 +1,221 @@
+import Foundation
+import LinkcoreClient
+import LinkcorePKI
+import LinkcoreWire
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The C SDK (sdk/c) against the real daemon: built with make from the committed sources, run as
+/// real child processes with real certificates. Proves an organisation can talk to the core
+/// from the published contract with protobuf-c and OpenSSL alone.
+@Suite(.serialized) struct CSDKTests {
+    @Test func pingExampleConnectsAndMeasuresRoundTrips() async throws {
+        let sdk = try await CSDK.built()
+        let daemon = try DaemonProcess()
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+
+        let run = try await sdk.run("ping", daemon: daemon, as: "CITY01", extra: ["--count", "3"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("welcome: version=1 core=test-core org=CITY01 role=AGENCY max_frame_bytes=1048576 max_in_flight=256"),
+                "\(run.output)")
+        #expect(run.output.contains("ping: 3 round trips"), "\(run.output)")
+        #expect(run.output.contains("pipelined: 30 pings answered"), "\(run.output)")
+    }
+
+    @Test func cClientReadsEachRefusalAsATypedError() async throws {
+        let sdk = try await CSDK.built()
+        let daemon = try DaemonProcess()
+        let pki = daemon.pki
+        let otherCA = try CertificateAuthority.create(commonName: "someone else's CA", validDays: 60)
+        let foreign = try otherCA.issueOrganisation(code: "CITY01", name: "Impostor", validDays: 30)
+        try pki.write("foreign.pem", foreign.certificatePEM); try pki.write("foreign.key", foreign.privateKeyPEM)
+        try pki.issueOrg("NOBODY01") // a valid certificate for an organisation the operator never registered
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+
+        // The core completes TLS with an untrusted certificate and says why in one Error frame.
+        let untrusted = try await sdk.run("ping", daemon: daemon, as: "foreign")
+        #expect(untrusted.status == 1)
+        #expect(untrusted.output.contains("refused: CERTIFICATE_REJECTED (8): "), "\(untrusted.output)")
+        #expect(untrusted.output.localizedCaseInsensitiveContains("untrusted"), "\(untrusted.output)")
+
+        let unknown = try await sdk.run("ping", daemon: daemon, as: "NOBODY01")
+        #expect(unknown.output.contains("refused: ORG_UNKNOWN (203)"), "\(unknown.output)")
+
+        let mismatch = try await sdk.run("ping", daemon: daemon, as: "CITY01", extra: ["--org", "TAX01"])
+        #expect(mismatch.output.contains("refused: ORG_MISMATCH (102)"), "\(mismatch.output)")
+
+        // The C client verifies the core too: a name the server certificate does not carry fails TLS.
+        let wrongName = try await sdk.run("ping", daemon: daemon, as: "CITY01", serverName: "core.elsewhere.example")
+        #expect(wrongName.status == 1)
+        #expect(wrongName.output.contains("TLS handshake failed: the core's certificate did not verify"), "\(wrongName.output)")
+
+        let status = try await daemon.status()
+        #expect(status.handshakeFailures >= 1)
+    }
+
+    @Test func providerRefusesToRunWithARejectedCertificate() async throws {
+        let sdk = try await CSDK.built()
+        let daemon = try DaemonProcess()
+        let revoked = try daemon.addOrg("GONE01")
+        try daemon.pki.write("crl.pem", try daemon.pki.ca.makeCRL(revokedSerials: [revoked.serialHex], nextUpdateDays: 7))
+        try await daemon.start()
+        let table = daemon.temp.url.appendingPathComponent("answers.tsv").path
+        try "".write(toFile: table, atomically: true, encoding: .utf8)
+
+        let run = try await sdk.run("provider", daemon: daemon, as: "GONE01", extra: ["--table", table])
+        // Not retryable: the provider stops instead of reconnecting forever.
+        #expect(run.status == 1, "\(run.output)")
+        #expect(run.output.contains("refused: CERTIFICATE_REJECTED (8): "), "\(run.output)")
+        #expect(run.output.localizedCaseInsensitiveContains("revoked"), "\(run.output)")
+    }
+
+    @Test func providerTakesPushedLinksAndFollowsAGracefulDrain() async throws {
+        let sdk = try await CSDK.built()
+        let issuance = LinkIssuanceTests()
+        let network = try await issuance.startNetwork(orgs: ["CITY01"])
+        defer { network.matcher.signal(SIGKILL) }
+        let daemon = network.daemon
+        let table = daemon.temp.url.appendingPathComponent("answers.tsv").path
+        try "# link code\tanswer\nAAAA\tnot a real code\n".write(toFile: table, atomically: true, encoding: .utf8)
+
+        let provider = try sdk.start("provider", daemon: daemon, as: "CITY01", extra: ["--table", table])
+        defer { provider.process.signal(SIGKILL) }
+        try await provider.waitForLine { $0.hasPrefix("connected as CITY01 to test-core (version 1); 1 link codes") }
+
+        // The matcher asks the core to issue CITY01's link; the core pushes it to the C provider,
+        // which acknowledges it: the link must be the one FetchLink returns.
+        let atMatcher = try await issuance.connectToMatcher(network, as: "CITY01")
+        guard case let .matchAccepted(accepted)? = try await atMatcher.request(.matchRequest(issuance.matchRequest(LinkIssuanceTests.alice))) else {
+            Issue.record("no MatchAccepted"); return
+        }
+        let line = try await provider.waitForLine { $0.hasPrefix("link-issued \(accepted.matchingNumber) ") }
+        let pushedCode = line.split(separator: " ")[2]
+        let city = try await daemon.connect(as: "CITY01")
+        guard case let .fetchLinkResponse(fetched)? = try await city.request(.fetchLink(.with { $0.matchingNumber = accepted.matchingNumber })) else {
+            Issue.record("no FetchLinkResponse"); return
+        }
+        #expect(fetched.link.linkCode == pushedCode)
+        #expect(line.hasSuffix(" key=1"))
+        await city.close()
+        await atMatcher.close()
+
+        // SIGTERM drains the core: the provider reads GoingAway, and the core exits cleanly.
+        daemon.signal(SIGTERM)
+        try await provider.waitForLine { $0.hasPrefix("going-away: ") }
+        #expect(try await daemon.waitForExit() == 0)
+        // The provider keeps trying to reconnect with backoff until it is stopped.
+        try await provider.waitForLine { $0.contains("cannot connect to the core") }
+        provider.process.signal(SIGTERM)
+        #expect(try await provider.waitForExit() == 0, "\(provider.output)")
+        #expect(provider.output.contains("provider: 0 answered, 0 refused"), "\(provider.output)")
+    }
+}
+
+/// The C SDK built once per test process into its own directory (parallel runs do not clash).
+struct CSDK: Sendable {
+    let buildDirectory: String
+
+    /// The repository root, from this file's place in it.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private static let once = BuildOnce()
+
+    static func built() async throws -> CSDK { try await once.build() }
+
+    actor BuildOnce {
+        private var result: Result<CSDK, any Error>?
+        func build() async throws -> CSDK {
+            if let result { return try result.get() }
+            let outcome: Result<CSDK, any Error>
+            do {
+                outcome = .success(try await CSDK.make())
+            } catch {
+                outcome = .failure(error)
+            }
+            result = outcome
+            return try outcome.get()
+        }
+    }
+
+    private static func make() async throws -> CSDK {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-csdk-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let log = directory.appendingPathComponent("make.log").path
+        let make = ChildProcess(executable: "/usr/bin/env",
+                                arguments: ["make", "-C", root.appendingPathComponent("sdk/c").path, "BUILD=\(directory.path)"],
+                                environment: ProcessInfo.processInfo.environment, outputPath: log)
+        try make.run()
+        let status = try await CProgram.waitForExit(make, timeout: .seconds(300))
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw TestFailure("make -C sdk/c failed (\(status)):\n\(output)") }
+        // -Werror is in the Makefile; a warning would have failed the build, but say so if one slipped through.
+        guard !output.contains("warning:") else { throw TestFailure("the C SDK builds with warnings:\n\(output)") }
+        return CSDK(buildDirectory: directory.path)
+    }
+
+    /// The connection options every example takes, for the daemon's port and `name`.pem/.key.
+    func options(daemon: DaemonProcess, as name: String, serverName: String = "localhost") -> [String] {
+        let pki = daemon.pki
+        return ["--connect", "127.0.0.1:\(daemon.port)", "--cert", pki.path("\(name).pem"), "--key", pki.path("\(name).key"),
+                "--ca", pki.path("ca.pem"), "--server-name", serverName]
+    }
+
+    func start(_ example: String, daemon: DaemonProcess, as name: String, serverName: String = "localhost",
+               extra: [String] = []) throws -> CProgram {
+        let output = daemon.temp.url.appendingPathComponent("\(example)-\(UUID().uuidString.prefix(6)).out").path
+        let process = ChildProcess(executable: "\(buildDirectory)/\(example)",
+                                   arguments: options(daemon: daemon, as: name, serverName: serverName) + extra,
+                                   environment: [:], outputPath: output)
+        try process.run()
+        return CProgram(process: process, outputPath: output)
+    }
+
+    /// Runs an example to completion.
+    func run(_ example: String, daemon: DaemonProcess, as name: String, serverName: String = "localhost",
+             extra: [String] = []) async throws -> (status: Int32, output: String) {
+        let program = try start(example, daemon: daemon, as: name, serverName: serverName, extra: extra)
+        let status = try await program.waitForExit()
+        return (status, program.output)
+    }
+}
+
+/// A running C example and its combined stdout/stderr.
+struct CProgram: Sendable {
+    let process: ChildProcess
+    let outputPath: String
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until a line of output satisfies `match`; returns it.
+    @discardableResult
+    func waitForLine(timeout: Duration = .seconds(20), _ match: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let text = output
+            if let line = text.split(separator: "\n").map(String.init).first(where: match) { return line }
+            guard process.isRunning else { throw TestFailure("\(process.executable) exited (\(process.terminationStatus)):\n\(text)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("no such line from \(process.executable) within \(timeout):\n\(output)")
+    }
+
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        try await Self.waitForExit(process, timeout: timeout)
+    }
+
+    static func waitForExit(_ process: ChildProcess, timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.signal(SIGKILL)
+                throw TestFailure("\(process.executable) did not exit within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+}
