@@ -53,6 +53,12 @@ import Glibc
         #expect(wrongName.status == 1)
         #expect(wrongName.output.contains("TLS handshake failed: the core's certificate did not verify"), "\(wrongName.output)")
 
+        // Its own frame limit: a frame announcing more is refused from the 4-byte length alone.
+        let tooLarge = try await sdk.run("ping", daemon: daemon, as: "CITY01", extra: ["--max-frame-bytes", "16"])
+        #expect(tooLarge.status == 1)
+        #expect(tooLarge.output.contains("frame too large: the core announced a "), "\(tooLarge.output)")
+        #expect(tooLarge.output.contains("-byte frame; the limit is 16"), "\(tooLarge.output)")
+
         let status = try await daemon.status()
         #expect(status.handshakeFailures >= 1)
     }

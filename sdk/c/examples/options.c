@@ -7,7 +7,7 @@
 static void usage(const char *program, const char *extra) {
     fprintf(stderr,
             "usage: %s --connect HOST:PORT --cert ORG.pem --key ORG.key --ca CA.pem\n"
-            "          [--server-name NAME] [--org CODE] [--timeout-ms N]%s\n",
+            "          [--server-name NAME] [--org CODE] [--timeout-ms N] [--max-frame-bytes N]%s\n",
             program, extra ? extra : "");
 }
 
@@ -38,6 +38,8 @@ int parse_options(int argc, char **argv, lc_config *config, const char *usage_ex
             config->org_code = value;
         } else if (strcmp(a, "--timeout-ms") == 0 && value) {
             config->timeout_ms = (uint32_t)strtoul(value, NULL, 10);
+        } else if (strcmp(a, "--max-frame-bytes") == 0 && value) {
+            config->max_frame_bytes = (uint32_t)strtoul(value, NULL, 10);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(argv[0], usage_extra);
             return -1;

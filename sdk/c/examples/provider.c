@@ -158,6 +158,12 @@ int main(int argc, char **argv) {
     action.sa_handler = on_signal; /* no SA_RESTART: a blocked poll returns at once */
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    /* A parent may have started us with these blocked (the mask is inherited across exec). */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 
     lc_handlers handlers = {.user = &t, .provide = on_provide, .link_issued = on_link_issued,
                             .change_event = on_change_event, .going_away = on_going_away};
