@@ -160,7 +160,9 @@ static lc_status tcp_connect(lc_client *c, int64_t deadline) {
 
 static lc_status make_context(lc_client *c) {
     char reason[256];
-    if (c->ctx != NULL) return LC_OK;
+    /* Loaded afresh on every connect, so a renewed certificate or CA bundle is used on reconnect. */
+    SSL_CTX_free(c->ctx);
+    c->ctx = NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) return lc_fail(c, LC_ERR_NO_MEMORY, "SSL_CTX_new failed");
     const char *failed = NULL, *file = NULL;
