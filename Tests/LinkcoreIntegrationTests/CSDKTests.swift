@@ -98,6 +98,31 @@ import Glibc
         #expect(run.output.localizedCaseInsensitiveContains("revoked"), "\(run.output)")
     }
 
+    @Test func providerKeepsAnIdleConnectionAliveWithPings() async throws {
+        let sdk = try await CSDK.built()
+        let daemon = try DaemonProcess(extraConfig: ["limits": "idle_timeout_ms = 2000\nkeepalive_ms = 1000"])
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+        let table = daemon.temp.url.appendingPathComponent("answers.tsv").path
+        try "".write(toFile: table, atomically: true, encoding: .utf8)
+        let provider = try sdk.start("provider", daemon: daemon, as: "CITY01", extra: ["--table", table])
+        defer { provider.process.signal(SIGKILL) }
+        try await provider.waitForLine { $0.hasPrefix("connected as CITY01") }
+
+        // A peer that sends nothing is closed with IDLE_TIMEOUT within the window...
+        let silent = try await daemon.connect(as: "CITY01")
+        try await silent.closeFuture.get()
+        #expect((await silent.closeReason() as? WireError)?.code == .idleTimeout)
+        // ...while the C provider, silent but for its keepalive pings, is still on its first connection.
+        try await Task.sleep(for: .seconds(1))
+        #expect(provider.process.isRunning)
+        let output = provider.output
+        #expect(output.components(separatedBy: "connected as").count == 2, "\(output)")
+        #expect(!output.contains("IDLE_TIMEOUT"), "\(output)")
+        provider.process.signal(SIGTERM)
+        #expect(try await provider.waitForExit() == 0, "\(provider.output)")
+    }
+
     @Test func providerTakesPushedLinksAndFollowsAGracefulDrain() async throws {
         let sdk = try await CSDK.built()
         let issuance = LinkIssuanceTests()
