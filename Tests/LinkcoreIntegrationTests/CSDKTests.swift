@@ -30,6 +30,27 @@ import Glibc
         }
     }
 
+    /// Against a scripted core that sends what linkcored never would (frames out of order,
+    /// garbage, zero-length, oversized, truncated, unknown bodies), built with AddressSanitizer,
+    /// LeakSanitizer and UBSan so a leak or overflow on any of those error paths fails the test.
+    @Test func sdkHandlesAMisbehavingCoreWithoutLeaks() async throws {
+        let sdk = try await CSDK.built(sanitized: true)
+        let temp = try TempDirectory()
+        let pki = try TestPKI(directory: temp.url)
+        try pki.issueOrg("CITY01")
+        let output = temp.url.appendingPathComponent("protocol_test.out").path
+        let test = ChildProcess(executable: "\(sdk.buildDirectory)/protocol_test", arguments: [
+            "--ca", pki.path("ca.pem"), "--server-cert", pki.path("server.pem"), "--server-key", pki.path("server.key"),
+            "--cert", pki.path("CITY01.pem"), "--key", pki.path("CITY01.key"),
+        ], environment: ["ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "halt_on_error=1"], outputPath: output)
+        try test.run()
+        let status = try await CProgram.waitForExit(test, timeout: .seconds(120))
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(text)")
+        #expect(text.contains(" checks, 0 failed"), "\(text)")
+        #expect(!text.contains("Sanitizer"), "\(text)")
+    }
+
     @Test func pingExampleConnectsAndMeasuresRoundTrips() async throws {
         let sdk = try await CSDK.built()
         let daemon = try DaemonProcess()
@@ -174,29 +195,33 @@ struct CSDK: Sendable {
 
     private static let once = BuildOnce()
 
-    static func built() async throws -> CSDK { try await once.build() }
+    /// `sanitized`: built with -fsanitize=address,undefined (leaks are reported at exit).
+    static func built(sanitized: Bool = false) async throws -> CSDK { try await once.build(sanitized: sanitized) }
 
     actor BuildOnce {
-        private var result: Result<CSDK, any Error>?
-        func build() async throws -> CSDK {
-            if let result { return try result.get() }
+        private var results: [Bool: Result<CSDK, any Error>] = [:]
+        func build(sanitized: Bool) async throws -> CSDK {
+            if let result = results[sanitized] { return try result.get() }
             let outcome: Result<CSDK, any Error>
             do {
-                outcome = .success(try await CSDK.make())
+                outcome = .success(try await CSDK.make(sanitized: sanitized))
             } catch {
                 outcome = .failure(error)
             }
-            result = outcome
+            results[sanitized] = outcome
             return try outcome.get()
         }
     }
 
-    private static func make() async throws -> CSDK {
+    private static func make(sanitized: Bool) async throws -> CSDK {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-csdk-\(getpid())-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("make.log").path
-        let make = ChildProcess(executable: "/usr/bin/env",
-                                arguments: ["make", "-C", root.appendingPathComponent("sdk/c").path, "BUILD=\(directory.path)"],
+        var arguments = ["make", "-C", root.appendingPathComponent("sdk/c").path, "BUILD=\(directory.path)"]
+        if sanitized {
+            arguments += ["CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer", "LDFLAGS=-fsanitize=address,undefined"]
+        }
+        let make = ChildProcess(executable: "/usr/bin/env", arguments: arguments,
                                 environment: ProcessInfo.processInfo.environment, outputPath: log)
         try make.run()
         let status = try await CProgram.waitForExit(make, timeout: .seconds(300))
