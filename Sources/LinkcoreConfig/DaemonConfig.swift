@@ -132,6 +132,15 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Audit: Sendable, Equatable {
+        /// How often the core signs a checkpoint of the access log's chain (when it has grown).
+        public var checkpointInterval: Duration
+
+        public init(checkpointInterval: Duration = .milliseconds(60_000)) {
+            self.checkpointInterval = checkpointInterval
+        }
+    }
+
     public var core: Core
     public var listen: Listen
     public var tls: TLS
@@ -140,6 +149,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var log: Log
     public var store: Store
     public var keys: Keys
+    public var audit = Audit()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

@@ -24,6 +24,7 @@ extension DaemonConfig {
         ("log", ["level"]),
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
+        ("audit", ["checkpoint_interval_ms"]),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -175,7 +176,10 @@ extension DaemonConfig {
         let keysSection = section("keys")
         let masterSecret = try keysSection.secretReference("master_secret", default: "credential:master.key")
 
-        return DaemonConfig(
+        // [audit]
+        let checkpointInterval = try section("audit").milliseconds("checkpoint_interval_ms", default: 60_000, range: 100...86_400_000)
+
+        var config = DaemonConfig(
             core: Core(id: id, stateDirectory: stateDirectory),
             listen: Listen(addresses: addresses, adminSocket: adminSocket),
             tls: TLS(
@@ -191,6 +195,8 @@ extension DaemonConfig {
             keys: Keys(masterSecret: masterSecret),
             file: file
         )
+        config.audit = Audit(checkpointInterval: checkpointInterval)
+        return config
     }
 }
 

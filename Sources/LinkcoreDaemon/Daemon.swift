@@ -37,6 +37,7 @@ public final class Daemon: Sendable {
     private let stopping = Mutex(false)
 
     let orgs: OrgDirectory
+    let audit: AuditService
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -55,13 +56,14 @@ public final class Daemon: Sendable {
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
-        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs,
+        return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
                       registry: registry, service: service, logger: logger)
     }
 
-    private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory,
+    private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
                  registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
         self.configPath = configPath
+        self.audit = audit
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -163,6 +165,7 @@ public final class Daemon: Sendable {
     public func run() async {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
+        let checkpointer = Task { [self] in await checkpointLoop() }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -172,7 +175,21 @@ public final class Daemon: Sendable {
             }
         }
         ticker.cancel()
+        checkpointer.cancel()
         await shutdown()
+    }
+
+    private func checkpointLoop() async {
+        while !Task.isCancelled {
+            let interval = live.withLock { $0.config.audit.checkpointInterval }
+            try? await Task.sleep(for: interval)
+            await signCheckpoint()
+        }
+    }
+
+    func signCheckpoint() async {
+        let tls = live.withLock { $0.config.tls }
+        await audit.checkpoint(keyPath: tls.privateKey, certificatePath: tls.certificate)
     }
 
     private func tick() async {
@@ -241,10 +258,14 @@ public final class Daemon: Sendable {
             logger.warning("drain timeout: closing remaining connections", metadata: ["connections": "\(left.count)"])
             for entry in left { try? await entry.channel.close() }
         }
+        // Whatever was logged during the drain is covered by a last checkpoint.
+        await signCheckpoint()
         if let admin = adminChannel.withLock({ $0 }) { try? await admin.close() }
         try? await group.shutdownGracefully()
         logger.info("linkcored stopped")
     }
+
+    var currentConfig: DaemonConfig { live.withLock { $0.config } }
 
     // MARK: status
 
@@ -339,6 +360,9 @@ struct AdminService: AdminHandling {
             return .success(.orgResponse(LCOrgResponse().withOrg(org)))
         case let .orgSetSuspended(change)?:
             return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
+        case .auditVerify?:
+            let caBundle = daemon.currentConfig.tls.caBundle
+            return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
         case let .keysRotate(rotate)?:
             return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:

@@ -40,5 +40,29 @@ enum CoreSchema {
         );
         CREATE INDEX issuances_pending ON issuances(acked_at) WHERE acked_at IS NULL;
         """,
+        // 2: the resident's access log, hash-chained (see LinkcoreAudit.AccessChain), and the
+        // signed checkpoints that pin a position of the chain to its hash.
+        """
+        CREATE TABLE access_log (
+            position     INTEGER PRIMARY KEY,
+            mediation_id TEXT NOT NULL,
+            id_code      INTEGER NOT NULL,
+            at_ms        INTEGER NOT NULL,
+            requester    TEXT NOT NULL,
+            provider     TEXT NOT NULL,
+            bp_id        TEXT NOT NULL,
+            info_type    TEXT NOT NULL,
+            outcome      INTEGER NOT NULL,
+            hash         BLOB NOT NULL
+        );
+        CREATE INDEX access_log_resident ON access_log(id_code, at_ms);
+        CREATE TABLE audit_checkpoints (
+            position   INTEGER PRIMARY KEY,
+            hash       BLOB NOT NULL,
+            at_ms      INTEGER NOT NULL,
+            signature  BLOB NOT NULL,
+            certificate BLOB NOT NULL
+        );
+        """,
     ]
 }

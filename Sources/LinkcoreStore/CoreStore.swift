@@ -1,3 +1,5 @@
+import LinkcoreAudit
+
 /// The core's durable state, behind one interface with an engine per database (SQLite now,
 /// PostgreSQL for several core nodes). Every method that changes state returns only after the
 /// change is durable: callers acknowledge to peers after it returns, never before.
@@ -24,4 +26,18 @@ public protocol CoreStore: Sendable {
     func liveLink(idCode: UInt64, orgCode: String) async throws -> Link?
     /// Ends a live link; returns it with its unlink time, or nil if there was none.
     func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link?
+
+    // Access log
+    /// Appends one entry to the hash-chained access log; returns it as chained once durable.
+    func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord
+    /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
+    func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
+    /// The last entry, if any.
+    func accessHead() async throws -> ChainedRecord?
+    /// The whole log in order, a page at a time, for verification.
+    func accessChain(afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
+    /// Records a signed checkpoint of the chain at `position`.
+    func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws
+    /// All checkpoints, oldest first.
+    func checkpoints() async throws -> [AuditCheckpoint]
 }

@@ -3,11 +3,10 @@ import Foundation
 import LinkcoreSQLite
 
 /// The embedded default engine: one SQLite file in WAL mode with synchronous=FULL, so every
-/// transaction is fsynced before its method returns. One serial queue owns the connection.
-public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
-    // @unchecked: `db` is only touched on `queue`.
-    private let db: SQLiteDatabase
-    private let queue = DispatchQueue(label: "linkcore.store.sqlite")
+/// transaction is fsynced before its method returns. One serial queue owns the connection, and
+/// writes are group-committed (see `GroupCommitQueue`): concurrent writers share an fsync.
+public final class SQLiteCoreStore: CoreStore, Sendable {
+    let connection: GroupCommitQueue
     public let path: String
 
     public init(path: String) throws {
@@ -16,24 +15,27 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        db = try SQLiteDatabase(path: path)
+        let db = try SQLiteDatabase(path: path)
         try db.migrate(CoreSchema.migrations)
+        connection = GroupCommitQueue(database: db, label: "linkcore.store.sqlite")
     }
 
-    /// Runs `body` on the store's queue.
+    /// Commits so far and the writes they carried.
+    public var commitCounters: (commits: UInt64, writes: UInt64) { connection.counters }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await connection.read(body)
+    }
+
     @discardableResult
-    func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { [self] in
-                continuation.resume(with: Result { try body(self.db) })
-            }
-        }
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await connection.write(body)
     }
 
     // MARK: organisations
 
     public func addOrganisation(_ org: Organisation) async throws {
-        try await run { db in
+        try await write { db in
             do {
                 try db.query("""
                     INSERT INTO organisations (code, name, sector, role, suspended, key_index, created_at)
@@ -57,19 +59,19 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
     }
 
     public func organisation(_ code: String) async throws -> Organisation? {
-        try await run { db in
+        try await read { db in
             try db.query("SELECT \(Self.orgColumns) FROM organisations WHERE code = ?", [.text(code)]).first.flatMap(Self.organisation)
         }
     }
 
     public func organisations() async throws -> [Organisation] {
-        try await run { db in
+        try await read { db in
             try db.query("SELECT \(Self.orgColumns) FROM organisations ORDER BY code").compactMap(Self.organisation)
         }
     }
 
     public func setSuspended(_ code: String, _ suspended: Bool) async throws -> Organisation {
-        try await run { db in
+        try await write { db in
             try db.query("UPDATE organisations SET suspended = ? WHERE code = ?", [.integer(suspended ? 1 : 0), .text(code)])
             guard db.changes == 1,
                   let org = try db.query("SELECT \(Self.orgColumns) FROM organisations WHERE code = ?", [.text(code)]).first.flatMap(Self.organisation)
@@ -79,14 +81,12 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
     }
 
     public func rotateKey(_ code: String) async throws -> UInt16 {
-        try await run { db in
-            try db.transaction {
-                try db.query("UPDATE organisations SET key_index = key_index + 1 WHERE code = ? AND key_index < 1023", [.text(code)])
-                guard db.changes == 1,
-                      let index = try db.query("SELECT key_index FROM organisations WHERE code = ?", [.text(code)]).first?.int(0)
-                else { throw StoreError.notFound("organisation \(code) (or its key indexes are exhausted)") }
-                return UInt16(index)
-            }
+        try await write { db in
+            try db.query("UPDATE organisations SET key_index = key_index + 1 WHERE code = ? AND key_index < 1023", [.text(code)])
+            guard db.changes == 1,
+                  let index = try db.query("SELECT key_index FROM organisations WHERE code = ?", [.text(code)]).first?.int(0)
+            else { throw StoreError.notFound("organisation \(code) (or its key indexes are exhausted)") }
+            return UInt16(index)
         }
     }
 
@@ -113,43 +113,41 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
 
     public func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
                           nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64) async throws -> (issuance: Issuance, created: Bool) {
-        try await run { db in
-            try db.transaction {
-                // A matching number is used once: a replay is idempotent only for the same org and resident.
-                if let row = try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first,
-                   let existing = Self.issuance(row) {
-                    let sameResident = try db.query("SELECT 1 FROM residents WHERE id_code = ? AND resident_hash = ?",
-                                                    [.integer(Int64(bitPattern: existing.link.idCode)), .blob(residentHash)]).isEmpty == false
-                    guard existing.link.orgCode == orgCode, sameResident, existing.link.isLive else {
-                        throw StoreError.matchingNumberRefused
-                    }
-                    return (existing, false)
+        try await write { db in
+            // A matching number is used once: a replay is idempotent only for the same org and resident.
+            if let row = try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first,
+               let existing = Self.issuance(row) {
+                let sameResident = try db.query("SELECT 1 FROM residents WHERE id_code = ? AND resident_hash = ?",
+                                                [.integer(Int64(bitPattern: existing.link.idCode)), .blob(residentHash)]).isEmpty == false
+                guard existing.link.orgCode == orgCode, sameResident, existing.link.isLive else {
+                    throw StoreError.matchingNumberRefused
                 }
-                guard expiresAtMs > nowMs else { throw StoreError.matchingNumberRefused }
-                guard let org = try db.query("SELECT key_index FROM organisations WHERE code = ?", [.text(orgCode)]).first?.int(0) else {
-                    throw StoreError.notFound("organisation \(orgCode)")
-                }
-                let idCode: Int64
-                if let found = try db.query("SELECT id_code FROM residents WHERE resident_hash = ?", [.blob(residentHash)]).first?.int(0) {
-                    idCode = found
-                } else {
-                    idCode = try Self.insertResident(db, hash: residentHash, nowMs: nowMs, newIDCode: newIDCode)
-                }
-                var created = false
-                var linkRow = try db.query("SELECT rowid FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
-                                           [.integer(idCode), .text(orgCode)]).first?.int(0)
-                if linkRow == nil {
-                    try db.query("INSERT INTO links (id_code, org_code, key_index, linked_at) VALUES (?, ?, ?, ?)",
-                                 [.integer(idCode), .text(orgCode), .integer(org), .integer(nowMs)])
-                    linkRow = db.lastInsertRowID
-                    created = true
-                }
-                try db.query("INSERT INTO issuances (matching_number, link_rowid, expires_at, created_at) VALUES (?, ?, ?, ?)",
-                             [.text(matchingNumber), .integer(linkRow ?? 0), .integer(expiresAtMs), .integer(nowMs)])
-                guard let row = try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first,
-                      let issuance = Self.issuance(row) else { throw StoreError.unavailable("issuance vanished") }
-                return (issuance, created)
+                return (existing, false)
             }
+            guard expiresAtMs > nowMs else { throw StoreError.matchingNumberRefused }
+            guard let org = try db.query("SELECT key_index FROM organisations WHERE code = ?", [.text(orgCode)]).first?.int(0) else {
+                throw StoreError.notFound("organisation \(orgCode)")
+            }
+            let idCode: Int64
+            if let found = try db.query("SELECT id_code FROM residents WHERE resident_hash = ?", [.blob(residentHash)]).first?.int(0) {
+                idCode = found
+            } else {
+                idCode = try Self.insertResident(db, hash: residentHash, nowMs: nowMs, newIDCode: newIDCode)
+            }
+            var created = false
+            var linkRow = try db.query("SELECT rowid FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
+                                       [.integer(idCode), .text(orgCode)]).first?.int(0)
+            if linkRow == nil {
+                try db.query("INSERT INTO links (id_code, org_code, key_index, linked_at) VALUES (?, ?, ?, ?)",
+                             [.integer(idCode), .text(orgCode), .integer(org), .integer(nowMs)])
+                linkRow = db.lastInsertRowID
+                created = true
+            }
+            try db.query("INSERT INTO issuances (matching_number, link_rowid, expires_at, created_at) VALUES (?, ?, ?, ?)",
+                         [.text(matchingNumber), .integer(linkRow ?? 0), .integer(expiresAtMs), .integer(nowMs)])
+            guard let row = try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first,
+                  let issuance = Self.issuance(row) else { throw StoreError.unavailable("issuance vanished") }
+            return (issuance, created)
         }
     }
 
@@ -169,13 +167,13 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
     }
 
     public func issuance(matchingNumber: String) async throws -> Issuance? {
-        try await run { db in
+        try await read { db in
             try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first.flatMap(Self.issuance)
         }
     }
 
     public func acknowledgeIssuance(matchingNumber: String, orgCode: String, nowMs: Int64) async throws {
-        try await run { db in
+        try await write { db in
             try db.query("""
                 UPDATE issuances SET acked_at = ? WHERE matching_number = ? AND acked_at IS NULL
                 AND link_rowid IN (SELECT rowid FROM links WHERE org_code = ?)
@@ -184,28 +182,26 @@ public final class SQLiteCoreStore: CoreStore, @unchecked Sendable {
     }
 
     public func unacknowledgedIssuances(orgCode: String, limit: Int) async throws -> [Issuance] {
-        try await run { db in
+        try await read { db in
             try db.query(Self.issuanceQuery + " WHERE l.org_code = ? AND i.acked_at IS NULL AND l.unlinked_at IS NULL ORDER BY i.created_at LIMIT ?",
                          [.text(orgCode), .integer(Int64(limit))]).compactMap(Self.issuance)
         }
     }
 
     public func liveLink(idCode: UInt64, orgCode: String) async throws -> Link? {
-        try await run { db in
+        try await read { db in
             try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
                          [.integer(Int64(bitPattern: idCode)), .text(orgCode)]).first.flatMap { Self.link($0) }
         }
     }
 
     public func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link? {
-        try await run { db in
-            try db.transaction {
-                try db.query("UPDATE links SET unlinked_at = ? WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
-                             [.integer(nowMs), .integer(Int64(bitPattern: idCode)), .text(orgCode)])
-                guard db.changes == 1 else { return nil }
-                return try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at = ?",
-                                    [.integer(Int64(bitPattern: idCode)), .text(orgCode), .integer(nowMs)]).first.flatMap { Self.link($0) }
-            }
+        try await write { db in
+            try db.query("UPDATE links SET unlinked_at = ? WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
+                         [.integer(nowMs), .integer(Int64(bitPattern: idCode)), .text(orgCode)])
+            guard db.changes == 1 else { return nil }
+            return try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at = ?",
+                                [.integer(Int64(bitPattern: idCode)), .text(orgCode), .integer(nowMs)]).first.flatMap { Self.link($0) }
         }
     }
 }

@@ -12,6 +12,7 @@ struct LinkCtl: AsyncParsableCommand {
             StatusCommand.self,
             OrgCommand.self,
             KeysCommand.self,
+            AuditCommand.self,
         ]
     )
 }

@@ -18,5 +18,6 @@
 #include "COpenSSL_tls.h"
 #include "COpenSSL_pki.h"
 #include "COpenSSL_linkcodes.h"
+#include "COpenSSL_audit.h"
 
 #endif

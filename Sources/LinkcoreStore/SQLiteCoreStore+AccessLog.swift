@@ -1,0 +1,76 @@
+import LinkcoreAudit
+import LinkcoreSQLite
+
+extension SQLiteCoreStore {
+    static let accessColumns = "position, mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, hash"
+
+    static func chained(_ row: Row) -> ChainedRecord? {
+        guard let position = row.int(0), let mediation = row.string(1), let id = row.int(2), let at = row.int(3),
+              let requester = row.string(4), let provider = row.string(5), let bp = row.string(6),
+              let info = row.string(7), let outcome = row.int(8).flatMap({ AccessOutcome(rawValue: Int($0)) }),
+              let hash = row.blob(9) else { return nil }
+        return ChainedRecord(position: UInt64(position),
+                             record: AccessRecord(mediationID: mediation, idCode: UInt64(bitPattern: id), atMs: at, requester: requester,
+                                                  provider: provider, bpID: bp, infoType: info, outcome: outcome),
+                             hash: hash)
+    }
+
+    public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
+        try await write { db in try Self.append(record, in: db) }
+    }
+
+    /// Chains onto the last entry as this transaction sees it: read from the table rather than
+    /// cached, so a group commit that fails leaves no stale head behind.
+    static func append(_ record: AccessRecord, in db: SQLiteDatabase) throws -> ChainedRecord {
+        let head = try db.query("SELECT position, hash FROM access_log ORDER BY position DESC LIMIT 1").first
+        let position = UInt64(head?.int(0) ?? 0) + 1
+        let previous = head?.blob(1) ?? AccessChain.genesis
+        let hash = AccessChain.hash(previous: previous, position: position, record: record)
+        try db.query("INSERT INTO access_log (\(accessColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [.integer(Int64(position)), .text(record.mediationID), .integer(Int64(bitPattern: record.idCode)),
+                      .integer(record.atMs), .text(record.requester), .text(record.provider), .text(record.bpID),
+                      .text(record.infoType), .integer(Int64(record.outcome.rawValue)), .blob(hash)])
+        return ChainedRecord(position: position, record: record, hash: hash)
+    }
+
+    public func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord] {
+        try await read { db in
+            try db.query("""
+                SELECT \(Self.accessColumns) FROM access_log
+                WHERE id_code = ? AND at_ms >= ? AND at_ms < ? AND position > ? ORDER BY position LIMIT ?
+                """, [.integer(Int64(bitPattern: idCode)), .integer(fromMs), .integer(toMs), .integer(Int64(afterPosition)),
+                      .integer(Int64(limit))]).compactMap(Self.chained)
+        }
+    }
+
+    public func accessHead() async throws -> ChainedRecord? {
+        try await read { db in
+            try db.query("SELECT \(Self.accessColumns) FROM access_log ORDER BY position DESC LIMIT 1").first.flatMap(Self.chained)
+        }
+    }
+
+    public func accessChain(afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord] {
+        try await read { db in
+            try db.query("SELECT \(Self.accessColumns) FROM access_log WHERE position > ? ORDER BY position LIMIT ?",
+                         [.integer(Int64(afterPosition)), .integer(Int64(limit))]).compactMap(Self.chained)
+        }
+    }
+
+    public func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws {
+        try await write { db in
+            try db.query("INSERT OR REPLACE INTO audit_checkpoints (position, hash, at_ms, signature, certificate) VALUES (?, ?, ?, ?, ?)",
+                         [.integer(Int64(checkpoint.position)), .blob(checkpoint.hash), .integer(checkpoint.atMs),
+                          .blob(checkpoint.signature), .blob(checkpoint.certificate)])
+        }
+    }
+
+    public func checkpoints() async throws -> [AuditCheckpoint] {
+        try await read { db in
+            try db.query("SELECT position, hash, at_ms, signature, certificate FROM audit_checkpoints ORDER BY position").compactMap { row in
+                guard let position = row.int(0), let hash = row.blob(1), let at = row.int(2), let signature = row.blob(3),
+                      let certificate = row.blob(4) else { return nil }
+                return AuditCheckpoint(position: UInt64(position), hash: hash, atMs: at, signature: signature, certificate: certificate)
+            }
+        }
+    }
+}
