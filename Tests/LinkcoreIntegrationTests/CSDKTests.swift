@@ -186,6 +186,77 @@ import Glibc
     }
 }
 
+/// Mediation with C on both ends: the C `mediate` example asks as requester A, the core checks
+/// the whitelist and converts A's link code to B's, the C `provider` answers as B from its table.
+/// Runs once the core serves mediation (the `[mediation]` config and its whitelist landed in main).
+@Suite(.serialized) struct CSDKMediationTests {
+    static var coreServesMediation: Bool {
+        FileManager.default.fileExists(atPath: CSDK.root.appendingPathComponent("etc/linkcore/whitelist-builtin.csv").path)
+    }
+
+    @Test(.enabled(if: coreServesMediation, "the core does not serve mediation yet"))
+    func cRequesterGetsTheCProvidersAnswerThroughTheCore() async throws {
+        let sdk = try await CSDK.built()
+        let temp = try TempDirectory()
+        let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
+        try "rule_id,bp_id,requester,provider,info_types,valid_from,valid_to\nT1,BP-TAX,CITY01,TAX01,income,2020-01-01,\n"
+            .write(toFile: whitelist, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"\(whitelist)\"\ndefault_deadline_ms = 5000"])
+        try daemon.addOrg("MATCHER", role: .matcher)
+        for org in ["CITY01", "TAX01"] { try daemon.addOrg(org) }
+        try await daemon.start()
+
+        // Links for two residents at both organisations, as the matcher issues them.
+        var codes: [String: [String: String]] = [:]
+        let matcher = try await daemon.connect(as: "MATCHER")
+        for org in ["CITY01", "TAX01"] {
+            let connection = try await daemon.connect(as: org)
+            for resident in ["10000000001", "10000000002"] {
+                let number = "M-\(org)-\(resident)"
+                _ = try await matcher.request(.issueLink(.with {
+                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
+                    $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
+                }))
+                guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
+                    throw TestFailure("no link for \(org)")
+                }
+                codes[org, default: [:]][resident] = fetched.link.linkCode
+            }
+            await connection.close()
+        }
+        await matcher.close()
+        let city = codes["CITY01"] ?? [:], tax = codes["TAX01"] ?? [:]
+
+        // TAX01's table knows only the first resident, under TAX01's own link code.
+        let table = daemon.temp.url.appendingPathComponent("TAX01.tsv").path
+        try "\(tax["10000000001"] ?? "")\tincome band 3\n".write(toFile: table, atomically: true, encoding: .utf8)
+        let provider = try sdk.start("provider", daemon: daemon, as: "TAX01", extra: ["--table", table])
+        defer { provider.process.signal(SIGKILL) }
+        try await provider.waitForLine { $0.hasPrefix("connected as TAX01") }
+
+        func ask(_ code: String, bp: String = "BP-TAX") async throws -> (status: Int32, output: String) {
+            try await sdk.run("mediate", daemon: daemon, as: "CITY01",
+                              extra: ["--provider", "TAX01", "--bp", bp, "--info", "income", "--link-code", code])
+        }
+        let answered = try await ask(city["10000000001"] ?? "")
+        #expect(answered.status == 0, "\(answered.output)")
+        #expect(answered.output.contains("answer: income band 3"), "\(answered.output)")
+
+        let refused = try await ask(city["10000000002"] ?? "")
+        #expect(refused.output.contains("refused: PROVIDER_REFUSED (303)"), "\(refused.output)")
+        #expect(refused.output.contains("provider_code=NO_RECORD"), "\(refused.output)")
+
+        // Not on the whitelist: the core refuses before the provider hears of it.
+        let notPermitted = try await ask(city["10000000001"] ?? "", bp: "BP-OTHER")
+        #expect(notPermitted.output.contains("refused: NOT_PERMITTED (300)"), "\(notPermitted.output)")
+
+        try await provider.waitForLine { $0.contains(": refused NO_RECORD") }
+        let lines = provider.output.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("provide ") && $0.hasSuffix(": answered") }.count == 1, "\(provider.output)")
+        #expect(lines.filter { $0.hasPrefix("provide ") }.count == 2, "\(provider.output)")
+    }
+}
+
 /// The C SDK built once per test process into its own directory (parallel runs do not clash).
 struct CSDK: Sendable {
     let buildDirectory: String
