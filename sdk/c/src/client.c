@@ -7,6 +7,9 @@
 
 #include "internal.h"
 
+/* lc_stop is called from signal handlers: the flag must be a lock-free atomic. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int is not lock-free here");
+
 int64_t lc_now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -122,7 +125,7 @@ static lc_status handshake(lc_client *c, int64_t deadline) {
 lc_status lc_connect(lc_client *c) {
     if (c == NULL) return LC_ERR_INVALID_ARGUMENT;
     lc_close(c);
-    if (c->stop) return lc_fail(c, LC_ERR_STOPPED, "stopped");
+    if (atomic_load(&c->stop)) return lc_fail(c, LC_ERR_STOPPED, "stopped");
     c->next_id = 1;
     c->in_flight = 0;
     c->going_away = 0;
@@ -165,7 +168,7 @@ const lc_error *lc_last_error(const lc_client *c) { return &c->last_error; }
 const char *lc_detail(const lc_client *c) { return c->detail; }
 int lc_going_away(const lc_client *c) { return c->going_away; }
 uint32_t lc_in_flight(const lc_client *c) { return c->in_flight; }
-void lc_stop(lc_client *c) { c->stop = 1; }
+void lc_stop(lc_client *c) { atomic_store(&c->stop, 1); }
 
 static void copy_text(char *out, size_t size, const char *in) {
     snprintf(out, size, "%s", in ? in : "");

@@ -6,7 +6,8 @@
 
 lc_status lc_send(lc_client *c, const Linkcore__V1__Envelope *env) {
     if (c == NULL || env == NULL) return LC_ERR_INVALID_ARGUMENT;
-    if (!c->connected || c->ssl == NULL || c->write_failed) return lc_fail(c, LC_ERR_NOT_CONNECTED, "not connected");
+    if (!c->connected || c->ssl == NULL) return lc_fail(c, LC_ERR_NOT_CONNECTED, "not connected");
+    if (c->write_failed) return lc_fail(c, LC_ERR_NOT_CONNECTED, "an earlier write failed: reconnect");
     size_t length = linkcore__v1__envelope__get_packed_size(env);
     /* An empty Envelope packs to zero bytes, which the core refuses as MALFORMED_FRAME. */
     if (length == 0) return lc_fail(c, LC_ERR_INVALID_ARGUMENT, "an envelope with id 0 and no body is empty");

@@ -2,7 +2,7 @@
 #ifndef LINKCORE_INTERNAL_H
 #define LINKCORE_INTERNAL_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
@@ -31,7 +31,7 @@ struct lc_client {
     uint32_t in_flight;
     int going_away;
     int64_t last_send_ms;
-    volatile sig_atomic_t stop;
+    atomic_int stop;            /* lock-free: safe from another thread and a signal handler */
 
     lc_error last_error;
     char detail[512];

@@ -159,7 +159,7 @@ lc_status lc_serve(lc_client *c, const lc_handlers *h) {
     int64_t keepalive_ms = welcome->keepalive_ms ? welcome->keepalive_ms : 30000;
     uint64_t ping_id = 0;
     int64_t ping_sent = 0;
-    while (!c->stop) {
+    while (!atomic_load(&c->stop)) {
         int64_t now = lc_now_ms();
         if (ping_id != 0 && now - ping_sent > (int64_t)c->timeout_ms)
             return lc_fail(c, LC_ERR_TIMEOUT, "the core did not answer a keepalive ping within %u ms", c->timeout_ms);

@@ -64,7 +64,7 @@ static int bio_create(BIO *b) {
 
 static lc_status wait_fd(lc_client *c, short events, int64_t deadline) {
     for (;;) {
-        if (c->stop) return lc_fail(c, LC_ERR_STOPPED, "stopped");
+        if (atomic_load(&c->stop)) return lc_fail(c, LC_ERR_STOPPED, "stopped");
         int timeout = -1;
         if (deadline >= 0) {
             int64_t left = deadline - lc_now_ms();
@@ -98,11 +98,13 @@ static lc_status ssl_step(lc_client *c, int ssl_error, const char *what, int64_t
     case SSL_ERROR_WANT_READ: return wait_fd(c, POLLIN, deadline);
     case SSL_ERROR_WANT_WRITE: return wait_fd(c, POLLOUT, deadline);
     case SSL_ERROR_ZERO_RETURN: return lc_fail(c, LC_ERR_CLOSED, "%s: the core closed the connection", what);
-    case SSL_ERROR_SYSCALL:
+    case SSL_ERROR_SYSCALL: {
+        int saved = errno;
         ERR_clear_error();
-        if (c->peer_eof || errno == 0)
+        if (c->peer_eof || saved == 0)
             return lc_fail(c, LC_ERR_TRUNCATED, "%s: connection closed without close_notify", what);
-        return lc_fail(c, LC_ERR_IO, "%s: %s", what, strerror(errno));
+        return lc_fail(c, LC_ERR_IO, "%s: %s", what, strerror(saved));
+    }
     default:
         if (c->peer_eof) {
             ERR_clear_error();
