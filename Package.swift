@@ -91,7 +91,7 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The daemon's TOML configuration, validated with precise errors.
+        // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
             swiftSettings: swiftSettings
@@ -141,6 +141,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
+                "LinkcoreConfig", "LinkcoreSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -183,7 +184,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "LinkcoreRegistry",
+                "LinkcoreRegistry", "LinkcoreLinkCodes",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -192,6 +193,13 @@ let package = Package(
             name: "issuance-bench",
             dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/issuance",
+            swiftSettings: swiftSettings
+        ),
+        // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
+        .executableTarget(
+            name: "events-bench",
+            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            path: "Benchmarks/events",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

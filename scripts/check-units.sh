@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks the systemd units: `systemd-analyze verify` (syntax, directives, referenced units and
-# executables) and `systemd-analyze security` (sandbox exposure score).
+# executables) and `systemd-analyze security` (sandbox exposure score) of each service.
 #
 # verify insists that ExecStart= exists. So that the check runs on a build or CI machine where
-# linkcored is not installed, the units are copied to a temporary directory and ExecStart's
-# /usr/local/bin/linkcored is pointed at a stub executable there; nothing else is changed, and the
-# files in the repository are never modified. Set LINKCORED=/path/to/linkcored to verify against a
-# real binary instead.
+# linkcored and linkcore-matcher are not installed, the units are copied to a temporary directory
+# and ExecStart's /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
+# changed, and the files in the repository are never modified. Set LINKCORED=/path/to/linkcored
+# and LINKCORE_MATCHER=/path/to/linkcore-matcher to verify against real binaries instead.
 #
-# Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when the score is higher)
+# Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when a score is higher)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,20 +16,24 @@ max_exposure="${1:-2.0}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-binary="${LINKCORED:-}"
-if [[ -z "$binary" ]]; then
-    binary="$tmp/linkcored"
-    printf '#!/bin/sh\nexit 0\n' >"$binary"
-    chmod 0755 "$binary"
-fi
+stub() {
+    printf '#!/bin/sh\nexit 0\n' >"$tmp/$1"
+    chmod 0755 "$tmp/$1"
+    echo "$tmp/$1"
+}
+linkcored="${LINKCORED:-$(stub linkcored)}"
+matcher="${LINKCORE_MATCHER:-$(stub linkcore-matcher)}"
 
-for unit in linkcored.service linkcored.socket; do
-    sed "s#/usr/local/bin/linkcored#${binary}#g" "$here/systemd/$unit" >"$tmp/$unit"
+units=(linkcored.service linkcored.socket linkcore-matcher.service)
+services=(linkcored.service linkcore-matcher.service)
+for unit in "${units[@]}"; do
+    sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
+        "$here/systemd/$unit" >"$tmp/$unit"
 done
 
-echo "== systemd-analyze verify"
+echo "== systemd-analyze verify ${units[*]}"
 # Unit files next to each other so that Service= in the socket unit resolves.
-(cd "$tmp" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$tmp/linkcored.service" "$tmp/linkcored.socket") 2>&1 \
+(cd "$tmp" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "${units[@]/#/$tmp/}") 2>&1 \
     | tee "$tmp/verify.log"
 if [[ -s "$tmp/verify.log" ]]; then
     echo "verify reported problems" >&2
@@ -37,15 +41,19 @@ if [[ -s "$tmp/verify.log" ]]; then
 fi
 echo "ok"
 
-echo "== systemd-analyze security"
-systemd-analyze --offline=true security --no-pager "$tmp/linkcored.service" | tee "$tmp/security.log"
-score="$(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' "$tmp/security.log" | tail -n1)"
-if [[ -z "$score" ]]; then
-    echo "could not read the exposure score" >&2
-    exit 1
-fi
-echo "exposure: $score (maximum allowed: $max_exposure)"
-awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' || {
-    echo "exposure $score is above $max_exposure" >&2
-    exit 1
-}
+failed=0
+for service in "${services[@]}"; do
+    echo "== systemd-analyze security $service"
+    systemd-analyze --offline=true security --no-pager "$tmp/$service" | tee "$tmp/security.log"
+    score="$(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' "$tmp/security.log" | tail -n1)"
+    if [[ -z "$score" ]]; then
+        echo "could not read the exposure score of $service" >&2
+        exit 1
+    fi
+    echo "$service exposure: $score (maximum allowed: $max_exposure)"
+    awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' || {
+        echo "$service exposure $score is above $max_exposure" >&2
+        failed=1
+    }
+done
+exit "$failed"

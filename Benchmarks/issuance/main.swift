@@ -4,7 +4,13 @@
 // transactions with synchronous=FULL on the same disk, the durability floor every issuance
 // pays several times (matcher: ticket written and consumed; core: link and issuance).
 //
+// Then the bulk phase (初期紐付け: linking every resident to an organisation that joins): the
+// bench, holding the matcher's certificate, asks the core to issue a link to HEALTH01 for every
+// resident of the registry with 256 requests outstanding, while HEALTH01 is connected and
+// acknowledges each pushed link. It reports time, the core's database size and peak memory.
+//
 //   swift build -c release && swift run -c release issuance-bench [residents=20000] [seconds=5]
+//   (residents=1000000 for the issue's figure: about 1 min to generate, several to link)
 import Foundation
 import LinkcoreClient
 import LinkcorePKI
@@ -30,7 +36,7 @@ try write("ca.pem", ca.certificate.certificatePEM)
 try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
 let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
 try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
-for org in ["CITY01", "MATCHER"] {
+for org in ["CITY01", "HEALTH01", "MATCHER"] {
     let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
     try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
 }
@@ -76,10 +82,25 @@ func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws 
 
 // The registry.
 say("generating \(residents) residents")
+let generateStart = Date()
 let generate = try spawn("linkcore-matcher", ["registry", "generate", "--db", path("registry.sqlite"), "--count", "\(residents)", "--seed", "7"], log: "generate.log")
 generate.waitUntilExit()
-let myNumbers = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: true)
-    .query("SELECT my_number FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
+let generateSeconds = Date().timeIntervalSince(generateStart)
+/// Peak resident memory of the largest child waited for so far, in MB (ru_maxrss is in KB).
+func childrenPeakMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+let generatePeakMB = childrenPeakMB()
+func fileMB(_ file: String) -> Double {
+    let sizes = ["", "-wal"].map { (try? FileManager.default.attributesOfItem(atPath: file + $0)[.size] as? Int) ?? 0 }
+    return Double(sizes.reduce(0, +)) / 1_048_576
+}
+let registryMB = fileMB(path("registry.sqlite"))
+let registryDB = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: true)
+let myNumbers = try registryDB.query("SELECT my_number FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
+let residentCodes = try registryDB.query("SELECT resident_code FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
 
 // linkcored, organisations, matcher.
 let core = try spawn("linkcored", ["--config", path("linkcored.toml")], log: "linkcored.log")
@@ -91,12 +112,29 @@ guard case let .status(status)? = try await admin.request(.statusRequest(LCStatu
     throw NSError(domain: "bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "the core reported no listen address"])
 }
 _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "CITY01"; $0.name = "City"; $0.sector = .public; $0.role = .agency } }))
+_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "HEALTH01"; $0.name = "Health insurer"; $0.sector = .public; $0.role = .agency } }))
 _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "MATCHER"; $0.name = "Matcher"; $0.sector = .public; $0.role = .matcher } }))
-let matcher = try spawn("linkcore-matcher", [
-    "serve", "--db", path("registry.sqlite"), "--listen", "127.0.0.1:0",
-    "--certificate", path("server.pem"), "--private-key", path("server.key"), "--ca-bundle", path("ca.pem"), "--crl", path("crl.pem"),
-    "--core", "127.0.0.1:\(corePort)", "--client-certificate", path("MATCHER.pem"), "--client-key", path("MATCHER.key"),
-], log: "matcher.log")
+// "notice" keeps the matcher's per-request info lines out of the measurement; the bound port is
+// logged at notice level.
+try write("matcher.toml", """
+    [registry]
+    path = "\(path("registry.sqlite"))"
+    [listen]
+    addresses = ["127.0.0.1:0"]
+    [tls]
+    certificate = "\(path("server.pem"))"
+    private_key = "\(path("server.key"))"
+    ca_bundle = "\(path("ca.pem"))"
+    crl = "\(path("crl.pem"))"
+    [core]
+    address = "127.0.0.1:\(corePort)"
+    server_name = "localhost"
+    client_certificate = "\(path("MATCHER.pem"))"
+    client_key = "\(path("MATCHER.key"))"
+    [log]
+    level = "notice"
+    """)
+let matcher = try spawn("linkcore-matcher", ["serve", "--config", path("matcher.toml")], log: "matcher.log")
 defer { matcher.terminate() }
 var matcherPort = 0
 try await waitFor("linkcore-matcher") {
@@ -171,8 +209,64 @@ for concurrency in [1, 16] {
     lines.append(String(format: "%-12d | %10.0f | %8.0f | %8.0f | %6d | %17.0f | %5.3f",
                         concurrency, r.rate, r.p50, r.p99, r.errors, floor, r.rate / floor))
 }
+/// Peak resident memory of a running process, from /proc (VmHWM, in kB).
+func peakMB(_ pid: Int32) -> Double {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
+}
+
+/// The bulk phase: every resident linked to HEALTH01, the bench speaking as the matcher.
+func bulkLink(codes: [String], outstanding: Int) async throws -> (seconds: Double, errors: Int) {
+    func tls(_ org: String) throws -> TLSContext {
+        try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
+                                               trustRootsPath: path("ca.pem"), serverName: "localhost"))
+    }
+    let health = ProcessInfo.processInfo.environment["BENCH_NO_ACK"] != nil ? nil : try await LinkcoreConnection.connect(
+        to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls("HEALTH01"),
+        hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: true),
+        incoming: { _ in .success(.linkIssuedAck(LCLinkIssuedAck())) })
+    let asMatcher = try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls("MATCHER"))
+    let expires = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+    let start = Date()
+    let errors = try await withThrowingTaskGroup(of: Int.self) { group in
+        for worker in 0..<outstanding {
+            group.addTask {
+                var errors = 0
+                for i in stride(from: worker, to: codes.count, by: outstanding) {
+                    let reply = try? await asMatcher.request(.issueLink(.with {
+                        $0.residentCode = codes[i]; $0.orgCode = "HEALTH01"; $0.matchingNumber = "bulk-\(i)"; $0.expiresAtMs = expires
+                    }))
+                    if case .issueLinkResponse? = reply {} else { errors += 1 }
+                    if worker == 0, (i / outstanding) % max(1, codes.count / outstanding / 20) == 0 {
+                        say(String(format: "bulk: %d / %d linked (%.0f s)", i, codes.count, Date().timeIntervalSince(start)))
+                    }
+                }
+                return errors
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let seconds = Date().timeIntervalSince(start)
+    await asMatcher.close()
+    await health?.close()
+    return (seconds, errors)
+}
+say("bulk: linking all \(residentCodes.count) residents to HEALTH01 (256 outstanding)")
+let bulk = try await bulkLink(codes: residentCodes, outstanding: 256)
+let corePeakMB = peakMB(core.processIdentifier)
+let coreMB = fileMB(path("state/linkcore.sqlite"))
+
 print("linkcore end-to-end issuance benchmark (\(residents) residents, \(Int(seconds)) s per run, 2 cores, loopback mTLS)")
 print("outstanding  | issuances/s |  p50 µs  |  p99 µs  | errors | fsync commits/s   | ratio")
 for line in lines { print(line) }
+print("")
+print(String(format: "registry: %d residents generated in %.1f s, %.0f MB, generator peak RSS %.0f MB",
+             residents, generateSeconds, registryMB, generatePeakMB))
+print(String(format: "bulk linking: %d links in %.1f s = %.0f links/s (%d errors); fsync floor ratio %.2f",
+             residentCodes.count, bulk.seconds, Double(residentCodes.count) / bulk.seconds, bulk.errors,
+             Double(residentCodes.count) / bulk.seconds / floor))
+print(String(format: "core database after all runs: %.0f MB (%.0f bytes per link); linkcored peak RSS %.0f MB",
+             coreMB, coreMB * 1_048_576 / Double(max(1, residentCodes.count)), corePeakMB))
 await inbox.close()
 await admin.close()

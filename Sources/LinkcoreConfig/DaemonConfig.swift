@@ -141,6 +141,18 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Events: Sendable, Equatable {
+        /// Minute of the UTC day at which daily-batch change events fall due (18:00 UTC = 03:00 JST).
+        public var dailyBatchMinuteUTC: Int
+        /// How often connected organisations are checked for due, unacknowledged events.
+        public var sweepInterval: Duration
+
+        public init(dailyBatchMinuteUTC: Int = 18 * 60, sweepInterval: Duration = .milliseconds(30_000)) {
+            self.dailyBatchMinuteUTC = dailyBatchMinuteUTC
+            self.sweepInterval = sweepInterval
+        }
+    }
+
     public var core: Core
     public var listen: Listen
     public var tls: TLS
@@ -150,6 +162,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var store: Store
     public var keys: Keys
     public var audit = Audit()
+    public var events = Events()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

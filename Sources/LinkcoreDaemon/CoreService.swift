@@ -11,6 +11,8 @@ import NIOCore
 public struct CoreService: RequestHandling {
     let links: LinkService
     let pusher: Pusher
+    let events: EventService
+    let dispatcher: EventDispatcher
     let logger: Logger
 
     public func admit(orgCode: String) -> Result<LCRole, WireError> {
@@ -18,6 +20,7 @@ public struct CoreService: RequestHandling {
     }
 
     public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        if handleEvents(request, from: peer, reply: reply) { return }
         switch request.body {
         case let .issueLink(issue)?:
             guard peer.role == .matcher else { return reply.fail(Self.roleRefusal(peer, request)) }
@@ -43,6 +46,8 @@ public struct CoreService: RequestHandling {
 
     public func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool) {
         guard acceptsPushes, peer.holdsLinks else { return }
+        // Change events that waited (unacknowledged, or never sent) go out now, oldest first.
+        Task { [dispatcher] in await dispatcher.kick(peer.orgCode) }
         // Links issued while the organisation was away are delivered now, oldest first.
         Task {
             for issued in await links.undelivered(orgCode: peer.orgCode) {

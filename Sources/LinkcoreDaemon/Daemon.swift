@@ -38,11 +38,14 @@ public final class Daemon: Sendable {
 
     let orgs: OrgDirectory
     let audit: AuditService
+    let fees: FeeStatements
+    let events: EventService
+    let dispatcher: EventDispatcher
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
         let tls = try makeTLS(config)
-        let store: any CoreStore
+        let store: any CoreStore & EventStore
         do {
             store = try SQLiteCoreStore(path: config.store.path)
         } catch {
@@ -55,15 +58,25 @@ public final class Daemon: Sendable {
         let links = LinkService(
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
-        let service = CoreService(links: links, pusher: Pusher(registry: registry), logger: logger)
+        let pusher = Pusher(registry: registry)
+        let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                  hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC)
+        let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
+        let service = CoreService(links: links, pusher: pusher, events: events, dispatcher: dispatcher, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
-                      registry: registry, service: service, logger: logger)
+                      fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
+                      events: events, dispatcher: dispatcher, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
-                 registry: ConnectionRegistry, service: any RequestHandling, logger: Logger) {
+                 fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling,
+                 events: EventService, dispatcher: EventDispatcher, logger: Logger) {
+        self.events = events
+        self.dispatcher = dispatcher
         self.configPath = configPath
         self.audit = audit
+        self.fees = fees
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -166,6 +179,7 @@ public final class Daemon: Sendable {
         let signals = SignalStream.make([SIGHUP, SIGTERM, SIGINT])
         let ticker = Task { [self] in await tick() }
         let checkpointer = Task { [self] in await checkpointLoop() }
+        let eventSweeper = Task { [self] in await dispatcher.sweepLoop { self.live.withLock { $0.config.events.sweepInterval } } }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -176,6 +190,7 @@ public final class Daemon: Sendable {
         }
         ticker.cancel()
         checkpointer.cancel()
+        eventSweeper.cancel()
         await shutdown()
     }
 
@@ -243,20 +258,12 @@ public final class Daemon: Sendable {
     /// timeout, then closes whatever is left.
     public func shutdown() async {
         guard stopping.withLock({ let was = $0; $0 = true; return !was }) else { return }
-        let drainMs = live.withLock { Int(Self.timeAmount($0.config.shutdown.drainTimeout).nanoseconds / 1_000_000) }
-        notifier.stopping(status: "draining \(registry.count) connections (up to \(drainMs) ms)")
+        let drainTimeout = live.withLock { $0.config.shutdown.drainTimeout }
+        notifier.stopping(status: "draining \(registry.count) connections (up to \(Int(drainTimeout / .milliseconds(1))) ms)")
         for channel in listeners.withLock({ $0 }) { try? await channel.close() }
-        for entry in registry.entries {
-            entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: UInt32(drainMs)), promise: nil)
-        }
-        let deadline = ContinuousClock.now + .milliseconds(drainMs)
-        while registry.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let left = registry.entries
-        if !left.isEmpty {
-            logger.warning("drain timeout: closing remaining connections", metadata: ["connections": "\(left.count)"])
-            for entry in left { try? await entry.channel.close() }
+        let forced = await registry.drain(within: drainTimeout)
+        if forced > 0 {
+            logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
         }
         // Whatever was logged during the drain is covered by a last checkpoint.
         await signCheckpoint()
@@ -340,7 +347,13 @@ struct AdminService: AdminHandling {
     func handle(_ request: LCEnvelope) async -> Result<LCEnvelope.OneOf_Body, WireError> {
         switch request.body {
         case .statusRequest?:
-            return .success(.status(daemon.status()))
+            var status = daemon.status()
+            if let counts = await daemon.events.counts() {
+                status.eventsQueued = counts.queued
+                status.eventsDelivered = counts.delivered
+                status.eventsPending = counts.pending
+            }
+            return .success(.status(status))
         case .reload?:
             var response = LCReloadResponse()
             switch await daemon.reload() {
@@ -363,6 +376,8 @@ struct AdminService: AdminHandling {
         case .auditVerify?:
             let caBundle = daemon.currentConfig.tls.caBundle
             return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
+        case let .feesStatement(request)?:
+            return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:
             return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:

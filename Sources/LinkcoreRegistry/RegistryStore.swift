@@ -146,6 +146,16 @@ public final class RegistryStore: Sendable {
             changed_at    INTEGER NOT NULL
         );
         """,
+        // v3: how far the change log has been reported to the core (see ChangeReporting.swift),
+        // and a random instance id that keeps report ids unique if a registry is rebuilt.
+        """
+        CREATE TABLE change_reporting (
+            id                INTEGER PRIMARY KEY CHECK (id = 1),
+            instance          TEXT NOT NULL,
+            reported_sequence INTEGER NOT NULL
+        );
+        INSERT INTO change_reporting (id, instance, reported_sequence) VALUES (1, lower(hex(randomblob(8))), 0);
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }

@@ -64,5 +64,47 @@ enum CoreSchema {
             certificate BLOB NOT NULL
         );
         """,
+        // 3: the fee ledger (受益者負担). One row per chargeable operation, written in the same
+        // transaction as the operation itself; (operation, reference) is unique so a replayed
+        // request is never charged twice.
+        """
+        CREATE TABLE fee_ledger (
+            id          INTEGER PRIMARY KEY,
+            payer       TEXT NOT NULL,
+            operation   TEXT NOT NULL,
+            reference   TEXT NOT NULL,
+            amount_yen  INTEGER NOT NULL,
+            tariff_id   TEXT NOT NULL,
+            at_ms       INTEGER NOT NULL,
+            UNIQUE (operation, reference)
+        );
+        CREATE INDEX fee_ledger_payer ON fee_ledger(payer, at_ms);
+        """,
+        // 4: change events. Reports already fanned out (so a re-sent report_id queues nothing),
+        // and the outbox: one row per (event, receiving organisation). The receiver's link code
+        // is derived at send time from its live link, never stored; the new facts never reach
+        // the core. `kind` 0 means withheld ("changed").
+        """
+        CREATE TABLE change_reports (
+            reporter    TEXT NOT NULL,
+            report_id   TEXT NOT NULL,
+            queued      INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (reporter, report_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE event_outbox (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id    TEXT NOT NULL UNIQUE,
+            org_code    TEXT NOT NULL REFERENCES organisations(code),
+            id_code     INTEGER NOT NULL,
+            kind        INTEGER NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            delivery    INTEGER NOT NULL,
+            due_at      INTEGER NOT NULL,
+            created_at  INTEGER NOT NULL,
+            acked_at    INTEGER
+        );
+        CREATE INDEX event_outbox_pending ON event_outbox(org_code, seq) WHERE acked_at IS NULL;
+        """,
     ]
 }

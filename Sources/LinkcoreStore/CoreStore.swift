@@ -28,8 +28,9 @@ public protocol CoreStore: Sendable {
     func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link?
 
     // Access log
-    /// Appends one entry to the hash-chained access log; returns it as chained once durable.
-    func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord
+    /// Appends one entry to the hash-chained access log, with its fee if the operation is
+    /// chargeable, in one transaction; returns the entry as chained once durable.
+    func appendAccess(_ record: AccessRecord, charge: FeeCharge?) async throws -> ChainedRecord
     /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
     func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
     /// The last entry, if any.
@@ -40,4 +41,19 @@ public protocol CoreStore: Sendable {
     func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws
     /// All checkpoints, oldest first.
     func checkpoints() async throws -> [AuditCheckpoint]
+
+    // Fees
+    /// Records a charge on its own (operations without an access-log entry). A charge for an
+    /// (operation, reference) already in the ledger is ignored: returns false.
+    @discardableResult
+    func charge(_ charge: FeeCharge) async throws -> Bool
+    /// A payer's ledger in [fromMs, toMs), summed by operation, tariff and unit price; and the
+    /// number of ledger rows summed.
+    func feeLines(payer: String, fromMs: Int64, toMs: Int64) async throws -> (lines: [FeeLineTotal], entries: UInt64)
+}
+
+extension CoreStore {
+    public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
+        try await appendAccess(record, charge: nil)
+    }
 }

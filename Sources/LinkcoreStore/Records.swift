@@ -38,6 +38,34 @@ public struct Issuance: Sendable, Equatable {
     public var acknowledgedAtMs: Int64?
 }
 
+/// One chargeable operation's line in the fee ledger.
+public struct FeeCharge: Sendable, Equatable {
+    public enum Operation: String, Sendable, CaseIterable {
+        case mediation, linkIssuance = "link_issuance", eventDelivery = "event_delivery"
+    }
+    public var payer: String
+    public var operation: Operation
+    /// What was charged for: a mediation id, a matching number, an event id.
+    public var reference: String
+    public var amountYen: Int64
+    public var tariffID: String
+    public var atMs: Int64
+
+    public init(payer: String, operation: Operation, reference: String, amountYen: Int64, tariffID: String, atMs: Int64) {
+        self.payer = payer; self.operation = operation; self.reference = reference
+        self.amountYen = amountYen; self.tariffID = tariffID; self.atMs = atMs
+    }
+}
+
+/// A statement line: the ledger rows of one operation at one tariff and unit price, summed.
+public struct FeeLineTotal: Sendable, Equatable {
+    public var operation: FeeCharge.Operation
+    public var tariffID: String
+    public var unitPriceYen: Int64
+    public var count: UInt64
+    public var amountYen: Int64
+}
+
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicate(String)
     case notFound(String)

@@ -15,8 +15,12 @@ extension SQLiteCoreStore {
                              hash: hash)
     }
 
-    public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
-        try await write { db in try Self.append(record, in: db) }
+    public func appendAccess(_ record: AccessRecord, charge: FeeCharge?) async throws -> ChainedRecord {
+        try await write { db in
+            let chained = try Self.append(record, in: db)
+            if let charge { try Self.insert(charge, in: db) }
+            return chained
+        }
     }
 
     /// Chains onto the last entry as this transaction sees it: read from the table rather than

@@ -176,7 +176,7 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         try await write { db in
             try db.query("""
                 UPDATE issuances SET acked_at = ? WHERE matching_number = ? AND acked_at IS NULL
-                AND link_rowid IN (SELECT rowid FROM links WHERE org_code = ?)
+                AND EXISTS (SELECT 1 FROM links l WHERE l.rowid = issuances.link_rowid AND l.org_code = ?)
                 """, [.integer(nowMs), .text(matchingNumber), .text(orgCode)])
         }
     }

@@ -6,6 +6,7 @@ import LinkcoreTransport
 import LinkcoreWire
 import Logging
 import NIOCore
+import Synchronization
 
 /// The matching authority on the network: organisations send the four basic facts (or a My
 /// Number) with a consent reference; exactly one match yields a one-time matching number, and
@@ -13,6 +14,7 @@ import NIOCore
 struct MatcherService: RequestHandling {
     let matcher: Matcher
     let core: CoreLink
+    let figures: MatcherFigures
     let logger: Logger
 
     func admit(orgCode: String) -> Result<LCRole, WireError> {
@@ -25,7 +27,11 @@ struct MatcherService: RequestHandling {
         guard case let .matchRequest(match)? = request.body else {
             return reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by the matcher"))
         }
-        Task { reply(await self.match(match, orgCode: peer.orgCode)) }
+        Task {
+            let result = await self.match(match, orgCode: peer.orgCode)
+            figures.record(result)
+            reply(result)
+        }
     }
 
     func match(_ request: LCMatchRequest, orgCode: String) async -> Result<LCEnvelope.OneOf_Body, WireError> {
@@ -85,29 +91,29 @@ struct MatcherService: RequestHandling {
     }
 }
 
-/// The matcher's connection to the core, reopened when it has closed.
-actor CoreLink {
-    private let host: String
-    private let port: Int
-    private let tls: TLSContext
-    private var connection: LinkcoreConnection?
-
-    init(host: String, port: Int, tls: TLSContext) {
-        self.host = host
-        self.port = port
-        self.tls = tls
+/// What the matcher has answered since it started, for its systemd STATUS= line.
+final class MatcherFigures: Sendable {
+    struct Snapshot: Sendable {
+        /// Matches that gave a matching number and a link issued by the core.
+        var served: UInt64 = 0
+        /// Every other answer to a match request.
+        var refused: UInt64 = 0
+        /// Of the refusals: none or several residents matched.
+        var noUniqueMatch: UInt64 = 0
     }
 
-    func request(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
-        let live: LinkcoreConnection
-        if let connection, connection.channel.isActive {
-            live = connection
-        } else {
-            live = try await LinkcoreConnection.connect(
-                to: .tcp(host: host, port: port), tls: tls,
-                hello: LinkcoreConnection.defaultHello(software: "linkcore-matcher/0.1"))
-            connection = live
+    private let state = Mutex(Snapshot())
+
+    func record(_ result: Result<LCEnvelope.OneOf_Body, WireError>) {
+        state.withLock { s in
+            switch result {
+            case .success: s.served += 1
+            case let .failure(error):
+                s.refused += 1
+                if error.code == .matchFailed { s.noUniqueMatch += 1 }
+            }
         }
-        return try await live.request(body)
     }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
 }

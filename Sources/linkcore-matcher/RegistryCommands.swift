@@ -7,7 +7,7 @@ struct RegistryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry",
         abstract: "Create, load and inspect the resident registry.",
-        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Match.self]
+        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Match.self, Change.self]
     )
 }
 

@@ -1,57 +1,59 @@
 import ArgumentParser
 import Foundation
-import LinkcoreRegistry
-import LinkcoreTLS
-import LinkcoreTransport
+import LinkcoreConfig
+import LinkcoreSystemd
 import Logging
-import NIOCore
-import NIOPosix
 
 /// `linkcore-matcher serve`: match residents for organisations over mutual TLS and ask the core
-/// to issue their links.
+/// to issue their links. Everything it needs is in the configuration file (etc/linkcore/matcher.toml).
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve matching requests over mutual TLS.")
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve matching requests over mutual TLS.",
+        discussion: """
+            Exit status 78 (EX_CONFIG) for a bad configuration, registry or TLS material, so that systemd \
+            does not restart into the same mistake; 1 when a listen address cannot be bound.
+            """)
 
-    @Option(help: "The registry database.") var db: String
-    @Option(help: "Address to listen on for organisations.") var listen = "127.0.0.1:7500"
-    @Option(help: "Server certificate (PEM) presented to organisations.") var certificate: String
-    @Option(help: "Its private key.") var privateKey: String
-    @Option(help: "The network CA bundle.") var caBundle: String
-    @Option(help: "The network CRL.") var crl: String?
-    @Option(help: "The core's address.") var core = "127.0.0.1:7400"
-    @Option(help: "The core's certificate name.") var coreServerName = "localhost"
-    @Option(help: "Client certificate binding the matcher's organisation code, for the core.") var clientCertificate: String
-    @Option(help: "Its private key.") var clientKey: String
-    @Option(help: "Minutes a matching number stays valid.") var ticketMinutes = 15
+    @Option(name: .shortAndLong, help: "Path of the TOML configuration file.")
+    var config = "/etc/linkcore/matcher.toml"
+
+    @Flag(help: "Check the configuration, registry and certificates, then exit (0 when valid).")
+    var checkConfig = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let logger = Logger(label: "linkcore-matcher")
-        let (listenHost, listenPort) = try Self.split(listen)
-        let (coreHost, corePort) = try Self.split(core)
-        let store = try RegistryStore(path: db)
-        let serverTLS = try TLSContext.server(TLSConfiguration(
-            certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, crlPath: crl))
-        let clientTLS = try TLSContext.client(TLSConfiguration(
-            certificateChainPath: clientCertificate, privateKeyPath: clientKey, trustRootsPath: caBundle, serverName: coreServerName))
-        let service = MatcherService(
-            matcher: Matcher(store: store, ticketLifetime: TimeInterval(ticketMinutes * 60)),
-            core: CoreLink(host: coreHost, port: corePort, tls: clientTLS), logger: logger)
-        let environment = ConnectionEnvironment(
-            coreID: "matcher", limits: ConnectionLimits(), service: service, metrics: Metrics(),
-            registry: ConnectionRegistry(maxConnections: 10_000, maxPerOrg: 64), logger: logger)
-        let server = try await Listener.bind(.tcp(host: listenHost, port: listenPort), group: MultiThreadedEventLoopGroup.singleton) { channel in
-            channel.eventLoop.makeCompletedFuture { try Pipelines.configureServer(channel, tls: serverTLS, environment: environment) }
+        umask(0o077)
+        let settings: MatcherConfig
+        do {
+            settings = try MatcherConfig.load(path: config)
+        } catch {
+            Self.fail("\(error)")
+            throw ExitCode(78)
         }
-        // On stderr (unbuffered): scripts and tests read the bound port from this line.
-        logger.notice("linkcore-matcher listening on \(server.localAddress.map { "\($0)" } ?? listen)")
-        try await server.closeFuture.get()
+        LogSetup.bootstrap(identifier: "linkcore-matcher", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
+        let logger = Logger(label: "linkcore-matcher")
+        let server: MatcherServer
+        do {
+            server = try MatcherServer(config: settings, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            Self.fail("\(error)")
+            throw ExitCode(78)
+        }
+        if checkConfig {
+            print("configuration \(config) is valid")
+            return
+        }
+        do {
+            try await server.run()
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            Self.fail("\(error)")
+            await server.shutdown()
+            throw ExitCode(1)
+        }
     }
 
-    static func split(_ address: String) throws -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw ValidationError("\(address): expected host:port")
-        }
-        return (String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    static func fail(_ message: String) {
+        FileHandle.standardError.write(Data("linkcore-matcher: \(message)\n".utf8))
     }
 }

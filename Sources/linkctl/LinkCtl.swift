@@ -13,6 +13,7 @@ struct LinkCtl: AsyncParsableCommand {
             OrgCommand.self,
             KeysCommand.self,
             AuditCommand.self,
+            FeesCommand.self,
         ]
     )
 }

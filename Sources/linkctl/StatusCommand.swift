@@ -35,6 +35,9 @@ struct StatusCommand: AsyncParsableCommand {
         if s.mediationsPerSecond > 0 || s.mediationP99Us > 0 {
             lines.append("mediations: \(String(format: "%.1f", s.mediationsPerSecond))/s, p99 \(s.mediationP99Us) µs")
         }
+        if s.eventsQueued > 0 {
+            lines.append("change events: \(s.eventsQueued) queued, \(s.eventsDelivered) delivered, \(s.eventsPending) pending")
+        }
         if !s.errors.isEmpty {
             lines.append("errors: " + s.errors.map { "\($0.code.name)=\($0.count)" }.joined(separator: ", "))
         }

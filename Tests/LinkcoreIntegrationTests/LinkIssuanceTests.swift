@@ -39,39 +39,25 @@ import Testing
 
     struct Network {
         let daemon: DaemonProcess
-        let matcher: ChildProcess
-        let matcherPort: Int
+        let matcher: MatcherProcess
+        var matcherPort: Int { matcher.port }
         let registryPath: String
     }
 
-    func startNetwork(orgs: [String]) async throws -> Network {
+    /// linkcored with MATCHER and `orgs` registered, and linkcore-matcher (ready, so linked to
+    /// the core) serving a registry of alice, the twins and `residents`.
+    func startNetwork(orgs: [String], residents: [Resident] = []) async throws -> Network {
         let daemon = try DaemonProcess()
         try daemon.addOrg("MATCHER", role: .matcher)
         for org in orgs { try daemon.addOrg(org) }
         try await daemon.start()
         let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
         let registry = try RegistryStore(path: registryPath)
-        try registry.insert([Self.alice, Self.twinA, Self.twinB])
-        let pki = daemon.pki
-        let log = daemon.temp.url.appendingPathComponent("matcher.log").path
-        let matcher = ChildProcess(executable: Products.path("linkcore-matcher"), arguments: [
-            "serve", "--db", registryPath, "--listen", "127.0.0.1:0",
-            "--certificate", pki.path("server.pem"), "--private-key", pki.path("server.key"),
-            "--ca-bundle", pki.path("ca.pem"), "--crl", pki.path("crl.pem"),
-            "--core", "127.0.0.1:\(daemon.port)",
-            "--client-certificate", pki.path("MATCHER.pem"), "--client-key", pki.path("MATCHER.key"),
-        ], environment: ProcessInfo.processInfo.environment, outputPath: log)
-        try matcher.run()
-        for _ in 0..<500 {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }),
-               let port = line.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) {
-                return Network(daemon: daemon, matcher: matcher, matcherPort: port, registryPath: registryPath)
-            }
-            guard matcher.isRunning else { throw TestFailure("matcher exited:\n\(text)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestFailure("matcher did not start")
+        try registry.insert([Self.alice, Self.twinA, Self.twinB] + residents)
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
+                                         corePort: daemon.port, registryPath: registryPath)
+        try await matcher.start()
+        return Network(daemon: daemon, matcher: matcher, registryPath: registryPath)
     }
 
     func matchRequest(_ resident: Resident, variant: Bool = false) -> LCMatchRequest {
@@ -89,8 +75,7 @@ import Testing
     }
 
     func connectToMatcher(_ network: Network, as org: String) async throws -> LinkcoreConnection {
-        try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: network.matcherPort),
-                                             tls: try network.daemon.pki.clientTLS(org))
+        try await network.matcher.connect(as: org)
     }
 
     @Test func anOrganisationObtainsALinkThroughTheMatcher() async throws {

@@ -76,7 +76,7 @@ final class DaemonProcess: @unchecked Sendable {
     let temp: TempDirectory
     let pki: TestPKI
     let notify: NotifySocket
-    let process: ChildProcess
+    private(set) var process: ChildProcess
     let configPath: String
     let logPath: String
     private(set) var port = 0
@@ -118,25 +118,14 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     static func config(temp: URL, pki: TestPKI, extra: [String: String]) -> String {
-        var tables: [(String, [String])] = [
+        tomlTables([
             ("core", ["id = \"test-core\"", "state_directory = \"\(temp.appendingPathComponent("state").path)\""]),
             ("listen", ["addresses = [\"127.0.0.1:0\"]", "admin_socket = \"\(temp.appendingPathComponent("run/admin.sock").path)\""]),
             ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
                      "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
             ("log", ["level = \"debug\""]),
             ("keys", ["master_secret = \"\(temp.appendingPathComponent("master.key").path)\""]),
-        ]
-        for (table, lines) in extra {
-            if let i = tables.firstIndex(where: { $0.0 == table }) {
-                // Later keys replace earlier ones of the same name.
-                let keys = Set(lines.split(separator: "\n").compactMap { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) })
-                tables[i].1.removeAll { keys.contains($0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) ?? "") }
-                tables[i].1.append(lines)
-            } else {
-                tables.append((table, [lines]))
-            }
-        }
-        return tables.map { "[\($0.0)]\n" + $0.1.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
+        ], extra: extra)
     }
 
     /// Issues an organisation certificate now and registers the organisation when the daemon starts.
@@ -186,6 +175,23 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func signal(_ number: Int32) { process.signal(number) }
+
+    /// Starts linkcored again on the same config, state and port (after it exited or was
+    /// killed), and waits for its READY=1.
+    func restart() async throws {
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+            .replacingOccurrences(of: "addresses = [\"127.0.0.1:0\"]", with: "addresses = [\"127.0.0.1:\(port)\"]")
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let seen = notify.messages.count
+        process = ChildProcess(executable: process.executable, arguments: process.arguments,
+                               environment: process.environment, outputPath: logPath)
+        try process.run()
+        do {
+            try await notify.wait(for: "READY=1", after: seen)
+        } catch {
+            throw TestFailure("linkcored did not become ready again: \(error)\nlog:\n\(log)")
+        }
+    }
 
     /// Waits for the process to exit; returns its status.
     func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {

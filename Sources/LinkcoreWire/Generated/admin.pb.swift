@@ -175,6 +175,24 @@ public nonisolated struct LCStatus: @unchecked Sendable {
     set {_uniqueStorage()._mediationP99Us = newValue}
   }
 
+  /// Change events (30-39), from the store's outbox: survive restarts.
+  public var eventsQueued: UInt64 {
+    get {_storage._eventsQueued}
+    set {_uniqueStorage()._eventsQueued = newValue}
+  }
+
+  /// acknowledged by their organisation
+  public var eventsDelivered: UInt64 {
+    get {_storage._eventsDelivered}
+    set {_uniqueStorage()._eventsDelivered = newValue}
+  }
+
+  /// written, not acknowledged yet (includes batches not due)
+  public var eventsPending: UInt64 {
+    get {_storage._eventsPending}
+    set {_uniqueStorage()._eventsPending = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -546,7 +564,7 @@ nonisolated extension LCErrorCount: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{4}\u{a}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0")
 
   fileprivate class _StorageClass {
     var _version: String = String()
@@ -569,6 +587,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _policyStatus: String = String()
     var _mediationsPerSecond: Double = 0
     var _mediationP99Us: UInt64 = 0
+    var _eventsQueued: UInt64 = 0
+    var _eventsDelivered: UInt64 = 0
+    var _eventsPending: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -599,6 +620,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _policyStatus = source._policyStatus
       _mediationsPerSecond = source._mediationsPerSecond
       _mediationP99Us = source._mediationP99Us
+      _eventsQueued = source._eventsQueued
+      _eventsDelivered = source._eventsDelivered
+      _eventsPending = source._eventsPending
     }
   }
 
@@ -637,6 +661,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._policyStatus) }()
         case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._mediationsPerSecond) }()
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._mediationP99Us) }()
+        case 30: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsQueued) }()
+        case 31: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsDelivered) }()
+        case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsPending) }()
         default: break
         }
       }
@@ -705,6 +732,15 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if _storage._mediationP99Us != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._mediationP99Us, fieldNumber: 20)
       }
+      if _storage._eventsQueued != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsQueued, fieldNumber: 30)
+      }
+      if _storage._eventsDelivered != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsDelivered, fieldNumber: 31)
+      }
+      if _storage._eventsPending != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsPending, fieldNumber: 32)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -734,6 +770,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._policyStatus != rhs_storage._policyStatus {return false}
         if _storage._mediationsPerSecond != rhs_storage._mediationsPerSecond {return false}
         if _storage._mediationP99Us != rhs_storage._mediationP99Us {return false}
+        if _storage._eventsQueued != rhs_storage._eventsQueued {return false}
+        if _storage._eventsDelivered != rhs_storage._eventsDelivered {return false}
+        if _storage._eventsPending != rhs_storage._eventsPending {return false}
         return true
       }
       if !storagesAreEqual {return false}

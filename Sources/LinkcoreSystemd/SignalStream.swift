@@ -1,12 +1,12 @@
 import Dispatch
 import Foundation
 
-/// POSIX signals as an async sequence. The default actions are disabled so that the daemon
+/// POSIX signals as an async sequence. The default actions are disabled so that the service
 /// decides what SIGTERM, SIGINT and SIGHUP mean.
-enum SignalStream {
-    static func make(_ signals: [Int32]) -> AsyncStream<Int32> {
+public enum SignalStream {
+    public static func make(_ signals: [Int32]) -> AsyncStream<Int32> {
         AsyncStream { continuation in
-            let queue = DispatchQueue(label: "linkcored.signals")
+            let queue = DispatchQueue(label: "linkcore.signals")
             let sources = signals.map { number -> any DispatchSourceSignal in
                 signal(number, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: queue)

@@ -1,0 +1,96 @@
+/// The matching authority's configuration (`linkcore-matcher serve`), as read from
+/// `/etc/linkcore/matcher.toml` and validated.
+///
+/// Paths are absolute once loaded, resolved as in ``DaemonConfig``: relative to the configuration
+/// file's directory, and `credential:NAME` to `$CREDENTIALS_DIRECTORY/NAME`. The server-side
+/// tables (`[tls]`, `[limits]`, `[shutdown]`, `[log]`) mean what they mean for the core daemon.
+public struct MatcherConfig: Sendable, Equatable {
+    public typealias TLS = DaemonConfig.TLS
+    public typealias Limits = DaemonConfig.Limits
+    public typealias Shutdown = DaemonConfig.Shutdown
+    public typealias Log = DaemonConfig.Log
+
+    public struct Registry: Sendable, Equatable {
+        /// The resident registry's SQLite file (made by `linkcore-matcher registry generate|import`).
+        public var path: String
+
+        public init(path: String = "/var/lib/linkcore-matcher/registry.sqlite") {
+            self.path = path
+        }
+    }
+
+    public struct Listen: Sendable, Equatable {
+        /// Addresses organisations connect to.
+        public var addresses: [ListenAddress]
+
+        public init(addresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 7500, family: .ipv4)]) {
+            self.addresses = addresses
+        }
+    }
+
+    /// The matcher's own link to the core, where it asks for link issuances.
+    public struct Core: Sendable, Equatable {
+        /// The core's `host:port`.
+        public var address: ListenAddress
+        /// The name the core's certificate must carry (a DNS name or an IP address).
+        public var serverName: String
+        /// The matcher's client certificate (PEM), binding the organisation code the core knows it by.
+        public var clientCertificate: String
+        /// Its private key (PEM).
+        public var clientKey: String
+        /// CA certificates (PEM) the core's certificate must chain to.
+        public var caBundle: String
+        /// Time allowed for one issuance request to the core.
+        public var requestTimeout: Duration
+        /// Pause between attempts to reach the core while it is unreachable at start.
+        public var retryInterval: Duration
+
+        public init(
+            address: ListenAddress, serverName: String, clientCertificate: String, clientKey: String, caBundle: String,
+            requestTimeout: Duration = .milliseconds(30_000), retryInterval: Duration = .milliseconds(1_000)
+        ) {
+            self.address = address
+            self.serverName = serverName
+            self.clientCertificate = clientCertificate
+            self.clientKey = clientKey
+            self.caBundle = caBundle
+            self.requestTimeout = requestTimeout
+            self.retryInterval = retryInterval
+        }
+    }
+
+    public struct Matching: Sendable, Equatable {
+        /// How long a matching number (突合番号) stays valid after a match.
+        public var matchingNumberLifetime: Duration
+
+        public init(matchingNumberLifetime: Duration = .seconds(15 * 60)) {
+            self.matchingNumberLifetime = matchingNumberLifetime
+        }
+    }
+
+    public var registry: Registry
+    public var listen: Listen
+    public var tls: TLS
+    public var core: Core
+    public var matching: Matching
+    public var limits: Limits
+    public var shutdown: Shutdown
+    public var log: Log
+    /// The file this configuration was read from (as named to the loader).
+    public var file: String
+
+    public init(
+        registry: Registry = Registry(), listen: Listen = Listen(), tls: TLS, core: Core, matching: Matching = Matching(),
+        limits: Limits = Limits(), shutdown: Shutdown = Shutdown(), log: Log = Log(), file: String
+    ) {
+        self.registry = registry
+        self.listen = listen
+        self.tls = tls
+        self.core = core
+        self.matching = matching
+        self.limits = limits
+        self.shutdown = shutdown
+        self.log = log
+        self.file = file
+    }
+}

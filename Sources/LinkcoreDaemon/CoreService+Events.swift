@@ -1,0 +1,37 @@
+import LinkcoreDomain
+import LinkcoreTransport
+import LinkcoreWire
+
+/// Change events on the network: ReportChange from the matcher; FetchEvents and AckEvents
+/// from organisations that hold links.
+extension CoreService {
+    /// Handles the request if it is about change events; false if it is not.
+    func handleEvents(_ request: LCEnvelope, from peer: Peer, reply: Reply) -> Bool {
+        switch request.body {
+        case let .reportChange(change)?:
+            guard peer.role == .matcher else { reply.fail(Self.roleRefusal(peer, request)); return true }
+            Task {
+                switch await events.report(change, reporter: peer.orgCode) {
+                case let .success(fanout):
+                    // Durable before this reply; the pushes follow it.
+                    reply(.reportChangeResponse(fanout.response))
+                    for org in fanout.dueNow { await dispatcher.kick(org) }
+                case let .failure(error):
+                    reply.fail(error)
+                }
+            }
+        case let .fetchEvents(fetch)?:
+            guard peer.holdsLinks else { reply.fail(Self.roleRefusal(peer, request)); return true }
+            Task { reply(await events.fetch(orgCode: peer.orgCode, max: fetch.max).map { .fetchEventsResponse($0) }) }
+        case let .ackEvents(ack)?:
+            guard peer.holdsLinks else { reply.fail(Self.roleRefusal(peer, request)); return true }
+            Task {
+                reply(await events.acknowledge(orgCode: peer.orgCode, eventIDs: ack.eventIds)
+                    .map { n in .ackEventsResponse(.with { $0.acknowledged = UInt32(clamping: n) }) })
+            }
+        default:
+            return false
+        }
+        return true
+    }
+}

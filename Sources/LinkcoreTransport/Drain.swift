@@ -1,0 +1,20 @@
+import NIOCore
+
+extension ConnectionRegistry {
+    /// Asks every connection to drain (GoingAway, finish what is in flight, close), waits until
+    /// all have closed or `timeout` has passed, then closes the rest. Returns how many were left
+    /// to close by force. Stop accepting new connections first.
+    public func drain(within timeout: Duration) async -> Int {
+        let drainMs = UInt32(clamping: Int64(timeout / .milliseconds(1)))
+        for entry in entries {
+            entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: drainMs), promise: nil)
+        }
+        let deadline = ContinuousClock.now + timeout
+        while count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let left = entries
+        for entry in left { try? await entry.channel.close() }
+        return left.count
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import LinkcoreConfig
+import LinkcoreRegistry
+import LinkcoreSystemd
+import LinkcoreTLS
+import LinkcoreTransport
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The running matching authority: listeners for organisations, the link to the core, systemd
+/// notifications and the drain. Wires config, registry, transport and systemd together.
+final class MatcherServer: Sendable {
+    private let config: MatcherConfig
+    private let group: MultiThreadedEventLoopGroup
+    private let notifier = SystemdNotifier()
+    private let metrics = Metrics()
+    private let figures = MatcherFigures()
+    private let registry: ConnectionRegistry
+    private let core: CoreLink
+    private let service: MatcherService
+    private let forwarder: ChangeForwarder
+    private let serverTLS: TLSContext
+    private let logger: Logger
+    private let listeners = Mutex<[any Channel]>([])
+
+    /// Opens the registry and loads the TLS material; every failure here is a configuration error.
+    init(config: MatcherConfig, logger: Logger) throws {
+        guard FileManager.default.fileExists(atPath: config.registry.path) else {
+            throw MatcherError.registry(
+                config.registry.path,
+                "no such file; create it with `linkcore-matcher registry generate` or `registry import` ([registry] path in \(config.file))")
+        }
+        let store: RegistryStore
+        do {
+            store = try RegistryStore(path: config.registry.path)
+        } catch {
+            throw MatcherError.registry(config.registry.path, "\(error)")
+        }
+        serverTLS = try TLSContext.server(TLSConfiguration(
+            certificateChainPath: config.tls.certificate, privateKeyPath: config.tls.privateKey,
+            trustRootsPath: config.tls.caBundle, crlPath: config.tls.crl))
+        let clientTLS = try TLSContext.client(TLSConfiguration(
+            certificateChainPath: config.core.clientCertificate, privateKeyPath: config.core.clientKey,
+            trustRootsPath: config.core.caBundle, serverName: config.core.serverName))
+        self.config = config
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+        core = CoreLink(host: config.core.address.host, port: config.core.address.port, tls: clientTLS, group: group,
+                        requestTimeout: Self.timeAmount(config.core.requestTimeout))
+        service = MatcherService(
+            matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
+            core: core, figures: figures, logger: logger)
+        forwarder = ChangeForwarder(store: store, core: core, logger: logger)
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(Int64(duration / .nanoseconds(1)))
+    }
+
+    var limits: ConnectionLimits {
+        let l = config.limits
+        return ConnectionLimits(
+            maxFrameBytes: l.maxFrameBytes, maxInFlight: l.maxInFlight, frameTimeout: Self.timeAmount(l.frameTimeout),
+            idleTimeout: Self.timeAmount(l.idleTimeout), keepalive: Self.timeAmount(l.keepalive),
+            handshakeTimeout: Self.timeAmount(config.tls.handshakeTimeout), writeBufferHighBytes: l.writeBufferHighBytes)
+    }
+
+    // MARK: start
+
+    /// Binds every listen address. Organisations may connect from here on; their requests wait
+    /// for the core like any issuance does.
+    func bind() async throws {
+        let environment = ConnectionEnvironment(
+            coreID: "matcher", limits: limits, service: service, metrics: metrics, registry: registry, logger: logger)
+        let serverTLS = serverTLS
+        var bound: [any Channel] = []
+        for address in config.listen.addresses {
+            do {
+                let channel = try await Listener.bind(
+                    .tcp(host: address.host, port: address.port), group: group,
+                    childOptions: { [limits] in $0.childChannelOption(.writeBufferWaterMark, value: limits.writeBufferWaterMark) },
+                    childInitializer: { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try Pipelines.configureServer(channel, tls: serverTLS, environment: environment)
+                        }
+                    })
+                bound.append(channel)
+                // Scripts and tests read the bound port (for port 0) from this line.
+                let bound = ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port, family: address.family)
+                logger.notice("linkcore-matcher listening on \(bound)")
+            } catch {
+                for channel in bound { try? await channel.close() }
+                throw MatcherError.listen("\(address)", "\(error)")
+            }
+        }
+        listeners.withLock { $0 = bound }
+    }
+
+    /// Connects to the core, trying again every `[core] retry_interval_ms` while it is unreachable
+    /// or refuses (say, before the operator registered the matcher). Returns false when cancelled.
+    func connectToCore() async -> Bool {
+        var attempts = 0
+        while !Task.isCancelled {
+            attempts += 1
+            do {
+                try await core.connect()
+                if Task.isCancelled { return false }
+                logger.info("connected to the core", metadata: ["core": "\(config.core.address)", "attempts": "\(attempts)"])
+                return true
+            } catch {
+                let why = "waiting for the core at \(config.core.address) (attempt \(attempts)): \(error)"
+                if attempts == 1 || attempts % 30 == 0 { logger.warning("\(why)") }
+                notifier.status(why)
+                do { try await Task.sleep(for: config.core.retryInterval) } catch { return false }
+            }
+        }
+        return false
+    }
+
+    // MARK: run
+
+    /// Starts listening, links to the core, tells systemd it is ready, serves until SIGTERM or
+    /// SIGINT, then drains. A signal while the core is still unreachable stops at once.
+    func run() async throws {
+        let signals = SignalStream.make([SIGTERM, SIGINT, SIGHUP])
+        try await bind()
+        let linking = Task { await connectToCore() }
+        let stop = Task { [logger] in
+            for await signal in signals {
+                if signal == SIGHUP {
+                    // Not a reload (the matcher has none): HUP's default action would kill it.
+                    logger.notice("SIGHUP ignored: restart linkcore-matcher to apply a changed configuration")
+                    continue
+                }
+                logger.info("shutdown requested", metadata: ["signal": "\(signal)"])
+                // A stop while the core is still unreachable ends the wait at once.
+                linking.cancel()
+                return
+            }
+        }
+        let linked = await linking.value
+        if linked {
+            notifier.ready(status: statusLine(coreLinked: true))
+            logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
+            let ticker = Task { [self] in await tick() }
+            // The registry's change log goes to the core as change events, in the background.
+            let forwarding = Task { [forwarder] in await forwarder.run() }
+            await stop.value
+            forwarding.cancel()
+            ticker.cancel()
+        }
+        stop.cancel()
+        await shutdown()
+    }
+
+    /// Refreshes STATUS= every second (one datagram) and pings the watchdog when it is on.
+    private func tick() async {
+        let watchdog = notifier.watchdogInterval
+        let period = min(watchdog.map { $0 / 2 } ?? .seconds(1), .seconds(1))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: period)
+            if watchdog != nil { notifier.watchdog() }
+            notifier.status(statusLine(coreLinked: await core.isConnected))
+        }
+    }
+
+    // MARK: shutdown
+
+    /// Stops accepting, asks every organisation to go away, lets in-flight matches finish (their
+    /// issuances still reach the core) up to the drain timeout, then closes the core link.
+    func shutdown() async {
+        let drain = config.shutdown.drainTimeout
+        notifier.stopping(status: "draining \(registry.count) connections (up to \(Int(drain / .milliseconds(1))) ms); "
+            + statusLine(coreLinked: await core.isConnected))
+        for channel in listeners.withLock({ $0 }) { try? await channel.close() }
+        let forced = await registry.drain(within: drain)
+        if forced > 0 {
+            logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
+        }
+        await core.close()
+        try? await group.shutdownGracefully()
+        let f = figures.snapshot
+        logger.info("linkcore-matcher stopped", metadata: ["served": "\(f.served)", "refused": "\(f.refused)"])
+    }
+
+    func statusLine(coreLinked: Bool) -> String {
+        let f = figures.snapshot
+        let m = metrics.snapshot()
+        return "\(m.connections) connections, \(f.served) matches served, \(f.refused) refused "
+            + "(\(f.noUniqueMatch) no unique match); core \(config.core.address) \(coreLinked ? "linked" : "not linked")"
+    }
+}
+
+enum MatcherError: Error, CustomStringConvertible {
+    case registry(String, String)
+    case listen(String, String)
+
+    var description: String {
+        switch self {
+        case let .registry(path, why): return "cannot open the registry \(path): \(why)"
+        case let .listen(address, why): return "cannot listen on \(address): \(why)"
+        }
+    }
+}

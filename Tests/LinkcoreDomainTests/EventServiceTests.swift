@@ -1,0 +1,175 @@
+import Foundation
+import LinkcoreDomain
+import LinkcoreLinkCodes
+import LinkcoreStore
+import LinkcoreWire
+import Synchronization
+import Testing
+
+/// The change-event fan-out over a real SQLite store: who gets an outbox entry, under which
+/// code, with or without the kind; dedup of report ids; batches; acknowledgement.
+@Suite struct EventServiceTests {
+    let path = NSTemporaryDirectory() + "events-\(UUID().uuidString).sqlite"
+    let secret = (0..<32).map { UInt8($0) }
+    static let t0: Int64 = 1_800_000_000_000   // 2027-01-15 08:00 UTC
+
+    /// A routing that answers from a table by organisation code (or fails for "BROKEN").
+    struct TableRouting: EventRouting {
+        let table: [String: LCEventRoutingDecision]
+        func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
+            if query.receiver.code == "BROKEN" { return .failure(WireError(.policyFailure, "module failed")) }
+            return .success(table[query.receiver.code] ?? .with { $0.delivery = .none })
+        }
+    }
+
+    final class Clock: Sendable {
+        let ms = Mutex(EventServiceTests.t0)
+        func advance(_ by: Int64) { ms.withLock { $0 += by } }
+        var now: Int64 { ms.withLock { $0 } }
+    }
+
+    func make(routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = []) async throws -> (LinkService, EventService) {
+        let store = try SQLiteCoreStore(path: path)
+        let orgs = try await OrgDirectory(store: store)
+        for code in ["CITY01", "TAX01"] + extraOrgs {
+            _ = await orgs.add(.with { $0.code = code; $0.name = code; $0.sector = .public; $0.role = .agency }, nowMs: 0)
+        }
+        _ = await orgs.add(.with { $0.code = "BANK01"; $0.name = "Bank"; $0.sector = .private; $0.role = .privateConnector }, nowMs: 0)
+        _ = await orgs.add(.with { $0.code = "PORTAL"; $0.name = "Portal"; $0.sector = .public; $0.role = .portal }, nowMs: 0)
+        let keyring = try LinkCodeKeyring(masterSecret: secret)
+        let hasher = try ResidentHasher(masterSecret: secret)
+        let now: @Sendable () -> Int64 = { clock.now }
+        return (LinkService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, now: now),
+                EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, routing: routing, now: now))
+    }
+
+    func link(_ links: LinkService, _ resident: String, _ org: String) async throws -> String {
+        let number = "M-\(org)-\(resident)"
+        return try await links.issue(.with {
+            $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number; $0.expiresAtMs = Self.t0 + 600_000
+        }).get().issued.linkCode
+    }
+
+    func report(_ resident: String, _ kind: LCChangeKind = .moved, id: String) -> LCReportChange {
+        .with { $0.residentCode = resident; $0.kind = kind; $0.reportID = id; $0.occurredAtMs = Self.t0 - 1000 }
+    }
+
+    @Test func defaultRoutingAddressesEachOrganisationByItsOwnCode() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (links, events) = try await make()
+        let city = try await link(links, "10000000001", "CITY01")
+        let bank = try await link(links, "10000000001", "BANK01")
+        _ = try await link(links, "10000000001", "PORTAL")
+        _ = try await link(links, "10000000002", "TAX01")   // another resident
+
+        let fanout = try await events.report(report("10000000001", id: "r1"), reporter: "MATCHER").get()
+        #expect(fanout.response.eventsQueued == 2, "agency and private connector; the portal gets nothing")
+        #expect(fanout.dueNow == ["BANK01", "CITY01"])
+
+        let cityEvents = try await events.pending(orgCode: "CITY01", limit: 10).get().map(\.event)
+        let bankEvents = try await events.pending(orgCode: "BANK01", limit: 10).get().map(\.event)
+        #expect(cityEvents.map(\.linkCode) == [city])
+        #expect(cityEvents.first?.kind == .moved)
+        // Only the day (from 00:00 JST) is passed on: 2027-01-15 08:00 UTC is 17:00 JST on the 15th.
+        #expect(cityEvents.first?.occurredAtMs == Self.t0 - 17 * 3_600_000)
+        #expect(bankEvents.map(\.linkCode) == [bank])
+        #expect(bankEvents.first?.kind == .unspecified)
+        #expect(try await events.pending(orgCode: "TAX01", limit: 10).get().isEmpty)
+        #expect(try await events.pending(orgCode: "PORTAL", limit: 10).get().isEmpty)
+        #expect(cityEvents.first?.eventID != bankEvents.first?.eventID)
+    }
+
+    @Test func aRepeatedReportIDQueuesNothingAndAnUnknownResidentQueuesNothing() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (links, events) = try await make()
+        _ = try await link(links, "10000000001", "CITY01")
+        #expect(try await events.report(report("10000000001", id: "r1"), reporter: "MATCHER").get().response.eventsQueued == 1)
+        let again = try await events.report(report("10000000001", .died, id: "r1"), reporter: "MATCHER").get()
+        #expect(again.response.eventsQueued == 1)
+        #expect(again.dueNow.isEmpty)
+        #expect(try await events.counts()?.queued == 1)
+        // Concurrent copies of one new report: still one fan-out.
+        async let a = events.report(report("10000000001", id: "r2"), reporter: "MATCHER")
+        async let b = events.report(report("10000000001", id: "r2"), reporter: "MATCHER")
+        _ = try await (a.get(), b.get())
+        #expect(try await events.counts()?.queued == 2)
+
+        let unknown = try await events.report(report("19999999999", id: "r3"), reporter: "MATCHER").get()
+        #expect(unknown.response.eventsQueued == 0)
+        #expect(unknown.dueNow.isEmpty)
+    }
+
+    @Test func badReportsAreRefusedWithTypedErrors() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (_, events) = try await make()
+        for bad in [report("123", id: "x"), report("10000000001", id: ""), report("10000000001", .unspecified, id: "x"),
+                    report("10000000001", LCChangeKind(rawValue: 99) ?? .unspecified, id: "x")] {
+            guard case let .failure(error) = await events.report(bad, reporter: "MATCHER") else {
+                Issue.record("accepted \(bad)"); continue
+            }
+            #expect(error.code == .invalidArgument)
+        }
+    }
+
+    @Test func aRoutingFailureWritesNothing() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let routing = TableRouting(table: ["CITY01": .with { $0.delivery = .immediate; $0.revealKind = true }])
+        let (links, events) = try await make(routing: routing, extraOrgs: ["BROKEN"])
+        _ = try await link(links, "10000000001", "CITY01")
+        _ = try await link(links, "10000000001", "BROKEN")
+        guard case let .failure(error) = await events.report(report("10000000001", id: "r1"), reporter: "MATCHER") else {
+            Issue.record("a failing routing was ignored"); return
+        }
+        #expect(error.code == .policyFailure)
+        #expect(try await events.counts()?.queued == 0)
+        // Not recorded as seen either: the matcher's retry is fanned out once routing works.
+        #expect(try await events.pending(orgCode: "CITY01", limit: 10).get().isEmpty)
+    }
+
+    @Test func dailyBatchesWaitForTheirTimeAndAcknowledgementsAreOwnOnly() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let routing = TableRouting(table: [
+            "CITY01": .with { $0.delivery = .dailyBatch; $0.revealKind = true },
+            "BANK01": .with { $0.delivery = .dailyBatch; $0.revealKind = true },
+        ])
+        let clock = Clock()
+        let (links, events) = try await make(routing: routing, clock: clock)
+        _ = try await link(links, "10000000001", "CITY01")
+        _ = try await link(links, "10000000001", "BANK01")
+        let fanout = try await events.report(report("10000000001", .renamed, id: "r1"), reporter: "MATCHER").get()
+        #expect(fanout.response.eventsQueued == 2)
+        #expect(fanout.dueNow.isEmpty, "batches are not pushed at once")
+        #expect(try await events.fetch(orgCode: "CITY01", max: 10).get().events.isEmpty)
+        // 18:00 UTC the same day is the batch time after 08:00 UTC.
+        #expect(events.nextBatch(after: Self.t0) == Self.t0 + 10 * 3_600_000)
+        clock.advance(10 * 3_600_000)
+        let due = try await events.fetch(orgCode: "CITY01", max: 10).get().events
+        #expect(due.count == 1)
+        #expect(due.first?.kind == .renamed, "the policy may reveal the kind even to a private receiver")
+        let bankDue = try await events.fetch(orgCode: "BANK01", max: 10).get().events
+        #expect(bankDue.first?.kind == .renamed)
+
+        // BANK01 cannot acknowledge CITY01's event; CITY01 can, once.
+        let ids = due.map(\.eventID)
+        #expect(try await events.acknowledge(orgCode: "BANK01", eventIDs: ids).get() == 0)
+        #expect(try await events.acknowledge(orgCode: "CITY01", eventIDs: ids).get() == 1)
+        #expect(try await events.acknowledge(orgCode: "CITY01", eventIDs: ids).get() == 0)
+        #expect(try await events.fetch(orgCode: "CITY01", max: 10).get().events.isEmpty)
+        let counts = try #require(await events.counts())
+        #expect(counts.queued == 2 && counts.delivered == 1 && counts.pending == 1)
+    }
+
+    @Test func anEndedLinkGetsNoEventAndPagesAreBounded() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (links, events) = try await make()
+        let code = try await link(links, "10000000001", "CITY01")
+        for i in 0..<5 { _ = try await events.report(report("10000000001", id: "r\(i)"), reporter: "MATCHER").get() }
+        let page = try await events.pending(orgCode: "CITY01", limit: 2).get()
+        #expect(page.count == 2)
+        let next = try await events.pending(orgCode: "CITY01", afterSeq: page[1].seq, limit: 10).get()
+        #expect(next.count == 3)
+        #expect(Set((page + next).map(\.event.eventID)).count == 5)
+        _ = try await links.unlink(code: code, orgCode: "CITY01").get()
+        #expect(try await events.pending(orgCode: "CITY01", limit: 10).get().isEmpty)
+    }
+}
