@@ -174,6 +174,23 @@ import Glibc
         await city.close()
         await atMatcher.close()
 
+        // The matching authority reports that alice moved: the C provider gets the event under
+        // its own link code and acknowledges it.
+        let matcher = try await daemon.connect(as: "MATCHER")
+        _ = try await matcher.request(.reportChange(.with {
+            $0.residentCode = LinkIssuanceTests.alice.residentCode; $0.kind = .moved; $0.reportID = "csdk-\(UUID().uuidString.prefix(8))"
+            $0.occurredAtMs = Int64(Date().timeIntervalSince1970 * 1000)
+        }))
+        await matcher.close()
+        let event = try await provider.waitForLine { $0.hasPrefix("change-event ") }
+        #expect(event.hasSuffix(" \(pushedCode) kind=\(LCChangeKind.moved.rawValue)"), "\(event)")
+        var delivered: UInt64 = 0
+        for _ in 0..<250 where delivered == 0 {
+            delivered = UInt64(try await daemon.status().eventsDelivered)
+            if delivered == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(delivered == 1, "the core did not record the C provider's ChangeEventAck")
+
         // SIGTERM drains the core: the provider reads GoingAway, and the core exits cleanly.
         daemon.signal(SIGTERM)
         try await provider.waitForLine { $0.hasPrefix("going-away: ") }

@@ -1066,7 +1066,7 @@ const ProtobufCMessageDescriptor linkcore__v1__error_count__descriptor =
   (ProtobufCMessageInit) linkcore__v1__error_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[20] =
+static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[23] =
 {
   {
     "version",
@@ -1308,6 +1308,42 @@ static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[20
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "events_queued",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, events_queued),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events_delivered",
+    31,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, events_delivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events_pending",
+    32,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, events_pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   4,   /* field[4] = connections */
@@ -1315,6 +1351,9 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   1,   /* field[1] = core_id */
   13,   /* field[13] = draining */
   12,   /* field[12] = errors */
+  21,   /* field[21] = events_delivered */
+  22,   /* field[22] = events_pending */
+  20,   /* field[20] = events_queued */
   6,   /* field[6] = handshake_failures */
   8,   /* field[8] = in_flight */
   15,   /* field[15] = last_reload_error */
@@ -1331,10 +1370,11 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   2,   /* field[2] = started_at_ms */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange linkcore__v1__status__number_ranges[1 + 1] =
+static const ProtobufCIntRange linkcore__v1__status__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 30, 20 },
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
 {
@@ -1344,10 +1384,10 @@ const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
   "Linkcore__V1__Status",
   "linkcore.v1",
   sizeof(Linkcore__V1__Status),
-  20,
+  23,
   linkcore__v1__status__field_descriptors,
   linkcore__v1__status__field_indices_by_name,
-  1,  linkcore__v1__status__number_ranges,
+  2,  linkcore__v1__status__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

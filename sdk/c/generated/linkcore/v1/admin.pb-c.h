@@ -112,10 +112,25 @@ struct  Linkcore__V1__Status
   char *policy_status;
   double mediations_per_second;
   uint64_t mediation_p99_us;
+  /*
+   * Change events (30-39), from the store's outbox: survive restarts.
+   */
+  /*
+   * outbox entries ever written
+   */
+  uint64_t events_queued;
+  /*
+   * acknowledged by their organisation
+   */
+  uint64_t events_delivered;
+  /*
+   * written, not acknowledged yet (includes batches not due)
+   */
+  uint64_t events_pending;
 };
 #define LINKCORE__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
 
 
 /*
