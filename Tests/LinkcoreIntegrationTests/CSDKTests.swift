@@ -301,7 +301,18 @@ struct CSDK: Sendable {
         }
     }
 
+    /// Build directories of test runs that have ended (their process is gone).
+    private static func removeStaleBuilds() {
+        let temp = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? [] where name.hasPrefix("linkcore-csdk-") {
+            guard let pid = Int32(name.dropFirst("linkcore-csdk-".count).prefix { $0.isNumber }), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: (temp as NSString).appendingPathComponent(name))
+        }
+    }
+
     private static func make(sanitized: Bool) async throws -> CSDK {
+        removeStaleBuilds()
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-csdk-\(getpid())-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("make.log").path
