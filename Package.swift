@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "linkcored", targets: ["linkcored"]),
         .executable(name: "linkctl", targets: ["linkctl"]),
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
+        .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
     ],
     dependencies: [
@@ -61,7 +62,7 @@ let package = Package(
         // Pure logic over a store and the link-code keyring; no sockets.
         .target(
             name: "LinkcoreDomain",
-            dependencies: ["COpenSSL", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"],
+            dependencies: ["COpenSSL", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"],
             swiftSettings: swiftSettings
         ),
         // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
@@ -149,6 +150,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // An organisation's adapter: provider and requester sides of a mediation (issue 7 grows it).
+        .target(
+            name: "LinkcoreAdapter",
+            dependencies: ["LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "linkcore-adapter",
+            dependencies: ["LinkcoreAdapter", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
@@ -164,7 +177,7 @@ let package = Package(
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
-        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
+        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(
@@ -184,7 +197,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "LinkcoreRegistry", "LinkcoreLinkCodes",
+                "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -200,6 +213,18 @@ let package = Package(
             name: "events-bench",
             dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/events",
+            swiftSettings: swiftSettings
+        ),
+        // Mediations/s and p50/p99 through linkcored vs the same A and B over direct mTLS;
+        // `swift run -c release mediation-bench`.
+        .executableTarget(
+            name: "mediation-bench",
+            dependencies: [
+                "LinkcoreClient", "LinkcorePKI", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/mediation",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

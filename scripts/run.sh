@@ -27,6 +27,7 @@ if [ ! -f "$run/pki/ca.pem" ]; then
 fi
 [ -f "$run/master.key" ] || (umask 077 && head -c 32 /dev/urandom > "$run/master.key")
 [ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" etc/linkcore/linkcored.local.toml > "$run/linkcored.toml"
+[ -f "$run/whitelist-builtin.csv" ] || cp etc/linkcore/whitelist-builtin.csv "$run/"
 
 echo "== linkcored on 127.0.0.1:7400 (admin socket run/admin.sock)"
 "$bin/linkcored" --config "$run/linkcored.toml" &

@@ -142,6 +142,51 @@ void   linkcore__v1__error_count__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__error_count__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__outcome_count__init
+                     (Linkcore__V1__OutcomeCount         *message)
+{
+  static const Linkcore__V1__OutcomeCount init_value = LINKCORE__V1__OUTCOME_COUNT__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__outcome_count__get_packed_size
+                     (const Linkcore__V1__OutcomeCount *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__outcome_count__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__outcome_count__pack
+                     (const Linkcore__V1__OutcomeCount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__outcome_count__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__outcome_count__pack_to_buffer
+                     (const Linkcore__V1__OutcomeCount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__outcome_count__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__OutcomeCount *
+       linkcore__v1__outcome_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__OutcomeCount *)
+     protobuf_c_message_unpack (&linkcore__v1__outcome_count__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__outcome_count__free_unpacked
+                     (Linkcore__V1__OutcomeCount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__outcome_count__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__status__init
                      (Linkcore__V1__Status         *message)
 {
@@ -1066,7 +1111,58 @@ const ProtobufCMessageDescriptor linkcore__v1__error_count__descriptor =
   (ProtobufCMessageInit) linkcore__v1__error_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[23] =
+static const ProtobufCFieldDescriptor linkcore__v1__outcome_count__field_descriptors[2] =
+{
+  {
+    "outcome",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__OutcomeCount, outcome),
+    &linkcore__v1__outcome__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__OutcomeCount, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__outcome_count__field_indices_by_name[] = {
+  1,   /* field[1] = count */
+  0,   /* field[0] = outcome */
+};
+static const ProtobufCIntRange linkcore__v1__outcome_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__outcome_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.OutcomeCount",
+  "OutcomeCount",
+  "Linkcore__V1__OutcomeCount",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__OutcomeCount),
+  2,
+  linkcore__v1__outcome_count__field_descriptors,
+  linkcore__v1__outcome_count__field_indices_by_name,
+  1,  linkcore__v1__outcome_count__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__outcome_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[25] =
 {
   {
     "version",
@@ -1309,6 +1405,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[23
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "mediation_outcomes",
+    21,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Status, n_mediation_outcomes),
+    offsetof(Linkcore__V1__Status, mediation_outcomes),
+    &linkcore__v1__outcome_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dropped_provider_replies",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, dropped_provider_replies),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "events_queued",
     30,
     PROTOBUF_C_LABEL_NONE,
@@ -1350,15 +1470,17 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   5,   /* field[5] = connections_total */
   1,   /* field[1] = core_id */
   13,   /* field[13] = draining */
+  21,   /* field[21] = dropped_provider_replies */
   12,   /* field[12] = errors */
-  21,   /* field[21] = events_delivered */
-  22,   /* field[22] = events_pending */
-  20,   /* field[20] = events_queued */
+  23,   /* field[23] = events_delivered */
+  24,   /* field[24] = events_pending */
+  22,   /* field[22] = events_queued */
   6,   /* field[6] = handshake_failures */
   8,   /* field[8] = in_flight */
   15,   /* field[15] = last_reload_error */
   14,   /* field[14] = last_reload_ms */
   3,   /* field[3] = listen_addresses */
+  20,   /* field[20] = mediation_outcomes */
   19,   /* field[19] = mediation_p99_us */
   18,   /* field[18] = mediations_per_second */
   10,   /* field[10] = p50_us */
@@ -1373,8 +1495,8 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
 static const ProtobufCIntRange linkcore__v1__status__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 30, 20 },
-  { 0, 23 }
+  { 30, 22 },
+  { 0, 25 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
 {
@@ -1384,7 +1506,7 @@ const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
   "Linkcore__V1__Status",
   "linkcore.v1",
   sizeof(Linkcore__V1__Status),
-  23,
+  25,
   linkcore__v1__status__field_descriptors,
   linkcore__v1__status__field_indices_by_name,
   2,  linkcore__v1__status__number_ranges,

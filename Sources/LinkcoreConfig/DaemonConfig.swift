@@ -153,6 +153,23 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
+    public struct Mediation: Sendable, Equatable {
+        /// The deadline for a provider's answer when the requester gives none.
+        public var defaultDeadline: Duration
+        /// The longest deadline a requester may ask for; longer ones are cut to this.
+        public var maxDeadline: Duration
+        /// The largest query payload relayed to a provider.
+        public var maxPayloadBytes: Int
+        /// The built-in whitelist table (CSV), until policy modules replace it.
+        public var whitelist: String
+
+        public init(defaultDeadline: Duration = .milliseconds(5_000), maxDeadline: Duration = .milliseconds(30_000),
+                    maxPayloadBytes: Int = 262_144, whitelist: String = "/etc/linkcore/whitelist-builtin.csv") {
+            self.defaultDeadline = defaultDeadline; self.maxDeadline = maxDeadline
+            self.maxPayloadBytes = maxPayloadBytes; self.whitelist = whitelist
+        }
+    }
+
     public var core: Core
     public var listen: Listen
     public var tls: TLS
@@ -163,6 +180,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var keys: Keys
     public var audit = Audit()
     public var events = Events()
+    public var mediation = Mediation()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

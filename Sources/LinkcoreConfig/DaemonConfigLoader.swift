@@ -20,6 +20,7 @@ extension DaemonConfig {
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms"]),
+        ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist"]),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -138,6 +139,19 @@ extension DaemonConfig {
         config.events = Events(
             dailyBatchMinuteUTC: Self.minuteOfDay(batchTime) ?? 18 * 60,
             sweepInterval: try eventsSection.milliseconds("sweep_interval_ms", default: 30_000, range: 100...3_600_000))
+        // [mediation]
+        let mediationSection = section("mediation")
+        let maxDeadline = try mediationSection.integer("max_deadline_ms", default: 30_000, range: 10...600_000)
+        let defaultDeadline = try mediationSection.integer("default_deadline_ms", default: min(5_000, maxDeadline), range: 10...600_000)
+        if defaultDeadline > maxDeadline {
+            throw mediationSection.error(
+                .outOfRange, "default_deadline_ms", "\(defaultDeadline) is more than max_deadline_ms (\(maxDeadline))")
+        }
+        config.mediation = Mediation(
+            defaultDeadline: .milliseconds(defaultDeadline), maxDeadline: .milliseconds(maxDeadline),
+            maxPayloadBytes: try mediationSection.integer("max_payload_bytes", default: 262_144, range: 0...16_000_000),
+            whitelist: try mediationSection.path(
+                "whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"), allowCredential: false))
         return config
     }
 }

@@ -10,9 +10,12 @@ import NIOCore
 /// replies through `Reply` from wherever it finishes.
 public struct CoreService: RequestHandling {
     let links: LinkService
+    let mediator: Mediator
+    let accessLog: AccessLogService
     let pusher: Pusher
     let events: EventService
     let dispatcher: EventDispatcher
+    let metrics: Metrics
     let logger: Logger
 
     public func admit(orgCode: String) -> Result<LCRole, WireError> {
@@ -39,6 +42,12 @@ public struct CoreService: RequestHandling {
         case let .unlink(unlink)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { reply(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }
+        case let .mediate(mediate)?:
+            guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task { await self.mediate(mediate, from: peer, reply: reply) }
+        case let .accessLogQuery(query)?:
+            guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task { reply(await accessLog.page(query, portal: peer.orgCode).map { .accessLogPage($0) }) }
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
         }
@@ -79,6 +88,28 @@ public struct CoreService: RequestHandling {
         }
     }
 
+    /// Relay completes, the entry is durable, then A gets its reply (or nothing, if A has gone).
+    private func mediate(_ request: LCMediateRequest, from peer: Peer, reply: Reply) async {
+        let started = ContinuousClock.now
+        let mediation = await mediator.mediate(request, requester: peer.orgCode)
+        reply(mediation.reply.map { .mediateResponse($0) })
+        guard let outcome = mediation.outcome else { return }
+        let elapsed = (ContinuousClock.now - started).components
+        metrics.mediation(LCOutcome(rawValue: outcome.rawValue) ?? .unspecified,
+                          micros: UInt64(max(0, elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)))
+        logger.debug("mediation decided", metadata: [
+            "mediation_id": "\(mediation.id)", "outcome": "\(outcome)", "rule": "\(mediation.ruleID ?? "-")", "logged": "\(mediation.logged)",
+        ])
+        if !mediation.logged {
+            // No resident to key an entry by (LA did not open to a live link of A's): a line
+            // without the link code, so the operator still sees refusals and who caused them.
+            logger.notice("mediation refused before a resident was known", metadata: [
+                "mediation_id": "\(mediation.id)", "requester": "\(peer.orgCode)", "provider": "\(request.providerOrg)",
+                "bp_id": "\(request.bpID)", "info_type": "\(request.infoType)", "outcome": "\(outcome)",
+            ])
+        }
+    }
+
     static func roleRefusal(_ peer: Peer, _ request: LCEnvelope) -> WireError {
         WireError(.permissionDenied, "role \(peer.role) may not send \(request.bodyName)")
     }
@@ -87,4 +118,6 @@ public struct CoreService: RequestHandling {
 extension Peer {
     /// Organisations that hold links of their own: agencies, private connectors, the portal.
     var holdsLinks: Bool { [.agency, .privateConnector, .portal].contains(role) }
+    /// Organisations that ask and answer for information: agencies and private connectors.
+    var mayMediate: Bool { [.agency, .privateConnector].contains(role) }
 }

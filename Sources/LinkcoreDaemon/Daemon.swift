@@ -28,7 +28,7 @@ public final class Daemon: Sendable {
     private let live: Mutex<Live>
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
-    private let metrics = Metrics()
+    private let metrics: Metrics
     private let registry: ConnectionRegistry
     private let service: any RequestHandling
     private let logger: Logger
@@ -41,6 +41,7 @@ public final class Daemon: Sendable {
     let fees: FeeStatements
     let events: EventService
     let dispatcher: EventDispatcher
+    private let whitelist: CurrentWhitelist
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -63,20 +64,29 @@ public final class Daemon: Sendable {
                                   hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
                                   batchMinuteUTC: config.events.dailyBatchMinuteUTC)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
-        let service = CoreService(links: links, pusher: pusher, events: events, dispatcher: dispatcher, logger: logger)
+        let metrics = Metrics()
+        let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
+        let mediator = Mediator(
+            store: store, links: links, whitelist: whitelist,
+            providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
+        let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
+                                  pusher: pusher, events: events, dispatcher: dispatcher, metrics: metrics, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
                       fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
-                      events: events, dispatcher: dispatcher, logger: logger)
+                      events: events, dispatcher: dispatcher, metrics: metrics, whitelist: whitelist, logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
                  fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling,
-                 events: EventService, dispatcher: EventDispatcher, logger: Logger) {
+                 events: EventService, dispatcher: EventDispatcher, metrics: Metrics,
+                 whitelist: CurrentWhitelist, logger: Logger) {
         self.events = events
         self.dispatcher = dispatcher
         self.configPath = configPath
         self.audit = audit
         self.fees = fees
+        self.whitelist = whitelist
+        self.metrics = metrics
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -219,7 +229,7 @@ public final class Daemon: Sendable {
 
     // MARK: reload
 
-    /// Re-reads the config file, certificates and CRL. New connections use them; established
+    /// Re-reads the config file, certificates, CRL and the whitelist table. New connections use them; established
     /// connections keep the TLS session they have. On any error the running set stays in force.
     @discardableResult
     public func reload() async -> Result<Void, ReloadFailure> {
@@ -229,6 +239,7 @@ public final class Daemon: Sendable {
         do {
             let config = try DaemonConfig.load(path: configPath)
             let tls = try Self.makeTLS(config)
+            whitelist.replace(with: try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
             let old = live.withLock { live -> DaemonConfig in
                 let old = live.config
                 live.config = config
@@ -283,6 +294,10 @@ public final class Daemon: Sendable {
         if m.mediationsPerSecond > 0 {
             line += ", \(String(format: "%.0f", m.mediationsPerSecond)) mediations/s (p99 \(m.mediationP99Micros) µs)"
         }
+        let refused = m.mediationOutcomes.filter { $0.key != .answered && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
+        if !refused.isEmpty {
+            line += ", refused: " + refused.map { "\($0.key.label) \($0.value)" }.joined(separator: " ")
+        }
         if let reloadError { line += "; last reload FAILED: \(reloadError)" }
         return line
     }
@@ -305,6 +320,10 @@ public final class Daemon: Sendable {
         s.p99Us = m.p99Micros
         s.mediationsPerSecond = m.mediationsPerSecond
         s.mediationP99Us = m.mediationP99Micros
+        s.mediationOutcomes = m.mediationOutcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { outcome, count in
+            var o = LCOutcomeCount(); o.outcome = outcome; o.count = count; return o
+        }
+        s.droppedProviderReplies = m.droppedProviderReplies
         s.errors = m.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { code, count in
             var e = LCErrorCount(); e.code = code; e.count = count; return e
         }

@@ -7,6 +7,10 @@ import LinkcoreSQLite
 /// writes are group-committed (see `GroupCommitQueue`): concurrent writers share an fsync.
 public final class SQLiteCoreStore: CoreStore, Sendable {
     let connection: GroupCommitQueue
+    /// A second connection for reads: in WAL mode they see the last commit and need not queue
+    /// behind a group's fsync (a mediation reads twice before it writes its log entry). A write
+    /// returns after its commit, so a read that follows it sees it.
+    let reader: GroupCommitQueue
     public let path: String
 
     public init(path: String) throws {
@@ -18,13 +22,14 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         let db = try SQLiteDatabase(path: path)
         try db.migrate(CoreSchema.migrations)
         connection = GroupCommitQueue(database: db, label: "linkcore.store.sqlite")
+        reader = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true), label: "linkcore.store.sqlite.read")
     }
 
     /// Commits so far and the writes they carried.
     public var commitCounters: (commits: UInt64, writes: UInt64) { connection.counters }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
-        try await connection.read(body)
+        try await reader.read(body)
     }
 
     @discardableResult

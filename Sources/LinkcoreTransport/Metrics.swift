@@ -14,6 +14,8 @@ public final class Metrics: Sendable {
         var errors: [LCErrorCode: UInt64] = [:]
         var requests = LatencyWindow()
         var mediations = LatencyWindow()
+        var outcomes: [LCOutcome: UInt64] = [:]
+        var droppedProviderReplies: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -27,6 +29,18 @@ public final class Metrics: Sendable {
     public func connectionClosed() { state.withLock { $0.connections -= 1 } }
     public func handshakeFailed() { state.withLock { $0.handshakeFailures += 1 } }
 
+    /// One mediation decided: its outcome and the time from request to reply.
+    public func mediation(_ outcome: LCOutcome, micros: UInt64) {
+        let second = Self.nowSecond()
+        state.withLock { s in
+            s.mediations.record(micros: micros, at: second)
+            s.outcomes[outcome, default: 0] += 1
+        }
+    }
+
+    /// A provider's answer that came after the deadline, or a second answer: dropped, not relayed.
+    func droppedProviderReply() { state.withLock { $0.droppedProviderReplies += 1 } }
+
     /// One read burst's worth of completed requests.
     func record(_ batch: inout MetricsBatch) {
         guard !batch.isEmpty else { return }
@@ -35,7 +49,6 @@ public final class Metrics: Sendable {
             s.requestsTotal += UInt64(batch.latenciesMicros.count + batch.untimed)
             s.requests.count(batch.untimed, at: second)
             for us in batch.latenciesMicros { s.requests.record(micros: us, at: second) }
-            for us in batch.mediationMicros { s.mediations.record(micros: us, at: second) }
             for code in batch.errors { s.errors[code, default: 0] += 1 }
             s.inFlight += batch.inFlightDelta
         }
@@ -54,6 +67,8 @@ public final class Metrics: Sendable {
         public var p99Micros: UInt64
         public var mediationsPerSecond: Double
         public var mediationP99Micros: UInt64
+        public var mediationOutcomes: [LCOutcome: UInt64]
+        public var droppedProviderReplies: UInt64
     }
 
     public func snapshot() -> Snapshot {
@@ -65,7 +80,8 @@ public final class Metrics: Sendable {
                 connections: s.connections, connectionsTotal: s.connectionsTotal, handshakeFailures: s.handshakeFailures,
                 requestsTotal: s.requestsTotal, inFlight: s.inFlight, errors: s.errors,
                 requestsPerSecond: r.perSecond, p50Micros: r.p50, p99Micros: r.p99,
-                mediationsPerSecond: m.perSecond, mediationP99Micros: m.p99)
+                mediationsPerSecond: m.perSecond, mediationP99Micros: m.p99,
+                mediationOutcomes: s.outcomes, droppedProviderReplies: s.droppedProviderReplies)
         }
     }
 }
@@ -76,8 +92,7 @@ struct MetricsBatch {
     var latenciesMicros: [UInt64] = []
     /// Requests answered at once on the event loop (pings, refusals).
     var untimed = 0
-    var mediationMicros: [UInt64] = []
     var errors: [LCErrorCode] = []
     var inFlightDelta = 0
-    var isEmpty: Bool { latenciesMicros.isEmpty && untimed == 0 && errors.isEmpty && inFlightDelta == 0 && mediationMicros.isEmpty }
+    var isEmpty: Bool { latenciesMicros.isEmpty && untimed == 0 && errors.isEmpty && inFlightDelta == 0 }
 }

@@ -51,9 +51,9 @@ public struct Pusher: Sendable {
     public func channels(of orgCode: String) -> [any Channel] { registry.pushChannels(of: orgCode) }
 
     /// The peer's reply envelope, which may be an Error.
-    public func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel) async throws -> LCEnvelope {
+    public func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel, timeout: TimeAmount? = nil) async throws -> LCEnvelope {
         let promise = channel.eventLoop.makePromise(of: LCEnvelope.self)
-        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout, promise: promise), promise: nil)
+        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout ?? self.timeout, promise: promise), promise: nil)
         return try await promise.futureResult.get()
     }
 }

@@ -290,6 +290,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
                 waiting.timer.cancel()
                 waiting.promise.succeed(envelope)
             } else {
+                // After its deadline, or a second answer: dropped, never relayed, but counted.
+                env.metrics.droppedProviderReply()
                 logger.debug("reply to no outstanding core request", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
             }
         default:

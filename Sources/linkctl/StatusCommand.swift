@@ -24,6 +24,18 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
+    static func reason(_ outcome: LCOutcome) -> String {
+        switch outcome {
+        case .refusedByWhitelist: return "whitelist"
+        case .invalidLink: return "invalid link"
+        case .providerUnavailableOutcome: return "provider unavailable"
+        case .providerRefusedOutcome: return "provider refused"
+        case .timedOut: return "provider timeout"
+        case .policyFailed: return "policy failure"
+        default: return "\(outcome)"
+        }
+    }
+
     static func render(_ s: LCStatus, now: Date) -> String {
         let up = Int(now.timeIntervalSince1970 - Double(s.startedAtMs) / 1000)
         var lines = [
@@ -32,8 +44,14 @@ struct StatusCommand: AsyncParsableCommand {
             "connections: \(s.connections) (total \(s.connectionsTotal), handshake failures \(s.handshakeFailures))",
             "requests: \(s.requestsTotal) total, \(String(format: "%.1f", s.requestsPerSecond))/s, p50 \(s.p50Us) µs, p99 \(s.p99Us) µs, in flight \(s.inFlight)",
         ]
-        if s.mediationsPerSecond > 0 || s.mediationP99Us > 0 {
-            lines.append("mediations: \(String(format: "%.1f", s.mediationsPerSecond))/s, p99 \(s.mediationP99Us) µs")
+        if s.mediationsPerSecond > 0 || s.mediationP99Us > 0 || !s.mediationOutcomes.isEmpty {
+            let total = s.mediationOutcomes.reduce(0) { $0 + $1.count }
+            lines.append("mediations: \(total) total, \(String(format: "%.1f", s.mediationsPerSecond))/s, p99 \(s.mediationP99Us) µs, "
+                + "late or duplicate provider answers dropped \(s.droppedProviderReplies)")
+            let refused = s.mediationOutcomes.filter { $0.outcome != .answered }
+            if !refused.isEmpty {
+                lines.append("  refused: " + refused.map { "\(Self.reason($0.outcome))=\($0.count)" }.joined(separator: ", "))
+            }
         }
         if s.eventsQueued > 0 {
             lines.append("change events: \(s.eventsQueued) queued, \(s.eventsDelivered) delivered, \(s.eventsPending) pending")

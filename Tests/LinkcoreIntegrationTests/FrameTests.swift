@@ -90,7 +90,7 @@ import Testing
                     let payload = withUnsafeBytes(of: UInt32(i).bigEndian) { Data($0) }
                     if i % 10 == 0 {
                         do {
-                            _ = try await connection.request(.mediate(LCMediateRequest()))
+                            _ = try await connection.request(.matchRequest(LCMatchRequest()))  // the matcher's, never the core's
                             return false
                         } catch let error as WireError {
                             return error.code == .unknownMessage

@@ -67,6 +67,20 @@ public nonisolated struct LCErrorCount: Sendable {
   public init() {}
 }
 
+public nonisolated struct LCOutcomeCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var outcome: LCOutcome = .unspecified
+
+  public var count: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct LCStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -173,6 +187,18 @@ public nonisolated struct LCStatus: @unchecked Sendable {
   public var mediationP99Us: UInt64 {
     get {_storage._mediationP99Us}
     set {_uniqueStorage()._mediationP99Us = newValue}
+  }
+
+  /// since start, by outcome (refusals by reason)
+  public var mediationOutcomes: [LCOutcomeCount] {
+    get {_storage._mediationOutcomes}
+    set {_uniqueStorage()._mediationOutcomes = newValue}
+  }
+
+  /// late or second answers from providers, not relayed
+  public var droppedProviderReplies: UInt64 {
+    get {_storage._droppedProviderReplies}
+    set {_uniqueStorage()._droppedProviderReplies = newValue}
   }
 
   /// Change events (30-39), from the store's outbox: survive restarts.
@@ -562,9 +588,44 @@ nonisolated extension LCErrorCount: SwiftProtobuf.Message, SwiftProtobuf._Messag
   }
 }
 
+nonisolated extension LCOutcomeCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OutcomeCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{1}count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCOutcomeCount, rhs: LCOutcomeCount) -> Bool {
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{4}\u{a}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0")
 
   fileprivate class _StorageClass {
     var _version: String = String()
@@ -587,6 +648,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _policyStatus: String = String()
     var _mediationsPerSecond: Double = 0
     var _mediationP99Us: UInt64 = 0
+    var _mediationOutcomes: [LCOutcomeCount] = []
+    var _droppedProviderReplies: UInt64 = 0
     var _eventsQueued: UInt64 = 0
     var _eventsDelivered: UInt64 = 0
     var _eventsPending: UInt64 = 0
@@ -620,6 +683,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _policyStatus = source._policyStatus
       _mediationsPerSecond = source._mediationsPerSecond
       _mediationP99Us = source._mediationP99Us
+      _mediationOutcomes = source._mediationOutcomes
+      _droppedProviderReplies = source._droppedProviderReplies
       _eventsQueued = source._eventsQueued
       _eventsDelivered = source._eventsDelivered
       _eventsPending = source._eventsPending
@@ -661,6 +726,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._policyStatus) }()
         case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._mediationsPerSecond) }()
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._mediationP99Us) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._mediationOutcomes) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._droppedProviderReplies) }()
         case 30: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsQueued) }()
         case 31: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsDelivered) }()
         case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsPending) }()
@@ -732,6 +799,12 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if _storage._mediationP99Us != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._mediationP99Us, fieldNumber: 20)
       }
+      if !_storage._mediationOutcomes.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._mediationOutcomes, fieldNumber: 21)
+      }
+      if _storage._droppedProviderReplies != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._droppedProviderReplies, fieldNumber: 22)
+      }
       if _storage._eventsQueued != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._eventsQueued, fieldNumber: 30)
       }
@@ -770,6 +843,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._policyStatus != rhs_storage._policyStatus {return false}
         if _storage._mediationsPerSecond != rhs_storage._mediationsPerSecond {return false}
         if _storage._mediationP99Us != rhs_storage._mediationP99Us {return false}
+        if _storage._mediationOutcomes != rhs_storage._mediationOutcomes {return false}
+        if _storage._droppedProviderReplies != rhs_storage._droppedProviderReplies {return false}
         if _storage._eventsQueued != rhs_storage._eventsQueued {return false}
         if _storage._eventsDelivered != rhs_storage._eventsDelivered {return false}
         if _storage._eventsPending != rhs_storage._eventsPending {return false}

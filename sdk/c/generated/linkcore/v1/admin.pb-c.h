@@ -19,6 +19,7 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Linkcore__V1__StatusRequest Linkcore__V1__StatusRequest;
 typedef struct Linkcore__V1__PeerStatus Linkcore__V1__PeerStatus;
 typedef struct Linkcore__V1__ErrorCount Linkcore__V1__ErrorCount;
+typedef struct Linkcore__V1__OutcomeCount Linkcore__V1__OutcomeCount;
 typedef struct Linkcore__V1__Status Linkcore__V1__Status;
 typedef struct Linkcore__V1__ReloadRequest Linkcore__V1__ReloadRequest;
 typedef struct Linkcore__V1__ReloadResponse Linkcore__V1__ReloadResponse;
@@ -77,6 +78,17 @@ struct  Linkcore__V1__ErrorCount
     , LINKCORE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED, 0 }
 
 
+struct  Linkcore__V1__OutcomeCount
+{
+  ProtobufCMessage base;
+  Linkcore__V1__Outcome outcome;
+  uint64_t count;
+};
+#define LINKCORE__V1__OUTCOME_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__outcome_count__descriptor) \
+    , LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0 }
+
+
 struct  Linkcore__V1__Status
 {
   ProtobufCMessage base;
@@ -113,6 +125,15 @@ struct  Linkcore__V1__Status
   double mediations_per_second;
   uint64_t mediation_p99_us;
   /*
+   * since start, by outcome (refusals by reason)
+   */
+  size_t n_mediation_outcomes;
+  Linkcore__V1__OutcomeCount **mediation_outcomes;
+  /*
+   * late or second answers from providers, not relayed
+   */
+  uint64_t dropped_provider_replies;
+  /*
    * Change events (30-39), from the store's outbox: survive restarts.
    */
   /*
@@ -130,7 +151,7 @@ struct  Linkcore__V1__Status
 };
 #define LINKCORE__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0 }
 
 
 /*
@@ -388,6 +409,25 @@ Linkcore__V1__ErrorCount *
                       const uint8_t       *data);
 void   linkcore__v1__error_count__free_unpacked
                      (Linkcore__V1__ErrorCount *message,
+                      ProtobufCAllocator *allocator);
+/* Linkcore__V1__OutcomeCount methods */
+void   linkcore__v1__outcome_count__init
+                     (Linkcore__V1__OutcomeCount         *message);
+size_t linkcore__v1__outcome_count__get_packed_size
+                     (const Linkcore__V1__OutcomeCount   *message);
+size_t linkcore__v1__outcome_count__pack
+                     (const Linkcore__V1__OutcomeCount   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__outcome_count__pack_to_buffer
+                     (const Linkcore__V1__OutcomeCount   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__OutcomeCount *
+       linkcore__v1__outcome_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__outcome_count__free_unpacked
+                     (Linkcore__V1__OutcomeCount *message,
                       ProtobufCAllocator *allocator);
 /* Linkcore__V1__Status methods */
 void   linkcore__v1__status__init
@@ -723,6 +763,9 @@ typedef void (*Linkcore__V1__PeerStatus_Closure)
 typedef void (*Linkcore__V1__ErrorCount_Closure)
                  (const Linkcore__V1__ErrorCount *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__OutcomeCount_Closure)
+                 (const Linkcore__V1__OutcomeCount *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__Status_Closure)
                  (const Linkcore__V1__Status *message,
                   void *closure_data);
@@ -783,6 +826,7 @@ typedef void (*Linkcore__V1__FeesStatement_Closure)
 extern const ProtobufCMessageDescriptor linkcore__v1__status_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__peer_status__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__error_count__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__outcome_count__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__status__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__reload_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__reload_response__descriptor;

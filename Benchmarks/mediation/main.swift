@@ -1,0 +1,212 @@
+// End-to-end mediations per second and p50/p99 on loopback: requester A -> linkcored (real
+// child process: whitelist, LA -> ID code -> LB, durable hash-chained access-log entry) ->
+// provider B -> back to A. Baseline in the same run: the same A asking the same B directly over
+// mutual TLS, without the core (DirectProvider). A and B are in-process clients.
+//
+//   swift build -c release && swift run -c release mediation-bench [seconds=3] [residents=200]
+import Foundation
+import LinkcoreClient
+import LinkcorePKI
+import LinkcoreTLS
+import LinkcoreWire
+import NIOPosix
+import Synchronization
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let seconds = Double(arguments.first ?? 3)
+let residents = (0..<(arguments.dropFirst().first ?? 200)).map { String(format: "4%010d", $0) }
+let levels = [1, 16, 256]
+let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mediation-bench-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+func path(_ name: String) -> String { work.appendingPathComponent(name).path }
+func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
+func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
+struct BenchError: Error, CustomStringConvertible { var description: String }
+
+say("PKI and configuration in \(work.path)")
+let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
+try write("ca.pem", ca.certificate.certificatePEM)
+try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
+let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
+try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
+for org in ["CITY01", "TAX01", "MATCHER"] {
+    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
+    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
+}
+FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                               attributes: [.posixPermissions: 0o600])
+try write("whitelist.csv", "B1,BP-TAX,CITY01,TAX01,income,,\n")
+try write("linkcored.toml", """
+    [core]
+    id = "bench"
+    state_directory = "\(path("state"))"
+    [listen]
+    addresses = ["127.0.0.1:0"]
+    admin_socket = "\(path("admin.sock"))"
+    [tls]
+    certificate = "\(path("server.pem"))"
+    private_key = "\(path("server.key"))"
+    ca_bundle = "\(path("ca.pem"))"
+    crl = "\(path("crl.pem"))"
+    [log]
+    level = "warning"
+    [keys]
+    master_secret = "\(path("master.key"))"
+    [mediation]
+    whitelist = "\(path("whitelist.csv"))"
+    """)
+
+func tls(_ org: String) throws -> TLSContext {
+    try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
+                                           trustRootsPath: path("ca.pem"), serverName: "localhost"))
+}
+
+// linkcored, a real child process with its durable store.
+let core = Process()
+core.executableURL = bin.appendingPathComponent("linkcored")
+core.arguments = ["--config", path("linkcored.toml")]
+FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
+core.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
+try core.run()
+defer { core.terminate() }
+for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) { try await Task.sleep(for: .milliseconds(20)) }
+let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
+guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
+      let corePort = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
+    throw BenchError(description: "the core reported no listen address")
+}
+for (org, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("MATCHER", .matcher)] {
+    _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = org; $0.name = org; $0.sector = .public; $0.role = role } }))
+}
+func connectCore(_ org: String, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
+    try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls(org),
+                                         hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: incoming != nil),
+                                         incoming: incoming)
+}
+
+// Links for every resident to A and B, issued as the matcher would.
+say("issuing links for \(residents.count) residents to CITY01 and TAX01")
+let matcher = try await connectCore("MATCHER")
+var codes: [String: [String]] = [:]
+for org in ["CITY01", "TAX01"] {
+    let connection = try await connectCore(org)
+    for resident in residents {
+        let number = "\(org)-\(resident)"
+        _ = try await matcher.request(.issueLink(.with {
+            $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
+            $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+        }))
+        guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
+            throw BenchError(description: "no link for \(org)")
+        }
+        codes[org, default: []].append(fetched.link.linkCode)
+    }
+    await connection.close()
+}
+let la = codes["CITY01"] ?? [], lb = codes["TAX01"] ?? []
+let payload = Data(repeating: 0x61, count: 256)  // B's answer: a 256-byte record
+
+// Provider B on the core: answers each ProvideRequest from its table (by LB). Four connections.
+let tableB = Dictionary(uniqueKeysWithValues: lb.map { ($0, payload) })
+let providerConnections = try await (0..<4).asyncMap { _ in
+    try await connectCore("TAX01") { request in
+        guard case let .provide(provide)? = request.body, let answer = tableB[provide.linkCode] else {
+            return .failure(WireError(.providerRefused, "no record", providerCode: "NO_RECORD"))
+        }
+        return .success(.provideResponse(.with { $0.answer = answer }))
+    }
+}
+// The same B serving A directly (keyed by A's code there, as A has no LB).
+let (directChannel, directPort) = try await DirectProvider.start(
+    answers: Dictionary(uniqueKeysWithValues: la.map { ($0, payload) }),
+    tls: try TLSContext.server(TLSConfiguration(certificateChainPath: path("server.pem"), privateKeyPath: path("server.key"),
+                                                trustRootsPath: path("ca.pem"))),
+    group: MultiThreadedEventLoopGroup.singleton)
+
+struct Run { var rate: Double; var p50: Double; var p99: Double; var errors: Int; var count: Int }
+
+/// CPU seconds (user + system) the core process has used: what each mediation costs the core,
+/// whatever else the machine is doing.
+func coreCPUSeconds() -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(core.processIdentifier)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based, in clock ticks).
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// `concurrency` requesters, each with one mediation outstanding, for `seconds`.
+func measure(_ label: String, concurrency: Int, connect: () async throws -> LinkcoreConnection) async throws -> Run {
+    let connections = try await (0..<max(1, concurrency / 64)).asyncMap { _ in try await connect() }
+    defer { for c in connections { Task { await c.close() } } }
+    let start = ContinuousClock.now
+    let stop = start + .seconds(seconds)
+    let results = await withTaskGroup(of: ([Double], Int).self) { group in
+        for worker in 0..<concurrency {
+            let connection = connections[worker % connections.count]
+            group.addTask {
+                var latencies: [Double] = [], errors = 0, i = worker
+                while ContinuousClock.now < stop {
+                    let request = LCMediateRequest.with {
+                        $0.bpID = "BP-TAX"; $0.providerOrg = "TAX01"; $0.linkCode = la[i % la.count]
+                        $0.infoType = "income"; $0.query = Data("income 2025".utf8)
+                    }
+                    i += concurrency
+                    let t0 = ContinuousClock.now
+                    if case .mediateResponse? = try? await connection.request(.mediate(request)) {
+                        let d = (ContinuousClock.now - t0).components
+                        latencies.append(Double(d.seconds) * 1e6 + Double(d.attoseconds) / 1e12)
+                    } else {
+                        errors += 1
+                    }
+                }
+                return (latencies, errors)
+            }
+        }
+        var all: ([Double], Int) = ([], 0)
+        for await part in group { all.0 += part.0; all.1 += part.1 }
+        return all
+    }
+    let elapsed = ContinuousClock.now - start
+    let latencies = results.0.sorted()
+    func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+    let run = Run(rate: Double(latencies.count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
+                  p50: pct(0.5), p99: pct(0.99), errors: results.1, count: latencies.count)
+    say(String(format: "%@ with %d requesters: %.0f/s, p50 %.0f µs, p99 %.0f µs, %d errors", label, concurrency, run.rate, run.p50, run.p99, run.errors))
+    return run
+}
+
+var lines: [String] = []
+for concurrency in levels {
+    say("\(concurrency) concurrent requesters, \(Int(seconds)) s each: through the core, then direct")
+    let cpuBefore = coreCPUSeconds()
+    let viaCore = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
+    let coreCPU = (coreCPUSeconds() - cpuBefore) / Double(max(viaCore.count, 1)) * 1e6
+    let direct = try await measure("direct", concurrency: concurrency) {
+        try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: directPort), tls: try tls("CITY01"))
+    }
+    lines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %10.0f | %8.0f | %8.0f | %5.3f",
+                        concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors, coreCPU,
+                        direct.rate, direct.p50, direct.p99, viaCore.rate / max(direct.rate, 1)))
+}
+if case let .status(after)? = try await admin.request(.statusRequest(LCStatusRequest())) {
+    say("core status: \(after.mediationOutcomes.map { "\($0.outcome)=\($0.count)" }.joined(separator: " ")), mediation p99 \(after.mediationP99Us) µs")
+}
+print("linkcore mediation benchmark (\(residents.count) residents, \(Int(seconds)) s per run, durable access log, loopback mTLS, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med |  direct /s |  p50 µs  |  p99 µs  | ratio")
+for line in lines { print(line) }
+for c in providerConnections { await c.close() }
+await matcher.close()
+await admin.close()
+try? await directChannel.close()
+
+extension Sequence where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}

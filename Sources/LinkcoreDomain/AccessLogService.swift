@@ -1,0 +1,60 @@
+import Foundation
+import LinkcoreAudit
+import LinkcoreStore
+import LinkcoreWire
+
+/// The resident's view of the access log (自己情報の提供に関するログ), served to the portal only.
+/// The portal names the resident by its own link code LP; entries are found by the ID code LP
+/// opens to, so no request can reach another resident's entries.
+public struct AccessLogService: Sendable {
+    let store: any CoreStore
+    let links: LinkService
+    let now: @Sendable () -> Int64
+
+    public static let defaultPageSize = 100
+    public static let maxPageSize = 500
+
+    public init(store: any CoreStore, links: LinkService,
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.store = store; self.links = links; self.now = now
+    }
+
+    public func page(_ query: LCAccessLogQuery, portal: String) async -> Result<LCAccessLogPage, WireError> {
+        guard links.orgs[portal]?.role == .portal else {
+            return .failure(WireError(.permissionDenied, "only the portal may read the access log"))
+        }
+        // The page token is the last position returned; it only narrows a query already bound to LP.
+        var after: UInt64 = 0
+        if !query.pageToken.isEmpty {
+            guard let position = UInt64(query.pageToken) else { return .failure(WireError(.invalidArgument, "page_token is not one this core issued")) }
+            after = position
+        }
+        let size = query.pageSize == 0 ? Self.defaultPageSize : min(Int(query.pageSize), Self.maxPageSize)
+        let to = query.toMs == 0 ? now() + 1 : query.toMs
+        guard query.fromMs >= 0, to > query.fromMs else { return .failure(WireError(.invalidArgument, "from_ms must be before to_ms")) }
+        do {
+            guard let lp = try await links.open(query.linkCode, orgCode: portal) else { return .failure(LinkService.invalidLinkCode) }
+            let rows = try await store.accessEntries(idCode: lp.idCode, fromMs: query.fromMs, toMs: to, afterPosition: after, limit: size + 1)
+            var page = LCAccessLogPage()
+            page.entries = rows.prefix(size).map { entry($0.record) }
+            if rows.count > size, let last = rows.prefix(size).last { page.nextPageToken = String(last.position) }
+            return .success(page)
+        } catch {
+            return .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+        }
+    }
+
+    func entry(_ r: AccessRecord) -> LCAccessLogEntry {
+        var e = LCAccessLogEntry()
+        e.mediationID = r.mediationID
+        e.atMs = r.atMs
+        e.requesterOrg = r.requester
+        e.requesterName = links.orgs[r.requester]?.name ?? ""
+        e.providerOrg = r.provider
+        e.providerName = links.orgs[r.provider]?.name ?? ""
+        e.bpID = r.bpID
+        e.infoType = r.infoType
+        e.outcome = LCOutcome(rawValue: r.outcome.rawValue) ?? .unspecified
+        return e
+    }
+}

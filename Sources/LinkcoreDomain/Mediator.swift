@@ -1,0 +1,150 @@
+import Foundation
+import LinkcoreAudit
+import LinkcoreStore
+import LinkcoreWire
+
+/// Mediating an information request (情報提供仲介): whitelist, LA → ID code → LB, ask B, relay.
+///
+/// Every decision about a known resident is appended to the access log, durably, before the
+/// reply is returned. A refusal before the resident is known (A's link code does not open to a
+/// live link of A's) has no resident to key an entry by: it is returned with `logged == false`
+/// and the daemon counts it and logs a line without the link code.
+public final class Mediator: Sendable {
+    public struct Settings: Sendable {
+        public var defaultDeadlineMs: Int64
+        public var maxDeadlineMs: Int64
+        public var maxPayloadBytes: Int
+        public init(defaultDeadlineMs: Int64 = 5_000, maxDeadlineMs: Int64 = 30_000, maxPayloadBytes: Int = 262_144) {
+            self.defaultDeadlineMs = defaultDeadlineMs; self.maxDeadlineMs = maxDeadlineMs; self.maxPayloadBytes = maxPayloadBytes
+        }
+    }
+
+    /// What came of one MediateRequest.
+    public struct Mediation: Sendable {
+        public var id: String
+        public var reply: Result<LCMediateResponse, WireError>
+        /// The decision; nil when the request was refused before any (bad argument, role).
+        public var outcome: AccessOutcome?
+        /// Whether an access-log entry records it (false: no resident was known).
+        public var logged = false
+        /// The whitelist row that permitted it, if one did.
+        public var ruleID: String?
+    }
+
+    private let store: any CoreStore
+    private let links: LinkService
+    private let whitelist: any Whitelist
+    private let providers: any ProviderGateway
+    public let settings: Settings
+    private let now: @Sendable () -> Int64
+
+    public init(store: any CoreStore, links: LinkService, whitelist: any Whitelist, providers: any ProviderGateway,
+                settings: Settings = Settings(),
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.store = store; self.links = links; self.whitelist = whitelist; self.providers = providers
+        self.settings = settings; self.now = now
+    }
+
+    public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
+    static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+
+    public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
+        let id = UUID().uuidString.lowercased()
+        var result = Mediation(id: id, reply: .failure(Self.notPermitted))
+        if let problem = Self.validate(request, maxPayload: settings.maxPayloadBytes) {
+            result.reply = .failure(problem)
+            return result
+        }
+        guard let a = links.orgs[requester], a.role == .agency || a.role == .privateConnector else {
+            result.reply = .failure(WireError(.permissionDenied, "only agencies and private connectors may request information"))
+            return result
+        }
+        guard !a.suspended else {
+            result.reply = .failure(WireError(.orgSuspended, "organisation \(a.code) is suspended"))
+            return result
+        }
+        let startedAt = now()
+        // (1) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
+        var permitted = false
+        if let b = links.orgs[request.providerOrg], b.role == .agency || b.role == .privateConnector {
+            switch await whitelist.decide(Self.query(request, a: a, b: b, atMs: startedAt)) {
+            case let .success(decision):
+                permitted = decision.permitted
+                result.ruleID = decision.permitted ? decision.ruleID : nil
+            case let .failure(error):
+                return await finish(result, request, requester, link: try? await links.open(request.linkCode, orgCode: requester),
+                                    .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)")))
+            }
+        }
+        // (2) LA → ID code, checked to be A's live link.
+        let la: Link?
+        do {
+            la = try await links.open(request.linkCode, orgCode: requester)
+        } catch {
+            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            return result
+        }
+        guard permitted else { return await finish(result, request, requester, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
+        guard let la else { return await finish(result, request, requester, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
+        // (3) B's live link LB. A suspended provider is treated as offline.
+        guard let b = links.orgs[request.providerOrg], !b.suspended else {
+            return await finish(result, request, requester, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
+        }
+        let lb: Link?
+        do {
+            lb = try await store.liveLink(idCode: la.idCode, orgCode: b.code)
+        } catch {
+            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            return result
+        }
+        // B not linked to the resident: the same reply as an unusable LA, so A learns nothing new.
+        guard let lb, let lbCode = try? links.code(for: lb) else {
+            return await finish(result, request, requester, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
+        }
+        // (4) Ask B under LB, (5) relay.
+        let deadlineMs = deadline(request.deadlineMs)
+        var provide = LCProvideRequest()
+        provide.mediationID = id
+        provide.bpID = request.bpID
+        provide.requesterOrg = requester
+        provide.linkCode = lbCode
+        provide.infoType = request.infoType
+        provide.query = request.query
+        provide.deadlineAtMs = startedAt + deadlineMs
+        switch await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now())) {
+        case let .answered(answer):
+            var response = LCMediateResponse()
+            response.mediationID = id
+            response.answer = Data(answer)
+            return await finish(result, request, requester, link: la, .answered, .success(response))
+        case let .refused(code, message):
+            var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
+            error.providerCode = String(code.prefix(64))
+            return await finish(result, request, requester, link: la, .providerRefused, .failure(error))
+        case .unavailable:
+            return await finish(result, request, requester, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
+        case .timedOut:
+            return await finish(result, request, requester, link: la, .timedOut,
+                                .failure(WireError(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)))
+        }
+    }
+
+    /// Records the decision under the resident (when known), durably, then hands back the reply.
+    /// If the entry cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged.
+    private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, link: Link?,
+                        _ outcome: AccessOutcome, _ reply: Result<LCMediateResponse, WireError>) async -> Mediation {
+        var result = base
+        result.outcome = outcome
+        result.reply = reply
+        guard let link else { return result }
+        let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
+                                  provider: request.providerOrg, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
+        do {
+            _ = try await store.appendAccess(record)
+            result.logged = true
+        } catch {
+            result.reply = .failure(WireError(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
+        }
+        return result
+    }
+}

@@ -1,0 +1,19 @@
+import LinkcoreWire
+
+/// How the core reaches provider B: the daemon sends the ProvideRequest on one of B's live
+/// connections and waits for B's reply until the deadline. Kept apart from the mediator so the
+/// decision logic stays free of sockets.
+public protocol ProviderGateway: Sendable {
+    /// B's answer; never throws: every way it can go wrong is a `ProviderReply`.
+    func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply
+}
+
+public enum ProviderReply: Sendable, Equatable {
+    case answered([UInt8])
+    /// B refused; its own code (opaque to the core) and message are relayed to A.
+    case refused(providerCode: String, message: String)
+    /// B has no connection that takes requests, or its connection closed before it answered.
+    case unavailable
+    /// B did not answer before the deadline; a later answer is dropped.
+    case timedOut
+}

@@ -1,0 +1,197 @@
+import Foundation
+import LinkcoreAudit
+import LinkcoreDomain
+import LinkcoreLinkCodes
+import LinkcoreStore
+import LinkcoreWire
+import Synchronization
+import Testing
+
+/// The mediator's decisions over a real SQLite store and keyring. Provider B is a scripted
+/// gateway here (the real push path is covered by the integration tests with real processes).
+@Suite struct MediatorTests {
+    final class ScriptedProviders: ProviderGateway {
+        let reply = Mutex<ProviderReply>(.answered(Array("42".utf8)))
+        let asked = Mutex<[(String, LCProvideRequest, Int64)]>([])
+        func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply {
+            asked.withLock { $0.append((providerOrg, request, timeoutMs)) }
+            return reply.withLock { $0 }
+        }
+    }
+
+    struct World {
+        let store: SQLiteCoreStore
+        let links: LinkService
+        let mediator: Mediator
+        let providers: ScriptedProviders
+        let codes: [String: String]  // "ORG/resident" -> link code
+        func code(_ org: String, _ resident: String) -> String { codes["\(org)/\(resident)"] ?? "" }
+    }
+
+    static let now: Int64 = 1_800_000_000_000
+    let path = NSTemporaryDirectory() + "mediator-\(UUID().uuidString).sqlite"
+
+    func makeWorld() async throws -> World {
+        let store = try SQLiteCoreStore(path: path)
+        let orgs = try await OrgDirectory(store: store)
+        for (code, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
+            _ = await orgs.add(.with { $0.code = code; $0.name = "Name of \(code)"; $0.sector = .public; $0.role = role }, nowMs: 0)
+        }
+        let secret = (0..<32).map { UInt8($0) }
+        let links = LinkService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                hasher: try ResidentHasher(masterSecret: secret), orgs: orgs, now: { Self.now })
+        var codes: [String: String] = [:]
+        var n = 0
+        // Resident 1 is linked everywhere; resident 2 only to CITY01 and the portal.
+        for (resident, linked) in [("10000000001", ["CITY01", "TAX01", "SLEEPY01", "PORTAL"]), ("10000000002", ["CITY01", "PORTAL"])] {
+            for org in linked {
+                n += 1
+                let issued = try await links.issue(.with {
+                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = "M\(n)"; $0.expiresAtMs = Self.now + 60_000
+                }).get().issued
+                codes["\(org)/\(resident)"] = issued.linkCode
+            }
+        }
+        _ = await orgs.setSuspended("SLEEPY01", true)
+        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
+        let providers = ScriptedProviders()
+        let mediator = Mediator(store: store, links: links, whitelist: whitelist, providers: providers,
+                                settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16), now: { Self.now })
+        return World(store: store, links: links, mediator: mediator, providers: providers, codes: codes)
+    }
+
+    func request(_ la: String, provider: String = "TAX01", bp: String = "BP1", info: String = "income", deadline: UInt32 = 0) -> LCMediateRequest {
+        .with { $0.linkCode = la; $0.providerOrg = provider; $0.bpID = bp; $0.infoType = info; $0.query = Data("q".utf8); $0.deadlineMs = deadline }
+    }
+
+    func log(_ w: World) async throws -> [AccessRecord] {
+        try await w.store.accessChain(afterPosition: 0, limit: 1000).map(\.record)
+    }
+
+    @Test func anAllowedRequestIsConvertedAskedRelayedAndLoggedOnce() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let m = await w.mediator.mediate(request(w.code("CITY01", "10000000001"), deadline: 100_000), requester: "CITY01")
+        let response = try m.reply.get()
+        #expect(response.answer == Data("42".utf8) && response.mediationID == m.id)
+        #expect(m.outcome == .answered && m.logged && m.ruleID == "R1")
+        // B was asked under its own code LB, never under LA, with the capped deadline.
+        let asked = w.providers.asked.withLock { $0 }
+        #expect(asked.count == 1)
+        #expect(asked.first?.1.linkCode == w.code("TAX01", "10000000001"))
+        #expect(asked.first?.1.requesterOrg == "CITY01" && asked.first?.1.mediationID == m.id)
+        #expect(asked.first?.1.deadlineAtMs == Self.now + 2_000)
+        let entries = try await log(w)
+        #expect(entries.count == 1)
+        #expect(entries.first?.mediationID == m.id && entries.first?.requester == "CITY01" && entries.first?.provider == "TAX01")
+        #expect(entries.first?.outcome == .answered)
+        // Deadline 0 means the default.
+        _ = await w.mediator.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        #expect(w.providers.asked.withLock { $0.last?.1.deadlineAtMs } == Self.now + 500)
+    }
+
+    @Test func eachProviderOutcomeIsRelayedAndLogged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let la = w.code("CITY01", "10000000001")
+        let cases: [(ProviderReply, LCErrorCode, AccessOutcome)] = [
+            (.refused(providerCode: "NO_RECORD", message: "none"), .providerRefused, .providerRefused),
+            (.unavailable, .providerUnavailable, .providerUnavailable),
+            (.timedOut, .providerTimeout, .timedOut),
+        ]
+        for (reply, code, outcome) in cases {
+            w.providers.reply.withLock { $0 = reply }
+            let m = await w.mediator.mediate(request(la), requester: "CITY01")
+            #expect(m.reply.failure?.code == code)
+            #expect(m.outcome == outcome && m.logged)
+        }
+        w.providers.reply.withLock { $0 = .refused(providerCode: "NO_RECORD", message: "none") }
+        #expect(await w.mediator.mediate(request(la), requester: "CITY01").reply.failure?.providerCode == "NO_RECORD")
+        #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused])
+    }
+
+    @Test func refusalsBeforeTheProvider() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let la = w.code("CITY01", "10000000001")
+        // Not on the whitelist, with a valid LA: refused and logged under the resident.
+        let refused = await w.mediator.mediate(request(la, info: "pension"), requester: "CITY01")
+        #expect(refused.reply.failure == Mediator.notPermitted && refused.outcome == .refusedByWhitelist && refused.logged)
+        // Not on the whitelist with a forged LA: the same reply, but no resident to log under.
+        var forged = Array(la)
+        forged[12] = forged[12] == "A" ? "B" : "A"
+        let forgedRefusal = await w.mediator.mediate(request(String(forged), info: "pension"), requester: "CITY01")
+        #expect(forgedRefusal.reply.failure == refused.reply.failure && !forgedRefusal.logged)
+        // Permitted, but LA forged, foreign (TAX01's code), or unknown: one reply, nothing logged.
+        let invalid = [String(forged), w.code("TAX01", "10000000001"), "not-a-code"].map { code in
+            Task { await w.mediator.mediate(request(code), requester: "CITY01") }
+        }
+        for task in invalid {
+            let m = await task.value
+            #expect(m.reply.failure == LinkService.invalidLinkCode && m.outcome == .invalidLink && !m.logged)
+        }
+        // B not linked to the resident: the same reply as a bad LA, logged under the resident.
+        let unlinked = await w.mediator.mediate(request(w.code("CITY01", "10000000002")), requester: "CITY01")
+        #expect(unlinked.reply.failure == LinkService.invalidLinkCode && unlinked.outcome == .invalidLink && unlinked.logged)
+        // A suspended provider is unavailable; an unregistered or non-provider org is not permitted.
+        #expect(await w.mediator.mediate(request(la, provider: "SLEEPY01"), requester: "CITY01").reply.failure?.code == .providerUnavailable)
+        #expect(await w.mediator.mediate(request(la, provider: "NOBODY"), requester: "CITY01").reply.failure?.code == .notPermitted)
+        #expect(await w.mediator.mediate(request(la, provider: "PORTAL"), requester: "CITY01").reply.failure?.code == .notPermitted)
+        // The portal and the matcher cannot mediate; bad arguments are refused before any decision.
+        let portal = await w.mediator.mediate(request(w.code("PORTAL", "10000000001")), requester: "PORTAL")
+        #expect(portal.reply.failure?.code == .permissionDenied && portal.outcome == nil)
+        var big = request(la)
+        big.query = Data(count: 17)
+        #expect(await w.mediator.mediate(big, requester: "CITY01").reply.failure?.code == .invalidArgument)
+        #expect(await w.mediator.mediate(request(la, bp: ""), requester: "CITY01").reply.failure?.code == .invalidArgument)
+        #expect(w.providers.asked.withLock { $0.isEmpty })
+        #expect(try await log(w).map(\.outcome) == [.refusedByWhitelist, .invalidLink, .providerUnavailable, .refusedByWhitelist, .refusedByWhitelist])
+    }
+
+    struct BrokenWhitelist: Whitelist {
+        func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+            .failure(WireError(.internal, "module crashed"))
+        }
+    }
+
+    @Test func aWhitelistThatCannotDecideFailsClosedAndIsLogged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let broken = Mediator(store: w.store, links: w.links, whitelist: BrokenWhitelist(), providers: w.providers, now: { Self.now })
+        let m = await broken.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        #expect(m.reply.failure?.code == .policyFailure && m.outcome == .policyFailed && m.logged)
+        #expect(w.providers.asked.withLock { $0.isEmpty })
+        #expect(try await log(w).map(\.outcome) == [.policyFailed])
+    }
+
+    @Test func thePortalSeesOnlyItsResidentsEntriesPageByPage() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        for _ in 0..<5 { _ = await w.mediator.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01") }
+        _ = await w.mediator.mediate(request(w.code("CITY01", "10000000002")), requester: "CITY01")
+        let service = AccessLogService(store: w.store, links: w.links, now: { Self.now })
+        var query = LCAccessLogQuery()
+        query.linkCode = w.code("PORTAL", "10000000001")
+        query.pageSize = 2
+        var seen: [LCAccessLogEntry] = []
+        repeat {
+            let page = try await service.page(query, portal: "PORTAL").get()
+            seen += page.entries
+            query.pageToken = page.nextPageToken
+        } while !query.pageToken.isEmpty
+        #expect(seen.count == 5)
+        #expect(seen.allSatisfy { $0.requesterName == "Name of CITY01" && $0.providerName == "Name of TAX01" && $0.outcome == .answered })
+        query.pageToken = ""
+        query.linkCode = w.code("PORTAL", "10000000002")
+        #expect(try await service.page(query, portal: "PORTAL").get().entries.map(\.outcome) == [.invalidLink])
+        // A period that holds nothing.
+        query.fromMs = Self.now + 1
+        query.toMs = Self.now + 2
+        #expect(try await service.page(query, portal: "PORTAL").get().entries.isEmpty)
+        // Another organisation's code, or a non-portal caller.
+        query.linkCode = w.code("CITY01", "10000000002")
+        #expect(await service.page(query, portal: "PORTAL").failure == LinkService.invalidLinkCode)
+        #expect(await service.page(query, portal: "CITY01").failure?.code == .permissionDenied)
+    }
+}
+

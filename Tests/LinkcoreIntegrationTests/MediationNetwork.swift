@@ -1,0 +1,154 @@
+import Foundation
+import LinkcoreClient
+import LinkcoreSQLite
+import LinkcoreWire
+
+/// A real core with organisations, links issued for a few residents, and real
+/// `linkcore-adapter` processes: `provide` for providers, `ask` for requesters.
+final class MediationNetwork: @unchecked Sendable {
+    let daemon: DaemonProcess
+    /// Link codes by organisation, then resident code.
+    private(set) var codes: [String: [String: String]] = [:]
+    private var providers: [ChildProcess] = []
+
+    static let whitelist = """
+        rule_id,bp_id,requester,provider,info_types,valid_from,valid_to
+        T1,BP-TAX,*,TAX01,income,2020-01-01,
+        T2,BP-TAX,CITY01,SLOW01,income,,
+        T3,BP-TAX,CITY01,OFFLINE01,income,,
+        T4,BP-TAX,CITY01,NOPE01,income,,
+        T5,BP-TAX,CITY01,SLEEPY01,income,,
+        """
+
+    /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
+    init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
+         audit: String? = nil) async throws {
+        let temp = try TempDirectory()
+        let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
+        try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(extraConfig: [
+            "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = \(maxDeadlineMs)\ndefault_deadline_ms = 2000",
+            "log": "level = \"info\"",
+        ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
+         .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a })
+        extraTemp = temp
+        whitelistPath = whitelist
+        try daemon.addOrg("MATCHER", role: .matcher)
+        try daemon.addOrg("PORTAL", role: .portal)
+        for org in requesters + providers { try daemon.addOrg(org) }
+        try await daemon.start()
+    }
+    private let extraTemp: TempDirectory
+    let whitelistPath: String
+
+    var dir: URL { daemon.temp.url }
+    var coreAddress: String { "127.0.0.1:\(daemon.port)" }
+
+    /// Issues links for each resident to each organisation, as the matcher would, and learns
+    /// the codes the way organisations do (FetchLink by matching number).
+    func link(residents: [String], to orgs: [String]) async throws {
+        let matcher = try await daemon.connect(as: "MATCHER")
+        defer { Task { await matcher.close() } }
+        for org in orgs {
+            let connection = try await daemon.connect(as: org)
+            for resident in residents {
+                let number = "M-\(org)-\(resident)"
+                _ = try await matcher.request(.issueLink(.with {
+                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
+                    $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
+                }))
+                guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
+                    throw TestFailure("no link for \(org)")
+                }
+                codes[org, default: [:]][resident] = fetched.link.linkCode
+            }
+            await connection.close()
+        }
+    }
+
+    func code(_ org: String, _ resident: String) -> String { codes[org]?[resident] ?? "" }
+
+    static func answer(for resident: String) -> String { "income of \(resident)" }
+
+    private func adapterArguments(_ command: String, as org: String) -> [String] {
+        [command, "--core", coreAddress, "--certificate", daemon.pki.path("\(org).pem"), "--private-key", daemon.pki.path("\(org).key"),
+         "--ca-bundle", daemon.pki.path("ca.pem")]
+    }
+
+    /// Starts `linkcore-adapter provide` for `org`, answering from its table, and waits until it is connected.
+    @discardableResult
+    func startProvider(_ org: String, options: [String] = []) async throws -> ChildProcess {
+        let table = dir.appendingPathComponent("\(org).tsv").path
+        let lines = (codes[org] ?? [:]).map { "\($0.value)\t\(Self.answer(for: $0.key))" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: table, atomically: true, encoding: .utf8)
+        // A log per process: "ready" from an earlier provider must not count for this one.
+        let log = dir.appendingPathComponent("provide-\(org)-\(UUID().uuidString.prefix(8)).log").path
+        let process = ChildProcess(executable: Products.path("linkcore-adapter"),
+                                   arguments: adapterArguments("provide", as: org) + ["--table", table] + options,
+                                   environment: ProcessInfo.processInfo.environment, outputPath: log)
+        try process.run()
+        providers.append(process)
+        for _ in 0..<500 {
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") { return process }
+            guard process.isRunning else { throw TestFailure("provider \(org) exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("provider \(org) did not connect")
+    }
+
+    struct Outcome: Decodable {
+        var i: Int
+        var linkCode: String
+        var outcome: String
+        var answer: String?
+        var mediationId: String?
+        var code: Int?
+        var providerCode: String?
+        var latencyUs: Int
+    }
+
+    /// Runs `linkcore-adapter ask` as `org` to the end; returns its outcomes, in request order.
+    func ask(as org: String, provider: String, residents: [String], count: Int = 1, concurrency: Int = 1,
+             info: String = "income", deadlineMs: Int = 0, codes explicit: [String]? = nil) async throws -> [Outcome] {
+        let tag = UUID().uuidString.prefix(8)
+        let codesFile = dir.appendingPathComponent("ask-\(tag).codes").path
+        let linkCodes = explicit ?? residents.map { code(org, $0) }
+        try (linkCodes.joined(separator: "\n") + "\n").write(toFile: codesFile, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("ask-\(tag).out").path
+        let process = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: adapterArguments("ask", as: org) + [
+            "--bp", "BP-TAX", "--provider", provider, "--info", info, "--codes", codesFile,
+            "--count", "\(count)", "--concurrency", "\(concurrency)", "--deadline-ms", "\(deadlineMs)",
+        ], environment: ProcessInfo.processInfo.environment, outputPath: out)
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else { throw TestFailure("ask failed (\(process.terminationStatus)):\n\(text)") }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try text.split(separator: "\n").filter { !$0.contains("\"summary\"") }
+            .map { try decoder.decode(Outcome.self, from: Data($0.utf8)) }.sorted { $0.i < $1.i }
+    }
+
+    /// The access log as the daemon wrote it, read from its database file (read-only).
+    func accessLog() throws -> [(mediationID: String, requester: String, provider: String, outcome: Int)] {
+        let db = try SQLiteDatabase(path: dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
+        return try db.query("SELECT mediation_id, requester, provider, outcome FROM access_log ORDER BY position").map {
+            ($0.string(0) ?? "", $0.string(1) ?? "", $0.string(2) ?? "", Int($0.int(3) ?? 0))
+        }
+    }
+
+    /// Waits until the core lists exactly `count` connections of `org` (after a provider left or came).
+    func waitForPeers(_ org: String, count: Int) async throws {
+        for _ in 0..<500 {
+            if try await daemon.status().peers.filter({ $0.orgCode == org }).count == count { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("\(org) does not have \(count) connections")
+    }
+
+    func stop() {
+        for p in providers { p.signal(SIGKILL) }
+    }
+
+    deinit { stop() }
+}
