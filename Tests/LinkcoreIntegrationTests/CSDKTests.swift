@@ -205,14 +205,8 @@ import Glibc
 
 /// Mediation with C on both ends: the C `mediate` example asks as requester A, the core checks
 /// the whitelist and converts A's link code to B's, the C `provider` answers as B from its table.
-/// Runs once the core serves mediation (the `[mediation]` config and its whitelist landed in main).
 @Suite(.serialized) struct CSDKMediationTests {
-    static var coreServesMediation: Bool {
-        FileManager.default.fileExists(atPath: CSDK.root.appendingPathComponent("etc/linkcore/whitelist-builtin.csv").path)
-    }
-
-    @Test(.enabled(if: coreServesMediation, "the core does not serve mediation yet"))
-    func cRequesterGetsTheCProvidersAnswerThroughTheCore() async throws {
+    @Test func cRequesterGetsTheCProvidersAnswerThroughTheCore() async throws {
         let sdk = try await CSDK.built()
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
@@ -263,7 +257,11 @@ import Glibc
         #expect(refused.output.contains("refused: PROVIDER_REFUSED (303)"), "\(refused.output)")
         #expect(refused.output.contains("provider_code=NO_RECORD"), "\(refused.output)")
 
-        // Not on the whitelist: the core refuses before the provider hears of it.
+        // A code that is not CITY01's live link: the core refuses before the provider hears of it.
+        let forged = try await ask(String((city["10000000001"] ?? "").reversed()))
+        #expect(forged.output.contains("refused: INVALID_LINK_CODE (200)"), "\(forged.output)")
+
+        // Not on the whitelist: refused the same way whatever the link code.
         let notPermitted = try await ask(city["10000000001"] ?? "", bp: "BP-OTHER")
         #expect(notPermitted.output.contains("refused: NOT_PERMITTED (300)"), "\(notPermitted.output)")
 

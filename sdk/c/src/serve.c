@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -46,14 +47,29 @@ lc_status lc_send_error(lc_client *c, uint64_t id, Linkcore__V1__ErrorCode code,
     return lc_send(c, &env);
 }
 
+/* Unix epoch milliseconds: ProvideRequest.deadline_at_ms is wall-clock time. */
+static int64_t wall_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* After deadline_at_ms the core no longer waits and drops any answer (protocol.md, 8). */
+static int past_deadline(const Linkcore__V1__ProvideRequest *request) {
+    return request->deadline_at_ms > 0 && wall_ms() > request->deadline_at_ms;
+}
+
 static lc_status answer_provide(lc_client *c, uint64_t id, const Linkcore__V1__ProvideRequest *request,
                                 const lc_handlers *h) {
     if (h == NULL || h->provide == NULL)
         return lc_send_error(c, id, LINKCORE__V1__ERROR_CODE__UNKNOWN_MESSAGE, NULL, "this peer does not provide");
+    if (past_deadline(request)) return LC_OK; /* nobody waits: do not even look it up */
     lc_reply reply = {0};
     h->provide(h->user, request, &reply);
     lc_status status;
-    if (reply.answered) {
+    if (past_deadline(request)) {
+        status = LC_OK; /* the answer came too late to matter: send nothing */
+    } else if (reply.answered) {
         Linkcore__V1__ProvideResponse response = LINKCORE__V1__PROVIDE_RESPONSE__INIT;
         response.answer.data = reply.answer;
         response.answer.len = reply.length;

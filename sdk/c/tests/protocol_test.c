@@ -231,10 +231,11 @@ static Linkcore__V1__Envelope *expect_reply(SSL *ssl, uint64_t id, Linkcore__V1_
     return env;
 }
 
-static void push_provide(SSL *ssl, uint64_t id, const char *code) {
+static void push_provide(SSL *ssl, uint64_t id, const char *code, int64_t deadline_at_ms) {
     Linkcore__V1__ProvideRequest p = LINKCORE__V1__PROVIDE_REQUEST__INIT;
     p.mediation_id = "m-1";
     p.link_code = (char *)code;
+    p.deadline_at_ms = deadline_at_ms;
     Linkcore__V1__Envelope env = LINKCORE__V1__ENVELOPE__INIT;
     env.id = id;
     env.body_case = LINKCORE__V1__ENVELOPE__BODY_PROVIDE;
@@ -247,13 +248,15 @@ static void script_pushes(SSL *ssl) {
     Linkcore__V1__Envelope *ping = read_env(ssl); /* the client's lc_ping, answered last */
     CHECK(ping && ping->body_case == LINKCORE__V1__ENVELOPE__BODY_PING, "client ping");
 
-    push_provide(ssl, 1, "KNOWN");
+    /* Past its deadline (1 ms after the epoch): not answered, so the next reply is for id 1. */
+    push_provide(ssl, 9, "KNOWN", 1);
+    push_provide(ssl, 1, "KNOWN", 0);
     Linkcore__V1__Envelope *r = expect_reply(ssl, 1, LINKCORE__V1__ENVELOPE__BODY_PROVIDE_RESPONSE);
     CHECK(r && r->provide_response->answer.len == 12 && memcmp(r->provide_response->answer.data, "answer-bytes", 12) == 0,
           "the answer");
     linkcore__v1__envelope__free_unpacked(r, NULL);
 
-    push_provide(ssl, 2, "UNKNOWN");
+    push_provide(ssl, 2, "UNKNOWN", 0);
     r = expect_reply(ssl, 2, LINKCORE__V1__ENVELOPE__BODY_ERROR);
     CHECK(r && r->error->code == LINKCORE__V1__ERROR_CODE__PROVIDER_REFUSED && strcmp(r->error->provider_code, "NO_RECORD") == 0,
           "PROVIDER_REFUSED with the provider's code");
