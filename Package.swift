@@ -15,6 +15,10 @@ let package = Package(
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
+        // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
+        .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
+        .library(name: "linkcore-policy-fees", type: .dynamic, targets: ["PolicyFeesModule"]),
+        .library(name: "linkcore-policy-events", type: .dynamic, targets: ["PolicyEventsModule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -107,12 +111,55 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Policy modules: the C ABI (linkcore_policy.h) plus the host's dlopen shim.
+        .target(name: "CLinkcorePolicy"),
+        // The policy host: loads modules, calls them under a deadline, swaps policy sets atomically.
+        .target(
+            name: "LinkcorePolicy",
+            dependencies: [
+                "CLinkcorePolicy", "LinkcoreWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The shipped modules' logic as plain Swift: whitelist table, fee tariff, event routes.
+        .target(name: "LinkcorePolicyTables", dependencies: ["LinkcoreConfig", "LinkcoreWire"], swiftSettings: swiftSettings),
+        // What a policy module written in Swift needs to export the C table.
+        .target(
+            name: "LinkcorePolicyModuleKit",
+            dependencies: [
+                "CLinkcorePolicy", "LinkcoreConfig", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyWhitelistModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/whitelist", swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyFeesModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/fees", swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PolicyEventsModule",
+            dependencies: [
+                "LinkcorePolicyModuleKit", "LinkcorePolicyTables", "LinkcoreConfig", "LinkcoreWire", "CLinkcorePolicy",
+            ],
+            path: "Sources/PolicyModules/events", swiftSettings: swiftSettings
+        ),
         // The daemon: wires the layers together.
         .target(
             name: "LinkcoreDaemon",
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
-                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit",
+                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,8 +178,9 @@ let package = Package(
         .executableTarget(
             name: "linkctl",
             dependencies: [
-                "LinkcorePKI", "LinkcoreClient", "LinkcoreWire",
+                "LinkcorePKI", "LinkcoreClient", "LinkcoreWire", "LinkcorePolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -182,6 +230,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LinkcoreConfigTests", dependencies: ["LinkcoreConfig"]),
+        // Loads the built lib*.so policy modules from beside the test bundle; builds C fixtures with gcc.
+        .testTarget(
+            name: "LinkcorePolicyTests",
+            dependencies: [
+                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
@@ -232,6 +288,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/mediation",
+            swiftSettings: swiftSettings
+        ),
+        // Whitelist decisions/s through the module ABI vs the same table in process;
+        // `swift build -c release && .build/release/policy-bench` (the module .so must be built).
+        .executableTarget(
+            name: "policy-bench",
+            dependencies: [
+                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/policy",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

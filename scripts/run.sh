@@ -32,6 +32,8 @@ fi
 [ -f "$run/master.key" ] || (umask 077 && head -c 32 /dev/urandom > "$run/master.key")
 [ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" \
     "$etc/linkcored.local.toml" > "$run/linkcored.toml"
+# The built-in whitelist is the fallback when no whitelist module is loaded (docs/policy-modules.md).
+[ -f "$run/whitelist-builtin.csv" ] || cp "$etc/whitelist-builtin.csv" "$run/"
 [ -f "$run/matcher.toml" ] || sed -e "s|@RUN@|$run|g" "$etc/matcher.local.toml" > "$run/matcher.toml"
 if [ ! -f "$run/registry.sqlite" ]; then
     echo "== registry: 2,000 generated residents and the scenario's resident"

@@ -181,6 +181,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var audit = Audit()
     public var events = Events()
     public var mediation = Mediation()
+    public var policy = Policy()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

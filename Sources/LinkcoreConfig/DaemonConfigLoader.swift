@@ -21,6 +21,7 @@ extension DaemonConfig {
         ("audit", ["checkpoint_interval_ms"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms"]),
         ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist"]),
+        ("policy", Section.policyKeys),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -152,6 +153,7 @@ extension DaemonConfig {
             maxPayloadBytes: try mediationSection.integer("max_payload_bytes", default: 262_144, range: 0...16_000_000),
             whitelist: try mediationSection.path(
                 "whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"), allowCredential: false))
+        config.policy = try section("policy").policy()
         return config
     }
 }

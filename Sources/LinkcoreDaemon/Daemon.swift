@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreConfig
 import LinkcoreDomain
 import LinkcoreLinkCodes
+import LinkcorePolicy
 import LinkcoreStore
 import LinkcoreSystemd
 import LinkcoreTLS
@@ -42,6 +43,8 @@ public final class Daemon: Sendable {
     let events: EventService
     let dispatcher: EventDispatcher
     private let whitelist: CurrentWhitelist
+    /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
+    public let policy: PolicyHost
 
     /// Loads TLS material, opens the store (running migrations) and the master secret.
     public static func make(configPath: String, config: DaemonConfig, logger: Logger) async throws -> Daemon {
@@ -60,27 +63,31 @@ public final class Daemon: Sendable {
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
         let pusher = Pusher(registry: registry)
+        let policy = PolicyHost(logger: logger)
+        try DaemonPolicy.load(config, into: policy)
         let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
                                   hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
+                                  routing: ModuleEventRouting(policy: policy),
                                   batchMinuteUTC: config.events.dailyBatchMinuteUTC)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
         let mediator = Mediator(
-            store: store, links: links, whitelist: whitelist,
+            store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist),
             providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
         let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, events: events, dispatcher: dispatcher, fees: FeeStatements(store: store, orgs: orgs),
                                   metrics: metrics, logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
                       fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
-                      events: events, dispatcher: dispatcher, metrics: metrics, whitelist: whitelist, logger: logger)
+                      events: events, dispatcher: dispatcher, metrics: metrics, whitelist: whitelist, policy: policy,
+                      logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
                  fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling,
                  events: EventService, dispatcher: EventDispatcher, metrics: Metrics,
-                 whitelist: CurrentWhitelist, logger: Logger) {
+                 whitelist: CurrentWhitelist, policy: PolicyHost, logger: Logger) {
         self.events = events
         self.dispatcher = dispatcher
         self.configPath = configPath
@@ -88,6 +95,7 @@ public final class Daemon: Sendable {
         self.fees = fees
         self.whitelist = whitelist
         self.metrics = metrics
+        self.policy = policy
         self.logger = logger
         self.service = service
         self.orgs = orgs
@@ -240,7 +248,10 @@ public final class Daemon: Sendable {
         do {
             let config = try DaemonConfig.load(path: configPath)
             let tls = try Self.makeTLS(config)
-            whitelist.replace(with: try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
+            let builtin = try Self.loadWhitelist(config.mediation.whitelist, logger: logger)
+            // Last step that can fail: the new policy set is swapped in only when every module loaded.
+            try DaemonPolicy.load(config, into: policy)
+            whitelist.replace(with: builtin)
             let old = live.withLock { live -> DaemonConfig in
                 let old = live.config
                 live.config = config
@@ -331,6 +342,7 @@ public final class Daemon: Sendable {
         s.draining = stopping.withLock { $0 }
         s.lastReloadMs = reloadAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
         s.lastReloadError = reloadError ?? ""
+        s.policyStatus = policy.statusLine
         s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
             var p = LCPeerStatus()
             p.orgCode = e.orgCode

@@ -14,6 +14,7 @@ struct LinkCtl: AsyncParsableCommand {
             KeysCommand.self,
             AuditCommand.self,
             FeesCommand.self,
+            PolicyCommand.self,
         ]
     )
 }

@@ -20,20 +20,6 @@ extension LinkIssuanceTests {
         return try await inbox.wait(for: accepted.matchingNumber)
     }
 
-    /// Runs linkctl to completion; returns its exit status and output.
-    func linkctl(_ arguments: [String], in directory: URL) async throws -> (Int32, String) {
-        let output = directory.appendingPathComponent("linkctl-\(UUID().uuidString.prefix(8)).log").path
-        let process = ChildProcess(executable: Products.path("linkctl"), arguments: arguments,
-                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("linkctl \(arguments) did not exit") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
-    }
-
     @Test func keyRotationNewLinksUseTheNewIndexAndOldAndNewCodesBothConvert() async throws {
         let network = try await startNetwork(orgs: ["CITY01", "TAX01"], residents: [Self.bob])
         let daemon = network.daemon
@@ -54,10 +40,10 @@ extension LinkIssuanceTests {
         #expect(old.linkCode.hasPrefix("01"), "\(old.linkCode)")
 
         // The operator rotates CITY01's key with the real linkctl over the admin socket.
-        let (status, output) = try await linkctl(["keys", "rotate", "--org", "CITY01", "--socket", daemon.adminSocket], in: daemon.temp.url)
+        let (status, output) = try await daemon.linkctl(["keys", "rotate", "--org", "CITY01"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("CITY01: new links use key index 2"), "\(output)")
-        let (_, shown) = try await linkctl(["org", "show", "CITY01", "--socket", daemon.adminSocket], in: daemon.temp.url)
+        let (_, shown) = try await daemon.linkctl(["org", "show", "CITY01"])
         #expect(shown.contains("key index: 2"), "\(shown)")
 
         // A second resident's new link is made under key index 2, and says so inside the code.

@@ -21,14 +21,17 @@ final class MediationNetwork: @unchecked Sendable {
         """
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
-    init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil) async throws {
+    init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
+         audit: String? = nil, policy: String? = nil) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [
             "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = \(maxDeadlineMs)\ndefault_deadline_ms = 2000",
             "log": "level = \"info\"",
-        ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a })
+        ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
+         .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
+         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a })
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
@@ -107,14 +110,14 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// Runs `linkcore-adapter ask` as `org` to the end; returns its outcomes, in request order.
     func ask(as org: String, provider: String, residents: [String], count: Int = 1, concurrency: Int = 1,
-             info: String = "income", deadlineMs: Int = 0, codes explicit: [String]? = nil) async throws -> [Outcome] {
+             info: String = "income", deadlineMs: Int = 0, codes explicit: [String]? = nil, bp: String = "BP-TAX") async throws -> [Outcome] {
         let tag = UUID().uuidString.prefix(8)
         let codesFile = dir.appendingPathComponent("ask-\(tag).codes").path
         let linkCodes = explicit ?? residents.map { code(org, $0) }
         try (linkCodes.joined(separator: "\n") + "\n").write(toFile: codesFile, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("ask-\(tag).out").path
         let process = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: adapterArguments("ask", as: org) + [
-            "--bp", "BP-TAX", "--provider", provider, "--info", info, "--codes", codesFile,
+            "--bp", bp, "--provider", provider, "--info", info, "--codes", codesFile,
             "--count", "\(count)", "--concurrency", "\(concurrency)", "--deadline-ms", "\(deadlineMs)",
         ], environment: ProcessInfo.processInfo.environment, outputPath: out)
         try process.run()

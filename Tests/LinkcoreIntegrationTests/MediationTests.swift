@@ -66,12 +66,7 @@ import Testing
         #expect(outcomes[.answered] == 3 && outcomes[.invalidLink] == 3 && outcomes[.refusedByWhitelist] == 2)
         #expect(outcomes[.providerUnavailableOutcome] == 3 && outcomes[.providerRefusedOutcome] == 1)
         // The same through the operator's tool.
-        let output = net.dir.appendingPathComponent("linkctl-status.log").path
-        let linkctl = ChildProcess(executable: Products.path("linkctl"), arguments: ["status", "--socket", net.daemon.adminSocket],
-                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
-        try linkctl.run()
-        while linkctl.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let shown = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let shown = try await net.daemon.linkctl(["status"]).output
         #expect(shown.contains("mediations: 12 total"), "\(shown)")
         #expect(shown.contains("refused: whitelist=2, invalid link=3, provider unavailable=3, provider refused=1"), "\(shown)")
 

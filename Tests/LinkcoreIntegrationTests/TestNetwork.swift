@@ -86,6 +86,20 @@ final class DaemonProcess: @unchecked Sendable {
 
     var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
 
+    /// Runs the real `linkctl` against this daemon's admin socket; returns its exit status and output.
+    func linkctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let output = temp.url.appendingPathComponent("linkctl-\(UUID().uuidString.prefix(8)).log").path
+        let process = ChildProcess(executable: Products.path("linkctl"), arguments: arguments + ["--socket", adminSocket],
+                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestFailure("linkctl \(arguments) did not exit") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
     /// `extraConfig` is appended to the generated TOML, per table: e.g. ["limits": "max_frame_bytes = 2048"].
     init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = []) throws {
         temp = try TempDirectory()

@@ -1,0 +1,60 @@
+import LinkcoreConfig
+import LinkcoreDomain
+import LinkcorePolicy
+import LinkcoreWire
+
+/// Maps `[policy]` onto the policy host. Integration point for mediation, fees and events: the
+/// request path asks `Daemon.policy` (it is a `WhitelistPolicy`, `FeePolicy` and `EventPolicy`) and
+/// answers a `PolicyError` with its `wireError` (POLICY_FAILURE).
+enum DaemonPolicy {
+    static func spec(_ config: DaemonConfig) -> PolicySpec {
+        PolicySpec(
+            modules: config.policy.modules.map { module in
+                let kind: PolicyKind =
+                    switch module.kind {
+                    case .whitelist: .whitelist
+                    case .fees: .fees
+                    case .events: .events
+                    }
+                return PolicySpec.Module(kind: kind, path: module.path, config: module.config)
+            },
+            deadline: config.policy.decisionDeadline, workersPerModule: config.policy.workersPerModule)
+    }
+
+    /// Loads the configured set (at start, and on reload). Throws when any module fails: at start
+    /// the daemon refuses to run with a policy it was told to use but cannot load; on reload the
+    /// previous set stays in force. A config with no modules loads nothing until it names some
+    /// (and, once a set was loaded, swaps in an empty set: every decision then fails closed).
+    static func load(_ config: DaemonConfig, into host: PolicyHost) throws(PolicyLoadError) {
+        guard !config.policy.modules.isEmpty || host.current != nil else { return }
+        if case .failure(let error) = host.load(spec(config)) { throw error }
+    }
+}
+
+/// The events policy module as the event service's routing. Asked per event and receiver, it
+/// reads the set in force each time, so a reload changes routing between events.
+struct ModuleEventRouting: EventRouting {
+    let policy: PolicyHost
+    private let fallback = DefaultEventRouting()
+
+    func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
+        // No events module configured: the core's built-in routing. A configured module that
+        // fails is never replaced by the fallback: that event fails closed.
+        guard policy.current?.events != nil else { return await fallback.route(query) }
+        return await policy.decide(query).mapError { WireError(.policyFailure, $0.description) }
+    }
+}
+
+/// The whitelist modules as the mediator's whitelist. When the set in force has whitelist
+/// modules they decide; the built-in CSV table (`[mediation] whitelist`) decides only when none is
+/// configured. A configured module that fails is never replaced by the table: that request fails
+/// closed.
+struct ModuleWhitelist: Whitelist {
+    let policy: PolicyHost
+    let builtin: CurrentWhitelist
+
+    func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+        guard let set = policy.current, !set.whitelist.isEmpty else { return await builtin.decide(query) }
+        return await set.decide(query).mapError { WireError(.policyFailure, $0.description) }
+    }
+}

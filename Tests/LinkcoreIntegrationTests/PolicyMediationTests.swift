@@ -1,0 +1,55 @@
+import Foundation
+import LinkcoreWire
+import Testing
+
+/// Mediation decided by the shipped whitelist module instead of the built-in CSV table, with real
+/// adapter processes: the module's table is what permits, a reload with a broken table keeps it.
+@Suite(.serialized) struct PolicyMediationTests {
+    static let table = """
+        [[rule]]
+        id = "M-1"
+        bp_id = "BP-TAX"
+        task = "test: resident tax for CITY01 only"
+        requester = "CITY01"
+        provider = "@tax"
+        info_types = ["income"]
+        valid_from = "2020-01-01"
+
+        [classes]
+        tax = ["TAX*"]
+        """
+
+    @Test func theWhitelistModuleDecidesMediations() async throws {
+        let dir = try TempDirectory()
+        let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
+        try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
+        let policy = """
+            [[policy.module]]
+            kind = "whitelist"
+            path = "\(Products.path("liblinkcore-policy-whitelist.so"))"
+            config = "\(tablePath)"
+            """
+        let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"], providers: ["TAX01"], policy: policy)
+        defer { net.stop() }
+        let residents = ["20000000001", "20000000002"]
+        try await net.link(residents: residents, to: ["CITY01", "CITY02", "TAX01"])
+        try await net.startProvider("TAX01")
+
+        let answered = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 2)
+        #expect(answered.map(\.answer) == residents.map { MediationNetwork.answer(for: $0) })
+        // The built-in table (T1: anyone may ask TAX01 for income) would permit this; the module's does not.
+        #expect(try await net.ask(as: "CITY02", provider: "TAX01", residents: residents).first?.code == 300)
+        #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, info: "pension").first?.code == 300)
+
+        // A broken table on reload: refused, the running set keeps deciding.
+        try "[[rule]]\nid = \"M-1\"\n".write(toFile: tablePath, atomically: true, encoding: .utf8)
+        guard case let .reloadResponse(reload)? = try await net.daemon.admin(.reload(LCReloadRequest())) else {
+            Issue.record("no reload response"); return
+        }
+        #expect(!reload.ok)
+        #expect(reload.error.contains("whitelist.toml"), "\(reload.error)")
+        let still = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents)
+        #expect(still.first?.answer == MediationNetwork.answer(for: residents[0]))
+        #expect(try await net.daemon.status().policyStatus.hasPrefix("policy generation 1: whitelist whitelist 1.0.0"))
+    }
+}

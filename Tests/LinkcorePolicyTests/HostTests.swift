@@ -1,0 +1,240 @@
+import Dispatch
+import Foundation
+import LinkcorePolicy
+import LinkcoreWire
+import Synchronization
+import XCTest
+
+/// The host against broken modules (built here with gcc from Fixtures/faulty.c) and broken files.
+final class HostTests: XCTestCase {
+    let query = whitelistQuery("BP-ANY", org("CITY01"), org("HEALTH01"), "X", at: 1)
+
+    func q(_ bp: String) -> LCWhitelistQuery {
+        var q = query
+        q.bpID = bp
+        return q
+    }
+
+    func loadError(_ modules: [PolicySpec.Module]) -> PolicyLoadError? {
+        PolicyHost(logger: testLogger).load(PolicySpec(modules: modules)).failure
+    }
+
+    // MARK: refusing modules
+
+    func testWrongABIVersionIsRefusedWithAClearMessage() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(["-DFAULTY_ABI=2"], name: "abi2", in: scratch)
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
+        XCTAssertEqual(error.kind, .abiMismatch)
+        XCTAssertTrue(error.message.contains("module abi2.so is ABI 2, this linkcored speaks ABI 1"), error.message)
+    }
+
+    func testBadMagicContractAndKindAreRefused() throws {
+        let scratch = try Scratch()
+        let magic = try buildFaulty(["-DFAULTY_MAGIC=0x1234"], name: "magic", in: scratch)
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: magic)])?.kind, .badMagic)
+        let contract = try buildFaulty(["-DFAULTY_CONTRACT=\"linkcore.v2\""], name: "contract", in: scratch)
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: contract)])?.kind, .contractMismatch)
+        let fine = try buildFaulty(name: "fine", in: scratch)
+        let wrongKind = try XCTUnwrap(loadError([.init(kind: .fees, path: fine)]))
+        XCTAssertEqual(wrongKind.kind, .wrongKind)
+        XCTAssertTrue(wrongKind.message.contains("is a whitelist module but is configured as fees"), wrongKind.message)
+    }
+
+    func testCorruptAndForeignFilesAreRefused() throws {
+        let scratch = try Scratch()
+        var junk = [UInt8](repeating: 0, count: 4096)
+        for i in junk.indices { junk[i] = UInt8(truncatingIfNeeded: i &* 7919 &+ 13) }
+        let corrupt = "\(scratch.path)/corrupt.so"
+        _ = FileManager.default.createFile(atPath: corrupt, contents: Data(junk))
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: corrupt)])?.kind, .notLoadable)
+
+        // An ELF header followed by nothing: a truncated module.
+        let truncated = "\(scratch.path)/truncated.so"
+        let real = try Data(contentsOf: URL(fileURLWithPath: try buildFaulty(name: "real", in: scratch)))
+        _ = FileManager.default.createFile(atPath: truncated, contents: real.prefix(64))
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: truncated)])?.kind, .notLoadable)
+
+        let text = try scratch.write("text.so", "not a shared object\n")
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: text)])?.kind, .notLoadable)
+
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: "\(scratch.path)/missing.so")])?.kind, .io)
+
+        // A real shared object that is not a policy module.
+        try scratch.write("other.c", "int something(void) { return 1; }\n")
+        try runCommand(["gcc", "-shared", "-fPIC", "-o", "\(scratch.path)/other.so", "\(scratch.path)/other.c"])
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: "\(scratch.path)/other.so")])?.kind, .noEntryPoint)
+    }
+
+    func testAModuleFileOthersMayWriteIsRefused() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
+        XCTAssertEqual(error.kind, .insecure)
+        XCTAssertTrue(error.message.contains("mode 666"), error.message)
+    }
+
+    func testInitFailureAndMissingConfigAreReported() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        let config = try scratch.write("faulty.conf", "fail-init\n")
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path, config: config)]))
+        XCTAssertEqual(error.kind, .initFailed)
+        XCTAssertTrue(error.message.contains("told to fail by its configuration"), error.message)
+        XCTAssertEqual(loadError([.init(kind: .whitelist, path: path, config: "\(scratch.path)/nope.conf")])?.kind, .io)
+    }
+
+    func testShippedModuleRefusesABadTableWithItsLine() throws {
+        let scratch = try Scratch()
+        let config = try scratch.write(
+            "whitelist.toml",
+            """
+            [[rule]]
+            id = "W-1"
+            bp_id = "BP"
+            requester = "@nowhere"
+            provider = "*"
+            info_types = ["X"]
+            valid_from = "2020-01-01"
+            """)
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: try Modules.path("whitelist"), config: config)]))
+        XCTAssertEqual(error.kind, .initFailed)
+        XCTAssertTrue(error.message.contains("whitelist.toml:4"), error.message)
+        XCTAssertTrue(error.message.contains("unknown class \"@nowhere\""), error.message)
+    }
+
+    // MARK: failing closed
+
+    func testErrorGarbageAndHangFailClosedWhileOtherCallsSucceed() throws {
+        let scratch = try Scratch()
+        let host = PolicyHost(logger: testLogger)
+        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
+
+        XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
+        XCTAssertEqual(host.decide(q("ERROR")).failure, .moduleFailed(module: "faulty", status: 3))
+        XCTAssertEqual(host.decide(q("GARBAGE")).failure, .garbage(module: "faulty", detail: "not a linkcore.v1.WhitelistDecision"))
+        XCTAssertEqual(host.decide(q("NOREASON")).failure, .garbage(module: "faulty", detail: "a refusal without a reason"))
+        XCTAssertEqual(host.decide(q("HUGE")).failure, .garbage(module: "faulty", detail: "decision of 1073741824 bytes"))
+        let hang = host.decide(q("HANG")).failure
+        XCTAssertEqual(hang, .deadlineExceeded(module: "faulty", deadlineMs: 1000))
+        XCTAssertEqual(hang?.code, .policyFailure)
+        XCTAssertEqual(hang?.wireError.code, .policyFailure)
+
+        // One worker is stuck in the hung call (for 10 s); the other keeps answering. The
+        // deadline is generous so that a loaded machine does not turn a fine call into an overrun.
+        for _ in 0..<20 { XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok") }
+        let counters = try XCTUnwrap(host.current?.whitelist.first?.counters)
+        XCTAssertEqual(counters.overruns, 1)
+        XCTAssertEqual(counters.stuck, 1)
+        XCTAssertEqual(counters.failures, 5)
+        XCTAssertTrue(host.statusLine.contains("5 failures, 1 overruns"), host.statusLine)
+    }
+
+    func testAModuleWithEveryWorkerStuckIsRefusedAtOnce() throws {
+        let scratch = try Scratch()
+        let host = PolicyHost(logger: testLogger)
+        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()
+        XCTAssertEqual(host.decide(q("HANG")).failure, .deadlineExceeded(module: "faulty", deadlineMs: 500))
+        XCTAssertEqual(host.decide(q("FINE")).failure, .saturated(module: "faulty"))
+    }
+
+    func testNothingLoadedFailsClosed() {
+        let host = PolicyHost(logger: testLogger)
+        XCTAssertEqual(host.decide(query).failure, .notConfigured(.whitelist))
+        XCTAssertEqual(host.decide(LCFeeQuery()).failure, .notConfigured(.fees))
+        XCTAssertEqual(host.statusLine, "no policy loaded")
+    }
+
+    // MARK: reload
+
+    func testAFailedReloadKeepsTheWholeOldSet() throws {
+        let scratch = try Scratch()
+        let host = PolicyHost(logger: testLogger)
+        let good = try Modules.shipped()
+        let first = try host.load(PolicySpec(modules: good)).value()
+        XCTAssertEqual(first.generation, 1)
+
+        let badFees = try scratch.write("fees.toml", "public_free = \"yes\"\n")
+        var broken = good
+        broken[1].config = badFees
+        let error = try XCTUnwrap(host.load(PolicySpec(modules: broken)).failure)
+        XCTAssertEqual(error.kind, .initFailed)
+        XCTAssertTrue(host.current === first, "the old set stays in force")
+        XCTAssertEqual(host.lastError, error.description)
+        XCTAssertTrue(host.statusLine.contains("last policy load FAILED"), host.statusLine)
+        let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
+        XCTAssertEqual(try host.decide(permit).value().ruleID, "W-008")
+
+        XCTAssertEqual(try host.load(PolicySpec(modules: good)).value().generation, 2)
+        XCTAssertNil(host.lastError)
+        XCTAssertEqual(host.load(PolicySpec(modules: good + [good[1]])).failure?.kind, .invalidSet)
+    }
+
+    func testReloadUnderContinuousTrafficFailsNoRequest() throws {
+        let host = PolicyHost(logger: testLogger)
+        let spec = PolicySpec(modules: try Modules.shipped(), deadline: .seconds(5))
+        _ = try host.load(spec).value()
+        let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
+        let failures = Atomic<Int>(0)
+        let answered = Atomic<Int>(0)
+        let done = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        for _ in 0..<3 {
+            DispatchQueue.global().async(group: group) {
+                repeat {
+                    if case .success(let d) = host.decide(permit), d.ruleID == "W-008" {
+                        answered.add(1, ordering: .relaxed)
+                    } else {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                } while !done.load(ordering: .relaxed)
+            }
+        }
+        for _ in 0..<10 { _ = try host.load(spec).value() }
+        done.store(true, ordering: .relaxed)
+        group.wait()
+        XCTAssertEqual(failures.load(ordering: .relaxed), 0)
+        XCTAssertGreaterThan(answered.load(ordering: .relaxed), 0)
+        XCTAssertEqual(host.current?.generation, 11)
+    }
+
+    func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        let host = PolicyHost(logger: testLogger)
+        let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
+        func load(_ n: Int) throws {
+            let config = try scratch.write("faulty-\(n).conf", "shutdown-marker=\(marks[n - 1])\n")
+            _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path, config: config)])).value()
+            XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
+        }
+        try load(1)
+        try load(2)
+        try load(3)
+        // The worker that ran the last call on a replaced set lets go of it just after answering.
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: marks[1]) && Date() < deadline { usleep(1000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marks[0]), "generation 1 was shut down")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marks[1]), "generation 2 was shut down")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marks[2]), "the set in force is not")
+        XCTAssertEqual(host.loadedImages, 1, "one image, reused by every generation and never unloaded")
+    }
+
+    func testAModuleFileReplacedInPlaceIsLoadedAnew() throws {
+        let scratch = try Scratch()
+        let installed = "\(scratch.path)/module.so"
+        try FileManager.default.copyItem(atPath: try buildFaulty(in: scratch), toPath: installed)
+        let host = PolicyHost(logger: testLogger)
+        XCTAssertEqual(try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: installed)])).value().whitelist[0].name, "faulty")
+
+        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        try FileManager.default.removeItem(atPath: installed)
+        try FileManager.default.copyItem(atPath: "\(scratch.path)/linkcore-policy-ratelimit.so", toPath: installed)
+        let second = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: installed)])).value()
+        XCTAssertEqual(second.whitelist[0].name, "ratelimit", "the new file's code, not the old image")
+        XCTAssertEqual(host.loadedImages, 2)
+    }
+}

@@ -1,0 +1,52 @@
+import LinkcorePolicy
+import LinkcoreWire
+import XCTest
+
+/// The example third-party module (examples/policy/ratelimit), built with the system C compiler
+/// through its Makefile, composed after the shipped whitelist table.
+final class ThirdPartyModuleTests: XCTestCase {
+    func testRateLimitComposesWithTheStatutoryTable() throws {
+        let scratch = try Scratch()
+        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        let config = try scratch.write("ratelimit.conf", "# test\nwindow_ms = 60000\nlimit = 3\nlimit.CITY02 = 1\n")
+        let clock = ManualClock(jst("2026-11-25"))
+        let host = PolicyHost(logger: testLogger, clock: clock.read)
+        let set = try host.load(
+            PolicySpec(modules: [
+                .init(kind: .whitelist, path: try Modules.path("whitelist"), config: Modules.etc("whitelist.toml")),
+                .init(kind: .whitelist, path: "\(scratch.path)/linkcore-policy-ratelimit.so", config: config),
+            ])
+        ).value()
+        XCTAssertEqual(set.whitelist.map(\.name), ["whitelist", "ratelimit"])
+        XCTAssertEqual(set.whitelist[1].version, "0.1.0")
+
+        let at = jst("2026-11-25")
+        let lawful = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: at)
+        for _ in 0..<3 { XCTAssertEqual(try host.decide(lawful).value().ruleID, "W-008", "the table's row is named") }
+        let limited = try host.decide(lawful).value()
+        XCTAssertFalse(limited.permitted)
+        XCTAssertEqual(limited.reason, "ratelimit: rate limit: CITY01 reached 3 requests in 60000 ms")
+
+        // The table refuses first: an unlawful request does not use up the allowance.
+        let unlawful = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY02"), org("HEALTH01"), "LOCAL-TAX-INCOME", at: at)
+        XCTAssertTrue(try host.decide(unlawful).value().reason.hasPrefix("no rule"))
+        var other = lawful
+        other.requester = org("CITY02")
+        XCTAssertTrue(try host.decide(other).value().permitted, "CITY02's own limit of 1")
+        XCTAssertFalse(try host.decide(other).value().permitted)
+
+        clock.advance(60_000)
+        XCTAssertTrue(try host.decide(lawful).value().permitted, "a new window")
+    }
+
+    func testRateLimitRefusesABadConfiguration() throws {
+        let scratch = try Scratch()
+        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        let config = try scratch.write("ratelimit.conf", "limits = 3\n")
+        let error = PolicyHost(logger: testLogger).load(
+            PolicySpec(modules: [.init(kind: .whitelist, path: "\(scratch.path)/linkcore-policy-ratelimit.so", config: config)])
+        ).failure
+        XCTAssertEqual(error?.kind, .initFailed)
+        XCTAssertTrue(error?.message.contains("line 1: unknown key \"limits\"") ?? false, "\(String(describing: error))")
+    }
+}
