@@ -862,6 +862,51 @@ void   linkcore__v1__fees_statement_request__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__fees_statement_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__own_fees_statement_request__init
+                     (Linkcore__V1__OwnFeesStatementRequest         *message)
+{
+  static const Linkcore__V1__OwnFeesStatementRequest init_value = LINKCORE__V1__OWN_FEES_STATEMENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__own_fees_statement_request__get_packed_size
+                     (const Linkcore__V1__OwnFeesStatementRequest *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__own_fees_statement_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__own_fees_statement_request__pack
+                     (const Linkcore__V1__OwnFeesStatementRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__own_fees_statement_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__own_fees_statement_request__pack_to_buffer
+                     (const Linkcore__V1__OwnFeesStatementRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__own_fees_statement_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__OwnFeesStatementRequest *
+       linkcore__v1__own_fees_statement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__OwnFeesStatementRequest *)
+     protobuf_c_message_unpack (&linkcore__v1__own_fees_statement_request__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__own_fees_statement_request__free_unpacked
+                     (Linkcore__V1__OwnFeesStatementRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__own_fees_statement_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__fee_line__init
                      (Linkcore__V1__FeeLine         *message)
 {
@@ -2152,6 +2197,44 @@ const ProtobufCMessageDescriptor linkcore__v1__fees_statement_request__descripto
   linkcore__v1__fees_statement_request__field_indices_by_name,
   1,  linkcore__v1__fees_statement_request__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__fees_statement_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__own_fees_statement_request__field_descriptors[1] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__OwnFeesStatementRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__own_fees_statement_request__field_indices_by_name[] = {
+  0,   /* field[0] = period */
+};
+static const ProtobufCIntRange linkcore__v1__own_fees_statement_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__own_fees_statement_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.OwnFeesStatementRequest",
+  "OwnFeesStatementRequest",
+  "Linkcore__V1__OwnFeesStatementRequest",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__OwnFeesStatementRequest),
+  1,
+  linkcore__v1__own_fees_statement_request__field_descriptors,
+  linkcore__v1__own_fees_statement_request__field_indices_by_name,
+  1,  linkcore__v1__own_fees_statement_request__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__own_fees_statement_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor linkcore__v1__fee_line__field_descriptors[5] =

@@ -35,6 +35,7 @@ typedef struct Linkcore__V1__KeysRotateResponse Linkcore__V1__KeysRotateResponse
 typedef struct Linkcore__V1__AuditVerifyRequest Linkcore__V1__AuditVerifyRequest;
 typedef struct Linkcore__V1__AuditVerifyResponse Linkcore__V1__AuditVerifyResponse;
 typedef struct Linkcore__V1__FeesStatementRequest Linkcore__V1__FeesStatementRequest;
+typedef struct Linkcore__V1__OwnFeesStatementRequest Linkcore__V1__OwnFeesStatementRequest;
 typedef struct Linkcore__V1__FeeLine Linkcore__V1__FeeLine;
 typedef struct Linkcore__V1__FeesStatement Linkcore__V1__FeesStatement;
 
@@ -318,6 +319,23 @@ struct  Linkcore__V1__FeesStatementRequest
 #define LINKCORE__V1__FEES_STATEMENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__fees_statement_request__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Organisation -> core (the network, not the admin socket): the statement of the certificate's
+ * own organisation for a month. An organisation can never name another one. Reply: FeesStatement.
+ */
+struct  Linkcore__V1__OwnFeesStatementRequest
+{
+  ProtobufCMessage base;
+  /*
+   * YYYY-MM
+   */
+  char *period;
+};
+#define LINKCORE__V1__OWN_FEES_STATEMENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__own_fees_statement_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 struct  Linkcore__V1__FeeLine
@@ -714,6 +732,25 @@ Linkcore__V1__FeesStatementRequest *
 void   linkcore__v1__fees_statement_request__free_unpacked
                      (Linkcore__V1__FeesStatementRequest *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__OwnFeesStatementRequest methods */
+void   linkcore__v1__own_fees_statement_request__init
+                     (Linkcore__V1__OwnFeesStatementRequest         *message);
+size_t linkcore__v1__own_fees_statement_request__get_packed_size
+                     (const Linkcore__V1__OwnFeesStatementRequest   *message);
+size_t linkcore__v1__own_fees_statement_request__pack
+                     (const Linkcore__V1__OwnFeesStatementRequest   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__own_fees_statement_request__pack_to_buffer
+                     (const Linkcore__V1__OwnFeesStatementRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__OwnFeesStatementRequest *
+       linkcore__v1__own_fees_statement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__own_fees_statement_request__free_unpacked
+                     (Linkcore__V1__OwnFeesStatementRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Linkcore__V1__FeeLine methods */
 void   linkcore__v1__fee_line__init
                      (Linkcore__V1__FeeLine         *message);
@@ -811,6 +848,9 @@ typedef void (*Linkcore__V1__AuditVerifyResponse_Closure)
 typedef void (*Linkcore__V1__FeesStatementRequest_Closure)
                  (const Linkcore__V1__FeesStatementRequest *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__OwnFeesStatementRequest_Closure)
+                 (const Linkcore__V1__OwnFeesStatementRequest *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__FeeLine_Closure)
                  (const Linkcore__V1__FeeLine *message,
                   void *closure_data);
@@ -842,6 +882,7 @@ extern const ProtobufCMessageDescriptor linkcore__v1__keys_rotate_response__desc
 extern const ProtobufCMessageDescriptor linkcore__v1__audit_verify_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__audit_verify_response__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__fees_statement_request__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__own_fees_statement_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__fee_line__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__fees_statement__descriptor;
 

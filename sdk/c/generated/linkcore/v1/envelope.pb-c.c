@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[47] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[48] =
 {
   {
     "id",
@@ -427,6 +427,18 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "own_fees_statement",
+    90,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, own_fees_statement),
+    &linkcore__v1__own_fees_statement_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "status_request",
     100,
     PROTOBUF_C_LABEL_NONE,
@@ -624,13 +636,13 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   29,   /* field[29] = access_log_query */
   27,   /* field[27] = ack_events */
   28,   /* field[28] = ack_events_response */
-  43,   /* field[43] = audit_verify */
-  44,   /* field[44] = audit_verify_response */
+  44,   /* field[44] = audit_verify */
+  45,   /* field[45] = audit_verify_response */
   23,   /* field[23] = change_event */
   24,   /* field[24] = change_event_ack */
   6,   /* field[6] = error */
-  45,   /* field[45] = fees_statement */
-  46,   /* field[46] = fees_statement_response */
+  46,   /* field[46] = fees_statement */
+  47,   /* field[47] = fees_statement_response */
   25,   /* field[25] = fetch_events */
   26,   /* field[26] = fetch_events_response */
   13,   /* field[13] = fetch_link */
@@ -640,43 +652,45 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   0,   /* field[0] = id */
   9,   /* field[9] = issue_link */
   10,   /* field[10] = issue_link_response */
-  41,   /* field[41] = keys_rotate */
-  42,   /* field[42] = keys_rotate_response */
+  42,   /* field[42] = keys_rotate */
+  43,   /* field[43] = keys_rotate_response */
   11,   /* field[11] = link_issued */
   12,   /* field[12] = link_issued_ack */
   8,   /* field[8] = match_accepted */
   7,   /* field[7] = match_request */
   17,   /* field[17] = mediate */
   18,   /* field[18] = mediate_response */
-  35,   /* field[35] = org_add */
-  36,   /* field[36] = org_list */
-  40,   /* field[40] = org_list_response */
-  39,   /* field[39] = org_response */
-  38,   /* field[38] = org_set_suspended */
-  37,   /* field[37] = org_show */
+  36,   /* field[36] = org_add */
+  37,   /* field[37] = org_list */
+  41,   /* field[41] = org_list_response */
+  40,   /* field[40] = org_response */
+  39,   /* field[39] = org_set_suspended */
+  38,   /* field[38] = org_show */
+  31,   /* field[31] = own_fees_statement */
   3,   /* field[3] = ping */
   4,   /* field[4] = pong */
   19,   /* field[19] = provide */
   20,   /* field[20] = provide_response */
-  33,   /* field[33] = reload */
-  34,   /* field[34] = reload_response */
+  34,   /* field[34] = reload */
+  35,   /* field[35] = reload_response */
   21,   /* field[21] = report_change */
   22,   /* field[22] = report_change_response */
-  32,   /* field[32] = status */
-  31,   /* field[31] = status_request */
+  33,   /* field[33] = status */
+  32,   /* field[32] = status_request */
   14,   /* field[14] = unlink */
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[6 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[7 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
   { 40, 17 },
   { 60, 21 },
   { 80, 29 },
-  { 100, 31 },
-  { 0, 47 }
+  { 90, 31 },
+  { 100, 32 },
+  { 0, 48 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -686,10 +700,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  47,
+  48,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  6,  linkcore__v1__envelope__number_ranges,
+  7,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -62,6 +62,7 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_ACK_EVENTS_RESPONSE = 67,
   LINKCORE__V1__ENVELOPE__BODY_ACCESS_LOG_QUERY = 80,
   LINKCORE__V1__ENVELOPE__BODY_ACCESS_LOG_PAGE = 81,
+  LINKCORE__V1__ENVELOPE__BODY_OWN_FEES_STATEMENT = 90,
   LINKCORE__V1__ENVELOPE__BODY_STATUS_REQUEST = 100,
   LINKCORE__V1__ENVELOPE__BODY_STATUS = 101,
   LINKCORE__V1__ENVELOPE__BODY_RELOAD = 102,
@@ -139,6 +140,11 @@ struct  Linkcore__V1__Envelope
      */
     Linkcore__V1__AccessLogQuery *access_log_query;
     Linkcore__V1__AccessLogPage *access_log_page;
+    /*
+     * Fees, organisation-facing (90-99): an organisation reads its own statement; the reply is
+     * fees_statement_response (115), the body operators get for FeesStatementRequest.
+     */
+    Linkcore__V1__OwnFeesStatementRequest *own_fees_statement;
     /*
      * Operator, admin socket only (100-149).
      */
