@@ -13,12 +13,13 @@ bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 step() { printf '  %-10s %s\n' "$1" "$2"; }
 fail() { printf '\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 
-# api ORG METHOD PATH [JSON]: prints the body; sets $status.
+# api ORG METHOD PATH [JSON]: sets $status (HTTP) and $body (JSON), as the organisation's system sees them.
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
 api() {
-    local out; out="$(mktemp)"
     status="$(curl -s -o "$out" -w '%{http_code}' -X "$2" -H 'Content-Type: application/json' \
         ${4:+--data "$4"} "http://127.0.0.1:${port[$1]}$3")" || status=000
-    cat "$out"; rm -f "$out"
+    body="$(cat "$out")"
 }
 
 # The resident of the scenario (imported into the registry by run.sh).
@@ -27,7 +28,7 @@ my_number=555012345676
 
 bold "1. Links: each organisation obtains its own link code for 鈴木 一郎 through the matcher, with his consent"
 link() { # ORG PERSON_ID SUBJECT_JSON_FIELD
-    local body; body="$(api "$1" POST /links "{\"person_id\":\"$2\",\"consent_ref\":\"consent-$1-$(date +%Y%m%d)\",$3}")"
+    api "$1" POST /links "{\"person_id\":\"$2\",\"consent_ref\":\"consent-$1-$(date +%Y%m%d)\",$3}"
     [ "$status" = 201 ] || fail "$1 link: HTTP $status $body"
     step "$1" "person $2 -> link code $(jq -r .link_code <<<"$body")   (by ${4})"
 }
@@ -40,7 +41,7 @@ echo "  (five codes for one man; none can be turned into another except by the c
 
 bold "2. Questions, by each organisation's own person ID (the adapters supply the link codes)"
 ask() { # ORG PERSON PROVIDER BP INFO EXPECT(answer|refused)
-    local body; body="$(api "$1" POST /ask "{\"person_id\":\"$2\",\"provider_org\":\"$3\",\"bp_id\":\"$4\",\"info_type\":\"$5\"}")"
+    api "$1" POST /ask "{\"person_id\":\"$2\",\"provider_org\":\"$3\",\"bp_id\":\"$4\",\"info_type\":\"$5\"}"
     if [ "$6" = answer ]; then
         [ "$status" = 200 ] || fail "$1 asks $3 $5: HTTP $status $body"
         step "$1" "asks $3 for $5 ($4)"
@@ -59,33 +60,34 @@ ask BANK01    CUST-000042 PENSION01 BP-REVERSE-MORTGAGE               PENSION-BE
 echo "  (W-027 lets BANK01 ask about pensions only from 2027-04-01: etc/linkcore/whitelist.toml)"
 
 bold "3. A change: the registry clerk records that 鈴木 一郎 moved"
-before="$(api CITY01 GET '/events?all=true' | jq '.events | length')"
+api CITY01 GET '/events?all=true'; before="$(jq '.events | length' <<<"$body")"
 "$bin/linkcore-matcher" registry change --db "$run/registry.sqlite" --resident 90000000001 \
     --moved "東京都新宿区西新宿$(( RANDOM % 8 + 1 ))丁目1番1号" >/dev/null
 step clerk "linkcore-matcher registry change --resident 90000000001 --moved ..."
 for _ in $(seq 100); do
-    [ "$(api CITY01 GET '/events?all=true' | jq '.events | length')" -gt "$before" ] && break; sleep 0.1
+    api CITY01 GET '/events?all=true'
+    [ "$(jq '.events | length' <<<"$body")" -gt "$before" ] && break; sleep 0.1
 done
 for org in CITY01 PENSION01 HEALTH01 BANK01; do
-    body="$(api "$org" GET /events)"
+    api "$org" GET /events
     [ "$status" = 200 ] || fail "$org events: HTTP $status"
     n="$(jq '.events | length' <<<"$body")"
     [ "$n" -gt 0 ] || fail "$org received no change event"
     step "$org" "$(jq -r '.events[-1] | "event \(.event_id[0:8])… for person \(.person_id): \(.kind)"' <<<"$body")"
     ids="$(jq -c '[.events[].event_id]' <<<"$body")"
-    acked="$(api "$org" POST /events/ack "{\"event_ids\":$ids}" | jq .acknowledged)"
-    step "" "-> handled and acknowledged ($acked)"
+    api "$org" POST /events/ack "{\"event_ids\":$ids}"
+    step "" "-> handled by $org's system and acknowledged ($(jq .acknowledged <<<"$body"))"
 done
-echo "  (the bank is told that something changed, not what: the events module withholds the kind)"
+echo "  (the bank is told that something changed, not what: private connectors never get the kind)"
 
 bold "4. BANK01 reads its own fee statement for $(TZ=Asia/Tokyo date +%Y-%m)"
-body="$(api BANK01 GET /statement)"
+api BANK01 GET /statement
 [ "$status" = 200 ] || fail "statement: HTTP $status $body"
 jq -r '.lines[] | "  \(.operation | . + " " * (16 - length)) \(.count) x \(.unit_price_yen) yen = \(.amount_yen) yen   [\(.tariff_id)]"' <<<"$body"
 echo "  total $(jq -r .total_yen <<<"$body") yen ($(jq -r .ledger_entries <<<"$body") ledger entries)"
 
 bold "5. 鈴木 一郎 logs in to the portal and reads who asked about him"
-body="$(api PORTAL GET /access-log/PORTAL-U1)"
+api PORTAL GET /access-log/PORTAL-U1
 [ "$status" = 200 ] || fail "access log: HTTP $status $body"
 jq -r '.entries[] | "  \(.at_ms / 1000 | strftime("%Y-%m-%d %H:%M:%S")) UTC  \(.requester_org) asked \(.provider_org) for \(.info_type) (\(.bp_id)): \(.outcome)"' <<<"$body"
 [ "$(jq '.entries | length' <<<"$body")" -ge 4 ] || fail "the access log has fewer entries than the questions asked"

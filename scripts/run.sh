@@ -6,15 +6,16 @@
 #   linkcore-adapter for CITY01, PENSION01, HEALTH01, BANK01 and the portal (PORTAL),
 # then runs the scripted scenario (scripts/demo-scenario.sh) and keeps the network up.
 # Ctrl-C stops everything: the adapters, the matcher, then the core drains. State is in ./run/
-# (delete it to start over); re-running reuses it.
+# (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
-echo "== build (release; the first build takes several minutes)"
-for product in linkcored linkctl linkcore-matcher linkcore-adapter; do swift build -c release --product "$product"; done
-for module in whitelist fees events; do swift build -c release --product "linkcore-policy-$module"; done
-bin="$(swift build -c release --show-bin-path)"
+config="${CONFIG:-release}"
+echo "== build ($config; the first release build takes several minutes)"
+for product in linkcored linkctl linkcore-matcher linkcore-adapter; do swift build -c "$config" --product "$product"; done
+for module in whitelist fees events; do swift build -c "$config" --product "linkcore-policy-$module"; done
+bin="$(swift build -c "$config" --show-bin-path)"
 etc="$PWD/etc/linkcore"
 
 run="$PWD/run"

@@ -74,7 +74,7 @@ public final class Daemon: Sendable {
         let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
         let mediator = Mediator(
             store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist),
-            providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config))
+            providers: PushProviderGateway(pusher: pusher), settings: mediationSettings(config), fees: ModuleFees(policy: policy))
         let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, events: events, dispatcher: dispatcher, fees: FeeStatements(store: store, orgs: orgs),
                                   metrics: metrics, logger: logger)

@@ -58,3 +58,13 @@ struct ModuleWhitelist: Whitelist {
         return await set.decide(query).mapError { WireError(.policyFailure, $0.description) }
     }
 }
+
+/// The fees policy module as the mediator's fee schedule. No fees module: nothing is charged.
+struct ModuleFees: FeeSchedule {
+    let policy: PolicyHost
+
+    func fee(_ query: LCFeeQuery) async -> Result<LCFeeDecision?, WireError> {
+        guard let set = policy.current, set.fees != nil else { return .success(nil) }
+        return await set.decide(query).map { Optional($0) }.mapError { WireError(.policyFailure, $0.description) }
+    }
+}
