@@ -22,8 +22,10 @@ api() {
     body="$(cat "$out")"
 }
 
-# The resident of the scenario (imported into the registry by run.sh).
-facts='{"name":"鈴木 一郎","name_kana":"スズキ イチロウ","address":"東京都新宿区西新宿2丁目8番1号","birth_date":"1958-06-12","sex":"M"}'
+# The resident of the scenario (imported into the registry by run.sh). His address is read from
+# the registry: each run moves him (step 3), and the four facts must be today's.
+address="$("$bin/linkcore-matcher" registry show --db "$run/registry.sqlite" --resident 90000000001 | sed -n 's/^address *//p' | head -1)"
+facts="{\"name\":\"鈴木 一郎\",\"name_kana\":\"スズキ イチロウ\",\"address\":\"$address\",\"birth_date\":\"1958-06-12\",\"sex\":\"M\"}"
 my_number=555012345676
 
 bold "1. Links: each organisation obtains its own link code for 鈴木 一郎 through the matcher, with his consent"
