@@ -49,10 +49,12 @@ final class AdapterProcess: @unchecked Sendable {
 
     /// Starts the adapter and waits for its API port ("api 127.0.0.1:PORT" on standard output).
     func start() async throws {
+        // The log is appended to across restarts: wait for this run's line.
+        let seen = apiLines.count
         try process.run()
         for _ in 0..<500 {
-            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("api 127.0.0.1:") }),
-               let port = Int(line.split(separator: ":").last ?? "") {
+            let lines = apiLines
+            if lines.count > seen, let port = Int(lines[lines.count - 1].split(separator: ":").last ?? "") {
                 apiPort = port
                 return
             }
@@ -60,6 +62,12 @@ final class AdapterProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("adapter \(org) did not report its API port:\n\(log)")
+    }
+
+    /// Starts the adapter again on the same configuration and files (after it exited or was killed).
+    func restart() async throws {
+        process = Self.makeProcess(configPath: configPath, logPath: logPath)
+        try await start()
     }
 
     /// Waits until GET /status says the adapter is connected to the core (at least `connects` times).
@@ -71,6 +79,8 @@ final class AdapterProcess: @unchecked Sendable {
         }
         throw TestFailure("adapter \(org) did not connect to the core:\n\(log)")
     }
+
+    private var apiLines: [Substring] { log.split(separator: "\n").filter { $0.hasPrefix("api 127.0.0.1:") } }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 

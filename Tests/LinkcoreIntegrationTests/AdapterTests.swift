@@ -12,6 +12,7 @@ import Testing
         rule_id,bp_id,requester,provider,info_types,valid_from,valid_to
         A1,BP-PENSION-01,PENSION01,CITY01,household,2020-01-01,
         A2,BP-HEALTH-01,PENSION01,HEALTH01,eligibility,2020-01-01,
+        A3,BP-KYC,BANK01,CITY01,household,2020-01-01,
         """
 
     static var facts: [String: Any] {
@@ -21,13 +22,17 @@ import Testing
     /// The local API's link → ask → events → statement flow; a webhook that hangs; and the
     /// adapter's reconnect after the core restarts, with the event sent meanwhile delivered.
     @Test func linkAskEventsStatementWebhookTimeoutAndReconnect() async throws {
-        let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"@WL@\"\ndefault_deadline_ms = 5000"])
+        // The built-in whitelist (the table above) and the shipped fees module with its sample tariff.
+        let fees = "[[policy.module]]\nkind = \"fees\"\npath = \"\(Products.path("liblinkcore-policy-fees.so"))\"\n"
+            + "config = \"\(PolicyLifecycleTests.repository)/etc/linkcore/fees.toml\""
+        let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"@WL@\"\ndefault_deadline_ms = 5000", "policy": fees])
         let whitelistPath = daemon.temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
         let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "@WL@", with: whitelistPath)
         try config.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         try daemon.addOrg("MATCHER", role: .matcher)
         for org in ["CITY01", "PENSION01", "HEALTH01"] { try daemon.addOrg(org) }
+        try daemon.addOrg("BANK01", role: .privateConnector, sector: .private)
         try await daemon.start()
         let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
         try RegistryStore(path: registryPath).insert([Self.alice])
@@ -45,8 +50,9 @@ import Testing
         let city = try adapter("CITY01", ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
         let pension = try adapter("PENSION01", ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
         let health = try adapter("HEALTH01", ["kind = \"webhook\"", "url = \"http://127.0.0.1:\(silent.port)/provide\"", "timeout_ms = 300"])
-        for a in [city, pension, health] { try await a.start() }
-        for a in [city, pension, health] { try await a.waitConnected() }
+        let bank = try adapter("BANK01", ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
+        for a in [city, pension, health, bank] { try await a.start() }
+        for a in [city, pension, health, bank] { try await a.waitConnected() }
 
         // Links, through the matcher, with the resident's consent: by the four facts and by My Number.
         let (cityStatus, cityLink) = try await city.call("POST", "/links", ["person_id": "C-1", "consent_ref": "consent-1", "facts": Self.facts])
@@ -84,11 +90,21 @@ import Testing
         let (deadlineStatus, late) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "HEALTH01", "info_type": "eligibility", "deadline_ms": 100])
         #expect(deadlineStatus == 504 || deadlineStatus == 502, "\(late)")
 
-        // The statement is the adapter's own organisation's.
-        let (statementStatus, statement) = try await city.call("GET", "/statement?period=2026-11")
+        // The statement is the adapter's own organisation's: the bank is charged for its answered
+        // mediation (fees.toml: private payers), the municipality for nothing.
+        let (bankLink, _) = try await bank.call("POST", "/links", ["person_id": "K-1", "consent_ref": "consent-k", "facts": Self.facts])
+        #expect(bankLink == 201)
+        let (bankAsk, _) = try await bank.call("POST", "/ask", ["person_id": "K-1", "bp_id": "BP-KYC", "provider_org": "CITY01", "info_type": "household"])
+        #expect(bankAsk == 200)
+        let period = APIPeriod.current
+        let (statementStatus, statement) = try await bank.call("GET", "/statement?period=\(period)")
         #expect(statementStatus == 200, "\(statement)")
-        #expect(statement["org_code"] as? String == "CITY01")
-        #expect(statement["period"] as? String == "2026-11")
+        #expect(statement["org_code"] as? String == "BANK01" && statement["period"] as? String == period)
+        let lines = statement["lines"] as? [[String: Any]] ?? []
+        #expect(lines.count == 1 && lines.first?["operation"] as? String == "mediation" && lines.first?["count"] as? Int == 1, "\(statement)")
+        #expect((statement["total_yen"] as? Int ?? 0) > 0)
+        let (_, cityStatement) = try await city.call("GET", "/statement?period=\(period)")
+        #expect(cityStatement["org_code"] as? String == "CITY01" && cityStatement["total_yen"] as? Int == 0)
 
         // A change: pushed to every linked adapter, stored, listed by person ID, acknowledged.
         let reporter = try await daemon.connect(as: "MATCHER")
@@ -127,6 +143,15 @@ import Testing
         try await pension.waitConnected(connects: 2)
         let (finalStatus, final) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-PENSION-01", "provider_org": "CITY01", "info_type": "household"])
         #expect(finalStatus == 200, "\(final)")
+
+        // The adapter itself crashes and restarts: its link table and events are on disk.
+        city.process.signal(SIGKILL)
+        while city.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        try await city.restart()
+        let (_, kept) = try await city.call("GET", "/events?all=true")
+        #expect((kept["events"] as? [Any])?.count == 2)
+        let (keptLink, _) = try await city.call("GET", "/links/C-1")
+        #expect(keptLink == 200)
         _ = matcher
     }
 
@@ -194,6 +219,16 @@ import Testing
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 78, "\(output)")
         #expect(output.contains("adapter.toml:8: [core] reconect_max_ms: unknown key (did you mean \"reconnect_max_ms\"?)"), "\(output)")
+    }
+
+    /// The current month in Japan time, the statement's default period.
+    enum APIPeriod {
+        static var current: String {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "Asia/Tokyo") ?? .gmt
+            let parts = calendar.dateComponents([.year, .month], from: Date())
+            return String(format: "%04d-%02d", parts.year ?? 1970, parts.month ?? 1)
+        }
     }
 
     func waitForEvents(_ adapter: AdapterProcess, count: Int) async throws -> [[String: Any]] {
