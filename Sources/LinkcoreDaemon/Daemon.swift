@@ -59,12 +59,12 @@ public final class Daemon: Sendable {
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
             maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
-        let links = LinkService(
-            store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
-            hasher: try ResidentHasher(masterSecret: secret), orgs: orgs)
-        let pusher = Pusher(registry: registry)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
+        let links = LinkService(
+            store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
+            hasher: try ResidentHasher(masterSecret: secret), orgs: orgs, fees: ModuleFees(policy: policy))
+        let pusher = Pusher(registry: registry)
         let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
                                   hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
                                   routing: ModuleEventRouting(policy: policy),

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreDomain
+import LinkcoreLinkCodes
 import LinkcoreStore
 import LinkcoreWire
 import Synchronization
@@ -37,6 +38,32 @@ import Testing
         let (lines, entries) = try await w.store.feeLines(payer: "CITY01", fromMs: 0, toMs: Int64.max)
         #expect(entries == 1, "the refused mediation is not charged")
         #expect(lines.first?.amountYen == 12 && lines.first?.tariffID == "F-TEST" && lines.first?.count == 1)
+    }
+
+    @Test func aNewLinkIsChargedOnceARepeatedIssuanceIsNot() async throws {
+        let base = MediatorTests()
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld()
+        let secret = (0..<32).map { UInt8($0) }
+        let tariff = Tariff(.success(.with { $0.chargeable = true; $0.amountYen = 30; $0.tariffID = "F-LINK" }))
+        let links = LinkService(store: w.store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                hasher: try ResidentHasher(masterSecret: secret), orgs: w.links.orgs, fees: tariff, now: { MediatorTests.now })
+        func issue(_ number: String) async throws -> Bool {
+            try await links.issue(.with {
+                $0.residentCode = "10000000009"; $0.orgCode = "TAX01"; $0.matchingNumber = number; $0.expiresAtMs = MediatorTests.now + 60_000
+            }).get().response.created
+        }
+        #expect(try await issue("N1"))
+        #expect(try await issue("N2") == false, "the same resident again: no new link")
+        let (lines, entries) = try await w.store.feeLines(payer: "TAX01", fromMs: 0, toMs: Int64.max)
+        #expect(entries == 1 && lines.first?.operation == .linkIssuance && lines.first?.amountYen == 30)
+        let broken = LinkService(store: w.store, keyring: try LinkCodeKeyring(masterSecret: secret),
+                                 hasher: try ResidentHasher(masterSecret: secret), orgs: w.links.orgs,
+                                 fees: Tariff(.failure(WireError(.internal, "crashed"))), now: { MediatorTests.now })
+        let refused = await broken.issue(.with {
+            $0.residentCode = "10000000008"; $0.orgCode = "TAX01"; $0.matchingNumber = "N3"; $0.expiresAtMs = MediatorTests.now + 60_000
+        })
+        #expect(refused.failure?.code == .policyFailure)
     }
 
     @Test func aTariffThatCannotDecideFailsClosed() async throws {
