@@ -91,7 +91,7 @@ import Testing
         #expect(deadlineStatus == 504 || deadlineStatus == 502, "\(late)")
 
         // The statement is the adapter's own organisation's: the bank is charged for its answered
-        // mediation (fees.toml: private payers), the municipality for nothing.
+        // link and mediation (fees.toml: private payers), the municipality for nothing.
         let (bankLink, _) = try await bank.call("POST", "/links", ["person_id": "K-1", "consent_ref": "consent-k", "facts": Self.facts])
         #expect(bankLink == 201)
         let (bankAsk, _) = try await bank.call("POST", "/ask", ["person_id": "K-1", "bp_id": "BP-KYC", "provider_org": "CITY01", "info_type": "household"])
@@ -101,7 +101,8 @@ import Testing
         #expect(statementStatus == 200, "\(statement)")
         #expect(statement["org_code"] as? String == "BANK01" && statement["period"] as? String == period)
         let lines = statement["lines"] as? [[String: Any]] ?? []
-        #expect(lines.count == 1 && lines.first?["operation"] as? String == "mediation" && lines.first?["count"] as? Int == 1, "\(statement)")
+        let counts = Dictionary(lines.map { ($0["operation"] as? String ?? "", $0["count"] as? Int ?? 0) }, uniquingKeysWith: +)
+        #expect(counts == ["link_issuance": 1, "mediation": 1], "one new link, one answer; the refusal is free: \(statement)")
         #expect((statement["total_yen"] as? Int ?? 0) > 0)
         let (_, cityStatement) = try await city.call("GET", "/statement?period=\(period)")
         #expect(cityStatement["org_code"] as? String == "CITY01" && cityStatement["total_yen"] as? Int == 0)
