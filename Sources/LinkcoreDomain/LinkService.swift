@@ -12,14 +12,17 @@ public final class LinkService: Sendable {
     private let keyring: LinkCodeKeyring
     private let hasher: ResidentHasher
     public let orgs: OrgDirectory
+    private let tariff: any Tariff
     private let now: @Sendable () -> Int64
 
     /// The one reply for every unusable link code: forged, mistyped, foreign, unknown, unlinked.
     public static let invalidLinkCode = WireError(.invalidLinkCode, "link code not valid for this organisation")
 
     public init(store: any CoreStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
+                tariff: any Tariff = FreeTariff(),
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.store = store
+        self.tariff = tariff
         self.keyring = keyring
         self.hasher = hasher
         self.orgs = orgs
@@ -42,11 +45,19 @@ public final class LinkService: Sendable {
         guard org.role != .matcher else {
             return .failure(WireError(.invalidArgument, "the matching authority does not hold links"))
         }
+        // The organisation that gets the link pays for it (charged only when a link is created).
+        let at = now()
+        let price: Price?
+        switch await tariff.price(.linkIssuance, payer: org, bpID: "", atMs: at) {
+        case let .success(found): price = found
+        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)"))
+        }
         do {
             let hash = try hasher.hash(residentCode: request.residentCode)
             let (issuance, created) = try await store.issueLink(
                 residentHash: hash, orgCode: org.code, matchingNumber: request.matchingNumber,
-                expiresAtMs: request.expiresAtMs, nowMs: now(), newIDCode: { IDCode.random().rawValue })
+                expiresAtMs: request.expiresAtMs, nowMs: at, newIDCode: { IDCode.random().rawValue },
+                charge: price?.charge(payer: org.code, .linkIssuance, reference: request.matchingNumber, atMs: at))
             var response = LCIssueLinkResponse()
             response.created = created
             return .success((response, try linkIssued(issuance)))
