@@ -3,6 +3,10 @@
 // provider B -> back to A. Baseline in the same run: the same A asking the same B directly over
 // mutual TLS, without the core (DirectProvider). A and B are in-process clients.
 //
+// Then the policy-module phase (issue 6): the same daemon reloads with the three shipped modules
+// (whitelist, fees, events: liblinkcore-policy-*.so beside this binary) and the through-core runs
+// are repeated, so the modules' cost shows as a ratio against the built-in table in this run.
+//
 //   swift build -c release && swift run -c release mediation-bench [seconds=3] [residents=200]
 import Foundation
 import LinkcoreClient
@@ -180,11 +184,13 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
 }
 
 var lines: [String] = []
+var builtinRates: [Double] = []
 for concurrency in levels {
     say("\(concurrency) concurrent requesters, \(Int(seconds)) s each: through the core, then direct")
     let cpuBefore = coreCPUSeconds()
     let viaCore = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
     let coreCPU = (coreCPUSeconds() - cpuBefore) / Double(max(viaCore.count, 1)) * 1e6
+    builtinRates.append(viaCore.rate)
     let direct = try await measure("direct", concurrency: concurrency) {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: directPort), tls: try tls("CITY01"))
     }
@@ -192,12 +198,57 @@ for concurrency in levels {
                         concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors, coreCPU,
                         direct.rate, direct.p50, direct.p99, viaCore.rate / max(direct.rate, 1)))
 }
+// The same daemon, reloaded with the three shipped policy modules instead of the built-in table.
+try write("whitelist.toml", """
+    [[rule]]
+    id = "B1"
+    bp_id = "BP-TAX"
+    task = "bench: resident tax for CITY01"
+    requester = "CITY01"
+    provider = "TAX01"
+    info_types = ["income"]
+    valid_from = "2020-01-01"
+    """)
+let policyTables = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../etc/linkcore").standardized.path
+var moduleLines: [String] = []
+if FileManager.default.fileExists(atPath: bin.appendingPathComponent("liblinkcore-policy-whitelist.so").path) {
+    let config = try String(contentsOfFile: path("linkcored.toml"), encoding: .utf8)
+    try write("linkcored.toml", config + "\n" + [("whitelist", path("whitelist.toml")), ("fees", policyTables + "/fees.toml"),
+                                                  ("events", policyTables + "/events.toml")].map { kind, table in
+        """
+        [[policy.module]]
+        kind = "\(kind)"
+        path = "\(bin.appendingPathComponent("liblinkcore-policy-\(kind).so").path)"
+        config = "\(table)"
+        """
+    }.joined(separator: "\n"))
+    guard case let .reloadResponse(reload)? = try await admin.request(.reload(LCReloadRequest())), reload.ok else {
+        throw BenchError(description: "reload with the policy modules failed")
+    }
+    for (index, concurrency) in levels.enumerated() {
+        say("\(concurrency) concurrent requesters through the core with the three policy modules")
+        let cpuBefore = coreCPUSeconds()
+        let run = try await measure("modules", concurrency: concurrency) { try await connectCore("CITY01") }
+        let cpu = (coreCPUSeconds() - cpuBefore) / Double(max(run.count, 1)) * 1e6
+        moduleLines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %12.0f | %5.3f",
+                                  concurrency, run.rate, run.p50, run.p99, run.errors, cpu, builtinRates[index], run.rate / max(builtinRates[index], 1)))
+    }
+} else {
+    say("no policy modules beside \(bin.path): skipping the module phase")
+}
+
 if case let .status(after)? = try await admin.request(.statusRequest(LCStatusRequest())) {
     say("core status: \(after.mediationOutcomes.map { "\($0.outcome)=\($0.count)" }.joined(separator: " ")), mediation p99 \(after.mediationP99Us) µs")
 }
 print("linkcore mediation benchmark (\(residents.count) residents, \(Int(seconds)) s per run, durable access log, loopback mTLS, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med |  direct /s |  p50 µs  |  p99 µs  | ratio")
 for line in lines { print(line) }
+if !moduleLines.isEmpty {
+    print("")
+    print("with the three policy modules loaded (whitelist + fees + events through the module ABI) vs the built-in table above")
+    print("requesters | modules   /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med | built-in  /s | ratio")
+    for line in moduleLines { print(line) }
+}
 for c in providerConnections { await c.close() }
 await matcher.close()
 await admin.close()
