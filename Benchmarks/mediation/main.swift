@@ -10,7 +10,7 @@
 //   swift build -c release && swift run -c release mediation-bench [seconds=3] [residents=200]
 import Foundation
 import LinkcoreClient
-import LinkcorePKI
+import BenchSupport
 import LinkcoreTLS
 import LinkcoreWire
 import NIOPosix
@@ -20,75 +20,20 @@ let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let seconds = Double(arguments.first ?? 3)
 let residents = (0..<(arguments.dropFirst().first ?? 200)).map { String(format: "4%010d", $0) }
 let levels = [1, 16, 256]
-let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mediation-bench-\(getpid())")
-try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: work) }
-func path(_ name: String) -> String { work.appendingPathComponent(name).path }
-func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
-func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
-struct BenchError: Error, CustomStringConvertible { var description: String }
-
-say("PKI and configuration in \(work.path)")
-let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
-try write("ca.pem", ca.certificate.certificatePEM)
-try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
-let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
-try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
-for org in ["CITY01", "TAX01", "MATCHER"] {
-    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
-    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
-}
-FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
-                               attributes: [.posixPermissions: 0o600])
-try write("whitelist.csv", "B1,BP-TAX,CITY01,TAX01,income,,\n")
-try write("linkcored.toml", """
-    [core]
-    id = "bench"
-    state_directory = "\(path("state"))"
-    [listen]
-    addresses = ["127.0.0.1:0"]
-    admin_socket = "\(path("admin.sock"))"
-    [tls]
-    certificate = "\(path("server.pem"))"
-    private_key = "\(path("server.key"))"
-    ca_bundle = "\(path("ca.pem"))"
-    crl = "\(path("crl.pem"))"
-    [log]
-    level = "warning"
-    [keys]
-    master_secret = "\(path("master.key"))"
+let bench = try await BenchCore.start(
+    name: "mediation-bench", orgs: ["CITY01", "TAX01", "MATCHER"], files: ["whitelist.csv": "B1,BP-TAX,CITY01,TAX01,income,,\n"],
+    extraConfig: """
     [mediation]
-    whitelist = "\(path("whitelist.csv"))"
+    whitelist = "whitelist.csv"
     """)
-
-func tls(_ org: String) throws -> TLSContext {
-    try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
-                                           trustRootsPath: path("ca.pem"), serverName: "localhost"))
-}
-
-// linkcored, a real child process with its durable store.
-let core = Process()
-core.executableURL = bin.appendingPathComponent("linkcored")
-core.arguments = ["--config", path("linkcored.toml")]
-FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
-core.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
-try core.run()
-defer { core.terminate() }
-for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) { try await Task.sleep(for: .milliseconds(20)) }
-let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
-guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
-      let corePort = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
-    throw BenchError(description: "the core reported no listen address")
-}
-for (org, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("MATCHER", .matcher)] {
-    _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = org; $0.name = org; $0.sector = .public; $0.role = role } }))
-}
+let bin = bench.bin, core = bench.process, admin = bench.admin, corePort = bench.port
+func path(_ name: String) -> String { bench.path(name) }
+func write(_ name: String, _ text: String) throws { try bench.write(name, text) }
+func tls(_ org: String) throws -> TLSContext { try bench.tls(org) }
 func connectCore(_ org: String, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
-    try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls(org),
-                                         hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: incoming != nil),
-                                         incoming: incoming)
+    try await bench.connect(org, incoming: incoming)
 }
+for (org, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("MATCHER", .matcher)] { try await bench.addOrg(org, role: role) }
 
 // Links for every resident to A and B, issued as the matcher would.
 say("issuing links for \(residents.count) residents to CITY01 and TAX01")
@@ -253,6 +198,7 @@ for c in providerConnections { await c.close() }
 await matcher.close()
 await admin.close()
 try? await directChannel.close()
+await bench.stop()
 
 extension Sequence where Element: Sendable {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
