@@ -264,17 +264,26 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What the end-to-end benchmarks share: a throwaway PKI and a real linkcored child process.
+        .target(
+            name: "BenchSupport",
+            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreTLS", "LinkcoreWire"],
+            path: "Benchmarks/Support",
+            swiftSettings: swiftSettings
+        ),
         // End-to-end issuances/s vs durable SQLite commits; `swift run -c release issuance-bench`.
         .executableTarget(
             name: "issuance-bench",
-            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            dependencies: [
+                "BenchSupport", "LinkcoreClient", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/issuance",
             swiftSettings: swiftSettings
         ),
         // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
         .executableTarget(
             name: "events-bench",
-            dependencies: ["LinkcoreClient", "LinkcorePKI", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
+            dependencies: [
+                "BenchSupport", "LinkcoreClient", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/events",
             swiftSettings: swiftSettings
         ),
@@ -283,6 +292,7 @@ let package = Package(
         .executableTarget(
             name: "mediation-bench",
             dependencies: [
+                "BenchSupport",
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

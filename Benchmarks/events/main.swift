@@ -14,7 +14,7 @@
 //   .build/release/events-bench [reports=2000] [residents=200]
 import Foundation
 import LinkcoreClient
-import LinkcorePKI
+import BenchSupport
 import LinkcoreSQLite
 import LinkcoreTLS
 import LinkcoreWire
@@ -25,72 +25,13 @@ let reports = arguments.first ?? 2000
 let residents = arguments.dropFirst().first ?? 200
 let orgCodes = (0..<10).map { String(format: "ORG%02d", $0) }
 let outstanding = 64
-let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("events-bench-\(getpid())")
-try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: work) }
-func path(_ name: String) -> String { work.appendingPathComponent(name).path }
-func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
-func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
-struct BenchError: Error, CustomStringConvertible { var description: String }
-
-say("PKI and configuration in \(work.path)")
-let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
-try write("ca.pem", ca.certificate.certificatePEM)
-try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
-let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
-try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
-for org in orgCodes + ["MATCHER"] {
-    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
-    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
-}
-_ = FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
-                               attributes: [.posixPermissions: 0o600])
-try write("linkcored.toml", """
-    [core]
-    id = "bench"
-    state_directory = "\(path("state"))"
-    [listen]
-    addresses = ["127.0.0.1:0"]
-    admin_socket = "\(path("admin.sock"))"
-    [tls]
-    certificate = "\(path("server.pem"))"
-    private_key = "\(path("server.key"))"
-    ca_bundle = "\(path("ca.pem"))"
-    crl = "\(path("crl.pem"))"
-    [log]
-    level = "warning"
-    [keys]
-    master_secret = "\(path("master.key"))"
-    """)
-
-let core = Process()
-core.executableURL = bin.appendingPathComponent("linkcored")
-core.arguments = ["--config", path("linkcored.toml")]
-_ = FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
-let coreLog = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
-core.standardOutput = coreLog
-core.standardError = coreLog
-try core.run()
-defer { core.terminate() }
-for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) { try await Task.sleep(for: .milliseconds(20)) }
-let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
-func status() async throws -> LCStatus {
-    guard case let .status(s)? = try await admin.request(.statusRequest(LCStatusRequest())) else { throw BenchError(description: "no status") }
-    return s
-}
-guard let corePort = try await status().listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
-    throw BenchError(description: "the core reported no listen address")
-}
-for org in orgCodes {
-    _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = org; $0.name = org; $0.sector = .public; $0.role = .agency } }))
-}
-_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "MATCHER"; $0.name = "Matcher"; $0.sector = .public; $0.role = .matcher } }))
-
-func tls(_ org: String) throws -> TLSContext {
-    try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
-                                           trustRootsPath: path("ca.pem"), serverName: "localhost"))
-}
+let bench = try await BenchCore.start(name: "events-bench", orgs: orgCodes + ["MATCHER"])
+let corePort = bench.port
+func path(_ name: String) -> String { bench.path(name) }
+func status() async throws -> LCStatus { try await bench.status() }
+func tls(_ org: String) throws -> TLSContext { try bench.tls(org) }
+for org in orgCodes { try await bench.addOrg(org) }
+try await bench.addOrg("MATCHER", name: "Matcher", role: .matcher)
 
 /// Change events received (and acknowledged) by all organisations; the time the last arrived.
 let received = Mutex<(count: Int, last: ContinuousClock.Instant?)>((0, nil))
@@ -199,4 +140,4 @@ print(String(format: "ratio:     events/s / pings/s = %.3f; events/s / durable c
              eventsPerSecond / pingsPerSecond, eventsPerSecond / commitsPerSecond))
 for connection in connections { await connection.close() }
 await asMatcher.close()
-await admin.close()
+await bench.stop()

@@ -13,7 +13,7 @@
 //   (residents=1000000 for the issue's figure: about 1 min to generate, several to link)
 import Foundation
 import LinkcoreClient
-import LinkcorePKI
+import BenchSupport
 import LinkcoreSQLite
 import LinkcoreTLS
 import LinkcoreWire
@@ -21,44 +21,14 @@ import LinkcoreWire
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let residents = arguments.first ?? 20000
 let seconds = Double(arguments.dropFirst().first ?? 5)
-let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("issuance-bench-\(getpid())")
-try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: work) }
-func path(_ name: String) -> String { work.appendingPathComponent(name).path }
-func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
-func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
-
-// PKI, master key, config.
-say("PKI and configuration in \(work.path)")
-let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
-try write("ca.pem", ca.certificate.certificatePEM)
-try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
-let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
-try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
-for org in ["CITY01", "HEALTH01", "MATCHER"] {
-    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
-    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
-}
-FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
-                               attributes: [.posixPermissions: 0o600])
-try write("linkcored.toml", """
-    [core]
-    id = "bench"
-    state_directory = "\(path("state"))"
-    [listen]
-    addresses = ["127.0.0.1:0"]
-    admin_socket = "\(path("admin.sock"))"
-    [tls]
-    certificate = "\(path("server.pem"))"
-    private_key = "\(path("server.key"))"
-    ca_bundle = "\(path("ca.pem"))"
-    crl = "\(path("crl.pem"))"
-    [log]
-    level = "warning"
-    [keys]
-    master_secret = "\(path("master.key"))"
-    """)
+let bench = try await BenchCore.start(name: "issuance-bench", orgs: ["CITY01", "HEALTH01", "MATCHER"])
+let bin = bench.bin, core = bench.process, admin = bench.admin, corePort = bench.port
+func path(_ name: String) -> String { bench.path(name) }
+func write(_ name: String, _ text: String) throws { try bench.write(name, text) }
+func tls(_ org: String) throws -> TLSContext { try bench.tls(org) }
+try await bench.addOrg("CITY01", name: "City")
+try await bench.addOrg("HEALTH01", name: "Health insurer")
+try await bench.addOrg("MATCHER", name: "Matcher", role: .matcher)
 
 func spawn(_ executable: String, _ args: [String], log: String) throws -> Process {
     let process = Process()
@@ -77,7 +47,7 @@ func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws 
         if (try? await condition()) == true { return }
         try await Task.sleep(for: .milliseconds(20))
     }
-    throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "timed out waiting for \(what)"])
+    throw BenchError(description: "timed out waiting for \(what)")
 }
 
 // The registry.
@@ -102,18 +72,7 @@ let registryDB = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: tru
 let myNumbers = try registryDB.query("SELECT my_number FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
 let residentCodes = try registryDB.query("SELECT resident_code FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
 
-// linkcored, organisations, matcher.
-let core = try spawn("linkcored", ["--config", path("linkcored.toml")], log: "linkcored.log")
-defer { core.terminate() }
-try await waitFor("linkcored") { FileManager.default.fileExists(atPath: path("admin.sock")) }
-let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
-guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
-      let corePort = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
-    throw NSError(domain: "bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "the core reported no listen address"])
-}
-_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "CITY01"; $0.name = "City"; $0.sector = .public; $0.role = .agency } }))
-_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "HEALTH01"; $0.name = "Health insurer"; $0.sector = .public; $0.role = .agency } }))
-_ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = "MATCHER"; $0.name = "Matcher"; $0.sector = .public; $0.role = .matcher } }))
+// The matcher.
 // "notice" keeps the matcher's per-request info lines out of the measurement; the bound port is
 // logged at notice level.
 try write("matcher.toml", """
@@ -144,8 +103,7 @@ try await waitFor("linkcore-matcher") {
     matcherPort = port
     return true
 }
-let cityTLS = try TLSContext.client(TLSConfiguration(certificateChainPath: path("CITY01.pem"), privateKeyPath: path("CITY01.key"),
-                                                     trustRootsPath: path("ca.pem"), serverName: "localhost"))
+let cityTLS = try tls("CITY01")
 // The organisation's core connection takes the pushed links and acknowledges them.
 let inbox = try await LinkcoreConnection.connect(
     to: .tcp(host: "127.0.0.1", port: corePort), tls: cityTLS,
@@ -218,15 +176,10 @@ func peakMB(_ pid: Int32) -> Double {
 
 /// The bulk phase: every resident linked to HEALTH01, the bench speaking as the matcher.
 func bulkLink(codes: [String], outstanding: Int) async throws -> (seconds: Double, errors: Int) {
-    func tls(_ org: String) throws -> TLSContext {
-        try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
-                                               trustRootsPath: path("ca.pem"), serverName: "localhost"))
-    }
-    let health = ProcessInfo.processInfo.environment["BENCH_NO_ACK"] != nil ? nil : try await LinkcoreConnection.connect(
-        to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls("HEALTH01"),
-        hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: true),
-        incoming: { _ in .success(.linkIssuedAck(LCLinkIssuedAck())) })
-    let asMatcher = try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls("MATCHER"))
+    // BENCH_NO_ACK=1: HEALTH01 stays away, so links wait in the store instead of being pushed.
+    let health = ProcessInfo.processInfo.environment["BENCH_NO_ACK"] != nil ? nil
+        : try await bench.connect("HEALTH01") { _ in .success(.linkIssuedAck(LCLinkIssuedAck())) }
+    let asMatcher = try await bench.connect("MATCHER")
     let expires = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
     let start = Date()
     let errors = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -269,4 +222,4 @@ print(String(format: "bulk linking: %d links in %.1f s = %.0f links/s (%d errors
 print(String(format: "core database after all runs: %.0f MB (%.0f bytes per link); linkcored peak RSS %.0f MB",
              coreMB, coreMB * 1_048_576 / Double(max(1, residentCodes.count)), corePeakMB))
 await inbox.close()
-await admin.close()
+await bench.stop()

@@ -3,10 +3,14 @@
 // provider B -> back to A. Baseline in the same run: the same A asking the same B directly over
 // mutual TLS, without the core (DirectProvider). A and B are in-process clients.
 //
+// Then the policy-module phase (issue 6): the same daemon reloads with the three shipped modules
+// (whitelist, fees, events: liblinkcore-policy-*.so beside this binary) and the through-core runs
+// are repeated, so the modules' cost shows as a ratio against the built-in table in this run.
+//
 //   swift build -c release && swift run -c release mediation-bench [seconds=3] [residents=200]
 import Foundation
 import LinkcoreClient
-import LinkcorePKI
+import BenchSupport
 import LinkcoreTLS
 import LinkcoreWire
 import NIOPosix
@@ -16,75 +20,20 @@ let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let seconds = Double(arguments.first ?? 3)
 let residents = (0..<(arguments.dropFirst().first ?? 200)).map { String(format: "4%010d", $0) }
 let levels = [1, 16, 256]
-let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("mediation-bench-\(getpid())")
-try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: work) }
-func path(_ name: String) -> String { work.appendingPathComponent(name).path }
-func write(_ name: String, _ text: String) throws { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
-func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
-struct BenchError: Error, CustomStringConvertible { var description: String }
-
-say("PKI and configuration in \(work.path)")
-let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
-try write("ca.pem", ca.certificate.certificatePEM)
-try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
-let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
-try write("server.pem", server.certificatePEM); try write("server.key", server.privateKeyPEM)
-for org in ["CITY01", "TAX01", "MATCHER"] {
-    let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
-    try write("\(org).pem", cert.certificatePEM); try write("\(org).key", cert.privateKeyPEM)
-}
-FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
-                               attributes: [.posixPermissions: 0o600])
-try write("whitelist.csv", "B1,BP-TAX,CITY01,TAX01,income,,\n")
-try write("linkcored.toml", """
-    [core]
-    id = "bench"
-    state_directory = "\(path("state"))"
-    [listen]
-    addresses = ["127.0.0.1:0"]
-    admin_socket = "\(path("admin.sock"))"
-    [tls]
-    certificate = "\(path("server.pem"))"
-    private_key = "\(path("server.key"))"
-    ca_bundle = "\(path("ca.pem"))"
-    crl = "\(path("crl.pem"))"
-    [log]
-    level = "warning"
-    [keys]
-    master_secret = "\(path("master.key"))"
+let bench = try await BenchCore.start(
+    name: "mediation-bench", orgs: ["CITY01", "TAX01", "MATCHER"], files: ["whitelist.csv": "B1,BP-TAX,CITY01,TAX01,income,,\n"],
+    extraConfig: """
     [mediation]
-    whitelist = "\(path("whitelist.csv"))"
+    whitelist = "whitelist.csv"
     """)
-
-func tls(_ org: String) throws -> TLSContext {
-    try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
-                                           trustRootsPath: path("ca.pem"), serverName: "localhost"))
-}
-
-// linkcored, a real child process with its durable store.
-let core = Process()
-core.executableURL = bin.appendingPathComponent("linkcored")
-core.arguments = ["--config", path("linkcored.toml")]
-FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
-core.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
-try core.run()
-defer { core.terminate() }
-for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) { try await Task.sleep(for: .milliseconds(20)) }
-let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
-guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
-      let corePort = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
-    throw BenchError(description: "the core reported no listen address")
-}
-for (org, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("MATCHER", .matcher)] {
-    _ = try await admin.request(.orgAdd(.with { $0.org = .with { $0.code = org; $0.name = org; $0.sector = .public; $0.role = role } }))
-}
+let bin = bench.bin, core = bench.process, admin = bench.admin, corePort = bench.port
+func path(_ name: String) -> String { bench.path(name) }
+func write(_ name: String, _ text: String) throws { try bench.write(name, text) }
+func tls(_ org: String) throws -> TLSContext { try bench.tls(org) }
 func connectCore(_ org: String, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
-    try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: corePort), tls: try tls(org),
-                                         hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: incoming != nil),
-                                         incoming: incoming)
+    try await bench.connect(org, incoming: incoming)
 }
+for (org, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("MATCHER", .matcher)] { try await bench.addOrg(org, role: role) }
 
 // Links for every resident to A and B, issued as the matcher would.
 say("issuing links for \(residents.count) residents to CITY01 and TAX01")
@@ -180,11 +129,13 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
 }
 
 var lines: [String] = []
+var builtinRates: [Double] = []
 for concurrency in levels {
     say("\(concurrency) concurrent requesters, \(Int(seconds)) s each: through the core, then direct")
     let cpuBefore = coreCPUSeconds()
     let viaCore = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
     let coreCPU = (coreCPUSeconds() - cpuBefore) / Double(max(viaCore.count, 1)) * 1e6
+    builtinRates.append(viaCore.rate)
     let direct = try await measure("direct", concurrency: concurrency) {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: directPort), tls: try tls("CITY01"))
     }
@@ -192,16 +143,62 @@ for concurrency in levels {
                         concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors, coreCPU,
                         direct.rate, direct.p50, direct.p99, viaCore.rate / max(direct.rate, 1)))
 }
+// The same daemon, reloaded with the three shipped policy modules instead of the built-in table.
+try write("whitelist.toml", """
+    [[rule]]
+    id = "B1"
+    bp_id = "BP-TAX"
+    task = "bench: resident tax for CITY01"
+    requester = "CITY01"
+    provider = "TAX01"
+    info_types = ["income"]
+    valid_from = "2020-01-01"
+    """)
+let policyTables = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../etc/linkcore").standardized.path
+var moduleLines: [String] = []
+if FileManager.default.fileExists(atPath: bin.appendingPathComponent("liblinkcore-policy-whitelist.so").path) {
+    let config = try String(contentsOfFile: path("linkcored.toml"), encoding: .utf8)
+    try write("linkcored.toml", config + "\n" + [("whitelist", path("whitelist.toml")), ("fees", policyTables + "/fees.toml"),
+                                                  ("events", policyTables + "/events.toml")].map { kind, table in
+        """
+        [[policy.module]]
+        kind = "\(kind)"
+        path = "\(bin.appendingPathComponent("liblinkcore-policy-\(kind).so").path)"
+        config = "\(table)"
+        """
+    }.joined(separator: "\n"))
+    guard case let .reloadResponse(reload)? = try await admin.request(.reload(LCReloadRequest())), reload.ok else {
+        throw BenchError(description: "reload with the policy modules failed")
+    }
+    for (index, concurrency) in levels.enumerated() {
+        say("\(concurrency) concurrent requesters through the core with the three policy modules")
+        let cpuBefore = coreCPUSeconds()
+        let run = try await measure("modules", concurrency: concurrency) { try await connectCore("CITY01") }
+        let cpu = (coreCPUSeconds() - cpuBefore) / Double(max(run.count, 1)) * 1e6
+        moduleLines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %12.0f | %5.3f",
+                                  concurrency, run.rate, run.p50, run.p99, run.errors, cpu, builtinRates[index], run.rate / max(builtinRates[index], 1)))
+    }
+} else {
+    say("no policy modules beside \(bin.path): skipping the module phase")
+}
+
 if case let .status(after)? = try await admin.request(.statusRequest(LCStatusRequest())) {
     say("core status: \(after.mediationOutcomes.map { "\($0.outcome)=\($0.count)" }.joined(separator: " ")), mediation p99 \(after.mediationP99Us) µs")
 }
 print("linkcore mediation benchmark (\(residents.count) residents, \(Int(seconds)) s per run, durable access log, loopback mTLS, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med |  direct /s |  p50 µs  |  p99 µs  | ratio")
 for line in lines { print(line) }
+if !moduleLines.isEmpty {
+    print("")
+    print("with the three policy modules loaded (whitelist + fees + events through the module ABI) vs the built-in table above")
+    print("requesters | modules   /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med | built-in  /s | ratio")
+    for line in moduleLines { print(line) }
+}
 for c in providerConnections { await c.close() }
 await matcher.close()
 await admin.close()
 try? await directChannel.close()
+await bench.stop()
 
 extension Sequence where Element: Sendable {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {

@@ -1,5 +1,6 @@
 import LinkcoreConfig
 import LinkcoreDomain
+import LinkcoreStore
 import LinkcorePolicy
 import LinkcoreWire
 
@@ -59,12 +60,24 @@ struct ModuleWhitelist: Whitelist {
     }
 }
 
-/// The fees policy module as the mediator's fee schedule. No fees module: nothing is charged.
-struct ModuleFees: FeeSchedule {
+/// The fees module as the core's tariff. No fees module configured: nothing is charged. A
+/// configured module that fails fails the operation closed rather than letting it go unbilled.
+struct ModuleTariff: Tariff {
     let policy: PolicyHost
 
-    func fee(_ query: LCFeeQuery) async -> Result<LCFeeDecision?, WireError> {
-        guard let set = policy.current, set.fees != nil else { return .success(nil) }
-        return await set.decide(query).map { Optional($0) }.mapError { WireError(.policyFailure, $0.description) }
+    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+        guard policy.current?.fees != nil else { return .success(nil) }
+        var query = LCFeeQuery()
+        query.operation = switch operation {
+            case .mediation: .mediation
+            case .linkIssuance: .linkIssuance
+            case .eventDelivery: .eventDelivery
+        }
+        query.payer = payer.ref
+        query.atMs = atMs
+        query.bpID = bpID
+        return await policy.decide(query)
+            .mapError { WireError(.policyFailure, $0.description) }
+            .map { decision in decision.chargeable ? Price(amountYen: decision.amountYen, tariffID: decision.tariffID) : nil }
     }
 }

@@ -13,6 +13,7 @@ public final class EventService: Sendable {
     private let hasher: ResidentHasher
     private let orgs: OrgDirectory
     private let routing: any EventRouting
+    private let tariff: any Tariff
     /// Minute of the UTC day at which daily batches fall due (18:00 UTC = 03:00 JST by default).
     public let batchMinuteUTC: Int
     private let now: @Sendable () -> Int64
@@ -21,8 +22,9 @@ public final class EventService: Sendable {
     public static let maxBatch = 1000
 
     public init(store: any EventStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
-                routing: any EventRouting = DefaultEventRouting(), batchMinuteUTC: Int = 18 * 60,
+                routing: any EventRouting = DefaultEventRouting(), tariff: any Tariff = FreeTariff(), batchMinuteUTC: Int = 18 * 60,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.tariff = tariff
         self.store = store
         self.keyring = keyring
         self.hasher = hasher
@@ -160,13 +162,23 @@ public final class EventService: Sendable {
     }
 
     /// Organisation -> core: AckEvents (and each ChangeEventAck). Only the organisation's own
-    /// events are marked; other ids are ignored without saying so.
+    /// events are marked; other ids are ignored without saying so. A delivered event is charged
+    /// to its receiver in the same write (受益者負担); a tariff that cannot decide leaves the
+    /// events pending, to be delivered and charged later.
     public func acknowledge(orgCode: String, eventIDs: [String]) async -> Result<Int, WireError> {
         guard eventIDs.count <= Self.maxBatch else {
             return .failure(WireError(.invalidArgument, "at most \(Self.maxBatch) event ids per AckEvents"))
         }
+        guard let org = orgs[orgCode] else { return .failure(WireError(.orgUnknown, "organisation \(orgCode) is not registered")) }
+        let at = now()
+        let price: Price?
+        switch await tariff.price(.eventDelivery, payer: org, bpID: "", atMs: at) {
+        case let .success(found): price = found
+        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)"))
+        }
+        let charge = price.map { price in { @Sendable (id: String) in price.charge(payer: orgCode, .eventDelivery, reference: id, atMs: at) } }
         do {
-            return .success(try await store.acknowledgeEvents(orgCode: orgCode, eventIDs: eventIDs, nowMs: now()))
+            return .success(try await store.acknowledgeEvents(orgCode: orgCode, eventIDs: eventIDs, nowMs: at, charge: charge))
         } catch {
             return .failure(WireError(.unavailable, "events: \(error)"))
         }

@@ -12,17 +12,17 @@ public final class LinkService: Sendable {
     private let keyring: LinkCodeKeyring
     private let hasher: ResidentHasher
     public let orgs: OrgDirectory
+    private let tariff: any Tariff
     private let now: @Sendable () -> Int64
-    private let fees: any FeeSchedule
 
     /// The one reply for every unusable link code: forged, mistyped, foreign, unknown, unlinked.
     public static let invalidLinkCode = WireError(.invalidLinkCode, "link code not valid for this organisation")
 
     public init(store: any CoreStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
-                fees: any FeeSchedule = NoFees(),
+                tariff: any Tariff = FreeTariff(),
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.store = store
-        self.fees = fees
+        self.tariff = tariff
         self.keyring = keyring
         self.hasher = hasher
         self.orgs = orgs
@@ -45,24 +45,19 @@ public final class LinkService: Sendable {
         guard org.role != .matcher else {
             return .failure(WireError(.invalidArgument, "the matching authority does not hold links"))
         }
-        // The fee is decided first: a tariff that cannot decide refuses the issuance (the matcher
-        // reports POLICY_FAILURE) rather than issuing a link nobody is charged for.
+        // The organisation that gets the link pays for it (charged only when a link is created).
         let at = now()
-        let fee: LCFeeDecision?
-        switch await fees.fee(.with { $0.operation = .linkIssuance; $0.payer = org.ref; $0.atMs = at }) {
-        case let .success(decision): fee = decision
-        case let .failure(error): return .failure(WireError(.policyFailure, "the fee tariff could not decide: \(error.message)"))
+        let price: Price?
+        switch await tariff.price(.linkIssuance, payer: org, bpID: "", atMs: at) {
+        case let .success(found): price = found
+        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)"))
         }
         do {
             let hash = try hasher.hash(residentCode: request.residentCode)
             let (issuance, created) = try await store.issueLink(
                 residentHash: hash, orgCode: org.code, matchingNumber: request.matchingNumber,
-                expiresAtMs: request.expiresAtMs, nowMs: at, newIDCode: { IDCode.random().rawValue })
-            if created, let fee, fee.chargeable {
-                // Keyed by matching number: a repeated issuance is never charged twice.
-                _ = try await store.charge(FeeCharge(payer: org.code, operation: .linkIssuance, reference: request.matchingNumber,
-                                                     amountYen: fee.amountYen, tariffID: fee.tariffID, atMs: at))
-            }
+                expiresAtMs: request.expiresAtMs, nowMs: at, newIDCode: { IDCode.random().rawValue },
+                charge: price?.charge(payer: org.code, .linkIssuance, reference: request.matchingNumber, atMs: at))
             var response = LCIssueLinkResponse()
             response.created = created
             return .success((response, try linkIssued(issuance)))

@@ -30,7 +30,7 @@ extension Mediator {
 }
 
 extension Organisation {
-    var ref: LCOrgRef {
+    public var ref: LCOrgRef {
         var ref = LCOrgRef()
         ref.code = code
         ref.sector = sector.proto

@@ -35,15 +35,15 @@ public final class Mediator: Sendable {
     private let links: LinkService
     private let whitelist: any Whitelist
     private let providers: any ProviderGateway
-    private let fees: any FeeSchedule
+    private let tariff: any Tariff
     public let settings: Settings
     private let now: @Sendable () -> Int64
 
     public init(store: any CoreStore, links: LinkService, whitelist: any Whitelist, providers: any ProviderGateway,
-                settings: Settings = Settings(), fees: any FeeSchedule = NoFees(),
+                tariff: any Tariff = FreeTariff(), settings: Settings = Settings(),
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
-        self.store = store; self.links = links; self.whitelist = whitelist; self.providers = providers; self.fees = fees
-        self.settings = settings; self.now = now
+        self.store = store; self.links = links; self.whitelist = whitelist; self.providers = providers
+        self.tariff = tariff; self.settings = settings; self.now = now
     }
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
@@ -102,23 +102,13 @@ public final class Mediator: Sendable {
         guard let lb, let lbCode = try? links.code(for: lb) else {
             return await finish(result, request, requester, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
         }
-        // The fee is decided before B is asked: if the tariff cannot decide, B is never troubled
-        // and A gets POLICY_FAILURE. It is charged only for an answer, in the entry's transaction.
-        var feeQuery = LCFeeQuery()
-        feeQuery.operation = .mediation
-        feeQuery.payer = a.ref
-        feeQuery.atMs = startedAt
-        feeQuery.bpID = request.bpID
-        let charge: FeeCharge?
-        switch await fees.fee(feeQuery) {
-        case let .success(decision?) where decision.chargeable:
-            charge = FeeCharge(payer: a.code, operation: .mediation, reference: id, amountYen: decision.amountYen,
-                               tariffID: decision.tariffID, atMs: startedAt)
-        case .success:
-            charge = nil
+        // The price, fixed before B is asked: a tariff that cannot decide stops the exchange.
+        let price: Price?
+        switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
+        case let .success(found): price = found
         case let .failure(error):
             return await finish(result, request, requester, link: la, .policyFailed,
-                                .failure(WireError(.policyFailure, "the fee tariff could not decide: \(error.message)")))
+                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)")))
         }
         // (4) Ask B under LB, (5) relay.
         let deadlineMs = deadline(request.deadlineMs)
@@ -135,7 +125,7 @@ public final class Mediator: Sendable {
             var response = LCMediateResponse()
             response.mediationID = id
             response.answer = Data(answer)
-            return await finish(result, request, requester, link: la, .answered, .success(response), charge: charge)
+            return await finish(result, request, requester, link: la, .answered, .success(response), price: price)
         case let .refused(code, message):
             var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
             error.providerCode = String(code.prefix(64))
@@ -148,11 +138,11 @@ public final class Mediator: Sendable {
         }
     }
 
-    /// Records the decision under the resident (when known), durably, then hands back the reply.
-    /// If the entry cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged.
+    /// Records the decision under the resident (when known), durably and with its fee when one
+    /// is due (only an answered mediation is charged), then hands back the reply. If the entry
+    /// cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged or unbilled.
     private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, link: Link?,
-                        _ outcome: AccessOutcome, _ reply: Result<LCMediateResponse, WireError>,
-                        charge: FeeCharge? = nil) async -> Mediation {
+                        _ outcome: AccessOutcome, _ reply: Result<LCMediateResponse, WireError>, price: Price? = nil) async -> Mediation {
         var result = base
         result.outcome = outcome
         result.reply = reply
@@ -160,7 +150,7 @@ public final class Mediator: Sendable {
         let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
                                   provider: request.providerOrg, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
         do {
-            _ = try await store.appendAccess(record, charge: charge)
+            _ = try await store.appendAccess(record, charge: price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs))
             result.logged = true
         } catch {
             result.reply = .failure(WireError(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))

@@ -16,8 +16,9 @@ public protocol CoreStore: Sendable {
     /// Issues (or finds) the organisation's live link for the resident with this keyed hash,
     /// creating the resident's ID code on first sight, and records the issuance under the
     /// matching number. Idempotent for a repeated matching number of the same org and resident.
+    /// `charge` is written with it when a link is created (a found link is not charged again).
     func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
-                   nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64) async throws -> (issuance: Issuance, created: Bool)
+                   nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64, charge: FeeCharge?) async throws -> (issuance: Issuance, created: Bool)
     func issuance(matchingNumber: String) async throws -> Issuance?
     func acknowledgeIssuance(matchingNumber: String, orgCode: String, nowMs: Int64) async throws
     /// Issuances an organisation has not acknowledged yet, oldest first.

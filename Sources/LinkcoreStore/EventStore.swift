@@ -19,7 +19,9 @@ public protocol EventStore: Sendable {
     /// live, oldest first, after outbox position `afterSeq`.
     func pendingEvents(orgCode: String, dueBy nowMs: Int64, afterSeq: Int64, limit: Int) async throws -> [PendingEvent]
     /// Marks the organisation's own events acknowledged; returns how many were newly marked.
-    func acknowledgeEvents(orgCode: String, eventIDs: [String], nowMs: Int64) async throws -> Int
+    /// `charge` (built per event id) is written for each event this call marks delivered.
+    func acknowledgeEvents(orgCode: String, eventIDs: [String], nowMs: Int64,
+                           charge: (@Sendable (_ eventID: String) -> FeeCharge)?) async throws -> Int
     /// Totals over the whole outbox.
     func eventCounts() async throws -> EventCounts
 }

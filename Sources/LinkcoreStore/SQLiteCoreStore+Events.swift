@@ -75,14 +75,17 @@ extension SQLiteCoreStore: EventStore {
         }
     }
 
-    public func acknowledgeEvents(orgCode: String, eventIDs: [String], nowMs: Int64) async throws -> Int {
+    public func acknowledgeEvents(orgCode: String, eventIDs: [String], nowMs: Int64,
+                                  charge: (@Sendable (_ eventID: String) -> FeeCharge)?) async throws -> Int {
         guard !eventIDs.isEmpty else { return 0 }
         return try await write { db in
             var marked = 0
             for id in eventIDs {
                 try db.query("UPDATE event_outbox SET acked_at = ? WHERE event_id = ? AND org_code = ? AND acked_at IS NULL",
                              [.integer(nowMs), .text(id), .text(orgCode)])
-                marked += db.changes
+                guard db.changes == 1 else { continue }
+                marked += 1
+                if let charge { try Self.insert(charge(id), in: db) }
             }
             return marked
         }

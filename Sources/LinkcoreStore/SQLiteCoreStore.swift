@@ -117,7 +117,7 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         """
 
     public func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
-                          nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64) async throws -> (issuance: Issuance, created: Bool) {
+                          nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64, charge: FeeCharge?) async throws -> (issuance: Issuance, created: Bool) {
         try await write { db in
             // A matching number is used once: a replay is idempotent only for the same org and resident.
             if let row = try db.query(Self.issuanceQuery + " WHERE i.matching_number = ?", [.text(matchingNumber)]).first,
@@ -147,6 +147,7 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
                              [.integer(idCode), .text(orgCode), .integer(org), .integer(nowMs)])
                 linkRow = db.lastInsertRowID
                 created = true
+                if let charge { try Self.insert(charge, in: db) }
             }
             try db.query("INSERT INTO issuances (matching_number, link_rowid, expires_at, created_at) VALUES (?, ?, ?, ?)",
                          [.text(matchingNumber), .integer(linkRow ?? 0), .integer(expiresAtMs), .integer(nowMs)])

@@ -164,6 +164,36 @@ import Testing
         #expect(try await log(w).map(\.outcome) == [.policyFailed])
     }
 
+    /// Prices each operation at a fixed amount, or fails when told to.
+    struct FixedTariff: Tariff {
+        var failing = false
+        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+            failing ? .failure(WireError(.internal, "fees module crashed")) : .success(Price(amountYen: 7, tariffID: "T7"))
+        }
+    }
+
+    @Test func onlyAnsweredMediationsAreChargedAndABrokenTariffFailsClosed() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,")
+        let priced = Mediator(store: w.store, links: w.links, whitelist: whitelist, providers: w.providers,
+                              tariff: FixedTariff(), now: { Self.now })
+        let answered = await priced.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        w.providers.reply.withLock { $0 = .refused(providerCode: "NO", message: "no") }
+        _ = await priced.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        _ = await priced.mediate(request(w.code("CITY01", "10000000001"), info: "pension"), requester: "CITY01")
+        let (lines, entries) = try await w.store.feeLines(payer: "CITY01", fromMs: 0, toMs: .max)
+        #expect(entries == 1 && lines.first?.amountYen == 7 && lines.first?.operation == .mediation)
+        #expect((try? answered.reply.get()) != nil)
+
+        let askedBefore = w.providers.asked.withLock { $0.count }
+        let broken = Mediator(store: w.store, links: w.links, whitelist: whitelist, providers: w.providers,
+                              tariff: FixedTariff(failing: true), now: { Self.now })
+        let m = await broken.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
+        #expect(m.reply.failure?.code == .policyFailure && m.outcome == .policyFailed && m.logged)
+        #expect(w.providers.asked.withLock { $0.count } == askedBefore)  // B was never asked
+    }
+
     @Test func thePortalSeesOnlyItsResidentsEntriesPageByPage() async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try await makeWorld()

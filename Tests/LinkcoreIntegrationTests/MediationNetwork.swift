@@ -36,7 +36,14 @@ final class MediationNetwork: @unchecked Sendable {
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("PORTAL", role: .portal)
-        for org in requesters + providers { try daemon.addOrg(org) }
+        for org in requesters + providers {
+            // BANK* play private-sector connectors; everyone else is a public agency.
+            if org.hasPrefix("BANK") {
+                try daemon.addOrg(org, role: .privateConnector, sector: .private)
+            } else {
+                try daemon.addOrg(org)
+            }
+        }
         try await daemon.start()
     }
     private let extraTemp: TempDirectory

@@ -1,0 +1,132 @@
+import Foundation
+import LinkcoreClient
+import LinkcorePKI
+import LinkcoreTLS
+import LinkcoreWire
+
+/// What every end-to-end benchmark needs: a scratch directory, a throwaway PKI, and a release
+/// `linkcored` started as a real child process on a free port with its durable store.
+public final class BenchCore: @unchecked Sendable {
+    // @unchecked: set up once in `start`, then only read (the Process is only terminated).
+    public let work: URL
+    /// The directory of the running bench binary: linkcored and friends are built beside it.
+    public let bin: URL
+    public let process: Process
+    public let admin: LinkcoreConnection
+    public let port: Int
+
+    public func path(_ name: String) -> String { work.appendingPathComponent(name).path }
+
+    public func write(_ name: String, _ text: String) throws {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Makes the PKI (a certificate for each of `orgs`), writes `files` and the config (plus
+    /// `extraConfig` tables, whose relative paths name `files`), starts linkcored and waits for
+    /// its admin socket.
+    public static func start(name: String, orgs: [String], files: [String: String] = [:], extraConfig: String = "") async throws -> BenchCore {
+        let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        func path(_ file: String) -> String { work.appendingPathComponent(file).path }
+        func write(_ file: String, _ text: String) throws { try text.write(toFile: path(file), atomically: true, encoding: .utf8) }
+
+        say("PKI and configuration in \(work.path)")
+        let ca = try CertificateAuthority.create(commonName: "bench CA", validDays: 30)
+        try write("ca.pem", ca.certificate.certificatePEM)
+        try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
+        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
+        try write("server.pem", server.certificatePEM)
+        try write("server.key", server.privateKeyPEM)
+        for org in orgs {
+            let cert = try ca.issueOrganisation(code: org, name: org, validDays: 20)
+            try write("\(org).pem", cert.certificatePEM)
+            try write("\(org).key", cert.privateKeyPEM)
+        }
+        for (file, text) in files { try write(file, text) }
+        _ = FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                                           attributes: [.posixPermissions: 0o600])
+        try write("linkcored.toml", """
+            [core]
+            id = "bench"
+            state_directory = "\(path("state"))"
+            [listen]
+            addresses = ["127.0.0.1:0"]
+            admin_socket = "\(path("admin.sock"))"
+            [tls]
+            certificate = "\(path("server.pem"))"
+            private_key = "\(path("server.key"))"
+            ca_bundle = "\(path("ca.pem"))"
+            crl = "\(path("crl.pem"))"
+            [log]
+            level = "warning"
+            [keys]
+            master_secret = "\(path("master.key"))"
+            \(extraConfig)
+            """)
+
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = bin.appendingPathComponent("linkcored")
+        process.arguments = ["--config", path("linkcored.toml")]
+        _ = FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
+        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
+              let port = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
+            process.terminate()
+            throw BenchError(description: "the core reported no listen address (see \(path("linkcored.log")))")
+        }
+        return BenchCore(work: work, bin: bin, process: process, admin: admin, port: port)
+    }
+
+    private init(work: URL, bin: URL, process: Process, admin: LinkcoreConnection, port: Int) {
+        self.work = work; self.bin = bin; self.process = process; self.admin = admin; self.port = port
+    }
+
+    public func addOrg(_ code: String, name: String? = nil, role: LCRole = .agency, sector: LCSector = .public) async throws {
+        _ = try await admin.request(.orgAdd(.with { $0.org = .with {
+            $0.code = code; $0.name = name ?? code; $0.sector = sector; $0.role = role
+        } }))
+    }
+
+    public func status() async throws -> LCStatus {
+        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) else {
+            throw BenchError(description: "no status from the core")
+        }
+        return status
+    }
+
+    /// A client TLS context with an organisation's certificate from this bench's PKI.
+    public func tls(_ org: String) throws -> TLSContext {
+        try TLSContext.client(TLSConfiguration(certificateChainPath: path("\(org).pem"), privateKeyPath: path("\(org).key"),
+                                               trustRootsPath: path("ca.pem"), serverName: "localhost"))
+    }
+
+    /// A connection to the core as `org`; with `incoming`, it takes the core's pushes.
+    public func connect(_ org: String, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
+        try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: port), tls: try tls(org),
+                                             hello: LinkcoreConnection.defaultHello(software: "bench", acceptsPushes: incoming != nil),
+                                             incoming: incoming)
+    }
+
+    /// Stops the daemon and removes the scratch directory.
+    public func stop() async {
+        await admin.close()
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: work)
+    }
+}
+
+public func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
+
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}

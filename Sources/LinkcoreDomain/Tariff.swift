@@ -1,0 +1,29 @@
+import LinkcoreStore
+import LinkcoreWire
+
+/// Prices chargeable operations (受益者負担): the fees policy module implements it in the
+/// daemon. Asked before the operation, so a tariff that cannot decide fails the operation
+/// closed instead of letting it through unbilled; the charge is then written in the same
+/// transaction as the operation.
+public protocol Tariff: Sendable {
+    /// The price of one `operation` for `payer` at `atMs`, or nil when it is free.
+    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError>
+}
+
+public struct Price: Sendable, Equatable {
+    public var amountYen: Int64
+    public var tariffID: String
+    public init(amountYen: Int64, tariffID: String) { self.amountYen = amountYen; self.tariffID = tariffID }
+
+    public func charge(payer: String, _ operation: FeeCharge.Operation, reference: String, atMs: Int64) -> FeeCharge {
+        FeeCharge(payer: payer, operation: operation, reference: reference, amountYen: amountYen, tariffID: tariffID, atMs: atMs)
+    }
+}
+
+/// No fees module configured: nothing is charged.
+public struct FreeTariff: Tariff {
+    public init() {}
+    public func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+        .success(nil)
+    }
+}
