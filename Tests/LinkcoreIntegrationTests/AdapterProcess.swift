@@ -135,3 +135,55 @@ final class SilentListener: @unchecked Sendable {
 
     deinit { close(fd) }
 }
+
+/// A minimal HTTP/1.1 server standing in for an organisation's system behind a webhook backend:
+/// it answers each POST with `{"answer": "insured:<person_id>"}`, or refuses with
+/// `{"refused": "NOT_INSURED"}` when the information type is "refuse". One connection at a time,
+/// `Connection: close`; enough for the adapter's URLSession.
+final class TinyWebhook: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    private(set) var requests: [String] = []
+    private let lock = NSLock()
+
+    init() throws {
+        let listener = try SilentListener()
+        fd = dup(listener.fd)
+        port = listener.port
+        let fd = self.fd
+        Thread.detachNewThread { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                var data = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                // Read the head, then Content-Length bytes of body.
+                while true {
+                    let n = read(client, &buffer, buffer.count)
+                    guard n > 0 else { break }
+                    data += buffer[0..<n]
+                    let text = String(decoding: data, as: UTF8.self)
+                    if let split = text.range(of: "\r\n\r\n") {
+                        let head = text[..<split.lowerBound].lowercased()
+                        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                        if text[split.upperBound...].utf8.count >= length { break }
+                    }
+                }
+                let text = String(decoding: data, as: UTF8.self)
+                let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+                lock.withLock { requests.append(body) }
+                let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+                let reply = object["info_type"] as? String == "refuse"
+                    ? #"{"refused": "NOT_INSURED"}"# : #"{"answer": "insured:\#(object["person_id"] as? String ?? "?")"}"#
+                let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(reply.utf8.count)\r\nConnection: close\r\n\r\n\(reply)"
+                _ = response.withCString { write(client, $0, strlen($0)) }
+                close(client)
+            }
+        }
+    }
+
+    var received: [String] { lock.withLock { requests } }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}

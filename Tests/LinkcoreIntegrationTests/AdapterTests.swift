@@ -13,6 +13,8 @@ import Testing
         A1,BP-PENSION-01,PENSION01,CITY01,household,2020-01-01,
         A2,BP-HEALTH-01,PENSION01,HEALTH01,eligibility,2020-01-01,
         A3,BP-KYC,BANK01,CITY01,household,2020-01-01,
+        A4,BP-HEALTH-01,PENSION01,KENPO01,eligibility|refuse,2020-01-01,
+        A5,BP-HEALTH-01,PENSION01,DOWN01,eligibility,2020-01-01,
         """
 
     static var facts: [String: Any] {
@@ -31,7 +33,7 @@ import Testing
         let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(of: "@WL@", with: whitelistPath)
         try config.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         try daemon.addOrg("MATCHER", role: .matcher)
-        for org in ["CITY01", "PENSION01", "HEALTH01"] { try daemon.addOrg(org) }
+        for org in ["CITY01", "PENSION01", "HEALTH01", "KENPO01", "DOWN01"] { try daemon.addOrg(org) }
         try daemon.addOrg("BANK01", role: .privateConnector, sector: .private)
         try await daemon.start()
         let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
@@ -43,6 +45,8 @@ import Testing
         let dataset = daemon.temp.url.appendingPathComponent("city-answers.sqlite").path
         try runAdapterCommand(["dataset", "--db", dataset, "--person", "C-1", "--info", "household", "--answer", "2 persons"])
         let silent = try SilentListener()
+        let webhook = try TinyWebhook()
+        let closedPort = try SilentListener().port   // listened on, then closed: connection refused
         func adapter(_ org: String, _ backend: [String]) throws -> AdapterProcess {
             try AdapterProcess(org: org, pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("adapter-\(org)"),
                                corePort: daemon.port, matcherPort: matcher.port, backend: backend)
@@ -51,8 +55,11 @@ import Testing
         let pension = try adapter("PENSION01", ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
         let health = try adapter("HEALTH01", ["kind = \"webhook\"", "url = \"http://127.0.0.1:\(silent.port)/provide\"", "timeout_ms = 300"])
         let bank = try adapter("BANK01", ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
-        for a in [city, pension, health, bank] { try await a.start() }
-        for a in [city, pension, health, bank] { try await a.waitConnected() }
+        let kenpo = try adapter("KENPO01", ["kind = \"webhook\"", "url = \"http://127.0.0.1:\(webhook.port)/provide\""])
+        let down = try adapter("DOWN01", ["kind = \"webhook\"", "url = \"http://127.0.0.1:\(closedPort)/provide\""])
+        let adapters = [city, pension, health, bank, kenpo, down]
+        for a in adapters { try await a.start() }
+        for a in adapters { try await a.waitConnected() }
 
         // Links, through the matcher, with the resident's consent: by the four facts and by My Number.
         let (cityStatus, cityLink) = try await city.call("POST", "/links", ["person_id": "C-1", "consent_ref": "consent-1", "facts": Self.facts])
@@ -86,6 +93,20 @@ import Testing
         #expect(error?["code"] as? String == "PROVIDER_REFUSED")
         #expect(error?["provider_code"] as? String == "BACKEND_TIMEOUT")
         #expect(ContinuousClock.now - started < .seconds(5), "refused by the adapter, not timed out by the core")
+        // A webhook that answers: the organisation's system sees its own person ID, never a link code.
+        for (a, person) in [(kenpo, "KP-1"), (down, "DN-1")] {
+            let (linked, _) = try await a.call("POST", "/links", ["person_id": person, "consent_ref": "c", "facts": Self.facts])
+            #expect(linked == 201)
+        }
+        let (okStatus, ok) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "KENPO01", "info_type": "eligibility"])
+        #expect(okStatus == 200 && ok["answer"] as? String == "insured:KP-1", "\(ok)")
+        #expect(webhook.received.first?.contains("\"person_id\":\"KP-1\"") == true)
+        #expect(webhook.received.allSatisfy { !$0.contains("link_code") })
+        let (noStatus, no) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "KENPO01", "info_type": "refuse"])
+        #expect(noStatus == 502 && (no["error"] as? [String: Any])?["provider_code"] as? String == "NOT_INSURED", "\(no)")
+        // A webhook that cannot be reached: BACKEND_FAILED, at once.
+        let (downStatus, downReply) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "DOWN01", "info_type": "eligibility"])
+        #expect(downStatus == 502 && (downReply["error"] as? [String: Any])?["provider_code"] as? String == "BACKEND_FAILED", "\(downReply)")
         // With a deadline shorter than the webhook's timeout, the core's PROVIDER_TIMEOUT wins.
         let (deadlineStatus, late) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "HEALTH01", "info_type": "eligibility", "deadline_ms": 100])
         #expect(deadlineStatus == 504 || deadlineStatus == 502, "\(late)")
