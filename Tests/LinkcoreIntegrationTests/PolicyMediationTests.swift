@@ -52,4 +52,52 @@ import Testing
         #expect(still.first?.answer == MediationNetwork.answer(for: residents[0]))
         #expect(try await net.daemon.status().policyStatus.hasPrefix("policy generation 1: whitelist whitelist 1.0.0"))
     }
+
+    @Test func reloadsDuringContinuousMediationsFailNoRequest() async throws {
+        let dir = try TempDirectory()
+        let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
+        try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
+        let policy = """
+            [[policy.module]]
+            kind = "whitelist"
+            path = "\(Products.path("liblinkcore-policy-whitelist.so"))"
+            config = "\(tablePath)"
+
+            [[policy.module]]
+            kind = "fees"
+            path = "\(Products.path("liblinkcore-policy-fees.so"))"
+            config = "\(Products.sourceRoot)/etc/linkcore/fees.toml"
+            """
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], policy: policy)
+        defer { net.stop() }
+        let residents = (1...5).map { "2100000000\($0)" }
+        try await net.link(residents: residents, to: ["CITY01", "TAX01"])
+        try await net.startProvider("TAX01")
+
+        // 800 mediations, 8 at a time, while the operator reloads new tables (SIGHUP and
+        // `linkctl policy reload` in turn): every reload swaps a whole new set between requests.
+        let traffic = Task { try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 800, concurrency: 8) }
+        for round in 1...6 {
+            try await Task.sleep(for: .milliseconds(150))
+            try (Self.table + "\n[[rule]]\nid = \"EXTRA-\(round)\"\nbp_id = \"BP-X\"\ntask = \"reload \(round)\"\n"
+                 + "requester = \"CITY01\"\nprovider = \"TAX01\"\ninfo_types = [\"x\"]\nvalid_from = \"2020-01-01\"\n")
+                .write(toFile: tablePath, atomically: true, encoding: .utf8)
+            if round % 2 == 0 {
+                net.daemon.signal(SIGHUP)
+            } else {
+                let (status, output) = try await net.daemon.linkctl(["policy", "reload"])
+                #expect(status == 0, "\(output)")
+            }
+        }
+        let outcomes = try await traffic.value
+        #expect(outcomes.count == 800)
+        #expect(outcomes.filter { $0.answer == nil }.isEmpty, "\(outcomes.filter { $0.answer == nil }.prefix(3))")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !(try await net.daemon.status().policyStatus.hasPrefix("policy generation 7")) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("not every reload took: \(try await net.daemon.status().policyStatus)"); break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }

@@ -13,6 +13,9 @@ import Glibc
 enum Products {
     static let directory: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    /// The package's checkout, for the shipped sample files under `etc/`.
+    static let sourceRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../..").standardized.path
 }
 
 /// A real PKI on disk for one test: CA, server certificate, organisation certificates, CRL;
