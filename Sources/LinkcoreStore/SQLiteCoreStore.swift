@@ -19,10 +19,12 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let db = try SQLiteDatabase(path: path)
+        // The ID table's indexes (resident hash, live links) take random inserts: with a million
+        // residents they outgrow SQLite's 2 MB default cache and every issuance goes to the disk.
+        let db = try SQLiteDatabase(path: path, cacheMB: 64)
         try db.migrate(CoreSchema.migrations)
         connection = GroupCommitQueue(database: db, label: "linkcore.store.sqlite")
-        reader = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true), label: "linkcore.store.sqlite.read")
+        reader = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true, cacheMB: 32), label: "linkcore.store.sqlite.read")
     }
 
     /// Commits so far and the writes they carried.
