@@ -269,6 +269,22 @@ import Glibc
         let lines = provider.output.split(separator: "\n")
         #expect(lines.filter { $0.hasPrefix("provide ") && $0.hasSuffix(": answered") }.count == 1, "\(provider.output)")
         #expect(lines.filter { $0.hasPrefix("provide ") }.count == 2, "\(provider.output)")
+
+        // The Swift adapter asking the C provider: 40 mediations, 8 at a time, all answered.
+        let codesFile = daemon.temp.url.appendingPathComponent("swift-ask.codes").path
+        try "\(city["10000000001"] ?? "")\n".write(toFile: codesFile, atomically: true, encoding: .utf8)
+        let out = daemon.temp.url.appendingPathComponent("swift-ask.out").path
+        let swiftAsker = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: [
+            "ask", "--core", "127.0.0.1:\(daemon.port)", "--certificate", daemon.pki.path("CITY01.pem"),
+            "--private-key", daemon.pki.path("CITY01.key"), "--ca-bundle", daemon.pki.path("ca.pem"),
+            "--bp", "BP-TAX", "--provider", "TAX01", "--info", "income", "--codes", codesFile, "--count", "40", "--concurrency", "8",
+        ], environment: ProcessInfo.processInfo.environment, outputPath: out)
+        try swiftAsker.run()
+        while swiftAsker.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let asked = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(swiftAsker.terminationStatus == 0, "\(asked)")
+        let answers = asked.split(separator: "\n").filter { !$0.contains("\"summary\"") }
+        #expect(answers.count == 40 && answers.allSatisfy { $0.contains("income band 3") }, "\(asked)")
     }
 }
 
