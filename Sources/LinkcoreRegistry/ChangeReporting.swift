@@ -15,7 +15,7 @@ extension RegistryStore {
 
     /// Moves the cursor forward (never back) once the core has acknowledged up to `sequence`.
     public func advanceReportingCursor(to sequence: Int64) throws {
-        try withDatabase { db in
+        _ = try withDatabase { db in
             try db.query("UPDATE change_reporting SET reported_sequence = max(reported_sequence, ?) WHERE id = 1", [.integer(sequence)])
         }
     }
