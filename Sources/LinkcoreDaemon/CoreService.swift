@@ -18,6 +18,7 @@ public struct CoreService: RequestHandling {
     let fees: FeeStatements
     let metrics: Metrics
     let logger: Logger
+    let refusalLines = LogThrottle()
 
     public func admit(orgCode: String) -> Result<LCRole, WireError> {
         links.orgs.admit(orgCode)
@@ -107,12 +108,14 @@ public struct CoreService: RequestHandling {
         logger.debug("mediation decided", metadata: [
             "mediation_id": "\(mediation.id)", "outcome": "\(outcome)", "rule": "\(mediation.ruleID ?? "-")", "logged": "\(mediation.logged)",
         ])
-        if !mediation.logged {
+        if !mediation.logged, let suppressed = refusalLines.admit(peer.orgCode) {
             // No resident to key an entry by (LA did not open to a live link of A's): a line
-            // without the link code, so the operator still sees refusals and who caused them.
+            // without the link code, so the operator still sees refusals and who caused them
+            // (throttled per requester; the status counters count every one).
             logger.notice("mediation refused before a resident was known", metadata: [
                 "mediation_id": "\(mediation.id)", "requester": "\(peer.orgCode)", "provider": "\(request.providerOrg)",
                 "bp_id": "\(request.bpID)", "info_type": "\(request.infoType)", "outcome": "\(outcome)",
+                "suppressed_before": "\(suppressed)",
             ])
         }
     }
