@@ -68,9 +68,10 @@ func fileMB(_ file: String) -> Double {
     return Double(sizes.reduce(0, +)) / 1_048_576
 }
 let registryMB = fileMB(path("registry.sqlite"))
-let registryDB = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: true)
-let myNumbers = try registryDB.query("SELECT my_number FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
-let residentCodes = try registryDB.query("SELECT resident_code FROM residents WHERE status = 'alive'").compactMap { $0.string(0) }
+let living = try SQLiteDatabase(path: path("registry.sqlite"), readOnly: true)
+    .query("SELECT my_number, resident_code FROM residents WHERE status = 'alive'")
+let myNumbers = living.compactMap { $0.string(0) }
+let residentCodes = living.compactMap { $0.string(1) }
 
 // The matcher.
 // "notice" keeps the matcher's per-request info lines out of the measurement; the bound port is

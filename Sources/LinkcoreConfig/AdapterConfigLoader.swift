@@ -19,8 +19,7 @@ extension AdapterConfig {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> AdapterConfig {
-        let bytes = try DaemonConfig.readFile(path)
-        let document = try TOMLParser().parse(bytes: bytes, file: path)
+        let document = try Context.document(at: path)
         return try build(document, file: path, environment: environment)
     }
 
@@ -33,8 +32,7 @@ extension AdapterConfig {
     }
 
     static func build(_ root: TOMLTable, file: String, environment: [String: String]) throws(ConfigError) -> AdapterConfig {
-        let cwd = FileManager.default.currentDirectoryPath
-        let context = Context(file: file, baseDirectory: ConfigPaths.directory(of: file, currentDirectory: cwd), environment: environment)
+        let context = Context(file: file, environment: environment)
         let section = try Sections(root, schema: schema, context: context)
 
         let adapterSection = section("adapter")

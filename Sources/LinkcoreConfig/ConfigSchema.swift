@@ -1,3 +1,4 @@
+import Foundation
 /// The schema readers shared by the configuration files (`linkcored.toml`, `matcher.toml`): each
 /// value is checked against its type and range, and every error names the file, the line and the key.
 
@@ -5,6 +6,19 @@ struct Context {
     let file: String
     let baseDirectory: String
     let environment: [String: String]
+
+    /// Relative paths in `file` resolve against its directory (itself taken against the current
+    /// directory when relative).
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.baseDirectory = ConfigPaths.directory(of: file, currentDirectory: FileManager.default.currentDirectoryPath)
+        self.environment = environment
+    }
+
+    /// The configuration file at `path`, parsed (every loader's first step).
+    static func document(at path: String) throws(ConfigError) -> TOMLTable {
+        try TOMLParser().parse(bytes: DaemonConfig.readFile(path), file: path)
+    }
 
     /// ` (did you mean "x"?)` when a valid name is within a small edit distance.
     static func suggestion(_ name: String, among valid: [String]) -> String {

@@ -28,8 +28,7 @@ extension DaemonConfig {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> DaemonConfig {
-        let bytes = try readFile(path)
-        let document = try TOMLParser().parse(bytes: bytes, file: path)
+        let document = try Context.document(at: path)
         return try build(document, file: path, environment: environment, hostname: nil)
     }
 
@@ -77,8 +76,7 @@ extension DaemonConfig {
     static func build(
         _ root: TOMLTable, file: String, environment: [String: String], hostname: String?
     ) throws(ConfigError) -> DaemonConfig {
-        let cwd = FileManager.default.currentDirectoryPath
-        let context = Context(file: file, baseDirectory: ConfigPaths.directory(of: file, currentDirectory: cwd), environment: environment)
+        let context = Context(file: file, environment: environment)
 
         let section = try Sections(root, schema: schema, context: context)
 

@@ -20,8 +20,7 @@ extension MatcherConfig {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> MatcherConfig {
-        let bytes = try DaemonConfig.readFile(path)
-        let document = try TOMLParser().parse(bytes: bytes, file: path)
+        let document = try Context.document(at: path)
         return try build(document, file: path, environment: environment)
     }
 
@@ -34,8 +33,7 @@ extension MatcherConfig {
     }
 
     static func build(_ root: TOMLTable, file: String, environment: [String: String]) throws(ConfigError) -> MatcherConfig {
-        let cwd = FileManager.default.currentDirectoryPath
-        let context = Context(file: file, baseDirectory: ConfigPaths.directory(of: file, currentDirectory: cwd), environment: environment)
+        let context = Context(file: file, environment: environment)
         let section = try Sections(root, schema: schema, context: context)
 
         let registryPath = try section("registry").path(

@@ -14,7 +14,7 @@ struct AuditService: Sendable {
     /// read at each call, so a reloaded (renewed) certificate signs from then on.
     func checkpoint(keyPath: String, certificatePath: String) async {
         do {
-            let newest = try await store.checkpoints().last
+            let newest = try await store.newestCheckpoint()
             guard let head = try await recomputedHead(after: newest) else { return }
             let certificate = try Array(Data(contentsOf: URL(fileURLWithPath: certificatePath)))
             let signer = CheckpointSigner(privateKeyPath: keyPath, certificatePEM: certificate)

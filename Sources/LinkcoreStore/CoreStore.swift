@@ -42,6 +42,8 @@ public protocol CoreStore: Sendable {
     func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws
     /// All checkpoints, oldest first.
     func checkpoints() async throws -> [AuditCheckpoint]
+    /// The latest checkpoint, if any (what the next one chains on from).
+    func newestCheckpoint() async throws -> AuditCheckpoint?
 
     // Fees
     /// Records a charge on its own (operations without an access-log entry). A charge for an

@@ -68,13 +68,19 @@ extension SQLiteCoreStore {
         }
     }
 
+    static let checkpointQuery = "SELECT position, hash, at_ms, signature, certificate FROM audit_checkpoints"
+
+    static func checkpoint(_ row: Row) -> AuditCheckpoint? {
+        guard let position = row.int(0), let hash = row.blob(1), let at = row.int(2), let signature = row.blob(3),
+              let certificate = row.blob(4) else { return nil }
+        return AuditCheckpoint(position: UInt64(position), hash: hash, atMs: at, signature: signature, certificate: certificate)
+    }
+
     public func checkpoints() async throws -> [AuditCheckpoint] {
-        try await read { db in
-            try db.query("SELECT position, hash, at_ms, signature, certificate FROM audit_checkpoints ORDER BY position").compactMap { row in
-                guard let position = row.int(0), let hash = row.blob(1), let at = row.int(2), let signature = row.blob(3),
-                      let certificate = row.blob(4) else { return nil }
-                return AuditCheckpoint(position: UInt64(position), hash: hash, atMs: at, signature: signature, certificate: certificate)
-            }
-        }
+        try await read { db in try db.query(Self.checkpointQuery + " ORDER BY position").compactMap(Self.checkpoint) }
+    }
+
+    public func newestCheckpoint() async throws -> AuditCheckpoint? {
+        try await read { db in try db.query(Self.checkpointQuery + " ORDER BY position DESC LIMIT 1").first.flatMap(Self.checkpoint) }
     }
 }

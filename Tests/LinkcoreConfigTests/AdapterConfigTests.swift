@@ -41,8 +41,7 @@ private func loadError(_ text: String) -> ConfigError? {
     }
 
     @Test func theShippedSampleIsValid() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("etc/linkcore/adapter.toml").path
+        let path = repositoryRoot + "/etc/linkcore/adapter.toml"
         let config = try AdapterConfig.load(path: path, environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/linkcore-adapter.service"])
         #expect(config.backend.kind == .webhook)
         #expect(config.core.privateKey == "/run/credentials/linkcore-adapter.service/adapter.key")

@@ -27,7 +27,8 @@ private func loadError(_ text: String, environment: [String: String] = [:], file
     }
 }
 
-private var repositoryRoot: String {
+/// The checkout, for the shipped samples under etc/ (shared by this target's suites).
+var repositoryRoot: String {
     // Tests/LinkcoreConfigTests/DaemonConfigTests.swift -> repository root
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }

@@ -41,10 +41,6 @@ private func with(_ table: String, _ lines: String) -> String {
     return minimal + "\n\n[\(table)]\n" + lines + "\n"
 }
 
-private var repositoryRoot: String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-}
-
 @Suite struct MatcherConfigTests {
     @Test func shippedSampleLoadsWithDefaults() throws {
         let path = repositoryRoot + "/etc/linkcore/matcher.toml"

@@ -25,8 +25,7 @@ import Testing
     /// adapter's reconnect after the core restarts, with the event sent meanwhile delivered.
     @Test func linkAskEventsStatementWebhookTimeoutAndReconnect() async throws {
         // The built-in whitelist (the table above) and the shipped fees module with its sample tariff.
-        let fees = "[[policy.module]]\nkind = \"fees\"\npath = \"\(Products.path("liblinkcore-policy-fees.so"))\"\n"
-            + "config = \"\(PolicyLifecycleTests.repository)/etc/linkcore/fees.toml\""
+        let fees = Products.policyModules([("fees", Products.sample("fees.toml"))])
         let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"@WL@\"\ndefault_deadline_ms = 5000", "policy": fees])
         let whitelistPath = daemon.temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)

@@ -218,24 +218,7 @@ import Glibc
         try await daemon.start()
 
         // Links for two residents at both organisations, as the matcher issues them.
-        var codes: [String: [String: String]] = [:]
-        let matcher = try await daemon.connect(as: "MATCHER")
-        for org in ["CITY01", "TAX01"] {
-            let connection = try await daemon.connect(as: org)
-            for resident in ["10000000001", "10000000002"] {
-                let number = "M-\(org)-\(resident)"
-                _ = try await matcher.request(.issueLink(.with {
-                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
-                    $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
-                }))
-                guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
-                    throw TestFailure("no link for \(org)")
-                }
-                codes[org, default: [:]][resident] = fetched.link.linkCode
-            }
-            await connection.close()
-        }
-        await matcher.close()
+        let codes = try await daemon.issueLinks(residents: ["10000000001", "10000000002"], to: ["CITY01", "TAX01"])
         let city = codes["CITY01"] ?? [:], tax = codes["TAX01"] ?? [:]
 
         // TAX01's table knows only the first resident, under TAX01's own link code.
@@ -293,7 +276,7 @@ struct CSDK: Sendable {
     let buildDirectory: String
 
     /// The repository root, from this file's place in it.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: Products.sourceRoot)
 
     private static let once = BuildOnce()
 

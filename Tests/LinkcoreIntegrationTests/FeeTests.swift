@@ -59,17 +59,7 @@ import Testing
         let feesPath = dir.url.appendingPathComponent("fees.toml").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
         try Self.tariff.write(toFile: feesPath, atomically: true, encoding: .utf8)
-        let policy = """
-            [[policy.module]]
-            kind = "whitelist"
-            path = "\(Products.path("liblinkcore-policy-whitelist.so"))"
-            config = "\(whitelistPath)"
-
-            [[policy.module]]
-            kind = "fees"
-            path = "\(Products.path("liblinkcore-policy-fees.so"))"
-            config = "\(feesPath)"
-            """
+        let policy = Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)])
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = (1...4).map { "5000000000\($0)" }

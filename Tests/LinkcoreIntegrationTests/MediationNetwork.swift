@@ -52,26 +52,9 @@ final class MediationNetwork: @unchecked Sendable {
     var dir: URL { daemon.temp.url }
     var coreAddress: String { "127.0.0.1:\(daemon.port)" }
 
-    /// Issues links for each resident to each organisation, as the matcher would, and learns
-    /// the codes the way organisations do (FetchLink by matching number).
+    /// Issues links for each resident to each organisation (see `DaemonProcess.issueLinks`).
     func link(residents: [String], to orgs: [String]) async throws {
-        let matcher = try await daemon.connect(as: "MATCHER")
-        defer { Task { await matcher.close() } }
-        for org in orgs {
-            let connection = try await daemon.connect(as: org)
-            for resident in residents {
-                let number = "M-\(org)-\(resident)"
-                _ = try await matcher.request(.issueLink(.with {
-                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
-                    $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
-                }))
-                guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
-                    throw TestFailure("no link for \(org)")
-                }
-                codes[org, default: [:]][resident] = fetched.link.linkCode
-            }
-            await connection.close()
-        }
+        codes.merge(try await daemon.issueLinks(residents: residents, to: orgs)) { old, new in old.merging(new) { _, n in n } }
     }
 
     func code(_ org: String, _ resident: String) -> String { codes[org]?[resident] ?? "" }

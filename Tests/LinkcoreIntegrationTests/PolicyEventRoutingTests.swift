@@ -9,13 +9,7 @@ import Testing
 /// own route says so, where the built-in routing would tell it only "changed".
 @Suite(.serialized) struct PolicyEventRoutingTests {
     @Test func theEventsModuleDecidesWhoLearnsTheKind() async throws {
-        let etc = PolicyLifecycleTests.repository + "/etc/linkcore"
-        let policy = """
-            [[policy.module]]
-            kind = "events"
-            path = "\(Products.path("liblinkcore-policy-events.so"))"
-            config = "\(etc)/events.toml"
-            """
+        let policy = Products.policyModules([("events", Products.sample("events.toml"))])
         let daemon = try DaemonProcess(extraConfig: ["policy": policy])
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("CITY01", role: .agency, sector: .public)

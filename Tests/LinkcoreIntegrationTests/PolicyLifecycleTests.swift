@@ -8,15 +8,9 @@ import Glibc
 /// linkcored loading the shipped policy modules at start and on SIGHUP; a set that fails to load
 /// leaves the previous one in force and says so in status.
 @Suite(.serialized) struct PolicyLifecycleTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    static func policy(feesConfig: String = repository + "/etc/linkcore/fees.toml") -> String {
-        let etc = repository + "/etc/linkcore"
-        return ["whitelist", "fees", "events"].map { kind in
-            let config = kind == "fees" ? feesConfig : "\(etc)/\(kind).toml"
-            return "[[policy.module]]\nkind = \"\(kind)\"\npath = \"\(Products.path("liblinkcore-policy-\(kind).so"))\"\nconfig = \"\(config)\""
-        }.joined(separator: "\n")
+    static func policy(feesConfig: String = Products.sample("fees.toml")) -> String {
+        Products.policyModules([("whitelist", Products.sample("whitelist.toml")), ("fees", feesConfig),
+                                ("events", Products.sample("events.toml"))])
     }
 
     @Test func loadsAtStartAndKeepsTheSetWhenAReloadFails() async throws {
@@ -71,7 +65,7 @@ import Glibc
             return (linkctl.terminationStatus, text)
         }
         let module = Products.path("liblinkcore-policy-whitelist.so")
-        let good = try check(["--kind", "whitelist", "--module", module, "--config", Self.repository + "/etc/linkcore/whitelist.toml"])
+        let good = try check(["--kind", "whitelist", "--module", module, "--config", Products.sample("whitelist.toml")])
         #expect(good.0 == 0)
         #expect(good.1.contains("ok: whitelist module whitelist 1.0.0"), "\(good.1)")
         let wrong = try check(["--kind", "events", "--module", module])

@@ -23,12 +23,7 @@ import Testing
         let dir = try TempDirectory()
         let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
         try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
-        let policy = """
-            [[policy.module]]
-            kind = "whitelist"
-            path = "\(Products.path("liblinkcore-policy-whitelist.so"))"
-            config = "\(tablePath)"
-            """
+        let policy = Products.policyModules([("whitelist", tablePath)])
         let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = ["20000000001", "20000000002"]
@@ -57,17 +52,7 @@ import Testing
         let dir = try TempDirectory()
         let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
         try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
-        let policy = """
-            [[policy.module]]
-            kind = "whitelist"
-            path = "\(Products.path("liblinkcore-policy-whitelist.so"))"
-            config = "\(tablePath)"
-
-            [[policy.module]]
-            kind = "fees"
-            path = "\(Products.path("liblinkcore-policy-fees.so"))"
-            config = "\(Products.sourceRoot)/etc/linkcore/fees.toml"
-            """
+        let policy = Products.policyModules([("whitelist", tablePath), ("fees", Products.sample("fees.toml"))])
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = (1...5).map { "2100000000\($0)" }

@@ -13,9 +13,18 @@ import Glibc
 enum Products {
     static let directory: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-    /// The package's checkout, for the shipped sample files under `etc/`.
+    /// The package's checkout, for the shipped sample files under `etc/` and the C SDK.
     static let sourceRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../..").standardized.path
+    /// The shipped sample tables (`etc/linkcore/<name>`).
+    static func sample(_ name: String) -> String { sourceRoot + "/etc/linkcore/" + name }
+
+    /// `[policy]` entries loading the shipped modules (built beside the tests), each with its table.
+    static func policyModules(_ modules: [(kind: String, config: String)]) -> String {
+        modules.map { kind, config in
+            "[[policy.module]]\nkind = \"\(kind)\"\npath = \"\(path("liblinkcore-policy-\(kind).so"))\"\nconfig = \"\(config)\""
+        }.joined(separator: "\n\n")
+    }
 }
 
 /// A real PKI on disk for one test: CA, server certificate, organisation certificates, CRL;
@@ -88,6 +97,31 @@ final class DaemonProcess: @unchecked Sendable {
     var activationPort: Int?
 
     var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
+
+    /// Issues links for each resident to each organisation as the matcher would (MATCHER must be
+    /// registered), and learns the codes the way organisations do: FetchLink by matching number.
+    /// Returns link codes by organisation, then resident code.
+    func issueLinks(residents: [String], to orgs: [String]) async throws -> [String: [String: String]] {
+        let matcher = try await connect(as: "MATCHER")
+        defer { Task { await matcher.close() } }
+        var codes: [String: [String: String]] = [:]
+        for org in orgs {
+            let connection = try await connect(as: org)
+            defer { Task { await connection.close() } }
+            for resident in residents {
+                let number = "M-\(org)-\(resident)"
+                _ = try await matcher.request(.issueLink(.with {
+                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
+                    $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
+                }))
+                guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
+                    throw TestFailure("no link for \(org)")
+                }
+                codes[org, default: [:]][resident] = fetched.link.linkCode
+            }
+        }
+        return codes
+    }
 
     /// Runs the real `linkctl` against this daemon's admin socket; returns its exit status and output.
     func linkctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
