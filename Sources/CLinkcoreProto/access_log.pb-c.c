@@ -232,7 +232,7 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descriptor =
   (ProtobufCMessageInit) linkcore__v1__access_log_query__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[9] =
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[10] =
 {
   {
     "mediation_id",
@@ -342,6 +342,18 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "repeats",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, repeats),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = {
   1,   /* field[1] = at_ms */
@@ -351,13 +363,14 @@ static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = 
   8,   /* field[8] = outcome */
   5,   /* field[5] = provider_name */
   4,   /* field[4] = provider_org */
+  9,   /* field[9] = repeats */
   3,   /* field[3] = requester_name */
   2,   /* field[2] = requester_org */
 };
 static const ProtobufCIntRange linkcore__v1__access_log_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
 {
@@ -367,7 +380,7 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
   "Linkcore__V1__AccessLogEntry",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogEntry),
-  9,
+  10,
   linkcore__v1__access_log_entry__field_descriptors,
   linkcore__v1__access_log_entry__field_indices_by_name,
   1,  linkcore__v1__access_log_entry__number_ranges,

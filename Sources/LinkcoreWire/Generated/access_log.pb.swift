@@ -70,6 +70,10 @@ public nonisolated struct LCAccessLogEntry: Sendable {
 
   public var outcome: LCOutcome = .unspecified
 
+  /// How many times A repeated this answered mediation under its idempotency key and got B's
+  /// answer again (each a retry after a lost reply; charged once, logged once).
+  public var repeats: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -146,7 +150,7 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0\u{1}repeats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -163,6 +167,7 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 7: try { try decoder.decodeSingularStringField(value: &self.bpID) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.infoType) }()
       case 9: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.repeats) }()
       default: break
       }
     }
@@ -196,6 +201,9 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.outcome != .unspecified {
       try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 9)
     }
+    if self.repeats != 0 {
+      try visitor.visitSingularUInt32Field(value: self.repeats, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -209,6 +217,7 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.bpID != rhs.bpID {return false}
     if lhs.infoType != rhs.infoType {return false}
     if lhs.outcome != rhs.outcome {return false}
+    if lhs.repeats != rhs.repeats {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

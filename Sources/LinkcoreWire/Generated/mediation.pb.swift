@@ -51,6 +51,11 @@ public nonisolated struct LCMediateRequest: Sendable {
   /// how long A will wait; the core caps it (0 = core default)
   public var deadlineMs: UInt32 = 0
 
+  /// Optional, chosen by A: 1-64 of [A-Za-z0-9_-]; "" = none. A retry with the same key and the
+  /// same bp_id, provider_org, info_type and link_code within the core's window is the same
+  /// mediation: an answered one is charged and logged once (docs/protocol.md §8).
+  public var idempotencyKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -66,6 +71,10 @@ public nonisolated struct LCMediateResponse: Sendable {
   public var mediationID: String = String()
 
   public var answer: Data = Data()
+
+  /// True when this is an answered retry (same idempotency key) of a mediation already answered,
+  /// logged and charged: B was asked again, nothing new was charged or logged.
+  public var repeated: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -118,7 +127,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCMediateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MediateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bp_id\0\u{3}provider_org\0\u{3}link_code\0\u{3}info_type\0\u{1}query\0\u{3}deadline_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bp_id\0\u{3}provider_org\0\u{3}link_code\0\u{3}info_type\0\u{1}query\0\u{3}deadline_ms\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -132,6 +141,7 @@ nonisolated extension LCMediateRequest: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 4: try { try decoder.decodeSingularStringField(value: &self.infoType) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.query) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.deadlineMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -156,6 +166,9 @@ nonisolated extension LCMediateRequest: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.deadlineMs != 0 {
       try visitor.visitSingularUInt32Field(value: self.deadlineMs, fieldNumber: 6)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -166,6 +179,7 @@ nonisolated extension LCMediateRequest: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.infoType != rhs.infoType {return false}
     if lhs.query != rhs.query {return false}
     if lhs.deadlineMs != rhs.deadlineMs {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -173,7 +187,7 @@ nonisolated extension LCMediateRequest: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCMediateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MediateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{1}answer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{1}answer\0\u{1}repeated\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -183,6 +197,7 @@ nonisolated extension LCMediateResponse: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.mediationID) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.answer) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.repeated) }()
       default: break
       }
     }
@@ -195,12 +210,16 @@ nonisolated extension LCMediateResponse: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.answer.isEmpty {
       try visitor.visitSingularBytesField(value: self.answer, fieldNumber: 2)
     }
+    if self.repeated != false {
+      try visitor.visitSingularBoolField(value: self.repeated, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: LCMediateResponse, rhs: LCMediateResponse) -> Bool {
     if lhs.mediationID != rhs.mediationID {return false}
     if lhs.answer != rhs.answer {return false}
+    if lhs.repeated != rhs.repeated {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

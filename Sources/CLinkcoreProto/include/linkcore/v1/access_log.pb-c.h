@@ -67,10 +67,15 @@ struct  Linkcore__V1__AccessLogEntry
   char *bp_id;
   char *info_type;
   Linkcore__V1__Outcome outcome;
+  /*
+   * How many times A repeated this answered mediation under its idempotency key and got B's
+   * answer again (each a retry after a lost reply; charged once, logged once).
+   */
+  uint32_t repeats;
 };
 #define LINKCORE__V1__ACCESS_LOG_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0 }
 
 
 struct  Linkcore__V1__AccessLogPage

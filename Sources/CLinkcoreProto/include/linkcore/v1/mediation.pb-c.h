@@ -56,10 +56,16 @@ struct  Linkcore__V1__MediateRequest
    * how long A will wait; the core caps it (0 = core default)
    */
   uint32_t deadline_ms;
+  /*
+   * Optional, chosen by A: 1-64 of [A-Za-z0-9_-]; "" = none. A retry with the same key and the
+   * same bp_id, provider_org, info_type and link_code within the core's window is the same
+   * mediation: an answered one is charged and logged once (docs/protocol.md §8).
+   */
+  char *idempotency_key;
 };
 #define LINKCORE__V1__MEDIATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__mediate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -73,10 +79,15 @@ struct  Linkcore__V1__MediateResponse
    */
   char *mediation_id;
   ProtobufCBinaryData answer;
+  /*
+   * True when this is an answered retry (same idempotency key) of a mediation already answered,
+   * logged and charged: B was asked again, nothing new was charged or logged.
+   */
+  protobuf_c_boolean repeated;
 };
 #define LINKCORE__V1__MEDIATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__mediate_response__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL} }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0 }
 
 
 /*

@@ -187,7 +187,7 @@ void   linkcore__v1__provide_response__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__provide_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__mediate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor linkcore__v1__mediate_request__field_descriptors[7] =
 {
   {
     "bp_id",
@@ -261,10 +261,23 @@ static const ProtobufCFieldDescriptor linkcore__v1__mediate_request__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "idempotency_key",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__MediateRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__mediate_request__field_indices_by_name[] = {
   0,   /* field[0] = bp_id */
   5,   /* field[5] = deadline_ms */
+  6,   /* field[6] = idempotency_key */
   3,   /* field[3] = info_type */
   2,   /* field[2] = link_code */
   1,   /* field[1] = provider_org */
@@ -273,7 +286,7 @@ static const unsigned linkcore__v1__mediate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange linkcore__v1__mediate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__mediate_request__descriptor =
 {
@@ -283,14 +296,14 @@ const ProtobufCMessageDescriptor linkcore__v1__mediate_request__descriptor =
   "Linkcore__V1__MediateRequest",
   "linkcore.v1",
   sizeof(Linkcore__V1__MediateRequest),
-  6,
+  7,
   linkcore__v1__mediate_request__field_descriptors,
   linkcore__v1__mediate_request__field_indices_by_name,
   1,  linkcore__v1__mediate_request__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__mediate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__mediate_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor linkcore__v1__mediate_response__field_descriptors[3] =
 {
   {
     "mediation_id",
@@ -316,15 +329,28 @@ static const ProtobufCFieldDescriptor linkcore__v1__mediate_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "repeated",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__MediateResponse, repeated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__mediate_response__field_indices_by_name[] = {
   1,   /* field[1] = answer */
   0,   /* field[0] = mediation_id */
+  2,   /* field[2] = repeated */
 };
 static const ProtobufCIntRange linkcore__v1__mediate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__mediate_response__descriptor =
 {
@@ -334,7 +360,7 @@ const ProtobufCMessageDescriptor linkcore__v1__mediate_response__descriptor =
   "Linkcore__V1__MediateResponse",
   "linkcore.v1",
   sizeof(Linkcore__V1__MediateResponse),
-  2,
+  3,
   linkcore__v1__mediate_response__field_descriptors,
   linkcore__v1__mediate_response__field_indices_by_name,
   1,  linkcore__v1__mediate_response__number_ranges,
