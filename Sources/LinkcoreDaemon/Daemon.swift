@@ -61,20 +61,21 @@ public final class Daemon: Sendable {
             maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
-        let tariff = ModuleTariff(policy: policy)
+        let policyFailures = PolicyFailureLog(logger: logger)
+        let tariff = ModuleTariff(policy: policy, failures: policyFailures)
         let links = LinkService(
             store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
             hasher: try ResidentHasher(masterSecret: secret), orgs: orgs, tariff: tariff)
         let pusher = Pusher(registry: registry)
         let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
                                   hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
-                                  routing: ModuleEventRouting(policy: policy), tariff: tariff,
+                                  routing: ModuleEventRouting(policy: policy, failures: policyFailures), tariff: tariff,
                                   batchMinuteUTC: config.events.dailyBatchMinuteUTC)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
         let mediator = Mediator(
-            store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist),
+            store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures),
             providers: PushProviderGateway(pusher: pusher), tariff: tariff, settings: mediationSettings(config))
         let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, events: events, dispatcher: dispatcher, fees: FeeStatements(store: store, orgs: orgs),

@@ -3,6 +3,7 @@ import LinkcoreDomain
 import LinkcoreStore
 import LinkcorePolicy
 import LinkcoreWire
+import Logging
 
 /// Maps `[policy]` onto the policy host. Integration point for mediation, fees and events: the
 /// request path asks `Daemon.policy` (it is a `WhitelistPolicy`, `FeePolicy` and `EventPolicy`) and
@@ -32,17 +33,40 @@ enum DaemonPolicy {
     }
 }
 
+/// Where a failed policy decision is logged: one warning per failure, naming the module and why
+/// (overran its deadline, failed, garbage), throttled per module so that a hung module under
+/// load cannot flood the journal (what was held back is counted in the next line). The request
+/// itself is answered POLICY_FAILURE, retryable when the failure is transient.
+final class PolicyFailureLog: Sendable {
+    let logger: Logger
+    let throttle = LogThrottle()
+
+    init(logger: Logger) { self.logger = logger }
+
+    func wireError(_ error: PolicyError, kind: PolicyKind) -> WireError {
+        let key = error.module.isEmpty ? "\(kind)" : error.module
+        if let suppressed = throttle.admit(key) {
+            logger.warning("policy decision failed", metadata: [
+                "kind": "\(kind)", "module": "\(error.module)", "error": "\(error)", "retryable": "\(error.isTransient)",
+                "suppressed_before": "\(suppressed)",
+            ])
+        }
+        return error.wireError
+    }
+}
+
 /// The events policy module as the event service's routing. Asked per event and receiver, it
 /// reads the set in force each time, so a reload changes routing between events.
 struct ModuleEventRouting: EventRouting {
     let policy: PolicyHost
+    let failures: PolicyFailureLog
     private let fallback = DefaultEventRouting()
 
     func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
         // No events module configured: the core's built-in routing. A configured module that
         // fails is never replaced by the fallback: that event fails closed.
         guard policy.current?.events != nil else { return await fallback.route(query) }
-        return await policy.decide(query).mapError { WireError(.policyFailure, $0.description) }
+        return await policy.decide(query).mapError { failures.wireError($0, kind: .events) }
     }
 }
 
@@ -53,10 +77,11 @@ struct ModuleEventRouting: EventRouting {
 struct ModuleWhitelist: Whitelist {
     let policy: PolicyHost
     let builtin: CurrentWhitelist
+    let failures: PolicyFailureLog
 
     func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
         guard let set = policy.current, !set.whitelist.isEmpty else { return await builtin.decide(query) }
-        return await set.decide(query).mapError { WireError(.policyFailure, $0.description) }
+        return await set.decide(query).mapError { failures.wireError($0, kind: .whitelist) }
     }
 }
 
@@ -64,6 +89,7 @@ struct ModuleWhitelist: Whitelist {
 /// configured module that fails fails the operation closed rather than letting it go unbilled.
 struct ModuleTariff: Tariff {
     let policy: PolicyHost
+    let failures: PolicyFailureLog
 
     func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
         guard policy.current?.fees != nil else { return .success(nil) }
@@ -77,7 +103,7 @@ struct ModuleTariff: Tariff {
         query.atMs = atMs
         query.bpID = bpID
         return await policy.decide(query)
-            .mapError { WireError(.policyFailure, $0.description) }
+            .mapError { failures.wireError($0, kind: .fees) }
             .map { decision in decision.chargeable ? Price(amountYen: decision.amountYen, tariffID: decision.tariffID) : nil }
     }
 }

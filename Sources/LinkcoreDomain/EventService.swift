@@ -174,7 +174,7 @@ public final class EventService: Sendable {
         let price: Price?
         switch await tariff.price(.eventDelivery, payer: org, bpID: "", atMs: at) {
         case let .success(found): price = found
-        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)"))
+        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
         }
         let charge = price.map { price in { @Sendable (id: String) in price.charge(payer: orgCode, .eventDelivery, reference: id, atMs: at) } }
         do {

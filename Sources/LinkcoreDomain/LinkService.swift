@@ -50,7 +50,7 @@ public final class LinkService: Sendable {
         let price: Price?
         switch await tariff.price(.linkIssuance, payer: org, bpID: "", atMs: at) {
         case let .success(found): price = found
-        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)"))
+        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
         }
         do {
             let hash = try hasher.hash(residentCode: request.residentCode)

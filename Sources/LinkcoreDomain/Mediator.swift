@@ -74,7 +74,7 @@ public final class Mediator: Sendable {
                 result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
                 return await finish(result, request, requester, link: try? await links.open(request.linkCode, orgCode: requester),
-                                    .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)")))
+                                    .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
             }
         }
         // (2) LA → ID code, checked to be A's live link.
@@ -108,7 +108,7 @@ public final class Mediator: Sendable {
         case let .success(found): price = found
         case let .failure(error):
             return await finish(result, request, requester, link: la, .policyFailed,
-                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)")))
+                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
         }
         // (4) Ask B under LB, (5) relay.
         let deadlineMs = deadline(request.deadlineMs)

@@ -1,7 +1,8 @@
 import LinkcoreWire
 
 /// Why one policy decision failed. Every case fails closed: the caller refuses the request with
-/// ``code`` (`POLICY_FAILURE`) and logs ``description``; nothing about a resident is in it.
+/// ``code`` (`POLICY_FAILURE`, retryable when ``isTransient``) and logs ``description``
+/// (throttled per module: the daemon's `PolicyFailureLog`); nothing about a resident is in it.
 public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No module of this kind is loaded (no `[policy]` configured, or the kind was left out).
     case notConfigured(PolicyKind)
@@ -17,6 +18,23 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The wire code a caller answers with.
     public var code: LCErrorCode { .policyFailure }
 
+    /// Whether the same request may well be decided if sent again: an overrun is (a module cold
+    /// after a restart, a moment of contention). A module that fails, answers garbage, is missing
+    /// or has every worker stuck will answer the same way until the operator acts.
+    public var isTransient: Bool {
+        if case .deadlineExceeded = self { return true }
+        return false
+    }
+
+    /// The module the failure is attributed to ("" when none is loaded).
+    public var module: String {
+        switch self {
+        case .notConfigured: return ""
+        case .moduleFailed(let module, _), .garbage(let module, _), .deadlineExceeded(let module, _), .saturated(let module):
+            return module
+        }
+    }
+
     public var description: String {
         switch self {
         case .notConfigured(let kind): return "no \(kind) policy module is loaded"
@@ -27,14 +45,8 @@ public enum PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A typed refusal for the wire. Retryable: a reload or a recovered module may answer later.
-    public var wireError: LCError {
-        var e = LCError()
-        e.code = code
-        e.message = "policy decision failed"
-        e.retryable = true
-        return e
-    }
+    /// A typed refusal for the wire, retryable only when the failure is transient.
+    public var wireError: WireError { WireError(code, description, retryable: isTransient) }
 }
 
 /// Why a module, or a whole policy set, could not be loaded. The running set stays in force.

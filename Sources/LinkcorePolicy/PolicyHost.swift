@@ -27,6 +27,9 @@ public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy
         self.clock = clock
     }
 
+    /// The least a warm-up decision is waited for (more when the decision deadline is long).
+    static let warmUpBound: Duration = .seconds(5)
+
     public static let wallClockMs: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// The set in force, or nil before the first successful load.
@@ -85,7 +88,17 @@ public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy
             s.generation += 1
             return s.generation
         }
-        return .success(PolicySet(generation: generation, modules: modules))
+        let set = PolicySet(generation: generation, modules: modules)
+        // Before the set goes into force (at start: before READY), so that the first real
+        // decision is not a module's first call. A module that stays silent is still loaded: its
+        // real calls fail closed at their deadline (retryable) as before, and the operator is told.
+        let bound = max(spec.deadline * 20, Self.warmUpBound)
+        for module in set.warm(atMs: clock(), within: bound) {
+            logger.warning(
+                "policy module did not answer its warm-up decision",
+                metadata: ["module": "\(module.name)", "kind": "\(module.kind)", "waited-ms": "\(bound / .milliseconds(1))"])
+        }
+        return .success(set)
     }
 
     public func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
@@ -131,7 +144,9 @@ public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy
         if let set {
             let overruns = set.modules.reduce(0) { $0 + $1.counters.overruns }
             let failures = set.modules.reduce(0) { $0 + $1.counters.failures }
+            let warm = set.modules.filter(\.isWarm).count
             line = "policy generation \(set.generation): \(Self.describe(set)); \(failures) failures, \(overruns) overruns"
+                + ", \(warm) of \(set.modules.count) modules warmed"
         } else {
             line = "no policy loaded"
         }

@@ -27,6 +27,7 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     private let callCount = Atomic<Int>(0)
     private let failureCount = Atomic<Int>(0)
     private let overrunCount = Atomic<Int>(0)
+    private let warmed = Atomic<Bool>(false)
 
     /// Decisions are small; anything larger is garbage, never copied.
     static let maxDecisionBytes = 64 * 1024
@@ -121,6 +122,31 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
         }
         return count(pending.result ?? .failure(.garbage(module: name, detail: "no result")))
     }
+
+    /// One decision on a worker thread before the module takes real calls: a module's first call
+    /// pays for its lazy work (page faults, tables built on first use, allocator arenas), which
+    /// after a restart overran the request deadline. Waits up to `bound` (not the request
+    /// deadline: being slow here is the point); the answer itself is not looked at. Not counted
+    /// as a call, failure or overrun. False when the module did not answer within `bound` (its
+    /// worker then stays with the call, counted as stuck, as for an overrun).
+    func warm(_ query: [UInt8], within bound: Duration) -> Bool {
+        let pending = PendingCall()
+        let workers = self.workers
+        guard workers.submit({ [self] in
+            if pending.complete(self.callWithoutDeadline(query)) { workers.markUnstuck() }
+        }) else { return false }
+        let parts = bound.components
+        let nanos = Int(clamping: parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+        if pending.finished.wait(timeout: .now() + .nanoseconds(nanos)) == .timedOut, pending.abandon() == nil {
+            workers.markStuck()
+            return false
+        }
+        warmed.store(true, ordering: .relaxed)
+        return true
+    }
+
+    /// Whether a warm-up call was answered (see ``warm(_:within:)``).
+    public var isWarm: Bool { warmed.load(ordering: .relaxed) }
 
     /// As ``call(_:)``, for async callers: the task is suspended, not its thread, while the module
     /// works, so a hung module never holds a thread of the cooperative pool.

@@ -79,6 +79,22 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
         return await Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
     }
 
+    /// Warms every module with one decision of its kind (see ``PolicyModule/warm(_:within:)``),
+    /// before the set goes into force. Returns the modules that did not answer in time.
+    func warm(atMs: Int64, within bound: Duration) -> [PolicyModule] {
+        let probe = LCOrgRef.with { $0.code = "LINKCORE-WARMUP"; $0.sector = .public; $0.role = .agency }
+        return modules.filter { module in
+            let query: any SwiftProtobuf.Message =
+                switch module.kind {
+                case .whitelist: LCWhitelistQuery.with { $0.bpID = "LINKCORE-WARMUP"; $0.requester = probe; $0.provider = probe; $0.infoType = "warmup"; $0.atMs = atMs }
+                case .fees: LCFeeQuery.with { $0.operation = .mediation; $0.payer = probe; $0.bpID = "LINKCORE-WARMUP"; $0.atMs = atMs }
+                case .events: LCEventRoutingQuery.with { $0.receiver = probe; $0.kind = .moved; $0.atMs = atMs }
+                }
+            guard let bytes = try? query.serializedBytes() as [UInt8] else { return true }
+            return !module.warm(bytes, within: bound)
+        }
+    }
+
     /// Encodes, calls with the deadline, decodes and checks; any defect is a PolicyError.
     static func ask<Q: SwiftProtobuf.Message, D: SwiftProtobuf.Message>(
         _ module: PolicyModule, _ query: Q, as: D.Type, validate: (D) -> String?

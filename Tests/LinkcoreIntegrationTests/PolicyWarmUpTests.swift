@@ -1,0 +1,111 @@
+import Foundation
+import LinkcoreClient
+import LinkcoreWire
+import Testing
+
+/// Issue 11, item 7: a policy module cold after a restart overran its deadline on the first real
+/// decision, the reply said `retryable: false` and the daemon logged nothing. Now every module
+/// is warmed before READY, an overrun is retryable, and every failed decision is logged.
+@Suite(.serialized) struct PolicyWarmUpTests {
+    /// Builds the fault fixture (Tests/LinkcorePolicyTests/Fixtures/faulty.c) as a whitelist module.
+    static func buildFaulty(in dir: URL, defines: [String] = []) throws -> String {
+        let root = Products.sourceRoot
+        let out = dir.appendingPathComponent("faulty.so").path
+        let gcc = ChildProcess(executable: "/usr/bin/gcc", arguments: ["-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"]
+            + defines + [
+                "-I\(root)/Sources/CLinkcorePolicy/include", "-I\(root)/Sources/CLinkcoreProto/include",
+                "\(root)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(root)/Sources/CLinkcoreProto/policy.pb-c.c",
+                "\(root)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
+            ], environment: ProcessInfo.processInfo.environment, outputPath: dir.appendingPathComponent("gcc.log").path)
+        try gcc.run()
+        let deadline = ContinuousClock.now + .seconds(120)
+        while gcc.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestFailure("gcc did not finish") }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        guard gcc.terminationStatus == 0 else {
+            throw TestFailure("gcc failed: \((try? String(contentsOfFile: gcc.outputPath, encoding: .utf8)) ?? "")")
+        }
+        return out
+    }
+
+    static func policy(module: String, config: String, deadlineMs: Int) -> String {
+        "decision_deadline_ms = \(deadlineMs)\n\n[[policy.module]]\nkind = \"whitelist\"\npath = \"\(module)\"\nconfig = \"\(config)\""
+    }
+
+    /// The module sleeps 3 s in its first call, 15 times the decision deadline. Without the
+    /// warm-up, the first mediation after READY is that call and fails with POLICY_FAILURE.
+    @Test func everyModuleIsWarmedBeforeReady() async throws {
+        let dir = try TempDirectory()
+        let calls = dir.url.appendingPathComponent("calls.log").path
+        let config = dir.url.appendingPathComponent("faulty.conf").path
+        try "calls-log=\(calls)\ncold-ms=3000\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let module = try Self.buildFaulty(in: dir.url)
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
+                                             policy: Self.policy(module: module, config: config, deadlineMs: 200))
+        defer { net.stop() }
+        // READY was sent (start() waited for it) and no request was made yet: the module has
+        // already had its one warm-up decision, and status says so.
+        let before = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
+        #expect(before == "LINKCORE-WARMUP\n", "\(before)")
+        let status = try await net.daemon.status().policyStatus
+        #expect(status.contains("0 overruns, 1 of 1 modules warmed"), "\(status)")
+
+        try await net.link(residents: ["20000000001"], to: ["CITY01", "TAX01"])
+        try await net.startProvider("TAX01")
+        let first = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["20000000001"], bp: "BP-WARM")
+        #expect(first.first?.answer == MediationNetwork.answer(for: "20000000001"), "\(first.first.map { "\($0)" } ?? "-")")
+        let after = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
+        #expect(after == "LINKCORE-WARMUP\nBP-WARM\n", "\(after)")
+
+        // A reloaded set is warmed before it goes into force, the same way.
+        guard case let .reloadResponse(reload)? = try await net.daemon.admin(.reload(LCReloadRequest())) else {
+            Issue.record("no reload response"); return
+        }
+        #expect(reload.ok, "\(reload.error)")
+        let reloaded = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
+        #expect(reloaded == "LINKCORE-WARMUP\nBP-WARM\nLINKCORE-WARMUP\n", "\(reloaded)")
+        let again = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["20000000001"], bp: "BP-WARM")
+        #expect(again.first?.answer == MediationNetwork.answer(for: "20000000001"))
+    }
+
+    /// An overrun is transient: POLICY_FAILURE with `retryable: true`, and a log line naming the
+    /// module. A module that fails outright stays non-retryable, and is logged too.
+    @Test func anOverrunIsRetryableAndLogged() async throws {
+        let dir = try TempDirectory()
+        let config = dir.url.appendingPathComponent("faulty.conf").path
+        try "\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let module = try Self.buildFaulty(in: dir.url, defines: ["-DHANG_MS=3000"])
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
+                                             policy: Self.policy(module: module, config: config, deadlineMs: 200))
+        defer { net.stop() }
+        let a = try await net.daemon.connect(as: "CITY01")
+        defer { Task { await a.close() } }
+        func mediate(_ bp: String) async -> WireError? {
+            do {
+                _ = try await a.request(.mediate(.with {
+                    $0.bpID = bp; $0.providerOrg = "TAX01"; $0.linkCode = "NOT-A-LINK-CODE"; $0.infoType = "income"
+                }))
+                return nil
+            } catch {
+                return error as? WireError
+            }
+        }
+        let overrun = await mediate("HANG")
+        #expect(overrun?.code == .policyFailure)
+        #expect(overrun?.retryable == true, "\(overrun.map { "\($0)" } ?? "answered")")
+        #expect(overrun?.message.contains("policy module faulty overran its 200 ms deadline") == true)
+        let failed = await mediate("ERROR")
+        #expect(failed?.code == .policyFailure)
+        #expect(failed?.retryable == false)
+
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !(net.daemon.log.contains("overran its 200 ms deadline") && net.daemon.log.contains("failed (status 3)")) {
+            guard ContinuousClock.now < deadline else { Issue.record("not logged:\n\(net.daemon.log)"); break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let lines = net.daemon.log.split(separator: "\n").filter { $0.contains("policy decision failed") }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.first?.contains("module=faulty") == true && lines.first?.contains("retryable=true") == true, "\(lines)")
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import LinkcorePolicy
+import LinkcoreWire
+import XCTest
+
+/// Issue 11, item 7 at the host: a load warms every module before the set is in force, and an
+/// overrun (transient) is retryable on the wire while a failing module is not.
+final class WarmUpTests: XCTestCase {
+    func q(_ bp: String) -> LCWhitelistQuery { whitelistQuery(bp, org("CITY01"), org("HEALTH01"), "X", at: 1) }
+
+    func testLoadWarmsEveryModuleBeforeTheSetIsInForce() throws {
+        let scratch = try Scratch()
+        let calls = "\(scratch.path)/calls.log"
+        // The first call sleeps 2 s against a 100 ms deadline: only the warm-up may pay for it.
+        let config = try scratch.write("faulty.conf", "calls-log=\(calls)\ncold-ms=2000\n")
+        let path = try buildFaulty(in: scratch)
+        let host = PolicyHost(logger: testLogger)
+        _ = try host.load(PolicySpec(modules: [
+            .init(kind: .whitelist, path: path, config: config),
+            .init(kind: .fees, path: try Modules.path("fees"), config: Modules.etc("fees.toml")),
+            .init(kind: .events, path: try Modules.path("events"), config: Modules.etc("events.toml")),
+        ], deadline: .milliseconds(100))).value()
+        XCTAssertEqual(try String(contentsOfFile: calls, encoding: .utf8), "LINKCORE-WARMUP\n")
+        XCTAssertEqual(host.current?.modules.filter(\.isWarm).count, 3)
+        XCTAssertTrue(host.statusLine.contains("0 overruns, 3 of 3 modules warmed"), host.statusLine)
+        // The first real decision is not the module's first call: it is answered in time.
+        XCTAssertEqual(try host.decide(q("FIRST")).value().ruleID, "faulty-ok")
+        XCTAssertEqual(host.current?.whitelist.first?.counters.calls, 1)  // warm-ups are not counted as calls
+    }
+
+    func testAnOverrunIsRetryableAndAFailureIsNot() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(["-DHANG_MS=3000"], in: scratch)
+        let host = PolicyHost(logger: testLogger)
+        _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(200))).value()
+        let overrun = try XCTUnwrap(host.decide(q("HANG")).failure)
+        XCTAssertTrue(overrun.isTransient)
+        XCTAssertEqual(overrun.wireError.code, .policyFailure)
+        XCTAssertTrue(overrun.wireError.retryable)
+        XCTAssertEqual(overrun.wireError.message, "policy module faulty overran its 200 ms deadline")
+        XCTAssertEqual(overrun.module, "faulty")
+        let failed = try XCTUnwrap(host.decide(q("ERROR")).failure)
+        XCTAssertFalse(failed.wireError.retryable)
+        XCTAssertFalse(PolicyError.garbage(module: "m", detail: "d").wireError.retryable)
+        XCTAssertFalse(PolicyError.saturated(module: "m").wireError.retryable)
+    }
+}
