@@ -212,18 +212,34 @@ public final class AdapterService: Sendable {
         public var infoType: String
         public var query: String?
         public var deadlineMs: UInt32?
+        /// The caller's key for this question; absent: the adapter makes one.
+        public var idempotencyKey: String?
         enum CodingKeys: String, CodingKey {
             case personID = "person_id", bpID = "bp_id", providerOrg = "provider_org", infoType = "info_type", query
-            case deadlineMs = "deadline_ms"
+            case deadlineMs = "deadline_ms", idempotencyKey = "idempotency_key"
         }
     }
 
     public struct AskAnswer: Sendable, Codable {
         public var mediationID: String
         public var answer: String
+        public var idempotencyKey: String
+        public var attempts: Int
+        public var repeated: Bool
+        enum CodingKeys: String, CodingKey {
+            case mediationID = "mediation_id", answer, idempotencyKey = "idempotency_key", attempts, repeated
+        }
     }
 
-    /// Mediation by the organisation's person ID: the adapter supplies its link code.
+    /// Sends of one /ask to the core at most (the first and its retries); the retries also stop
+    /// once the request's own time (its deadline plus `[core] request_timeout_ms`) has passed.
+    static let maxAskAttempts = 8
+
+    /// Mediation by the organisation's person ID: the adapter supplies its link code. Every
+    /// request carries an idempotency key (the caller's, or one made here), and a retryable
+    /// failure (the core restarting, a lost connection, B unavailable or late, a policy module
+    /// overrunning) is retried with the same key, so that a reply lost on the way back is never
+    /// charged or logged twice (protocol.md §8).
     public func ask(_ request: AskRequest) async throws(WireError) -> AskAnswer {
         guard let link = try? await links.link(personID: request.personID) else {
             throw WireError(.notFound, "no link for person \(request.personID) in this adapter's link table")
@@ -235,16 +251,58 @@ public final class AdapterService: Sendable {
         mediate.linkCode = link.linkCode
         mediate.query = Data((request.query ?? "").utf8)
         mediate.deadlineMs = request.deadlineMs ?? 0
-        let wait = Self.amount(.milliseconds(Int(mediate.deadlineMs)) + settings.requestTimeout)
+        mediate.idempotencyKey = request.idempotencyKey ?? "adapter-" + UUID().uuidString.lowercased()
+        let budget = Duration.milliseconds(Int(mediate.deadlineMs)) + settings.requestTimeout
+        let wait = Self.amount(budget)
+        let giveUpAt = ContinuousClock.now + budget
+        var sends = 0
+        while true {
+            // While the session reconnects (the core restarting), wait for it: nothing was sent,
+            // so no send is counted.
+            guard let connection = try? core.connection() else {
+                guard ContinuousClock.now + Self.reconnectPoll < giveUpAt else {
+                    throw WireError(.unavailable, "not connected to the core (reconnecting)", retryable: true)
+                }
+                try? await Task.sleep(for: Self.reconnectPoll)
+                continue
+            }
+            sends += 1
+            do {
+                let response = try await askOnce(mediate, on: connection, wait: wait)
+                return AskAnswer(mediationID: response.mediationID, answer: String(decoding: response.answer, as: UTF8.self),
+                                 idempotencyKey: mediate.idempotencyKey, attempts: sends, repeated: response.repeated)
+            } catch {
+                let pause = max(Duration.milliseconds(Int(error.retryAfterMs)), backoffForAsk(afterFailures: sends))
+                guard error.retryable, sends < Self.maxAskAttempts, ContinuousClock.now + pause < giveUpAt else { throw error }
+                logger.info("ask failed; retrying with the same idempotency key", metadata: [
+                    "idempotency_key": "\(mediate.idempotencyKey)", "attempt": "\(sends)", "error": "\(error)",
+                    "pause_ms": "\(pause / .milliseconds(1))",
+                ])
+                try? await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    static let reconnectPoll: Duration = .milliseconds(50)
+
+    /// The pause before retry `failures` of an /ask: the session's backoff, at least 50 ms (the
+    /// core or its connection is coming back; hammering it helps no one).
+    func backoffForAsk(afterFailures failures: Int) -> Duration {
+        max(.milliseconds(50), settings.backoff.delay(afterFailures: failures))
+    }
+
+    /// One send: a reply, a typed refusal, or UNAVAILABLE (retryable) when the connection is gone
+    /// or never answers, since then the core may or may not have decided (hence the key).
+    private func askOnce(_ mediate: LCMediateRequest, on connection: LinkcoreConnection, wait: TimeAmount) async throws(WireError) -> LCMediateResponse {
         do {
-            guard case let .mediateResponse(response)? = try await core.request(.mediate(mediate), timeout: wait) else {
+            guard case let .mediateResponse(response)? = try await connection.request(.mediate(mediate), timeout: wait) else {
                 throw WireError(.internal, "the core answered with another body")
             }
-            return AskAnswer(mediationID: response.mediationID, answer: String(decoding: response.answer, as: UTF8.self))
+            return response
         } catch let error as WireError {
             throw error
         } catch {
-            throw WireError(.unavailable, "the core did not answer: \(error)")
+            throw WireError(.unavailable, "the core did not answer: \(error)", retryable: true)
         }
     }
 

@@ -180,12 +180,18 @@ public enum OpenAPIDocument {
         "properties": {
           "person_id": {"type": "string"}, "bp_id": {"type": "string", "description": "business process ID (whitelist)"},
           "provider_org": {"type": "string"}, "info_type": {"type": "string"}, "query": {"type": "string"},
-          "deadline_ms": {"type": "integer", "description": "0 or absent: the core's default"}
+          "deadline_ms": {"type": "integer", "description": "0 or absent: the core's default"},
+          "idempotency_key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "absent: the adapter makes one. Sent to the core with the request and with every retry the adapter makes of it (on a retryable error or a lost connection); send the same key again to retry the same question: an answered mediation is charged and logged once"}
         }
       },
       "AskAnswer": {
-        "type": "object", "required": ["mediation_id", "answer"],
-        "properties": {"mediation_id": {"type": "string"}, "answer": {"type": "string"}}
+        "type": "object", "required": ["mediation_id", "answer", "idempotency_key", "attempts", "repeated"],
+        "properties": {
+          "mediation_id": {"type": "string"}, "answer": {"type": "string"},
+          "idempotency_key": {"type": "string", "description": "the key the request was sent with"},
+          "attempts": {"type": "integer", "description": "requests sent to the core for this answer (1 + the adapter's retries)"},
+          "repeated": {"type": "boolean", "description": "the core had already answered this key: not charged or logged again"}
+        }
       },
       "Event": {
         "type": "object", "required": ["event_id", "link_code", "kind", "occurred_at_ms", "received_at_ms", "acknowledged"],

@@ -162,11 +162,14 @@ public struct DaemonConfig: Sendable, Equatable {
         public var maxPayloadBytes: Int
         /// The built-in whitelist table (CSV), until policy modules replace it.
         public var whitelist: String
+        /// How long a requester's idempotency key stays bound to its mediation (protocol.md §8).
+        public var idempotencyWindow: Duration
 
         public init(defaultDeadline: Duration = .milliseconds(5_000), maxDeadline: Duration = .milliseconds(30_000),
-                    maxPayloadBytes: Int = 262_144, whitelist: String = "/etc/linkcore/whitelist-builtin.csv") {
+                    maxPayloadBytes: Int = 262_144, whitelist: String = "/etc/linkcore/whitelist-builtin.csv",
+                    idempotencyWindow: Duration = .seconds(86_400)) {
             self.defaultDeadline = defaultDeadline; self.maxDeadline = maxDeadline
-            self.maxPayloadBytes = maxPayloadBytes; self.whitelist = whitelist
+            self.maxPayloadBytes = maxPayloadBytes; self.whitelist = whitelist; self.idempotencyWindow = idempotencyWindow
         }
     }
 

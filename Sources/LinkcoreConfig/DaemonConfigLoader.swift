@@ -20,7 +20,7 @@ extension DaemonConfig {
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms"]),
-        ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist"]),
+        ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist", "idempotency_window_s"]),
         ("policy", Section.policyKeys),
     ]
 
@@ -150,7 +150,8 @@ extension DaemonConfig {
             defaultDeadline: .milliseconds(defaultDeadline), maxDeadline: .milliseconds(maxDeadline),
             maxPayloadBytes: try mediationSection.integer("max_payload_bytes", default: 262_144, range: 0...16_000_000),
             whitelist: try mediationSection.path(
-                "whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"), allowCredential: false))
+                "whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"), allowCredential: false),
+            idempotencyWindow: .seconds(try mediationSection.integer("idempotency_window_s", default: 86_400, range: 60...2_592_000)))
         config.policy = try section("policy").policy()
         return config
     }

@@ -19,6 +19,7 @@ public struct CoreService: RequestHandling {
     let metrics: Metrics
     let logger: Logger
     let refusalLines = LogThrottle()
+    var faults = FaultInjection.none
 
     public func admit(orgCode: String) -> Result<LCRole, WireError> {
         links.orgs.admit(orgCode)
@@ -100,6 +101,7 @@ public struct CoreService: RequestHandling {
     private func mediate(_ request: LCMediateRequest, from peer: Peer, reply: Reply) async {
         let started = ContinuousClock.now
         let mediation = await mediator.mediate(request, requester: peer.orgCode)
+        if mediation.logged { faults.mediationLogged() }
         reply(mediation.reply.map { .mediateResponse($0) })
         guard let outcome = mediation.outcome else { return }
         let elapsed = (ContinuousClock.now - started).components
@@ -107,6 +109,7 @@ public struct CoreService: RequestHandling {
                           micros: UInt64(max(0, elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)))
         logger.debug("mediation decided", metadata: [
             "mediation_id": "\(mediation.id)", "outcome": "\(outcome)", "rule": "\(mediation.ruleID ?? "-")", "logged": "\(mediation.logged)",
+            "repeated": "\(mediation.repeated)",
         ])
         if !mediation.logged, let suppressed = refusalLines.admit(peer.orgCode) {
             // No resident to key an entry by (LA did not open to a live link of A's): a line

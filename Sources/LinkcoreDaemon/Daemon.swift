@@ -43,6 +43,7 @@ public final class Daemon: Sendable {
     let events: EventService
     let dispatcher: EventDispatcher
     private let whitelist: CurrentWhitelist
+    private let keys: MediationKeyJanitor
     /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
     public let policy: PolicyHost
 
@@ -77,19 +78,21 @@ public final class Daemon: Sendable {
         let mediator = Mediator(
             store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures),
             providers: PushProviderGateway(pusher: pusher), tariff: tariff, settings: mediationSettings(config))
-        let service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
+        var service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, events: events, dispatcher: dispatcher, fees: FeeStatements(store: store, orgs: orgs),
                                   metrics: metrics, logger: logger)
+        service.faults = FaultInjection.fromEnvironment(logger: logger)
         return Daemon(configPath: configPath, config: config, tls: tls, orgs: orgs, audit: AuditService(store: store, logger: logger),
                       fees: FeeStatements(store: store, orgs: orgs), registry: registry, service: service,
                       events: events, dispatcher: dispatcher, metrics: metrics, whitelist: whitelist, policy: policy,
-                      logger: logger)
+                      keys: MediationKeyJanitor(store: store, logger: logger), logger: logger)
     }
 
     private init(configPath: String, config: DaemonConfig, tls: TLSContext, orgs: OrgDirectory, audit: AuditService,
                  fees: FeeStatements, registry: ConnectionRegistry, service: any RequestHandling,
                  events: EventService, dispatcher: EventDispatcher, metrics: Metrics,
-                 whitelist: CurrentWhitelist, policy: PolicyHost, logger: Logger) {
+                 whitelist: CurrentWhitelist, policy: PolicyHost, keys: MediationKeyJanitor, logger: Logger) {
+        self.keys = keys
         self.events = events
         self.dispatcher = dispatcher
         self.configPath = configPath
@@ -201,6 +204,7 @@ public final class Daemon: Sendable {
         let ticker = Task { [self] in await tick() }
         let checkpointer = Task { [self] in await checkpointLoop() }
         let eventSweeper = Task { [self] in await dispatcher.sweepLoop { self.live.withLock { $0.config.events.sweepInterval } } }
+        let keyPurger = Task { [self] in await keys.purgeLoop { self.live.withLock { $0.config.mediation.idempotencyWindow } } }
         for await signal in signals {
             if signal == SIGHUP {
                 await reload()
@@ -212,6 +216,7 @@ public final class Daemon: Sendable {
         ticker.cancel()
         checkpointer.cancel()
         eventSweeper.cancel()
+        keyPurger.cancel()
         await shutdown()
     }
 

@@ -20,7 +20,8 @@ extension Daemon {
     static func mediationSettings(_ config: DaemonConfig) -> Mediator.Settings {
         let m = config.mediation
         return Mediator.Settings(defaultDeadlineMs: Int64(m.defaultDeadline / .milliseconds(1)),
-                                 maxDeadlineMs: Int64(m.maxDeadline / .milliseconds(1)), maxPayloadBytes: m.maxPayloadBytes)
+                                 maxDeadlineMs: Int64(m.maxDeadline / .milliseconds(1)), maxPayloadBytes: m.maxPayloadBytes,
+                                 idempotencyWindowMs: Int64(m.idempotencyWindow / .milliseconds(1)))
     }
 }
 

@@ -34,10 +34,14 @@ public struct AccessLogService: Sendable {
         guard query.fromMs >= 0, to > query.fromMs else { return .failure(WireError(.invalidArgument, "from_ms must be before to_ms")) }
         do {
             guard let lp = try await links.open(query.linkCode, orgCode: portal) else { return .failure(LinkService.invalidLinkCode) }
-            let rows = try await store.accessEntries(idCode: lp.idCode, fromMs: query.fromMs, toMs: to, afterPosition: after, limit: size + 1)
+            let rows = try await store.loggedAccess(idCode: lp.idCode, fromMs: query.fromMs, toMs: to, afterPosition: after, limit: size + 1)
             var page = LCAccessLogPage()
-            page.entries = rows.prefix(size).map { entry($0.record) }
-            if rows.count > size, let last = rows.prefix(size).last { page.nextPageToken = String(last.position) }
+            page.entries = rows.prefix(size).map { row in
+                var e = entry(row.chained.record)
+                e.repeats = row.repeats
+                return e
+            }
+            if rows.count > size, let last = rows.prefix(size).last { page.nextPageToken = String(last.chained.position) }
             return .success(page)
         } catch {
             return .failure(WireError(.unavailable, "store: \(error)", retryable: true))

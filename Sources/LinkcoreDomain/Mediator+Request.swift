@@ -1,3 +1,4 @@
+import LinkcoreAudit
 import LinkcoreStore
 import LinkcoreWire
 
@@ -15,7 +16,31 @@ extension Mediator {
         if let e = field("bp_id", r.bpID, max: 64) ?? field("provider_org", r.providerOrg, max: 32)
             ?? field("info_type", r.infoType, max: 64) ?? field("link_code", r.linkCode, max: 64) { return e }
         if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
+        if !r.idempotencyKey.isEmpty && !isValidKey(r.idempotencyKey) {
+            return WireError(.invalidArgument, "idempotency_key must be 1-64 characters of A-Z a-z 0-9 _ -")
+        }
         return nil
+    }
+
+    /// 1-64 of [A-Za-z0-9_-] (protocol.md §8): safe in logs and file names, long enough for a UUID.
+    static func isValidKey(_ key: String) -> Bool {
+        (1...64).contains(key.utf8.count) && key.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f
+        }
+    }
+
+    /// The request's key as the store keeps it, or nil when A sent none. The fingerprint covers
+    /// what makes it the same request (BP-ID, B, IA, LA), each length-prefixed so that no two
+    /// different requests share one; the query is not in it and never stored.
+    func idempotencyKey(_ r: LCMediateRequest, requester: String) -> MediationKey? {
+        guard !r.idempotencyKey.isEmpty else { return nil }
+        var bytes: [UInt8] = []
+        for field in [r.bpID, r.providerOrg, r.infoType, r.linkCode] {
+            let utf8 = Array(field.utf8)
+            bytes += withUnsafeBytes(of: UInt32(utf8.count).bigEndian, Array.init) + utf8
+        }
+        return MediationKey(requester: requester, key: r.idempotencyKey, fingerprint: AccessChain.sha256(bytes),
+                            notBeforeMs: now() - settings.idempotencyWindowMs)
     }
 
     static func query(_ r: LCMediateRequest, a: Organisation, b: Organisation, atMs: Int64) -> LCWhitelistQuery {

@@ -14,8 +14,12 @@ public final class Mediator: Sendable {
         public var defaultDeadlineMs: Int64
         public var maxDeadlineMs: Int64
         public var maxPayloadBytes: Int
-        public init(defaultDeadlineMs: Int64 = 5_000, maxDeadlineMs: Int64 = 30_000, maxPayloadBytes: Int = 262_144) {
+        /// How long an idempotency key names its mediation (protocol.md §8).
+        public var idempotencyWindowMs: Int64
+        public init(defaultDeadlineMs: Int64 = 5_000, maxDeadlineMs: Int64 = 30_000, maxPayloadBytes: Int = 262_144,
+                    idempotencyWindowMs: Int64 = 86_400_000) {
             self.defaultDeadlineMs = defaultDeadlineMs; self.maxDeadlineMs = maxDeadlineMs; self.maxPayloadBytes = maxPayloadBytes
+            self.idempotencyWindowMs = idempotencyWindowMs
         }
     }
 
@@ -29,6 +33,8 @@ public final class Mediator: Sendable {
         public var logged = false
         /// The whitelist row that permitted it, if one did.
         public var ruleID: String?
+        /// An answered retry under an idempotency key: counted on the entry it repeats, not logged anew.
+        public var repeated = false
     }
 
     private let store: any CoreStore
@@ -37,7 +43,7 @@ public final class Mediator: Sendable {
     private let providers: any ProviderGateway
     private let tariff: any Tariff
     public let settings: Settings
-    private let now: @Sendable () -> Int64
+    let now: @Sendable () -> Int64
 
     public init(store: any CoreStore, links: LinkService, whitelist: any Whitelist, providers: any ProviderGateway,
                 tariff: any Tariff = FreeTariff(), settings: Settings = Settings(),
@@ -48,14 +54,33 @@ public final class Mediator: Sendable {
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+    public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
 
     public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
-        let id = UUID().uuidString.lowercased()
-        var result = Mediation(id: id, reply: .failure(Self.notPermitted))
+        var result = Mediation(id: UUID().uuidString.lowercased(), reply: .failure(Self.notPermitted))
         if let problem = Self.validate(request, maxPayload: settings.maxPayloadBytes) {
             result.reply = .failure(problem)
             return result
         }
+        // A key already bound names the mediation this request retries: its id is reused (B sees
+        // the same mediation_id again), and a key bound to other fields is refused before anything
+        // is decided or asked.
+        let key = idempotencyKey(request, requester: requester)
+        if let key {
+            do {
+                if let bound = try await store.mediationKey(key) {
+                    guard bound.fingerprint == key.fingerprint else {
+                        result.reply = .failure(Self.keyReused)
+                        return result
+                    }
+                    result.id = bound.mediationID
+                }
+            } catch {
+                result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+                return result
+            }
+        }
+        let id = result.id
         guard let a = links.orgs[requester], a.role == .agency || a.role == .privateConnector else {
             result.reply = .failure(WireError(.permissionDenied, "only agencies and private connectors may request information"))
             return result
@@ -73,7 +98,7 @@ public final class Mediator: Sendable {
                 permitted = decision.permitted
                 result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
-                return await finish(result, request, requester, link: try? await links.open(request.linkCode, orgCode: requester),
+                return await finish(result, request, requester, key: key, link: try? await links.open(request.linkCode, orgCode: requester),
                                     .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
             }
         }
@@ -85,11 +110,11 @@ public final class Mediator: Sendable {
             result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
             return result
         }
-        guard permitted else { return await finish(result, request, requester, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
-        guard let la else { return await finish(result, request, requester, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
+        guard permitted else { return await finish(result, request, requester, key: key, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
+        guard let la else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
         // (3) B's live link LB. A suspended provider is treated as offline.
         guard let b = links.orgs[request.providerOrg], !b.suspended else {
-            return await finish(result, request, requester, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
+            return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
         }
         let lb: Link?
         do {
@@ -100,14 +125,14 @@ public final class Mediator: Sendable {
         }
         // B not linked to the resident: the same reply as an unusable LA, so A learns nothing new.
         guard let lb, let lbCode = try? links.code(for: lb) else {
-            return await finish(result, request, requester, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
+            return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
         }
         // The price, fixed before B is asked: a tariff that cannot decide stops the exchange.
         let price: Price?
         switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
         case let .success(found): price = found
         case let .failure(error):
-            return await finish(result, request, requester, link: la, .policyFailed,
+            return await finish(result, request, requester, key: key, link: la, .policyFailed,
                                 .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
         }
         // (4) Ask B under LB, (5) relay.
@@ -125,15 +150,15 @@ public final class Mediator: Sendable {
             var response = LCMediateResponse()
             response.mediationID = id
             response.answer = Data(answer)
-            return await finish(result, request, requester, link: la, .answered, .success(response), price: price)
+            return await finish(result, request, requester, key: key, link: la, .answered, .success(response), price: price)
         case let .refused(code, message):
             var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
             error.providerCode = String(code.prefix(64))
-            return await finish(result, request, requester, link: la, .providerRefused, .failure(error))
+            return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case .unavailable:
-            return await finish(result, request, requester, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
+            return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
         case .timedOut:
-            return await finish(result, request, requester, link: la, .timedOut,
+            return await finish(result, request, requester, key: key, link: la, .timedOut,
                                 .failure(WireError(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)))
         }
     }
@@ -141,7 +166,9 @@ public final class Mediator: Sendable {
     /// Records the decision under the resident (when known), durably and with its fee when one
     /// is due (only an answered mediation is charged), then hands back the reply. If the entry
     /// cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged or unbilled.
-    private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, link: Link?,
+    /// Under an idempotency key, a retry of an answered mediation adds no entry and no fee: an
+    /// answered one is counted on the entry it repeats (see `CoreStore.appendMediation`).
+    private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, key: MediationKey?, link: Link?,
                         _ outcome: AccessOutcome, _ reply: Result<LCMediateResponse, WireError>, price: Price? = nil) async -> Mediation {
         var result = base
         result.outcome = outcome
@@ -149,9 +176,30 @@ public final class Mediator: Sendable {
         guard let link else { return result }
         let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
                                   provider: request.providerOrg, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
+        let charge = price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs)
         do {
-            _ = try await store.appendAccess(record, charge: price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs))
+            if let key {
+                switch try await store.appendMediation(record, charge: charge, key: key) {
+                case .appended: break
+                case let .repeated(boundID, _):
+                    result.repeated = true
+                    result.id = boundID
+                    result.reply = reply.map { response in
+                        var response = response
+                        response.mediationID = boundID
+                        response.repeated = true
+                        return response
+                    }
+                case let .unchanged(boundID):
+                    result.id = boundID
+                }
+            } else {
+                _ = try await store.appendAccess(record, charge: charge)
+            }
             result.logged = true
+        } catch StoreError.idempotencyKeyReused {
+            // Bound to other fields by a concurrent request since we looked: nothing was written.
+            result.reply = .failure(Self.keyReused)
         } catch {
             result.reply = .failure(WireError(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
         }

@@ -106,5 +106,24 @@ enum CoreSchema {
         );
         CREATE INDEX event_outbox_pending ON event_outbox(org_code, seq) WHERE acked_at IS NULL;
         """,
+        // 5: idempotent mediation retries (protocol.md §8). A requester's key names one mediation
+        // for a window: the key, a digest of the request's identifying fields (never the query,
+        // never a link code in clear), the mediation id and the access-log entry it was logged
+        // as. `repeats` counts answered retries on the entry they repeated; it is not part of the
+        // chained hash (it changes after the entry is written), which covers the decision itself.
+        """
+        ALTER TABLE access_log ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE mediation_keys (
+            requester    TEXT NOT NULL,
+            idem_key     TEXT NOT NULL,
+            fingerprint  BLOB NOT NULL,
+            mediation_id TEXT NOT NULL,
+            position     INTEGER NOT NULL,
+            answered     INTEGER NOT NULL,
+            created_at   INTEGER NOT NULL,
+            PRIMARY KEY (requester, idem_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX mediation_keys_age ON mediation_keys(created_at);
+        """,
     ]
 }

@@ -32,8 +32,19 @@ public protocol CoreStore: Sendable {
     /// Appends one entry to the hash-chained access log, with its fee if the operation is
     /// chargeable, in one transaction; returns the entry as chained once durable.
     func appendAccess(_ record: AccessRecord, charge: FeeCharge?) async throws -> ChainedRecord
+    /// Writes a mediation's decision under the requester's idempotency key, in one transaction:
+    /// the key's binding, and either a new entry with its fee, or (an answered retry of an
+    /// answered mediation) one more repeat on the entry it repeats, or (an unanswered retry of an
+    /// answered mediation) nothing. Throws
+    /// `StoreError.idempotencyKeyReused` when the live key is bound to other fields.
+    func appendMediation(_ record: AccessRecord, charge: FeeCharge?, key: MediationKey) async throws -> MediationWrite
+    /// The live binding of a requester's key, if any.
+    func mediationKey(_ key: MediationKey) async throws -> MediationKeyBinding?
+    /// Forgets keys bound before `beforeMs`; returns how many.
+    @discardableResult
+    func purgeMediationKeys(beforeMs: Int64) async throws -> Int
     /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
-    func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord]
+    func loggedAccess(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [LoggedAccess]
     /// The last entry, if any.
     func accessHead() async throws -> ChainedRecord?
     /// The whole log in order, a page at a time, for verification.
@@ -58,5 +69,10 @@ public protocol CoreStore: Sendable {
 extension CoreStore {
     public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
         try await appendAccess(record, charge: nil)
+    }
+
+    /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
+    public func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord] {
+        try await loggedAccess(idCode: idCode, fromMs: fromMs, toMs: toMs, afterPosition: afterPosition, limit: limit).map(\.chained)
     }
 }

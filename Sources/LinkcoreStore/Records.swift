@@ -1,3 +1,5 @@
+import LinkcoreAudit
+
 /// Rows of the core's store, as the domain sees them. Nothing here can hold the four basic
 /// facts or a resident code in clear: residents are known by a keyed hash and an ID code.
 
@@ -66,11 +68,55 @@ public struct FeeLineTotal: Sendable, Equatable {
     public var amountYen: Int64
 }
 
+/// A requester's idempotency key for one mediation (protocol.md §8), as the store keeps it: the
+/// key, a digest of the request's identifying fields, and the start of the window it is valid in.
+public struct MediationKey: Sendable, Equatable {
+    public var requester: String
+    public var key: String
+    /// SHA-256 over the fields that make two requests the same request (never the query).
+    public var fingerprint: [UInt8]
+    /// Bindings made before this time are expired: the key is free again.
+    public var notBeforeMs: Int64
+    public init(requester: String, key: String, fingerprint: [UInt8], notBeforeMs: Int64) {
+        self.requester = requester; self.key = key; self.fingerprint = fingerprint; self.notBeforeMs = notBeforeMs
+    }
+}
+
+/// What a live key is bound to: the mediation it names and whether it was answered (charged).
+public struct MediationKeyBinding: Sendable, Equatable {
+    public var fingerprint: [UInt8]
+    public var mediationID: String
+    /// The access-log position of the entry the key was last logged as.
+    public var position: UInt64
+    public var answered: Bool
+}
+
+/// How a mediation's decision was written.
+public enum MediationWrite: Sendable, Equatable {
+    /// A new access-log entry (and its fee, if one was due).
+    case appended(ChainedRecord)
+    /// An answered retry of an answered mediation: no new entry, no new fee; the entry at
+    /// `position` counts one more repeat. `mediationID` is the one the key is bound to.
+    case repeated(mediationID: String, position: UInt64)
+    /// An unanswered retry of an answered mediation: nothing written (the entry stands as logged).
+    case unchanged(mediationID: String)
+}
+
+/// An access-log entry with what is kept beside it outside the chained hash.
+public struct LoggedAccess: Sendable, Equatable {
+    public var chained: ChainedRecord
+    /// Answered retries under the same idempotency key, relayed again, not charged again.
+    public var repeats: UInt32
+    public init(chained: ChainedRecord, repeats: UInt32) { self.chained = chained; self.repeats = repeats }
+}
+
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicate(String)
     case notFound(String)
     case matchingNumberRefused       // used for another resident or org, or expired
     case unavailable(String)
+    /// An idempotency key bound to a request with other identifying fields.
+    case idempotencyKeyReused
 
     public var description: String {
         switch self {
@@ -78,6 +124,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notFound(what): return "not found: \(what)"
         case .matchingNumberRefused: return "matching number refused"
         case let .unavailable(why): return "store unavailable: \(why)"
+        case .idempotencyKeyReused: return "idempotency key reused for another request"
         }
     }
 }

@@ -37,13 +37,15 @@ extension SQLiteCoreStore {
         return ChainedRecord(position: position, record: record, hash: hash)
     }
 
-    public func accessEntries(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [ChainedRecord] {
+    public func loggedAccess(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [LoggedAccess] {
         try await read { db in
             try db.query("""
-                SELECT \(Self.accessColumns) FROM access_log
+                SELECT \(Self.accessColumns), repeats FROM access_log
                 WHERE id_code = ? AND at_ms >= ? AND at_ms < ? AND position > ? ORDER BY position LIMIT ?
                 """, [.integer(Int64(bitPattern: idCode)), .integer(fromMs), .integer(toMs), .integer(Int64(afterPosition)),
-                      .integer(Int64(limit))]).compactMap(Self.chained)
+                      .integer(Int64(limit))]).compactMap { row in
+                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(10) ?? 0)) }
+            }
         }
     }
 

@@ -22,7 +22,7 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
-         audit: String? = nil, policy: String? = nil) async throws {
+         audit: String? = nil, policy: String? = nil, environment: [String: String] = [:]) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
@@ -31,7 +31,7 @@ final class MediationNetwork: @unchecked Sendable {
             "log": "level = \"info\"",
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
-         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a })
+         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }, environment: environment)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
@@ -118,6 +118,11 @@ final class MediationNetwork: @unchecked Sendable {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try text.split(separator: "\n").filter { !$0.contains("\"summary\"") }
             .map { try decoder.decode(Outcome.self, from: Data($0.utf8)) }.sorted { $0.i < $1.i }
+    }
+
+    /// The core's database file, read-only.
+    func database() throws -> SQLiteDatabase {
+        try SQLiteDatabase(path: dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
     }
 
     /// The access log as the daemon wrote it, read from its database file (read-only).

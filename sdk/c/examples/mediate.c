@@ -5,7 +5,11 @@
  *   mediate --connect 127.0.0.1:7400 --cert CITY01.pem --key CITY01.key --ca ca.pem \
  *           --server-name localhost --provider TAX01 --bp BP-0001 --info income \
  *           --link-code <CITY01's link code> [--query TEXT] [--deadline-ms N]
+ *           [--idempotency-key KEY] [--attempts N]
  *
+ * Every request carries an idempotency key (--idempotency-key, or a fresh one, printed), and a
+ * retryable failure or a lost connection is retried with that key up to --attempts sends (5):
+ * the core charges and logs the mediation once however many times its reply was lost.
  * Prints "answer: <bytes>" (exit 0) or "refused: CODE (n): message [provider_code=...]" (exit 1).
  */
 #include <stdio.h>
@@ -17,9 +21,12 @@
 int main(int argc, char **argv) {
     lc_config config = {.software = "linkcore-c-mediate/0.1"};
     argc = parse_options(argc, argv, &config,
-                         " --provider ORG --bp BP-ID --info TYPE --link-code CODE [--query TEXT] [--deadline-ms N]");
+                         " --provider ORG --bp BP-ID --info TYPE --link-code CODE [--query TEXT] [--deadline-ms N]"
+                         " [--idempotency-key KEY] [--attempts N]");
     if (argc < 0) return 2;
     Linkcore__V1__MediateRequest request = LINKCORE__V1__MEDIATE_REQUEST__INIT;
+    char key[LC_IDEMPOTENCY_KEY_SIZE + 32] = "";
+    int attempts = 5;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (value == NULL) {
@@ -39,6 +46,10 @@ int main(int argc, char **argv) {
             request.query.len = strlen(value);
         } else if (strcmp(argv[i], "--deadline-ms") == 0) {
             request.deadline_ms = (uint32_t)strtoul(value, NULL, 10);
+        } else if (strcmp(argv[i], "--idempotency-key") == 0) {
+            snprintf(key, sizeof key, "%s", value);
+        } else if (strcmp(argv[i], "--attempts") == 0) {
+            attempts = atoi(value);
         } else {
             fprintf(stderr, "unknown argument %s\n", argv[i]);
             return 2;
@@ -55,18 +66,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "lc_client_new failed\n");
         return 1;
     }
-    lc_status status = lc_connect(client);
-    Linkcore__V1__Envelope *reply = NULL;
-    if (status == LC_OK) {
-        Linkcore__V1__Envelope env = LINKCORE__V1__ENVELOPE__INIT;
-        env.body_case = LINKCORE__V1__ENVELOPE__BODY_MEDIATE;
-        env.mediate = &request;
-        status = lc_request(client, &env, NULL, &reply);
+    if (key[0] == '\0' && lc_idempotency_key(key) != 0) {
+        fprintf(stderr, "no random bytes for an idempotency key\n");
+        lc_client_free(client);
+        return 1;
     }
+    printf("idempotency key %s\n", key);
+    Linkcore__V1__Envelope *reply = NULL;
+    int made = 0;
+    lc_status status = lc_mediate(client, &request, key, attempts, &reply, &made);
+    printf("attempts %d\n", made);
     if (status == LC_OK && reply->body_case != LINKCORE__V1__ENVELOPE__BODY_MEDIATE_RESPONSE) status = LC_ERR_PROTOCOL;
     if (status == LC_OK) {
         const Linkcore__V1__MediateResponse *r = reply->mediate_response;
-        printf("mediation %s\n", r->mediation_id);
+        printf("mediation %s%s\n", r->mediation_id, r->repeated ? " (repeated: charged and logged once)" : "");
         printf("answer: %.*s\n", (int)r->answer.len, (const char *)r->answer.data);
     } else {
         print_failure("mediate", client, status);

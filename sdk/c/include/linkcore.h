@@ -172,6 +172,28 @@ lc_status lc_request(lc_client *client, Linkcore__V1__Envelope *request, const l
 /* Pings with a small payload and checks the echo; *rtt_us gets the round trip (may be NULL). */
 lc_status lc_ping(lc_client *client, uint64_t *rtt_us);
 
+/* ---- Mediation as requester A (docs/protocol.md §8). ---- */
+
+/* Room for a key lc_idempotency_key makes (32 hex characters and the NUL). The contract allows
+ * keys of 1-64 characters of [A-Za-z0-9_-]. */
+#define LC_IDEMPOTENCY_KEY_SIZE 33
+
+/* Fills key with a fresh random idempotency key. 0, or -1 when no random bytes were had. */
+int lc_idempotency_key(char key[LC_IDEMPOTENCY_KEY_SIZE]);
+
+/*
+ * Sends request (a MediateRequest) with idempotency_key (NULL or "": a fresh one) and, while the
+ * failure is retryable, sends it again with the same key, up to `attempts` sends in all:
+ * a refusal the core marks retryable (lc_last_error()->retryable, honouring retry_after_ms), or
+ * a connection lost or refused (the client reconnects), since the core may have decided and
+ * logged the request although its reply never came. The core charges and logs an answered
+ * mediation once per key; a retry of one gets MediateResponse.repeated set. Pauses 100 ms,
+ * doubling up to 3.2 s, between sends. *attempts_made (may be NULL) gets the sends made.
+ * request->idempotency_key is restored before returning. As lc_request otherwise.
+ */
+lc_status lc_mediate(lc_client *client, Linkcore__V1__MediateRequest *request, const char *idempotency_key, int attempts,
+                     Linkcore__V1__Envelope **reply, int *attempts_made);
+
 #ifdef __cplusplus
 }
 #endif
