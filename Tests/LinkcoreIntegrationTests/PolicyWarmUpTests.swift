@@ -8,7 +8,7 @@ import Testing
 /// is warmed before READY, an overrun is retryable, and every failed decision is logged.
 @Suite(.serialized) struct PolicyWarmUpTests {
     /// Builds the fault fixture (Tests/LinkcorePolicyTests/Fixtures/faulty.c) as a whitelist module.
-    static func buildFaulty(in dir: URL, defines: [String] = []) throws -> String {
+    static func buildFaulty(in dir: URL, defines: [String] = []) async throws -> String {
         let root = Products.sourceRoot
         let out = dir.appendingPathComponent("faulty.so").path
         let gcc = ChildProcess(executable: "/usr/bin/gcc", arguments: ["-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"]
@@ -18,12 +18,9 @@ import Testing
                 "\(root)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
             ], environment: ProcessInfo.processInfo.environment, outputPath: dir.appendingPathComponent("gcc.log").path)
         try gcc.run()
-        let deadline = ContinuousClock.now + .seconds(120)
-        while gcc.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("gcc did not finish") }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        guard gcc.terminationStatus == 0 else {
+        // Polled with Task.sleep: blocking a thread here would starve the cooperative pool (two
+        // threads on a two-core machine) and with it every other test's waits.
+        guard try await CProgram.waitForExit(gcc, timeout: .seconds(300)) == 0 else {
             throw TestFailure("gcc failed: \((try? String(contentsOfFile: gcc.outputPath, encoding: .utf8)) ?? "")")
         }
         return out
@@ -40,7 +37,7 @@ import Testing
         let calls = dir.url.appendingPathComponent("calls.log").path
         let config = dir.url.appendingPathComponent("faulty.conf").path
         try "calls-log=\(calls)\ncold-ms=3000\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let module = try Self.buildFaulty(in: dir.url)
+        let module = try await Self.buildFaulty(in: dir.url)
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
                                              policy: Self.policy(module: module, config: config, deadlineMs: 200))
         defer { net.stop() }
@@ -75,7 +72,7 @@ import Testing
         let dir = try TempDirectory()
         let config = dir.url.appendingPathComponent("faulty.conf").path
         try "\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let module = try Self.buildFaulty(in: dir.url, defines: ["-DHANG_MS=3000"])
+        let module = try await Self.buildFaulty(in: dir.url, defines: ["-DHANG_MS=3000"])
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
                                              policy: Self.policy(module: module, config: config, deadlineMs: 200))
         defer { net.stop() }

@@ -1,0 +1,102 @@
+import Foundation
+import LinkcoreAudit
+import LinkcoreDomain
+import LinkcoreStore
+import LinkcoreWire
+import Synchronization
+import Testing
+
+/// Idempotency keys at the mediator, over a real SQLite store (protocol.md §8): what is one
+/// mediation for the log and the ledger, and for how long.
+@Suite struct MediatorRetryTests {
+    struct FlatTariff: Tariff {
+        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+            .success(Price(amountYen: 10, tariffID: "T-FLAT"))
+        }
+    }
+
+    /// A clock the test moves by hand.
+    final class Clock: Sendable {
+        private let ms = Atomic<Int64>(MediatorTests.now)
+        func add(_ delta: Int64) { ms.add(delta, ordering: .relaxed) }
+        var now: Int64 { ms.load(ordering: .relaxed) }
+    }
+
+    let base = MediatorTests()
+    let clock = Clock()
+
+    func mediator(_ w: MediatorTests.World, windowMs: Int64 = 60_000) -> Mediator {
+        Mediator(store: w.store, links: w.links, whitelist: try! BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,"),
+                 providers: w.providers, tariff: FlatTariff(),
+                 settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16, idempotencyWindowMs: windowMs),
+                 now: { [clock] in clock.now })
+    }
+
+    func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> LCMediateRequest {
+        var r = base.request(w.code("CITY01", resident))
+        r.idempotencyKey = key
+        return r
+    }
+
+    func entries(_ w: MediatorTests.World) async throws -> [LoggedAccess] {
+        let id = try #require(try await w.links.open(w.code("CITY01", "10000000001"), orgCode: "CITY01")).idCode
+        return try await w.store.loggedAccess(idCode: id, fromMs: 0, toMs: .max, afterPosition: 0, limit: 100)
+    }
+
+    func charges(_ w: MediatorTests.World) async throws -> UInt64 {
+        try await w.store.feeLines(payer: "CITY01", fromMs: 0, toMs: .max).entries
+    }
+
+    @Test func unansweredAttemptsAreLoggedAsTheyHappenedAndTheAnswerOnce() async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld()
+        let m = mediator(w)
+        // B offline: a decision of its own, logged, not charged; the key names this mediation.
+        w.providers.reply.withLock { $0 = .unavailable }
+        let first = await m.mediate(keyed(w, "k-1"), requester: "CITY01")
+        #expect(first.reply.failure?.code == .providerUnavailable && first.logged)
+        // B back: the retry keeps the mediation id, is logged (answered) and charged once.
+        w.providers.reply.withLock { $0 = .answered(Array("42".utf8)) }
+        let second = await m.mediate(keyed(w, "k-1"), requester: "CITY01")
+        #expect(try second.reply.get().mediationID == first.id && !second.repeated)
+        #expect(w.providers.asked.withLock { $0.map(\.1.mediationID) } == [first.id, first.id])
+        // Answered again: counted on the answered entry; B's answer relayed fresh.
+        w.providers.reply.withLock { $0 = .answered(Array("43".utf8)) }
+        let third = await m.mediate(keyed(w, "k-1"), requester: "CITY01")
+        #expect(try third.reply.get().answer == Data("43".utf8) && third.repeated && (try third.reply.get().repeated))
+        // Not answered this time: the error is A's, nothing is written.
+        w.providers.reply.withLock { $0 = .timedOut }
+        let fourth = await m.mediate(keyed(w, "k-1"), requester: "CITY01")
+        #expect(fourth.reply.failure?.code == .providerTimeout)
+        let logged = try await entries(w)
+        #expect(logged.map(\.chained.record.outcome) == [.providerUnavailable, .answered])
+        #expect(logged.map(\.chained.record.mediationID) == [first.id, first.id])
+        #expect(logged.map(\.repeats) == [0, 1])
+        #expect(try await charges(w) == 1)
+        // The chain still holds: repeats are outside the hashed record.
+        var previous = AccessChain.genesis
+        for link in try await w.store.accessChain(afterPosition: 0, limit: 100) {
+            #expect(AccessChain.hash(previous: previous, position: link.position, record: link.record) == link.hash)
+            previous = link.hash
+        }
+    }
+
+    @Test func aKeyIsForgottenAfterItsWindowAndPurged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld()
+        let m = mediator(w, windowMs: 60_000)
+        let first = await m.mediate(keyed(w, "k-2"), requester: "CITY01")
+        clock.add(59_999)
+        #expect(await m.mediate(keyed(w, "k-2"), requester: "CITY01").repeated)
+        // Other fields under the key: refused while it lives.
+        #expect(await m.mediate(keyed(w, "k-2", resident: "10000000002"), requester: "CITY01").reply.failure
+                == Mediator.keyReused)
+        clock.add(2)
+        // Past the window: a new mediation, charged again.
+        let later = await m.mediate(keyed(w, "k-2"), requester: "CITY01")
+        #expect(!later.repeated && later.id != first.id)
+        #expect(try await charges(w) == 2)
+        #expect(try await w.store.purgeMediationKeys(beforeMs: clock.now - 60_000) == 0)
+        #expect(try await w.store.purgeMediationKeys(beforeMs: clock.now + 1) == 1)
+    }
+}
