@@ -14,6 +14,9 @@ extension AdapterService {
         public var bpID: String
         public var infoType: String
         public var outcome: String
+        /// Times the requester repeated this answered mediation under its idempotency key and
+        /// got the provider's answer again (charged and logged once).
+        public var repeats: UInt32
     }
 
     /// Every entry about the person, in log order (pages followed up to `limit` entries).
@@ -39,7 +42,7 @@ extension AdapterService {
             entries += page.entries.map {
                 AccessLogEntry(mediationID: $0.mediationID, atMs: $0.atMs, requesterOrg: $0.requesterOrg, requesterName: $0.requesterName,
                                providerOrg: $0.providerOrg, providerName: $0.providerName, bpID: $0.bpID, infoType: $0.infoType,
-                               outcome: Self.outcomeName($0.outcome))
+                               outcome: Self.outcomeName($0.outcome), repeats: $0.repeats)
             }
             token = page.nextPageToken
         } while !token.isEmpty && entries.count < limit

@@ -209,7 +209,8 @@ public enum OpenAPIDocument {
           "requester_org": {"type": "string"}, "requester_name": {"type": "string"},
           "provider_org": {"type": "string"}, "provider_name": {"type": "string"},
           "bp_id": {"type": "string"}, "info_type": {"type": "string"},
-          "outcome": {"type": "string", "enum": ["answered", "refused_by_whitelist", "invalid_link", "provider_unavailable", "provider_refused", "timed_out", "policy_failed", "unspecified"]}
+          "outcome": {"type": "string", "enum": ["answered", "refused_by_whitelist", "invalid_link", "provider_unavailable", "provider_refused", "timed_out", "policy_failed", "unspecified"]},
+          "repeats": {"type": "integer", "description": "times the requester repeated this answered request (same idempotency key) and got the answer again; charged and logged once"}
         }
       },
       "Statement": {
