@@ -144,7 +144,7 @@ var repositoryRoot: String {
         #expect(loadError(minimalTLS.replacingOccurrences(of: "\"/etc/linkcore/tls/ca.crt\"", with: "true"))?.description == "\(file):4: [tls] ca_bundle: expected a path (string), got true")
     }
 
-    @Test func outOfRange() {
+    @Test func outOfRange() throws {
         let error = loadError(minimalTLS + "\n[limits]\nmax_frame_bytes = 512\n")
         #expect(error?.kind == .outOfRange)
         #expect(error?.description == "\(file):6: [limits] max_frame_bytes: expected an integer between 1024 and 16777216, got 512")
@@ -152,6 +152,11 @@ var repositoryRoot: String {
         #expect(perOrg?.kind == .outOfRange)
         #expect(perOrg?.description == "\(file):7: [limits] max_connections_per_org: 20 is more than max_connections (10); expected at most 10")
         #expect(loadError(minimalTLS + "\n[shutdown]\ndrain_timeout_ms = -1")?.kind == .outOfRange)
+        // The idempotency window: a day by default, a minute to 30 days.
+        #expect(try load(minimalTLS).mediation.idempotencyWindow == .seconds(86_400))
+        #expect(try load(minimalTLS + "\n[mediation]\nidempotency_window_s = 3600\n").mediation.idempotencyWindow == .seconds(3600))
+        #expect(loadError(minimalTLS + "\n[mediation]\nidempotency_window_s = 10\n")?.description
+                == "\(file):6: [mediation] idempotency_window_s: expected an integer between 60 and 2592000, got 10")
     }
 
     @Test(arguments: [
