@@ -272,7 +272,7 @@ public final class AdapterService: Sendable {
                 return AskAnswer(mediationID: response.mediationID, answer: String(decoding: response.answer, as: UTF8.self),
                                  idempotencyKey: mediate.idempotencyKey, attempts: sends, repeated: response.repeated)
             } catch {
-                let pause = max(Duration.milliseconds(Int(error.retryAfterMs)), backoffForAsk(afterFailures: sends))
+                let pause = max(Duration.milliseconds(Int(error.retryAfterMs)), Self.backoffForAsk(afterFailures: sends))
                 guard error.retryable, sends < Self.maxAskAttempts, ContinuousClock.now + pause < giveUpAt else { throw error }
                 logger.info("ask failed; retrying with the same idempotency key", metadata: [
                     "idempotency_key": "\(mediate.idempotencyKey)", "attempt": "\(sends)", "error": "\(error)",
@@ -285,10 +285,11 @@ public final class AdapterService: Sendable {
 
     static let reconnectPoll: Duration = .milliseconds(50)
 
-    /// The pause before retry `failures` of an /ask: the session's backoff, at least 50 ms (the
-    /// core or its connection is coming back; hammering it helps no one).
-    func backoffForAsk(afterFailures failures: Int) -> Duration {
-        max(.milliseconds(50), settings.backoff.delay(afterFailures: failures))
+    /// The pause before retry `failures` of an /ask: 100 ms doubling to 2 s, with jitter (half
+    /// to all of it), so that the 8 sends span about 7 s: long enough for a core restart and for
+    /// the provider to reconnect, short of hammering either.
+    static func backoffForAsk(afterFailures failures: Int, random: Double = Double.random(in: 0.5...1)) -> Duration {
+        .milliseconds(min(2_000, 100 << min(max(0, failures - 1), 5))) * max(0.5, min(1, random))
     }
 
     /// One send: a reply, a typed refusal, or UNAVAILABLE (retryable) when the connection is gone

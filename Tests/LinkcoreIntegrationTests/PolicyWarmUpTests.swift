@@ -30,16 +30,16 @@ import Testing
         "decision_deadline_ms = \(deadlineMs)\n\n[[policy.module]]\nkind = \"whitelist\"\npath = \"\(module)\"\nconfig = \"\(config)\""
     }
 
-    /// The module sleeps 3 s in its first call, 15 times the decision deadline. Without the
+    /// The module sleeps 5 s in its first call, 5 times the decision deadline. Without the
     /// warm-up, the first mediation after READY is that call and fails with POLICY_FAILURE.
     @Test func everyModuleIsWarmedBeforeReady() async throws {
         let dir = try TempDirectory()
         let calls = dir.url.appendingPathComponent("calls.log").path
         let config = dir.url.appendingPathComponent("faulty.conf").path
-        try "calls-log=\(calls)\ncold-ms=3000\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "calls-log=\(calls)\ncold-ms=5000\n".write(toFile: config, atomically: true, encoding: .utf8)
         let module = try await Self.buildFaulty(in: dir.url)
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
-                                             policy: Self.policy(module: module, config: config, deadlineMs: 200))
+                                             policy: Self.policy(module: module, config: config, deadlineMs: 1000))
         defer { net.stop() }
         // READY was sent (start() waited for it) and no request was made yet: the module has
         // already had its one warm-up decision, and status says so.
@@ -72,9 +72,9 @@ import Testing
         let dir = try TempDirectory()
         let config = dir.url.appendingPathComponent("faulty.conf").path
         try "\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let module = try await Self.buildFaulty(in: dir.url, defines: ["-DHANG_MS=3000"])
+        let module = try await Self.buildFaulty(in: dir.url, defines: ["-DHANG_MS=5000"])
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
-                                             policy: Self.policy(module: module, config: config, deadlineMs: 200))
+                                             policy: Self.policy(module: module, config: config, deadlineMs: 500))
         defer { net.stop() }
         let a = try await net.daemon.connect(as: "CITY01")
         defer { Task { await a.close() } }
@@ -91,13 +91,13 @@ import Testing
         let overrun = await mediate("HANG")
         #expect(overrun?.code == .policyFailure)
         #expect(overrun?.retryable == true, "\(overrun.map { "\($0)" } ?? "answered")")
-        #expect(overrun?.message.contains("policy module faulty overran its 200 ms deadline") == true)
+        #expect(overrun?.message.contains("policy module faulty overran its 500 ms deadline") == true)
         let failed = await mediate("ERROR")
         #expect(failed?.code == .policyFailure)
         #expect(failed?.retryable == false)
 
         let deadline = ContinuousClock.now + .seconds(20)
-        while !(net.daemon.log.contains("overran its 200 ms deadline") && net.daemon.log.contains("failed (status 3)")) {
+        while !(net.daemon.log.contains("overran its 500 ms deadline") && net.daemon.log.contains("failed (status 3)")) {
             guard ContinuousClock.now < deadline else { Issue.record("not logged:\n\(net.daemon.log)"); break }
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -11,15 +11,15 @@ final class WarmUpTests: XCTestCase {
     func testLoadWarmsEveryModuleBeforeTheSetIsInForce() throws {
         let scratch = try Scratch()
         let calls = "\(scratch.path)/calls.log"
-        // The first call sleeps 2 s against a 100 ms deadline: only the warm-up may pay for it.
-        let config = try scratch.write("faulty.conf", "calls-log=\(calls)\ncold-ms=2000\n")
+        // The first call sleeps 3 s against a 1 s deadline: only the warm-up may pay for it.
+        let config = try scratch.write("faulty.conf", "calls-log=\(calls)\ncold-ms=3000\n")
         let path = try buildFaulty(in: scratch)
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [
             .init(kind: .whitelist, path: path, config: config),
             .init(kind: .fees, path: try Modules.path("fees"), config: Modules.etc("fees.toml")),
             .init(kind: .events, path: try Modules.path("events"), config: Modules.etc("events.toml")),
-        ], deadline: .milliseconds(100))).value()
+        ], deadline: .seconds(1))).value()
         XCTAssertEqual(try String(contentsOfFile: calls, encoding: .utf8), "LINKCORE-WARMUP\n")
         XCTAssertEqual(host.current?.modules.filter(\.isWarm).count, 3)
         XCTAssertTrue(host.statusLine.contains("0 overruns, 3 of 3 modules warmed"), host.statusLine)
@@ -30,14 +30,14 @@ final class WarmUpTests: XCTestCase {
 
     func testAnOverrunIsRetryableAndAFailureIsNot() throws {
         let scratch = try Scratch()
-        let path = try buildFaulty(["-DHANG_MS=3000"], in: scratch)
+        let path = try buildFaulty(["-DHANG_MS=5000"], in: scratch)
         let host = PolicyHost(logger: testLogger)
-        _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(200))).value()
+        _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500))).value()
         let overrun = try XCTUnwrap(host.decide(q("HANG")).failure)
         XCTAssertTrue(overrun.isTransient)
         XCTAssertEqual(overrun.wireError.code, .policyFailure)
         XCTAssertTrue(overrun.wireError.retryable)
-        XCTAssertEqual(overrun.wireError.message, "policy module faulty overran its 200 ms deadline")
+        XCTAssertEqual(overrun.wireError.message, "policy module faulty overran its 500 ms deadline")
         XCTAssertEqual(overrun.module, "faulty")
         let failed = try XCTUnwrap(host.decide(q("ERROR")).failure)
         XCTAssertFalse(failed.wireError.retryable)
