@@ -100,7 +100,8 @@ public struct ChainVerifier {
             switch verifier.verify(checkpoint) {
             case .valid: break
             case .badSignature: return fail(.badCheckpointSignature, at: position, "checkpoint at \(position) has a bad signature")
-            case .untrustedSigner: return fail(.untrustedCheckpointSigner, at: position, "checkpoint at \(position) is not signed by a trusted core")
+            case let .untrustedSigner(why):
+                return fail(.untrustedCheckpointSigner, at: position, "checkpoint at \(position) is not signed by the core: \(why)")
             }
             guard checkpoint.hash == previous else {
                 // Every stored hash agreed, yet the signed one does not: the chain was rebuilt

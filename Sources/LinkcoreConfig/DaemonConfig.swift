@@ -135,9 +135,20 @@ public struct DaemonConfig: Sendable, Equatable {
     public struct Audit: Sendable, Equatable {
         /// How often the core signs a checkpoint of the access log's chain (when it has grown).
         public var checkpointInterval: Duration
+        /// The keys a checkpoint may be signed with: SHA-256 fingerprints of the core's public keys
+        /// (DER SubjectPublicKeyInfo), 64 lower-case hex digits each. Empty: the key of the
+        /// configured `[tls] certificate` only (list the old key here after a key change, or the
+        /// checkpoints it signed no longer verify).
+        public var signerKeys: [String]
+        /// The signed head (position and hash of the newest checkpoint), kept outside the database
+        /// so that whoever holds only the database file cannot rewrite what the core has signed.
+        /// Nil: `<state_directory>/audit-witness`.
+        public var witness: String?
 
-        public init(checkpointInterval: Duration = .milliseconds(60_000)) {
+        public init(checkpointInterval: Duration = .milliseconds(60_000), signerKeys: [String] = [], witness: String? = nil) {
             self.checkpointInterval = checkpointInterval
+            self.signerKeys = signerKeys
+            self.witness = witness
         }
     }
 
@@ -179,6 +190,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var store: Store
     public var keys: Keys
     public var audit = Audit()
+    /// Where the access log's witness lives: `[audit] witness`, or `<state_directory>/audit-witness`.
+    public var auditWitnessPath: String { audit.witness ?? ConfigPaths.normalize(core.stateDirectory + "/audit-witness") }
     public var events = Events()
     public var mediation = Mediation()
     public var policy = Policy()

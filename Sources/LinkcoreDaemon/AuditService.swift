@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreAudit
+import LinkcoreConfig
 import LinkcoreStore
 import LinkcoreWire
 import Logging
@@ -48,10 +49,21 @@ struct AuditService: Sendable {
         }
     }
 
-    func verify(caBundlePath: String) async -> Result<LCAuditVerifyResponse, WireError> {
+    /// The verifier the config pins: the CA bundle, the CRL when configured, and the core's keys
+    /// (`[audit] signer_keys`, else the key of the configured server certificate).
+    static func verifier(_ config: DaemonConfig) -> CheckpointVerifier {
+        var keys = config.audit.signerKeys.compactMap { CheckpointVerifier.parseFingerprint($0) }
+        if keys.isEmpty, let pem = try? Data(contentsOf: URL(fileURLWithPath: config.tls.certificate)),
+           let own = CheckpointVerifier.keyFingerprint(certificatePEM: Array(pem)) {
+            keys = [own]
+        }
+        return CheckpointVerifier(caBundlePath: config.tls.caBundle, crlPath: config.tls.crl, signerKeys: keys)
+    }
+
+    func verify(verifier: CheckpointVerifier) async -> Result<LCAuditVerifyResponse, WireError> {
         do {
             let report = try await ChainVerifier.verify(
-                checkpoints: try await store.checkpoints(), verifier: CheckpointVerifier(caBundlePath: caBundlePath),
+                checkpoints: try await store.checkpoints(), verifier: verifier,
                 page: { after in try await store.accessChain(afterPosition: after, limit: Self.pageSize) })
             if !report.ok { logger.critical("access log verification FAILED", metadata: ["detail": "\(report.detail)"]) }
             return .success(.with {

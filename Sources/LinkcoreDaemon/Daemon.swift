@@ -407,8 +407,7 @@ struct AdminService: AdminHandling {
         case let .orgSetSuspended(change)?:
             return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
-            let caBundle = daemon.currentConfig.tls.caBundle
-            return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
+            return await daemon.audit.verify(verifier: AuditService.verifier(daemon.currentConfig)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:
             return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:
