@@ -123,7 +123,8 @@ extension DaemonConfig {
         let auditSection = section("audit")
         let checkpointInterval = try auditSection.milliseconds("checkpoint_interval_ms", default: 60_000, range: 100...86_400_000)
         let signerKeys = try auditSection.keyFingerprints("signer_keys")
-        let witness = try auditSection.optionalPath("witness")
+        let witness = try auditSection.path(
+            "witness", default: ConfigPaths.normalize(stateDirectory + "/audit-witness"), allowCredential: false)
 
         var config = DaemonConfig(
             core: Core(id: id, stateDirectory: stateDirectory),

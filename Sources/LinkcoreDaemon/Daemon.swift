@@ -215,6 +215,8 @@ public final class Daemon: Sendable {
     }
 
     private func checkpointLoop() async {
+        // At once first: a log without a witness yet (first start, upgrade) is verified and gets one.
+        await signCheckpoint()
         while !Task.isCancelled {
             let interval = live.withLock { $0.config.audit.checkpointInterval }
             try? await Task.sleep(for: interval)
@@ -223,8 +225,9 @@ public final class Daemon: Sendable {
     }
 
     func signCheckpoint() async {
-        let tls = live.withLock { $0.config.tls }
-        await audit.checkpoint(keyPath: tls.privateKey, certificatePath: tls.certificate)
+        await audit.checkpoint(AuditService.Signing(currentConfig))
+        // A refusal is news for systemctl status at once, not at the next tick.
+        if audit.health.snapshot.problem != nil { notifier.status(statusLine()) }
     }
 
     private func tick() async {
@@ -312,6 +315,7 @@ public final class Daemon: Sendable {
             line += ", refused: " + refused.map { "\($0.key.label) \($0.value)" }.joined(separator: " ")
         }
         if let reloadError { line += "; last reload FAILED: \(reloadError)" }
+        if let problem = audit.health.snapshot.problem { line += "; ACCESS LOG NOT SIGNED: \(problem)" }
         return line
     }
 
@@ -344,6 +348,10 @@ public final class Daemon: Sendable {
         s.lastReloadMs = reloadAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
         s.lastReloadError = reloadError ?? ""
         s.policyStatus = policy.statusLine
+        let auditHealth = audit.health.snapshot
+        s.auditSignRefusals = auditHealth.refusals
+        s.auditProblem = auditHealth.problem ?? ""
+        s.auditSignedPosition = auditHealth.signedPosition
         s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
             var p = LCPeerStatus()
             p.orgCode = e.orgCode
@@ -407,7 +415,7 @@ struct AdminService: AdminHandling {
         case let .orgSetSuspended(change)?:
             return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
-            return await daemon.audit.verify(verifier: AuditService.verifier(daemon.currentConfig)).map { .auditVerifyResponse($0) }
+            return await daemon.audit.verify(AuditService.Signing(daemon.currentConfig)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:
             return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:

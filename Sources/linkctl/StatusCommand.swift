@@ -64,6 +64,10 @@ struct StatusCommand: AsyncParsableCommand {
             lines.append("last reload: \(s.lastReloadError.isEmpty ? "ok" : "FAILED: \(s.lastReloadError)") at \(at)")
         }
         if !s.policyStatus.isEmpty { lines.append("policy: \(s.policyStatus)") }
+        if s.auditSignedPosition > 0 || s.auditSignRefusals > 0 {
+            lines.append("access log: signed up to position \(s.auditSignedPosition), signing refused \(s.auditSignRefusals) times"
+                + (s.auditProblem.isEmpty ? "" : "; NOT SIGNED: \(s.auditProblem)"))
+        }
         if !s.peers.isEmpty {
             lines.append("peers:")
             for p in s.peers {

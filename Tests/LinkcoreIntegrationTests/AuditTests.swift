@@ -110,4 +110,73 @@ import Testing
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 1 && output.contains("TAMPERED at position 30") && output.contains("not signed by the core"), "\(output)")
     }
+    /// Waits until the running daemon has recorded its signed head at position 30 in the witness.
+    func waitForWitness(_ net: MediationNetwork, position: Int) async throws {
+        let path = net.dir.appendingPathComponent("state/audit-witness").path
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("linkcore-audit-witness/v1 \(position) ") ?? false) {
+            guard ContinuousClock.now < deadline else { throw TestFailure("no witness at \(position): \((try? String(contentsOfFile: path, encoding: .utf8)) ?? "none")") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Waits until the daemon reports a refusal to sign on every channel an operator looks at.
+    func waitForRefusal(_ net: MediationNetwork, containing reason: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let status = try await net.daemon.status()
+            if status.auditSignRefusals > 0 && status.auditProblem.contains(reason) { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("no refusal (\(reason)): \(status.auditProblem)\n\(net.daemon.log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (_, shown) = try await net.daemon.linkctl(["status"])
+        #expect(shown.contains("NOT SIGNED") && shown.contains(reason), "\(shown)")
+        #expect(net.daemon.log.contains("access log NOT signed"))
+        #expect(net.daemon.notify.messages.contains { $0.contains("ACCESS LOG NOT SIGNED") })
+    }
+
+    /// Issue 12, finding 2: whoever holds the database file deletes the checkpoints after entry
+    /// 20, turns entry 20 into a refusal and re-seals the chain. Before: the daemon built on the
+    /// newest checkpoint left in the file, signed the forgery at its next interval, and
+    /// `linkctl audit verify` called the log intact. Now: the signed head lives in a witness file
+    /// outside the database; the daemon refuses to sign (log, STATUS, linkctl status), even as
+    /// new entries are chained onto the forgery, and verify reports the rewrite.
+    @Test func aRewriteOfTheDatabaseFileIsNeitherSignedNorBlessed() async throws {
+        let (net, db) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try db.query("BEGIN IMMEDIATE")
+        try db.query("DELETE FROM audit_checkpoints WHERE position >= 20")
+        try Self.reseal(db, from: 20, through: 30)
+        try db.query("COMMIT")
+
+        try await waitForRefusal(net, containing: "no longer extends the last signed head")
+        // New mediations chain onto the forged head; the daemon still signs none of it.
+        let residents = (10...14).map { "400000000\($0)" }
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 5)
+        let refusals = try await net.daemon.status().auditSignRefusals
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await net.daemon.status().auditSignRefusals <= refusals + 1 {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the daemon stopped checking") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try db.query("SELECT count(*) FROM audit_checkpoints WHERE position >= 20").first?.int(0) == 0)
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("altered") && output.contains("witness"), "\(output)")
+    }
+
+    /// The same attacker cuts the log back to entry 20 (entries and checkpoints after it).
+    /// Before: nothing noticed it. Now: the daemon refuses to sign, verify reports the cut.
+    @Test func aLogCutBehindTheCoresBackIsReported() async throws {
+        let (net, db) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try db.query("BEGIN IMMEDIATE")
+        try db.query("DELETE FROM audit_checkpoints WHERE position > 20")
+        try db.query("DELETE FROM access_log WHERE position > 20")
+        try db.query("COMMIT")
+        try await waitForRefusal(net, containing: "no longer reaches the last signed head")
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("TAMPERED at position 21: deleted") && output.contains("witness"), "\(output)")
+    }
 }
