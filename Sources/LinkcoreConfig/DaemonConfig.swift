@@ -47,19 +47,28 @@ public struct DaemonConfig: Sendable, Equatable {
         public var privateKey: String
         /// PEM CA certificates that client certificates must chain to.
         public var caBundle: String
-        /// Optional PEM CRL for client certificates.
+        /// PEM CRLs for peer certificates (every certificate of the chain is checked). Optional
+        /// unless `requireCRL`; the shipped production samples require one.
         public var crl: String?
         public var handshakeTimeout: Duration
+        /// `require_crl`: refuse to start without `crl` (production).
+        public var requireCRL: Bool
+        /// Warn (log, STATUS, status) this long before the CRL's nextUpdate: past it, every peer
+        /// is refused.
+        public var crlWarnBefore: Duration
 
         public init(
             certificate: String, privateKey: String, caBundle: String, crl: String? = nil,
-            handshakeTimeout: Duration = .milliseconds(10_000)
+            handshakeTimeout: Duration = .milliseconds(10_000), requireCRL: Bool = false,
+            crlWarnBefore: Duration = .milliseconds(259_200_000)
         ) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.caBundle = caBundle
             self.crl = crl
             self.handshakeTimeout = handshakeTimeout
+            self.requireCRL = requireCRL
+            self.crlWarnBefore = crlWarnBefore
         }
     }
 

@@ -36,6 +36,8 @@ public final class Daemon: Sendable {
     private let listeners = Mutex<[any Channel]>([])
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
+    /// The CRL warning last logged (so each is logged once, not at every tick).
+    private let crlLogged = Mutex<String?>(nil)
 
     let orgs: OrgDirectory
     let audit: AuditService
@@ -157,6 +159,7 @@ public final class Daemon: Sendable {
         }
         listeners.withLock { $0 = bound }
         try await startAdmin(path: config.listen.adminSocket)
+        warnAboutCRL()
         notifier.ready(status: statusLine())
         logger.info("linkcored ready", metadata: ["version": "\(Self.version)", "core_id": "\(config.core.id)"])
     }
@@ -236,6 +239,7 @@ public final class Daemon: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: period)
             if watchdog != nil { notifier.watchdog() }
+            warnAboutCRL()
             notifier.status(statusLine())
         }
     }
@@ -275,6 +279,7 @@ public final class Daemon: Sendable {
             logger.error("reload failed; the previous configuration stays in force", metadata: ["error": "\(message)"])
             result = .failure(ReloadFailure(message: message))
         }
+        warnAboutCRL()
         notifier.ready(status: statusLine())
         return result
     }
@@ -301,6 +306,32 @@ public final class Daemon: Sendable {
 
     var currentConfig: DaemonConfig { live.withLock { $0.config } }
 
+    // MARK: CRL
+
+    /// The configured CRL's nextUpdate and, from `[tls] crl_warn_before_ms` before it on, a
+    /// warning. Read from the file each time, so a renewed CRL clears it at once.
+    func crlState() -> (nextUpdate: Date?, warning: String?) {
+        let tls = live.withLock { $0.config.tls }
+        return CRLFile.warning(path: tls.crl, warnBefore: tls.crlWarnBefore)
+    }
+
+    /// Logs a CRL warning once per state (running out, expired, per nextUpdate).
+    private func warnAboutCRL() {
+        let (next, warning) = crlState()
+        let expired = next.map { $0 <= Date() } ?? true
+        let key = warning.map { _ in "\(next?.timeIntervalSince1970 ?? 0)/\(expired)" }
+        let isNew = crlLogged.withLock { last -> Bool in
+            defer { last = key }
+            return key != nil && last != key
+        }
+        guard isNew, let warning else { return }
+        if expired {
+            logger.error("CRL expired", metadata: ["warning": "\(warning)"])
+        } else {
+            logger.warning("CRL runs out soon", metadata: ["warning": "\(warning)"])
+        }
+    }
+
     // MARK: status
 
     func statusLine() -> String {
@@ -316,6 +347,7 @@ public final class Daemon: Sendable {
         }
         if let reloadError { line += "; last reload FAILED: \(reloadError)" }
         if let problem = audit.health.snapshot.problem { line += "; ACCESS LOG NOT SIGNED: \(problem)" }
+        if let warning = crlState().warning { line += "; CRL: \(warning)" }
         return line
     }
 
@@ -352,6 +384,9 @@ public final class Daemon: Sendable {
         s.auditSignRefusals = auditHealth.refusals
         s.auditProblem = auditHealth.problem ?? ""
         s.auditSignedPosition = auditHealth.signedPosition
+        let crl = crlState()
+        s.crlNextUpdateMs = crl.nextUpdate.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+        s.crlWarning = crl.warning ?? ""
         s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
             var p = LCPeerStatus()
             p.orgCode = e.orgCode

@@ -43,7 +43,7 @@ final class MatcherServer: Sendable {
             trustRootsPath: config.tls.caBundle, crlPath: config.tls.crl))
         let clientTLS = try TLSContext.client(TLSConfiguration(
             certificateChainPath: config.core.clientCertificate, privateKeyPath: config.core.clientKey,
-            trustRootsPath: config.core.caBundle, serverName: config.core.serverName))
+            trustRootsPath: config.core.caBundle, crlPath: config.core.crl, serverName: config.core.serverName))
         self.config = config
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
