@@ -47,6 +47,8 @@ public final class Mediator: Sendable {
     }
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
+    /// The access log's provider for a request that named no registered organisation.
+    public static let unregisteredProvider = "-"
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
 
     public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
@@ -147,8 +149,11 @@ public final class Mediator: Sendable {
         result.outcome = outcome
         result.reply = reply
         guard let link else { return result }
+        // Only a registered provider is named in the resident's log; any other name is the
+        // requester's invention and is recorded as "-" (not a valid organisation code).
+        let provider = links.orgs[request.providerOrg] != nil ? request.providerOrg : Self.unregisteredProvider
         let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
-                                  provider: request.providerOrg, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
+                                  provider: provider, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
         do {
             _ = try await store.appendAccess(record, charge: price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs))
             result.logged = true
