@@ -129,8 +129,8 @@ public final class Mediator: Sendable {
             response.answer = Data(answer)
             return await finish(result, request, requester, link: la, .answered, .success(response), price: price)
         case let .refused(code, message):
-            var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
-            error.providerCode = String(code.prefix(64))
+            var error = WireError(.providerRefused, "the provider refused: \(PeerText.safe(message, max: 200))")
+            error.providerCode = PeerText.safe(code, max: 64)
             return await finish(result, request, requester, link: la, .providerRefused, .failure(error))
         case .unavailable:
             return await finish(result, request, requester, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
