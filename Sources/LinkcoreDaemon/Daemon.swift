@@ -57,6 +57,10 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError.store(config.store.path, "\(error)")
         }
+        // The witness lives beside the state, outside the database; its directory must exist
+        // even when [store] path points elsewhere (a failure shows as a refusal to sign).
+        try? FileManager.default.createDirectory(atPath: (config.auditWitnessPath as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
