@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreClient
 import LinkcorePKI
+import LinkcoreRegistry
 import LinkcoreTLS
 import LinkcoreWire
 import Testing
@@ -83,5 +84,21 @@ import Testing
         }
         #expect(reload.ok, "\(reload.error)")
         #expect(try await daemon.status().crlWarning.isEmpty)
+    }
+
+    /// The matcher, a TLS server of the same network, warns the same way (log and STATUS).
+    @Test func theMatcherWarnsBeforeItsCRLRunsOut() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addOrg("MATCHER", role: .matcher)
+        try daemon.pki.write("crl.pem", try daemon.pki.ca.makeCRL(revokedSerials: [], nextUpdateDays: 1))
+        try await daemon.start()
+        let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
+        _ = try RegistryStore(path: registryPath)
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
+                                         corePort: daemon.port, registryPath: registryPath,
+                                         extraConfig: ["tls": "crl_warn_before_ms = 172800000"])
+        try await matcher.start()
+        #expect(matcher.notify.messages.contains { $0.contains("CRL: the CRL") && $0.contains("runs out") }, "\(matcher.notify.messages)")
+        #expect(matcher.log.contains("CRL runs out soon"), "\(matcher.log)")
     }
 }
