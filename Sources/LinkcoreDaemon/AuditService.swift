@@ -111,8 +111,13 @@ struct AuditService: Sendable {
         guard let signed, signed.position == witness.position, signed.hash == witness.hash else {
             throw Refusal(description: "the checkpoint signed at position \(witness.position) is missing from the database")
         }
-        guard signing.verifier.verify(signed) == .valid else {
-            throw Refusal(description: "the checkpoint at the last signed head (position \(witness.position)) no longer verifies")
+        switch signing.verifier.verify(signed) {
+        case .valid: break
+        case .badSignature:
+            throw Refusal(description: "the checkpoint at the last signed head (position \(witness.position)) has a bad signature")
+        case let .untrustedSigner(why):
+            // After a change of the core's key, the old key must stay listed in [audit] signer_keys.
+            throw Refusal(description: "the checkpoint at the last signed head (position \(witness.position)) no longer verifies: \(why)")
         }
         return witness
     }

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreAudit
 import LinkcoreSQLite
+import LinkcoreWire
 import Testing
 
 /// The access log written by real mediations through a real daemon, checkpoints signed by the
@@ -178,5 +179,42 @@ import Testing
         try await waitForRefusal(net, containing: "no longer reaches the last signed head")
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 1 && output.contains("TAMPERED at position 21: deleted") && output.contains("witness"), "\(output)")
+    }
+
+    /// The pin in practice: after the core's key changes, checkpoints signed by the old key stop
+    /// counting until the operator lists both keys in `[audit] signer_keys`. Until then the core
+    /// refuses to sign, and says why.
+    @Test func afterAKeyChangeTheOldKeyMustStayPinned() async throws {
+        let (net, _) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        func fingerprint() throws -> String {
+            let pem = Array(try Data(contentsOf: URL(fileURLWithPath: net.daemon.pki.path("server.pem"))))
+            return CheckpointVerifier.formatFingerprint(try #require(CheckpointVerifier.keyFingerprint(certificatePEM: pem)))
+        }
+        let old = try fingerprint()
+        try net.daemon.pki.issueServer(name: "server")
+        let new = try fingerprint()
+        guard case let .reloadResponse(renewed)? = try await net.daemon.admin(.reload(LCReloadRequest())), renewed.ok else {
+            throw TestFailure("reload with the new certificate failed")
+        }
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["40000000010"], count: 5)
+        try await waitForRefusal(net, containing: "signer_keys")
+
+        let config = try String(contentsOfFile: net.daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "checkpoint_interval_ms = 100", with: "checkpoint_interval_ms = 100\nsigner_keys = [\"\(old)\", \"\(new)\"]")
+        try config.write(toFile: net.daemon.configPath, atomically: true, encoding: .utf8)
+        guard case let .reloadResponse(pinned)? = try await net.daemon.admin(.reload(LCReloadRequest())), pinned.ok else {
+            throw TestFailure("reload with both keys pinned failed")
+        }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let status = try await net.daemon.status()
+            if status.auditSignedPosition == 35 && status.auditProblem.isEmpty { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("not signed again: \(status.auditProblem)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 0 && output.contains("intact: 35 entries"), "\(output)")
     }
 }
