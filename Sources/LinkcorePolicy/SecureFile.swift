@@ -11,15 +11,15 @@ import Synchronization
 /// a regular file, a file owned by someone other than root or this process's user, a file group or
 /// others may write, and a file in a directory group or others may write (they could replace it
 /// between two reloads). These files decide what is lawful and run inside the core.
-final class SecureFile: Sendable {
-    let path: String
+public final class SecureFile: Sendable {
+    public let path: String
     let descriptor: Int32
     let identity: FileIdentity
     /// Set once the dynamic loader mapped the file: see `keepOpenForever`.
     private let kept = Atomic(false)
 
     /// `what` names the file in errors ("module file", "configuration").
-    init(path: String, what: String, reportedAs module: String? = nil) throws(PolicyLoadError) {
+    public init(path: String, what: String, reportedAs module: String? = nil) throws(PolicyLoadError) {
         let reported = module ?? path
         func refuse(_ message: String) -> PolicyLoadError { PolicyLoadError(.insecure, path: reported, message) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -82,7 +82,7 @@ final class SecureFile: Sendable {
     }
 
     /// The whole file, read through the descriptor (for tables: at most 16 MiB).
-    func contents(limit: Int = 16 << 20) throws(PolicyLoadError) -> [UInt8] {
+    public func contents(limit: Int = 16 << 20) throws(PolicyLoadError) -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var offset: off_t = 0
