@@ -89,6 +89,12 @@ struct AuditService: Sendable {
             throw Refusal(description: "\(error)")
         }
         guard let witness else {
+            // Only a core that has not written one yet (first start, upgrade) starts afresh; a
+            // witness that vanished under a running core is not replaced by the file's word.
+            if health.snapshot.signedPosition > 0 {
+                throw Refusal(description: "the witness \(signing.witnessPath) disappeared while the core was running")
+            }
+            logger.warning("no access log witness yet: verifying the whole log before signing", metadata: ["witness": "\(signing.witnessPath)"])
             let report = try await ChainVerifier.verify(
                 checkpoints: try await store.checkpoints(), verifier: signing.verifier,
                 page: { after in try await store.accessChain(afterPosition: after, limit: Self.pageSize) })

@@ -217,4 +217,16 @@ import Testing
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 0 && output.contains("intact: 35 entries"), "\(output)")
     }
+
+    /// A witness removed under the running core is not re-created from the database's word:
+    /// the core refuses to sign, and verify cannot vouch for the log.
+    @Test func aWitnessThatDisappearsStopsSigning() async throws {
+        let (net, _) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try FileManager.default.removeItem(atPath: net.dir.appendingPathComponent("state/audit-witness").path)
+        try await waitForRefusal(net, containing: "disappeared")
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("NOT VERIFIED") && output.contains("no witness"), "\(output)")
+    }
 }
