@@ -37,7 +37,7 @@ public final class Daemon: Sendable {
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
     /// The CRL warning last logged (so each is logged once, not at every tick).
-    private let crlLogged = Mutex<String?>(nil)
+    let crlLogged = Mutex<String?>(nil)
 
     let orgs: OrgDirectory
     let audit: AuditService
@@ -310,25 +310,8 @@ public final class Daemon: Sendable {
 
     var currentConfig: DaemonConfig { live.withLock { $0.config } }
 
-    // MARK: CRL
-
-    /// The configured CRL's nextUpdate and, from `[tls] crl_warn_before_ms` before it on, a
-    /// warning. Read from the file each time, so a renewed CRL clears it at once.
-    func crlState() -> (nextUpdate: Date?, warning: String?) {
-        let tls = live.withLock { $0.config.tls }
-        return CRLFile.warning(path: tls.crl, warnBefore: tls.crlWarnBefore)
-    }
-
-    /// Logs a CRL warning once per state (running out, expired, per nextUpdate).
     private func warnAboutCRL() {
-        let (next, warning) = crlState()
-        let expired = next.map { $0 <= Date() } ?? true
-        let key = warning.map { _ in "\(next?.timeIntervalSince1970 ?? 0)/\(expired)" }
-        let isNew = crlLogged.withLock { last -> Bool in
-            defer { last = key }
-            return key != nil && last != key
-        }
-        guard isNew, let warning else { return }
+        guard let (warning, expired) = newCRLWarning() else { return }
         if expired {
             logger.error("CRL expired", metadata: ["warning": "\(warning)"])
         } else {
