@@ -83,8 +83,31 @@ int lc_ssl_ctx_load_crl_file(SSL_CTX *ctx, const char *path) {
     if (lookup == NULL) return 0;
     int count = X509_load_crl_file(lookup, path, X509_FILETYPE_PEM);
     if (count <= 0) return 0;
-    if (X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) != 1) return 0;
+    // Every certificate of the chain, not only the leaf: a revoked intermediate (or a CA that
+    // revoked itself) must not keep its whole subtree trusted.
+    if (X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) != 1) return 0;
     return count;
+}
+
+int lc_crl_file_next_update(const char *path, int64_t *out) {
+    BIO *bio = BIO_new_file(path, "r");
+    if (bio == NULL) return 0;
+    int found = 0;
+    X509_CRL *crl;
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        if (next != NULL && ASN1_TIME_to_tm(next, &tm) == 1) {
+            int64_t at = (int64_t)timegm(&tm);
+            if (!found || at < *out) *out = at;
+            found = 1;
+        }
+        X509_CRL_free(crl);
+    }
+    ERR_clear_error();  // the loop ends on "no start line"
+    BIO_free(bio);
+    return found;
 }
 
 int lc_ssl_set_expected_peer_name(SSL *ssl, const char *name) {

@@ -12,20 +12,25 @@ public struct CoreEndpoint: Sendable {
     public var caBundle: String
     public var serverName: String
 
-    public init(address: String, certificate: String, privateKey: String, caBundle: String, serverName: String = "localhost") throws {
+    /// PEM CRLs the core's certificate (and its chain) is checked against; nil: no revocation check.
+    public var crl: String?
+
+    public init(address: String, certificate: String, privateKey: String, caBundle: String, serverName: String = "localhost",
+                crl: String? = nil) throws {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
             throw AdapterError("expected host:port, got \"\(address)\"")
         }
         self.host = String(address[..<colon])
         self.port = port
         self.certificate = certificate; self.privateKey = privateKey; self.caBundle = caBundle; self.serverName = serverName
+        self.crl = crl
     }
 
     /// Loads the certificate, key and CA: bad TLS material is a configuration error at start,
     /// not something to retry.
     public func makeTLS() throws -> TLSContext {
         try TLSContext.client(TLSConfiguration(
-            certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, serverName: serverName))
+            certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, crlPath: crl, serverName: serverName))
     }
 
     public func connect(acceptsPushes: Bool = false, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {

@@ -22,20 +22,24 @@ public struct ChainVerifier {
     private var lastGoodCheckpoint: UInt64 = 0
     private var checkpoints: ArraySlice<AuditCheckpoint>
     private let verifier: CheckpointVerifier
+    /// The last signed head as the core recorded it outside the database: the log must reach it
+    /// and agree with it, whatever the checkpoints in the file say.
+    private var witness: AuditWitness?
     private var report = Report(entriesChecked: 0, checkpointsChecked: 0, firstBadPosition: nil, problem: nil, detail: "")
 
-    public init(checkpoints: [AuditCheckpoint], verifier: CheckpointVerifier) {
+    public init(checkpoints: [AuditCheckpoint], verifier: CheckpointVerifier, witness: AuditWitness? = nil) {
         self.checkpoints = checkpoints.sorted { $0.position < $1.position }[...]
         self.verifier = verifier
+        self.witness = witness.flatMap { $0.position > 0 ? $0 : nil }
     }
 
     public var isDone: Bool { report.problem != nil }
 
     /// Verifies a whole log read a page at a time: `page(after)` returns the entries after that
     /// position in order, empty at the end.
-    public static func verify(checkpoints: [AuditCheckpoint], verifier: CheckpointVerifier,
+    public static func verify(checkpoints: [AuditCheckpoint], verifier: CheckpointVerifier, witness: AuditWitness? = nil,
                               page: (UInt64) async throws -> [ChainedRecord]) async rethrows -> Report {
-        var chain = ChainVerifier(checkpoints: checkpoints, verifier: verifier)
+        var chain = ChainVerifier(checkpoints: checkpoints, verifier: verifier, witness: witness)
         var after: UInt64 = 0
         while !chain.isDone {
             let entries = try await page(after)
@@ -62,6 +66,9 @@ public struct ChainVerifier {
         check(keeping: 0)
         if !isDone, let beyond = checkpoints.first {
             fail(.deleted, at: expected, "a checkpoint covers position \(beyond.position) but the log ends at \(expected - 1)")
+        }
+        if !isDone, let witness {
+            fail(.deleted, at: expected, "the witness of the last signed head is at position \(witness.position) but the log ends at \(expected - 1)")
         }
         return report
     }
@@ -100,7 +107,8 @@ public struct ChainVerifier {
             switch verifier.verify(checkpoint) {
             case .valid: break
             case .badSignature: return fail(.badCheckpointSignature, at: position, "checkpoint at \(position) has a bad signature")
-            case .untrustedSigner: return fail(.untrustedCheckpointSigner, at: position, "checkpoint at \(position) is not signed by a trusted core")
+            case let .untrustedSigner(why):
+                return fail(.untrustedCheckpointSigner, at: position, "checkpoint at \(position) is not signed by the core: \(why)")
             }
             guard checkpoint.hash == previous else {
                 // Every stored hash agreed, yet the signed one does not: the chain was rebuilt
@@ -110,6 +118,14 @@ public struct ChainVerifier {
             }
             lastGoodCheckpoint = position
             report.checkpointsChecked += 1
+        }
+        if !isDone, let witness, witness.position == position {
+            self.witness = nil
+            guard witness.hash == previous else {
+                return fail(.altered, at: lastGoodCheckpoint + 1,
+                            "the chain was rewritten between positions \(lastGoodCheckpoint + 1) and \(position) (the witness of the last signed head disagrees)")
+            }
+            lastGoodCheckpoint = position
         }
     }
 

@@ -22,6 +22,9 @@ public struct AdapterConfig: Sendable, Equatable {
         /// First pause after a lost connection; doubled per failed attempt up to `reconnectMax`, with jitter.
         public var reconnectInitial: Duration
         public var reconnectMax: Duration
+        /// PEM CRLs of the network CA: the core's and the matcher's certificates (and their chain)
+        /// are checked against them. Nil: no revocation check of the servers.
+        public var crl: String? = nil
     }
 
     /// The matching authority (for link requests); the same credentials as the core's.

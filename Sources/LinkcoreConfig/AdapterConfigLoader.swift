@@ -6,7 +6,7 @@ extension AdapterConfig {
         ("adapter", ["org_code", "database"]),
         (
             "core",
-            ["address", "server_name", "certificate", "private_key", "ca_bundle", "request_timeout_ms",
+            ["address", "server_name", "certificate", "private_key", "ca_bundle", "crl", "request_timeout_ms",
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("matcher", ["address", "server_name", "request_timeout_ms", "link_wait_ms"]),
@@ -50,6 +50,7 @@ extension AdapterConfig {
         let certificate = try coreSection.requiredPath("certificate")
         let privateKey = try coreSection.requiredPath("private_key")
         let caBundle = try coreSection.requiredPath("ca_bundle")
+        let crl = try coreSection.optionalPath("crl")
         let requestTimeout = try coreSection.milliseconds("request_timeout_ms", default: 30_000, range: 100...600_000)
         let initial = try coreSection.integer("reconnect_initial_ms", default: 500, range: 10...600_000)
         let maximum = try coreSection.integer("reconnect_max_ms", default: 30_000, range: 10...3_600_000)
@@ -104,7 +105,8 @@ extension AdapterConfig {
             adapter: Adapter(orgCode: orgCode, database: database),
             core: Core(
                 address: coreAddress, serverName: serverName, certificate: certificate, privateKey: privateKey, caBundle: caBundle,
-                requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial), reconnectMax: .milliseconds(maximum)),
+                requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial), reconnectMax: .milliseconds(maximum),
+                crl: crl),
             matcher: matcher,
             api: API(listen: listen, maxBodyBytes: maxBody),
             backend: Backend(kind: kind, dataset: dataset, url: url, timeout: timeout),

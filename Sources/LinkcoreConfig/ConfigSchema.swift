@@ -275,7 +275,7 @@ struct Sections {
 // MARK: - Tables both servers share
 
 extension Section {
-    static let tlsKeys = ["certificate", "private_key", "ca_bundle", "crl", "handshake_timeout_ms"]
+    static let tlsKeys = ["certificate", "private_key", "ca_bundle", "crl", "require_crl", "crl_warn_before_ms", "handshake_timeout_ms"]
     static let limitsKeys = [
         "max_connections", "max_connections_per_org", "max_in_flight", "max_frame_bytes", "frame_timeout_ms",
         "idle_timeout_ms", "keepalive_ms", "write_buffer_high_bytes",
@@ -287,9 +287,23 @@ extension Section {
         let privateKey = try requiredPath("private_key")
         let caBundle = try requiredPath("ca_bundle")
         let crl = try optionalPath("crl")
+        let requireCRL = try boolean("require_crl", default: false)
+        if requireCRL && crl == nil {
+            throw error(.missingRequired, "crl", "require_crl = true: give the CRL (PEM) that peer certificates are checked against")
+        }
         let handshake = try milliseconds("handshake_timeout_ms", default: 10_000, range: 100...600_000)
+        let warnBefore = try milliseconds("crl_warn_before_ms", default: 259_200_000, range: 0...7_776_000_000)
         return DaemonConfig.TLS(
-            certificate: certificate, privateKey: privateKey, caBundle: caBundle, crl: crl, handshakeTimeout: handshake)
+            certificate: certificate, privateKey: privateKey, caBundle: caBundle, crl: crl, handshakeTimeout: handshake,
+            requireCRL: requireCRL, crlWarnBefore: warnBefore)
+    }
+
+    func boolean(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
+        guard let item = table.item(key) else { return value }
+        guard case .boolean(let b) = item.value else {
+            throw error(.wrongType, key, "expected true or false, got \(item.value.literal)")
+        }
+        return b
     }
 
     /// `[limits]`: per-connection and per-server limits.

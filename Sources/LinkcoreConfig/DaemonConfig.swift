@@ -47,19 +47,28 @@ public struct DaemonConfig: Sendable, Equatable {
         public var privateKey: String
         /// PEM CA certificates that client certificates must chain to.
         public var caBundle: String
-        /// Optional PEM CRL for client certificates.
+        /// PEM CRLs for peer certificates (every certificate of the chain is checked). Optional
+        /// unless `requireCRL`; the shipped production samples require one.
         public var crl: String?
         public var handshakeTimeout: Duration
+        /// `require_crl`: refuse to start without `crl` (production).
+        public var requireCRL: Bool
+        /// Warn (log, STATUS, status) this long before the CRL's nextUpdate: past it, every peer
+        /// is refused.
+        public var crlWarnBefore: Duration
 
         public init(
             certificate: String, privateKey: String, caBundle: String, crl: String? = nil,
-            handshakeTimeout: Duration = .milliseconds(10_000)
+            handshakeTimeout: Duration = .milliseconds(10_000), requireCRL: Bool = false,
+            crlWarnBefore: Duration = .milliseconds(259_200_000)
         ) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.caBundle = caBundle
             self.crl = crl
             self.handshakeTimeout = handshakeTimeout
+            self.requireCRL = requireCRL
+            self.crlWarnBefore = crlWarnBefore
         }
     }
 
@@ -135,9 +144,20 @@ public struct DaemonConfig: Sendable, Equatable {
     public struct Audit: Sendable, Equatable {
         /// How often the core signs a checkpoint of the access log's chain (when it has grown).
         public var checkpointInterval: Duration
+        /// The keys a checkpoint may be signed with: SHA-256 fingerprints of the core's public keys
+        /// (DER SubjectPublicKeyInfo), 64 lower-case hex digits each. Empty: the key of the
+        /// configured `[tls] certificate` only (list the old key here after a key change, or the
+        /// checkpoints it signed no longer verify).
+        public var signerKeys: [String]
+        /// The signed head (position and hash of the newest checkpoint), kept outside the database
+        /// so that whoever holds only the database file cannot rewrite what the core has signed.
+        /// Nil: `<state_directory>/audit-witness`.
+        public var witness: String?
 
-        public init(checkpointInterval: Duration = .milliseconds(60_000)) {
+        public init(checkpointInterval: Duration = .milliseconds(60_000), signerKeys: [String] = [], witness: String? = nil) {
             self.checkpointInterval = checkpointInterval
+            self.signerKeys = signerKeys
+            self.witness = witness
         }
     }
 
@@ -182,6 +202,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var store: Store
     public var keys: Keys
     public var audit = Audit()
+    /// Where the access log's witness lives: `[audit] witness`, or `<state_directory>/audit-witness`.
+    public var auditWitnessPath: String { audit.witness ?? ConfigPaths.normalize(core.stateDirectory + "/audit-witness") }
     public var events = Events()
     public var mediation = Mediation()
     public var policy = Policy()

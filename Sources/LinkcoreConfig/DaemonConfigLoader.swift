@@ -18,7 +18,7 @@ extension DaemonConfig {
         ("log", ["level"]),
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
-        ("audit", ["checkpoint_interval_ms"]),
+        ("audit", ["checkpoint_interval_ms", "signer_keys", "witness"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms"]),
         ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist", "idempotency_window_s"]),
         ("policy", Section.policyKeys),
@@ -120,7 +120,11 @@ extension DaemonConfig {
         let masterSecret = try keysSection.secretReference("master_secret", default: "credential:master.key")
 
         // [audit]
-        let checkpointInterval = try section("audit").milliseconds("checkpoint_interval_ms", default: 60_000, range: 100...86_400_000)
+        let auditSection = section("audit")
+        let checkpointInterval = try auditSection.milliseconds("checkpoint_interval_ms", default: 60_000, range: 100...86_400_000)
+        let signerKeys = try auditSection.keyFingerprints("signer_keys")
+        let witness = try auditSection.path(
+            "witness", default: ConfigPaths.normalize(stateDirectory + "/audit-witness"), allowCredential: false)
 
         var config = DaemonConfig(
             core: Core(id: id, stateDirectory: stateDirectory),
@@ -130,7 +134,7 @@ extension DaemonConfig {
             keys: Keys(masterSecret: masterSecret),
             file: file
         )
-        config.audit = Audit(checkpointInterval: checkpointInterval)
+        config.audit = Audit(checkpointInterval: checkpointInterval, signerKeys: signerKeys, witness: witness)
 
         // [events]
         let eventsSection = section("events")
@@ -164,5 +168,31 @@ extension DaemonConfig {
         guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let h = Int(parts[0]), let m = Int(parts[1]),
               (0..<24).contains(h), (0..<60).contains(m) else { return nil }
         return h * 60 + m
+    }
+}
+
+extension Section {
+    /// An array of SHA-256 key fingerprints ("sha256:" and colons optional), normalised to 64
+    /// lower-case hex digits.
+    func keyFingerprints(_ key: String) throws(ConfigError) -> [String] {
+        guard let item = table.item(key) else { return [] }
+        let expected = "expected an array of key fingerprints (\"sha256:\" and 64 hex digits)"
+        guard case .array(let elements) = item.value else {
+            throw error(.wrongType, key, "\(expected), got \(item.value.literal)")
+        }
+        var result: [String] = []
+        for element in elements {
+            guard case .string(let text) = element.value else {
+                throw error(.wrongType, key, "\(expected), got element \(element.value.literal)", line: element.position.line)
+            }
+            var hex = Substring(text.lowercased())
+            if hex.hasPrefix("sha256:") { hex = hex.dropFirst(7) }
+            let digits = String(hex.filter { $0 != ":" })
+            guard digits.count == 64, digits.allSatisfy({ $0.isHexDigit && $0.isASCII }) else {
+                throw error(.invalidValue, key, "\(expected), got \(TOMLValue.quote(text))", line: element.position.line)
+            }
+            result.append(digits)
+        }
+        return result
     }
 }

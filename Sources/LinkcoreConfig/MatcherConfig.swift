@@ -40,6 +40,8 @@ public struct MatcherConfig: Sendable, Equatable {
         public var clientKey: String
         /// CA certificates (PEM) the core's certificate must chain to.
         public var caBundle: String
+        /// PEM CRLs the core's certificate (and its chain) is checked against; default `[tls] crl`.
+        public var crl: String? = nil
         /// Time allowed for one issuance request to the core.
         public var requestTimeout: Duration
         /// Pause between attempts to reach the core while it is unreachable at start.
@@ -47,7 +49,7 @@ public struct MatcherConfig: Sendable, Equatable {
 
         public init(
             address: ListenAddress, serverName: String, clientCertificate: String, clientKey: String, caBundle: String,
-            requestTimeout: Duration = .milliseconds(30_000), retryInterval: Duration = .milliseconds(1_000)
+            requestTimeout: Duration = .milliseconds(30_000), retryInterval: Duration = .milliseconds(1_000), crl: String? = nil
         ) {
             self.address = address
             self.serverName = serverName
@@ -56,6 +58,7 @@ public struct MatcherConfig: Sendable, Equatable {
             self.caBundle = caBundle
             self.requestTimeout = requestTimeout
             self.retryInterval = retryInterval
+            self.crl = crl
         }
     }
 

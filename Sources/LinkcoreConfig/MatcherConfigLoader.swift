@@ -8,7 +8,7 @@ extension MatcherConfig {
         ("tls", Section.tlsKeys),
         (
             "core",
-            ["address", "server_name", "client_certificate", "client_key", "ca_bundle", "request_timeout_ms", "retry_interval_ms"]
+            ["address", "server_name", "client_certificate", "client_key", "ca_bundle", "crl", "request_timeout_ms", "retry_interval_ms"]
         ),
         ("matching", ["matching_number_lifetime_ms"]),
         ("limits", Section.limitsKeys),
@@ -55,6 +55,7 @@ extension MatcherConfig {
         let clientCertificate = try coreSection.requiredPath("client_certificate")
         let clientKey = try coreSection.requiredPath("client_key")
         let coreCA = try coreSection.path("ca_bundle", default: tls.caBundle, allowCredential: true)
+        let coreCRL = try coreSection.optionalPath("crl") ?? tls.crl
         let requestTimeout = try coreSection.milliseconds("request_timeout_ms", default: 30_000, range: 100...600_000)
         let retryInterval = try coreSection.milliseconds("retry_interval_ms", default: 1_000, range: 10...600_000)
 
@@ -67,7 +68,7 @@ extension MatcherConfig {
             tls: tls,
             core: Core(
                 address: coreAddress, serverName: serverName, clientCertificate: clientCertificate, clientKey: clientKey,
-                caBundle: coreCA, requestTimeout: requestTimeout, retryInterval: retryInterval),
+                caBundle: coreCA, requestTimeout: requestTimeout, retryInterval: retryInterval, crl: coreCRL),
             matching: Matching(matchingNumberLifetime: lifetime),
             limits: try section("limits").limits(),
             shutdown: try section("shutdown").shutdown(),

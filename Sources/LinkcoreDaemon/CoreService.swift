@@ -116,8 +116,8 @@ public struct CoreService: RequestHandling {
             // without the link code, so the operator still sees refusals and who caused them
             // (throttled per requester; the status counters count every one).
             logger.notice("mediation refused before a resident was known", metadata: [
-                "mediation_id": "\(mediation.id)", "requester": "\(peer.orgCode)", "provider": "\(request.providerOrg)",
-                "bp_id": "\(request.bpID)", "info_type": "\(request.infoType)", "outcome": "\(outcome)",
+                "mediation_id": "\(mediation.id)", "requester": "\(peer.orgCode)", "provider": "\(PeerText.safe(request.providerOrg))",
+                "bp_id": "\(PeerText.safe(request.bpID))", "info_type": "\(PeerText.safe(request.infoType))", "outcome": "\(outcome)",
                 "suppressed_before": "\(suppressed)",
             ])
         }

@@ -36,6 +36,8 @@ public final class Daemon: Sendable {
     private let listeners = Mutex<[any Channel]>([])
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
+    /// The CRL warning last logged (so each is logged once, not at every tick).
+    let crlLogged = Mutex<String?>(nil)
 
     let orgs: OrgDirectory
     let audit: AuditService
@@ -56,6 +58,10 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError.store(config.store.path, "\(error)")
         }
+        // The witness lives beside the state, outside the database; its directory must exist
+        // even when [store] path points elsewhere (a failure shows as a refusal to sign).
+        try? FileManager.default.createDirectory(atPath: (config.auditWitnessPath as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
@@ -161,6 +167,7 @@ public final class Daemon: Sendable {
         }
         listeners.withLock { $0 = bound }
         try await startAdmin(path: config.listen.adminSocket)
+        warnAboutCRL()
         notifier.ready(status: statusLine())
         logger.info("linkcored ready", metadata: ["version": "\(Self.version)", "core_id": "\(config.core.id)"])
     }
@@ -221,6 +228,8 @@ public final class Daemon: Sendable {
     }
 
     private func checkpointLoop() async {
+        // At once first: a log without a witness yet (first start, upgrade) is verified and gets one.
+        await signCheckpoint()
         while !Task.isCancelled {
             let interval = live.withLock { $0.config.audit.checkpointInterval }
             try? await Task.sleep(for: interval)
@@ -229,8 +238,9 @@ public final class Daemon: Sendable {
     }
 
     func signCheckpoint() async {
-        let tls = live.withLock { $0.config.tls }
-        await audit.checkpoint(keyPath: tls.privateKey, certificatePath: tls.certificate)
+        await audit.checkpoint(AuditService.Signing(currentConfig))
+        // A refusal is news for systemctl status at once, not at the next tick.
+        if audit.health.snapshot.problem != nil { notifier.status(statusLine()) }
     }
 
     private func tick() async {
@@ -239,6 +249,7 @@ public final class Daemon: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: period)
             if watchdog != nil { notifier.watchdog() }
+            warnAboutCRL()
             notifier.status(statusLine())
         }
     }
@@ -278,6 +289,7 @@ public final class Daemon: Sendable {
             logger.error("reload failed; the previous configuration stays in force", metadata: ["error": "\(message)"])
             result = .failure(ReloadFailure(message: message))
         }
+        warnAboutCRL()
         notifier.ready(status: statusLine())
         return result
     }
@@ -304,6 +316,15 @@ public final class Daemon: Sendable {
 
     var currentConfig: DaemonConfig { live.withLock { $0.config } }
 
+    private func warnAboutCRL() {
+        guard let (warning, expired) = newCRLWarning() else { return }
+        if expired {
+            logger.error("CRL expired", metadata: ["warning": "\(warning)"])
+        } else {
+            logger.warning("CRL runs out soon", metadata: ["warning": "\(warning)"])
+        }
+    }
+
     // MARK: status
 
     func statusLine() -> String {
@@ -318,6 +339,8 @@ public final class Daemon: Sendable {
             line += ", refused: " + refused.map { "\($0.key.label) \($0.value)" }.joined(separator: " ")
         }
         if let reloadError { line += "; last reload FAILED: \(reloadError)" }
+        if let problem = audit.health.snapshot.problem { line += "; ACCESS LOG NOT SIGNED: \(problem)" }
+        if let warning = crlState().warning { line += "; CRL: \(warning)" }
         return line
     }
 
@@ -350,6 +373,13 @@ public final class Daemon: Sendable {
         s.lastReloadMs = reloadAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
         s.lastReloadError = reloadError ?? ""
         s.policyStatus = policy.statusLine
+        let auditHealth = audit.health.snapshot
+        s.auditSignRefusals = auditHealth.refusals
+        s.auditProblem = auditHealth.problem ?? ""
+        s.auditSignedPosition = auditHealth.signedPosition
+        let crl = crlState()
+        s.crlNextUpdateMs = crl.nextUpdate.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+        s.crlWarning = crl.warning ?? ""
         s.peers = registry.entries.sorted { $0.connectedAt < $1.connectedAt }.map { e in
             var p = LCPeerStatus()
             p.orgCode = e.orgCode
@@ -413,8 +443,7 @@ struct AdminService: AdminHandling {
         case let .orgSetSuspended(change)?:
             return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
-            let caBundle = daemon.currentConfig.tls.caBundle
-            return await daemon.audit.verify(caBundlePath: caBundle).map { .auditVerifyResponse($0) }
+            return await daemon.audit.verify(AuditService.Signing(daemon.currentConfig)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:
             return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
         case let .keysRotate(rotate)?:

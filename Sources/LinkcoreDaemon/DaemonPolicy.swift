@@ -26,7 +26,8 @@ enum DaemonPolicy {
     /// Loads the configured set (at start, and on reload). Throws when any module fails: at start
     /// the daemon refuses to run with a policy it was told to use but cannot load; on reload the
     /// previous set stays in force. A config with no modules loads nothing until it names some
-    /// (and, once a set was loaded, swaps in an empty set: every decision then fails closed).
+    /// (and, once a set was loaded, swaps in an empty set: every decision then fails closed, see
+    /// `PolicySet.governs`; a restart with no modules returns to the built-in behaviour).
     static func load(_ config: DaemonConfig, into host: PolicyHost) throws(PolicyLoadError) {
         guard !config.policy.modules.isEmpty || host.current != nil else { return }
         if case .failure(let error) = host.load(spec(config)) { throw error }
@@ -65,22 +66,22 @@ struct ModuleEventRouting: EventRouting {
     func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
         // No events module configured: the core's built-in routing. A configured module that
         // fails is never replaced by the fallback: that event fails closed.
-        guard policy.current?.events != nil else { return await fallback.route(query) }
+        guard policy.current?.governs(.events) == true else { return await fallback.route(query) }
         return await policy.decide(query).mapError { failures.wireError($0, kind: .events) }
     }
 }
 
 /// The whitelist modules as the mediator's whitelist. When the set in force has whitelist
 /// modules they decide; the built-in CSV table (`[mediation] whitelist`) decides only when none is
-/// configured. A configured module that fails is never replaced by the table: that request fails
-/// closed.
+/// configured. A configured module that fails is never replaced by the table, nor is an emptied
+/// set (every module removed by a reload): that request fails closed.
 struct ModuleWhitelist: Whitelist {
     let policy: PolicyHost
     let builtin: CurrentWhitelist
     let failures: PolicyFailureLog
 
     func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
-        guard let set = policy.current, !set.whitelist.isEmpty else { return await builtin.decide(query) }
+        guard let set = policy.current, set.governs(.whitelist) else { return await builtin.decide(query) }
         return await set.decide(query).mapError { failures.wireError($0, kind: .whitelist) }
     }
 }
@@ -92,7 +93,7 @@ struct ModuleTariff: Tariff {
     let failures: PolicyFailureLog
 
     func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
-        guard policy.current?.fees != nil else { return .success(nil) }
+        guard policy.current?.governs(.fees) == true else { return .success(nil) }
         var query = LCFeeQuery()
         query.operation = switch operation {
             case .mediation: .mediation

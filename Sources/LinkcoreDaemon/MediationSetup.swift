@@ -1,18 +1,23 @@
 import Foundation
 import LinkcoreConfig
 import LinkcoreDomain
+import LinkcorePolicy
 import LinkcoreWire
 import Logging
 
 extension Daemon {
     /// The built-in whitelist table. A missing file means an empty table: every exchange is
-    /// refused (deny by default) and the operator is told; a malformed file stops the start.
+    /// refused (deny by default) and the operator is told; a malformed file stops the start, and
+    /// so does one that is a symlink, not owned by root or the daemon's user, or writable by
+    /// group or others (or in such a directory): it decides what is lawful (see SecureFile).
     static func loadWhitelist(_ path: String, logger: Logger) throws -> BuiltinWhitelist {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
             logger.warning("no whitelist table: every mediation will be refused", metadata: ["path": "\(path)"])
             return BuiltinWhitelist(rules: [])
         }
-        let table = try BuiltinWhitelist.load(path: path)
+        let file = try SecureFile(path: path, what: "whitelist table", reportedAs: "")  // the message names the file
+        let table = try BuiltinWhitelist.parse(String(decoding: try file.contents(), as: UTF8.self), source: path)
         logger.info("whitelist loaded", metadata: ["path": "\(path)", "rules": "\(table.rules.count)"])
         return table
     }

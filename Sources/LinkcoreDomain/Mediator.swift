@@ -53,6 +53,8 @@ public final class Mediator: Sendable {
     }
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
+    /// The access log's provider for a request that named no registered organisation.
+    public static let unregisteredProvider = "-"
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
     public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
 
@@ -152,8 +154,8 @@ public final class Mediator: Sendable {
             response.answer = Data(answer)
             return await finish(result, request, requester, key: key, link: la, .answered, .success(response), price: price)
         case let .refused(code, message):
-            var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
-            error.providerCode = String(code.prefix(64))
+            var error = WireError(.providerRefused, "the provider refused: \(PeerText.safe(message, max: 200))")
+            error.providerCode = PeerText.safe(code, max: 64)
             return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case .unavailable:
             return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
@@ -174,8 +176,11 @@ public final class Mediator: Sendable {
         result.outcome = outcome
         result.reply = reply
         guard let link else { return result }
+        // Only a registered provider is named in the resident's log; any other name is the
+        // requester's invention and is recorded as "-" (not a valid organisation code).
+        let provider = links.orgs[request.providerOrg] != nil ? request.providerOrg : Self.unregisteredProvider
         let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
-                                  provider: request.providerOrg, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
+                                  provider: provider, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
         let charge = price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs)
         do {
             if let key {

@@ -106,22 +106,21 @@ final class ImageCache: Sendable {
     private let handles = Mutex(Handles())
 
     func image(path: String, kind: PolicyKind) throws(PolicyLoadError) -> ModuleImage {
-        let identity = try FileIdentity(path: path)
-        guard identity.mode & 0o022 == 0 else {
-            throw PolicyLoadError(
-                .insecure, path: path,
-                "refusing a module file that group or others may write (mode \(String(identity.mode & 0o7777, radix: 8))); chmod go-w it")
-        }
+        // Checked and loaded through one descriptor: see SecureFile.
+        let file = try SecureFile(path: path, what: "module file")
+        let identity = file.identity
         let (table, loadedFrom): (UnsafeRawPointer, String) = try handles.withLock { h throws(PolicyLoadError) in
             if let entry = h.byPath[path]?.first(where: { $0.identity == identity }) {
                 return (entry.table, entry.loadedFrom)
             }
             var from = path
+            var loadable = file
             if h.byPath[path] != nil {
                 h.copies += 1
-                from = try Self.privateCopy(of: path, number: h.copies)
+                loadable = try Self.privateCopy(of: file, number: h.copies)
+                from = loadable.path
             }
-            let (handle, table) = try Self.open(from, reportedAs: path)
+            let (handle, table) = try Self.open(loadable, reportedAs: path)
             h.byPath[path, default: []].append(Entry(identity: identity, handle: handle, table: table, loadedFrom: from))
             return (table, from)
         }
@@ -131,13 +130,15 @@ final class ImageCache: Sendable {
     /// Images loaded so far (each is retired, never unloaded, when its set is replaced).
     var count: Int { handles.withLock { $0.byPath.values.reduce(0) { $0 + $1.count } } }
 
-    private static func open(_ file: String, reportedAs path: String) throws(PolicyLoadError) -> (
+    /// dlopen through /proc/self/fd/N: the loader maps the very file that was checked.
+    private static func open(_ file: SecureFile, reportedAs path: String) throws(PolicyLoadError) -> (
         UnsafeMutableRawPointer, UnsafeRawPointer
     ) {
         var error = [CChar](repeating: 0, count: 1024)
-        guard let handle = lc_policy_dl_open(file, &error, error.count) else {
+        guard let handle = lc_policy_dl_open(file.procPath, &error, error.count) else {
             throw PolicyLoadError(.notLoadable, path: path, "cannot load: \(text(error))")
         }
+        file.keepOpenForever()
         guard let table = lc_policy_dl_entry(handle, &error, error.count) else {
             throw PolicyLoadError(
                 .noEntryPoint, path: path,
@@ -146,20 +147,27 @@ final class ImageCache: Sendable {
         return (handle, UnsafeRawPointer(table))
     }
 
-    /// Copies a replaced module file into a private directory (mode 0700) under a fresh name.
-    private static func privateCopy(of path: String, number: Int) throws(PolicyLoadError) -> String {
+    /// Copies a replaced module file, from the descriptor that was checked, into a private
+    /// directory (mode 0700) under a fresh name, and opens the copy the same careful way.
+    private static func privateCopy(of file: SecureFile, number: Int) throws(PolicyLoadError) -> SecureFile {
+        let path = file.path
         let directory = privateDirectory
         guard let directory else {
             throw PolicyLoadError(.io, path: path, "cannot create a private directory for a replaced module file")
         }
         let base = (path as NSString).lastPathComponent
         let copy = "\(directory)/\(number)-\(base)"
-        do {
-            try FileManager.default.copyItem(atPath: path, toPath: copy)
-        } catch {
-            throw PolicyLoadError(.io, path: path, "cannot copy the replaced module file: \(error)")
+        let out = Glibc.open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o500)
+        guard out >= 0 else {
+            throw PolicyLoadError(.io, path: path, "cannot copy the replaced module file: \(String(cString: strerror(errno)))")
         }
-        return copy
+        defer { close(out) }
+        let bytes = try file.contents(limit: 1 << 30)
+        let written = bytes.withUnsafeBytes { Glibc.write(out, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw PolicyLoadError(.io, path: path, "cannot copy the replaced module file: \(String(cString: strerror(errno)))")
+        }
+        return try SecureFile(path: copy, what: "module file", reportedAs: path)
     }
 
     private static let privateDirectory: String? = {
@@ -181,14 +189,7 @@ struct FileIdentity: Hashable, Sendable {
     let modifiedNanoseconds: Int
     let mode: UInt32
 
-    init(path: String) throws(PolicyLoadError) {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw PolicyLoadError(.io, path: path, "cannot read: \(String(cString: strerror(errno)))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw PolicyLoadError(.io, path: path, "not a regular file")
-        }
+    init(_ st: stat) {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         size = Int64(st.st_size)

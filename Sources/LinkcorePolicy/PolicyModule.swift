@@ -38,10 +38,8 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     ) throws(PolicyLoadError) {
         var config: [UInt8] = []
         if let configPath {
-            guard let data = FileManager.default.contents(atPath: configPath) else {
-                throw PolicyLoadError(.io, path: image.path, "cannot read its configuration \(configPath)")
-            }
-            config = [UInt8](data)
+            // The table decides what is lawful: checked like the module file itself.
+            config = try SecureFile(path: configPath, what: "configuration", reportedAs: image.path).contents()
         }
         var moduleLogger = logger
         moduleLogger[metadataKey: "policy-module"] = "\(image.name)"

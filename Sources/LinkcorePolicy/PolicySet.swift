@@ -20,6 +20,18 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
 
     public var modules: [PolicyModule] { whitelist + [fees, events].compactMap { $0 } }
 
+    /// Whether this set decides `kind`: it has a module of that kind, or it is empty. An empty set
+    /// is one that replaced a configured set (the operator removed every module): it decides
+    /// everything, and every decision fails closed (`notConfigured`). Falling back instead would
+    /// hand mediation to the built-in table (with its `*` rows) and make every operation free.
+    public func governs(_ kind: PolicyKind) -> Bool {
+        switch kind {
+        case .whitelist: return !whitelist.isEmpty || modules.isEmpty
+        case .fees: return fees != nil || modules.isEmpty
+        case .events: return events != nil || modules.isEmpty
+        }
+    }
+
     /// Asks every whitelist module in order; the first refusal wins and is attributed to its
     /// module. A permit names the table's row (the first module's rule).
     public func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {

@@ -55,6 +55,8 @@ public protocol CoreStore: Sendable {
     func checkpoints() async throws -> [AuditCheckpoint]
     /// The latest checkpoint, if any (what the next one chains on from).
     func newestCheckpoint() async throws -> AuditCheckpoint?
+    /// The checkpoints at `position` and later, oldest first (what the core builds on: few).
+    func checkpoints(fromPosition position: UInt64) async throws -> [AuditCheckpoint]
 
     // Fees
     /// Records a charge on its own (operations without an access-log entry). A charge for an

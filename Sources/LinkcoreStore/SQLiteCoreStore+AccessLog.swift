@@ -82,6 +82,13 @@ extension SQLiteCoreStore {
         try await read { db in try db.query(Self.checkpointQuery + " ORDER BY position").compactMap(Self.checkpoint) }
     }
 
+    public func checkpoints(fromPosition position: UInt64) async throws -> [AuditCheckpoint] {
+        try await read { db in
+            try db.query(Self.checkpointQuery + " WHERE position >= ? ORDER BY position", [.integer(Int64(clamping: position))])
+                .compactMap(Self.checkpoint)
+        }
+    }
+
     public func newestCheckpoint() async throws -> AuditCheckpoint? {
         try await read { db in try db.query(Self.checkpointQuery + " ORDER BY position DESC LIMIT 1").first.flatMap(Self.checkpoint) }
     }

@@ -127,6 +127,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
                 phase = .awaitingHello(identity, orgCode: org)
             case let .peerRejected(reason):
                 env.metrics.handshakeFailed()
+                let reason = PeerText.safe("\(reason)", max: 200)  // may quote the peer's certificate
                 logger.warning("client certificate rejected", metadata: ["reason": "\(reason)"])
                 refuse(WireError(.certificateRejected, "client certificate rejected: \(reason)"), id: 0)
             }
@@ -229,8 +230,10 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
                 id: envelope.id)
         }
         if !hello.orgCode.isEmpty && hello.orgCode != orgCode {
-            logger.warning("Hello claims another organisation", metadata: ["claimed": "\(hello.orgCode)"])
-            return refuse(WireError(.orgMismatch, "the certificate binds \(orgCode), not \(hello.orgCode)"), id: envelope.id)
+            // Before admission: the claim is cut and escaped (see PeerText), in the log and the echo.
+            let claimed = PeerText.safe(hello.orgCode, max: 32)
+            logger.warning("Hello claims another organisation", metadata: ["claimed": "\(claimed)"])
+            return refuse(WireError(.orgMismatch, "the certificate binds \(orgCode), not \(claimed)"), id: envelope.id)
         }
         let role: LCRole
         switch env.service.admit(orgCode: orgCode) {
@@ -246,7 +249,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         handshakeTimer = nil
         let peer = Peer(orgCode: orgCode, identity: identity, role: role, version: version)
         phase = .active(peer)
-        logger.info("session started", metadata: ["software": "\(hello.software)", "version": "\(version)"])
+        logger.info("session started", metadata: ["software": "\(PeerText.safe(hello.software))", "version": "\(version)"])
         var welcome = LCWelcome()
         welcome.version = version
         welcome.coreID = env.coreID

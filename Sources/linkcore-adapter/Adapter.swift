@@ -20,9 +20,10 @@ struct Connection: ParsableArguments {
     @Option(help: "The organisation's private key (PEM).") var privateKey: String
     @Option(help: "The network CA (PEM).") var caBundle: String
     @Option(help: "The name in the core's certificate.") var serverName = "localhost"
+    @Option(help: "The network CA's CRL (PEM): refuse a revoked core certificate (or CA).") var crl: String?
 
     func endpoint() throws -> CoreEndpoint {
-        try CoreEndpoint(address: core, certificate: certificate, privateKey: privateKey, caBundle: caBundle, serverName: serverName)
+        try CoreEndpoint(address: core, certificate: certificate, privateKey: privateKey, caBundle: caBundle, serverName: serverName, crl: crl)
     }
 }
 

@@ -75,10 +75,12 @@ struct Run: AsyncParsableCommand {
     static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {
         let core = try CoreEndpoint(
             address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
-            privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName)
+            privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
+            crl: settings.core.crl)
         let matcher = try settings.matcher.map {
             try CoreEndpoint(address: "\($0.address.host):\($0.address.port)", certificate: settings.core.certificate,
-                             privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: $0.serverName)
+                             privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: $0.serverName,
+                             crl: settings.core.crl)
         }
         _ = try core.makeTLS()
         let backend: any AnswerBackend

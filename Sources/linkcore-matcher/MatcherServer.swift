@@ -22,6 +22,8 @@ final class MatcherServer: Sendable {
     private let service: MatcherService
     private let forwarder: ChangeForwarder
     private let serverTLS: TLSContext
+    /// The CRL warning last logged (each state once, not every second).
+    private let crlLogged = Mutex<String?>(nil)
     private let logger: Logger
     private let listeners = Mutex<[any Channel]>([])
 
@@ -43,7 +45,7 @@ final class MatcherServer: Sendable {
             trustRootsPath: config.tls.caBundle, crlPath: config.tls.crl))
         let clientTLS = try TLSContext.client(TLSConfiguration(
             certificateChainPath: config.core.clientCertificate, privateKeyPath: config.core.clientKey,
-            trustRootsPath: config.core.caBundle, serverName: config.core.serverName))
+            trustRootsPath: config.core.caBundle, crlPath: config.core.crl, serverName: config.core.serverName))
         self.config = config
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -143,6 +145,7 @@ final class MatcherServer: Sendable {
         }
         let linked = await linking.value
         if linked {
+            warnAboutCRL()
             notifier.ready(status: statusLine(coreLinked: true))
             logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
             let ticker = Task { [self] in await tick() }
@@ -163,6 +166,7 @@ final class MatcherServer: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: period)
             if watchdog != nil { notifier.watchdog() }
+            warnAboutCRL()
             notifier.status(statusLine(coreLinked: await core.isConnected))
         }
     }
@@ -189,8 +193,26 @@ final class MatcherServer: Sendable {
     func statusLine(coreLinked: Bool) -> String {
         let f = figures.snapshot
         let m = metrics.snapshot()
+        let crl = CRLFile.warning(path: config.tls.crl, warnBefore: config.tls.crlWarnBefore).warning.map { "; CRL: \($0)" } ?? ""
         return "\(m.connections) connections, \(f.served) matches served, \(f.refused) refused "
-            + "(\(f.noUniqueMatch) no unique match); core \(config.core.address) \(coreLinked ? "linked" : "not linked")"
+            + "(\(f.noUniqueMatch) no unique match); core \(config.core.address) \(coreLinked ? "linked" : "not linked")" + crl
+    }
+
+    /// Logs a warning once per CRL state, from [tls] crl_warn_before_ms before its nextUpdate.
+    private func warnAboutCRL() {
+        let (next, warning) = CRLFile.warning(path: config.tls.crl, warnBefore: config.tls.crlWarnBefore)
+        let expired = next.map { $0 <= Date() } ?? true
+        let key = warning.map { _ in "\(next?.timeIntervalSince1970 ?? 0)/\(expired)" }
+        let isNew = crlLogged.withLock { last -> Bool in
+            defer { last = key }
+            return key != nil && last != key
+        }
+        guard isNew, let warning else { return }
+        if expired {
+            logger.error("CRL expired", metadata: ["warning": "\(warning)"])
+        } else {
+            logger.warning("CRL runs out soon", metadata: ["warning": "\(warning)"])
+        }
     }
 }
 

@@ -7,7 +7,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute the access log's hash chain and check its signed checkpoints.",
+            abstract: "Recompute the access log's hash chain and check its signed checkpoints and the witness of the last signed head.",
             discussion: "Exits 0 when the log is intact, 1 with the first bad position when an entry was altered, deleted or reordered.")
         @OptionGroup var admin: AdminSocketOptions
 
@@ -18,6 +18,10 @@ struct AuditCommand: AsyncParsableCommand {
             let counts = "\(report.entriesChecked) entries, \(report.checkpointsChecked) signed checkpoints"
             if report.ok {
                 print("access log intact: \(counts) verified")
+            } else if report.firstBadPosition == 0 {
+                // No position to name: the witness of the last signed head is missing or unreadable.
+                print("access log NOT VERIFIED: \(report.problem)")
+                throw ExitCode(1)
             } else {
                 print("access log TAMPERED at position \(report.firstBadPosition): \(report.problem) (\(counts) verified before it)")
                 throw ExitCode(1)

@@ -64,6 +64,14 @@ struct StatusCommand: AsyncParsableCommand {
             lines.append("last reload: \(s.lastReloadError.isEmpty ? "ok" : "FAILED: \(s.lastReloadError)") at \(at)")
         }
         if !s.policyStatus.isEmpty { lines.append("policy: \(s.policyStatus)") }
+        if s.crlNextUpdateMs > 0 || !s.crlWarning.isEmpty {
+            let next = Date(timeIntervalSince1970: Double(s.crlNextUpdateMs) / 1000)
+            lines.append("crl: next update \(s.crlNextUpdateMs > 0 ? "\(next)" : "unknown")" + (s.crlWarning.isEmpty ? "" : "; WARNING: \(s.crlWarning)"))
+        }
+        if s.auditSignedPosition > 0 || s.auditSignRefusals > 0 {
+            lines.append("access log: signed up to position \(s.auditSignedPosition), signing refused \(s.auditSignRefusals) times"
+                + (s.auditProblem.isEmpty ? "" : "; NOT SIGNED: \(s.auditProblem)"))
+        }
         if !s.peers.isEmpty {
             lines.append("peers:")
             for p in s.peers {

@@ -29,15 +29,24 @@ import Testing
             let chained = try await store.appendAccess(record(i, resident: UInt64(i % 3)))
             #expect(chained.position == UInt64(i))
             if i % every == 0 {
-                try await store.addCheckpoint(try signer.sign(position: chained.position, hash: chained.hash, atMs: 1))
+                try await store.addCheckpoint(try signer.sign(position: chained.position, hash: chained.hash, atMs: Self.nowMs))
             }
         }
         return store
     }
 
+    static var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The verifier pinned to the dev PKI's server key, as the daemon pins its own.
+    func verifier(crl: String? = nil) throws -> CheckpointVerifier {
+        let pem = Array(try Data(contentsOf: URL(fileURLWithPath: pki.serverCertificatePath)))
+        return CheckpointVerifier(caBundlePath: pki.caCertificatePath, crlPath: crl,
+                                  signerKeys: [try #require(CheckpointVerifier.keyFingerprint(certificatePEM: pem))])
+    }
+
     func verify(_ store: SQLiteCoreStore, pageSize: Int = 7) async throws -> ChainVerifier.Report {
         try await ChainVerifier.verify(checkpoints: try await store.checkpoints(),
-                                       verifier: CheckpointVerifier(caBundlePath: pki.caCertificatePath),
+                                       verifier: try verifier(),
                                        page: { try await store.accessChain(afterPosition: $0, limit: pageSize) })
     }
 
@@ -131,11 +140,69 @@ import Testing
         let head = try #require(try await store.accessHead())
         let foreign = try CheckpointSigner(privateKeyPath: other.serverKeyPath,
                                            certificatePEM: Array(Data(contentsOf: URL(fileURLWithPath: other.serverCertificatePath))))
-            .sign(position: head.position, hash: head.hash, atMs: 1)
+            .sign(position: head.position, hash: head.hash, atMs: Self.nowMs)
         try tamper("DELETE FROM audit_checkpoints")
         try await store.addCheckpoint(foreign)
         let report = try await verify(store)
         #expect(report.problem == .untrustedCheckpointSigner)
         #expect(report.firstBadPosition == 20)
+    }
+
+    /// Issue 12, finding 1: any certificate of the network CA used to verify. Now only the
+    /// core's pinned serverAuth key, within its certificate's life and not revoked.
+    @Test func onlyTheCoresKeyInItsCertificatesLifeSignsCheckpoints() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try await makeLog(count: 5, checkpointEvery: 5)
+        let ca = try pki.loadCA()
+        let hash = [UInt8](repeating: 7, count: 32)
+        func checkpoint(_ issued: PEMCertificate, keyPath: String, atMs: Int64) throws -> AuditCheckpoint {
+            try issued.privateKeyPEM.write(toFile: keyPath, atomically: true, encoding: .utf8)
+            return try CheckpointSigner(privateKeyPath: keyPath, certificatePEM: Array(issued.certificatePEM.utf8))
+                .sign(position: 5, hash: hash, atMs: atMs)
+        }
+        func pinned(_ issued: PEMCertificate) throws -> CheckpointVerifier {
+            CheckpointVerifier(caBundlePath: pki.caCertificatePath,
+                               signerKeys: [try #require(CheckpointVerifier.keyFingerprint(certificatePEM: Array(issued.certificatePEM.utf8)))])
+        }
+        func isRefused(_ verdict: CheckpointVerifier.Verdict, because reason: String) -> Bool {
+            if case let .untrustedSigner(why) = verdict { return why.contains(reason) }
+            return false
+        }
+
+        // An organisation's client key, valid today: not the core's key; and even when an
+        // operator pinned it by mistake, a clientAuth certificate signs nothing.
+        let city = try ca.issueOrganisation(code: "CITY01", name: "City", validDays: 30)
+        let byCity = try checkpoint(city, keyPath: directory + "/city.key", atMs: Self.nowMs)
+        #expect(isRefused(try verifier().verify(byCity), because: "not the core's"))
+        #expect(isRefused(try pinned(city).verify(byCity), because: "serverAuth"))
+
+        // The same with an organisation certificate that expired long ago, signed "back then".
+        let start = Date().addingTimeInterval(-86_400 * 20)
+        let expired = try ca.issueClient(commonName: "City", sanURIs: ["urn:linkcore:org:CITY01"],
+                                         notBefore: start, notAfter: start.addingTimeInterval(86_400))
+        let byExpired = try checkpoint(expired, keyPath: directory + "/expired.key", atMs: Int64(start.timeIntervalSince1970 * 1000) + 3_600_000)
+        #expect(isRefused(try verifier().verify(byExpired), because: "not the core's"))
+        #expect(isRefused(try pinned(expired).verify(byExpired), because: "serverAuth"))
+
+        // Another server certificate of the same CA: a different key, so not the core.
+        let other = try ca.issueServer(commonName: "other", dnsNames: ["other"], ipAddresses: [], validDays: 30)
+        #expect(isRefused(try verifier().verify(try checkpoint(other, keyPath: directory + "/other.key", atMs: Self.nowMs)), because: "not the core's"))
+
+        // The core's own key, outside its certificate's life: refused (no NO_CHECK_TIME).
+        let server = try CheckpointSigner(privateKeyPath: pki.serverKeyPath,
+                                          certificatePEM: Array(try Data(contentsOf: URL(fileURLWithPath: pki.serverCertificatePath))))
+        let late = try server.sign(position: 5, hash: hash, atMs: Self.nowMs + 86_400_000 * 3_650)
+        #expect(isRefused(try verifier().verify(late), because: "expired"))
+        let early = try server.sign(position: 5, hash: hash, atMs: Self.nowMs - 86_400_000)
+        #expect(isRefused(try verifier().verify(early), because: "not yet valid"))
+        let good = try server.sign(position: 5, hash: hash, atMs: Self.nowMs)
+        #expect(try verifier().verify(good) == .valid)
+
+        // Revoked by the CRL: refused, for checkpoints of any time.
+        let serial = try CertificateInfo.parse(pem: String(decoding: Data(contentsOf: URL(fileURLWithPath: pki.serverCertificatePath)), as: UTF8.self)).serialHex
+        let crl = directory + "/revoked.crl"
+        try ca.makeCRL(revokedSerials: [serial], nextUpdateDays: 7).write(toFile: crl, atomically: true, encoding: .utf8)
+        #expect(isRefused(try verifier(crl: crl).verify(good), because: "revoked"))
+        #expect(try verifier(crl: pki.crlPath).verify(good) == .valid)
     }
 }

@@ -49,7 +49,7 @@ private func loadError(_ text: String) -> ConfigError? {
 
     @Test func errorsNameTheLineAndKey() {
         let typo = loadError(minimal.replacingOccurrences(of: "[core]\n", with: "[core]\nreconect_max_ms = 5\n"))
-        #expect(typo?.description == "/etc/linkcore/adapter.toml:5: [core] reconect_max_ms: unknown key (did you mean \"reconnect_max_ms\"?); valid keys in [core] are: address, server_name, certificate, private_key, ca_bundle, request_timeout_ms, reconnect_initial_ms, reconnect_max_ms")
+        #expect(typo?.description == "/etc/linkcore/adapter.toml:5: [core] reconect_max_ms: unknown key (did you mean \"reconnect_max_ms\"?); valid keys in [core] are: address, server_name, certificate, private_key, ca_bundle, crl, request_timeout_ms, reconnect_initial_ms, reconnect_max_ms")
         #expect(loadError(minimal.replacingOccurrences(of: "org_code = \"BANK01\"", with: "org_code = \"bank 01\""))?.line == 2)
         #expect(loadError(minimal.replacingOccurrences(of: "org_code = \"BANK01\"\n", with: ""))?.kind == .missingRequired)
         let backwards = loadError(minimal.replacingOccurrences(of: "[core]\n", with: "[core]\nreconnect_initial_ms = 900\nreconnect_max_ms = 100\n"))

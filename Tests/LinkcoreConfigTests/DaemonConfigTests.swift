@@ -48,7 +48,10 @@ var repositoryRoot: String {
         #expect(config.tls.certificate == dir + "/tls/server.crt")
         #expect(config.tls.privateKey == "/run/credentials/linkcored.service/server.key")
         #expect(config.tls.caBundle == dir + "/tls/ca.crt")
-        #expect(config.tls.crl == nil)
+        // Issue 12, finding 13: the production sample requires a CRL.
+        #expect(config.tls.crl == dir + "/tls/ca.crl")
+        #expect(config.tls.requireCRL)
+        #expect(config.tls.crlWarnBefore == .seconds(259_200))
         #expect(config.tls.handshakeTimeout == .seconds(10))
         #expect(config.limits == DaemonConfig.Limits())
         #expect(config.limits.maxFrameBytes == 1_048_576)

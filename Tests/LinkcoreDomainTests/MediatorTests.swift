@@ -148,6 +148,34 @@ import Testing
         #expect(try await log(w).map(\.outcome) == [.refusedByWhitelist, .invalidLink, .providerUnavailable, .refusedByWhitelist, .refusedByWhitelist])
     }
 
+    /// Issue 12, finding 11: any provider_org, bp_id or info_type (newlines included) went into
+    /// the resident's access log, even for a provider that does not exist. Now identifiers have a
+    /// documented shape (refused with INVALID_ARGUMENT before any decision, nothing logged) and
+    /// only registered providers are named in the log.
+    @Test func peerSuppliedIdentifiersAreCheckedAndOnlyRegisteredProvidersAreLogged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try await makeWorld()
+        let la = w.code("CITY01", "10000000001")
+        let forged = [
+            request(la, provider: "TAX01\n2026-12-07 CITY01 read by POLICE"), request(la, provider: "tax01"),
+            request(la, bp: "BP1\nforged line"), request(la, bp: String(repeating: "B", count: 65)),
+            request(la, info: "income\u{0}"), request(la, info: "ｉｎｃｏｍｅ"), request(la, info: "income type"),
+        ]
+        for bad in forged {
+            let m = await w.mediator.mediate(bad, requester: "CITY01")
+            #expect(m.reply.failure?.code == .invalidArgument && m.outcome == nil, "\(bad)")
+        }
+        #expect(try await log(w).isEmpty)
+
+        // A well-formed name that is no registered organisation: the same NOT_PERMITTED as
+        // before, logged for the resident, but the made-up name is not written.
+        let unknown = await w.mediator.mediate(request(la, provider: "POLICE01"), requester: "CITY01")
+        #expect(unknown.reply.failure?.code == .notPermitted)
+        let entries = try await log(w)
+        #expect(entries.map(\.provider) == [Mediator.unregisteredProvider])
+        #expect(entries.map(\.outcome) == [.refusedByWhitelist])
+    }
+
     struct BrokenWhitelist: Whitelist {
         func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
             .failure(WireError(.internal, "module crashed"))

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreAudit
 import LinkcoreSQLite
+import LinkcoreWire
 import Testing
 
 /// The access log written by real mediations through a real daemon, checkpoints signed by the
@@ -21,6 +22,24 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         return (net, db)
+    }
+
+    /// What an attacker with the database file does: turns entry `from` into a refusal and
+    /// re-seals it and every later entry up to `through`, so every stored hash agrees.
+    static func reseal(_ db: SQLiteDatabase, from: Int, through: Int) throws {
+        var previous = try #require(try db.query("SELECT hash FROM access_log WHERE position = ?", [.integer(Int64(from - 1))]).first?.blob(0))
+        for position in from...through {
+            let row = try #require(try db.query("""
+                SELECT mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome FROM access_log WHERE position = ?
+                """, [.integer(Int64(position))]).first)
+            let record = AccessRecord(mediationID: row.string(0) ?? "", idCode: UInt64(bitPattern: row.int(1) ?? 0), atMs: row.int(2) ?? 0,
+                                      requester: row.string(3) ?? "", provider: row.string(4) ?? "", bpID: row.string(5) ?? "",
+                                      infoType: row.string(6) ?? "", outcome: position == from ? .refusedByWhitelist : .answered)
+            let hash = AccessChain.hash(previous: previous, position: UInt64(position), record: record)
+            try db.query("UPDATE access_log SET outcome = ?, hash = ? WHERE position = ?",
+                         [.integer(Int64(record.outcome.rawValue)), .blob(hash), .integer(Int64(position))])
+            previous = hash
+        }
     }
 
     @Test func linkctlFindsEditedDeletedAndReorderedEntries() async throws {
@@ -57,23 +76,157 @@ import Testing
         defer { net.stop() }
         // The attacker turns entry 25 into a refusal and re-seals it and every later entry, so
         // every stored hash agrees; only the checkpoint the daemon signed at 30 disagrees.
-        var previous = try #require(try db.query("SELECT hash FROM access_log WHERE position = 24").first?.blob(0))
-        for position in 25...30 {
-            let row = try #require(try db.query("""
-                SELECT mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome FROM access_log WHERE position = ?
-                """, [.integer(Int64(position))]).first)
-            let record = AccessRecord(mediationID: row.string(0) ?? "", idCode: UInt64(bitPattern: row.int(1) ?? 0), atMs: row.int(2) ?? 0,
-                                      requester: row.string(3) ?? "", provider: row.string(4) ?? "", bpID: row.string(5) ?? "",
-                                      infoType: row.string(6) ?? "", outcome: position == 25 ? .refusedByWhitelist : .answered)
-            let hash = AccessChain.hash(previous: previous, position: UInt64(position), record: record)
-            try db.query("UPDATE access_log SET outcome = ?, hash = ? WHERE position = ?",
-                         [.integer(Int64(record.outcome.rawValue)), .blob(hash), .integer(Int64(position))])
-            previous = hash
-        }
+        try Self.reseal(db, from: 25, through: 30)
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 1 && output.contains("altered") && output.contains("signed checkpoint disagrees"), "\(output)")
         // Reported from the entry after the last checkpoint that still holds, at or before 25.
         let position = output.firstMatch(of: /TAMPERED at position (\d+)/).flatMap { Int($0.1) }
         #expect(position.map { (1...25).contains($0) } == true, "\(output)")
+    }
+
+    /// Issue 12, finding 1: the verifier accepted a checkpoint from any certificate of the
+    /// network CA, with no time check. An organisation re-seals the tail and replaces the core's
+    /// checkpoints with one signed by its own client key, one that expired weeks ago (signed
+    /// "back then"). Before: `linkctl audit verify` said intact. Now: not signed by the core.
+    @Test func aCheckpointSignedWithAnOrganisationsExpiredKeyDoesNotVerify() async throws {
+        let (net, db) = try await network()
+        defer { net.stop() }
+        let start = Date().addingTimeInterval(-86_400 * 20)
+        let expired = try net.daemon.pki.ca.issueClient(commonName: "Org CITY01", sanURIs: ["urn:linkcore:org:CITY01"],
+                                                        notBefore: start, notAfter: start.addingTimeInterval(86_400))
+        let keyPath = net.dir.appendingPathComponent("stolen-city.key").path
+        try expired.privateKeyPEM.write(toFile: keyPath, atomically: true, encoding: .utf8)
+
+        // One transaction, so the running daemon never sees a half-done forgery.
+        try db.query("BEGIN IMMEDIATE")
+        try Self.reseal(db, from: 25, through: 30)
+        let head = try #require(try db.query("SELECT hash FROM access_log WHERE position = 30").first?.blob(0))
+        let forged = try CheckpointSigner(privateKeyPath: keyPath, certificatePEM: Array(expired.certificatePEM.utf8))
+            .sign(position: 30, hash: head, atMs: Int64(start.timeIntervalSince1970 * 1000) + 3_600_000)
+        try db.query("DELETE FROM audit_checkpoints WHERE position >= 25")
+        try db.query("INSERT INTO audit_checkpoints (position, hash, at_ms, signature, certificate) VALUES (30, ?, ?, ?, ?)",
+                     [.blob(forged.hash), .integer(forged.atMs), .blob(forged.signature), .blob(forged.certificate)])
+        try db.query("COMMIT")
+
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("TAMPERED at position 30") && output.contains("not signed by the core"), "\(output)")
+    }
+    /// Waits until the running daemon has recorded its signed head at position 30 in the witness.
+    func waitForWitness(_ net: MediationNetwork, position: Int) async throws {
+        let path = net.dir.appendingPathComponent("state/audit-witness").path
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("linkcore-audit-witness/v1 \(position) ") ?? false) {
+            guard ContinuousClock.now < deadline else { throw TestFailure("no witness at \(position): \((try? String(contentsOfFile: path, encoding: .utf8)) ?? "none")") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Waits until the daemon reports a refusal to sign on every channel an operator looks at.
+    func waitForRefusal(_ net: MediationNetwork, containing reason: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let status = try await net.daemon.status()
+            if status.auditSignRefusals > 0 && status.auditProblem.contains(reason) { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("no refusal (\(reason)): \(status.auditProblem)\n\(net.daemon.log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (_, shown) = try await net.daemon.linkctl(["status"])
+        #expect(shown.contains("NOT SIGNED") && shown.contains(reason), "\(shown)")
+        #expect(net.daemon.log.contains("access log NOT signed"))
+        #expect(net.daemon.notify.messages.contains { $0.contains("ACCESS LOG NOT SIGNED") })
+    }
+
+    /// Issue 12, finding 2: whoever holds the database file deletes the checkpoints after entry
+    /// 20, turns entry 20 into a refusal and re-seals the chain. Before: the daemon built on the
+    /// newest checkpoint left in the file, signed the forgery at its next interval, and
+    /// `linkctl audit verify` called the log intact. Now: the signed head lives in a witness file
+    /// outside the database; the daemon refuses to sign (log, STATUS, linkctl status), even as
+    /// new entries are chained onto the forgery, and verify reports the rewrite.
+    @Test func aRewriteOfTheDatabaseFileIsNeitherSignedNorBlessed() async throws {
+        let (net, db) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try db.query("BEGIN IMMEDIATE")
+        try db.query("DELETE FROM audit_checkpoints WHERE position >= 20")
+        try Self.reseal(db, from: 20, through: 30)
+        try db.query("COMMIT")
+
+        try await waitForRefusal(net, containing: "no longer extends the last signed head")
+        // New mediations chain onto the forged head; the daemon still signs none of it.
+        let residents = (10...14).map { "400000000\($0)" }
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 5)
+        let refusals = try await net.daemon.status().auditSignRefusals
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await net.daemon.status().auditSignRefusals <= refusals + 1 {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the daemon stopped checking") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try db.query("SELECT count(*) FROM audit_checkpoints WHERE position >= 20").first?.int(0) == 0)
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("altered") && output.contains("witness"), "\(output)")
+    }
+
+    /// The same attacker cuts the log back to entry 20 (entries and checkpoints after it).
+    /// Before: nothing noticed it. Now: the daemon refuses to sign, verify reports the cut.
+    @Test func aLogCutBehindTheCoresBackIsReported() async throws {
+        let (net, db) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try db.query("BEGIN IMMEDIATE")
+        try db.query("DELETE FROM audit_checkpoints WHERE position > 20")
+        try db.query("DELETE FROM access_log WHERE position > 20")
+        try db.query("COMMIT")
+        try await waitForRefusal(net, containing: "no longer reaches the last signed head")
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("TAMPERED at position 21: deleted") && output.contains("witness"), "\(output)")
+    }
+
+    /// The pin in practice: after the core's key changes, checkpoints signed by the old key stop
+    /// counting until the operator lists both keys in `[audit] signer_keys`. Until then the core
+    /// refuses to sign, and says why.
+    @Test func afterAKeyChangeTheOldKeyMustStayPinned() async throws {
+        let (net, _) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        func fingerprint() throws -> String {
+            let pem = Array(try Data(contentsOf: URL(fileURLWithPath: net.daemon.pki.path("server.pem"))))
+            return CheckpointVerifier.formatFingerprint(try #require(CheckpointVerifier.keyFingerprint(certificatePEM: pem)))
+        }
+        let old = try fingerprint()
+        try net.daemon.pki.issueServer(name: "server")
+        let new = try fingerprint()
+        guard case let .reloadResponse(renewed)? = try await net.daemon.admin(.reload(LCReloadRequest())), renewed.ok else {
+            throw TestFailure("reload with the new certificate failed")
+        }
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["40000000010"], count: 5)
+        try await waitForRefusal(net, containing: "signer_keys")
+
+        let config = try String(contentsOfFile: net.daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "checkpoint_interval_ms = 100", with: "checkpoint_interval_ms = 100\nsigner_keys = [\"\(old)\", \"\(new)\"]")
+        try config.write(toFile: net.daemon.configPath, atomically: true, encoding: .utf8)
+        guard case let .reloadResponse(pinned)? = try await net.daemon.admin(.reload(LCReloadRequest())), pinned.ok else {
+            throw TestFailure("reload with both keys pinned failed")
+        }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let status = try await net.daemon.status()
+            if status.auditSignedPosition == 35 && status.auditProblem.isEmpty { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("not signed again: \(status.auditProblem)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 0 && output.contains("intact: 35 entries"), "\(output)")
+    }
+
+    /// A witness removed under the running core is not re-created from the database's word:
+    /// the core refuses to sign, and verify cannot vouch for the log.
+    @Test func aWitnessThatDisappearsStopsSigning() async throws {
+        let (net, _) = try await network()
+        defer { net.stop() }
+        try await waitForWitness(net, position: 30)
+        try FileManager.default.removeItem(atPath: net.dir.appendingPathComponent("state/audit-witness").path)
+        try await waitForRefusal(net, containing: "disappeared")
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("NOT VERIFIED") && output.contains("no witness"), "\(output)")
     }
 }

@@ -33,7 +33,8 @@ import Testing
         let answered = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 2)
         #expect(answered.map(\.answer) == residents.map { MediationNetwork.answer(for: $0) })
         // The built-in table (T1: anyone may ask TAX01 for income) would permit this; the module's does not.
-        #expect(try await net.ask(as: "CITY02", provider: "TAX01", residents: residents).first?.code == 300)
+        let refused = try await net.ask(as: "CITY02", provider: "TAX01", residents: residents).first
+        #expect(refused?.code == 300, "\(String(describing: refused))")
         #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, info: "pension").first?.code == 300)
 
         // A broken table on reload: refused, the running set keeps deciding.
@@ -52,7 +53,10 @@ import Testing
         let dir = try TempDirectory()
         let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
         try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
-        let policy = Products.policyModules([("whitelist", tablePath), ("fees", Products.sample("fees.toml"))])
+        // A generous decision deadline: what is tested is the swap, not the 50 ms default, which
+        // a busy 2-core machine overran.
+        let policy = "decision_deadline_ms = 2000\n"
+            + Products.policyModules([("whitelist", tablePath), ("fees", Products.sample("fees.toml"))])
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = (1...5).map { "2100000000\($0)" }
@@ -83,6 +87,39 @@ import Testing
                 Issue.record("not every reload took: \(try await net.daemon.status().policyStatus)"); break
             }
             try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Issue 12, finding 15: once a set was loaded, a reload whose config names no module swaps
+    /// in an empty set. Before: that set fell back to the built-in CSV table, whose `*` row lets
+    /// anyone ask TAX01 for income, with no fee module (free). Now: every mediation fails closed.
+    @Test func anEmptiedPolicySetFailsClosed() async throws {
+        let dir = try TempDirectory()
+        let tablePath = dir.url.appendingPathComponent("whitelist.toml").path
+        try Self.table.write(toFile: tablePath, atomically: true, encoding: .utf8)
+        // A generous decision deadline: on a busy machine the module must refuse, not overrun.
+        let policy = "decision_deadline_ms = 2000\n"
+            + Products.policyModules([("whitelist", tablePath), ("fees", Products.sample("fees.toml"))])
+        let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"], providers: ["TAX01"], policy: policy)
+        defer { net.stop() }
+        let residents = ["22000000001"]
+        try await net.link(residents: residents, to: ["CITY01", "CITY02", "TAX01"])
+        try await net.startProvider("TAX01")
+        let refused = try await net.ask(as: "CITY02", provider: "TAX01", residents: residents).first
+        #expect(refused?.code == 300, "\(String(describing: refused))")
+
+        // The operator removes every module and reloads.
+        let emptied = DaemonProcess.config(temp: net.dir, pki: net.daemon.pki, extra: [
+            "mediation": "whitelist = \"\(net.whitelistPath)\"\nmax_deadline_ms = 10000\ndefault_deadline_ms = 2000",
+        ])
+        try emptied.write(toFile: net.daemon.configPath, atomically: true, encoding: .utf8)
+        guard case let .reloadResponse(reload)? = try await net.daemon.admin(.reload(LCReloadRequest())) else {
+            Issue.record("no reload response"); return
+        }
+        #expect(reload.ok, "\(reload.error)")
+        for requester in ["CITY02", "CITY01"] {
+            let outcome = try await net.ask(as: requester, provider: "TAX01", residents: residents).first
+            #expect(outcome?.answer == nil && outcome?.code == Int(LCErrorCode.policyFailure.rawValue), "\(String(describing: outcome))")
         }
     }
 }

@@ -75,6 +75,52 @@ final class HostTests: XCTestCase {
         XCTAssertTrue(error.message.contains("mode 666"), error.message)
     }
 
+    /// Issue 12, finding 14: the module path was stat'ed, then dlopen'ed by name (following
+    /// symlinks, racing a swap), its directory was not looked at, and the table file (what is
+    /// lawful) was read unchecked. Each of these is now refused with its reason.
+    func testASymlinkedModuleIsRefused() throws {
+        let scratch = try Scratch()
+        let real = try buildFaulty(in: scratch)
+        let link = "\(scratch.path)/link.so"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+        let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: link)]))
+        XCTAssertEqual(error.kind, .insecure)
+        XCTAssertTrue(error.message.contains("symbolic link"), error.message)
+        XCTAssertNil(loadError([.init(kind: .whitelist, path: real)]))
+    }
+
+    func testAModuleInADirectoryGroupOrOthersMayWriteIsRefused() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        for mode in [0o775, 0o757, 0o1777] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: scratch.path)
+            let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]), "directory mode \(String(mode, radix: 8))")
+            XCTAssertEqual(error.kind, .insecure)
+            XCTAssertTrue(error.message.contains("its directory \(scratch.path)") && error.message.contains("group or others may write"), error.message)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scratch.path)
+        XCTAssertNil(loadError([.init(kind: .whitelist, path: path)]))
+    }
+
+    func testATableFileOthersMayWriteOrASymlinkedTableIsRefused() throws {
+        let scratch = try Scratch()
+        let path = try buildFaulty(in: scratch)
+        let table = try scratch.write("faulty.conf", "# rows\n")
+        XCTAssertNil(loadError([.init(kind: .whitelist, path: path, config: table)]))
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: table)
+        var error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path, config: table)]))
+        XCTAssertEqual(error.kind, .insecure)
+        XCTAssertTrue(error.message.contains("configuration \(table)") && error.message.contains("mode 666"), error.message)
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: table)
+        let link = "\(scratch.path)/link.conf"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: table)
+        error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path, config: link)]))
+        XCTAssertEqual(error.kind, .insecure)
+        XCTAssertTrue(error.message.contains("symbolic link"), error.message)
+    }
+
     func testInitFailureAndMissingConfigAreReported() throws {
         let scratch = try Scratch()
         let path = try buildFaulty(in: scratch)

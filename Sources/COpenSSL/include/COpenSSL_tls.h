@@ -34,9 +34,13 @@ void lc_ssl_ctx_set_verify_record_first(SSL_CTX *ctx);
 void lc_ssl_ctx_set_verify_strict(SSL_CTX *ctx);
 /// The first X509_V_ERR_* recorded by the callback above (X509_V_OK if none), and its depth.
 int lc_ssl_first_verify_error(const SSL *ssl, int *depth);
-/// Loads every CRL in a PEM file into the context's store and enables X509_V_FLAG_CRL_CHECK.
-/// Returns the number of CRLs loaded (0 on failure).
+/// Loads every CRL in a PEM file into the context's store and enables X509_V_FLAG_CRL_CHECK and
+/// X509_V_FLAG_CRL_CHECK_ALL (every certificate of the chain is checked, so the file needs a
+/// CRL from each CA of the chain, root included). Returns the number of CRLs loaded (0 on failure).
 int lc_ssl_ctx_load_crl_file(SSL_CTX *ctx, const char *path);
+/// The earliest nextUpdate (seconds since the epoch) of the CRLs in a PEM file. Returns 1 when
+/// at least one CRL has a nextUpdate, 0 otherwise.
+int lc_crl_file_next_update(const char *path, int64_t *out);
 /// Client side: sets SNI (only for DNS names) and the expected peer name (DNS name, or an
 /// IPv4/IPv6 literal matched against IP SANs). Returns 1 on success.
 int lc_ssl_set_expected_peer_name(SSL *ssl, const char *name);

@@ -220,6 +220,36 @@ public nonisolated struct LCStatus: @unchecked Sendable {
     set {_uniqueStorage()._eventsPending = newValue}
   }
 
+  /// Access-log signing and revocation (40-49).
+  public var auditSignRefusals: UInt64 {
+    get {_storage._auditSignRefusals}
+    set {_uniqueStorage()._auditSignRefusals = newValue}
+  }
+
+  /// why the last checkpoint was not signed; empty when the last attempt signed or had nothing to sign
+  public var auditProblem: String {
+    get {_storage._auditProblem}
+    set {_uniqueStorage()._auditProblem = newValue}
+  }
+
+  /// position of the last signed head (the witness); 0 before the first checkpoint
+  public var auditSignedPosition: UInt64 {
+    get {_storage._auditSignedPosition}
+    set {_uniqueStorage()._auditSignedPosition = newValue}
+  }
+
+  /// nextUpdate of the configured CRL; 0 without a CRL
+  public var crlNextUpdateMs: Int64 {
+    get {_storage._crlNextUpdateMs}
+    set {_uniqueStorage()._crlNextUpdateMs = newValue}
+  }
+
+  /// set from [tls] crl_warn_before_ms before nextUpdate on (then every peer would be refused); empty otherwise
+  public var crlWarning: String {
+    get {_storage._crlWarning}
+    set {_uniqueStorage()._crlWarning = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -641,7 +671,7 @@ nonisolated extension LCOutcomeCount: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0\u{4}\u{8}audit_sign_refusals\0\u{3}audit_problem\0\u{3}audit_signed_position\0\u{3}crl_next_update_ms\0\u{3}crl_warning\0")
 
   fileprivate class _StorageClass {
     var _version: String = String()
@@ -669,6 +699,11 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _eventsQueued: UInt64 = 0
     var _eventsDelivered: UInt64 = 0
     var _eventsPending: UInt64 = 0
+    var _auditSignRefusals: UInt64 = 0
+    var _auditProblem: String = String()
+    var _auditSignedPosition: UInt64 = 0
+    var _crlNextUpdateMs: Int64 = 0
+    var _crlWarning: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -704,6 +739,11 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _eventsQueued = source._eventsQueued
       _eventsDelivered = source._eventsDelivered
       _eventsPending = source._eventsPending
+      _auditSignRefusals = source._auditSignRefusals
+      _auditProblem = source._auditProblem
+      _auditSignedPosition = source._auditSignedPosition
+      _crlNextUpdateMs = source._crlNextUpdateMs
+      _crlWarning = source._crlWarning
     }
   }
 
@@ -747,6 +787,11 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 30: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsQueued) }()
         case 31: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsDelivered) }()
         case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsPending) }()
+        case 40: try { try decoder.decodeSingularUInt64Field(value: &_storage._auditSignRefusals) }()
+        case 41: try { try decoder.decodeSingularStringField(value: &_storage._auditProblem) }()
+        case 42: try { try decoder.decodeSingularUInt64Field(value: &_storage._auditSignedPosition) }()
+        case 43: try { try decoder.decodeSingularInt64Field(value: &_storage._crlNextUpdateMs) }()
+        case 44: try { try decoder.decodeSingularStringField(value: &_storage._crlWarning) }()
         default: break
         }
       }
@@ -830,6 +875,21 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if _storage._eventsPending != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._eventsPending, fieldNumber: 32)
       }
+      if _storage._auditSignRefusals != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._auditSignRefusals, fieldNumber: 40)
+      }
+      if !_storage._auditProblem.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._auditProblem, fieldNumber: 41)
+      }
+      if _storage._auditSignedPosition != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._auditSignedPosition, fieldNumber: 42)
+      }
+      if _storage._crlNextUpdateMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._crlNextUpdateMs, fieldNumber: 43)
+      }
+      if !_storage._crlWarning.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._crlWarning, fieldNumber: 44)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -864,6 +924,11 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._eventsQueued != rhs_storage._eventsQueued {return false}
         if _storage._eventsDelivered != rhs_storage._eventsDelivered {return false}
         if _storage._eventsPending != rhs_storage._eventsPending {return false}
+        if _storage._auditSignRefusals != rhs_storage._auditSignRefusals {return false}
+        if _storage._auditProblem != rhs_storage._auditProblem {return false}
+        if _storage._auditSignedPosition != rhs_storage._auditSignedPosition {return false}
+        if _storage._crlNextUpdateMs != rhs_storage._crlNextUpdateMs {return false}
+        if _storage._crlWarning != rhs_storage._crlWarning {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1207,7 +1207,7 @@ const ProtobufCMessageDescriptor linkcore__v1__outcome_count__descriptor =
   (ProtobufCMessageInit) linkcore__v1__outcome_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[25] =
+static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[30] =
 {
   {
     "version",
@@ -1509,11 +1509,76 @@ static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[25
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "audit_sign_refusals",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, audit_sign_refusals),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "audit_problem",
+    41,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, audit_problem),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "audit_signed_position",
+    42,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, audit_signed_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "crl_next_update_ms",
+    43,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, crl_next_update_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "crl_warning",
+    44,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, crl_warning),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__status__field_indices_by_name[] = {
+  26,   /* field[26] = audit_problem */
+  25,   /* field[25] = audit_sign_refusals */
+  27,   /* field[27] = audit_signed_position */
   4,   /* field[4] = connections */
   5,   /* field[5] = connections_total */
   1,   /* field[1] = core_id */
+  28,   /* field[28] = crl_next_update_ms */
+  29,   /* field[29] = crl_warning */
   13,   /* field[13] = draining */
   21,   /* field[21] = dropped_provider_replies */
   12,   /* field[12] = errors */
@@ -1537,11 +1602,12 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   2,   /* field[2] = started_at_ms */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange linkcore__v1__status__number_ranges[2 + 1] =
+static const ProtobufCIntRange linkcore__v1__status__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 30, 22 },
-  { 0, 25 }
+  { 40, 25 },
+  { 0, 30 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
 {
@@ -1551,10 +1617,10 @@ const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
   "Linkcore__V1__Status",
   "linkcore.v1",
   sizeof(Linkcore__V1__Status),
-  25,
+  30,
   linkcore__v1__status__field_descriptors,
   linkcore__v1__status__field_indices_by_name,
-  2,  linkcore__v1__status__number_ranges,
+  3,  linkcore__v1__status__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -149,10 +149,33 @@ struct  Linkcore__V1__Status
    * written, not acknowledged yet (includes batches not due)
    */
   uint64_t events_pending;
+  /*
+   * Access-log signing and revocation (40-49).
+   */
+  /*
+   * checkpoints not signed since start because the log no longer extends the last signed head (or the witness is unreadable)
+   */
+  uint64_t audit_sign_refusals;
+  /*
+   * why the last checkpoint was not signed; empty when the last attempt signed or had nothing to sign
+   */
+  char *audit_problem;
+  /*
+   * position of the last signed head (the witness); 0 before the first checkpoint
+   */
+  uint64_t audit_signed_position;
+  /*
+   * nextUpdate of the configured CRL; 0 without a CRL
+   */
+  int64_t crl_next_update_ms;
+  /*
+   * set from [tls] crl_warn_before_ms before nextUpdate on (then every peer would be refused); empty otherwise
+   */
+  char *crl_warning;
 };
 #define LINKCORE__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
