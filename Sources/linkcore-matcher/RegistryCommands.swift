@@ -7,7 +7,7 @@ struct RegistryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry",
         abstract: "Create, load and inspect the resident registry.",
-        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Match.self, Change.self]
+        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Sample.self, Match.self, Change.self]
     )
 }
 
@@ -153,6 +153,34 @@ extension RegistryCommand {
                     $0.resident.residentCode + ($0.normalised.address == r.normalised.address ? " (same address)" : "")
                 }.joined(separator: ", "))
                 """)
+        }
+    }
+
+    struct Sample: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a few living residents that their four facts match, to test a network with a generated registry.",
+            discussion: """
+                One line per resident, tab-separated: resident_code, my_number, name, name_kana, address, \
+                birth_date, sex (M/F) — the four basic facts and the My Number a caller sends in a \
+                match_request. Only residents no other living resident shares the four facts with are listed.
+                """)
+
+        @Option(help: "Registry database file.")
+        var db: String
+        @Option(help: "Number of residents to print.")
+        var count = 5
+
+        func validate() throws {
+            guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000") }
+        }
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: db) else { fail("no such file: \(db)") }
+            let store = try RegistryStore(path: db)
+            for r in try store.sample(count: count) {
+                print([r.residentCode, r.myNumber, r.name, r.nameKana ?? "", r.address, r.birthDate, r.sex == .male ? "M" : "F"]
+                    .joined(separator: "\t"))
+            }
         }
     }
 
