@@ -22,7 +22,7 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
-         audit: String? = nil, policy: String? = nil) async throws {
+         audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:]) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
@@ -31,7 +31,8 @@ final class MediationNetwork: @unchecked Sendable {
             "log": "level = \"info\"",
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
-         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a })
+         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
+         .merging(extraConfig) { a, _ in a })
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
