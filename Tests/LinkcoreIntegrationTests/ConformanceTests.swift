@@ -298,6 +298,85 @@ import Testing
         #expect(object?["coreId"] == nil)
     }
 
+    // MARK: §12 The matcher
+
+    /// Runs a product to its end; its exit status and output.
+    static func run(_ product: String, _ arguments: [String], in directory: URL) async throws -> (status: Int32, output: String) {
+        let output = directory.appendingPathComponent("\(product)-\(UUID().uuidString.prefix(8)).out").path
+        let process = ChildProcess(executable: Products.path(product), arguments: arguments,
+                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(120)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestFailure("\(product) \(arguments) did not exit") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    @Test func s12_theMatcherSpeaksTheSameSession_consentRefIsRequired_andSampleResidentsMatch() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addOrg("CITY01")
+        try daemon.addOrg("MATCHER", role: .matcher)
+        try await daemon.start()
+        // A generated registry nobody knows, and `registry sample` to find residents in it.
+        let registry = daemon.temp.url.appendingPathComponent("registry.sqlite").path
+        let generated = try await Self.run("linkcore-matcher", ["registry", "generate", "--db", registry, "--count", "500", "--seed", "3"],
+                                           in: daemon.temp.url)
+        #expect(generated.status == 0, "\(generated.output)")
+        let sampled = try await Self.run("linkcore-matcher", ["registry", "sample", "--db", registry, "--count", "2"], in: daemon.temp.url)
+        let rows = sampled.output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(sampled.status == 0 && rows.count == 2 && rows.allSatisfy { $0.count == 7 }, "\(sampled.output)")
+        guard rows.count == 2, rows.allSatisfy({ $0.count == 7 }) else { return }
+
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
+                                         corePort: daemon.port, registryPath: registry)
+        try await matcher.start()
+        let core = try await daemon.raw(as: "CITY01")
+        defer { core.close() }
+        try await core.hello(acceptsPushes: true)
+        let peer = try await RawPeer.connect(port: matcher.port, tls: try daemon.pki.clientTLS("CITY01"))
+        defer { peer.close() }
+        // Hello to the matcher too; its Welcome names it and carries no role.
+        let welcome = try await peer.hello()
+        #expect(welcome.version == 1 && welcome.coreID == "matcher" && welcome.orgCode == "CITY01" && welcome.role == .unspecified)
+        #expect(welcome.maxInFlight == 256 && welcome.maxFrameBytes == 1_048_576)
+
+        let facts = LCBasicFacts.with {
+            $0.name = rows[0][2]; $0.address = rows[0][4]; $0.birthDate = rows[0][5]; $0.sex = rows[0][6]
+        }
+        // consent_ref is required; a My Number with a wrong check digit is not a number.
+        try peer.send(id: 2, .matchRequest(.with { $0.facts = facts }))
+        let noConsent = try await peer.nextError()
+        #expect(noConsent.id == 2 && noConsent.error.code == .invalidArgument && noConsent.error.message.contains("consent_ref"))
+        let number = rows[1][1]
+        let last = Int(String(number.suffix(1))) ?? 0
+        let wrongDigit = String(number.dropLast()) + String((last + 1) % 10)
+        try peer.send(id: 3, .matchRequest(.with { $0.myNumber = wrongDigit; $0.consentRef = "consent-1" }))
+        let badNumber = try await peer.nextError()
+        #expect(badNumber.id == 3 && badNumber.error.code == .invalidArgument, "\(badNumber)")
+
+        // The sampled residents match: by their four facts, and by their My Number.
+        var accepted: Set<String> = []
+        for (id, request) in [(UInt64(4), LCMatchRequest.with { $0.facts = facts; $0.consentRef = "consent-2" }),
+                              (5, LCMatchRequest.with { $0.myNumber = number; $0.consentRef = "consent-3" })] {
+            try peer.send(id: id, .matchRequest(request))
+            let reply = try await peer.next()
+            guard case let .matchAccepted(match)? = reply.body, reply.id == id else { Issue.record("\(reply)"); continue }
+            accepted.insert(match.matchingNumber)
+        }
+        // Each link arrives on the core connection that takes pushes (before or after the
+        // match_accepted: the two are not ordered).
+        var pushed: Set<String> = []
+        while pushed.count < accepted.count {
+            let push = try await core.next()
+            guard case let .linkIssued(issued)? = push.body else { Issue.record("\(push)"); break }
+            pushed.insert(issued.matchingNumber)
+            try core.send(id: push.id, .linkIssuedAck(LCLinkIssuedAck()))
+        }
+        #expect(accepted.count == 2 && pushed == accepted)
+    }
+
     // MARK: §11 The example
 
     @Test func s11_theMinimalExchangeWorksByteForByteAsPrinted() async throws {
