@@ -29,7 +29,8 @@ private func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Doubl
 extension RegistryCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fill a new registry with synthetic residents (deterministic for a seed).")
+            abstract: "Fill a new registry with synthetic residents (deterministic for a seed).",
+            discussion: "Nobody knows these residents: `registry sample` prints some that a match_request can find.")
 
         @Option(help: "Registry database file (created if missing; must hold no residents).")
         var db: String
