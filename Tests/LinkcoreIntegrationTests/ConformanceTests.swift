@@ -264,6 +264,27 @@ import Testing
         #expect(try await net.daemon.waitForExit() == 0)
     }
 
+    /// The same with the shipped peers as separate processes: `linkcore-adapter provide` holds
+    /// the request (answers after 2 s), `linkcore-adapter ask` waits for it; SIGTERM meanwhile.
+    @Test func s6_drain_withRealAdapterProcesses_theAskerGetsTheProvidersAnswer() async throws {
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"])
+        defer { net.stop() }
+        try await net.link(residents: [Self.resident], to: ["CITY01", "TAX01"])
+        try await net.startProvider("TAX01", options: ["--delay-ms", "2000"])
+        let asking = Task { try await net.ask(as: "CITY01", provider: "TAX01", residents: [Self.resident], deadlineMs: 20_000) }
+        // Once the mediation is in flight (B holds it), stop the core.
+        var held = false
+        for _ in 0..<500 where !held {
+            held = try await net.daemon.status().inFlight >= 1
+            if !held { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(held)
+        net.daemon.signal(SIGTERM)
+        let outcome = try await asking.value.first
+        #expect(outcome?.answer == MediationNetwork.answer(for: Self.resident), "\(String(describing: outcome))")
+        #expect(try await net.daemon.waitForExit() == 0)
+    }
+
     // MARK: §8 Mediation
 
     @Test func s8_aRefusalWithoutProviderCodeIsRelayedAsTheErrorCodesName() async throws {
