@@ -448,8 +448,11 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             envelope.goingAway = goingAway
             send(envelope)
             // The core's own requests may wait until shortly before the drain ends, so that their
-            // callers (A, for a ProvideRequest) still hear the outcome before connections are closed.
-            let cutoff = NIODeadline.now() + .milliseconds(Int64(drainMs) * 9 / 10)
+            // callers (A, for a ProvideRequest) still hear the outcome, logged durably first,
+            // before connections are closed: the last tenth of the drain, at least 1 s and at
+            // most half of it, is left for that.
+            let drain = Int64(drainMs)
+            let cutoff = NIODeadline.now() + .milliseconds(drain - min(drain / 2, max(drain / 10, 1000)))
             for (id, pending) in corePending where pending.deadline > cutoff {
                 pending.timer?.cancel()
                 corePending[id]?.deadline = cutoff

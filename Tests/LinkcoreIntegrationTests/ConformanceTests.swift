@@ -252,7 +252,7 @@ import Testing
     }
 
     @Test func s6_drain_aProviderThatNeverAnswersIsBoundedByTheDrainTime() async throws {
-        let (net, a, b, la) = try await Self.mediation(extra: ["shutdown": "drain_timeout_ms = 1500"])
+        let (net, a, b, la) = try await Self.mediation(extra: ["shutdown": "drain_timeout_ms = 3000"])
         try a.send(id: 7, Self.mediate(la, deadlineMs: 10_000))
         _ = try await Self.nextProvide(b)
         net.daemon.signal(SIGTERM)
