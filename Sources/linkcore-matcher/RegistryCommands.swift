@@ -64,7 +64,8 @@ extension RegistryCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load residents from CSV (header: resident_code,my_number,name,name_kana,address,birth_date,sex).",
             discussion: """
-                RFC 4180 CSV, UTF-8. Optional column: status (alive/deceased). Each rejected row is reported \
+                RFC 4180 CSV, UTF-8. Optional column: status (alive/deceased). resident_code is 11 digits; \
+                my_number is 12 digits whose last is a valid check digit. Each rejected row is reported \
                 on stderr as "row N, column C: reason" (the header is row 1). Without --strict, bad rows are \
                 skipped and the exit status is 1 if any were rejected; with --strict the first bad row aborts \
                 the import and nothing is imported.
