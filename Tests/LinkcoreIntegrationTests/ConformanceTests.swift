@@ -222,7 +222,35 @@ import Testing
         #expect(try await session.fence(id: 3).isEmpty)
     }
 
+    @Test func s4_withoutHelloInTimeTheConnectionIsClosedWithoutAReply() async throws {
+        let daemon = try DaemonProcess(extraConfig: ["tls": "handshake_timeout_ms = 500"])
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+        let silent = try await daemon.raw(as: "CITY01")
+        try await silent.waitClosed()
+        // Closed without a frame: next() finds nothing to read.
+        await #expect(throws: TestFailure.self) { _ = try await silent.next(timeout: .seconds(1)) }
+    }
+
     // MARK: §6 Graceful drain
+
+    @Test func s6_aPeersGoingAway_itsRequestsInFlightAreStillAnswered_newOnesAre_SHUTTING_DOWN() async throws {
+        let (net, a, b, la) = try await Self.mediation()
+        defer { a.close(); b.close() }
+        try a.send(id: 3, Self.mediate(la))
+        let provide = try await Self.nextProvide(b)
+        try a.send(id: 0, .goingAway(.with { $0.reason = "peer restarting"; $0.drainMs = 5000 }))
+        try a.send(id: 4, RawPeer.ping())
+        let refused = try await a.nextError()
+        #expect(refused.id == 4 && refused.error.code == .shuttingDown)
+        try b.send(id: provide.id, .provideResponse(.with { $0.answer = Data("still answered".utf8) }))
+        let answer = try await a.next()
+        #expect(answer.id == 3 && answer.mediateResponse.answer == Data("still answered".utf8))
+        // Nothing left in flight: the core closes A's connection; B's stays.
+        try await a.waitClosed()
+        #expect(try await b.fence(id: 900).isEmpty)
+        _ = net
+    }
 
     @Test func s6_drain_theCoresOwnRequestsCountAsInFlight_AGetsBsAnswer_thenExit0() async throws {
         let (net, a, b, la) = try await Self.mediation()
