@@ -124,21 +124,24 @@ int lc_ssl_set_expected_peer_name(SSL *ssl, const char *name) {
 
 // ---- certificate fields ----
 
-char *lc_x509_first_san_uri_with_prefix(X509 *cert, const char *prefix) {
+char *lc_x509_first_san_uri_with_prefix(X509 *cert, const char *prefix, int *count) {
+    *count = 0;
     GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     if (names == NULL) return NULL;
     char *result = NULL;
     size_t prefix_len = strlen(prefix);
-    int count = sk_GENERAL_NAME_num(names);
-    for (int i = 0; i < count && result == NULL; i++) {
+    int total = sk_GENERAL_NAME_num(names);
+    for (int i = 0; i < total; i++) {
         const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
         if (name == NULL || name->type != GEN_URI) continue;
         const ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
         const unsigned char *data = ASN1_STRING_get0_data(uri);
         int len = ASN1_STRING_length(uri);
         if (data == NULL || len < 0 || (size_t)len < prefix_len) continue;
-        if (memchr(data, 0, (size_t)len) != NULL) continue;  // embedded NUL: reject
         if (memcmp(data, prefix, prefix_len) != 0) continue;
+        *count += 1;
+        if (result != NULL) continue;
+        if (memchr(data, 0, (size_t)len) != NULL) continue;  // embedded NUL: no code to read
         result = OPENSSL_strndup((const char *)data, (size_t)len);
     }
     GENERAL_NAMES_free(names);

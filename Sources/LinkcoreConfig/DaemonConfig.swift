@@ -75,14 +75,14 @@ public struct DaemonConfig: Sendable, Equatable {
     public struct Limits: Sendable, Equatable {
         public var maxConnections: Int
         public var maxConnectionsPerOrg: Int
-        /// Requests in flight per connection.
+        /// Requests in flight per connection; one more is answered with TOO_MANY_IN_FLIGHT.
         public var maxInFlight: Int
         public var maxFrameBytes: Int
         /// Time allowed to receive the rest of a frame once its first byte arrived.
         public var frameTimeout: Duration
         /// A connection with no frames in either direction for this long is closed.
         public var idleTimeout: Duration
-        /// Interval of keepalive pings on an otherwise quiet connection.
+        /// The keepalive interval announced to peers (Welcome.keepalive_ms); the server sends no pings.
         public var keepalive: Duration
         /// Stop reading from a peer while this many bytes wait to be written to it.
         public var writeBufferHighBytes: Int

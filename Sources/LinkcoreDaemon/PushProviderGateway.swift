@@ -24,8 +24,9 @@ final class PushProviderGateway: ProviderGateway {
             case let .provideResponse(response)?:
                 return .answered(Array(response.answer))
             case let .error(error)?:
-                // Any refusal by B reaches A as PROVIDER_REFUSED with B's own code.
-                let code = error.providerCode.isEmpty ? error.code.name : error.providerCode
+                // Any refusal by B reaches A as PROVIDER_REFUSED with B's own code, or else the
+                // name of B's error code as the .proto spells it (docs/protocol.md §8).
+                let code = error.providerCode.isEmpty ? error.code.protoName : error.providerCode
                 return .refused(providerCode: code, message: error.message)
             default:
                 return .refused(providerCode: "BAD_REPLY", message: "the provider replied with \(reply.bodyName)")

@@ -415,6 +415,21 @@ public final class RegistryStore: Sendable {
         }
     }
 
+    /// Up to `count` living residents that their four basic facts match (no other living
+    /// resident shares them), in resident-code order: sample callers for a registry made by
+    /// `registry generate`, whose residents nobody else knows.
+    public func sample(count: Int) throws -> [Resident] {
+        try withDatabase { db in
+            try db.query("""
+                SELECT \(Self.selectColumns) FROM residents r WHERE r.status = 'alive' AND NOT EXISTS (
+                    SELECT 1 FROM residents o WHERE o.status = 'alive' AND o.resident_code <> r.resident_code
+                      AND o.name_norm = r.name_norm AND o.birth_date = r.birth_date AND o.sex = r.sex
+                      AND o.address_norm = r.address_norm)
+                ORDER BY r.resident_code LIMIT ?
+                """, [.integer(Int64(count))]).map { Self.stored($0).resident }
+        }
+    }
+
     /// Homonym groups (living residents sharing normalised name, birth date and sex), largest
     /// first: for debugging and tests.
     public func homonymGroups(limit: Int = 10, sameAddress: Bool = false) throws -> [[String]] {

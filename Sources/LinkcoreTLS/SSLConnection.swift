@@ -213,7 +213,8 @@ final class SSLConnection {
     func peerIdentity() -> PeerIdentity? {
         guard let cert = SSL_get1_peer_certificate(self.ssl) else { return nil }
         defer { X509_free(cert) }
-        let uri = Self.takeString(lc_x509_first_san_uri_with_prefix(cert, PeerIdentity.orgURIPrefix))
+        var orgURIs: Int32 = 0
+        let uri = Self.takeString(lc_x509_first_san_uri_with_prefix(cert, PeerIdentity.orgURIPrefix, &orgURIs))
         var notAfter: Date?
         var epoch: Int64 = 0
         if lc_x509_not_after_epoch(cert, &epoch) == 1 {
@@ -223,7 +224,8 @@ final class SSLConnection {
             orgCode: uri.flatMap(PeerIdentity.orgCode(fromURI:)),
             subject: Self.takeString(lc_x509_subject_oneline(cert)) ?? "",
             serialHex: Self.takeString(lc_x509_serial_hex(cert)) ?? "",
-            notAfter: notAfter
+            notAfter: notAfter,
+            orgURICount: Int(orgURIs)
         )
         OpenSSLErrors.clear()
         return identity

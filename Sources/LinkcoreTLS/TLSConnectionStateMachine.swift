@@ -50,6 +50,7 @@ public struct TLSConnectionStateMachine: Sendable {
         guard role == .server else { return .accepted(peer) }
         guard let peer else { return .rejected(.missing) }
         if let firstVerifyFailure { return .rejected(firstVerifyFailure) }
+        if peer.orgURICount > 1 { return .rejected(.severalOrganisations) }
         guard peer.orgCode != nil else { return .rejected(.noOrganisation) }
         return .accepted(peer)
     }

@@ -10,8 +10,11 @@ import Foundation
 
 /// Who is on the other end, taken from the peer's leaf certificate after the handshake.
 public struct PeerIdentity: Sendable, Equatable, Hashable {
-    /// The organisation code from the first SAN URI `urn:linkcore:org:<code>`; nil if none.
+    /// The organisation code from the SAN URI `urn:linkcore:org:<code>`; nil if there is none, if
+    /// the code is outside the documented syntax, or if the certificate names several.
     public var orgCode: String?
+    /// How many SAN URIs start with `urn:linkcore:org:` (valid or not).
+    public var orgURICount: Int
     /// The subject DN on one line (RFC 2253), for logs.
     public var subject: String
     /// The serial number in upper-case hex.
@@ -19,8 +22,10 @@ public struct PeerIdentity: Sendable, Equatable, Hashable {
     /// The end of the certificate's validity.
     public var notAfter: Date?
 
-    public init(orgCode: String?, subject: String, serialHex: String, notAfter: Date?) {
-        self.orgCode = orgCode
+    public init(orgCode: String?, subject: String, serialHex: String, notAfter: Date?, orgURICount: Int? = nil) {
+        let count = orgURICount ?? (orgCode == nil ? 0 : 1)
+        self.orgCode = count == 1 ? orgCode : nil
+        self.orgURICount = count
         self.subject = subject
         self.serialHex = serialHex
         self.notAfter = notAfter
@@ -29,11 +34,25 @@ public struct PeerIdentity: Sendable, Equatable, Hashable {
     /// The SAN URI prefix that binds an organisation code to a certificate.
     public static let orgURIPrefix = "urn:linkcore:org:"
 
-    /// The organisation code in a SAN URI, or nil when the URI is not an org URI or the code is empty.
+    /// The organisation code in a SAN URI, or nil when the URI is not an org URI or the code is
+    /// not `[A-Z0-9][A-Z0-9_-]{1,31}` (docs/protocol.md §1; the same rule as `linkctl org add`
+    /// and `linkctl pki issue`): `urn:linkcore:org:city01` binds no organisation.
     public static func orgCode(fromURI uri: String) -> String? {
         guard uri.hasPrefix(self.orgURIPrefix) else { return nil }
         let code = String(uri.dropFirst(self.orgURIPrefix.count))
-        return code.isEmpty ? nil : code
+        return isValidOrgCode(code) ? code : nil
+    }
+
+    /// `^[A-Z0-9][A-Z0-9_-]{1,31}$`, checked byte by byte (no regex engine on this path).
+    public static func isValidOrgCode(_ code: String) -> Bool {
+        let bytes = Array(code.utf8)
+        guard (2...32).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let alnum = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+            let punct = i > 0 && (b == UInt8(ascii: "_") || b == UInt8(ascii: "-"))
+            if !alnum && !punct { return false }
+        }
+        return true
     }
 }
 
@@ -46,8 +65,10 @@ public enum CertificateRejection: Error, Sendable, Equatable, Hashable {
     case expired
     case notYetValid
     case revoked
-    /// The chain is valid but carries no `urn:linkcore:org:` SAN URI.
+    /// The chain is valid but carries no `urn:linkcore:org:` SAN URI with a valid code.
     case noOrganisation
+    /// The certificate carries more than one `urn:linkcore:org:` SAN URI.
+    case severalOrganisations
     case other(String)
 
     /// Maps an `X509_V_ERR_*` code (as recorded by the verify callback) to a rejection.
@@ -76,6 +97,23 @@ public enum CertificateRejection: Error, Sendable, Equatable, Hashable {
             return .untrusted(description)
         default:
             return .other(description)
+        }
+    }
+}
+
+extension CertificateRejection: CustomStringConvertible {
+    /// The reason as sent to the peer (`client certificate rejected: <reason>`) and logged: the
+    /// words of docs/protocol.md §1, so that the document and the wire agree.
+    public var description: String {
+        switch self {
+        case .missing: return "missing"
+        case let .untrusted(detail): return "untrusted (\(detail))"
+        case .expired: return "expired"
+        case .notYetValid: return "not yet valid"
+        case .revoked: return "revoked"
+        case .noOrganisation: return "no organisation"
+        case .severalOrganisations: return "several organisations"
+        case let .other(detail): return "refused (\(detail))"
         }
     }
 }

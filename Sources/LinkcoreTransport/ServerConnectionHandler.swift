@@ -68,7 +68,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     private var requestsSinceReport: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
     private var coreNextID: UInt64 = 1
-    private var corePending: [UInt64: (promise: EventLoopPromise<LCEnvelope>, timer: Scheduled<Void>)] = [:]
+    /// Requests the core started on this connection and waits for: they count as in flight, so
+    /// a drain keeps the connection open until they are answered or their deadline passes.
+    private var corePending: [UInt64: CorePending] = [:]
+    /// Recent ProvideRequests that were answered or timed out: one more reply to one of them is a
+    /// late or second provider answer (counted), anything else is an unsolicited reply (not).
+    private var finishedProvides = RecentIDs(capacity: 1024)
 
     public init(environment: ConnectionEnvironment) {
         self.env = environment
@@ -108,7 +113,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         let waiting = corePending
         corePending.removeAll()
         for (_, entry) in waiting {
-            entry.timer.cancel()
+            entry.timer?.cancel()
             entry.promise.fail(WireError(.unavailable, "the peer's connection closed"))
         }
         self.context = nil
@@ -121,7 +126,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             switch tls {
             case let .handshakeCompleted(identity):
                 guard let identity, let org = identity.orgCode else {
-                    return refuse(WireError(.certificateRejected, "certificate binds no organisation"), id: 0)
+                    return refuse(WireError(.certificateRejected, "client certificate rejected: \(CertificateRejection.noOrganisation)"), id: 0)
                 }
                 logger[metadataKey: "org"] = "\(org)"
                 phase = .awaitingHello(identity, orgCode: org)
@@ -159,16 +164,30 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let id = coreNextID
         coreNextID += 1
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timer = context.eventLoop.scheduleTask(in: request.timeout) { () -> Void in
-            bound.value.corePending.removeValue(forKey: id)?.promise
-                .fail(WireError(.deadlineExceeded, "the peer did not answer within \(request.timeout.nanoseconds / 1_000_000) ms"))
-        }
-        corePending[id] = (request.promise, timer)
+        var pending = CorePending(promise: request.promise, deadline: .now() + request.timeout,
+                                  isProvide: { if case .provide = request.body { return true } else { return false } }())
+        pending.timer = scheduleExpiry(of: id, at: pending.deadline, context: context)
+        corePending[id] = pending
         var envelope = LCEnvelope()
         envelope.id = id
         envelope.body = request.body
         send(envelope)
+    }
+
+    /// At `deadline` the core stops waiting for its request `id`: the caller hears
+    /// DEADLINE_EXCEEDED, and a later answer finds nothing to complete.
+    private func scheduleExpiry(of id: UInt64, at deadline: NIODeadline, context: ChannelHandlerContext) -> Scheduled<Void> {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        return context.eventLoop.scheduleTask(deadline: deadline) { () -> Void in
+            bound.value.expireCoreRequest(id)
+        }
+    }
+
+    private func expireCoreRequest(_ id: UInt64) {
+        guard let pending = corePending.removeValue(forKey: id) else { return }
+        if pending.isProvide { finishedProvides.insert(id) }
+        pending.promise.fail(WireError(.deadlineExceeded, "the peer did not answer in time"))
+        closeIfDrained()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -224,6 +243,10 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         guard case let .hello(hello)? = envelope.body else {
             return refuse(WireError(.helloRequired, "the first message must be Hello"), id: envelope.id)
         }
+        guard envelope.id != 0 else {
+            // Hello is a request like any other (§3): id 0 would leave the Welcome without an id.
+            return refuse(WireError(.invalidArgument, "request id 0 is reserved for messages without a reply"), id: 0)
+        }
         guard let version = ProtocolVersion.negotiate(peerMin: hello.minVersion, peerMax: hello.maxVersion) else {
             return refuse(WireError(.unsupportedVersion,
                 "this core speaks versions \(ProtocolVersion.minimum)-\(ProtocolVersion.current), the peer \(hello.minVersion)-\(hello.maxVersion)"),
@@ -266,54 +289,82 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         env.service.sessionStarted(peer, channel: context.channel, acceptsPushes: hello.acceptsPushes)
     }
 
+    /// Every request body follows the same id rules (docs/protocol.md §3 and §6), pings and
+    /// refused bodies included: id 0, a draining connection, an id in flight and the in-flight
+    /// limit are checked first, in that order. Replies are matched to the core's own requests
+    /// and never answered.
     private func dispatch(_ envelope: LCEnvelope, peer: Peer) {
         let id = envelope.id
-        switch envelope.body {
-        case let .ping(ping)?:
-            guard ping.payload.count <= WireDefaults.maxPingPayload else {
-                return answer(id, .failure(WireError(.invalidArgument, "ping payload over \(WireDefaults.maxPingPayload) bytes")), started: nil)
-            }
-            var pong = LCPong()
-            pong.payload = ping.payload
-            answer(id, .success(.pong(pong)), started: nil)
-        case .goingAway?:
+        guard let body = envelope.body else {
+            // A body this version does not know: a request of a newer version, or (id 0) a
+            // message that expects no reply; the core cannot tell which, so id 0 is not refused.
+            let unknown = WireError(.unknownMessage, "message body unknown to protocol version \(peer.version)")
+            return id == 0 ? answer(0, .failure(unknown), started: nil) : admitRequest(id) { $0.answer(id, .failure(unknown), started: nil) }
+        }
+        switch body.kind {
+        case .notice:
             logger.info("peer is going away")
             draining = true
             closeIfDrained()
-        case .hello?:
-            answer(id, .failure(WireError(.invalidArgument, "Hello was already received on this connection")), started: nil)
-        case .statusRequest?, .reload?, .orgAdd?, .orgList?, .orgShow?, .orgSetSuspended?, .keysRotate?,
-             .auditVerify?, .feesStatement?:
-            answer(id, .failure(WireError(.permissionDenied, "operator messages are accepted only on the admin socket")), started: nil)
-        case nil:
-            answer(id, .failure(WireError(.unknownMessage, "message body unknown to protocol version \(peer.version)")), started: nil)
-        case .pong?, .error?, .welcome?, .provideResponse?, .changeEventAck?, .linkIssuedAck?:
-            // Replies to requests the core started; a late or second reply finds nothing.
-            if let waiting = corePending.removeValue(forKey: id) {
-                waiting.timer.cancel()
-                waiting.promise.succeed(envelope)
-            } else {
-                // After its deadline, or a second answer: dropped, never relayed, but counted.
-                env.metrics.droppedProviderReply()
-                logger.debug("reply to no outstanding core request", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
+        case .reply:
+            takeReply(envelope)
+        case .request:
+            admitRequest(id) { handler in
+                switch body {
+                case let .ping(ping):
+                    guard ping.payload.count <= WireDefaults.maxPingPayload else {
+                        return handler.answer(id, .failure(WireError(.invalidArgument, "ping payload over \(WireDefaults.maxPingPayload) bytes")), started: nil)
+                    }
+                    var pong = LCPong()
+                    pong.payload = ping.payload
+                    handler.answer(id, .success(.pong(pong)), started: nil)
+                case .hello:
+                    handler.answer(id, .failure(WireError(.invalidArgument, "Hello was already received on this connection")), started: nil)
+                case _ where body.isOperatorRequest:
+                    handler.answer(id, .failure(WireError(.permissionDenied, "operator messages are accepted only on the admin socket")), started: nil)
+                default:
+                    handler.inFlight[id] = NIODeadline.now()
+                    handler.batch.inFlightDelta += 1
+                    handler.env.service.handle(envelope, from: peer, reply: handler.makeReply(id: id))
+                }
             }
-        default:
-            guard id != 0 else {
-                return answer(0, .failure(WireError(.invalidArgument, "request id 0 is reserved for messages without a reply")), started: nil)
-            }
-            if draining {
-                return answer(id, .failure(WireError(.shuttingDown, "the core is draining this connection")), started: nil)
-            }
-            if inFlight[id] != nil {
-                return answer(id, .failure(WireError(.duplicateRequestID, "request id \(id) is already in flight")), started: nil)
-            }
-            if inFlight.count >= env.limits.maxInFlight {
-                return answer(id, .failure(WireError(.tooManyInFlight, "\(env.limits.maxInFlight) requests already in flight")), started: nil)
-            }
-            let started = NIODeadline.now()
-            inFlight[id] = started
-            batch.inFlightDelta += 1
-            env.service.handle(envelope, from: peer, reply: makeReply(id: id))
+        }
+    }
+
+    /// Applies the id rules to a request; `serve` runs only for a request that passes them.
+    private func admitRequest(_ id: UInt64, serve: (ServerConnectionHandler) -> Void) {
+        guard id != 0 else {
+            return answer(0, .failure(WireError(.invalidArgument, "request id 0 is reserved for messages without a reply")), started: nil)
+        }
+        if draining {
+            return answer(id, .failure(WireError(.shuttingDown, "this connection is draining (GoingAway): no new requests")), started: nil)
+        }
+        if inFlight[id] != nil {
+            return answer(id, .failure(WireError(.duplicateRequestID, "request id \(id) is already in flight")), started: nil)
+        }
+        if inFlight.count >= env.limits.maxInFlight {
+            return answer(id, .failure(WireError(.tooManyInFlight, "\(env.limits.maxInFlight) requests already in flight")), started: nil)
+        }
+        serve(self)
+    }
+
+    /// A reply from the peer: it completes the core's request with that id, if one waits.
+    private func takeReply(_ envelope: LCEnvelope) {
+        let id = envelope.id
+        if let waiting = corePending.removeValue(forKey: id) {
+            waiting.timer?.cancel()
+            if waiting.isProvide { finishedProvides.insert(id) }
+            waiting.promise.succeed(envelope)
+            closeIfDrained()
+        } else if finishedProvides.remove(id) {
+            // A provider's answer after the deadline, or its second answer: dropped, never
+            // relayed, counted once per ProvideRequest.
+            env.metrics.droppedProviderReply()
+            logger.debug("late or second provider answer dropped", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
+        } else {
+            // Nobody asked (a pong or welcome the core never requested, an id it never used):
+            // ignored, and not counted, so a peer cannot move the operator's figures with it.
+            logger.debug("unsolicited reply ignored", metadata: ["body": "\(envelope.bodyName)", "id": "\(id)"])
         }
     }
 
@@ -399,14 +450,28 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             var envelope = LCEnvelope()
             envelope.goingAway = goingAway
             send(envelope)
+            // The core's own requests may wait until shortly before the drain ends, so that their
+            // callers (A, for a ProvideRequest) still hear the outcome, logged durably first,
+            // before connections are closed: the last tenth of the drain, at least 1 s and at
+            // most half of it, is left for that.
+            let drain = Int64(drainMs)
+            let cutoff = NIODeadline.now() + .milliseconds(drain - min(drain / 2, max(drain / 10, 1000)))
+            for (id, pending) in corePending where pending.deadline > cutoff {
+                pending.timer?.cancel()
+                corePending[id]?.deadline = cutoff
+                corePending[id]?.timer = scheduleExpiry(of: id, at: cutoff, context: context)
+            }
             closeIfDrained()
         } else {
             context.close(promise: nil)
         }
     }
 
+    /// Closes a draining connection once nothing is in flight in either direction: the peer's
+    /// requests are answered and the core's own requests (ProvideRequest, pushes) are answered
+    /// or past their deadline.
     private func closeIfDrained() {
-        guard draining, inFlight.isEmpty, let context else { return }
+        guard draining, inFlight.isEmpty, corePending.isEmpty, let context else { return }
         if needsFlush { needsFlush = false; context.flush() }
         context.close(promise: nil)
     }
@@ -434,4 +499,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             requestsSinceReport = 0
         }
     }
+}
+
+/// A request the core started on a connection and still waits for.
+private struct CorePending {
+    var promise: EventLoopPromise<LCEnvelope>
+    var deadline: NIODeadline
+    var isProvide: Bool
+    var timer: Scheduled<Void>?
 }

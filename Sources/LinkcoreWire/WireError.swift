@@ -65,4 +65,44 @@ extension LCErrorCode {
 
     /// A readable name for logs, e.g. "frameTooLarge(2)".
     public var name: String { "\(self)(\(rawValue))" }
+
+    /// The name the .proto file gives the code, e.g. "NOT_FOUND": what peers see where the
+    /// protocol names a code in a string (a provider's refusal relayed in `provider_code`).
+    public var protoName: String {
+        switch self {
+        case .unspecified: return "ERROR_CODE_UNSPECIFIED"
+        case .malformedFrame: return "MALFORMED_FRAME"
+        case .frameTooLarge: return "FRAME_TOO_LARGE"
+        case .malformedMessage: return "MALFORMED_MESSAGE"
+        case .unsupportedVersion: return "UNSUPPORTED_VERSION"
+        case .helloRequired: return "HELLO_REQUIRED"
+        case .frameTimeout: return "FRAME_TIMEOUT"
+        case .idleTimeout: return "IDLE_TIMEOUT"
+        case .certificateRejected: return "CERTIFICATE_REJECTED"
+        case .shuttingDown: return "SHUTTING_DOWN"
+        case .tooManyConnections: return "TOO_MANY_CONNECTIONS"
+        case .unknownMessage: return "UNKNOWN_MESSAGE"
+        case .invalidArgument: return "INVALID_ARGUMENT"
+        case .orgMismatch: return "ORG_MISMATCH"
+        case .permissionDenied: return "PERMISSION_DENIED"
+        case .tooManyInFlight: return "TOO_MANY_IN_FLIGHT"
+        case .duplicateRequestID: return "DUPLICATE_REQUEST_ID"
+        case .internal: return "INTERNAL"
+        case .unavailable: return "UNAVAILABLE"
+        case .deadlineExceeded: return "DEADLINE_EXCEEDED"
+        case .invalidLinkCode: return "INVALID_LINK_CODE"
+        case .matchFailed: return "MATCH_FAILED"
+        case .invalidMatchingNumber: return "INVALID_MATCHING_NUMBER"
+        case .orgUnknown: return "ORG_UNKNOWN"
+        case .orgSuspended: return "ORG_SUSPENDED"
+        case .notFound: return "NOT_FOUND"
+        case .notPermitted: return "NOT_PERMITTED"
+        case .providerUnavailable: return "PROVIDER_UNAVAILABLE"
+        case .providerTimeout: return "PROVIDER_TIMEOUT"
+        case .providerRefused: return "PROVIDER_REFUSED"
+        case .policyFailure: return "POLICY_FAILURE"
+        case .rateLimited: return "RATE_LIMITED"
+        case let .UNRECOGNIZED(value): return "\(value)"
+        }
+    }
 }

@@ -7,7 +7,7 @@ struct RegistryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry",
         abstract: "Create, load and inspect the resident registry.",
-        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Match.self, Change.self]
+        subcommands: [Generate.self, Import.self, Stats.self, Show.self, Sample.self, Match.self, Change.self]
     )
 }
 
@@ -29,7 +29,8 @@ private func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Doubl
 extension RegistryCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fill a new registry with synthetic residents (deterministic for a seed).")
+            abstract: "Fill a new registry with synthetic residents (deterministic for a seed).",
+            discussion: "Nobody knows these residents: `registry sample` prints some that a match_request can find.")
 
         @Option(help: "Registry database file (created if missing; must hold no residents).")
         var db: String
@@ -63,7 +64,8 @@ extension RegistryCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load residents from CSV (header: resident_code,my_number,name,name_kana,address,birth_date,sex).",
             discussion: """
-                RFC 4180 CSV, UTF-8. Optional column: status (alive/deceased). Each rejected row is reported \
+                RFC 4180 CSV, UTF-8. Optional column: status (alive/deceased). resident_code is 11 digits; \
+                my_number is 12 digits whose last is a valid check digit. Each rejected row is reported \
                 on stderr as "row N, column C: reason" (the header is row 1). Without --strict, bad rows are \
                 skipped and the exit status is 1 if any were rejected; with --strict the first bad row aborts \
                 the import and nothing is imported.
@@ -153,6 +155,34 @@ extension RegistryCommand {
                     $0.resident.residentCode + ($0.normalised.address == r.normalised.address ? " (same address)" : "")
                 }.joined(separator: ", "))
                 """)
+        }
+    }
+
+    struct Sample: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a few living residents that their four facts match, to test a network with a generated registry.",
+            discussion: """
+                One line per resident, tab-separated: resident_code, my_number, name, name_kana, address, \
+                birth_date, sex (M/F) — the four basic facts and the My Number a caller sends in a \
+                match_request. Only residents no other living resident shares the four facts with are listed.
+                """)
+
+        @Option(help: "Registry database file.")
+        var db: String
+        @Option(help: "Number of residents to print.")
+        var count = 5
+
+        func validate() throws {
+            guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000") }
+        }
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: db) else { fail("no such file: \(db)") }
+            let store = try RegistryStore(path: db)
+            for r in try store.sample(count: count) {
+                print([r.residentCode, r.myNumber, r.name, r.nameKana ?? "", r.address, r.birthDate, r.sex == .male ? "M" : "F"]
+                    .joined(separator: "\t"))
+            }
         }
     }
 

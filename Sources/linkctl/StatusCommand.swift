@@ -10,15 +10,24 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var admin: AdminSocketOptions
 
-    @Flag(help: "Print the Status message as JSON.")
+    @Flag(help: "Print the Status message as JSON: admin.proto's field names (snake_case), integers as numbers, enums by name; fields at zero, false or empty are left out.")
     var json = false
+
+    /// The one JSON form `--json` prints (docs/protocol.md §10): the .proto field names, as the
+    /// documents write them, rather than proto3 JSON's lowerCamelCase; 64-bit integers as numbers.
+    static var jsonOptions: JSONEncodingOptions {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        options.alwaysPrintInt64sAsNumbers = true
+        return options
+    }
 
     func run() async throws {
         guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) else {
             throw ValidationError("the daemon did not answer with a status")
         }
         if json {
-            print(try status.jsonString())
+            print(try status.jsonString(options: Self.jsonOptions))
         } else {
             print(Self.render(status, now: Date()))
         }

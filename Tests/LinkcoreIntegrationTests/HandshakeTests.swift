@@ -52,7 +52,7 @@ import Testing
         let status = try await daemon.status()
         #expect(status.handshakeFailures == 5)
         let log = daemon.log
-        for reason in ["missing", "untrusted", "expired", "revoked", "noOrganisation", "claims another organisation"] {
+        for reason in ["missing", "untrusted", "expired", "revoked", "no organisation", "claims another organisation"] {
             #expect(log.contains(reason), "log lacks \(reason)")
         }
     }

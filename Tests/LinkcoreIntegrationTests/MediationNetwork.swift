@@ -22,7 +22,8 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
-         audit: String? = nil, policy: String? = nil, environment: [String: String] = [:]) async throws {
+         audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
+         environment: [String: String] = [:]) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
@@ -31,7 +32,8 @@ final class MediationNetwork: @unchecked Sendable {
             "log": "level = \"info\"",
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
-         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }, environment: environment)
+         .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
+         .merging(extraConfig) { a, _ in a }, environment: environment)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)

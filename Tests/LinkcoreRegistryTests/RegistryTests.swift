@@ -168,6 +168,22 @@ final class TempRegistry {
         }
     }
 
+    /// `registry sample`: residents a tester can find with what the command prints.
+    @Test func sampleResidentsMatchByTheirFourFactsAndByMyNumber() throws {
+        let (registry, _) = try generated(20000)
+        let matcher = Matcher(store: registry.store)
+        let sample = try registry.store.sample(count: 5)
+        #expect(sample.count == 5)
+        #expect(sample.map(\.residentCode) == sample.map(\.residentCode).sorted())
+        for r in sample {
+            #expect(r.status == .alive)
+            var facts = r.facts
+            facts.nameKana = nil  // the four facts alone, as printed
+            #expect(try matcher.match(facts: facts, orgCode: org, consentRef: "c", now: t0).get().residentCode == r.residentCode)
+            #expect(try matcher.match(myNumber: r.myNumber, orgCode: org, consentRef: "c", now: t0).get().residentCode == r.residentCode)
+        }
+    }
+
     @Test func deceasedResidentsDoNotMatch() throws {
         let (registry, all) = try generated(3000)
         let matcher = Matcher(store: registry.store)

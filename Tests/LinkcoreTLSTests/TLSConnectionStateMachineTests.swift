@@ -72,6 +72,20 @@ struct TLSConnectionStateMachineTests {
         #expect(PeerIdentity.orgCode(fromURI: "urn:linkcore:org:TEST01") == "TEST01")
         #expect(PeerIdentity.orgCode(fromURI: "urn:linkcore:org:") == nil)
         #expect(PeerIdentity.orgCode(fromURI: "https://example.org") == nil)
+        // Outside protocol.md §1's syntax [A-Z0-9][A-Z0-9_-]{1,31}: no organisation.
+        for bad in ["city01", "C", "-CITY", "CITY 01", "CITY:01", String(repeating: "A", count: 33), "ＣＩＴＹ01"] {
+            #expect(PeerIdentity.orgCode(fromURI: "urn:linkcore:org:" + bad) == nil, "\(bad)")
+        }
+        #expect(PeerIdentity.orgCode(fromURI: "urn:linkcore:org:" + String(repeating: "A", count: 32)) != nil)
+        #expect(PeerIdentity.orgCode(fromURI: "urn:linkcore:org:CITY-01_X") == "CITY-01_X")
+    }
+
+    @Test func aCertificateNamingTwoOrganisationsIsRefused() {
+        let two = PeerIdentity(orgCode: "TEST01", subject: "CN=two", serialHex: "04", notAfter: nil, orgURICount: 2)
+        #expect(two.orgCode == nil)
+        #expect(TLSConnectionStateMachine.verdict(role: .server, peer: two, firstVerifyFailure: nil) == .rejected(.severalOrganisations))
+        #expect("\(CertificateRejection.noOrganisation)" == "no organisation")
+        #expect("\(CertificateRejection.notYetValid)" == "not yet valid")
     }
 
     @Test func handshakeFailureClosesOnce() {

@@ -45,7 +45,7 @@ struct TLSHandlerTests {
             Issue.record("server events: \(result.server.events)")
             return
         }
-        #expect(peer.orgCode == "TEST01")  // the first org URI, not the second one
+        #expect(peer.orgCode == "TEST01")  // the org URI, not the other URI beside it
         #expect(peer.subject.contains("CN=org TEST01"))
         #expect(peer.serialHex == pki.orgSerialHex)
         if let notAfter = peer.notAfter {
@@ -132,6 +132,8 @@ struct TLSHandlerTests {
         RejectionCase(name: "not yet valid", identity: { $0.notYetValid }, matches: { $0 == .notYetValid }),
         RejectionCase(name: "revoked", identity: { $0.revoked }, matches: { $0 == .revoked }),
         RejectionCase(name: "no org URI", identity: { $0.noOrg }, matches: { $0 == .noOrganisation }),
+        RejectionCase(name: "org URI outside the code syntax", identity: { $0.lowerCaseOrg }, matches: { $0 == .noOrganisation }),
+        RejectionCase(name: "two org URIs", identity: { $0.twoOrgs }, matches: { $0 == .severalOrganisations }),
     ]
 
     @Test(arguments: rejectionCases)

@@ -25,6 +25,8 @@ struct TestPKI: Sendable {
     var notYetValid: TestIdentity
     var revoked: TestIdentity
     var noOrg: TestIdentity
+    var lowerCaseOrg: TestIdentity
+    var twoOrgs: TestIdentity
 
     /// Generated once per test process.
     static let shared: Result<TestPKI, any Error> = Result { try TestPKI.make() }
@@ -52,7 +54,8 @@ struct TestPKI: Sendable {
         }
 
         let revoked = try client(ca, "org revoked")
-        let org = try client(ca, "org TEST01", uris: [orgURI, "urn:linkcore:org:SECOND"])
+        // A URI that is not an org URI sits beside it and is ignored.
+        let org = try client(ca, "org TEST01", uris: ["https://example.org/test01", orgURI])
         let caPath = "\(directory)/ca.pem"
         try ca.certificate.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
         let crlPath = "\(directory)/crl.pem"
@@ -71,7 +74,9 @@ struct TestPKI: Sendable {
             expired: try save(client(ca, "org expired", from: -10 * day, to: -day), "expired"),
             notYetValid: try save(client(ca, "org future", from: day, to: 10 * day), "not-yet-valid"),
             revoked: try save(revoked, "revoked"),
-            noOrg: try save(client(ca, "no org", uris: ["https://example.org/x"]), "no-org")
+            noOrg: try save(client(ca, "no org", uris: ["https://example.org/x"]), "no-org"),
+            lowerCaseOrg: try save(client(ca, "lower-case org", uris: ["urn:linkcore:org:test01"]), "lower-case-org"),
+            twoOrgs: try save(client(ca, "two orgs", uris: [orgURI, "urn:linkcore:org:SECOND"]), "two-orgs")
         )
     }
 }

@@ -93,9 +93,14 @@ private struct TestError: Error { var text: String; init(_ text: String) { self.
         let refusals = try h.replies()
         #expect(refusals.map(\.id) == [2, 4])
         #expect(refusals.map(\.error.code) == [.duplicateRequestID, .tooManyInFlight])
-        // Pings are answered even at the limit: they are not domain requests.
+        // Pings follow the same rules as every request (protocol.md §3): refused at the limit,
+        // refused when reusing an id in flight, refused with id 0.
         try h.send(5, .ping(LCPing()))
-        #expect(try h.replies().first?.body == .pong(LCPong()))
+        try h.send(2, .ping(LCPing()))
+        try h.send(0, .ping(LCPing()))
+        let pings = try h.replies()
+        #expect(pings.map(\.id) == [5, 2, 0])
+        #expect(pings.map(\.error.code) == [.tooManyInFlight, .duplicateRequestID, .invalidArgument])
         // Once one completes, a new request is accepted.
         h.service.take()[0].1(.mediateResponse(LCMediateResponse()))
         try h.send(6, .mediate(LCMediateRequest()))
@@ -127,6 +132,53 @@ private struct TestError: Error { var text: String; init(_ text: String) { self.
         h.service.take()[0].1(.mediateResponse(LCMediateResponse()))
         #expect(try h.replies().first?.id == 2)
         #expect(!h.channel.isActive)
+    }
+
+    @Test func aDrainWaitsForTheCoresOwnRequestsToo() throws {
+        let h = try Harness()
+        try h.hello()
+        let promise = h.channel.eventLoop.makePromise(of: LCEnvelope.self)
+        h.channel.pipeline.triggerUserOutboundEvent(
+            CoreRequestEvent(body: .provide(LCProvideRequest()), timeout: .seconds(30), promise: promise), promise: nil)
+        let provide = try #require(try h.replies().first)
+        h.channel.pipeline.triggerUserOutboundEvent(DrainEvent(drainMs: 5000), promise: nil)
+        #expect(try h.replies().first?.goingAway.drainMs == 5000)
+        // The peer still holds the core's request: the connection stays open for its answer.
+        #expect(h.channel.isActive)
+        try h.send(provide.id, .provideResponse(.with { $0.answer = Data("late but in time".utf8) }))
+        #expect(try promise.futureResult.wait().provideResponse.answer == Data("late but in time".utf8))
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func unsolicitedRepliesGetNoAnswerAndAreNotCountedAsDroppedProviderAnswers() throws {
+        let h = try Harness()
+        try h.hello()
+        try h.send(7, .pong(LCPong()))
+        try h.send(8, .welcome(LCWelcome()))
+        try h.send(9, .provideResponse(LCProvideResponse()))
+        #expect(try h.replies().isEmpty)
+        #expect(h.metrics.snapshot().droppedProviderReplies == 0)
+        // A second answer to a ProvideRequest the core did send is counted, once.
+        let promise = h.channel.eventLoop.makePromise(of: LCEnvelope.self)
+        h.channel.pipeline.triggerUserOutboundEvent(
+            CoreRequestEvent(body: .provide(LCProvideRequest()), timeout: .seconds(30), promise: promise), promise: nil)
+        let provide = try #require(try h.replies().first)
+        for _ in 0..<3 { try h.send(provide.id, .provideResponse(LCProvideResponse())) }
+        _ = try promise.futureResult.wait()
+        #expect(h.metrics.snapshot().droppedProviderReplies == 1)
+    }
+
+    @Test func recentIDsForgetTheOldestFirst() {
+        var ids = RecentIDs(capacity: 3)
+        for id in UInt64(1)...5 { ids.insert(id) }
+        let forgotten = [ids.remove(1), ids.remove(2)]
+        let kept = [ids.remove(3), ids.remove(5)]
+        let again = ids.remove(5)
+        #expect(forgotten == [false, false] && kept == [true, true] && !again)
+        // Removed ids do not pin memory: many inserts and removals keep working.
+        for id in UInt64(10)..<20_000 { ids.insert(id); if id % 2 == 0 { _ = ids.remove(id) } }
+        let last = [ids.remove(19_999), ids.remove(10)]
+        #expect(last == [true, false])
     }
 
     @Test func helloIsRequiredAndOrganisationsAreAdmittedByTheService() throws {

@@ -46,8 +46,9 @@ int lc_crl_file_next_update(const char *path, int64_t *out);
 int lc_ssl_set_expected_peer_name(SSL *ssl, const char *name);
 
 // --- peer certificate fields (returned strings are freed with lc_openssl_free) --------------
-/// The first SAN URI starting with `prefix`, or NULL.
-char *lc_x509_first_san_uri_with_prefix(X509 *cert, const char *prefix);
+/// The first SAN URI starting with `prefix`, or NULL; `*count` is set to how many SAN URIs start
+/// with `prefix` (a certificate naming two organisations must be refused, not read as the first).
+char *lc_x509_first_san_uri_with_prefix(X509 *cert, const char *prefix, int *count);
 /// One-line subject DN (RFC 2253), or NULL.
 char *lc_x509_subject_oneline(X509 *cert);
 /// Serial number as upper-case hex, or NULL.
