@@ -9,6 +9,10 @@
 #   BENCH_WARMUP=1         warm-up seconds per shape (not measured)
 #   BENCH_SHAPES="a b c"   which shapes to run
 #   BENCH_SERVERS="linkcored c grpc"   which servers to run
+#   BENCH_LINKCORED_BEFORE=FILE   also run this (older) linkcored binary, as column
+#                          "linkcored-before", with the same config, PKI and client: a before/after
+#                          comparison in one run (e.g. a release build of the previous commit)
+#   BENCH_LC_BIN=DIR       use the prebuilt linkctl and linkcored in DIR instead of building them
 #   BENCH_GRPC_BIN=FILE    use this prebuilt gRPC baseline binary instead of building it
 #   BENCH_PKI_DIR=DIR      use this existing PKI (linkctl layout) instead of making one
 #   BENCH_KEEP=1           keep the temporary directory (logs, config, PKI)
@@ -20,6 +24,10 @@ MEASURE=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SHAPES=${BENCH_SHAPES:-"a b c"}
 SERVERS=${BENCH_SERVERS:-"linkcored c grpc"}
+BEFORE_BIN=${BENCH_LINKCORED_BEFORE:-}
+if [[ -n "$BEFORE_BIN" && " $SERVERS " != *" linkcored-before "* ]]; then
+    SERVERS="linkcored-before $SERVERS"
+fi
 ORG=BENCH01
 
 LOAD_PID=""
@@ -122,7 +130,13 @@ HAVE_LINKCTL=0 HAVE_LINKCORED=0
 NEED_LINKCTL=0 NEED_LINKCORED=0
 [[ -z "${BENCH_PKI_DIR:-}" ]] && NEED_LINKCTL=1
 [[ " $SERVERS " == *" linkcored "* ]] && NEED_LINKCORED=1
-if ((NEED_LINKCTL || NEED_LINKCORED)); then
+[[ " $SERVERS " == *" linkcored-"* ]] && NEED_LINKCTL=1   # linkctl org add registers the bench org
+if [[ -n "${BENCH_LC_BIN:-}" ]]; then
+    LC_BIN=$(cd "$BENCH_LC_BIN" && pwd)
+    say "linkcore: using prebuilt $LC_BIN"
+    [[ -x "$LC_BIN/linkctl" ]] && HAVE_LINKCTL=1
+    [[ -x "$LC_BIN/linkcored" ]] && HAVE_LINKCORED=1
+elif ((NEED_LINKCTL || NEED_LINKCORED)); then
     say "building linkcore (swift build -c release: linkctl, linkcored)"
     LC_BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
     for product in linkctl linkcored; do
@@ -189,20 +203,20 @@ run_shapes() { # server-name port loadgen-command...
 
 mark_na() { local s; for s in $SHAPES; do RESULT[$1/$s]="n/a"; done; }
 
-# --- linkcored ------------------------------------------------------------------------------
-if [[ " $SERVERS " == *" linkcored "* ]]; then
-    mark_na linkcored
-    if ((HAVE_LINKCORED)); then
-        port=$(free_port)
-        mkdir -p "$WORK/state"
-        (umask 077 && head -c 32 /dev/urandom >"$WORK/master.key")
-        cat >"$WORK/linkcored.toml" <<EOF
+# --- linkcored (and linkcored-before) --------------------------------------------------------
+bench_linkcored() { # column-name binary
+    local name=$1 bin=$2 port pid up dir=$WORK/$1
+    mark_na "$name"
+    port=$(free_port)
+    mkdir -p "$dir/state"
+    (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
+    cat >"$dir/linkcored.toml" <<TOML
 [core]
 id = "bench"
-state_directory = "$WORK/state"
+state_directory = "$dir/state"
 [listen]
 addresses = ["127.0.0.1:$port"]
-admin_socket = "$WORK/admin.sock"
+admin_socket = "$dir/admin.sock"
 [tls]
 certificate = "$PKI/server.pem"
 private_key = "$PKI/server.key"
@@ -211,31 +225,45 @@ crl = "$PKI/crl.pem"
 [log]
 level = "warning"
 [keys]
-master_secret = "$WORK/master.key"
-EOF
-        say "linkcored: starting on 127.0.0.1:$port"
-        "$LC_BIN/linkcored" --config "$WORK/linkcored.toml" >"$WORK/linkcored.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
+master_secret = "$dir/master.key"
+TOML
+    say "$name: starting $bin on 127.0.0.1:$port"
+    "$bin" --config "$dir/linkcored.toml" >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    up=0
+    for _ in $(seq 300); do
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        if port_open "$port"; then up=1; break; fi
+        sleep 0.1
+    done
+    if ((up)) && ! "$LC_BIN/linkctl" org add --socket "$dir/admin.sock" --code "$ORG" --name Bench >>"$WORK/$name.log" 2>&1; then
+        note "linkctl org add failed"
         up=0
-        for _ in $(seq 300); do
-            if ! kill -0 "$pid" 2>/dev/null; then break; fi
-            if port_open "$port"; then up=1; break; fi
-            sleep 0.1
-        done
-        if ((up)) && ! "$LC_BIN/linkctl" org add --socket "$WORK/admin.sock" --code "$ORG" --name Bench >>"$WORK/linkcored.log" 2>&1; then
-            note "linkctl org add failed"
-            up=0
-        fi
-        if ((up)); then
-            say "linkcored: running shapes $SHAPES"
-            run_shapes linkcored "$port" "$CBIN/loadgen"
-        else
-            note "linkcored did not start listening; its column is n/a. Log tail:"
-            tail -20 "$WORK/linkcored.log" >&2 || true
-        fi
-        stop_pid "$pid"
+    fi
+    if ((up)); then
+        say "$name: running shapes $SHAPES"
+        run_shapes "$name" "$port" "$CBIN/loadgen"
     else
+        note "$name did not start listening; its column is n/a. Log tail:"
+        tail -20 "$WORK/$name.log" >&2 || true
+    fi
+    stop_pid "$pid"
+}
+
+if [[ " $SERVERS " == *" linkcored-before "* ]]; then
+    if [[ -x "$BEFORE_BIN" ]] && ((HAVE_LINKCTL)); then
+        bench_linkcored linkcored-before "$BEFORE_BIN"
+    else
+        mark_na linkcored-before
+        note "linkcored-before: BENCH_LINKCORED_BEFORE is not an executable (or linkctl is missing); n/a"
+    fi
+fi
+if [[ " $SERVERS " == *" linkcored "* ]]; then
+    if ((HAVE_LINKCORED)); then
+        bench_linkcored linkcored "$LC_BIN/linkcored"
+    else
+        mark_na linkcored
         note "linkcored: not built; n/a"
     fi
 fi
@@ -293,13 +321,32 @@ echo
 printf 'linkcore transport benchmark: %ss per shape after %ss warm-up, %s cores, loopback, mTLS 1.3\n' \
     "$MEASURE" "$WARMUP" "$(nproc)"
 printf 'rps = requests/s; p50/p99 = round-trip latency in microseconds\n\n'
-printf '%-16s | %-24s | %-24s | %-24s | %14s | %14s\n' shape \
-    "linkcored rps p50 p99" "C echo rps p50 p99" "grpc rps p50 p99" linkcored/C linkcored/grpc
-printf '%s\n' "$(printf '%.0s-' $(seq 130))"
+# One column per server that ran, then the ratios (rps) between the ones present.
+has() { [[ " $SERVERS " == *" $1 "* ]]; }
+label() { case $1 in c) echo "C" ;; linkcored-before) echo "before" ;; *) echo "$1" ;; esac; }
+RAN=() RATIOS=()
+for server in linkcored-before linkcored c grpc; do has "$server" && RAN+=("$server"); done
+has linkcored && has c && RATIOS+=("linkcored c")
+has linkcored-before && has c && RATIOS+=("linkcored-before c")
+has linkcored && has linkcored-before && RATIOS+=("linkcored linkcored-before")
+has linkcored && has grpc && RATIOS+=("linkcored grpc")
+header=$(printf '%-16s' shape)
+for server in "${RAN[@]}"; do
+    header+=$(printf ' | %-23s' "$(case $server in c) echo "C echo" ;; *) label "$server" ;; esac) rps p50 p99")
+done
+for pair in "${RATIOS[@]}"; do
+    read -r a b <<<"$pair"
+    header+=$(printf ' | %14s' "$(label "$a")/$(label "$b")")
+done
+printf '%s\n%s\n' "$header" "$(printf '%.0s-' $(seq ${#header}))"
 for shape in $SHAPES; do
-    printf '%-16s | %s | %s | %s | %s | %s\n' "$(shape_label "$shape")" \
-        "$(cell linkcored "$shape")" "$(cell c "$shape")" "$(cell grpc "$shape")" \
-        "$(ratio linkcored c "$shape")" "$(ratio linkcored grpc "$shape")"
+    row=$(printf '%-16s' "$(shape_label "$shape")")
+    for server in "${RAN[@]}"; do row+=" | $(cell "$server" "$shape")"; done
+    for pair in "${RATIOS[@]}"; do
+        read -r a b <<<"$pair"
+        row+=" | $(ratio "$a" "$b" "$shape")"
+    done
+    printf '%s\n' "$row"
 done
 errs=""
 for key in "${!RESULT[@]}"; do
