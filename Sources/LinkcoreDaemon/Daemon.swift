@@ -55,7 +55,10 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError.store(config.store.path, "\(error)")
         }
-        let secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
+        var secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
+        // Only the derived keys are kept (and wiped when freed); the secret itself goes as soon
+        // as they exist, so it is not in the heap for the process's lifetime.
+        defer { secret.wipe() }
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
             maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
