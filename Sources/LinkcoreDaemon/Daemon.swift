@@ -179,6 +179,11 @@ public final class Daemon: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let admin = AdminService(daemon: self)
         let logger = self.logger
+        // Bound under umask 0177, so the socket file is 0600 from the moment it exists; a chmod
+        // after bind left a window in which anyone who could reach the directory could connect.
+        // umask is per process: start() binds before anything else runs that creates files.
+        let previousMask = umask(0o177)
+        defer { umask(previousMask) }
         do {
             let channel = try await Listener.bind(.unix(path: path), group: group) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -186,8 +191,6 @@ public final class Daemon: Sendable {
                                             application: AdminConnectionHandler(admin: admin, logger: logger))
                 }
             }
-            // umask 077 already makes it 0600; say so explicitly in case the daemon runs without it.
-            chmod(path, 0o600)
             adminChannel.withLock { $0 = channel }
         } catch {
             throw DaemonError.listen("admin socket \(path)", "\(error)")

@@ -54,6 +54,34 @@ import Glibc
         let options = try await SocketOptionProbe.read(pid: pid, fd: accepted.fd)
         #expect(options == "tcp_nodelay=1 so_debug=0", "the daemon's accepted socket: \(options)")
     }
+
+    /// Issue 12, finding 16a: file modes are not the only guard of the admin socket. Even when a
+    /// site leaves it reachable by everyone, the daemon asks the kernel who connected
+    /// (SO_PEERCRED) and serves only root and its own user.
+    @Test(.enabled(if: ServiceAccount.dropsPrivileges, "needs root to run linkctl as two other users"))
+    func theAdminSocketServesRootAndTheDaemonsUserOnlyWhateverItsMode() async throws {
+        let daemon = try DaemonProcess()
+        try await daemon.start()
+        let attributes = try FileManager.default.attributesOfItem(atPath: daemon.adminSocket)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        // A site whose runtime directory and socket are open to all (a mistake, or a shared path).
+        #expect(chmod((daemon.adminSocket as NSString).deletingLastPathComponent, 0o755) == 0)
+        #expect(chmod(daemon.adminSocket, 0o666) == 0)
+
+        let stranger = try await daemon.linkctl(["status"], uid: ServiceAccount.otherUID)
+        #expect(stranger.status != 0, "another user got the status:\n\(stranger.output)")
+        #expect(stranger.output.contains("PERMISSION_DENIED") || stranger.output.contains("the daemon's own user"), "\(stranger.output)")
+        #expect(!stranger.output.contains("connections:"), "\(stranger.output)")
+
+        let own = try await daemon.linkctl(["status"], uid: ServiceAccount.uid)
+        #expect(own.status == 0 && own.output.contains("connections:"), "\(own.output)")
+        let root = try await daemon.linkctl(["status"])
+        #expect(root.status == 0 && root.output.contains("connections:"), "\(root.output)")
+        // The daemon serves on: the refusal closed one connection, nothing else.
+        #expect(daemon.process.isRunning)
+        #expect(daemon.log.contains("refused a connection from another user"), "\(daemon.log)")
+    }
 }
 
 /// A TCP socket of a running process, found through /proc: the connection's inode in
