@@ -296,7 +296,10 @@ fi
 for shape in $SHAPES; do
     say "shape $(shape_label "$shape"): $ROUNDS_WANTED round(s) over ${!PORT[*]}"
     for round in $(seq "$ROUNDS_WANTED"); do
-        for server in linkcored-before linkcored c grpc; do
+        # Odd rounds in one order, even rounds in the other: no column always goes first.
+        order="linkcored-before linkcored c grpc"
+        ((round % 2 == 0)) && order="grpc c linkcored linkcored-before"
+        for server in $order; do
             [[ -n "${PORT[$server]:-}" ]] && run_one "$server" "$shape" "$round"
         done
     done
