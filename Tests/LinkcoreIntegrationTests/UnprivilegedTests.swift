@@ -127,7 +127,7 @@ func readProcFile(_ path: String) throws -> String {
 }
 
 /// Reads TCP_NODELAY (IPPROTO_TCP) and SO_DEBUG (SOL_SOCKET) of another process's socket:
-/// a small C program, compiled once per test run, that takes a copy of the descriptor with
+/// a small C program that takes a copy of the descriptor with
 /// pidfd_getfd(2) (Linux 5.6; the caller may ptrace the daemon: it is root or its parent). Swift
 /// cannot call the variadic syscall(2) itself.
 enum SocketOptionProbe {
@@ -156,35 +156,15 @@ enum SocketOptionProbe {
         }
         """
 
-    private static let built = Built()
-
-    actor Built {
-        private var result: Result<String, any Error>?
-        private var temp: TempDirectory?
-        func binary() async throws -> String {
-            if let result { return try result.get() }
-            let outcome: Result<String, any Error>
-            do {
-                let temp = try TempDirectory()
-                self.temp = temp
-                let source = temp.url.appendingPathComponent("sockopt-probe.c").path
-                let binary = temp.url.appendingPathComponent("sockopt-probe").path
-                try SocketOptionProbe.source.write(toFile: source, atomically: true, encoding: .utf8)
-                let (status, output) = try await SocketOptionProbe.run("/usr/bin/env", ["cc", "-O1", "-o", binary, source], in: temp)
-                guard status == 0 else { throw TestFailure("cc sockopt-probe.c failed (\(status)):\n\(output)") }
-                outcome = .success(binary)
-            } catch {
-                outcome = .failure(error)
-            }
-            result = outcome
-            return try outcome.get()
-        }
-    }
-
-    /// "tcp_nodelay=N so_debug=N" for descriptor `fd` of process `pid`.
+    /// "tcp_nodelay=N so_debug=N" for descriptor `fd` of process `pid` (compiled for this call,
+    /// in a directory removed afterwards).
     static func read(pid: pid_t, fd: Int32) async throws -> String {
-        let binary = try await built.binary()
         let temp = try TempDirectory()
+        let source = temp.url.appendingPathComponent("sockopt-probe.c").path
+        let binary = temp.url.appendingPathComponent("sockopt-probe").path
+        try Self.source.write(toFile: source, atomically: true, encoding: .utf8)
+        let (built, log) = try await run("/usr/bin/env", ["cc", "-O1", "-o", binary, source], in: temp)
+        guard built == 0 else { throw TestFailure("cc sockopt-probe.c failed (\(built)):\n\(log)") }
         let (status, output) = try await run(binary, ["\(pid)", "\(fd)"], in: temp)
         guard status == 0 else { throw TestFailure("sockopt-probe \(pid) \(fd) failed (\(status)):\n\(output)") }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
