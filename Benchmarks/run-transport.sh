@@ -8,7 +8,13 @@
 #   BENCH_SECONDS=5        measured seconds per shape
 #   BENCH_WARMUP=1         warm-up seconds per shape (not measured)
 #   BENCH_SHAPES="a b c"   which shapes to run
+#   BENCH_ROUNDS=1         rounds per shape and server (interleaved); the table shows the
+#                          median round by rps
 #   BENCH_SERVERS="linkcored c grpc"   which servers to run
+#   BENCH_LINKCORED_BEFORE=FILE   also run this (older) linkcored binary, as column
+#                          "linkcored-before", with the same config, PKI and client: a before/after
+#                          comparison in one run (e.g. a release build of the previous commit)
+#   BENCH_LC_BIN=DIR       use the prebuilt linkctl and linkcored in DIR instead of building them
 #   BENCH_GRPC_BIN=FILE    use this prebuilt gRPC baseline binary instead of building it
 #   BENCH_PKI_DIR=DIR      use this existing PKI (linkctl layout) instead of making one
 #   BENCH_KEEP=1           keep the temporary directory (logs, config, PKI)
@@ -19,7 +25,12 @@ ROOT=$(dirname "$HERE")
 MEASURE=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SHAPES=${BENCH_SHAPES:-"a b c"}
+ROUNDS_WANTED=${BENCH_ROUNDS:-1}
 SERVERS=${BENCH_SERVERS:-"linkcored c grpc"}
+BEFORE_BIN=${BENCH_LINKCORED_BEFORE:-}
+if [[ -n "$BEFORE_BIN" && " $SERVERS " != *" linkcored-before "* ]]; then
+    SERVERS="linkcored-before $SERVERS"
+fi
 ORG=BENCH01
 
 LOAD_PID=""
@@ -122,7 +133,13 @@ HAVE_LINKCTL=0 HAVE_LINKCORED=0
 NEED_LINKCTL=0 NEED_LINKCORED=0
 [[ -z "${BENCH_PKI_DIR:-}" ]] && NEED_LINKCTL=1
 [[ " $SERVERS " == *" linkcored "* ]] && NEED_LINKCORED=1
-if ((NEED_LINKCTL || NEED_LINKCORED)); then
+[[ " $SERVERS " == *" linkcored-"* ]] && NEED_LINKCTL=1   # linkctl org add registers the bench org
+if [[ -n "${BENCH_LC_BIN:-}" ]]; then
+    LC_BIN=$(cd "$BENCH_LC_BIN" && pwd)
+    say "linkcore: using prebuilt $LC_BIN"
+    [[ -x "$LC_BIN/linkctl" ]] && HAVE_LINKCTL=1
+    [[ -x "$LC_BIN/linkcored" ]] && HAVE_LINKCORED=1
+elif ((NEED_LINKCTL || NEED_LINKCORED)); then
     say "building linkcore (swift build -c release: linkctl, linkcored)"
     LC_BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
     for product in linkctl linkcored; do
@@ -159,50 +176,52 @@ for f in ca.pem server.pem server.key crl.pem "orgs/$ORG.pem" "orgs/$ORG.key"; d
 done
 CLIENT_TLS=(--ca "$PKI/ca.pem" --cert "$PKI/orgs/$ORG.pem" --key "$PKI/orgs/$ORG.key")
 
-declare -A RESULT # RESULT[server/shape] = "rps p50 p99 errors" or "n/a"
+declare -A RESULT  # RESULT[server/shape] = "rps p50 p99 errors" (median round by rps) or "n/a"
+declare -A ROUNDS  # ROUNDS[server/shape] = one "rps p50 p99 errors" line per successful round
+declare -A PORT    # PORT[server] = where it listens, once it has started
+declare -A LOADER  # LOADER[server] = the client command for it
+declare -A RPS     # RPS[server/shape/round] = that round's rps, for ratios of the same round
 
-run_shapes() { # server-name port loadgen-command...
-    local name=$1 port=$2 shape line c n
-    shift 2
-    for shape in $SHAPES; do
-        read -r c n < <(shape_args "$shape")
-        # In the background so that a signal to this script is handled at once (wait returns).
-        "$@" --host 127.0.0.1 --port "$port" "${CLIENT_TLS[@]}" \
-            --connections "$c" --in-flight "$n" --seconds "$MEASURE" --warmup "$WARMUP" \
-            >"$WORK/$name-$shape.out" 2>>"$WORK/$name-load.log" &
-        LOAD_PID=$!
-        if wait "$LOAD_PID" && line=$(head -1 "$WORK/$name-$shape.out") && [[ "$line" == rps=* ]]; then
-            LOAD_PID=""
-            note "$name $(shape_label "$shape"): $line"
-            RESULT[$name/$shape]=$(awk '{
-                for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-                print v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line")
-        else
-            LOAD_PID=""
-            line=$(head -1 "$WORK/$name-$shape.out" 2>/dev/null || true)
-            note "$name $(shape_label "$shape"): failed ${line:-} (see $name-load.log)"
-            tail -5 "$WORK/$name-load.log" >&2 || true
-            RESULT[$name/$shape]="n/a"
-        fi
-    done
+run_one() { # server shape round
+    local name=$1 shape=$2 round=$3 line c n out
+    read -r c n < <(shape_args "$shape")
+    out="$WORK/$name-$shape-$round.out"
+    # In the background so that a signal to this script is handled at once (wait returns).
+    # shellcheck disable=SC2086 # LOADER holds a command and its first argument
+    ${LOADER[$name]} --host 127.0.0.1 --port "${PORT[$name]}" "${CLIENT_TLS[@]}" \
+        --connections "$c" --in-flight "$n" --seconds "$MEASURE" --warmup "$WARMUP" \
+        >"$out" 2>>"$WORK/$name-load.log" &
+    LOAD_PID=$!
+    if wait "$LOAD_PID" && line=$(head -1 "$out") && [[ "$line" == rps=* ]]; then
+        LOAD_PID=""
+        note "$name $(shape_label "$shape") round $round: $line"
+        RPS[$name/$shape/$round]=$(sed -n 's/^rps=\([0-9.]*\).*/\1/p' <<<"$line")
+        ROUNDS[$name/$shape]+=$(awk '{
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            print v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line")$'\n'
+    else
+        LOAD_PID=""
+        line=$(head -1 "$out" 2>/dev/null || true)
+        note "$name $(shape_label "$shape") round $round: failed ${line:-} (see $name-load.log)"
+        tail -5 "$WORK/$name-load.log" >&2 || true
+    fi
 }
 
-mark_na() { local s; for s in $SHAPES; do RESULT[$1/$s]="n/a"; done; }
-
-# --- linkcored ------------------------------------------------------------------------------
-if [[ " $SERVERS " == *" linkcored "* ]]; then
-    mark_na linkcored
-    if ((HAVE_LINKCORED)); then
-        port=$(free_port)
-        mkdir -p "$WORK/state"
-        (umask 077 && head -c 32 /dev/urandom >"$WORK/master.key")
-        cat >"$WORK/linkcored.toml" <<EOF
+# --- servers: all started first, then measured shape by shape, interleaved ---------------------
+# Interleaving puts each shape's columns close together in time, so that a change in the
+# machine's load (other builds on shared cores) moves every column of a row alike.
+start_linkcored() { # column-name binary
+    local name=$1 bin=$2 port pid up dir=$WORK/$1
+    port=$(free_port)
+    mkdir -p "$dir/state"
+    (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
+    cat >"$dir/linkcored.toml" <<TOML
 [core]
 id = "bench"
-state_directory = "$WORK/state"
+state_directory = "$dir/state"
 [listen]
 addresses = ["127.0.0.1:$port"]
-admin_socket = "$WORK/admin.sock"
+admin_socket = "$dir/admin.sock"
 [tls]
 certificate = "$PKI/server.pem"
 private_key = "$PKI/server.key"
@@ -211,70 +230,86 @@ crl = "$PKI/crl.pem"
 [log]
 level = "warning"
 [keys]
-master_secret = "$WORK/master.key"
-EOF
-        say "linkcored: starting on 127.0.0.1:$port"
-        "$LC_BIN/linkcored" --config "$WORK/linkcored.toml" >"$WORK/linkcored.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
+master_secret = "$dir/master.key"
+TOML
+    say "$name: starting $bin on 127.0.0.1:$port"
+    "$bin" --config "$dir/linkcored.toml" >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    up=0
+    for _ in $(seq 300); do
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        if port_open "$port"; then up=1; break; fi
+        sleep 0.1
+    done
+    if ((up)) && ! "$LC_BIN/linkctl" org add --socket "$dir/admin.sock" --code "$ORG" --name Bench >>"$WORK/$name.log" 2>&1; then
+        note "linkctl org add failed"
         up=0
-        for _ in $(seq 300); do
-            if ! kill -0 "$pid" 2>/dev/null; then break; fi
-            if port_open "$port"; then up=1; break; fi
-            sleep 0.1
-        done
-        if ((up)) && ! "$LC_BIN/linkctl" org add --socket "$WORK/admin.sock" --code "$ORG" --name Bench >>"$WORK/linkcored.log" 2>&1; then
-            note "linkctl org add failed"
-            up=0
-        fi
-        if ((up)); then
-            say "linkcored: running shapes $SHAPES"
-            run_shapes linkcored "$port" "$CBIN/loadgen"
-        else
-            note "linkcored did not start listening; its column is n/a. Log tail:"
-            tail -20 "$WORK/linkcored.log" >&2 || true
-        fi
-        stop_pid "$pid"
+    fi
+    if ((up)); then
+        PORT[$name]=$port LOADER[$name]="$CBIN/loadgen"
+    else
+        note "$name did not start listening; its column is n/a. Log tail:"
+        tail -20 "$WORK/$name.log" >&2 || true
+    fi
+}
+
+if [[ " $SERVERS " == *" linkcored-before "* ]]; then
+    if [[ -x "$BEFORE_BIN" ]] && ((HAVE_LINKCTL)); then
+        start_linkcored linkcored-before "$BEFORE_BIN"
+    else
+        note "linkcored-before: BENCH_LINKCORED_BEFORE is not an executable (or linkctl is missing); n/a"
+    fi
+fi
+if [[ " $SERVERS " == *" linkcored "* ]]; then
+    if ((HAVE_LINKCORED)); then
+        start_linkcored linkcored "$LC_BIN/linkcored"
     else
         note "linkcored: not built; n/a"
     fi
 fi
-
-# --- C echo ---------------------------------------------------------------------------------
 if [[ " $SERVERS " == *" c "* ]]; then
-    mark_na c
     say "C echo: starting"
     "$CBIN/echo_server" --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
         --key "$PKI/server.key" --crl "$PKI/crl.pem" >"$WORK/c.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     if port=$(wait_listening "$pid" "$WORK/c.log" 10); then
-        say "C echo: running shapes $SHAPES on port $port"
-        run_shapes c "$port" "$CBIN/loadgen"
+        PORT[c]=$port LOADER[c]="$CBIN/loadgen"
     else
         note "C echo server did not start:"; tail -20 "$WORK/c.log" >&2
     fi
-    stop_pid "$pid"
 fi
-
-# --- gRPC -----------------------------------------------------------------------------------
-if [[ " $SERVERS " == *" grpc "* ]]; then
-    mark_na grpc
-    if [[ -n "$GRPC_BIN" ]]; then
-        say "gRPC: starting"
-        "$GRPC_BIN" serve --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
-            --key "$PKI/server.key" >"$WORK/grpc.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        if port=$(wait_listening "$pid" "$WORK/grpc.log" 30); then
-            say "gRPC: running shapes $SHAPES on port $port"
-            run_shapes grpc "$port" "$GRPC_BIN" load
-        else
-            note "gRPC server did not start:"; tail -20 "$WORK/grpc.log" >&2
-        fi
-        stop_pid "$pid"
+if [[ " $SERVERS " == *" grpc "* && -n "$GRPC_BIN" ]]; then
+    say "gRPC: starting"
+    "$GRPC_BIN" serve --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
+        --key "$PKI/server.key" >"$WORK/grpc.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if port=$(wait_listening "$pid" "$WORK/grpc.log" 30); then
+        PORT[grpc]=$port LOADER[grpc]="$GRPC_BIN load"
+    else
+        note "gRPC server did not start:"; tail -20 "$WORK/grpc.log" >&2
     fi
 fi
+
+for shape in $SHAPES; do
+    say "shape $(shape_label "$shape"): $ROUNDS_WANTED round(s) over ${!PORT[*]}"
+    for round in $(seq "$ROUNDS_WANTED"); do
+        # Odd rounds in one order, even rounds in the other: no column always goes first.
+        order="linkcored-before linkcored c grpc"
+        ((round % 2 == 0)) && order="grpc c linkcored linkcored-before"
+        for server in $order; do
+            [[ -n "${PORT[$server]:-}" ]] && run_one "$server" "$shape" "$round"
+        done
+    done
+done
+for key in "${!ROUNDS[@]}"; do
+    # The median round by rps (the lower middle one for an even count).
+    RESULT[$key]=$(sort -n <<<"${ROUNDS[$key]}" | sed '/^$/d' | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+done
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+PIDS=()
 
 # --- table ----------------------------------------------------------------------------------
 cell() { # server shape -> "rps p50 p99"
@@ -283,23 +318,52 @@ cell() { # server shape -> "rps p50 p99"
     read -r rps p50 p99 _ <<<"$r"
     printf '%9s %6s %6s' "$rps" "$p50" "$p99"
 }
-ratio() {
-    local a=${RESULT[$1/$3]:-n/a} b=${RESULT[$2/$3]:-n/a}
-    if [[ "$a" == "n/a" || "$b" == "n/a" ]]; then printf '%14s' n/a; return; fi
-    awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { if (b > 0) printf "%14.3f", a / b; else printf "%14s", "n/a" }'
+ratio() { # a b shape: the median over rounds of a's rps / b's rps in the same round
+    local round a b list=""
+    for round in $(seq "$ROUNDS_WANTED"); do
+        a=${RPS[$1/$3/$round]:-} b=${RPS[$2/$3/$round]:-}
+        [[ -n "$a" && -n "$b" ]] && list+="$a $b"$'\n'
+    done
+    if [[ -z "$list" ]]; then printf '%14s' n/a; return; fi
+    awk '$2 > 0 { print $1 / $2 }' <<<"$list" | sort -g |
+        awk '{ r[NR] = $1 } END { if (NR) printf "%14.3f", r[int((NR + 1) / 2)]; else printf "%14s", "n/a" }'
 }
 
 echo
 printf 'linkcore transport benchmark: %ss per shape after %ss warm-up, %s cores, loopback, mTLS 1.3\n' \
     "$MEASURE" "$WARMUP" "$(nproc)"
-printf 'rps = requests/s; p50/p99 = round-trip latency in microseconds\n\n'
-printf '%-16s | %-24s | %-24s | %-24s | %14s | %14s\n' shape \
-    "linkcored rps p50 p99" "C echo rps p50 p99" "grpc rps p50 p99" linkcored/C linkcored/grpc
-printf '%s\n' "$(printf '%.0s-' $(seq 130))"
+printf 'rps = requests/s; p50/p99 = round-trip latency in microseconds\n'
+if ((ROUNDS_WANTED > 1)); then
+    printf '%s rounds per shape and server, interleaved: each cell is the median round by rps, each ratio\n' "$ROUNDS_WANTED"
+    printf 'the median of the per-round ratios\n'
+fi
+echo
+# One column per server that ran, then the ratios (rps) between the ones present.
+has() { [[ " $SERVERS " == *" $1 "* ]]; }
+label() { case $1 in c) echo "C" ;; linkcored-before) echo "before" ;; *) echo "$1" ;; esac; }
+RAN=() RATIOS=()
+for server in linkcored-before linkcored c grpc; do has "$server" && RAN+=("$server"); done
+has linkcored && has c && RATIOS+=("linkcored c")
+has linkcored-before && has c && RATIOS+=("linkcored-before c")
+has linkcored && has linkcored-before && RATIOS+=("linkcored linkcored-before")
+has linkcored && has grpc && RATIOS+=("linkcored grpc")
+header=$(printf '%-16s' shape)
+for server in "${RAN[@]}"; do
+    header+=$(printf ' | %-23s' "$(case $server in c) echo "C echo" ;; *) label "$server" ;; esac) rps p50 p99")
+done
+for pair in "${RATIOS[@]}"; do
+    read -r a b <<<"$pair"
+    header+=$(printf ' | %14s' "$(label "$a")/$(label "$b")")
+done
+printf '%s\n%s\n' "$header" "$(printf '%.0s-' $(seq ${#header}))"
 for shape in $SHAPES; do
-    printf '%-16s | %s | %s | %s | %s | %s\n' "$(shape_label "$shape")" \
-        "$(cell linkcored "$shape")" "$(cell c "$shape")" "$(cell grpc "$shape")" \
-        "$(ratio linkcored c "$shape")" "$(ratio linkcored grpc "$shape")"
+    row=$(printf '%-16s' "$(shape_label "$shape")")
+    for server in "${RAN[@]}"; do row+=" | $(cell "$server" "$shape")"; done
+    for pair in "${RATIOS[@]}"; do
+        read -r a b <<<"$pair"
+        row+=" | $(ratio "$a" "$b" "$shape")"
+    done
+    printf '%s\n' "$row"
 done
 errs=""
 for key in "${!RESULT[@]}"; do

@@ -62,7 +62,10 @@ public final class Daemon: Sendable {
         // even when [store] path points elsewhere (a failure shows as a refusal to sign).
         try? FileManager.default.createDirectory(atPath: (config.auditWitnessPath as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
+        var secret = try MasterSecret.load(try config.keys.masterSecret.resolvePath())
+        // Only the derived keys are kept (and wiped when freed); the secret itself goes as soon
+        // as they exist, so it is not in the heap for the process's lifetime.
+        defer { secret.wipe() }
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
             maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
@@ -187,6 +190,11 @@ public final class Daemon: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let admin = AdminService(daemon: self)
         let logger = self.logger
+        // Bound under umask 0177, so the socket file is 0600 from the moment it exists; a chmod
+        // after bind left a window in which anyone who could reach the directory could connect.
+        // umask is per process: start() binds before anything else runs that creates files.
+        let previousMask = umask(0o177)
+        defer { umask(previousMask) }
         do {
             let channel = try await Listener.bind(.unix(path: path), group: group) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -194,8 +202,6 @@ public final class Daemon: Sendable {
                                             application: AdminConnectionHandler(admin: admin, logger: logger))
                 }
             }
-            // umask 077 already makes it 0600; say so explicitly in case the daemon runs without it.
-            chmod(path, 0o600)
             adminChannel.withLock { $0 = channel }
         } catch {
             throw DaemonError.listen("admin socket \(path)", "\(error)")

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// A real `linkcore-adapter run` child process with its own adapter.toml, SQLite files and
-/// local API on an ephemeral port, and a small JSON client for that API.
+/// local API on an ephemeral port, and a small JSON client for that API. Unprivileged and without
+/// capabilities, as its unit runs it (`ServiceAccount`).
 final class AdapterProcess: @unchecked Sendable {
     let org: String
     let directory: URL
@@ -35,16 +36,16 @@ final class AdapterProcess: @unchecked Sendable {
         }
         tables += [("api", ["listen = \"127.0.0.1:0\""]), ("backend", backend), ("log", ["level = \"debug\""])]
         try tomlTables(tables, extra: extra).write(toFile: configPath, atomically: true, encoding: .utf8)
-        process = Self.makeProcess(configPath: configPath, logPath: logPath)
+        process = Self.makeProcess(configPath: configPath, logPath: logPath, directory: directory)
     }
 
-    static func makeProcess(configPath: String, logPath: String) -> ChildProcess {
+    static func makeProcess(configPath: String, logPath: String, directory: URL) -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY"] {
             env.removeValue(forKey: key)
         }
         return ChildProcess(executable: Products.path("linkcore-adapter"), arguments: ["run", "--config", configPath],
-                            environment: env, outputPath: logPath)
+                            environment: env, outputPath: logPath, serviceDirectory: directory.path)
     }
 
     /// Starts the adapter and waits for its API port ("api 127.0.0.1:PORT" on standard output).
@@ -66,7 +67,7 @@ final class AdapterProcess: @unchecked Sendable {
 
     /// Starts the adapter again on the same configuration and files (after it exited or was killed).
     func restart() async throws {
-        process = Self.makeProcess(configPath: configPath, logPath: logPath)
+        process = Self.makeProcess(configPath: configPath, logPath: logPath, directory: directory)
         try await start()
     }
 

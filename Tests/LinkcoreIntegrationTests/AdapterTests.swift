@@ -234,7 +234,7 @@ import Testing
             dataset = "a.sqlite"
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let log = temp.url.appendingPathComponent("out.log").path
-        let process = AdapterProcess.makeProcess(configPath: path, logPath: log)
+        let process = AdapterProcess.makeProcess(configPath: path, logPath: log, directory: temp.url)
         try process.run()
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -261,7 +261,7 @@ import Glibc
             "ask", "--core", "127.0.0.1:\(daemon.port)", "--certificate", daemon.pki.path("CITY01.pem"),
             "--private-key", daemon.pki.path("CITY01.key"), "--ca-bundle", daemon.pki.path("ca.pem"),
             "--bp", "BP-TAX", "--provider", "TAX01", "--info", "income", "--codes", codesFile, "--count", "40", "--concurrency", "8",
-        ], environment: ProcessInfo.processInfo.environment, outputPath: out)
+        ], environment: ProcessInfo.processInfo.environment, outputPath: out, serviceDirectory: daemon.temp.url.path)
         try swiftAsker.run()
         while swiftAsker.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         let asked = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
@@ -340,7 +340,7 @@ struct CSDK: Sendable {
         let output = daemon.temp.url.appendingPathComponent("\(example)-\(UUID().uuidString.prefix(6)).out").path
         let process = ChildProcess(executable: "\(buildDirectory)/\(example)",
                                    arguments: options(daemon: daemon, as: name, serverName: serverName) + extra,
-                                   environment: [:], outputPath: output)
+                                   environment: [:], outputPath: output, serviceDirectory: daemon.temp.url.path)
         try process.run()
         return CProgram(process: process, outputPath: output)
     }

@@ -13,34 +13,44 @@ final class ChildProcess: @unchecked Sendable {
     let arguments: [String]
     let environment: [String: String]
     let outputPath: String
+    /// When set, the child runs as `ServiceAccount` (as the systemd unit runs it), after the
+    /// test directory holding this path is handed over to that account.
+    let serviceDirectory: String?
     private let lock = NSLock()
     private var pid: pid_t = 0
     private var exitStatus: Int32?
 
-    init(executable: String, arguments: [String], environment: [String: String], outputPath: String) {
+    init(executable: String, arguments: [String], environment: [String: String], outputPath: String,
+         serviceDirectory: String? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.outputPath = outputPath
+        self.serviceDirectory = serviceDirectory
     }
 
     var processIdentifier: pid_t { lock.withLock { pid } }
 
     func run() throws {
+        var command = [executable] + arguments
+        if let serviceDirectory, ServiceAccount.dropsPrivileges {
+            try ServiceAccount.handOver(serviceDirectory)
+            command = ServiceAccount.launcher + command
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        let rc = posix_spawn(&child, command[0], &actions, nil, argv, envp)
         guard rc == 0 else { throw TestFailure("posix_spawn \(executable): \(String(cString: strerror(rc)))") }
         lock.withLock { pid = child }
     }

@@ -138,10 +138,11 @@ extension NotifySocket {
     @discardableResult
     func waitForStatus(containing text: String, timeout: Duration = .seconds(20)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {  // one more look after the deadline, as in `wait(for:)`
             if let hit = messages.first(where: { $0.split(separator: "\n").contains { $0.hasPrefix("STATUS=") && $0.contains(text) } }) {
                 return hit
             }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("no STATUS= containing \"\(text)\" within \(timeout); got: \(messages)")

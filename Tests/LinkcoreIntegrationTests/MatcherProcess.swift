@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// A real `linkcore-matcher serve` child process with its own matcher.toml and notify socket,
-/// linked to a core on `corePort` with the MATCHER certificate of `pki`.
+/// linked to a core on `corePort` with the MATCHER certificate of `pki`; unprivileged and without
+/// capabilities, as its unit runs it (`ServiceAccount`).
 final class MatcherProcess: @unchecked Sendable {
     let directory: URL
     let pki: TestPKI
@@ -33,7 +34,8 @@ final class MatcherProcess: @unchecked Sendable {
         }
         for (key, value) in environment { env[key] = value }
         process = ChildProcess(executable: Products.path("linkcore-matcher"),
-                               arguments: ["serve", "--config", configPath] + arguments, environment: env, outputPath: logPath)
+                               arguments: ["serve", "--config", configPath] + arguments, environment: env, outputPath: logPath,
+                               serviceDirectory: directory.path)
     }
 
     static func config(pki: TestPKI, corePort: Int, registryPath: String, extra: [String: String]) -> String {

@@ -78,7 +78,7 @@ final class MediationNetwork: @unchecked Sendable {
         let log = dir.appendingPathComponent("provide-\(org)-\(UUID().uuidString.prefix(8)).log").path
         let process = ChildProcess(executable: Products.path("linkcore-adapter"),
                                    arguments: adapterArguments("provide", as: org) + ["--table", table] + options,
-                                   environment: ProcessInfo.processInfo.environment, outputPath: log)
+                                   environment: ProcessInfo.processInfo.environment, outputPath: log, serviceDirectory: dir.path)
         try process.run()
         providers.append(process)
         for _ in 0..<500 {
@@ -111,7 +111,7 @@ final class MediationNetwork: @unchecked Sendable {
         let process = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: adapterArguments("ask", as: org) + [
             "--bp", bp, "--provider", provider, "--info", info, "--codes", codesFile,
             "--count", "\(count)", "--concurrency", "\(concurrency)", "--deadline-ms", "\(deadlineMs)",
-        ], environment: ProcessInfo.processInfo.environment, outputPath: out)
+        ], environment: ProcessInfo.processInfo.environment, outputPath: out, serviceDirectory: dir.path)
         try process.run()
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""

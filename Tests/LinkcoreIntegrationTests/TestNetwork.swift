@@ -83,7 +83,8 @@ final class TempDirectory: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// A real linkcored child process on loopback with its own config, PKI, state and notify socket.
+/// A real linkcored child process on loopback with its own config, PKI, state and notify socket,
+/// run as the unit runs it: unprivileged and without capabilities (`ServiceAccount`).
 final class DaemonProcess: @unchecked Sendable {
     let temp: TempDirectory
     let pki: TestPKI
@@ -123,10 +124,12 @@ final class DaemonProcess: @unchecked Sendable {
         return codes
     }
 
-    /// Runs the real `linkctl` against this daemon's admin socket; returns its exit status and output.
-    func linkctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs the real `linkctl` against this daemon's admin socket, as the test's user or (when
+    /// the tests run as root) as `uid`; returns its exit status and output.
+    func linkctl(_ arguments: [String], uid: uid_t? = nil) async throws -> (status: Int32, output: String) {
         let output = temp.url.appendingPathComponent("linkctl-\(UUID().uuidString.prefix(8)).log").path
-        let process = ChildProcess(executable: Products.path("linkctl"), arguments: arguments + ["--socket", adminSocket],
+        let command = (uid.map { ServiceAccount.launcher(uid: $0, gid: $0) } ?? []) + [Products.path("linkctl")]
+        let process = ChildProcess(executable: command[0], arguments: Array(command.dropFirst()) + arguments + ["--socket", adminSocket],
                                    environment: ProcessInfo.processInfo.environment, outputPath: output)
         try process.run()
         let deadline = ContinuousClock.now + .seconds(20)
@@ -160,11 +163,11 @@ final class DaemonProcess: @unchecked Sendable {
         for (k, v) in environment { env[k] = v }
         if launcher.isEmpty {
             process = ChildProcess(executable: Products.path("linkcored"), arguments: ["--config", configPath],
-                                   environment: env, outputPath: logPath)
+                                   environment: env, outputPath: logPath, serviceDirectory: temp.url.path)
         } else {
             process = ChildProcess(executable: launcher[0],
                                    arguments: Array(launcher.dropFirst()) + [Products.path("linkcored"), "--config", configPath],
-                                   environment: env, outputPath: logPath)
+                                   environment: env, outputPath: logPath, serviceDirectory: temp.url.path)
         }
     }
 
@@ -235,7 +238,7 @@ final class DaemonProcess: @unchecked Sendable {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let seen = notify.messages.count
         process = ChildProcess(executable: process.executable, arguments: process.arguments,
-                               environment: process.environment, outputPath: logPath)
+                               environment: process.environment, outputPath: logPath, serviceDirectory: process.serviceDirectory)
         try process.run()
         do {
             try await notify.wait(for: "READY=1", after: seen)
