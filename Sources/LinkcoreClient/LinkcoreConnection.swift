@@ -47,7 +47,7 @@ public final class LinkcoreConnection: Sendable {
         let channel: any Channel
         switch endpoint {
         case let .tcp(host, port):
-            channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
+            channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
         case let .unix(path):
             channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
         }

@@ -34,10 +34,10 @@ public enum Listener {
         bootstrap = childOptions(bootstrap)
         switch target {
         case let .tcp(host, port):
-            return try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            return try await bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port).get()
         case let .inherited(fd, _):
-            return try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            return try await bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .withBoundSocket(fd).get()
         case let .unix(path):
             return try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
