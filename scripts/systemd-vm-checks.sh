@@ -118,7 +118,8 @@ check reload-again "with the config fixed, systemctl reload exits 0 again" timeo
 # --- watchdog -------------------------------------------------------------------------------
 restarts_before="$(systemctl show -p NRestarts --value linkcored.service)"
 old_pid="$(linkcored_pid)"
-kill -STOP "$old_pid"
+# MainPID is 0 when the service is not running: `kill -STOP 0` would stop this script's own group.
+[ "$old_pid" -gt 1 ] && kill -STOP "$old_pid"
 restarted() {
     local pid; pid="$(linkcored_pid)"
     [ "$(systemctl show -p NRestarts --value linkcored.service)" -gt "$restarts_before" ] &&
