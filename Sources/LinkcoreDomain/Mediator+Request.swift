@@ -13,8 +13,13 @@ extension Mediator {
         func field(_ name: String, _ value: String, max: Int) -> WireError? {
             value.isEmpty || value.utf8.count > max ? WireError(.invalidArgument, "\(name) must be 1-\(max) bytes") : nil
         }
-        if let e = field("bp_id", r.bpID, max: 64) ?? field("provider_org", r.providerOrg, max: 32)
-            ?? field("info_type", r.infoType, max: 64) ?? field("link_code", r.linkCode, max: 64) { return e }
+        // Shapes before anything else: a policy module runs in the daemon's process, and a module
+        // bug reached by a peer's odd bp_id would take the core down (issue 12, finding 8).
+        func shape(_ name: String, _ value: String, _ shape: IdentifierShape) -> WireError? {
+            shape.problem(value).map { WireError(.invalidArgument, "\(name) \($0)") }
+        }
+        if let e = shape("bp_id", r.bpID, .token) ?? shape("provider_org", r.providerOrg, .orgCode)
+            ?? shape("info_type", r.infoType, .token) ?? field("link_code", r.linkCode, max: 64) { return e }
         if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
         if !r.idempotencyKey.isEmpty && !isValidKey(r.idempotencyKey) {
             return WireError(.invalidArgument, "idempotency_key must be 1-64 characters of A-Z a-z 0-9 _ -")

@@ -90,7 +90,18 @@ public final class Mediator: Sendable {
             return result
         }
         let startedAt = now()
-        // (1) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
+        // (1) LA → ID code, checked to be A's live link, before any policy module sees the
+        // request: a forged code reaches no module (issue 12, finding 8). A knows which of its
+        // own codes are live, so refusing them first tells A nothing about the resident.
+        let opened: Link?
+        do {
+            opened = try await links.open(request.linkCode, orgCode: requester)
+        } catch {
+            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            return result
+        }
+        guard let la = opened else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
+        // (2) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
         var permitted = false
         if let b = links.orgs[request.providerOrg], b.role == .agency || b.role == .privateConnector {
             switch await whitelist.decide(Self.query(request, a: a, b: b, atMs: startedAt)) {
@@ -98,20 +109,11 @@ public final class Mediator: Sendable {
                 permitted = decision.permitted
                 result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
-                return await finish(result, request, requester, key: key, link: try? await links.open(request.linkCode, orgCode: requester),
+                return await finish(result, request, requester, key: key, link: la,
                                     .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
             }
         }
-        // (2) LA → ID code, checked to be A's live link.
-        let la: Link?
-        do {
-            la = try await links.open(request.linkCode, orgCode: requester)
-        } catch {
-            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
-            return result
-        }
         guard permitted else { return await finish(result, request, requester, key: key, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
-        guard let la else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
         // (3) B's live link LB. A suspended provider is treated as offline.
         guard let b = links.orgs[request.providerOrg], !b.suspended else {
             return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))

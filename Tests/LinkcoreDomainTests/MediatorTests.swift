@@ -117,11 +117,12 @@ import Testing
         // Not on the whitelist, with a valid LA: refused and logged under the resident.
         let refused = await w.mediator.mediate(request(la, info: "pension"), requester: "CITY01")
         #expect(refused.reply.failure == Mediator.notPermitted && refused.outcome == .refusedByWhitelist && refused.logged)
-        // Not on the whitelist with a forged LA: the same reply, but no resident to log under.
+        // Not on the whitelist with a forged LA: LA is checked first, before any policy module
+        // sees the request (issue 12, finding 8); no resident to log under.
         var forged = Array(la)
         forged[12] = forged[12] == "A" ? "B" : "A"
         let forgedRefusal = await w.mediator.mediate(request(String(forged), info: "pension"), requester: "CITY01")
-        #expect(forgedRefusal.reply.failure == refused.reply.failure && !forgedRefusal.logged)
+        #expect(forgedRefusal.reply.failure == LinkService.invalidLinkCode && !forgedRefusal.logged)
         // Permitted, but LA forged, foreign (TAX01's code), or unknown: one reply, nothing logged.
         let invalid = [String(forged), w.code("TAX01", "10000000001"), "not-a-code"].map { code in
             Task { await w.mediator.mediate(request(code), requester: "CITY01") }
@@ -149,6 +150,12 @@ import Testing
     }
 
     struct BrokenWhitelist: Whitelist {
+        // Identifier shapes (IdentifierShape): checked before anything else.
+        for (bp, info, provider) in [("BP 1", "income", "TAX01"), ("BP1\n", "income", "TAX01"), ("BP1", "in/come", "TAX01"),
+                                     ("BP1", "income", "tax01"), (String(repeating: "B", count: 65), "income", "TAX01")] {
+            let m = await w.mediator.mediate(request(la, provider: provider, bp: bp, info: info), requester: "CITY01")
+            #expect(m.reply.failure?.code == .invalidArgument && m.outcome == nil, "\(bp.debugDescription) \(info) \(provider)")
+        }
         func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
             .failure(WireError(.internal, "module crashed"))
         }
