@@ -16,10 +16,13 @@ public final class Mediator: Sendable {
         public var maxPayloadBytes: Int
         /// How long an idempotency key names its mediation (protocol.md §8).
         public var idempotencyWindowMs: Int64
+        /// The largest answer of B's that is relayed: kept well below the frame limit, so that a
+        /// provider cannot make A's reply frame too large and drop A's connection (issue 12, finding 10).
+        public var maxAnswerBytes: Int
         public init(defaultDeadlineMs: Int64 = 5_000, maxDeadlineMs: Int64 = 30_000, maxPayloadBytes: Int = 262_144,
-                    idempotencyWindowMs: Int64 = 86_400_000) {
+                    idempotencyWindowMs: Int64 = 86_400_000, maxAnswerBytes: Int = 1_044_480) {
             self.defaultDeadlineMs = defaultDeadlineMs; self.maxDeadlineMs = maxDeadlineMs; self.maxPayloadBytes = maxPayloadBytes
-            self.idempotencyWindowMs = idempotencyWindowMs
+            self.idempotencyWindowMs = idempotencyWindowMs; self.maxAnswerBytes = maxAnswerBytes
         }
     }
 
@@ -54,6 +57,8 @@ public final class Mediator: Sendable {
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+    /// The provider code the core sets when B's answer is above `maxAnswerBytes`.
+    public static let answerTooLarge = "ANSWER_TOO_LARGE"
     public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
 
     public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
@@ -148,6 +153,12 @@ public final class Mediator: Sendable {
         provide.query = request.query
         provide.deadlineAtMs = startedAt + deadlineMs
         switch await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now())) {
+        case let .answered(answer) where answer.count > settings.maxAnswerBytes:
+            // Not relayed: A hears a typed refusal on a connection that stays up. The core sets
+            // the provider code, so A can tell it from B's own refusals (protocol.md §8).
+            var error = WireError(.providerRefused, "the provider's answer of \(answer.count) bytes is above the core's limit of \(settings.maxAnswerBytes) bytes")
+            error.providerCode = Self.answerTooLarge
+            return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case let .answered(answer):
             var response = LCMediateResponse()
             response.mediationID = id

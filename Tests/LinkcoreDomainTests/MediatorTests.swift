@@ -107,7 +107,11 @@ import Testing
         }
         w.providers.reply.withLock { $0 = .refused(providerCode: "NO_RECORD", message: "none") }
         #expect(await w.mediator.mediate(request(la), requester: "CITY01").reply.failure?.providerCode == "NO_RECORD")
-        #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused])
+        // An answer above the core's limit is not relayed: a typed refusal (issue 12, finding 10).
+        w.providers.reply.withLock { $0 = .answered([UInt8](repeating: 1, count: w.mediator.settings.maxAnswerBytes + 1)) }
+        let big = await w.mediator.mediate(request(la), requester: "CITY01")
+        #expect(big.reply.failure?.code == .providerRefused && big.reply.failure?.providerCode == Mediator.answerTooLarge)
+        #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused, .providerRefused])
     }
 
     @Test func refusalsBeforeTheProvider() async throws {
