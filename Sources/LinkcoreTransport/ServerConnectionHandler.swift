@@ -279,7 +279,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             closeIfDrained()
         case .hello?:
             answer(id, .failure(WireError(.invalidArgument, "Hello was already received on this connection")), started: nil)
-        case .statusRequest?, .reload?, .orgAdd?, .orgList?, .orgShow?, .orgSetSuspended?, .keysRotate?,
+        // org_show goes to the service: the core serves it to the matcher (its requester check).
+        case .statusRequest?, .reload?, .orgAdd?, .orgList?, .orgSetSuspended?, .keysRotate?,
              .auditVerify?, .feesStatement?:
             answer(id, .failure(WireError(.permissionDenied, "operator messages are accepted only on the admin socket")), started: nil)
         case nil:
