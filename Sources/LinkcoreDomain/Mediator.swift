@@ -43,8 +43,9 @@ public final class Mediator: Sendable {
     private let store: any CoreStore
     private let links: LinkService
     private let whitelist: any Whitelist
-    private let providers: any ProviderGateway
+    let providers: any ProviderGateway
     private let tariff: any Tariff
+    let replyTimes = ProviderReplyTimes()
     public let settings: Settings
     let now: @Sendable () -> Int64
 
@@ -57,6 +58,10 @@ public final class Mediator: Sendable {
 
     public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+    /// B's "no record" (protocol.md §8): relayed in this one form, and given in this form when B
+    /// has no live link to the resident, so that A cannot tell the two apart.
+    public static let noRecordCode = "NO_RECORD"
+    public static let noRecord = WireError(.providerRefused, "the provider has no record for this resident", providerCode: noRecordCode)
     /// The provider code the core sets when B's answer is above `maxAnswerBytes`.
     public static let answerTooLarge = "ANSWER_TOO_LARGE"
     public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
@@ -123,6 +128,15 @@ public final class Mediator: Sendable {
         guard let b = links.orgs[request.providerOrg], !b.suspended else {
             return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
         }
+        // The price, fixed before B is asked (and before LB is looked up, so that a tariff that
+        // cannot decide stops the exchange whether or not B knows the resident).
+        let price: Price?
+        switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
+        case let .success(found): price = found
+        case let .failure(error):
+            return await finish(result, request, requester, key: key, link: la, .policyFailed,
+                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
+        }
         let lb: Link?
         do {
             lb = try await store.liveLink(idCode: la.idCode, orgCode: b.code)
@@ -130,17 +144,11 @@ public final class Mediator: Sendable {
             result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
             return result
         }
-        // B not linked to the resident: the same reply as an unusable LA, so A learns nothing new.
+        // B not linked to the resident: A gets what B would answer for a resident it has no
+        // record of, after what B's recent answers took (issue 12, finding 7a; protocol.md §8).
         guard let lb, let lbCode = try? links.code(for: lb) else {
-            return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
-        }
-        // The price, fixed before B is asked: a tariff that cannot decide stops the exchange.
-        let price: Price?
-        switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
-        case let .success(found): price = found
-        case let .failure(error):
-            return await finish(result, request, requester, key: key, link: la, .policyFailed,
-                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
+            let reply = await answerAsProvider(b.code, deadlineMs: deadline(request.deadlineMs), startedAt: startedAt)
+            return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(reply))
         }
         // (4) Ask B under LB, (5) relay.
         let deadlineMs = deadline(request.deadlineMs)
@@ -152,7 +160,10 @@ public final class Mediator: Sendable {
         provide.infoType = request.infoType
         provide.query = request.query
         provide.deadlineAtMs = startedAt + deadlineMs
-        switch await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now())) {
+        let asked = ContinuousClock.now
+        let reply = await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now()))
+        replyTimes.record(b.code, reply, took: ContinuousClock.now - asked)
+        switch reply {
         case let .answered(answer) where answer.count > settings.maxAnswerBytes:
             // Not relayed: A hears a typed refusal on a connection that stays up. The core sets
             // the provider code, so A can tell it from B's own refusals (protocol.md §8).
@@ -164,6 +175,9 @@ public final class Mediator: Sendable {
             response.mediationID = id
             response.answer = Data(answer)
             return await finish(result, request, requester, key: key, link: la, .answered, .success(response), price: price)
+        case let .refused(code, _) where code == Self.noRecordCode:
+            // One wording for "no record", whoever says it: B, or the core for a B not linked.
+            return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(Self.noRecord))
         case let .refused(code, message):
             var error = WireError(.providerRefused, "the provider refused: \(message.prefix(200))")
             error.providerCode = String(code.prefix(64))
