@@ -301,6 +301,14 @@ let package = Package(
             path: "Benchmarks/mediation",
             swiftSettings: swiftSettings
         ),
+        // Issue 12, 7(a): "B not linked" vs "B says no record", timing distributions and ratios;
+        // `swift build -c release --product norecord-bench && .build/release/norecord-bench`.
+        .executableTarget(
+            name: "norecord-bench",
+            dependencies: ["BenchSupport", "LinkcoreClient", "LinkcoreWire"],
+            path: "Benchmarks/norecord",
+            swiftSettings: swiftSettings
+        ),
         // Whitelist decisions/s through the module ABI vs the same table in process;
         // `swift build -c release && .build/release/policy-bench` (the module .so must be built).
         .executableTarget(

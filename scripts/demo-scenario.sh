@@ -17,7 +17,9 @@ fail() { printf '\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 api() {
+    # Each adapter's bearer token: the 0600 file it created beside its database (docs/adapter.md).
     status="$(curl -s -o "$out" -w '%{http_code}' -X "$2" -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer $(cat "$run/adapters/$1/api-token")" \
         ${4:+--data "$4"} "http://127.0.0.1:${port[$1]}$3")" || status=000
     body="$(cat "$out")"
 }

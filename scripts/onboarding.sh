@@ -36,7 +36,10 @@ fail() { printf '\033[31mFAILED at step %d: %s\033[0m\n' "$n" "$*" >&2; exit 1; 
 out="$dir/last-response.json"
 api() { # PORT METHOD PATH [JSON] -> $status, $body
     : > "$out"
-    status="$(curl -s -o "$out" -w '%{http_code}' -X "$2" -H 'Content-Type: application/json' ${4:+--data "$4"} "http://127.0.0.1:$1$3")" || status=000
+    # The adapter's bearer token: the 0600 file it created beside its database (docs/adapter.md).
+    local token_file="$dir/city/api-token"; [ "$1" = 8492 ] && token_file="$dir/bank/api-token"
+    status="$(curl -s -o "$out" -w '%{http_code}' -X "$2" -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer $(cat "$token_file" 2>/dev/null)" ${4:+--data "$4"} "http://127.0.0.1:$1$3")" || status=000
     body="$(cat "$out")"
 }
 wait_connected() { # PORT

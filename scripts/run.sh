@@ -90,7 +90,9 @@ for entry in "${adapters[@]}"; do
 done
 for entry in "${adapters[@]}"; do
     for _ in $(seq 200); do
-        curl -sf "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | grep -q '"core_connected":true' && break; sleep 0.1
+        # The token file appears at the adapter's first start (0600, beside its database).
+        curl -sf -H "Authorization: Bearer $(cat "$run/adapters/${entry%%:*}/api-token" 2>/dev/null)" \
+            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | grep -q '"core_connected":true' && break; sleep 0.1
     done
 done
 
@@ -98,5 +100,5 @@ echo "== scenario"
 ./scripts/demo-scenario.sh "$run" "$bin"
 echo
 "$bin/linkctl" status --socket "$run/admin.sock" | head -20
-echo "== the network is running; Ctrl-C to stop it. Try: curl -s http://127.0.0.1:8481/openapi.json | jq .paths"
+echo "== the network is running; Ctrl-C to stop it. Try: curl -s -H \"Authorization: Bearer \$(cat $run/adapters/CITY01/api-token)\" http://127.0.0.1:8481/openapi.json | jq .paths"
 wait "${pids[0]}"

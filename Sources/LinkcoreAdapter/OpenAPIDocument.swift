@@ -9,9 +9,10 @@ public enum OpenAPIDocument {
   "info": {
     "title": "linkcore-adapter local API",
     "version": "1.0.0",
-    "description": "The organisation's side of linkcore. Its own systems call this API on 127.0.0.1 and speak only of their own person IDs; the adapter keeps the link codes. No authentication: bind it to the loopback interface or a network the organisation controls. Errors are {\"error\": {code, number, message, provider_code, retryable}} with the core's error code names (docs/protocol.md section 7)."
+    "description": "The organisation's side of linkcore. Its own systems call this API on 127.0.0.1 and speak only of their own person IDs; the adapter keeps the link codes. Every call carries Authorization: Bearer <the token in [api] token_file> (401 UNAUTHENTICATED without it); the Host header must name the listener (127.0.0.1, localhost or the listen host, with the port; 421 MISDIRECTED_REQUEST otherwise, against DNS rebinding); a request body must be Content-Type: application/json (415 UNSUPPORTED_MEDIA_TYPE); over [api] max_connections a connection gets 503 TOO_MANY_CONNECTIONS. Keep it on the loopback interface or a network the organisation controls. Errors are {\"error\": {code, number, message, provider_code, retryable}} with the core's error code names (docs/protocol.md section 7)."
   },
   "servers": [{"url": "http://127.0.0.1:8480"}],
+  "security": [{"bearerToken": []}],
   "paths": {
     "/health": {
       "get": {
@@ -130,6 +131,9 @@ public enum OpenAPIDocument {
     }
   },
   "components": {
+    "securitySchemes": {
+      "bearerToken": {"type": "http", "scheme": "bearer", "description": "The token in the adapter's [api] token_file (mode 0600; created with a random token at first start)."}
+    },
     "responses": {
       "Error": {"description": "refused or failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },

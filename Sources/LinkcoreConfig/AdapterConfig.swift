@@ -40,6 +40,13 @@ public struct AdapterConfig: Sendable, Equatable {
     public struct API: Sendable, Equatable {
         public var listen: ListenAddress
         public var maxBodyBytes: Int
+        /// The 0600 file holding the bearer token every call must carry (created with a random
+        /// token at first start when absent). Default: `api-token` beside the database.
+        public var tokenFile: String
+        /// Open connections at once; one more is answered 503 and closed.
+        public var maxConnections: Int
+        /// A connection with no request in progress that sends nothing for this long is closed.
+        public var idleTimeout: Duration
     }
 
     public enum BackendKind: String, Sendable, Equatable, CaseIterable {

@@ -10,7 +10,7 @@ extension AdapterConfig {
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("matcher", ["address", "server_name", "request_timeout_ms", "link_wait_ms"]),
-        ("api", ["listen", "max_body_bytes"]),
+        ("api", ["listen", "max_body_bytes", "token_file", "max_connections", "idle_timeout_ms"]),
         ("backend", ["kind", "dataset", "url", "timeout_ms"]),
         ("log", ["level"]),
     ]
@@ -71,6 +71,11 @@ extension AdapterConfig {
         let apiSection = section("api")
         let listen = try apiSection.listenAddress("listen", default: "127.0.0.1:8480")
         let maxBody = try apiSection.integer("max_body_bytes", default: 65_536, range: 1_024...16_777_216)
+        let tokenFile = try apiSection.path(
+            "token_file", default: URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("api-token").path,
+            allowCredential: false)
+        let maxConnections = try apiSection.integer("max_connections", default: 64, range: 1...10_000)
+        let idleTimeout = try apiSection.milliseconds("idle_timeout_ms", default: 30_000, range: 100...3_600_000)
 
         let backendSection = section("backend")
         guard backendSection.table.item("kind") != nil else {
@@ -108,7 +113,8 @@ extension AdapterConfig {
                 requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial), reconnectMax: .milliseconds(maximum),
                 crl: crl),
             matcher: matcher,
-            api: API(listen: listen, maxBodyBytes: maxBody),
+            api: API(listen: listen, maxBodyBytes: maxBody, tokenFile: tokenFile, maxConnections: maxConnections,
+                     idleTimeout: idleTimeout),
             backend: Backend(kind: kind, dataset: dataset, url: url, timeout: timeout),
             log: try section("log").log(),
             file: file)

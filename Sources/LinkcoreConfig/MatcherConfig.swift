@@ -65,9 +65,16 @@ public struct MatcherConfig: Sendable, Equatable {
     public struct Matching: Sendable, Equatable {
         /// How long a matching number (突合番号) stays valid after a match.
         public var matchingNumberLifetime: Duration
+        /// Failed matches (MATCH_FAILED) an organisation may have within `failedMatchWindow`;
+        /// beyond, its match requests get RATE_LIMITED until the oldest leaves the window.
+        public var maxFailedMatches: Int
+        public var failedMatchWindow: Duration
 
-        public init(matchingNumberLifetime: Duration = .seconds(15 * 60)) {
+        public init(matchingNumberLifetime: Duration = .seconds(15 * 60), maxFailedMatches: Int = 20,
+                    failedMatchWindow: Duration = .seconds(60)) {
             self.matchingNumberLifetime = matchingNumberLifetime
+            self.maxFailedMatches = maxFailedMatches
+            self.failedMatchWindow = failedMatchWindow
         }
     }
 

@@ -10,7 +10,7 @@ extension MatcherConfig {
             "core",
             ["address", "server_name", "client_certificate", "client_key", "ca_bundle", "crl", "request_timeout_ms", "retry_interval_ms"]
         ),
-        ("matching", ["matching_number_lifetime_ms"]),
+        ("matching", ["matching_number_lifetime_ms", "max_failed_matches", "failed_match_window_ms"]),
         ("limits", Section.limitsKeys),
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
@@ -69,7 +69,10 @@ extension MatcherConfig {
             core: Core(
                 address: coreAddress, serverName: serverName, clientCertificate: clientCertificate, clientKey: clientKey,
                 caBundle: coreCA, requestTimeout: requestTimeout, retryInterval: retryInterval, crl: coreCRL),
-            matching: Matching(matchingNumberLifetime: lifetime),
+            matching: Matching(
+                matchingNumberLifetime: lifetime,
+                maxFailedMatches: try section("matching").integer("max_failed_matches", default: 20, range: 1...1_000_000),
+                failedMatchWindow: try section("matching").milliseconds("failed_match_window_ms", default: 60_000, range: 1_000...86_400_000)),
             limits: try section("limits").limits(),
             shutdown: try section("shutdown").shutdown(),
             log: try section("log").log(),

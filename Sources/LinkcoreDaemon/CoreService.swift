@@ -57,6 +57,17 @@ public struct CoreService: RequestHandling {
             guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
             let request = LCFeesStatementRequest.with { $0.orgCode = peer.orgCode; $0.period = own.period }
             Task { reply(await fees.statement(request).map { .feesStatementResponse($0) }) }
+        case let .orgShow(show)?:
+            // The matcher checks a requester's standing before it matches (issue 12, finding
+            // 7b): registered, not suspended, a role that holds links. Only that much is given,
+            // and only to the matcher; for everyone else it stays an operator message.
+            guard peer.role == .matcher else {
+                return reply.fail(WireError(.permissionDenied, "operator messages are accepted only on the admin socket"))
+            }
+            guard let org = links.orgs[show.code] else { return reply.fail(WireError(.orgUnknown, "organisation is not registered")) }
+            reply(.orgResponse(.with { response in
+                response.org = .with { $0.code = org.code; $0.role = org.role.proto; $0.sector = org.sector.proto; $0.suspended = org.suspended }
+            }))
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
         }

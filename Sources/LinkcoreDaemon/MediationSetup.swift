@@ -22,11 +22,16 @@ extension Daemon {
         return table
     }
 
+    /// What A's reply frame holds besides B's answer is far below this (docs/protocol.md §8).
+    static let answerHeadroomBytes = 4_096
+
     static func mediationSettings(_ config: DaemonConfig) -> Mediator.Settings {
         let m = config.mediation
         return Mediator.Settings(defaultDeadlineMs: Int64(m.defaultDeadline / .milliseconds(1)),
                                  maxDeadlineMs: Int64(m.maxDeadline / .milliseconds(1)), maxPayloadBytes: m.maxPayloadBytes,
-                                 idempotencyWindowMs: Int64(m.idempotencyWindow / .milliseconds(1)))
+                                 idempotencyWindowMs: Int64(m.idempotencyWindow / .milliseconds(1)),
+                                 // Room for the envelope around the answer (id, mediation id, flags) in A's frame.
+                                 maxAnswerBytes: max(0, config.limits.maxFrameBytes - Self.answerHeadroomBytes))
     }
 }
 

@@ -14,6 +14,8 @@ final class PushProviderGateway: ProviderGateway {
 
     init(pusher: Pusher) { self.pusher = pusher }
 
+    func reachable(_ providerOrg: String) -> Bool { !pusher.channels(of: providerOrg).isEmpty }
+
     func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply {
         let channels = pusher.channels(of: providerOrg)
         guard !channels.isEmpty else { return .unavailable }

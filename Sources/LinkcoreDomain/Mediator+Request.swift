@@ -13,15 +13,13 @@ extension Mediator {
         func field(_ name: String, _ value: String, max: Int) -> WireError? {
             value.isEmpty || value.utf8.count > max ? WireError(.invalidArgument, "\(name) must be 1-\(max) bytes") : nil
         }
-        // bp_id, info_type and provider_org go into the resident's access log and the core's own
-        // log: only the documented identifier shapes (docs/protocol.md), never a newline, a
-        // control character or a look-alike.
-        func identifier(_ name: String, _ value: String) -> WireError? {
-            isIdentifier(value) ? nil : WireError(.invalidArgument, "\(name) must be 1-64 characters from A-Z a-z 0-9 . _ : -")
+        // Shapes before anything else: a policy module runs in the daemon's process, and a module
+        // bug reached by a peer's odd bp_id would take the core down (issue 12, finding 8).
+        func shape(_ name: String, _ value: String, _ shape: IdentifierShape) -> WireError? {
+            shape.problem(value).map { WireError(.invalidArgument, "\(name) \($0)") }
         }
-        if let e = identifier("bp_id", r.bpID)
-            ?? (isOrgCode(r.providerOrg) ? nil : WireError(.invalidArgument, "provider_org must be an organisation code (A-Z 0-9 _ -, 2-32 characters)"))
-            ?? identifier("info_type", r.infoType) ?? field("link_code", r.linkCode, max: 64) { return e }
+        if let e = shape("bp_id", r.bpID, .token) ?? shape("provider_org", r.providerOrg, .orgCode)
+            ?? shape("info_type", r.infoType, .token) ?? field("link_code", r.linkCode, max: 64) { return e }
         if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
         if !r.idempotencyKey.isEmpty && !isValidKey(r.idempotencyKey) {
             return WireError(.invalidArgument, "idempotency_key must be 1-64 characters of A-Z a-z 0-9 _ -")
@@ -48,24 +46,6 @@ extension Mediator {
         }
         return MediationKey(requester: requester, key: r.idempotencyKey, fingerprint: AccessChain.sha256(bytes),
                             notBeforeMs: now() - settings.idempotencyWindowMs)
-    }
-
-    /// 1-64 ASCII characters from A-Z a-z 0-9 . _ : - (bp_id, info_type).
-    public static func isIdentifier(_ value: String) -> Bool {
-        (1...64).contains(value.utf8.count)
-            && value.utf8.allSatisfy { c in
-                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x3A || c == 0x2D
-            }
-    }
-
-    /// An organisation code: [A-Z0-9][A-Z0-9_-]{1,31}.
-    public static func isOrgCode(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
-        guard (2...32).contains(bytes.count) else { return false }
-        func allowed(_ c: UInt8, first: Bool) -> Bool {
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (!first && (c == 0x5F || c == 0x2D))
-        }
-        return bytes.enumerated().allSatisfy { allowed($0.element, first: $0.offset == 0) }
     }
 
     static func query(_ r: LCMediateRequest, a: Organisation, b: Organisation, atMs: Int64) -> LCWhitelistQuery {

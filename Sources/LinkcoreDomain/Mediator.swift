@@ -16,10 +16,13 @@ public final class Mediator: Sendable {
         public var maxPayloadBytes: Int
         /// How long an idempotency key names its mediation (protocol.md §8).
         public var idempotencyWindowMs: Int64
+        /// The largest answer of B's that is relayed: kept well below the frame limit, so that a
+        /// provider cannot make A's reply frame too large and drop A's connection (issue 12, finding 10).
+        public var maxAnswerBytes: Int
         public init(defaultDeadlineMs: Int64 = 5_000, maxDeadlineMs: Int64 = 30_000, maxPayloadBytes: Int = 262_144,
-                    idempotencyWindowMs: Int64 = 86_400_000) {
+                    idempotencyWindowMs: Int64 = 86_400_000, maxAnswerBytes: Int = 1_044_480) {
             self.defaultDeadlineMs = defaultDeadlineMs; self.maxDeadlineMs = maxDeadlineMs; self.maxPayloadBytes = maxPayloadBytes
-            self.idempotencyWindowMs = idempotencyWindowMs
+            self.idempotencyWindowMs = idempotencyWindowMs; self.maxAnswerBytes = maxAnswerBytes
         }
     }
 
@@ -40,8 +43,9 @@ public final class Mediator: Sendable {
     private let store: any CoreStore
     private let links: LinkService
     private let whitelist: any Whitelist
-    private let providers: any ProviderGateway
+    let providers: any ProviderGateway
     private let tariff: any Tariff
+    let replyTimes = ProviderReplyTimes()
     public let settings: Settings
     let now: @Sendable () -> Int64
 
@@ -56,6 +60,12 @@ public final class Mediator: Sendable {
     /// The access log's provider for a request that named no registered organisation.
     public static let unregisteredProvider = "-"
     static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+    /// B's "no record" (protocol.md §8): relayed in this one form, and given in this form when B
+    /// has no live link to the resident, so that A cannot tell the two apart.
+    public static let noRecordCode = "NO_RECORD"
+    public static let noRecord = WireError(.providerRefused, "the provider has no record for this resident", providerCode: noRecordCode)
+    /// The provider code the core sets when B's answer is above `maxAnswerBytes`.
+    public static let answerTooLarge = "ANSWER_TOO_LARGE"
     public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
 
     public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
@@ -92,7 +102,18 @@ public final class Mediator: Sendable {
             return result
         }
         let startedAt = now()
-        // (1) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
+        // (1) LA → ID code, checked to be A's live link, before any policy module sees the
+        // request: a forged code reaches no module (issue 12, finding 8). A knows which of its
+        // own codes are live, so refusing them first tells A nothing about the resident.
+        let opened: Link?
+        do {
+            opened = try await links.open(request.linkCode, orgCode: requester)
+        } catch {
+            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            return result
+        }
+        guard let la = opened else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
+        // (2) The whitelist. An unregistered provider, or one that cannot provide, is never permitted.
         var permitted = false
         if let b = links.orgs[request.providerOrg], b.role == .agency || b.role == .privateConnector {
             switch await whitelist.decide(Self.query(request, a: a, b: b, atMs: startedAt)) {
@@ -100,23 +121,23 @@ public final class Mediator: Sendable {
                 permitted = decision.permitted
                 result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
-                return await finish(result, request, requester, key: key, link: try? await links.open(request.linkCode, orgCode: requester),
+                return await finish(result, request, requester, key: key, link: la,
                                     .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
             }
         }
-        // (2) LA → ID code, checked to be A's live link.
-        let la: Link?
-        do {
-            la = try await links.open(request.linkCode, orgCode: requester)
-        } catch {
-            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
-            return result
-        }
         guard permitted else { return await finish(result, request, requester, key: key, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
-        guard let la else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
         // (3) B's live link LB. A suspended provider is treated as offline.
         guard let b = links.orgs[request.providerOrg], !b.suspended else {
             return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
+        }
+        // The price, fixed before B is asked (and before LB is looked up, so that a tariff that
+        // cannot decide stops the exchange whether or not B knows the resident).
+        let price: Price?
+        switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
+        case let .success(found): price = found
+        case let .failure(error):
+            return await finish(result, request, requester, key: key, link: la, .policyFailed,
+                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
         }
         let lb: Link?
         do {
@@ -125,17 +146,11 @@ public final class Mediator: Sendable {
             result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
             return result
         }
-        // B not linked to the resident: the same reply as an unusable LA, so A learns nothing new.
+        // B not linked to the resident: A gets what B would answer for a resident it has no
+        // record of, after what B's recent answers took (issue 12, finding 7a; protocol.md §8).
         guard let lb, let lbCode = try? links.code(for: lb) else {
-            return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(LinkService.invalidLinkCode))
-        }
-        // The price, fixed before B is asked: a tariff that cannot decide stops the exchange.
-        let price: Price?
-        switch await tariff.price(.mediation, payer: a, bpID: request.bpID, atMs: startedAt) {
-        case let .success(found): price = found
-        case let .failure(error):
-            return await finish(result, request, requester, key: key, link: la, .policyFailed,
-                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
+            let reply = await answerAsProvider(b.code, deadlineMs: deadline(request.deadlineMs), startedAt: startedAt)
+            return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(reply))
         }
         // (4) Ask B under LB, (5) relay.
         let deadlineMs = deadline(request.deadlineMs)
@@ -147,12 +162,24 @@ public final class Mediator: Sendable {
         provide.infoType = request.infoType
         provide.query = request.query
         provide.deadlineAtMs = startedAt + deadlineMs
-        switch await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now())) {
+        let asked = ContinuousClock.now
+        let reply = await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now()))
+        replyTimes.record(b.code, reply, took: ContinuousClock.now - asked)
+        switch reply {
+        case let .answered(answer) where answer.count > settings.maxAnswerBytes:
+            // Not relayed: A hears a typed refusal on a connection that stays up. The core sets
+            // the provider code, so A can tell it from B's own refusals (protocol.md §8).
+            var error = WireError(.providerRefused, "the provider's answer of \(answer.count) bytes is above the core's limit of \(settings.maxAnswerBytes) bytes")
+            error.providerCode = Self.answerTooLarge
+            return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case let .answered(answer):
             var response = LCMediateResponse()
             response.mediationID = id
             response.answer = Data(answer)
             return await finish(result, request, requester, key: key, link: la, .answered, .success(response), price: price)
+        case let .refused(code, _) where code == Self.noRecordCode:
+            // One wording for "no record", whoever says it: B, or the core for a B not linked.
+            return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(Self.noRecord))
         case let .refused(code, message):
             var error = WireError(.providerRefused, "the provider refused: \(PeerText.safe(message, max: 200))")
             error.providerCode = PeerText.safe(code, max: 64)

@@ -6,6 +6,12 @@ import LinkcoreWire
 public protocol ProviderGateway: Sendable {
     /// B's answer; never throws: every way it can go wrong is a `ProviderReply`.
     func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply
+    /// Whether B has a connection that takes requests now (what `ask` would find).
+    func reachable(_ providerOrg: String) -> Bool
+}
+
+extension ProviderGateway {
+    public func reachable(_ providerOrg: String) -> Bool { true }
 }
 
 public enum ProviderReply: Sendable, Equatable {

@@ -18,7 +18,7 @@ public enum Pipelines {
             try sync.addHandler(TLSHandler(context: tls, role: role))
         }
         try sync.addHandler(FrameReader(maxFrameBytes: limits.maxFrameBytes, frameTimeout: limits.frameTimeout))
-        try sync.addHandler(EnvelopeWriter())
+        try sync.addHandler(EnvelopeWriter(maxFrameBytes: limits.maxFrameBytes, answerOversizedReplies: role == .server))
         try sync.addHandler(application)
     }
 

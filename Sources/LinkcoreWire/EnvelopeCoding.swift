@@ -34,18 +34,43 @@ extension LCEnvelope {
     }
 }
 
-/// Encodes outbound envelopes as frames.
+/// Encodes outbound envelopes as frames, and never sends one above `maxFrameBytes`: the peer
+/// would close the connection (FRAME_TOO_LARGE) and lose everything in flight on it (issue 12,
+/// finding 10). The write fails with FRAME_TOO_LARGE instead; on a server, a reply to the
+/// peer's request is replaced by a typed error with the same id, so the peer hears of it.
 public final class EnvelopeWriter: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = LCEnvelope
     public typealias OutboundOut = ByteBuffer
 
-    public init() {}
+    let maxFrameBytes: Int
+    let answerOversizedReplies: Bool
+
+    public init(maxFrameBytes: Int = WireDefaults.maxFrameBytes, answerOversizedReplies: Bool = false) {
+        self.maxFrameBytes = maxFrameBytes
+        self.answerOversizedReplies = answerOversizedReplies
+    }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let envelope = unwrapOutboundIn(data)
         var buffer = context.channel.allocator.buffer(capacity: 64)
         do {
             try envelope.writeFrame(into: &buffer)
+            let length = buffer.readableBytes - FrameReader.headerBytes
+            guard length <= maxFrameBytes else {
+                let refusal = WireError(.frameTooLarge, "outbound frame of \(length) bytes (\(envelope.bodyName)) exceeds the limit of \(maxFrameBytes) bytes; not sent")
+                // Only a reply (a *Response body) is answered: an error with the id of a request
+                // the core started would read, on the peer's side, as a reply to one of its own.
+                if answerOversizedReplies, envelope.id != 0, envelope.bodyName.hasSuffix("Response") {
+                    // .internal, not FRAME_TOO_LARGE: the connection stays usable (protocol.md §7).
+                    var reply = WireError(.internal, "the reply of \(length) bytes is above the frame limit of \(maxFrameBytes) bytes; nothing was sent")
+                    reply.retryable = false
+                    buffer.clear()
+                    try reply.envelope(id: envelope.id).writeFrame(into: &buffer)
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                }
+                promise?.fail(refusal)
+                return
+            }
             context.write(wrapOutboundOut(buffer), promise: promise)
         } catch {
             promise?.fail(error)

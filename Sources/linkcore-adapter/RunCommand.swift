@@ -41,10 +41,21 @@ struct Run: AsyncParsableCommand {
             fail("\(error)")
             throw ExitCode(78)
         }
+        let token: String
+        do {
+            token = try APIToken.load(path: settings.api.tokenFile)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            fail("\(error)")
+            throw ExitCode(78)
+        }
         let api: LocalAPI
         do {
-            api = try await LocalAPI.start(host: settings.api.listen.host, port: settings.api.listen.port,
-                                           maxBodyBytes: settings.api.maxBodyBytes, router: APIRouter(service: service))
+            let idleMs = Int64(settings.api.idleTimeout.components.seconds * 1000 + settings.api.idleTimeout.components.attoseconds / 1_000_000_000_000_000)
+            let limits = LocalAPI.Limits(maxBodyBytes: settings.api.maxBodyBytes, maxConnections: settings.api.maxConnections,
+                                         idleTimeoutMs: idleMs)
+            api = try await LocalAPI.start(host: settings.api.listen.host, port: settings.api.listen.port, token: token,
+                                           limits: limits, router: APIRouter(service: service))
         } catch {
             logger.critical("cannot listen", metadata: ["address": "\(settings.api.listen)", "error": "\(error)"])
             fail("cannot listen on \(settings.api.listen): \(error)")

@@ -54,7 +54,9 @@ final class MatcherServer: Sendable {
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
         service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
-            core: core, figures: figures, logger: logger)
+            core: core, figures: figures,
+            failedMatches: FailedMatchLimiter(limit: config.matching.maxFailedMatches, window: config.matching.failedMatchWindow),
+            logger: logger)
         forwarder = ChangeForwarder(store: store, core: core, logger: logger)
     }
 

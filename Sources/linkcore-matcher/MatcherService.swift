@@ -15,11 +15,12 @@ struct MatcherService: RequestHandling {
     let matcher: Matcher
     let core: CoreLink
     let figures: MatcherFigures
+    let failedMatches: FailedMatchLimiter
     let logger: Logger
 
     func admit(orgCode: String) -> Result<LCRole, WireError> {
-        // Any organisation with a network certificate may ask; the core decides whether it
-        // may hold links (ORG_UNKNOWN / ORG_SUSPENDED come back from the issuance).
+        // Any organisation with a network certificate may connect; each match request is
+        // checked with the core first (`requesterRefusal`), before any matching.
         .success(.unspecified)
     }
 
@@ -35,6 +36,14 @@ struct MatcherService: RequestHandling {
     }
 
     func match(_ request: LCMatchRequest, orgCode: String) async -> Result<LCEnvelope.OneOf_Body, WireError> {
+        // The requester first, then its failure budget: neither depends on the facts, so an
+        // organisation that may not match, or has failed too often, learns nothing from them.
+        if let refusal = await requesterRefusal(orgCode) { return .failure(refusal) }
+        if let wait = failedMatches.retryAfter(orgCode) {
+            let ms = UInt32(clamping: max(1, Int((wait / .milliseconds(1)).rounded(.up))))
+            return .failure(WireError(.rateLimited, "\(failedMatches.limit) failed matches within \(failedMatches.window / .seconds(1)) s; retry later",
+                                      retryAfterMs: ms))
+        }
         guard !request.consentRef.isEmpty else {
             return .failure(WireError(.invalidArgument, "consent_ref is required"))
         }
@@ -59,6 +68,7 @@ struct MatcherService: RequestHandling {
         switch outcome {
         case let .success(t): ticket = t
         case .failure(.noUniqueMatch):
+            failedMatches.recordFailure(orgCode)
             return .failure(WireError(.matchFailed, "no unique resident matches"))
         case let .failure(.invalidInput(why)):
             return .failure(WireError(.invalidArgument, why))

@@ -105,9 +105,14 @@ import Testing
             #expect(m.reply.failure?.code == code)
             #expect(m.outcome == outcome && m.logged)
         }
-        w.providers.reply.withLock { $0 = .refused(providerCode: "NO_RECORD", message: "none") }
-        #expect(await w.mediator.mediate(request(la), requester: "CITY01").reply.failure?.providerCode == "NO_RECORD")
-        #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused])
+        w.providers.reply.withLock { $0 = .refused(providerCode: "NO_RECORD", message: "B's own wording") }
+        // B's "no record" is relayed in the core's one wording (the same as for a B not linked).
+        #expect(await w.mediator.mediate(request(la), requester: "CITY01").reply.failure == Mediator.noRecord)
+        // An answer above the core's limit is not relayed: a typed refusal (issue 12, finding 10).
+        w.providers.reply.withLock { $0 = .answered([UInt8](repeating: 1, count: w.mediator.settings.maxAnswerBytes + 1)) }
+        let big = await w.mediator.mediate(request(la), requester: "CITY01")
+        #expect(big.reply.failure?.code == .providerRefused && big.reply.failure?.providerCode == Mediator.answerTooLarge)
+        #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused, .providerRefused])
     }
 
     @Test func refusalsBeforeTheProvider() async throws {
@@ -117,11 +122,12 @@ import Testing
         // Not on the whitelist, with a valid LA: refused and logged under the resident.
         let refused = await w.mediator.mediate(request(la, info: "pension"), requester: "CITY01")
         #expect(refused.reply.failure == Mediator.notPermitted && refused.outcome == .refusedByWhitelist && refused.logged)
-        // Not on the whitelist with a forged LA: the same reply, but no resident to log under.
+        // Not on the whitelist with a forged LA: LA is checked first, before any policy module
+        // sees the request (issue 12, finding 8); no resident to log under.
         var forged = Array(la)
         forged[12] = forged[12] == "A" ? "B" : "A"
         let forgedRefusal = await w.mediator.mediate(request(String(forged), info: "pension"), requester: "CITY01")
-        #expect(forgedRefusal.reply.failure == refused.reply.failure && !forgedRefusal.logged)
+        #expect(forgedRefusal.reply.failure == LinkService.invalidLinkCode && !forgedRefusal.logged)
         // Permitted, but LA forged, foreign (TAX01's code), or unknown: one reply, nothing logged.
         let invalid = [String(forged), w.code("TAX01", "10000000001"), "not-a-code"].map { code in
             Task { await w.mediator.mediate(request(code), requester: "CITY01") }
@@ -130,9 +136,9 @@ import Testing
             let m = await task.value
             #expect(m.reply.failure == LinkService.invalidLinkCode && m.outcome == .invalidLink && !m.logged)
         }
-        // B not linked to the resident: the same reply as a bad LA, logged under the resident.
+        // B not linked to the resident: B's own "no record" (issue 12, finding 7a), logged under the resident.
         let unlinked = await w.mediator.mediate(request(w.code("CITY01", "10000000002")), requester: "CITY01")
-        #expect(unlinked.reply.failure == LinkService.invalidLinkCode && unlinked.outcome == .invalidLink && unlinked.logged)
+        #expect(unlinked.reply.failure == Mediator.noRecord && unlinked.outcome == .invalidLink && unlinked.logged)
         // A suspended provider is unavailable; an unregistered or non-provider org is not permitted.
         #expect(await w.mediator.mediate(request(la, provider: "SLEEPY01"), requester: "CITY01").reply.failure?.code == .providerUnavailable)
         #expect(await w.mediator.mediate(request(la, provider: "NOBODY"), requester: "CITY01").reply.failure?.code == .notPermitted)
@@ -144,6 +150,12 @@ import Testing
         big.query = Data(count: 17)
         #expect(await w.mediator.mediate(big, requester: "CITY01").reply.failure?.code == .invalidArgument)
         #expect(await w.mediator.mediate(request(la, bp: ""), requester: "CITY01").reply.failure?.code == .invalidArgument)
+        // Identifier shapes (IdentifierShape): checked before anything else.
+        for (bp, info, provider) in [("BP 1", "income", "TAX01"), ("BP1\n", "income", "TAX01"), ("BP1", "in/come", "TAX01"),
+                                     ("BP1", "income", "tax01"), (String(repeating: "B", count: 65), "income", "TAX01")] {
+            let m = await w.mediator.mediate(request(la, provider: provider, bp: bp, info: info), requester: "CITY01")
+            #expect(m.reply.failure?.code == .invalidArgument && m.outcome == nil, "\(bp.debugDescription) \(info) \(provider)")
+        }
         #expect(w.providers.asked.withLock { $0.isEmpty })
         #expect(try await log(w).map(\.outcome) == [.refusedByWhitelist, .invalidLink, .providerUnavailable, .refusedByWhitelist, .refusedByWhitelist])
     }

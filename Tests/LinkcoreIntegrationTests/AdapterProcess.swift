@@ -81,6 +81,12 @@ final class AdapterProcess: @unchecked Sendable {
         throw TestFailure("adapter \(org) did not connect to the core:\n\(log)")
     }
 
+    /// The local API's bearer token: the file the adapter created beside its database at first start.
+    func token() throws -> String {
+        try String(contentsOfFile: directory.appendingPathComponent("api-token").path, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     private var apiLines: [Substring] { log.split(separator: "\n").filter { $0.hasPrefix("api 127.0.0.1:") } }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -99,6 +105,7 @@ final class AdapterProcess: @unchecked Sendable {
         request.httpBody = body
         request.timeoutInterval = 30
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        request.setValue("Bearer \(try token())", forHTTPHeaderField: "Authorization")
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }

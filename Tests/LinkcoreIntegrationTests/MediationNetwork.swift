@@ -70,9 +70,10 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// Starts `linkcore-adapter provide` for `org`, answering from its table, and waits until it is connected.
     @discardableResult
-    func startProvider(_ org: String, options: [String] = []) async throws -> ChildProcess {
+    /// `answers` replaces a resident's answer; `only`, when given, keeps only those residents in the table.
+    func startProvider(_ org: String, options: [String] = [], answers: [String: String] = [:], only: Set<String>? = nil) async throws -> ChildProcess {
         let table = dir.appendingPathComponent("\(org).tsv").path
-        let lines = (codes[org] ?? [:]).map { "\($0.value)\t\(Self.answer(for: $0.key))" }
+        let lines = (codes[org] ?? [:]).filter { only?.contains($0.key) ?? true }.map { "\($0.value)\t\(answers[$0.key] ?? Self.answer(for: $0.key))" }
         try (lines.joined(separator: "\n") + "\n").write(toFile: table, atomically: true, encoding: .utf8)
         // A log per process: "ready" from an earlier provider must not count for this one.
         let log = dir.appendingPathComponent("provide-\(org)-\(UUID().uuidString.prefix(8)).log").path

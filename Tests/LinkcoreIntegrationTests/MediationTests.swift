@@ -27,12 +27,14 @@ import Testing
         // Whitelist: CITY02 may ask TAX01 for income (wildcard) but not SLOW01, and nobody may ask for pensions.
         #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: linked, info: "pension").first?.code == 300)
         #expect(try await net.ask(as: "CITY02", provider: "OFFLINE01", residents: linked).first?.code == 300)
-        // A forged code, another organisation's code, and a resident B does not know: one reply.
+        // A forged code and another organisation's code: one reply. A resident B has no link to:
+        // B's own "no record" (issue 12, finding 7a; MediationNoRecordTests).
         var forged = Array(net.code("CITY01", linked[0]))
         forged[10] = forged[10] == "A" ? "B" : "A"
         let invalid = try await net.ask(as: "CITY01", provider: "TAX01", residents: [], count: 3,
                                         codes: [String(forged), net.code("CITY02", linked[0]), net.code("CITY01", Self.residents[3])])
-        #expect(invalid.map(\.code) == [200, 200, 200])
+        #expect(invalid.map(\.code) == [200, 200, 303])
+        #expect(invalid.last?.providerCode == "NO_RECORD")
         // Provider offline, refusing (its own code relayed), suspended.
         #expect(try await net.ask(as: "CITY01", provider: "OFFLINE01", residents: linked).first?.code == 301)
         let refusal = try await net.ask(as: "CITY01", provider: "NOPE01", residents: linked).first

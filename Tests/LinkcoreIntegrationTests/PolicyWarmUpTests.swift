@@ -77,12 +77,15 @@ import Testing
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
                                              policy: Self.policy(module: module, config: config, deadlineMs: 500))
         defer { net.stop() }
+        // A live link code of CITY01's: since issue 12 (finding 8) a forged one reaches no module.
+        try await net.link(residents: ["20000000001"], to: ["CITY01", "TAX01"])
+        let linkCode = net.code("CITY01", "20000000001")
         let a = try await net.daemon.connect(as: "CITY01")
         defer { Task { await a.close() } }
         func mediate(_ bp: String) async -> WireError? {
             do {
                 _ = try await a.request(.mediate(.with {
-                    $0.bpID = bp; $0.providerOrg = "TAX01"; $0.linkCode = "NOT-A-LINK-CODE"; $0.infoType = "income"
+                    $0.bpID = bp; $0.providerOrg = "TAX01"; $0.linkCode = linkCode; $0.infoType = "income"
                 }))
                 return nil
             } catch {

@@ -6,6 +6,8 @@
  *   GARBAGE   returns bytes that are not a WhitelistDecision
  *   NOREASON  returns a well-formed refusal that gives no reason
  *   HUGE      claims a 1 GiB decision
+ *   CRASH*    (any BP-ID starting so) dereferences a null pointer: the process dies of SIGSEGV (a module bug reached
+ *             by a peer's bp_id; the core must check the request before any module sees it)
  * Compile-time switches make the broken tables: -DFAULTY_ABI=2, -DFAULTY_MAGIC=0x1234,
  * -DFAULTY_KIND=2, -DFAULTY_CONTRACT=\"linkcore.v2\". A configuration containing "fail-init"
  * makes init refuse. Configuration lines (each optional):
@@ -121,6 +123,9 @@ static int f_decide(void *opaque, const uint8_t *query, size_t len, uint8_t **ou
         return LC_POLICY_OK;
     } else if (strcmp(bp, "NOREASON") == 0) {
         return answer(&d, out, out_len);
+    } else if (strncmp(bp, "CRASH", 5) == 0) {
+        volatile int *null = NULL;
+        return *null;
     } else if (strcmp(bp, "HUGE") == 0) {
         *out = malloc(1);
         *out_len = (size_t)1 << 30;
