@@ -68,7 +68,8 @@ public final class Daemon: Sendable {
         defer { secret.wipe() }
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
-            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg,
+            maxPerAddress: config.limits.maxConnectionsPerAddress, maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
         let policyFailures = PolicyFailureLog(logger: logger)
@@ -140,7 +141,9 @@ public final class Daemon: Sendable {
             idleTimeout: timeAmount(l.idleTimeout),
             keepalive: timeAmount(l.keepalive),
             handshakeTimeout: timeAmount(config.tls.handshakeTimeout),
-            writeBufferHighBytes: l.writeBufferHighBytes)
+            writeBufferHighBytes: l.writeBufferHighBytes,
+            maxOutboundBytes: l.maxOutboundBytes,
+            closeTimeout: timeAmount(l.closeTimeout))
     }
 
     // MARK: start

@@ -67,6 +67,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     private var batch = MetricsBatch()
     private var requestsSinceReport: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
+    /// The source address counted at accept; nil when the socket was refused there.
+    private var acceptedAddress: String?
     private var coreNextID: UInt64 = 1
     /// Requests the core started on this connection and waits for: they count as in flight, so
     /// a drain keeps the connection open until they are answered or their deadline passes.
@@ -90,6 +92,16 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         env.metrics.connectionOpened()
         if let remote = context.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
         let channel = context.channel
+        let address = ConnectionRegistry.sourceAddress(channel)
+        if let refusal = env.registry.accept(channel, address: address) {
+            // Before TLS nothing can be said to the peer: the socket is closed at once, so a
+            // flood of bare connections costs a file descriptor for microseconds, not seconds.
+            phase = .closing
+            logger.debug("connection refused at accept", metadata: ["reason": "\(refusal)"])
+            context.close(promise: nil)
+            return
+        }
+        acceptedAddress = address
         let logger = self.logger
         handshakeTimer = context.eventLoop.scheduleTask(in: env.limits.handshakeTimeout) {
             logger.info("closing connection: TLS handshake and Hello not completed in time")
@@ -103,6 +115,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         reportMetrics()
         env.metrics.connectionClosed()
         if admitted { env.registry.remove(context.channel) }
+        if let acceptedAddress { env.registry.release(context.channel, address: acceptedAddress) }
+        acceptedAddress = nil
         if !inFlight.isEmpty {
             logger.debug("connection closed with requests in flight", metadata: ["in_flight": "\(inFlight.count)"])
             batch.inFlightDelta -= inFlight.count
