@@ -176,6 +176,13 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             request.promise.fail(WireError(.unavailable, "the connection cannot take requests"))
             return
         }
+        guard context.channel.isWritable else {
+            // The peer is not reading what the core already sent: queueing more would only grow
+            // memory until a deadline. Fail now; the caller answers PROVIDER_UNAVAILABLE
+            // (retryable) or leaves the push pending in the store for a later attempt.
+            request.promise.fail(WireError(.unavailable, "the peer is not reading (write_buffer_high_bytes reached)"))
+            return
+        }
         let id = coreNextID
         coreNextID += 1
         var pending = CorePending(promise: request.promise, deadline: .now() + request.timeout,
@@ -248,6 +255,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         if needsFlush {
             needsFlush = false
             context.flush()
+            checkOutbound(context: context)
         }
         reportMetrics()
         context.fireChannelReadComplete()
@@ -437,7 +445,19 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             needsFlush = true
         } else {
             context.flush()
+            checkOutbound(context: context)
         }
+    }
+
+    /// Closes a connection whose peer leaves more than `maxOutboundBytes` unread: reading from it
+    /// already stopped at the high-water mark, so only the core's replies to requests read
+    /// before that, and its own requests, can get here.
+    private func checkOutbound(context: ChannelHandlerContext) {
+        guard let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+              buffered > env.limits.maxOutboundBytes else { return }
+        logger.warning("closing connection: the peer does not read", metadata: ["buffered_bytes": "\(buffered)"])
+        phase = .closing
+        context.close(promise: nil)
     }
 
     /// Sends a typed refusal and closes: the peer can read why before the connection ends.
@@ -447,7 +467,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         phase = .closing
         batch.errors.append(error.code)
         let channel = context.channel
+        // The refusal may never leave if the peer does not read: close after closeTimeout anyway.
+        let deadline = context.eventLoop.scheduleTask(in: env.limits.closeTimeout) {
+            channel.close(promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(error.envelope(id: id))).whenComplete { _ in
+            deadline.cancel()
             channel.close(promise: nil)
         }
     }
