@@ -14,6 +14,8 @@ public final class ConnectionRegistry: Sendable {
         public var requests: UInt64
         public var inFlight: Int
         public var acceptsPushes: Bool
+        /// The client certificate's serial (upper-case hex), to find sessions a new CRL revokes.
+        public var certificateSerial: String
     }
 
     private struct State {
@@ -78,7 +80,7 @@ public final class ConnectionRegistry: Sendable {
     }
 
     /// Admits an authenticated connection, or says which limit it hit.
-    func admit(_ channel: any Channel, orgCode: String, acceptsPushes: Bool = false) -> WireError? {
+    func admit(_ channel: any Channel, orgCode: String, acceptsPushes: Bool = false, certificateSerial: String = "") -> WireError? {
         let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
         return state.withLock { s in
             if s.entries.count >= maxConnections {
@@ -89,7 +91,7 @@ public final class ConnectionRegistry: Sendable {
             }
             s.entries[ObjectIdentifier(channel)] = Entry(
                 channel: channel, orgCode: orgCode, remoteAddress: remote, connectedAt: Date(), requests: 0, inFlight: 0,
-                acceptsPushes: acceptsPushes)
+                acceptsPushes: acceptsPushes, certificateSerial: certificateSerial)
             s.perOrg[orgCode, default: 0] += 1
             s.awaitingHello.remove(ObjectIdentifier(channel))
             return nil

@@ -26,6 +26,13 @@ public struct DrainEvent: Sendable {
     public init(drainMs: UInt32) { self.drainMs = drainMs }
 }
 
+/// Ends a session at once: the error (id 0) is sent, then the connection is closed. Used when
+/// the organisation is suspended or its certificate revoked while the session is open.
+public struct EndSessionEvent: Sendable {
+    public var error: WireError
+    public init(error: WireError) { self.error = error }
+}
+
 /// Asks a connection to send a request the core starts (ProvideRequest, LinkIssued,
 /// ChangeEvent) and to complete `promise` with the peer's reply envelope (which may be an Error).
 public struct CoreRequestEvent: Sendable {
@@ -166,6 +173,10 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         case let request as CoreRequestEvent:
             promise?.succeed()
             startCoreRequest(request)
+        case let end as EndSessionEvent:
+            promise?.succeed()
+            logger.info("session ended by the core", metadata: ["error": "\(end.error)"])
+            refuse(end.error, id: 0)
         default:
             context.triggerUserOutboundEvent(event, promise: promise)
         }
@@ -286,7 +297,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         case let .failure(error): return refuse(error, id: envelope.id)
         }
         guard let context else { return }
-        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode, acceptsPushes: hello.acceptsPushes) {
+        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode, acceptsPushes: hello.acceptsPushes,
+                                             certificateSerial: identity.serialHex) {
             return refuse(limitHit, id: envelope.id)
         }
         admitted = true
@@ -317,6 +329,22 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     /// and never answered.
     private func dispatch(_ envelope: LCEnvelope, peer: Peer) {
         let id = envelope.id
+        var peer = peer
+        if envelope.body?.kind != .reply && envelope.body?.kind != .notice {
+            // Admission holds per request, not only at Hello: an organisation suspended (or
+            // removed) since is refused with its typed error and the session ends; a role
+            // changed since applies to this request.
+            switch env.service.admit(orgCode: peer.orgCode) {
+            case let .failure(error):
+                logger.info("session ended: the organisation is no longer admitted", metadata: ["error": "\(error)"])
+                return refuse(error, id: id)
+            case let .success(role) where role != peer.role:
+                peer.role = role
+                phase = .active(peer)
+            case .success:
+                break
+            }
+        }
         guard let body = envelope.body else {
             // A body this version does not know: a request of a newer version, or (id 0) a
             // message that expects no reply; the core cannot tell which, so id 0 is not refused.
