@@ -4,9 +4,9 @@
 #
 # verify insists that ExecStart= exists. So that the check runs on a build or CI machine where
 # linkcored and linkcore-matcher are not installed, the units are copied to a temporary directory
-# and ExecStart's /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
+# and Exec*'s /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
 # changed, and the files in the repository are never modified. Set LINKCORED=/path/to/linkcored
-# LINKCORE_MATCHER=/path/to/linkcore-matcher and LINKCORE_ADAPTER=/path/to/linkcore-adapter to verify
+# LINKCORE_MATCHER=/path/to/linkcore-matcher, LINKCORE_ADAPTER=/path/to/linkcore-adapter and LINKCTL=/path/to/linkctl to verify
 # against real binaries instead.
 #
 # Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when a score is higher)
@@ -25,12 +25,14 @@ stub() {
 linkcored="${LINKCORED:-$(stub linkcored)}"
 matcher="${LINKCORE_MATCHER:-$(stub linkcore-matcher)}"
 adapter="${LINKCORE_ADAPTER:-$(stub linkcore-adapter)}"
+linkctl="${LINKCTL:-$(stub linkctl)}"
 
 units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service)
 services=(linkcored.service linkcore-matcher.service linkcore-adapter.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
         -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \
+        -e "s#/usr/local/bin/linkctl\\b#${linkctl}#g" \
         "$here/systemd/$unit" >"$tmp/$unit"
 done
 

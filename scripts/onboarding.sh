@@ -51,7 +51,7 @@ wait_connected() { # PORT
 step "Operator: the network's PKI, the core (whitelist and fees modules) and the matching authority"
 "$bin/linkctl" pki init --dir "$dir/operator/pki" --server-name localhost --server-ip 127.0.0.1 >/dev/null
 for org in CITY01 MATCHER; do "$bin/linkctl" pki issue --dir "$dir/operator/pki" --org "$org" --name "Demo $org" >/dev/null; done
-(umask 077 && head -c 32 /dev/urandom > "$dir/operator/master.key")
+"$bin/linkctl" keys master-init --out "$dir/operator/master.key" >/dev/null
 sed -e "s|@RUN@/pki|$dir/operator/pki|g" -e "s|@RUN@/master.key|$dir/operator/master.key|g" -e "s|@RUN@|$dir/operator|g" \
     -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" -e "s|127.0.0.1:7400|127.0.0.1:7410|" "$etc/linkcored.local.toml" > "$dir/operator/linkcored.toml"
 cp "$etc/whitelist-builtin.csv" "$dir/operator/"

@@ -30,7 +30,7 @@ if [ ! -f "$run/pki/ca.pem" ]; then
         "$bin/linkctl" pki issue --dir "$run/pki" --org "${entry%%:*}" --name "Demo ${entry%%:*}"
     done
 fi
-[ -f "$run/master.key" ] || (umask 077 && head -c 32 /dev/urandom > "$run/master.key")
+[ -f "$run/master.key" ] || "$bin/linkctl" keys master-init --out "$run/master.key" >/dev/null
 [ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" \
     "$etc/linkcored.local.toml" > "$run/linkcored.toml"
 # The built-in whitelist is the fallback when no whitelist module is loaded (docs/policy-modules.md).

@@ -44,6 +44,30 @@ public enum SocketActivation {
         }
     }
 
+    /// Accepts and closes every connection already waiting on the inherited listening sockets;
+    /// returns how many. For a daemon about to exit without serving (a configuration error): a
+    /// connection left in the backlog would make systemd start the service again at once, and again,
+    /// until the start limit stops the socket unit too. Drained, each start costs a new connection
+    /// attempt, and the peer learns at once that the core is not serving.
+    @discardableResult
+    public static func refusePendingConnections(on sockets: [(fd: Int32, name: String)]) -> Int {
+        var refused = 0
+        for socket in sockets {
+            let flags = fcntl(socket.fd, F_GETFL)
+            guard flags >= 0, fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK) == 0 else { continue }
+            while true {
+                let connection = accept(socket.fd, nil, nil)
+                if connection < 0 {
+                    if errno == EINTR { continue }
+                    break  // EAGAIN: nothing more waits; EINVAL: not a listening socket
+                }
+                close(connection)
+                refused += 1
+            }
+        }
+        return refused
+    }
+
     /// Parses `$LISTEN_FDNAMES` (colon-separated) for `count` descriptors, the way libsystemd does.
     public static func parseNames(_ value: String?, count: Int) -> [String] {
         let given = value.map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []

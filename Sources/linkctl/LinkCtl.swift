@@ -10,6 +10,7 @@ struct LinkCtl: AsyncParsableCommand {
         subcommands: [
             PKICommand.self,
             StatusCommand.self,
+            ReloadCommand.self,
             OrgCommand.self,
             KeysCommand.self,
             AuditCommand.self,

@@ -91,7 +91,7 @@ struct OrgCommand: AsyncParsableCommand {
 
 /// `linkctl keys rotate --org X`: new links of X use a new key index; old codes keep converting.
 struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Manage link-code keys.", subcommands: [Rotate.self])
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Manage link-code keys.", subcommands: [Rotate.self, MasterInitCommand.self])
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a new key index for an organisation's new links.")

@@ -33,9 +33,7 @@ struct PolicyReloadCommand: AsyncParsableCommand {
     @OptionGroup var admin: AdminSocketOptions
 
     func run() async throws {
-        guard case let .reloadResponse(response)? = try await admin.request(.reload(LCReloadRequest())) else {
-            throw ValidationError("the daemon did not answer the reload")
-        }
+        let response = try await admin.reload()
         if case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())) {
             print(status.policyStatus)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreClient
 import LinkcoreWire
+import NIOCore
 import SwiftProtobuf
 
 /// `linkctl status`: the daemon's live figures, read over its local admin socket.
@@ -97,7 +98,7 @@ struct AdminSocketOptions: ParsableArguments {
     @Option(help: "The daemon's admin socket.")
     var socket = "/run/linkcore/admin.sock"
 
-    func request(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
+    func request(_ body: LCEnvelope.OneOf_Body, timeout: TimeAmount = .seconds(30)) async throws -> LCEnvelope.OneOf_Body? {
         let connection: LinkcoreConnection
         do {
             connection = try await LinkcoreConnection.connect(to: .unix(path: socket), tls: nil, hello: nil)
@@ -105,6 +106,6 @@ struct AdminSocketOptions: ParsableArguments {
             throw ValidationError("cannot reach linkcored at \(socket): \(error). Is the daemon running, and are you its user or root?")
         }
         defer { Task { await connection.close() } }
-        return try await connection.request(body)
+        return try await connection.request(body, timeout: timeout)
     }
 }

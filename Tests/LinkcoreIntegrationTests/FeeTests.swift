@@ -59,8 +59,7 @@ import Testing
         let feesPath = dir.url.appendingPathComponent("fees.toml").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
         try Self.tariff.write(toFile: feesPath, atomically: true, encoding: .utf8)
-        // A generous decision deadline: on a busy 2-core machine the 50 ms default overran.
-        let policy = "decision_deadline_ms = 2000\n" + Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)])
+        let policy = Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)])
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = (1...4).map { "5000000000\($0)" }

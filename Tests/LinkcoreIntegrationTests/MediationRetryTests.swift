@@ -45,7 +45,7 @@ import Glibc
         let net = try await MediationNetwork(
             requesters: ["BANK01"], providers: ["TAX01"],
             // A deadline a busy machine keeps; an overrun would still only be a retryable error.
-            policy: "decision_deadline_ms = 2000\n\n" + Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)]),
+            policy: Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)]),
             environment: ["LINKCORED_FAULT_KILL_AFTER_MEDIATION_LOG": marker])
         try await net.link(residents: residents, to: ["BANK01", "TAX01", "PORTAL"])
         try await net.startProvider("TAX01")

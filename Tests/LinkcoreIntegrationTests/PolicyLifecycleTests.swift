@@ -14,7 +14,7 @@ import Glibc
     }
 
     @Test func loadsAtStartAndKeepsTheSetWhenAReloadFails() async throws {
-        let daemon = try DaemonProcess(extraConfig: ["policy": "decision_deadline_ms = 500\n" + Self.policy()])
+        let daemon = try DaemonProcess(extraConfig: ["policy": Self.policy()])
         try await daemon.start()
         let first = try await daemon.status().policyStatus
         #expect(first.hasPrefix("policy generation 1: whitelist whitelist 1.0.0, fees fees 1.0.0, events events 1.0.0"), "\(first)")

@@ -20,8 +20,11 @@ enum Products {
     static func sample(_ name: String) -> String { sourceRoot + "/etc/linkcore/" + name }
 
     /// `[policy]` entries loading the shipped modules (built beside the tests), each with its table.
-    static func policyModules(_ modules: [(kind: String, config: String)]) -> String {
-        modules.map { kind, config in
+    /// `deadlineMs` is generous on purpose: on a busy 2-core machine a module's worker thread can
+    /// wait longer than the 50 ms production default for a core, and the tests that use this are
+    /// about what modules decide, not about the deadline (PolicyWarmUpTests and the host tests are).
+    static func policyModules(_ modules: [(kind: String, config: String)], deadlineMs: Int = 2000) -> String {
+        "decision_deadline_ms = \(deadlineMs)\n\n" + modules.map { kind, config in
             "[[policy.module]]\nkind = \"\(kind)\"\npath = \"\(path("liblinkcore-policy-\(kind).so"))\"\nconfig = \"\(config)\""
         }.joined(separator: "\n\n")
     }

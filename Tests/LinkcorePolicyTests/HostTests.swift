@@ -200,13 +200,15 @@ final class HostTests: XCTestCase {
         let scratch = try Scratch()
         let host = PolicyHost(logger: testLogger)
         let good = try Modules.shipped()
-        let first = try host.load(PolicySpec(modules: good)).value()
+        // Five seconds, not the 50 ms default: a busy machine can hold a worker thread that long,
+        // and this test is about the swap, not the deadline.
+        let first = try host.load(PolicySpec(modules: good, deadline: .seconds(5))).value()
         XCTAssertEqual(first.generation, 1)
 
         let badFees = try scratch.write("fees.toml", "public_free = \"yes\"\n")
         var broken = good
         broken[1].config = badFees
-        let error = try XCTUnwrap(host.load(PolicySpec(modules: broken)).failure)
+        let error = try XCTUnwrap(host.load(PolicySpec(modules: broken, deadline: .seconds(5))).failure)
         XCTAssertEqual(error.kind, .initFailed)
         XCTAssertTrue(host.current === first, "the old set stays in force")
         XCTAssertEqual(host.lastError, error.description)
@@ -214,7 +216,7 @@ final class HostTests: XCTestCase {
         let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
         XCTAssertEqual(try host.decide(permit).value().ruleID, "W-008")
 
-        XCTAssertEqual(try host.load(PolicySpec(modules: good)).value().generation, 2)
+        XCTAssertEqual(try host.load(PolicySpec(modules: good, deadline: .seconds(5))).value().generation, 2)
         XCTAssertNil(host.lastError)
         XCTAssertEqual(host.load(PolicySpec(modules: good + [good[1]])).failure?.kind, .invalidSet)
     }
@@ -254,7 +256,7 @@ final class HostTests: XCTestCase {
         let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
         func load(_ n: Int) throws {
             let config = try scratch.write("faulty-\(n).conf", "shutdown-marker=\(marks[n - 1])\n")
-            _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path, config: config)])).value()
+            _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path, config: config)], deadline: .seconds(5))).value()
             XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
         }
         try load(1)
