@@ -53,6 +53,7 @@ import Testing
         repeat { pong = try await peer.next(timeout: .seconds(120)) } while pong.id != 3
         #expect(pong.body.map { if case .pong = $0 { true } else { false } } == true)
         let grown = try daemon.residentBytes() - before
+        print("figure: finding 4a: VmRSS \(before >> 20) MiB -> \((before + grown) >> 20) MiB after \(sent >> 20) MiB mid-frame")
         // The fixed reader holds one frame (10 kB); allow 40 MiB for allocator and TLS slack.
         #expect(grown < 40 << 20, "linkcored grew by \(grown >> 20) MiB reading \(sent >> 20) MiB")
         #expect(!peer.isClosed)

@@ -34,12 +34,14 @@ import Testing
         let peer = try await daemon.raw(as: "CITY01")
         try await peer.hello()
         try await Self.stopReadingAndFlood(peer)
+        let flooded = ContinuousClock.now
         let deadline = ContinuousClock.now + .seconds(40)
         var status = try await daemon.status()
         while status.connections > 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
             status = try await daemon.status()
         }
+        print("figure: finding 3: stuck peer (idle timeout 2 s) connected for \(ContinuousClock.now - flooded) after the flood; connections \(status.connections)")
         #expect(status.connections == 0, "the stuck peer is still connected")
         #expect(status.peers.isEmpty)
         peer.close()
@@ -79,6 +81,7 @@ import Testing
         }
         #expect(unavailable == 1024)
         let grown = try net.daemon.residentBytes() - before
+        print("figure: finding 3: VmRSS \(before >> 20) MiB -> \((before + grown) >> 20) MiB after 1,024 mediations toward a provider that does not read; \(unavailable) PROVIDER_UNAVAILABLE")
         #expect(grown < 64 << 20, "linkcored grew by \(grown >> 20) MiB")
     }
 }
