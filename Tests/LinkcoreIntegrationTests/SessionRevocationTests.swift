@@ -46,7 +46,7 @@ import Glibc
         try await matcher.hello()
         _ = try await daemon.admin(.orgSetSuspended(.with { $0.code = "MATCHER"; $0.suspended = true }))
         try? matcher.send(id: 5, .issueLink(.with {
-            $0.residentCode = "R1"; $0.orgCode = "CITY01"; $0.matchingNumber = "M-SUSPENDED"
+            $0.residentCode = ConformanceTests.resident; $0.orgCode = "CITY01"; $0.matchingNumber = "M-SUSPENDED"
             $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
         }))
         let (_, error) = try await matcher.nextError()

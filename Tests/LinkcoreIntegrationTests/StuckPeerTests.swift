@@ -52,7 +52,9 @@ import Testing
     /// 77 MB -> 403 MB). Now a ProvideRequest to a peer that does not read fails at once with
     /// PROVIDER_UNAVAILABLE (retryable), and the core's memory stays bounded.
     @Test func aProvideRequestToAProviderThatDoesNotReadFailsAtOnce() async throws {
-        let (net, a, b, la) = try await ConformanceTests.mediation()
+        // Frame timeout long: the core stops reading B mid-frame, and B must stay a live, active
+        // session that does not read (not one refused for an unfinished frame).
+        let (net, a, b, la) = try await ConformanceTests.mediation(limits: "frame_timeout_ms = 600000")
         defer { a.close(); b.close() }
         let before = try net.daemon.residentBytes()
         try await Self.stopReadingAndFlood(b)
