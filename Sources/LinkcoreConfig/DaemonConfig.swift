@@ -182,10 +182,16 @@ public struct DaemonConfig: Sendable, Equatable {
         public var dailyBatchMinuteUTC: Int
         /// How often connected organisations are checked for due, unacknowledged events.
         public var sweepInterval: Duration
+        /// Each receiver's change events are released in batches at a random time within this
+        /// window after the report (or after the daily batch time), independently per receiver,
+        /// so that receivers of one change cannot join their link codes by arrival time. 0: at once.
+        public var deliveryWindowMs: Int64
 
-        public init(dailyBatchMinuteUTC: Int = 18 * 60, sweepInterval: Duration = .milliseconds(30_000)) {
+        public init(dailyBatchMinuteUTC: Int = 18 * 60, sweepInterval: Duration = .milliseconds(30_000),
+                    deliveryWindowMs: Int64 = 60_000) {
             self.dailyBatchMinuteUTC = dailyBatchMinuteUTC
             self.sweepInterval = sweepInterval
+            self.deliveryWindowMs = deliveryWindowMs
         }
     }
 

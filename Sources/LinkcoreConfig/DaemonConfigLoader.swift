@@ -19,7 +19,7 @@ extension DaemonConfig {
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms", "signer_keys", "witness"]),
-        ("events", ["daily_batch_utc", "sweep_interval_ms"]),
+        ("events", ["daily_batch_utc", "sweep_interval_ms", "delivery_window_ms"]),
         ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist", "idempotency_window_s"]),
         ("policy", Section.policyKeys),
     ]
@@ -141,7 +141,8 @@ extension DaemonConfig {
         let batchTime = try eventsSection.string("daily_batch_utc", default: "18:00") { Self.minuteOfDay($0) == nil ? "expected \"HH:MM\" (UTC, 00:00-23:59)" : nil }
         config.events = Events(
             dailyBatchMinuteUTC: Self.minuteOfDay(batchTime) ?? 18 * 60,
-            sweepInterval: try eventsSection.milliseconds("sweep_interval_ms", default: 30_000, range: 100...3_600_000))
+            sweepInterval: try eventsSection.milliseconds("sweep_interval_ms", default: 30_000, range: 100...3_600_000),
+            deliveryWindowMs: Int64(try eventsSection.integer("delivery_window_ms", default: 60_000, range: 0...3_600_000)))
         // [mediation]
         let mediationSection = section("mediation")
         let maxDeadline = try mediationSection.integer("max_deadline_ms", default: 30_000, range: 10...600_000)

@@ -13,9 +13,10 @@ extension CoreService {
             Task {
                 switch await events.report(change, reporter: peer.orgCode) {
                 case let .success(fanout):
-                    // Durable before this reply; the pushes follow it.
+                    // Durable before this reply; the pushes follow it, each receiver's at its
+                    // own release time (the kick pushes what is due and schedules the rest).
                     reply(.reportChangeResponse(fanout.response))
-                    for org in fanout.dueNow { await dispatcher.kick(org) }
+                    for org in fanout.receivers { await dispatcher.kick(org) }
                 case let .failure(error):
                     reply.fail(error)
                 }

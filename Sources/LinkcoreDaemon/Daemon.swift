@@ -81,7 +81,7 @@ public final class Daemon: Sendable {
         let events = EventService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
                                   hasher: try ResidentHasher(masterSecret: secret), orgs: orgs,
                                   routing: ModuleEventRouting(policy: policy, failures: policyFailures), tariff: tariff,
-                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC)
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try loadWhitelist(config.mediation.whitelist, logger: logger))
@@ -232,6 +232,7 @@ public final class Daemon: Sendable {
         ticker.cancel()
         checkpointer.cancel()
         eventSweeper.cancel()
+        await dispatcher.stop()
         keyPurger.cancel()
         await shutdown()
     }
@@ -279,6 +280,7 @@ public final class Daemon: Sendable {
             // Last step that can fail: the new policy set is swapped in only when every module loaded.
             try DaemonPolicy.load(config, into: policy)
             whitelist.replace(with: builtin)
+            events.setDeliveryWindow(ms: config.events.deliveryWindowMs)
             let old = live.withLock { live -> DaemonConfig in
                 let old = live.config
                 live.config = config

@@ -1,4 +1,5 @@
 import LinkcoreDomain
+import LinkcoreStore
 import LinkcoreTransport
 import LinkcoreWire
 import Logging
@@ -11,6 +12,11 @@ import Logging
 /// arrives during a drain makes it go round once more. A batch with any event refused, failed
 /// or unanswered ends the drain: those events stay pending for the next kick (a reconnect, a
 /// new event, the periodic sweep) — at least once, never lost.
+///
+/// Events are due at their release time (a random time in the receiver's delivery window,
+/// protocol.md §9.2). After each drain the dispatcher sets one wake-up per connected
+/// organisation at its next release time, so a batch leaves when it is released, not at the
+/// next sweep (a sweep kicks everyone at once and would line the receivers up again).
 public actor EventDispatcher {
     private let events: EventService
     private let pusher: Pusher
@@ -18,6 +24,8 @@ public actor EventDispatcher {
     private let batchSize: Int
     private var running: Set<String> = []
     private var again: Set<String> = []
+    /// The pending wake-up per organisation: its release time and the sleeping task.
+    private var wakeups: [String: (atMs: Int64, task: Task<Void, Never>)] = [:]
 
     public init(events: EventService, pusher: Pusher, logger: Logger, batchSize: Int = 128) {
         self.events = events
@@ -43,18 +51,52 @@ public actor EventDispatcher {
     }
 
     private func loop(_ orgCode: String) async {
+        var emptyAt: Int64?
         repeat {
             again.remove(orgCode)
-            await drain(orgCode)
+            emptyAt = await drain(orgCode)
         } while again.contains(orgCode)
         running.remove(orgCode)
+        await wakeAtNextRelease(orgCode, after: emptyAt)
     }
 
-    private nonisolated func drain(_ orgCode: String) async {
-        var after: Int64 = 0
+    /// Sets a wake-up at the organisation's next release time after `after` (when the drain
+    /// last found nothing due, so that a batch released while it finished is not left to the
+    /// sweep), unless an earlier wake-up is set. Only for connected organisations: a reconnect
+    /// kicks anyway.
+    private func wakeAtNextRelease(_ orgCode: String, after: Int64?) async {
+        guard pusher.channels(of: orgCode).first != nil,
+              let at = await events.nextRelease(orgCode: orgCode, after: after) else { return }
+        if let set = wakeups[orgCode], set.atMs <= at { return }
+        wakeups[orgCode]?.task.cancel()
+        // One millisecond late rather than early: an event is due once its release time has come.
+        let delay = max(at - events.currentTimeMs(), 0) + 1
+        wakeups[orgCode] = (at, Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(delay))
+            guard !Task.isCancelled else { return }
+            await self?.wake(orgCode, at: at)
+        })
+    }
+
+    private func wake(_ orgCode: String, at: Int64) {
+        if wakeups[orgCode]?.atMs == at { wakeups[orgCode] = nil }
+        kick(orgCode)
+    }
+
+    /// Cancels every wake-up (at shutdown); the events stay in the outbox.
+    public func stop() {
+        for wakeup in wakeups.values { wakeup.task.cancel() }
+        wakeups.removeAll()
+    }
+
+    /// Pushes what is due; returns the time just before the read that found nothing more due,
+    /// or nil when it stopped for another reason (no connection, a failure).
+    private nonisolated func drain(_ orgCode: String) async -> Int64? {
+        var after: EventPosition?
         while let channel = pusher.channels(of: orgCode).first {
-            guard case let .success(batch) = await events.pending(orgCode: orgCode, afterSeq: after, limit: batchSize),
-                  let last = batch.last else { return }
+            let readAt = events.currentTimeMs()
+            guard case let .success(batch) = await events.pending(orgCode: orgCode, after: after, limit: batchSize) else { return nil }
+            guard let last = batch.last else { return readAt }
             let acked = await withTaskGroup(of: String?.self) { group in
                 for (_, event) in batch {
                     group.addTask {
@@ -69,15 +111,16 @@ public actor EventDispatcher {
             }
             if case let .failure(error) = await events.acknowledge(orgCode: orgCode, eventIDs: acked) {
                 logger.warning("could not record event acknowledgements; they will be sent again", metadata: ["org": "\(orgCode)", "error": "\(error)"])
-                return
+                return nil
             }
             guard acked.count == batch.count else {
                 logger.info("change events not acknowledged; kept for later",
                             metadata: ["org": "\(orgCode)", "unacknowledged": "\(batch.count - acked.count)"])
-                return
+                return nil
             }
-            after = last.seq
+            after = last.position
         }
+        return nil
     }
 }
 

@@ -2,11 +2,17 @@ import Foundation
 import LinkcoreLinkCodes
 import LinkcoreStore
 import LinkcoreWire
+import Synchronization
 
 /// Change events (変更通知): the matcher reports that a resident's facts changed; the core
 /// writes one outbox entry per live link of each organisation the routing says receives it,
 /// and hands them out addressed by that organisation's own link code. The event only, never
 /// the new facts.
+///
+/// Each receiver's events leave in batches at a random release time inside the delivery
+/// window, in random order inside a batch, drawn independently per receiver (issue 12, finding
+/// 7c): receivers of one change do not get it at the same instant nor in the same order as one
+/// another, so colluding receivers cannot simply join their link codes by arrival time.
 public final class EventService: Sendable {
     private let store: any EventStore
     private let keyring: LinkCodeKeyring
@@ -17,13 +23,18 @@ public final class EventService: Sendable {
     /// Minute of the UTC day at which daily batches fall due (18:00 UTC = 03:00 JST by default).
     public let batchMinuteUTC: Int
     private let now: @Sendable () -> Int64
+    private let random: EventRandom
+    private let window: Mutex<Int64>
 
     /// Most events one FetchEvents returns or one AckEvents marks.
     public static let maxBatch = 1000
 
     public init(store: any EventStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
                 routing: any EventRouting = DefaultEventRouting(), tariff: any Tariff = FreeTariff(), batchMinuteUTC: Int = 18 * 60,
+                deliveryWindowMs: Int64, random: EventRandom = .system,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.random = random
+        self.window = Mutex(max(deliveryWindowMs, 0))
         self.tariff = tariff
         self.store = store
         self.keyring = keyring
@@ -34,11 +45,20 @@ public final class EventService: Sendable {
         self.now = now
     }
 
-    /// What a report did: the reply to the matcher, and the organisations that now have
-    /// events due at once (to push to, if connected).
+    /// `[events] delivery_window_ms`: each receiver's batch is released at a uniformly random
+    /// time this long or less after the report (after the batch time for daily batches). 0
+    /// sends at once. Applies to events queued from now on (a reload sets it).
+    public var deliveryWindowMs: Int64 { window.withLock { $0 } }
+    public func setDeliveryWindow(ms: Int64) { window.withLock { $0 = max(ms, 0) } }
+
+    /// The service's clock (milliseconds since 1970), for whoever schedules releases.
+    public func currentTimeMs() -> Int64 { now() }
+
+    /// What a report did: the reply to the matcher, and the organisations it queued events for
+    /// (their dispatcher schedules the release, or pushes at once when already due).
     public struct Fanout: Sendable, Equatable {
         public var response: LCReportChangeResponse
-        public var dueNow: [String]
+        public var receivers: [String]
     }
 
     /// Matcher -> core. Durable before it returns: the dedup row and every outbox entry are one
@@ -59,9 +79,10 @@ public final class EventService: Sendable {
             let targets = try await store.fanoutTargets(reporter: reporter, reportID: change.reportID,
                                                         residentHash: try hasher.hash(residentCode: change.residentCode))
             if let queued = targets.seen {
-                return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, dueNow: []))
+                return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, receivers: []))
             }
             var entries: [OutboxEntry] = []
+            let windowMs = deliveryWindowMs
             if let idCode = targets.idCode {
                 for link in targets.links {
                     guard let org = orgs[link.orgCode] else { continue }
@@ -72,17 +93,19 @@ public final class EventService: Sendable {
                         return .failure(error)
                     case let .success(decision):
                         guard let delivery = decision.delivery else { continue }
+                        let base = delivery == .immediate ? nowMs : nextBatch(after: nowMs)
                         entries.append(OutboxEntry(
-                            eventID: Self.newEventID(), orgCode: org.code, idCode: idCode,
+                            eventID: newEventID(), orgCode: org.code, idCode: idCode,
                             kind: decision.revealKind ? change.kind.rawValue : 0,
                             occurredAtMs: Self.dayStartJST(change.occurredAtMs > 0 ? change.occurredAtMs : nowMs), delivery: delivery,
-                            dueAtMs: delivery == .immediate ? nowMs : nextBatch(after: nowMs), createdAtMs: nowMs))
+                            dueAtMs: base + draw(below: windowMs), createdAtMs: nowMs,
+                            batchRange: windowMs > 0 ? base..<(base + windowMs) : nil))
                     }
                 }
             }
             let (queued, duplicate) = try await store.queueEvents(reporter: reporter, reportID: change.reportID, entries: entries, nowMs: nowMs)
-            let due = duplicate ? [] : Array(Set(entries.filter { $0.delivery == .immediate }.map(\.orgCode))).sorted()
-            return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, dueNow: due))
+            let receivers = duplicate ? [] : Array(Set(entries.map(\.orgCode))).sorted()
+            return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, receivers: receivers))
         } catch {
             return .failure(WireError(.unavailable, "change report failed: \(error)"))
         }
@@ -125,25 +148,43 @@ public final class EventService: Sendable {
         return today > ms ? today : today + day
     }
 
+    /// A release delay, uniform in [0, `bound`), drawn afresh for each receiver of each report:
+    /// the delays of one change's receivers are independent. A receiver with a batch already
+    /// waiting in its window joins it instead (`OutboxEntry.batchRange`).
+    func draw(below bound: Int64) -> Int64 {
+        guard bound > 0 else { return 0 }
+        var bits = EventRandom.Generator(source: random)
+        return Int64.random(in: 0..<bound, using: &bits)
+    }
+
     /// 128 random bits: unique, and unrelated between the organisations one change reaches,
-    /// so two receivers cannot join their link codes by comparing event ids.
-    static func newEventID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "ev-" + [generator.next(), generator.next()].map { (v: UInt64) in
+    /// so two receivers cannot join their link codes by comparing event ids. Pending events
+    /// are sent in event-id order inside a batch, so this also shuffles each batch, independently
+    /// per receiver.
+    func newEventID() -> String {
+        "ev-" + [random.next(), random.next()].map { (v: UInt64) in
             let hex = String(v, radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex
         }.joined()
     }
 
-    /// The organisation's due, unacknowledged events, oldest first, each addressed by its own
-    /// link code (derived now from the live link), with their outbox positions.
-    public func pending(orgCode: String, afterSeq: Int64 = 0, limit: Int) async -> Result<[(seq: Int64, event: LCChangeEvent)], WireError> {
+    /// The organisation's released (due), unacknowledged events, in release order (batch by
+    /// batch, shuffled inside a batch), each addressed by its own link code (derived now from the
+    /// live link), with their positions in that order. Push and pull both read here, so pulling
+    /// gets nothing before its release time either.
+    public func pending(orgCode: String, after: EventPosition? = nil, limit: Int) async -> Result<[(position: EventPosition, event: LCChangeEvent)], WireError> {
         do {
-            let rows = try await store.pendingEvents(orgCode: orgCode, dueBy: now(), afterSeq: afterSeq, limit: min(max(limit, 1), Self.maxBatch))
-            return .success(try rows.map { ($0.seq, try event($0)) })
+            let rows = try await store.pendingEvents(orgCode: orgCode, dueBy: now(), after: after, limit: min(max(limit, 1), Self.maxBatch))
+            return .success(try rows.map { ($0.position, try event($0)) })
         } catch {
             return .failure(WireError(.unavailable, "events: \(error)"))
         }
+    }
+
+    /// When the organisation's next batch is released (after `after`, by default now), if one
+    /// is waiting.
+    public func nextRelease(orgCode: String, after: Int64? = nil) async -> Int64? {
+        try? await store.nextRelease(orgCode: orgCode, after: after ?? now())
     }
 
     func event(_ pending: PendingEvent) throws -> LCChangeEvent {
@@ -185,4 +226,22 @@ public final class EventService: Sendable {
     }
 
     public func counts() async -> EventCounts? { try? await store.eventCounts() }
+}
+
+/// Where the event service's randomness comes from: 64 random bits per call. The system CSPRNG
+/// (`getrandom`) in production; a test injects a seeded source to replay a schedule.
+public struct EventRandom: Sendable {
+    public let next: @Sendable () -> UInt64
+
+    public init(_ next: @escaping @Sendable () -> UInt64) { self.next = next }
+
+    public static let system = EventRandom {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }
+
+    struct Generator: RandomNumberGenerator {
+        let source: EventRandom
+        mutating func next() -> UInt64 { source.next() }
+    }
 }

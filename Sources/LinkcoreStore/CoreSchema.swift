@@ -125,5 +125,11 @@ enum CoreSchema {
         ) WITHOUT ROWID;
         CREATE INDEX mediation_keys_age ON mediation_keys(created_at);
         """,
+        // 6: change events leave in per-receiver batches at a random release time (`due_at`),
+        // in random order inside a batch (by the random `event_id`) (issue 12, finding 7c).
+        // Pending events are read, and a receiver's waiting batch found, in that order.
+        """
+        CREATE INDEX event_outbox_release ON event_outbox(org_code, due_at, event_id) WHERE acked_at IS NULL;
+        """,
     ]
 }

@@ -13,11 +13,14 @@ public protocol EventStore: Sendable {
     func fanoutTargets(reporter: String, reportID: String, residentHash: [UInt8]) async throws -> FanoutTargets
     /// Writes the report's dedup row and all its outbox entries in one durable write. If the
     /// report id was recorded meanwhile, writes nothing and returns the first count with
-    /// `duplicate` set.
+    /// `duplicate` set. An entry with a `batchRange` joins its organisation's batch already
+    /// waiting in that range (takes its release time), if there is one, inside the same write.
     func queueEvents(reporter: String, reportID: String, entries: [OutboxEntry], nowMs: Int64) async throws -> (queued: Int, duplicate: Bool)
     /// An organisation's unacknowledged events that are due by `nowMs` and whose link is still
-    /// live, oldest first, after outbox position `afterSeq`.
-    func pendingEvents(orgCode: String, dueBy nowMs: Int64, afterSeq: Int64, limit: Int) async throws -> [PendingEvent]
+    /// live, in release order (release time, then the random event id), after `after`.
+    func pendingEvents(orgCode: String, dueBy nowMs: Int64, after: EventPosition?, limit: Int) async throws -> [PendingEvent]
+    /// The earliest release time after `nowMs` among the organisation's unacknowledged events.
+    func nextRelease(orgCode: String, after nowMs: Int64) async throws -> Int64?
     /// Marks the organisation's own events acknowledged; returns how many were newly marked.
     /// `charge` (built per event id) is written for each event this call marks delivered.
     func acknowledgeEvents(orgCode: String, eventIDs: [String], nowMs: Int64,
@@ -39,16 +42,31 @@ public struct OutboxEntry: Sendable, Equatable {
     public var kind: Int
     public var occurredAtMs: Int64
     public var delivery: EventDelivery
-    /// When it may be sent: at once for immediate events, the next batch time for batches.
+    /// When it may be sent (its release time): a random time in the delivery window after the
+    /// report for immediate events, after the next batch time for daily batches.
     public var dueAtMs: Int64
     public var createdAtMs: Int64
     public var ackedAtMs: Int64?
+    /// Only when queueing: the release times of a batch of this organisation still waiting that
+    /// the entry joins instead of `dueAtMs` (not stored; nil when reading).
+    public var batchRange: Range<Int64>?
 
     public init(eventID: String, orgCode: String, idCode: UInt64, kind: Int, occurredAtMs: Int64, delivery: EventDelivery,
-                dueAtMs: Int64, createdAtMs: Int64, ackedAtMs: Int64? = nil) {
+                dueAtMs: Int64, createdAtMs: Int64, ackedAtMs: Int64? = nil, batchRange: Range<Int64>? = nil) {
         self.eventID = eventID; self.orgCode = orgCode; self.idCode = idCode; self.kind = kind
         self.occurredAtMs = occurredAtMs; self.delivery = delivery; self.dueAtMs = dueAtMs
-        self.createdAtMs = createdAtMs; self.ackedAtMs = ackedAtMs
+        self.createdAtMs = createdAtMs; self.ackedAtMs = ackedAtMs; self.batchRange = batchRange
+    }
+}
+
+/// A place in an organisation's release order: pending events are read after it.
+public struct EventPosition: Sendable, Equatable {
+    public var dueAtMs: Int64
+    public var eventID: String
+
+    public init(dueAtMs: Int64, eventID: String) {
+        self.dueAtMs = dueAtMs
+        self.eventID = eventID
     }
 }
 
@@ -58,6 +76,8 @@ public struct PendingEvent: Sendable, Equatable {
     public var seq: Int64
     public var entry: OutboxEntry
     public var keyIndex: UInt16
+
+    public var position: EventPosition { EventPosition(dueAtMs: entry.dueAtMs, eventID: entry.eventID) }
 }
 
 public struct EventCounts: Sendable, Equatable {

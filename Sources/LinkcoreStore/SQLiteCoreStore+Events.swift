@@ -45,26 +45,37 @@ extension SQLiteCoreStore: EventStore {
             try db.query("INSERT INTO change_reports (reporter, report_id, queued, received_at) VALUES (?, ?, ?, ?)",
                          [.text(reporter), .text(reportID), .integer(Int64(entries.count)), .integer(nowMs)])
             for e in entries {
+                // Joining the receiver's waiting batch is decided inside this write, so two
+                // reports racing for one receiver still share its batch.
+                var due = e.dueAtMs
+                if let range = e.batchRange, let waiting = try db.query("""
+                    SELECT max(due_at) FROM event_outbox WHERE org_code = ? AND acked_at IS NULL AND due_at >= ? AND due_at < ?
+                    """, [.text(e.orgCode), .integer(range.lowerBound), .integer(range.upperBound)]).first?.int(0) {
+                    due = waiting
+                }
                 try db.query("""
                     INSERT INTO event_outbox (event_id, org_code, id_code, kind, occurred_at, delivery, due_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(e.eventID), .text(e.orgCode), .integer(Int64(bitPattern: e.idCode)), .integer(Int64(e.kind)),
-                          .integer(e.occurredAtMs), .integer(Int64(e.delivery.rawValue)), .integer(e.dueAtMs), .integer(e.createdAtMs)])
+                          .integer(e.occurredAtMs), .integer(Int64(e.delivery.rawValue)), .integer(due), .integer(e.createdAtMs)])
             }
             return (entries.count, false)
         }
     }
 
-    public func pendingEvents(orgCode: String, dueBy nowMs: Int64, afterSeq: Int64, limit: Int) async throws -> [PendingEvent] {
+    public func pendingEvents(orgCode: String, dueBy nowMs: Int64, after: EventPosition?, limit: Int) async throws -> [PendingEvent] {
         try await read { db in
             // Joined with the live link: an event for a link ended since is not sent (the
-            // organisation no longer knows the resident by that code).
+            // organisation no longer knows the resident by that code). Release order, not
+            // outbox order: `seq` is global, so two receivers would see one change's events
+            // in the same relative order; the event id is random per receiver.
             try db.query("""
                 SELECT o.seq, o.event_id, o.id_code, o.kind, o.occurred_at, o.delivery, o.due_at, o.created_at, l.key_index
                 FROM event_outbox o JOIN links l ON l.id_code = o.id_code AND l.org_code = o.org_code AND l.unlinked_at IS NULL
-                WHERE o.org_code = ? AND o.acked_at IS NULL AND o.seq > ? AND o.due_at <= ?
-                ORDER BY o.seq LIMIT ?
-                """, [.text(orgCode), .integer(afterSeq), .integer(nowMs), .integer(Int64(limit))]).compactMap { row in
+                WHERE o.org_code = ? AND o.acked_at IS NULL AND o.due_at <= ? AND (o.due_at, o.event_id) > (?, ?)
+                ORDER BY o.due_at, o.event_id LIMIT ?
+                """, [.text(orgCode), .integer(nowMs), .integer(after?.dueAtMs ?? Int64.min), .text(after?.eventID ?? ""),
+                      .integer(Int64(limit))]).compactMap { row in
                 guard let seq = row.int(0), let id = row.string(1), let idCode = row.int(2), let kind = row.int(3),
                       let occurred = row.int(4), let delivery = row.int(5).flatMap({ EventDelivery(rawValue: Int($0)) }),
                       let due = row.int(6), let created = row.int(7), let keyIndex = row.int(8) else { return nil }
@@ -72,6 +83,13 @@ extension SQLiteCoreStore: EventStore {
                     eventID: id, orgCode: orgCode, idCode: UInt64(bitPattern: idCode), kind: Int(kind), occurredAtMs: occurred,
                     delivery: delivery, dueAtMs: due, createdAtMs: created), keyIndex: UInt16(truncatingIfNeeded: keyIndex))
             }
+        }
+    }
+
+    public func nextRelease(orgCode: String, after nowMs: Int64) async throws -> Int64? {
+        try await read { db in
+            try db.query("SELECT min(due_at) FROM event_outbox WHERE org_code = ? AND acked_at IS NULL AND due_at > ?",
+                         [.text(orgCode), .integer(nowMs)]).first?.int(0)
         }
     }
 

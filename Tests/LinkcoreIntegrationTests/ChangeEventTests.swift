@@ -13,6 +13,8 @@ import Testing
     /// all when `refuse` is set) and acknowledges LinkIssued pushes.
     final class EventInbox: Sendable {
         let events = Mutex<[LCChangeEvent]>([])
+        /// When each event arrived (wall clock, ms since 1970), by event id.
+        let arrivals = Mutex<[String: Int64]>([:])
         let refused = Mutex<[String]>([])
         let refuse: Bool
 
@@ -26,6 +28,7 @@ import Testing
                         self.refused.withLock { $0.append(event.eventID) }
                         return .failure(WireError(.unavailable, "adapter busy"))
                     }
+                    self.arrivals.withLock { $0[event.eventID] = Int64(Date().timeIntervalSince1970 * 1000) }
                     self.events.withLock { $0.append(event) }
                     return .success(.changeEventAck(LCChangeEventAck()))
                 case .linkIssued?:
@@ -116,8 +119,12 @@ import Testing
         }
     }
 
-    func startNetwork(_ orgs: [(String, LCRole, LCSector)]) async throws -> Network {
-        let daemon = try DaemonProcess()
+    /// The delivery window these tests run with: small, but not zero, so that every event goes
+    /// through a release time and the dispatcher's wake-up (protocol.md §9.2).
+    static let windowMs: Int64 = 300
+
+    func startNetwork(_ orgs: [(String, LCRole, LCSector)], windowMs: Int64 = Self.windowMs) async throws -> Network {
+        let daemon = try DaemonProcess(extraConfig: ["events": "delivery_window_ms = \(windowMs)"])
         try daemon.addOrg("MATCHER", role: .matcher)
         for (code, role, sector) in orgs { try daemon.addOrg(code, role: role, sector: sector) }
         try await daemon.start()
@@ -221,8 +228,17 @@ import Testing
         try await network.change(Self.alice, ["--moved", "東京都千代田区丸の内1丁目1番1号"])
         try await network.waitReported(2)
         let puller = try await network.connect("CITY01", inbox: nil)
-        guard case let .fetchEventsResponse(fetched)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })),
-              case let .fetchEventsResponse(refetched)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })) else {
+        // Not before its release time (within the delivery window): poll until it is released.
+        var fetched = LCFetchEventsResponse()
+        for _ in 0..<750 {
+            guard case let .fetchEventsResponse(response)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })) else {
+                Issue.record("no FetchEventsResponse"); return
+            }
+            fetched = response
+            if !fetched.events.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard case let .fetchEventsResponse(refetched)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })) else {
             Issue.record("no FetchEventsResponse"); return
         }
         #expect(fetched.events.count == 1)

@@ -42,6 +42,8 @@ import Glibc
         let feesPath = dir.url.appendingPathComponent("fees.toml").path
         try whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
         try tariff.write(toFile: feesPath, atomically: true, encoding: .utf8)
+        // The daemon runs as the unit's unprivileged user and writes the marker here.
+        try ServiceAccount.handOver(dir.url.path)
         let net = try await MediationNetwork(
             requesters: ["BANK01"], providers: ["TAX01"],
             // A deadline a busy machine keeps; an overrun would still only be a retryable error.

@@ -38,6 +38,7 @@ import Testing
         let config = dir.url.appendingPathComponent("faulty.conf").path
         try "calls-log=\(calls)\ncold-ms=5000\n".write(toFile: config, atomically: true, encoding: .utf8)
         let module = try await Self.buildFaulty(in: dir.url)
+        try ServiceAccount.handOver(dir.url.path)   // the unprivileged daemon's module writes calls.log here
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
                                              policy: Self.policy(module: module, config: config, deadlineMs: 1000))
         defer { net.stop() }

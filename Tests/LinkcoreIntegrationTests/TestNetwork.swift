@@ -181,6 +181,8 @@ final class DaemonProcess: @unchecked Sendable {
             ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
                      "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
             ("log", ["level = \"debug\""]),
+            // Change events at once unless a test sets a window (the production default is 60 s).
+            ("events", ["delivery_window_ms = 0"]),
             ("keys", ["master_secret = \"\(temp.appendingPathComponent("master.key").path)\""]),
         ], extra: extra)
     }

@@ -87,7 +87,8 @@ public nonisolated struct LCChangeEventAck: Sendable {
   public init() {}
 }
 
-/// Organisation -> core: ask for any unacknowledged events now (e.g. after a batch window).
+/// Organisation -> core: ask for unacknowledged events whose release time has come (protocol.md §9.2:
+/// an event is never returned before its release, so pulling cannot get round the delivery window).
 public nonisolated struct LCFetchEvents: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -96,7 +96,8 @@ struct  Linkcore__V1__ChangeEventAck
 
 
 /*
- * Organisation -> core: ask for any unacknowledged events now (e.g. after a batch window).
+ * Organisation -> core: ask for unacknowledged events whose release time has come (protocol.md §9.2:
+ * an event is never returned before its release, so pulling cannot get round the delivery window).
  */
 struct  Linkcore__V1__FetchEvents
 {
