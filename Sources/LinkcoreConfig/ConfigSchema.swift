@@ -278,7 +278,8 @@ extension Section {
     static let tlsKeys = ["certificate", "private_key", "ca_bundle", "crl", "require_crl", "crl_warn_before_ms", "handshake_timeout_ms"]
     static let limitsKeys = [
         "max_connections", "max_connections_per_org", "max_in_flight", "max_frame_bytes", "frame_timeout_ms",
-        "idle_timeout_ms", "keepalive_ms", "write_buffer_high_bytes",
+        "idle_timeout_ms", "keepalive_ms", "write_buffer_high_bytes", "max_outbound_bytes", "close_timeout_ms",
+        "max_connections_per_address", "max_connections_awaiting_hello",
     ]
 
     /// `[tls]`: the server side of mutual TLS.
@@ -291,7 +292,7 @@ extension Section {
         if requireCRL && crl == nil {
             throw error(.missingRequired, "crl", "require_crl = true: give the CRL (PEM) that peer certificates are checked against")
         }
-        let handshake = try milliseconds("handshake_timeout_ms", default: 10_000, range: 100...600_000)
+        let handshake = try milliseconds("handshake_timeout_ms", default: 5_000, range: 100...600_000)
         let warnBefore = try milliseconds("crl_warn_before_ms", default: 259_200_000, range: 0...7_776_000_000)
         return DaemonConfig.TLS(
             certificate: certificate, privateKey: privateKey, caBundle: caBundle, crl: crl, handshakeTimeout: handshake,
@@ -315,6 +316,13 @@ extension Section {
                 .outOfRange, "max_connections_per_org",
                 "\(perOrg) is more than max_connections (\(maxConnections)); expected at most \(maxConnections)")
         }
+        let writeHigh = try integer("write_buffer_high_bytes", default: 1_048_576, range: 4096...1_073_741_824)
+        let maxOutbound = try integer("max_outbound_bytes", default: 8_388_608, range: 8192...4_294_967_296)
+        if maxOutbound < writeHigh {
+            throw error(
+                .outOfRange, "max_outbound_bytes",
+                "\(maxOutbound) is less than write_buffer_high_bytes (\(writeHigh)); expected at least \(writeHigh)")
+        }
         return DaemonConfig.Limits(
             maxConnections: maxConnections, maxConnectionsPerOrg: perOrg,
             maxInFlight: try integer("max_in_flight", default: 256, range: 1...65536),
@@ -322,7 +330,10 @@ extension Section {
             frameTimeout: try milliseconds("frame_timeout_ms", default: 10_000, range: 100...3_600_000),
             idleTimeout: try milliseconds("idle_timeout_ms", default: 120_000, range: 1_000...86_400_000),
             keepalive: try milliseconds("keepalive_ms", default: 30_000, range: 1_000...3_600_000),
-            writeBufferHighBytes: try integer("write_buffer_high_bytes", default: 1_048_576, range: 4096...1_073_741_824))
+            writeBufferHighBytes: writeHigh, maxOutboundBytes: maxOutbound,
+            closeTimeout: try milliseconds("close_timeout_ms", default: 2_000, range: 100...600_000),
+            maxConnectionsPerAddress: try integer("max_connections_per_address", default: 256, range: 1...1_000_000),
+            maxConnectionsAwaitingHello: try integer("max_connections_awaiting_hello", default: 1_024, range: 1...1_000_000))
     }
 
     /// `[shutdown] drain_timeout_ms`.

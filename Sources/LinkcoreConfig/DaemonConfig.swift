@@ -59,7 +59,7 @@ public struct DaemonConfig: Sendable, Equatable {
 
         public init(
             certificate: String, privateKey: String, caBundle: String, crl: String? = nil,
-            handshakeTimeout: Duration = .milliseconds(10_000), requireCRL: Bool = false,
+            handshakeTimeout: Duration = .milliseconds(5_000), requireCRL: Bool = false,
             crlWarnBefore: Duration = .milliseconds(259_200_000)
         ) {
             self.certificate = certificate
@@ -86,13 +86,29 @@ public struct DaemonConfig: Sendable, Equatable {
         public var keepalive: Duration
         /// Stop reading from a peer while this many bytes wait to be written to it.
         public var writeBufferHighBytes: Int
+        /// Bytes that may wait to be written to one peer at all; past it the peer is not reading
+        /// and its connection is closed.
+        public var maxOutboundBytes: Int
+        /// After the core's last frame to a closing connection (a refusal, IDLE_TIMEOUT), how long
+        /// it waits for that frame to leave before closing anyway.
+        public var closeTimeout: Duration
+        /// Open connections from one source address, counted at accept (before TLS and Hello).
+        public var maxConnectionsPerAddress: Int
+        /// Connections that have not completed Hello yet, counted at accept.
+        public var maxConnectionsAwaitingHello: Int
 
         public init(
             maxConnections: Int = 10_000, maxConnectionsPerOrg: Int = 64, maxInFlight: Int = 256,
             maxFrameBytes: Int = 1_048_576, frameTimeout: Duration = .milliseconds(10_000),
             idleTimeout: Duration = .milliseconds(120_000), keepalive: Duration = .milliseconds(30_000),
-            writeBufferHighBytes: Int = 1_048_576
+            writeBufferHighBytes: Int = 1_048_576, maxOutboundBytes: Int = 8_388_608,
+            closeTimeout: Duration = .milliseconds(2_000), maxConnectionsPerAddress: Int = 256,
+            maxConnectionsAwaitingHello: Int = 1_024
         ) {
+            self.maxOutboundBytes = maxOutboundBytes
+            self.closeTimeout = closeTimeout
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
+            self.maxConnectionsAwaitingHello = maxConnectionsAwaitingHello
             self.maxConnections = maxConnections
             self.maxConnectionsPerOrg = maxConnectionsPerOrg
             self.maxInFlight = maxInFlight

@@ -30,9 +30,9 @@ public final class Daemon: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
     private let metrics: Metrics
-    private let registry: ConnectionRegistry
+    let registry: ConnectionRegistry
     private let service: any RequestHandling
-    private let logger: Logger
+    let logger: Logger
     private let listeners = Mutex<[any Channel]>([])
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
@@ -68,7 +68,8 @@ public final class Daemon: Sendable {
         defer { secret.wipe() }
         let orgs = try await OrgDirectory(store: store)
         let registry = ConnectionRegistry(
-            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+            maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg,
+            maxPerAddress: config.limits.maxConnectionsPerAddress, maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
         let policyFailures = PolicyFailureLog(logger: logger)
@@ -140,7 +141,9 @@ public final class Daemon: Sendable {
             idleTimeout: timeAmount(l.idleTimeout),
             keepalive: timeAmount(l.keepalive),
             handshakeTimeout: timeAmount(config.tls.handshakeTimeout),
-            writeBufferHighBytes: l.writeBufferHighBytes)
+            writeBufferHighBytes: l.writeBufferHighBytes,
+            maxOutboundBytes: l.maxOutboundBytes,
+            closeTimeout: timeAmount(l.closeTimeout))
     }
 
     // MARK: start
@@ -289,6 +292,7 @@ public final class Daemon: Sendable {
             if old.listen.addresses != config.listen.addresses || old.listen.adminSocket != config.listen.adminSocket {
                 logger.warning("listen addresses changed in the config: they take effect at the next restart")
             }
+            endRevokedSessions(crlPath: config.tls.crl)
             logger.info("reload complete")
             result = .success(())
         } catch {
@@ -449,7 +453,15 @@ struct AdminService: AdminHandling {
             }
             return .success(.orgResponse(LCOrgResponse().withOrg(org)))
         case let .orgSetSuspended(change)?:
-            return await daemon.orgs.setSuspended(change.code, change.suspended).map { .orgResponse(LCOrgResponse().withOrg($0)) }
+            let result = await daemon.orgs.setSuspended(change.code, change.suspended)
+            if case .success = result, change.suspended {
+                // Suspension reaches open sessions at once, not only the next Hello.
+                let ended = daemon.registry.endSessions(
+                    with: WireError(.orgSuspended, "organisation \(change.code) is suspended"),
+                    matching: { $0.orgCode == change.code })
+                daemon.logger.info("organisation suspended", metadata: ["org": "\(change.code)", "sessions_ended": "\(ended)"])
+            }
+            return result.map { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
             return await daemon.audit.verify(AuditService.Signing(daemon.currentConfig)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:

@@ -10,8 +10,14 @@ public struct ConnectionLimits: Sendable, Equatable {
     public var keepalive: TimeAmount
     /// Time from TCP accept to a completed Hello; a peer that never finishes is dropped.
     public var handshakeTimeout: TimeAmount
-    /// When this many bytes wait to be written to a peer, the core stops reading from it.
+    /// When this many bytes wait to be written to a peer, the core stops reading from it, and
+    /// refuses to start its own requests (ProvideRequest, pushes) on it.
     public var writeBufferHighBytes: Int
+    /// When this many bytes wait to be written to a peer, it is not reading: the connection is closed.
+    public var maxOutboundBytes: Int
+    /// How long a closing connection's last frame (a refusal) may take to leave before the
+    /// connection is closed regardless: a peer that does not read is still evicted.
+    public var closeTimeout: TimeAmount
 
     public init(
         maxFrameBytes: Int = WireDefaults.maxFrameBytes,
@@ -19,9 +25,13 @@ public struct ConnectionLimits: Sendable, Equatable {
         frameTimeout: TimeAmount = .milliseconds(Int64(WireDefaults.frameTimeoutMs)),
         idleTimeout: TimeAmount = .milliseconds(Int64(WireDefaults.idleTimeoutMs)),
         keepalive: TimeAmount = .milliseconds(Int64(WireDefaults.keepaliveMs)),
-        handshakeTimeout: TimeAmount = .seconds(10),
-        writeBufferHighBytes: Int = 1 << 20
+        handshakeTimeout: TimeAmount = .seconds(5),
+        writeBufferHighBytes: Int = 1 << 20,
+        maxOutboundBytes: Int = 8 << 20,
+        closeTimeout: TimeAmount = .seconds(2)
     ) {
+        self.maxOutboundBytes = max(maxOutboundBytes, writeBufferHighBytes)
+        self.closeTimeout = closeTimeout
         self.maxFrameBytes = maxFrameBytes
         self.maxInFlight = maxInFlight
         self.frameTimeout = frameTimeout

@@ -14,24 +14,73 @@ public final class ConnectionRegistry: Sendable {
         public var requests: UInt64
         public var inFlight: Int
         public var acceptsPushes: Bool
+        /// The client certificate's serial (upper-case hex), to find sessions a new CRL revokes.
+        public var certificateSerial: String
     }
 
     private struct State {
         var entries: [ObjectIdentifier: Entry] = [:]
         var perOrg: [String: Int] = [:]
+        /// Every accepted socket, admitted or not, by source address; and those without Hello yet.
+        var perAddress: [String: Int] = [:]
+        var awaitingHello: Set<ObjectIdentifier> = []
     }
 
     private let state = Mutex(State())
     private let maxConnections: Int
     private let maxPerOrg: Int
+    private let maxPerAddress: Int
+    private let maxAwaitingHello: Int
 
-    public init(maxConnections: Int, maxPerOrg: Int) {
+    public init(maxConnections: Int, maxPerOrg: Int, maxPerAddress: Int = .max, maxAwaitingHello: Int = .max) {
         self.maxConnections = maxConnections
         self.maxPerOrg = maxPerOrg
+        self.maxPerAddress = maxPerAddress
+        self.maxAwaitingHello = maxAwaitingHello
+    }
+
+    /// Why a socket was closed at accept, before TLS: nothing can be said to the peer yet.
+    public enum AcceptRefusal: Sendable, CustomStringConvertible {
+        case awaitingHello(limit: Int)
+        case perAddress(limit: Int)
+        public var description: String {
+            switch self {
+            case let .awaitingHello(limit): return "\(limit) connections are already waiting for Hello"
+            case let .perAddress(limit): return "this address already has \(limit) connections"
+            }
+        }
+    }
+
+    /// Counts a socket at accept. The limits hold before any TLS or Hello work, so a flood of
+    /// bare or slow connections cannot hold more than these slots (docs/threat-model.md).
+    func accept(_ channel: any Channel, address: String) -> AcceptRefusal? {
+        state.withLock { s in
+            if s.awaitingHello.count >= maxAwaitingHello { return .awaitingHello(limit: maxAwaitingHello) }
+            if s.perAddress[address, default: 0] >= maxPerAddress { return .perAddress(limit: maxPerAddress) }
+            s.awaitingHello.insert(ObjectIdentifier(channel))
+            s.perAddress[address, default: 0] += 1
+            return nil
+        }
+    }
+
+    /// Releases what `accept` counted, when the socket closes.
+    func release(_ channel: any Channel, address: String) {
+        state.withLock { s in
+            s.awaitingHello.remove(ObjectIdentifier(channel))
+            let left = s.perAddress[address, default: 1] - 1
+            s.perAddress[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// Connections accepted that have not completed Hello (for tests and status).
+    public var awaitingHelloCount: Int { state.withLock { $0.awaitingHello.count } }
+
+    static func sourceAddress(_ channel: any Channel) -> String {
+        channel.remoteAddress?.ipAddress ?? "?"
     }
 
     /// Admits an authenticated connection, or says which limit it hit.
-    func admit(_ channel: any Channel, orgCode: String, acceptsPushes: Bool = false) -> WireError? {
+    func admit(_ channel: any Channel, orgCode: String, acceptsPushes: Bool = false, certificateSerial: String = "") -> WireError? {
         let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
         return state.withLock { s in
             if s.entries.count >= maxConnections {
@@ -42,8 +91,9 @@ public final class ConnectionRegistry: Sendable {
             }
             s.entries[ObjectIdentifier(channel)] = Entry(
                 channel: channel, orgCode: orgCode, remoteAddress: remote, connectedAt: Date(), requests: 0, inFlight: 0,
-                acceptsPushes: acceptsPushes)
+                acceptsPushes: acceptsPushes, certificateSerial: certificateSerial)
             s.perOrg[orgCode, default: 0] += 1
+            s.awaitingHello.remove(ObjectIdentifier(channel))
             return nil
         }
     }

@@ -1,6 +1,18 @@
+import LinkcoreWire
 import NIOCore
 
 extension ConnectionRegistry {
+    /// Ends the sessions `matching` (an organisation just suspended, a certificate just
+    /// revoked) with `error` (id 0) and closes them; returns how many.
+    @discardableResult
+    public func endSessions(with error: WireError, matching: (Entry) -> Bool) -> Int {
+        let ended = entries.filter(matching)
+        for entry in ended {
+            entry.channel.triggerUserOutboundEvent(EndSessionEvent(error: error), promise: nil)
+        }
+        return ended.count
+    }
+
     /// Asks every connection to drain (GoingAway, finish what is in flight, close), waits until
     /// all have closed or `timeout` has passed, then closes the rest. Returns how many were left
     /// to close by force. Stop accepting new connections first.

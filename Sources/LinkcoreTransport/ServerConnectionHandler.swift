@@ -26,6 +26,13 @@ public struct DrainEvent: Sendable {
     public init(drainMs: UInt32) { self.drainMs = drainMs }
 }
 
+/// Ends a session at once: the error (id 0) is sent, then the connection is closed. Used when
+/// the organisation is suspended or its certificate revoked while the session is open.
+public struct EndSessionEvent: Sendable {
+    public var error: WireError
+    public init(error: WireError) { self.error = error }
+}
+
 /// Asks a connection to send a request the core starts (ProvideRequest, LinkIssued,
 /// ChangeEvent) and to complete `promise` with the peer's reply envelope (which may be an Error).
 public struct CoreRequestEvent: Sendable {
@@ -67,6 +74,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     private var batch = MetricsBatch()
     private var requestsSinceReport: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
+    /// The source address counted at accept; nil when the socket was refused there.
+    private var acceptedAddress: String?
     private var coreNextID: UInt64 = 1
     /// Requests the core started on this connection and waits for: they count as in flight, so
     /// a drain keeps the connection open until they are answered or their deadline passes.
@@ -90,6 +99,16 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         env.metrics.connectionOpened()
         if let remote = context.remoteAddress { logger[metadataKey: "remote"] = "\(remote)" }
         let channel = context.channel
+        let address = ConnectionRegistry.sourceAddress(channel)
+        if let refusal = env.registry.accept(channel, address: address) {
+            // Before TLS nothing can be said to the peer: the socket is closed at once, so a
+            // flood of bare connections costs a file descriptor for microseconds, not seconds.
+            phase = .closing
+            logger.debug("connection refused at accept", metadata: ["reason": "\(refusal)"])
+            context.close(promise: nil)
+            return
+        }
+        acceptedAddress = address
         let logger = self.logger
         handshakeTimer = context.eventLoop.scheduleTask(in: env.limits.handshakeTimeout) {
             logger.info("closing connection: TLS handshake and Hello not completed in time")
@@ -103,6 +122,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         reportMetrics()
         env.metrics.connectionClosed()
         if admitted { env.registry.remove(context.channel) }
+        if let acceptedAddress { env.registry.release(context.channel, address: acceptedAddress) }
+        acceptedAddress = nil
         if !inFlight.isEmpty {
             logger.debug("connection closed with requests in flight", metadata: ["in_flight": "\(inFlight.count)"])
             batch.inFlightDelta -= inFlight.count
@@ -152,6 +173,10 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         case let request as CoreRequestEvent:
             promise?.succeed()
             startCoreRequest(request)
+        case let end as EndSessionEvent:
+            promise?.succeed()
+            logger.info("session ended by the core", metadata: ["error": "\(end.error)"])
+            refuse(end.error, id: 0)
         default:
             context.triggerUserOutboundEvent(event, promise: promise)
         }
@@ -160,6 +185,13 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     private func startCoreRequest(_ request: CoreRequestEvent) {
         guard case .active = phase, !draining, let context else {
             request.promise.fail(WireError(.unavailable, "the connection cannot take requests"))
+            return
+        }
+        guard context.channel.isWritable else {
+            // The peer is not reading what the core already sent: queueing more would only grow
+            // memory until a deadline. Fail now; the caller answers PROVIDER_UNAVAILABLE
+            // (retryable) or leaves the push pending in the store for a later attempt.
+            request.promise.fail(WireError(.unavailable, "the peer is not reading (write_buffer_high_bytes reached)"))
             return
         }
         let id = coreNextID
@@ -234,6 +266,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         if needsFlush {
             needsFlush = false
             context.flush()
+            checkOutbound(context: context)
         }
         reportMetrics()
         context.fireChannelReadComplete()
@@ -264,7 +297,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         case let .failure(error): return refuse(error, id: envelope.id)
         }
         guard let context else { return }
-        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode, acceptsPushes: hello.acceptsPushes) {
+        if let limitHit = env.registry.admit(context.channel, orgCode: orgCode, acceptsPushes: hello.acceptsPushes,
+                                             certificateSerial: identity.serialHex) {
             return refuse(limitHit, id: envelope.id)
         }
         admitted = true
@@ -295,6 +329,22 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     /// and never answered.
     private func dispatch(_ envelope: LCEnvelope, peer: Peer) {
         let id = envelope.id
+        var peer = peer
+        if envelope.body?.kind != .reply && envelope.body?.kind != .notice {
+            // Admission holds per request, not only at Hello: an organisation suspended (or
+            // removed) since is refused with its typed error and the session ends; a role
+            // changed since applies to this request.
+            switch env.service.admit(orgCode: peer.orgCode) {
+            case let .failure(error):
+                logger.info("session ended: the organisation is no longer admitted", metadata: ["error": "\(error)"])
+                return refuse(error, id: id)
+            case let .success(role) where role != peer.role:
+                peer.role = role
+                phase = .active(peer)
+            case .success:
+                break
+            }
+        }
         guard let body = envelope.body else {
             // A body this version does not know: a request of a newer version, or (id 0) a
             // message that expects no reply; the core cannot tell which, so id 0 is not refused.
@@ -429,7 +479,19 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             needsFlush = true
         } else {
             context.flush()
+            checkOutbound(context: context)
         }
+    }
+
+    /// Closes a connection whose peer leaves more than `maxOutboundBytes` unread: reading from it
+    /// already stopped at the high-water mark, so only the core's replies to requests read
+    /// before that, and its own requests, can get here.
+    private func checkOutbound(context: ChannelHandlerContext) {
+        guard let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+              buffered > env.limits.maxOutboundBytes else { return }
+        logger.warning("closing connection: the peer does not read", metadata: ["buffered_bytes": "\(buffered)"])
+        phase = .closing
+        context.close(promise: nil)
     }
 
     /// Sends a typed refusal and closes: the peer can read why before the connection ends.
@@ -439,7 +501,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         phase = .closing
         batch.errors.append(error.code)
         let channel = context.channel
+        // The refusal may never leave if the peer does not read: close after closeTimeout anyway.
+        let deadline = context.eventLoop.scheduleTask(in: env.limits.closeTimeout) {
+            channel.close(promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(error.envelope(id: id))).whenComplete { _ in
+            deadline.cancel()
             channel.close(promise: nil)
         }
     }

@@ -36,15 +36,21 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         var incoming = unwrapInboundIn(data)
-        if pending == nil || pending!.readableBytes == 0 {
-            pending = incoming
+        if var buffer = pending, buffer.readableBytes > 0 {
+            pending = nil
+            // Drop the bytes of frames already emitted before appending: otherwise a peer whose
+            // reads always end mid-frame makes this buffer keep everything it ever sent.
+            buffer.discardReadBytes()
+            buffer.writeBuffer(&incoming)
+            pending = buffer
         } else {
-            pending!.writeBuffer(&incoming)
+            pending = incoming
         }
         drain(context: context)
     }
 
     private func drain(context: ChannelHandlerContext) {
+        var completed = false
         while var buffer = pending, buffer.readableBytes >= Self.headerBytes {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return }
             if length == 0 { return fail(context: context, .zeroLength) }
@@ -56,8 +62,15 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
             // A slice shares storage; the next frame's bytes stay in `pending`.
             let frame = buffer.readSlice(length: Int(length))!
             pending = buffer.readableBytes > 0 ? buffer : nil
+            completed = true
             context.fireChannelRead(wrapInboundOut(frame))
             if failed { return }
+        }
+        if completed {
+            // The timer times the frame in progress only: a peer that keeps completing frames
+            // is healthy however long its stream never rests on a frame boundary.
+            timer?.cancel()
+            timer = nil
         }
         armTimer(context: context)
     }

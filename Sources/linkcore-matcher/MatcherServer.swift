@@ -49,7 +49,9 @@ final class MatcherServer: Sendable {
         self.config = config
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg)
+        registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg,
+                                      maxPerAddress: config.limits.maxConnectionsPerAddress,
+                                      maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
         core = CoreLink(host: config.core.address.host, port: config.core.address.port, tls: clientTLS, group: group,
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
         service = MatcherService(
@@ -69,7 +71,8 @@ final class MatcherServer: Sendable {
         return ConnectionLimits(
             maxFrameBytes: l.maxFrameBytes, maxInFlight: l.maxInFlight, frameTimeout: Self.timeAmount(l.frameTimeout),
             idleTimeout: Self.timeAmount(l.idleTimeout), keepalive: Self.timeAmount(l.keepalive),
-            handshakeTimeout: Self.timeAmount(config.tls.handshakeTimeout), writeBufferHighBytes: l.writeBufferHighBytes)
+            handshakeTimeout: Self.timeAmount(config.tls.handshakeTimeout), writeBufferHighBytes: l.writeBufferHighBytes,
+            maxOutboundBytes: l.maxOutboundBytes, closeTimeout: Self.timeAmount(l.closeTimeout))
     }
 
     // MARK: start

@@ -52,7 +52,7 @@ var repositoryRoot: String {
         #expect(config.tls.crl == dir + "/tls/ca.crl")
         #expect(config.tls.requireCRL)
         #expect(config.tls.crlWarnBefore == .seconds(259_200))
-        #expect(config.tls.handshakeTimeout == .seconds(10))
+        #expect(config.tls.handshakeTimeout == .seconds(5))
         #expect(config.limits == DaemonConfig.Limits())
         #expect(config.limits.maxFrameBytes == 1_048_576)
         #expect(config.limits.idleTimeout == .seconds(120))
@@ -120,7 +120,8 @@ var repositoryRoot: String {
             error?.description
                 == "\(file):6: [limits] max_inflight: unknown key (did you mean \"max_in_flight\"?); valid keys in [limits] are: "
                 + "max_connections, max_connections_per_org, max_in_flight, max_frame_bytes, frame_timeout_ms, "
-                + "idle_timeout_ms, keepalive_ms, write_buffer_high_bytes")
+                + "idle_timeout_ms, keepalive_ms, write_buffer_high_bytes, max_outbound_bytes, close_timeout_ms, "
+                + "max_connections_per_address, max_connections_awaiting_hello")
     }
 
     @Test func unknownTableAndTopLevelKey() {

@@ -1,0 +1,89 @@
+import Foundation
+import LinkcoreWire
+import NIOCore
+import Testing
+
+/// Issue 12, finding 3: a peer that stops reading cannot make the core buffer without bound,
+/// and is evicted.
+@Suite(.serialized) struct StuckPeerTests {
+    /// Stops reading on `peer` and sends pings until the core's answers back up: the peer's
+    /// receive buffer and the core's send buffer fill, then the core's write buffer passes
+    /// write_buffer_high_bytes and it stops reading from the peer. Writes are not awaited: they
+    /// stay queued in this process once the core stops reading.
+    static func stopReadingAndFlood(_ peer: RawPeer, firstID: UInt64 = 1000, pings: Int = 300_000) async throws {
+        try await peer.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        let payload = String(repeating: "x", count: WireDefaults.maxPingPayload)
+        var id = firstID
+        for _ in 0..<(pings / 1000) {
+            var batch: [UInt8] = []
+            for _ in 0..<1000 {
+                batch += try RawPeer.envelope(id: id, RawPeer.ping(payload))
+                id += 1
+            }
+            peer.sendBytes(batch)
+        }
+    }
+
+    /// Before the fix, the IDLE_TIMEOUT frame sent to a stuck peer never left, and the connection
+    /// stayed open for good (> 20 s with a 3 s idle timeout). Now close_timeout_ms bounds it.
+    @Test func aPeerThatStopsReadingIsEvicted() async throws {
+        let daemon = try DaemonProcess(extraConfig: [
+            "limits": "idle_timeout_ms = 2000\nclose_timeout_ms = 1000", "log": "level = \"info\""])
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+        let peer = try await daemon.raw(as: "CITY01")
+        try await peer.hello()
+        try await Self.stopReadingAndFlood(peer)
+        let flooded = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(40)
+        var status = try await daemon.status()
+        while status.connections > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await daemon.status()
+        }
+        print("figure: finding 3: stuck peer (idle timeout 2 s) connected for \(ContinuousClock.now - flooded) after the flood; connections \(status.connections)")
+        #expect(status.connections == 0, "the stuck peer is still connected")
+        #expect(status.peers.isEmpty)
+        peer.close()
+    }
+
+    /// Before the fix, mediations toward a provider that did not read queued ProvideRequests
+    /// until their deadline (PROVIDER_TIMEOUT) and the core kept the bytes (1,024 mediations:
+    /// 77 MB -> 403 MB). Now a ProvideRequest to a peer that does not read fails at once with
+    /// PROVIDER_UNAVAILABLE (retryable), and the core's memory stays bounded.
+    @Test func aProvideRequestToAProviderThatDoesNotReadFailsAtOnce() async throws {
+        // Frame timeout long: the core stops reading B mid-frame, and B must stay a live, active
+        // session that does not read (not one refused for an unfinished frame).
+        let (net, a, b, la) = try await ConformanceTests.mediation(limits: "frame_timeout_ms = 600000")
+        defer { a.close(); b.close() }
+        let before = try net.daemon.residentBytes()
+        try await Self.stopReadingAndFlood(b)
+        // Until the core stops reading B, a mediation may still reach B (and time out).
+        var id: UInt64 = 10
+        var last: LCError?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while last?.code != .providerUnavailable, ContinuousClock.now < deadline {
+            try a.send(id: id, ConformanceTests.mediate(la, deadlineMs: 2000))
+            last = try await a.nextError(timeout: .seconds(30)).error
+            id += 1
+        }
+        #expect(last?.code == .providerUnavailable)
+        #expect(last?.retryable == true)
+
+        // 1,024 more, 128 at a time: every one answered PROVIDER_UNAVAILABLE; memory bounded.
+        var unavailable = 0
+        for _ in 0..<8 {
+            for _ in 0..<128 {
+                try a.send(id: id, ConformanceTests.mediate(la, deadlineMs: 2000))
+                id += 1
+            }
+            for _ in 0..<128 where try await a.nextError(timeout: .seconds(30)).error.code == .providerUnavailable {
+                unavailable += 1
+            }
+        }
+        #expect(unavailable == 1024)
+        let grown = try net.daemon.residentBytes() - before
+        print("figure: finding 3: VmRSS \(before >> 20) MiB -> \((before + grown) >> 20) MiB after 1,024 mediations toward a provider that does not read; \(unavailable) PROVIDER_UNAVAILABLE")
+        #expect(grown < 64 << 20, "linkcored grew by \(grown >> 20) MiB")
+    }
+}
