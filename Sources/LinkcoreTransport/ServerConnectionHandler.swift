@@ -370,13 +370,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
                     handler.answer(id, .success(.pong(pong)), started: nil)
                 case .hello:
                     handler.answer(id, .failure(WireError(.invalidArgument, "Hello was already received on this connection")), started: nil)
-                case .orgShow:
-                    // Served to the matcher (its requester check before matching, issue 12,
-                    // finding 7b); the service refuses it to every other role.
-                    handler.inFlight[id] = NIODeadline.now()
-                    handler.batch.inFlightDelta += 1
-                    handler.env.service.handle(envelope, from: peer, reply: handler.makeReply(id: id))
-                case _ where body.isOperatorRequest:
+                case _ where body.isAdminSocketOnly:
                     handler.answer(id, .failure(WireError(.permissionDenied, "operator messages are accepted only on the admin socket")), started: nil)
                 default:
                     handler.inFlight[id] = NIODeadline.now()

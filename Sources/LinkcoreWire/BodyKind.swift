@@ -26,7 +26,7 @@ extension LCEnvelope.OneOf_Body {
         }
     }
 
-    /// Operator requests: served on the admin socket only.
+    /// Operator requests (linkctl over the admin socket).
     public var isOperatorRequest: Bool {
         switch self {
         case .statusRequest, .reload, .orgAdd, .orgList, .orgShow, .orgSetSuspended, .keysRotate, .auditVerify,
@@ -35,5 +35,13 @@ extension LCEnvelope.OneOf_Body {
         default:
             return false
         }
+    }
+
+    /// Operator requests never served on the network: every operator request but `org_show`,
+    /// which the core also answers to the matcher for its requester check before matching
+    /// (issue 12, finding 7b; the service refuses it to every other role).
+    public var isAdminSocketOnly: Bool {
+        if case .orgShow = self { return false }
+        return isOperatorRequest
     }
 }

@@ -62,8 +62,15 @@ import Glibc
         let adapter = try Self.adapter(daemon.temp.url, pki: daemon.pki)
         try await adapter.start()
         // Three held connections (idle timeout 60 s) fill max_connections = 3: a fourth is
-        // answered 503 TOO_MANY_CONNECTIONS and closed.
-        let held = try (0..<3).map { _ in try RawHTTP.connect(port: adapter.apiPort) }
+        // answered 503 TOO_MANY_CONNECTIONS and closed. Each held one is answered once first, so
+        // the adapter has surely accepted and counted it (a connect() alone returns as soon as
+        // the kernel has the connection, before the adapter accepts it).
+        let health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\nAuthorization: Bearer \(try adapter.token())\r\n\r\n"
+        let held = try (0..<3).map { _ in
+            let fd = try RawHTTP.connect(port: adapter.apiPort)
+            #expect(try RawHTTP.exchange(fd: fd, health).status == 200)
+            return fd
+        }
         let refused = try RawHTTP.exchange(port: adapter.apiPort, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\n\r\n")
         #expect(refused.status == 503 && refused.errorCode == "TOO_MANY_CONNECTIONS", "\(refused.text)")
         // Closing them frees their slots.
@@ -125,6 +132,11 @@ enum RawHTTP {
     static func exchange(port: Int, _ request: String) throws -> Response {
         let fd = try connect(port: port)
         defer { close(fd) }
+        return try exchange(fd: fd, request)
+    }
+
+    /// Sends `request` on the open connection `fd` and reads its one response.
+    static func exchange(fd: Int32, _ request: String) throws -> Response {
         let bytes = Array(request.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw TestFailure("send failed") }
         var received: [UInt8] = []

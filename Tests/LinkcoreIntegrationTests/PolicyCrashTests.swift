@@ -15,6 +15,7 @@ import Testing
         let config = dir.url.appendingPathComponent("faulty.conf").path
         try "calls-log=\(calls)\n".write(toFile: config, atomically: true, encoding: .utf8)
         let module = try await PolicyWarmUpTests.buildFaulty(in: dir.url)
+        try ServiceAccount.handOver(dir.url.path)   // the unprivileged daemon's module writes calls.log here
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
                                              policy: PolicyWarmUpTests.policy(module: module, config: config, deadlineMs: 2000))
         defer { net.stop() }
