@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "linkctl", targets: ["linkctl"]),
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
+        .executable(name: "linkcore-card", targets: ["linkcore-card"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
         // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
         .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
@@ -217,6 +218,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The number card (issue 14): a PKCS#11 module loaded with dlopen (SoftHSM2, OpenSC), the
+        // card's two applications above it, and the resident's card client.
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "LinkcoreCard", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "linkcore-card",
+            dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
+        // child's environment only); checks with pkcs11-tool and the openssl CLI.
+        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "linkcore-card"]),
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
