@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
         .executable(name: "linkcore-card", targets: ["linkcore-card"]),
+        .executable(name: "linkcore-jpki", targets: ["linkcore-jpki"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
         // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
         .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
@@ -227,9 +228,18 @@ let package = Package(
             dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
+        .executableTarget(
+            name: "linkcore-jpki",
+            dependencies: [
+                "LinkcoreCard", "LinkcorePKI", "LinkcoreRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
         // child's environment only); checks with pkcs11-tool and the openssl CLI.
-        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "linkcore-card"]),
+        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]

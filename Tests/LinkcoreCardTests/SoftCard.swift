@@ -19,7 +19,7 @@ func runProcess(_ executable: String, _ arguments: [String], stdin: String = "",
     process.environment = env
     // stderr goes to a file so the child can never block on a full second pipe while we read stdout.
     let errPath = NSTemporaryDirectory() + "linkcore-card-stderr-" + UUID().uuidString
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     guard let errHandle = FileHandle(forWritingAtPath: errPath) else { throw CardTestFailure("cannot open \(errPath)") }
     let out = Pipe(), input = Pipe()
