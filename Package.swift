@@ -228,11 +228,14 @@ let package = Package(
             dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        // The card authority's durable state: cards, their life cycle and every transition.
+        .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
             name: "linkcore-jpki",
             dependencies: [
-                "LinkcoreCard", "LinkcorePKI", "LinkcoreRegistry",
+                "LinkcoreCard", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

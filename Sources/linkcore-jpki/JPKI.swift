@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinkcoreCard
+import LinkcoreJPKI
 import LinkcorePKI
 import LinkcoreRegistry
 
@@ -12,7 +13,7 @@ struct JPKICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
         abstract: "The number card authority: card CA and certificate issuance.",
-        subcommands: [CAInitCommand.self, IssueCommand.self]
+        subcommands: [CAInitCommand.self, IssueCommand.self, CardStatusCommand.self]
     )
 }
 
@@ -59,6 +60,16 @@ struct IssueCommand: ParsableCommand {
         guard let stored = try RegistryStore(path: registry).resident(code: resident), stored.resident.status == .alive else {
             throw ValidationError("no living resident \(resident) in the registry")
         }
+        // The card's record: a new card is applied for here; only an applied card is personalised
+        // (a second issuance for the same card would be a renewal, still to come).
+        let store = try CardAuthorityStore(path: dir + "/authority.db")
+        if let record = try store.card(card) {
+            guard record.state == .applied else {
+                throw ValidationError(CardLifecycleError.impossible(state: record.state, event: .personalise).description)
+            }
+        } else {
+            try store.apply(card: card, residentCode: resident)
+        }
         let path = module ?? ProcessInfo.processInfo.environment["LINKCORE_PKCS11_MODULE"] ?? PKCS11Module.softHSM2Path
         do {
             let token = try CardToken(module: try PKCS11Module(path: path), card: card)
@@ -74,11 +85,30 @@ struct IssueCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: issued, withIntermediateDirectories: true)
             try write(signature.certificatePEM, to: "\(issued)/\(signature.serialHex).pem", mode: 0o644)
             try write(user.certificatePEM, to: "\(issued)/\(user.serialHex).pem", mode: 0o644)
+            // Recorded after the certificates are on the card: a crash in between leaves the card
+            // `applied`, and issuing again replaces its certificates.
+            try store.transition(card: card, .personalise)
             print("{\"signature\": \"\(signature.serialHex)\", \"user\": \"\(user.serialHex)\"}")
         } catch let error as CardError {
             FileHandle.standardError.write(Data("error: \(error.code): \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+struct CardStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "card-status", abstract: "A card's state and history (JSON).")
+    @Option(help: "The authority's directory.") var dir: String
+    @Option(help: "The card's label.") var card: String
+
+    func run() throws {
+        let store = try CardAuthorityStore(path: dir + "/authority.db")
+        guard let record = try store.card(card) else { throw ValidationError(CardLifecycleError.unknownCard(card).description) }
+        let object: [String: Any] = [
+            "card": record.card, "state": record.state.rawValue, "generation": record.generation,
+            "history": try store.history(card).map(\.event),
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 }
 

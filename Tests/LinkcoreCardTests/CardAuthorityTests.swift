@@ -75,6 +75,17 @@ struct CardAuthorityTests {
         }
         #expect(try openssl(["x509", "-noout", "-text"], stdin: signPEM).stdout.contains("Non Repudiation"))
         #expect(!(try openssl(["x509", "-noout", "-text"], stdin: userPEM).stdout.contains("Non Repudiation")))
+
+        // The authority recorded the card as personalised, durably; issuing again is refused.
+        let record = try runProcess(Self.jpki, ["card-status", "--dir", dir, "--card", card.label], environment: [:])
+        #expect(record.stdout.contains("\"state\":\"personalised\""), "\(record.stdout)\(record.stderr)")
+        #expect(record.stdout.contains("\"history\":[\"apply\",\"personalise\"]"))
+        let again = try runProcess(Self.jpki, [
+            "issue", "--dir", dir, "--registry", registryPath, "--resident", "00000000001", "--card", card.label,
+            "--module", Tools.softhsmModule,
+        ], stdin: "\(signPIN)\n\(authPIN)\n", environment: card.environment)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("a personalised card cannot be personalised"))
     }
 
     @Test func noCardForAnUnknownOrDeceasedResident() throws {
