@@ -228,6 +228,8 @@ let package = Package(
             dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        // The service's side of a card login: challenges bound to the service, chain, validity, signature.
+        .target(name: "LinkcoreCardVerifier", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
@@ -242,7 +244,7 @@ let package = Package(
         ),
         // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
         // child's environment only); checks with pkcs11-tool and the openssl CLI.
-        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
+        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
