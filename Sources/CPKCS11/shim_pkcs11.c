@@ -3,6 +3,7 @@
 #include "CPKCS11.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,12 @@ struct lc_p11_module {
     void *handle;
     CK_FUNCTION_LIST_PTR f;
 };
+
+// C_Initialize and C_Finalize are per process, not per caller: several lc_p11_module values for
+// the same module share one initialisation, and only the last unload finalises it.
+#define LC_P11_MAX_MODULES 8
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { CK_FUNCTION_LIST_PTR f; int users; } registry[LC_P11_MAX_MODULES];
 
 lc_p11_module *lc_p11_load(const char *path, char *err, size_t errlen) {
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -26,20 +33,35 @@ lc_p11_module *lc_p11_load(const char *path, char *err, size_t errlen) {
         dlclose(handle);
         return NULL;
     }
-    CK_C_INITIALIZE_ARGS args;
-    memset(&args, 0, sizeof args);
-    args.flags = CKF_OS_LOCKING_OK; // the module may be called from several threads
-    CK_RV rv = f->C_Initialize(&args);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        snprintf(err, errlen, "C_Initialize failed: 0x%lx", (unsigned long)rv);
-        dlclose(handle);
-        return NULL;
-    }
     lc_p11_module *m = calloc(1, sizeof *m);
     if (m == NULL) {
-        f->C_Finalize(NULL);
         dlclose(handle);
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_lock(&registry_lock);
+    int slot = -1, free_slot = -1;
+    for (int i = 0; i < LC_P11_MAX_MODULES; i++) {
+        if (registry[i].users > 0 && registry[i].f == f) slot = i;
+        if (registry[i].users == 0 && free_slot < 0) free_slot = i;
+    }
+    CK_RV rv = CKR_OK;
+    if (slot < 0) {
+        CK_C_INITIALIZE_ARGS args;
+        memset(&args, 0, sizeof args);
+        args.flags = CKF_OS_LOCKING_OK; // the module may be called from several threads
+        rv = free_slot < 0 ? CKR_HOST_MEMORY : f->C_Initialize(&args);
+        if (rv == CKR_OK) {
+            slot = free_slot;
+            registry[slot].f = f;
+        }
+    }
+    if (rv == CKR_OK) registry[slot].users++;
+    pthread_mutex_unlock(&registry_lock);
+    if (rv != CKR_OK) {
+        snprintf(err, errlen, "C_Initialize failed: 0x%lx", (unsigned long)rv);
+        free(m);
+        dlclose(handle);
         return NULL;
     }
     m->handle = handle;
@@ -49,7 +71,14 @@ lc_p11_module *lc_p11_load(const char *path, char *err, size_t errlen) {
 
 void lc_p11_unload(lc_p11_module *m) {
     if (m == NULL) return;
-    m->f->C_Finalize(NULL);
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < LC_P11_MAX_MODULES; i++) {
+        if (registry[i].users > 0 && registry[i].f == m->f) {
+            if (--registry[i].users == 0) m->f->C_Finalize(NULL);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
     dlclose(m->handle);
     free(m);
 }

@@ -2,8 +2,8 @@ import CPKCS11
 
 /// A PKCS#11 module loaded with dlopen() and initialised (C_Initialize) for this process.
 ///
-/// PKCS#11 modules are process-wide singletons (C_Initialize once, C_Finalize once), so a process
-/// should hold exactly one `PKCS11Module` per module path. SoftHSM2 reads `SOFTHSM2_CONF` at
+/// PKCS#11 modules are process-wide (C_Initialize once, C_Finalize once): the C shim counts the
+/// `PKCS11Module` values on one module and finalises it with the last. SoftHSM2 reads `SOFTHSM2_CONF` at
 /// C_Initialize: that is why tests drive the card through `linkcore-card` child processes, each
 /// with its own configuration in the child's environment, never through setenv in the test process.
 ///

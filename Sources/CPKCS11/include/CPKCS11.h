@@ -60,10 +60,10 @@ typedef struct {
     unsigned long max_pin_len;
 } lc_p11_token_info;
 
-// dlopen()s `path`, resolves C_GetFunctionList and calls C_Initialize (OS locking). NULL on failure,
-// with a message in `err`. One per process is the intended use.
+// dlopen()s `path`, resolves C_GetFunctionList and calls C_Initialize (OS locking) unless another
+// handle already did. NULL on failure, with a message in `err`.
 lc_p11_module *lc_p11_load(const char *path, char *err, size_t errlen);
-// C_Finalize and dlclose.
+// dlclose; C_Finalize when the last handle on that module goes.
 void lc_p11_unload(lc_p11_module *m);
 
 // The first slot with a token whose label is `label` (compared without blank padding).
