@@ -339,6 +339,14 @@ let package = Package(
             path: "Benchmarks/policy",
             swiftSettings: swiftSettings
         ),
+        // Card logins/s (challenge → SoftHSM2 token → verify) vs raw RSA-2048 with OpenSSL;
+        // `swift run -c release card-bench`.
+        .executableTarget(
+            name: "card-bench",
+            dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI"],
+            path: "Benchmarks/card",
+            swiftSettings: swiftSettings
+        ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.
         .executableTarget(
             name: "linkcodes-bench",
