@@ -9,6 +9,8 @@ public enum CardError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The token refused the PIN; `state` is the token's PIN state after the refusal.
     case wrongPIN(CardApplication, state: PINState)
     case pinLocked(CardApplication)
+    /// The security officer's PIN was refused (the authority's, at activation or PIN reset).
+    case wrongSOPIN(CardApplication)
     case keyNotFound(CardApplication)
     case keyAlreadyPresent(CardApplication)
     /// The bytes given as a certificate are not a DER X.509 certificate.
@@ -23,6 +25,7 @@ public enum CardError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidPINFormat: "invalid-pin-format"
         case .wrongPIN: "wrong-pin"
         case .pinLocked: "pin-locked"
+        case .wrongSOPIN: "wrong-so-pin"
         case .keyNotFound: "key-not-found"
         case .keyAlreadyPresent: "key-already-present"
         case .invalidCertificate: "invalid-certificate"
@@ -37,6 +40,7 @@ public enum CardError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidPINFormat(let app, let rule): "the \(app.displayName) PIN must be \(rule)"
         case .wrongPIN(let app, let state): "wrong \(app.displayName) PIN (\(state.summary))"
         case .pinLocked(let app): "the \(app.displayName) PIN is locked"
+        case .wrongSOPIN(let app): "wrong security officer PIN for the \(app.displayName) application"
         case .keyNotFound(let app): "the \(app.displayName) application has no key pair"
         case .keyAlreadyPresent(let app): "the \(app.displayName) application already has a key pair"
         case .invalidCertificate: "not a DER X.509 certificate"

@@ -170,3 +170,21 @@ public final class CardToken: @unchecked Sendable {
                       exponent: try attribute(session, object, LC_CKA_PUBLIC_EXPONENT))
     }
 }
+
+extension CardToken {
+    /// C_InitPIN under the security officer: how the counter sets the holder's PIN at activation
+    /// and resets a locked one. The SO PIN is the authority's, never the holder's.
+    public func resetPIN(_ app: CardApplication, soPIN: String, newPIN: String) throws(CardError) {
+        try app.validate(pin: newPIN)
+        try withSession(app) { session throws(CardError) in
+            let rv = lc_p11_login(module.raw, session, 0, soPIN, soPIN.utf8.count)
+            switch rv {
+            case LC_CKR_OK: break
+            case LC_CKR_PIN_INCORRECT, LC_CKR_PIN_LOCKED: throw .wrongSOPIN(app)
+            default: try check(rv, "C_Login(SO)")
+            }
+            defer { _ = lc_p11_logout(module.raw, session) }
+            try check(lc_p11_init_pin(module.raw, session, newPIN, newPIN.utf8.count), "C_InitPIN")
+        }
+    }
+}

@@ -44,7 +44,7 @@ func runCard(_ body: () throws -> Void) throws {
 /// Exit statuses a script can tell apart (2 is ArgumentParser's usage error).
 func exitStatus(_ error: CardError) -> Int32 {
     switch error {
-    case .wrongPIN: 3
+    case .wrongPIN, .wrongSOPIN: 3
     case .pinLocked: 4
     case .invalidPINFormat: 5
     case .tokenNotFound, .moduleLoad: 6

@@ -13,7 +13,7 @@ struct JPKICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
         abstract: "The number card authority: card CA and certificate issuance.",
-        subcommands: [CAInitCommand.self, IssueCommand.self, CardStatusCommand.self]
+        subcommands: [CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self]
     )
 }
 

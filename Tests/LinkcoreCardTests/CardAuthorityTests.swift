@@ -109,3 +109,49 @@ struct CardAuthorityTests {
         #expect(try statuses(try card.card("status"))["sign"]?.hasCertificate == false)
     }
 }
+
+@Suite("Card authority runs the card's life cycle")
+struct CardLifecycleCommandTests {
+    static let jpki = CardAuthorityTests.jpki
+
+    @Test func sendActivateWithNewPINsSuspendResumeAndTypedRefusals() throws {
+        let card = try SoftCard(signPIN: "abc123XYZ", authPIN: "1234")
+        defer { card.cleanup() }
+        #expect(try card.card("personalise", stdin: "abc123XYZ\n1234\n").status == 0)
+        let registryPath = card.directory + "/registry.db"
+        try RegistryStore(path: registryPath).insert([
+            Resident(residentCode: "00000000001", myNumber: "12345678901" + String(MyNumber.checkDigit(forBody: "12345678901") ?? 0),
+                     name: "鈴木一郎", nameKana: nil, address: "東京都千代田区千代田1-1", birthDate: "1980-01-02", sex: .male),
+        ])
+        let dir = card.directory + "/jpki"
+        #expect(try runProcess(Self.jpki, ["ca-init", "--dir", dir], environment: [:]).status == 0)
+        func jpki(_ arguments: [String], stdin: String = "") throws -> Run {
+            try runProcess(Self.jpki, arguments + ["--dir", dir, "--card", card.label], stdin: stdin, environment: card.environment)
+        }
+        #expect(try jpki(["issue", "--registry", registryPath, "--resident", "00000000001", "--module", Tools.softhsmModule],
+                         stdin: "abc123XYZ\n1234\n").status == 0)
+
+        // Not sent yet: activation is refused before the card is touched.
+        let early = try jpki(["activate", "--module", Tools.softhsmModule], stdin: "\(SoftCard.soPIN)\nnewSign2026\n4321\n")
+        #expect(early.status == 9)
+        #expect(early.stderr == "error: lifecycle: a personalised card cannot be activated\n")
+        #expect(try jpki(["transition", "--event", "send"]).stdout == "sent\n")
+
+        // A wrong SO PIN changes nothing; the right one sets the holder's PINs.
+        let wrongSO = try jpki(["activate", "--module", Tools.softhsmModule], stdin: "not-the-so\nnewSign2026\n4321\n")
+        #expect(wrongSO.status == 1)
+        #expect(wrongSO.stderr.hasPrefix("error: wrong-so-pin:"))
+        #expect(try jpki(["activate", "--module", Tools.softhsmModule], stdin: "\(SoftCard.soPIN)\nnewSign2026\n4321\n").stdout == "active\n")
+        #expect(try card.card("sign", ["--challenge", "01"], stdin: "1234\n").status == 3)
+        #expect(try card.card("sign", ["--challenge", "01"], stdin: "4321\n").status == 0)
+        #expect(try card.card("sign", ["--app", "sign", "--challenge", "01"], stdin: "newSign2026\n").status == 0)
+
+        #expect(try jpki(["transition", "--event", "suspend"]).stdout == "suspended\n")
+        let twice = try jpki(["transition", "--event", "suspend"])
+        #expect(twice.status == 9)
+        #expect(twice.stderr == "error: lifecycle: a suspended card cannot be suspended\n")
+        #expect(try jpki(["transition", "--event", "resume"]).stdout == "active\n")
+        let history = try runProcess(Self.jpki, ["card-status", "--dir", dir, "--card", card.label], environment: [:]).stdout
+        #expect(history.contains("\"history\":[\"apply\",\"personalise\",\"send\",\"activate\",\"suspend\",\"resume\"]"), "\(history)")
+    }
+}
