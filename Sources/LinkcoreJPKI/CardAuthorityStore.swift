@@ -42,6 +42,19 @@ public final class CardAuthorityStore: Sendable {
             at            INTEGER NOT NULL
         );
         """,
+        // v2: the certificates issued per card and generation: the logical link (論理的なリンク)
+        // between a signature certificate and its user certificate is this table, which only the
+        // authority holds; nothing in either certificate relates it to the other.
+        """
+        CREATE TABLE certificates (
+            serial        TEXT PRIMARY KEY,           -- upper-case hex
+            card          TEXT NOT NULL REFERENCES cards (card),
+            application   TEXT NOT NULL CHECK (application IN ('sign', 'auth')),
+            generation    INTEGER NOT NULL,
+            issued_at     INTEGER NOT NULL,
+            UNIQUE (card, application, generation)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     public init(path: String) throws {
@@ -81,6 +94,42 @@ public final class CardAuthorityStore: Sendable {
                                  [.text(card), .text(event.rawValue), .text(next.state.rawValue), .integer(Self.ms(now))])
                 return next
             }
+        }
+    }
+
+    /// Records the two certificates of `card`'s next generation and the `personalise` (or, later,
+    /// `renew`) transition in one transaction: the link and the state never disagree.
+    @discardableResult
+    public func personalise(card: String, signatureSerial: String, userSerial: String, now: Date = Date()) throws -> CardRecord {
+        try database.withLock { db in
+            try db.transaction {
+                guard let current = try Self.record(db, card) else { throw CardLifecycleError.unknownCard(card) }
+                var next = current
+                next.state = try current.state.after(.personalise)
+                next.generation += 1
+                for (serial, application) in [(signatureSerial, "sign"), (userSerial, "auth")] {
+                    _ = try db.query("INSERT INTO certificates (serial, card, application, generation, issued_at) VALUES (?, ?, ?, ?, ?)",
+                                     [.text(serial.uppercased()), .text(card), .text(application), .integer(Int64(next.generation)),
+                                      .integer(Self.ms(now))])
+                }
+                _ = try db.query("UPDATE cards SET state = ?, generation = ?, updated_at = ? WHERE card = ?",
+                                 [.text(next.state.rawValue), .integer(Int64(next.generation)), .integer(Self.ms(now)), .text(card)])
+                _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, 'personalise', ?, ?)",
+                                 [.text(card), .text(next.state.rawValue), .integer(Self.ms(now))])
+                return next
+            }
+        }
+    }
+
+    /// The user certificate issued with a signature certificate (same card, same generation), or
+    /// nil for an unknown serial. Who may ask is the caller's check (licensed verifiers only).
+    public func linkedUserCertificate(signatureSerial: String) throws -> String? {
+        try database.withLock { db in
+            try db.query("""
+                SELECT u.serial FROM certificates s JOIN certificates u
+                  ON u.card = s.card AND u.generation = s.generation AND u.application = 'auth'
+                WHERE s.serial = ? AND s.application = 'sign'
+                """, [.text(signatureSerial.uppercased())]).first?.string(0)
         }
     }
 

@@ -13,7 +13,10 @@ struct JPKICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
         abstract: "The number card authority: card CA and certificate issuance.",
-        subcommands: [CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self]
+        subcommands: [
+            CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self,
+            LinkedCommand.self,
+        ]
     )
 }
 
@@ -87,7 +90,7 @@ struct IssueCommand: ParsableCommand {
             try write(user.certificatePEM, to: "\(issued)/\(user.serialHex).pem", mode: 0o644)
             // Recorded after the certificates are on the card: a crash in between leaves the card
             // `applied`, and issuing again replaces its certificates.
-            try store.transition(card: card, .personalise)
+            try store.personalise(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex)
             print("{\"signature\": \"\(signature.serialHex)\", \"user\": \"\(user.serialHex)\"}")
         } catch let error as CardError {
             FileHandle.standardError.write(Data("error: \(error.code): \(error)\n".utf8))

@@ -65,3 +65,20 @@ struct ActivateCommand: ParsableCommand {
         }
     }
 }
+
+/// The logical link: which user certificate belongs with a signature certificate. Local and
+/// operator-only for now; answering licensed verifiers over mutual TLS is still to come.
+struct LinkedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linked", abstract: "The user certificate serial linked to a signature certificate serial.")
+    @Option(help: "The authority's directory.") var dir: String
+    @Option(help: "The signature certificate's serial (hex).") var signatureSerial: String
+
+    func run() throws {
+        guard let user = try CardAuthorityStore(path: dir + "/authority.db").linkedUserCertificate(signatureSerial: signatureSerial) else {
+            FileHandle.standardError.write(Data("error: unknown-certificate: no signature certificate \(signatureSerial)\n".utf8))
+            throw ExitCode(10)
+        }
+        print(user)
+    }
+}

@@ -40,6 +40,12 @@ struct CardAuthorityTests {
             "--module", Tools.softhsmModule,
         ], stdin: "\(signPIN)\n\(authPIN)\n", environment: card.environment)
         #expect(issued.status == 0, "\(issued.stderr)")
+        let serials = try JSONDecoder().decode([String: String].self, from: Data(issued.stdout.utf8))
+        // The authority (and only it) links the signature certificate to the user certificate.
+        let linked = try runProcess(Self.jpki, ["linked", "--dir", dir, "--signature-serial", serials["signature"] ?? ""], environment: [:])
+        #expect(linked.stdout == (serials["user"] ?? "-") + "\n")
+        let notSignature = try runProcess(Self.jpki, ["linked", "--dir", dir, "--signature-serial", serials["user"] ?? ""], environment: [:])
+        #expect(notSignature.status == 10)
 
         // The certificates are on the card now, read back by the card client.
         let status = try statuses(try card.card("status"))
