@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "linkctl", targets: ["linkctl"]),
         .executable(name: "linkcore-matcher", targets: ["linkcore-matcher"]),
         .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
+        .executable(name: "linkcore-card", targets: ["linkcore-card"]),
+        .executable(name: "linkcore-jpki", targets: ["linkcore-jpki"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
         // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
         .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
@@ -217,6 +219,32 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The number card (issue 14): a PKCS#11 module loaded with dlopen (SoftHSM2, OpenSC), the
+        // card's two applications above it, and the resident's card client.
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "LinkcoreCard", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "linkcore-card",
+            dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // The service's side of a card login: challenges bound to the service, chain, validity, signature.
+        .target(name: "LinkcoreCardVerifier", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        // The card authority's durable state: cards, their life cycle and every transition.
+        .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
+        // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
+        .executableTarget(
+            name: "linkcore-jpki",
+            dependencies: [
+                "LinkcoreCard", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
+        // child's environment only); checks with pkcs11-tool and the openssl CLI.
+        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
@@ -317,6 +345,14 @@ let package = Package(
                 "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/policy",
+            swiftSettings: swiftSettings
+        ),
+        // Card logins/s (challenge → SoftHSM2 token → verify) vs raw RSA-2048 with OpenSSL;
+        // `swift run -c release card-bench`.
+        .executableTarget(
+            name: "card-bench",
+            dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI"],
+            path: "Benchmarks/card",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

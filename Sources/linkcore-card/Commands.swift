@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import LinkcoreCard
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Both applications' PIN state, keys and certificates (JSON).")
+    @OptionGroup var card: CardOptions
+
+    func run() throws {
+        try runCard {
+            let token = try card.open()
+            try printJSON(try CardApplication.allCases.map { try token.status($0) })
+        }
+    }
+}
+
+struct CertificatesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "certificates", abstract: "The certificates on the card, PEM (none before issuance).")
+    @OptionGroup var card: CardOptions
+
+    func run() throws {
+        try runCard {
+            let token = try card.open()
+            for app in CardApplication.allCases {
+                guard let der = try token.certificate(app) else { continue }
+                let base64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+                print("# \(app.rawValue)\n-----BEGIN CERTIFICATE-----\n\(base64)\n-----END CERTIFICATE-----")
+            }
+        }
+    }
+}
+
+struct PublicKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "public-key", abstract: "An application's public key, PEM.")
+    @OptionGroup var card: CardOptions
+    @Option(help: "sign or auth") var app: CardApplication = .authentication
+
+    func run() throws {
+        try runCard { print(try card.open().publicKey(app).pem, terminator: "") }
+    }
+}
+
+struct SignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign", abstract: "Sign a challenge on the card after the PIN (read from standard input).")
+    @OptionGroup var card: CardOptions
+    @Option(help: "sign or auth (a login challenge is signed with auth)") var app: CardApplication = .authentication
+    @Option(help: "The challenge, hex.") var challenge: String
+    @Option(help: "Write the raw signature here instead of printing it as hex.") var out: String?
+
+    func run() throws {
+        guard let data = bytes(hex: challenge), !data.isEmpty else { throw ValidationError("--challenge must be non-empty hex") }
+        let pin = try readPIN("\(app.displayName) PIN")
+        try runCard {
+            let signature = try card.open().sign(app, data: data, pin: pin)
+            if let out {
+                try Data(signature).write(to: URL(fileURLWithPath: out))
+            } else {
+                print(hex(signature))
+            }
+        }
+    }
+}
+
+struct ChangePINCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "change-pin", abstract: "Change a PIN: the old PIN, then the new one, on standard input.")
+    @OptionGroup var card: CardOptions
+    @Option(help: "sign or auth") var app: CardApplication
+
+    func run() throws {
+        let old = try readPIN("current PIN")
+        let new = try readPIN("new PIN")
+        try runCard { try card.open().changePIN(app, old: old, new: new) }
+    }
+}
+
+/// Provisional: key generation belongs to the card authority's personalisation step
+/// (`linkcore-jpki`, still to come); it lives here until then so the card can be exercised.
+struct PersonaliseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "personalise",
+        abstract: "Generate both key pairs on the card (signature PIN, then user authentication PIN, on standard input).")
+    @OptionGroup var card: CardOptions
+
+    func run() throws {
+        let signPIN = try readPIN("signature PIN")
+        let authPIN = try readPIN("user authentication PIN")
+        try runCard {
+            let token = try card.open()
+            try token.generateKeyPair(.signature, pin: signPIN)
+            try token.generateKeyPair(.authentication, pin: authPIN)
+            try printJSON(try CardApplication.allCases.map { try token.status($0) })
+        }
+    }
+}
+
+/// Diagnostic: how the token protects a private key (PIN on standard input), as JSON.
+struct KeyProtectionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key-protection", abstract: "Show that a private key is sensitive and never extractable (PIN on standard input).")
+    @OptionGroup var card: CardOptions
+    @Option(help: "sign or auth") var app: CardApplication
+
+    func run() throws {
+        let pin = try readPIN("\(app.displayName) PIN")
+        try runCard { try printJSON(try card.open().keyProtection(app, pin: pin)) }
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import LinkcoreCard
+import LinkcoreJPKI
+import LinkcorePKI
+import LinkcoreRegistry
+
+/// The card authority (J-LIS runs it beside the resident registry). Skeleton: its own CA,
+/// separate from the network CA, and issuance of a card's two certificates. The life cycle,
+/// CRL/OCSP and the logical link between the two certificates are still to come (docs/card.md).
+@main
+struct JPKICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linkcore-jpki",
+        abstract: "The number card authority: card CA and certificate issuance.",
+        subcommands: [
+            CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self,
+            LinkedCommand.self,
+        ]
+    )
+}
+
+enum Validity {
+    /// 5 years for both certificates, as JPKI (5 × 365 + 1 leap day).
+    static let certificateDays = 1826
+    /// The card CA outlives every certificate it issues.
+    static let caDays = 7305
+}
+
+struct CAInitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ca-init", abstract: "Create the card CA in a directory (ca.pem, ca.key).")
+    @Option(help: "The authority's directory.") var dir: String
+
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: dir + "/ca.key") {
+            throw ValidationError("\(dir) already holds a card CA")
+        }
+        let ca = try CertificateAuthority.create(commonName: "linkcore card authority CA", validDays: Validity.caDays)
+        try write(ca.certificate.privateKeyPEM, to: dir + "/ca.key", mode: 0o600)
+        try write(ca.certificate.certificatePEM, to: dir + "/ca.pem", mode: 0o644)
+        print(ca.certificate.serialHex)
+    }
+}
+
+struct IssueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract: "Issue a resident's signature and user certificates for the keys on a card and write them to it "
+            + "(signature PIN, then user authentication PIN, on standard input).")
+    @Option(help: "The authority's directory.") var dir: String
+    @Option(help: "The resident registry (SQLite).") var registry: String
+    @Option(help: "The resident code.") var resident: String
+    @Option(help: "The card's label.") var card: String
+    @Option(help: "The PKCS#11 module (default: $LINKCORE_PKCS11_MODULE, else SoftHSM2's).") var module: String?
+
+    func run() throws {
+        let signPIN = readLine(strippingNewline: true) ?? ""
+        let authPIN = readLine(strippingNewline: true) ?? ""
+        let ca = try CertificateAuthority(certificatePEM: try String(contentsOfFile: dir + "/ca.pem", encoding: .utf8),
+                                          privateKeyPEM: try String(contentsOfFile: dir + "/ca.key", encoding: .utf8))
+        // The same answer for an unknown and a deceased resident: no card for either.
+        guard let stored = try RegistryStore(path: registry).resident(code: resident), stored.resident.status == .alive else {
+            throw ValidationError("no living resident \(resident) in the registry")
+        }
+        // The card's record: a new card is applied for here; only an applied card is personalised
+        // (a second issuance for the same card would be a renewal, still to come).
+        let store = try CardAuthorityStore(path: dir + "/authority.db")
+        if let record = try store.card(card) {
+            guard record.state == .applied else {
+                throw ValidationError(CardLifecycleError.impossible(state: record.state, event: .personalise).description)
+            }
+        } else {
+            try store.apply(card: card, residentCode: resident)
+        }
+        let path = module ?? ProcessInfo.processInfo.environment["LINKCORE_PKCS11_MODULE"] ?? PKCS11Module.softHSM2Path
+        do {
+            let token = try CardToken(module: try PKCS11Module(path: path), card: card)
+            let signature = try ca.issueForPublicKey(
+                publicKeyDER: try token.publicKey(.signature).subjectPublicKeyInfoDER,
+                subject: CardSubjects.signature(stored), nonRepudiation: true, validDays: Validity.certificateDays)
+            let user = try ca.issueForPublicKey(
+                publicKeyDER: try token.publicKey(.authentication).subjectPublicKeyInfoDER,
+                subject: CardSubjects.user(), nonRepudiation: false, validDays: Validity.certificateDays)
+            try token.storeCertificate(.signature, der: try PEM.der(signature.certificatePEM), pin: signPIN)
+            try token.storeCertificate(.authentication, der: try PEM.der(user.certificatePEM), pin: authPIN)
+            let issued = dir + "/issued"
+            try FileManager.default.createDirectory(atPath: issued, withIntermediateDirectories: true)
+            try write(signature.certificatePEM, to: "\(issued)/\(signature.serialHex).pem", mode: 0o644)
+            try write(user.certificatePEM, to: "\(issued)/\(user.serialHex).pem", mode: 0o644)
+            // Recorded after the certificates are on the card: a crash in between leaves the card
+            // `applied`, and issuing again replaces its certificates.
+            try store.personalise(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex)
+            print("{\"signature\": \"\(signature.serialHex)\", \"user\": \"\(user.serialHex)\"}")
+        } catch let error as CardError {
+            FileHandle.standardError.write(Data("error: \(error.code): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CardStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "card-status", abstract: "A card's state and history (JSON).")
+    @Option(help: "The authority's directory.") var dir: String
+    @Option(help: "The card's label.") var card: String
+
+    func run() throws {
+        let store = try CardAuthorityStore(path: dir + "/authority.db")
+        guard let record = try store.card(card) else { throw ValidationError(CardLifecycleError.unknownCard(card).description) }
+        let object: [String: Any] = [
+            "card": record.card, "state": record.state.rawValue, "generation": record.generation,
+            "history": try store.history(card).map(\.event),
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// What the two certificates say about their holder.
+enum CardSubjects {
+    /// RFC 3739 attribute types for the facts that have no DN short name in OpenSSL.
+    static let dateOfBirthOID = "1.3.6.1.5.5.7.9.1"
+    static let genderOID = "1.3.6.1.5.5.7.9.3"
+
+    /// The four facts, as recorded in the registry: CN name, street address, dateOfBirth
+    /// (YYYYMMDD), gender (M/F). docs/card.md documents this layout.
+    static func signature(_ stored: StoredResident) -> [(String, String)] {
+        [
+            ("C", "JP"), ("CN", stored.resident.name), ("street", stored.resident.address),
+            (dateOfBirthOID, stored.normalised.birthDate.replacingOccurrences(of: "-", with: "")),
+            (genderOID, stored.resident.sex == .male ? "M" : "F"),
+        ]
+    }
+
+    /// None of the facts: a random identifier only the authority can relate to the holder.
+    static func user() -> [(String, String)] {
+        let id = (0..<16).map { _ in String(format: "%02X", UInt8.random(in: 0...255)) }.joined()
+        return [("C", "JP"), ("CN", "JPKI user \(id)")]
+    }
+}
+
+enum PEM {
+    static func der(_ pem: String) throws -> [UInt8] {
+        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        guard let data = Data(base64Encoded: body) else { throw ValidationError("not a PEM certificate") }
+        return Array(data)
+    }
+}
+
+func write(_ text: String, to path: String, mode: Int) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+        throw ValidationError("cannot write \(path)")
+    }
+}
