@@ -22,6 +22,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=linkcored-config.sh
+. "$HERE/linkcored-config.sh"
 MEASURE=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SHAPES=${BENCH_SHAPES:-"a b c"}
@@ -213,25 +215,7 @@ run_one() { # server shape round
 start_linkcored() { # column-name binary
     local name=$1 bin=$2 port pid up dir=$WORK/$1
     port=$(free_port)
-    mkdir -p "$dir/state"
-    (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
-    cat >"$dir/linkcored.toml" <<TOML
-[core]
-id = "bench"
-state_directory = "$dir/state"
-[listen]
-addresses = ["127.0.0.1:$port"]
-admin_socket = "$dir/admin.sock"
-[tls]
-certificate = "$PKI/server.pem"
-private_key = "$PKI/server.key"
-ca_bundle = "$PKI/ca.pem"
-crl = "$PKI/crl.pem"
-[log]
-level = "warning"
-[keys]
-master_secret = "$dir/master.key"
-TOML
+    bench_linkcored_config "$dir" "$port" "$PKI" bench
     say "$name: starting $bin on 127.0.0.1:$port"
     "$bin" --config "$dir/linkcored.toml" >"$WORK/$name.log" 2>&1 &
     pid=$!
