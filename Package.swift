@@ -40,6 +40,9 @@ let package = Package(
         // protoc-c output for Protos/: the same contract as C peers and C policy modules see it.
         .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"]),
 
+        // Identifier shapes (organisation codes, BP-IDs, idempotency keys): no dependencies, so
+        // that every layer, the TLS layer included, checks them with one definition.
+        .target(name: "LinkcoreShapes", swiftSettings: swiftSettings),
         // Wire: generated protobuf messages and the frame codec.
         .target(
             name: "LinkcoreWire",
@@ -53,7 +56,7 @@ let package = Package(
         .target(
             name: "LinkcoreTLS",
             dependencies: [
-                "COpenSSL",
+                "COpenSSL", "LinkcoreShapes",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -68,7 +71,7 @@ let package = Package(
         // Pure logic over a store and the link-code keyring; no sockets.
         .target(
             name: "LinkcoreDomain",
-            dependencies: ["COpenSSL", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"],
+            dependencies: ["COpenSSL", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes", "LinkcoreWire"],
             swiftSettings: swiftSettings
         ),
         // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
@@ -76,7 +79,7 @@ let package = Package(
         // Development PKI: CA, server and organisation certificates, CRL.
         .target(
             name: "LinkcorePKI",
-            dependencies: ["COpenSSL"],
+            dependencies: ["COpenSSL", "LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
         // Link codes: HKDF-derived per-(organisation, key index) AES keys, text form, open/issue/convert.
@@ -101,6 +104,7 @@ let package = Package(
         // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
+            dependencies: ["LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
         // A client for organisations, operators, tests and benchmarks.

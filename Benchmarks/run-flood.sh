@@ -7,6 +7,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=linkcored-config.sh
+. "$HERE/linkcored-config.sh"
 LC_BIN=${LC_BIN:-$ROOT/.build/debug}
 COUNT=${BENCH_FLOOD:-3000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/linkcore-flood.XXXXXX")
@@ -18,25 +20,7 @@ trap cleanup EXIT
 measure() { # label binary
     local label=$1 bin=$2 dir=$WORK/$1 port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$dir/state"
-    (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
-    cat >"$dir/linkcored.toml" <<TOML
-[core]
-id = "flood"
-state_directory = "$dir/state"
-[listen]
-addresses = ["127.0.0.1:$port"]
-admin_socket = "$dir/admin.sock"
-[tls]
-certificate = "$WORK/pki/server.pem"
-private_key = "$WORK/pki/server.key"
-ca_bundle = "$WORK/pki/ca.pem"
-crl = "$WORK/pki/crl.pem"
-[log]
-level = "warning"
-[keys]
-master_secret = "$dir/master.key"
-TOML
+    bench_linkcored_config "$dir" "$port" "$WORK/pki" flood
     "$bin" --config "$dir/linkcored.toml" >"$dir/log" 2>&1 &
     PID=$!
     python3 - "$label" "$PID" "$port" "$COUNT" <<'PY'

@@ -22,6 +22,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=linkcored-config.sh
+. "$HERE/linkcored-config.sh"
 MEASURE=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SHAPES=${BENCH_SHAPES:-"a b c"}
@@ -213,25 +215,7 @@ run_one() { # server shape round
 start_linkcored() { # column-name binary
     local name=$1 bin=$2 port pid up dir=$WORK/$1
     port=$(free_port)
-    mkdir -p "$dir/state"
-    (umask 077 && head -c 32 /dev/urandom >"$dir/master.key")
-    cat >"$dir/linkcored.toml" <<TOML
-[core]
-id = "bench"
-state_directory = "$dir/state"
-[listen]
-addresses = ["127.0.0.1:$port"]
-admin_socket = "$dir/admin.sock"
-[tls]
-certificate = "$PKI/server.pem"
-private_key = "$PKI/server.key"
-ca_bundle = "$PKI/ca.pem"
-crl = "$PKI/crl.pem"
-[log]
-level = "warning"
-[keys]
-master_secret = "$dir/master.key"
-TOML
+    bench_linkcored_config "$dir" "$port" "$PKI" bench
     say "$name: starting $bin on 127.0.0.1:$port"
     "$bin" --config "$dir/linkcored.toml" >"$WORK/$name.log" 2>&1 &
     pid=$!
@@ -268,29 +252,26 @@ if [[ " $SERVERS " == *" linkcored "* ]]; then
         note "linkcored: not built; n/a"
     fi
 fi
-if [[ " $SERVERS " == *" c "* ]]; then
-    say "C echo: starting"
-    "$CBIN/echo_server" --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
-        --key "$PKI/server.key" --crl "$PKI/crl.pem" >"$WORK/c.log" 2>&1 &
+start_baseline() { # column label seconds-to-listen loader command...: a baseline server on port 0
+    local name=$1 label=$2 wait=$3 loader=$4 pid port
+    shift 4
+    say "$label: starting"
+    "$@" >"$WORK/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    if port=$(wait_listening "$pid" "$WORK/c.log" 10); then
-        PORT[c]=$port LOADER[c]="$CBIN/loadgen"
+    if port=$(wait_listening "$pid" "$WORK/$name.log" "$wait"); then
+        PORT[$name]=$port LOADER[$name]=$loader
     else
-        note "C echo server did not start:"; tail -20 "$WORK/c.log" >&2
+        note "$label server did not start:"; tail -20 "$WORK/$name.log" >&2
     fi
+}
+if [[ " $SERVERS " == *" c "* ]]; then
+    start_baseline c "C echo" 10 "$CBIN/loadgen" "$CBIN/echo_server" --port 0 --ca "$PKI/ca.pem" \
+        --cert "$PKI/server.pem" --key "$PKI/server.key" --crl "$PKI/crl.pem"
 fi
 if [[ " $SERVERS " == *" grpc "* && -n "$GRPC_BIN" ]]; then
-    say "gRPC: starting"
-    "$GRPC_BIN" serve --port 0 --ca "$PKI/ca.pem" --cert "$PKI/server.pem" \
-        --key "$PKI/server.key" >"$WORK/grpc.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    if port=$(wait_listening "$pid" "$WORK/grpc.log" 30); then
-        PORT[grpc]=$port LOADER[grpc]="$GRPC_BIN load"
-    else
-        note "gRPC server did not start:"; tail -20 "$WORK/grpc.log" >&2
-    fi
+    start_baseline grpc "gRPC" 30 "$GRPC_BIN load" "$GRPC_BIN" serve --port 0 --ca "$PKI/ca.pem" \
+        --cert "$PKI/server.pem" --key "$PKI/server.key"
 fi
 
 for shape in $SHAPES; do

@@ -130,3 +130,18 @@ public struct BenchError: Error, CustomStringConvertible {
     public var description: String
     public init(description: String) { self.description = description }
 }
+
+/// Issues a link for `resident` to `org` through the matcher connection and returns its link
+/// code as `org` fetches it: how every mediation benchmark sets up its residents.
+public func issueAndFetchLink(matcher: LinkcoreConnection, org: String, connection: LinkcoreConnection,
+                              resident: String) async throws -> String {
+    let number = "\(org)-\(resident)"
+    _ = try await matcher.request(.issueLink(.with {
+        $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
+        $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+    }))
+    guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
+        throw BenchError(description: "no link for \(org)")
+    }
+    return fetched.link.linkCode
+}

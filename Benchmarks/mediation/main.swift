@@ -42,15 +42,7 @@ var codes: [String: [String]] = [:]
 for org in ["CITY01", "TAX01"] {
     let connection = try await connectCore(org)
     for resident in residents {
-        let number = "\(org)-\(resident)"
-        _ = try await matcher.request(.issueLink(.with {
-            $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
-            $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
-        }))
-        guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
-            throw BenchError(description: "no link for \(org)")
-        }
-        codes[org, default: []].append(fetched.link.linkCode)
+        codes[org, default: []].append(try await issueAndFetchLink(matcher: matcher, org: org, connection: connection, resident: resident))
     }
     await connection.close()
 }

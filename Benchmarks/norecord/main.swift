@@ -29,15 +29,7 @@ var codes: [String: [String: String]] = [:]
 for (org, residents) in [("CITY01", ["40000000001", "40000000002"]), ("TAX01", ["40000000001"])] {
     let connection = try await bench.connect(org)
     for resident in residents {
-        let number = "\(org)-\(resident)"
-        _ = try await matcher.request(.issueLink(.with {
-            $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number
-            $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
-        }))
-        guard case let .fetchLinkResponse(fetched)? = try await connection.request(.fetchLink(.with { $0.matchingNumber = number })) else {
-            throw BenchError(description: "no link for \(org)")
-        }
-        codes[org, default: [:]][resident] = fetched.link.linkCode
+        codes[org, default: [:]][resident] = try await issueAndFetchLink(matcher: matcher, org: org, connection: connection, resident: resident)
     }
     await connection.close()
 }

@@ -47,17 +47,9 @@ int lc_pki_cert_set_validity(X509 *cert, int64_t not_before, int64_t not_after) 
     return 1;
 }
 
-static int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out) {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-    *out = (int64_t)timegm(&tm);
-    return 1;
-}
-
 int lc_pki_cert_get_validity(const X509 *cert, int64_t *not_before, int64_t *not_after) {
-    return asn1_time_to_epoch(X509_get0_notBefore(cert), not_before)
-        && asn1_time_to_epoch(X509_get0_notAfter(cert), not_after);
+    return lc_asn1_time_epoch(X509_get0_notBefore(cert), not_before)
+        && lc_asn1_time_epoch(X509_get0_notAfter(cert), not_after);
 }
 
 int lc_pki_cert_set_random_serial(X509 *cert) {
@@ -217,9 +209,9 @@ int lc_pki_crl_get_info(X509_CRL *crl, int64_t *last_update, int64_t *next_updat
     *next_update = 0;
     *number = 0;
     *has_number = 0;
-    if (!asn1_time_to_epoch(X509_CRL_get0_lastUpdate(crl), last_update)) return 0;
+    if (!lc_asn1_time_epoch(X509_CRL_get0_lastUpdate(crl), last_update)) return 0;
     const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-    if (next != NULL && !asn1_time_to_epoch(next, next_update)) return 0;
+    if (next != NULL && !lc_asn1_time_epoch(next, next_update)) return 0;
     int crit = 0;
     ASN1_INTEGER *value = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
     if (value != NULL) {

@@ -95,11 +95,8 @@ int lc_crl_file_next_update(const char *path, int64_t *out) {
     int found = 0;
     X509_CRL *crl;
     while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        if (next != NULL && ASN1_TIME_to_tm(next, &tm) == 1) {
-            int64_t at = (int64_t)timegm(&tm);
+        int64_t at = 0;
+        if (lc_asn1_time_epoch(X509_CRL_get0_nextUpdate(crl), &at)) {
             if (!found || at < *out) *out = at;
             found = 1;
         }
@@ -174,7 +171,10 @@ char *lc_x509_serial_hex(X509 *cert) {
 }
 
 int lc_x509_not_after_epoch(X509 *cert, int64_t *out) {
-    const ASN1_TIME *t = X509_get0_notAfter(cert);
+    return lc_asn1_time_epoch(X509_get0_notAfter(cert), out);
+}
+
+int lc_asn1_time_epoch(const ASN1_TIME *t, int64_t *out) {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) return 0;

@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreShapes
 
 extension AdapterConfig {
     /// The tables and keys the schema knows, in documentation order.
@@ -40,7 +41,7 @@ extension AdapterConfig {
             throw adapterSection.error(.missingRequired, "org_code", "missing required key (the organisation code on the certificate, e.g. \"CITY01\")")
         }
         let orgCode = try adapterSection.string("org_code", default: "") { value in
-            Self.isOrgCode(value) ? nil : "expected an organisation code matching [A-Z0-9][A-Z0-9_-]{1,31}"
+            IdentifierShape.orgCode.matches(value) ? nil : "expected an organisation code matching [A-Z0-9][A-Z0-9_-]{1,31}"
         }
         let database = try adapterSection.path("database", default: "/var/lib/linkcore-adapter/adapter.sqlite", allowCredential: false)
 
@@ -120,14 +121,6 @@ extension AdapterConfig {
             file: file)
     }
 
-    static func isOrgCode(_ s: String) -> Bool {
-        let bytes = Array(s.utf8)
-        guard (2...32).contains(bytes.count) else { return false }
-        func ok(_ b: UInt8, first: Bool) -> Bool {
-            (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || (!first && (b == 0x5F || b == 0x2D))
-        }
-        return bytes.enumerated().allSatisfy { ok($1, first: $0 == 0) }
-    }
 }
 
 extension Section {

@@ -15,15 +15,8 @@ extension Daemon {
 
     /// A warning to log now: each state (running out, expired, per nextUpdate) once.
     func newCRLWarning() -> (warning: String, expired: Bool)? {
-        let (next, warning) = crlState()
-        let expired = next.map { $0 <= Date() } ?? true
-        let key = warning.map { _ in "\(next?.timeIntervalSince1970 ?? 0)/\(expired)" }
-        let isNew = crlLogged.withLock { last -> Bool in
-            defer { last = key }
-            return key != nil && last != key
-        }
-        guard isNew, let warning else { return nil }
-        return (warning, expired)
+        let tls = currentConfig.tls
+        return crlLogged.newWarning(path: tls.crl, warnBefore: tls.crlWarnBefore)
     }
 
     /// One spelling per serial: upper-case hex without leading zeros.

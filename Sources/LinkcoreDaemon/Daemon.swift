@@ -37,7 +37,7 @@ public final class Daemon: Sendable {
     private let adminChannel = Mutex<(any Channel)?>(nil)
     private let stopping = Mutex(false)
     /// The CRL warning last logged (so each is logged once, not at every tick).
-    let crlLogged = Mutex<String?>(nil)
+    let crlLogged = CRLWarningLatch()
 
     let orgs: OrgDirectory
     let audit: AuditService

@@ -1,4 +1,5 @@
 import LinkcoreAudit
+import LinkcoreShapes
 import LinkcoreStore
 import LinkcoreWire
 
@@ -21,17 +22,8 @@ extension Mediator {
         if let e = shape("bp_id", r.bpID, .token) ?? shape("provider_org", r.providerOrg, .orgCode)
             ?? shape("info_type", r.infoType, .token) ?? field("link_code", r.linkCode, max: 64) { return e }
         if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
-        if !r.idempotencyKey.isEmpty && !isValidKey(r.idempotencyKey) {
-            return WireError(.invalidArgument, "idempotency_key must be 1-64 characters of A-Z a-z 0-9 _ -")
-        }
-        return nil
-    }
-
-    /// 1-64 of [A-Za-z0-9_-] (protocol.md §8): safe in logs and file names, long enough for a UUID.
-    static func isValidKey(_ key: String) -> Bool {
-        (1...64).contains(key.utf8.count) && key.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f
-        }
+        // Optional: empty means A sent none (protocol.md §8).
+        return r.idempotencyKey.isEmpty ? nil : shape("idempotency_key", r.idempotencyKey, .idempotencyKey)
     }
 
     /// The request's key as the store keeps it, or nil when A sent none. The fingerprint covers

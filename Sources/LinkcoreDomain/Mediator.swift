@@ -3,7 +3,8 @@ import LinkcoreAudit
 import LinkcoreStore
 import LinkcoreWire
 
-/// Mediating an information request (情報提供仲介): whitelist, LA → ID code → LB, ask B, relay.
+/// Mediating an information request (情報提供仲介): shapes, LA → ID code, whitelist, price, LB, ask B,
+/// relay (docs/protocol.md §8).
 ///
 /// Every decision about a known resident is appended to the access log, durably, before the
 /// reply is returned. A refusal before the resident is known (A's link code does not open to a

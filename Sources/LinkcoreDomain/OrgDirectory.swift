@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreShapes
 import LinkcoreStore
 import LinkcoreWire
 import Synchronization
@@ -30,7 +31,7 @@ public final class OrgDirectory: Sendable {
     }
 
     public func add(_ proto: LCOrganisation, nowMs: Int64) async -> Result<Organisation, WireError> {
-        guard proto.code.range(of: "^[A-Z0-9][A-Z0-9_-]{1,31}$", options: .regularExpression) != nil else {
+        guard IdentifierShape.orgCode.matches(proto.code) else {
             return .failure(WireError(.invalidArgument, "organisation code \"\(proto.code)\" must match [A-Z0-9][A-Z0-9_-]{1,31}"))
         }
         guard !proto.name.trimmingCharacters(in: .whitespaces).isEmpty else {

@@ -1,21 +1,21 @@
-/// Organisation codes as bound in certificates: `^[A-Z0-9][A-Z0-9_-]{1,31}$`.
+import LinkcoreShapes
+
+/// Organisation codes as bound in certificates: `^[A-Z0-9][A-Z0-9_-]{1,31}$` (the rule itself is
+/// `IdentifierShape.orgCode`; this adds the operator-facing reason why a code is refused).
 public enum OrgCode {
     /// The SAN URI prefix that binds an organisation code into a certificate.
-    public static let uriPrefix = "urn:linkcore:org:"
+    public static let uriPrefix = OrgURI.prefix
 
     /// The SAN URI for a code, e.g. `urn:linkcore:org:ACME`.
     public static func uri(for code: String) -> String { uriPrefix + code }
 
     /// The organisation code in a SAN URI, or nil if the URI is not a linkcore organisation URI
     /// or carries an invalid code.
-    public static func code(fromURI uri: String) -> String? {
-        guard uri.hasPrefix(uriPrefix) else { return nil }
-        let code = String(uri.dropFirst(uriPrefix.count))
-        return (try? validate(code)) != nil ? code : nil
-    }
+    public static func code(fromURI uri: String) -> String? { OrgURI.code(from: uri) }
 
     /// Throws `PKIError.invalidOrgCode` with the precise reason when `code` is not a valid code.
     public static func validate(_ code: String) throws {
+        guard !IdentifierShape.orgCode.matches(code) else { return }
         let scalars = Array(code.unicodeScalars)
         func allowed(_ s: Unicode.Scalar, first: Bool) -> Bool {
             switch s {
@@ -42,5 +42,6 @@ public enum OrgCode {
         if let index = scalars.indices.dropFirst().first(where: { !allowed(scalars[$0], first: false) }) {
             throw PKIError.invalidOrgCode(code: code, reason: "character \(index + 1) \"\(scalars[index].escaped(asASCII: true))\" is not one of A-Z, 0-9, '_' or '-'")
         }
+        throw PKIError.invalidOrgCode(code: code, reason: IdentifierShape.orgCode.problem(code) ?? "it is not a valid code")
     }
 }

@@ -1,6 +1,7 @@
 // Public value types: peer identity, rejection reasons, events and errors.
 
 import COpenSSL
+import LinkcoreShapes
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -32,28 +33,12 @@ public struct PeerIdentity: Sendable, Equatable, Hashable {
     }
 
     /// The SAN URI prefix that binds an organisation code to a certificate.
-    public static let orgURIPrefix = "urn:linkcore:org:"
+    public static let orgURIPrefix = OrgURI.prefix
 
     /// The organisation code in a SAN URI, or nil when the URI is not an org URI or the code is
-    /// not `[A-Z0-9][A-Z0-9_-]{1,31}` (docs/protocol.md §1; the same rule as `linkctl org add`
-    /// and `linkctl pki issue`): `urn:linkcore:org:city01` binds no organisation.
-    public static func orgCode(fromURI uri: String) -> String? {
-        guard uri.hasPrefix(self.orgURIPrefix) else { return nil }
-        let code = String(uri.dropFirst(self.orgURIPrefix.count))
-        return isValidOrgCode(code) ? code : nil
-    }
-
-    /// `^[A-Z0-9][A-Z0-9_-]{1,31}$`, checked byte by byte (no regex engine on this path).
-    public static func isValidOrgCode(_ code: String) -> Bool {
-        let bytes = Array(code.utf8)
-        guard (2...32).contains(bytes.count) else { return false }
-        for (i, b) in bytes.enumerated() {
-            let alnum = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
-            let punct = i > 0 && (b == UInt8(ascii: "_") || b == UInt8(ascii: "-"))
-            if !alnum && !punct { return false }
-        }
-        return true
-    }
+    /// not `[A-Z0-9][A-Z0-9_-]{1,31}` (docs/protocol.md §1; the same rule, `IdentifierShape.orgCode`,
+    /// as `linkctl org add` and `linkctl pki issue`): `urn:linkcore:org:city01` binds no organisation.
+    public static func orgCode(fromURI uri: String) -> String? { OrgURI.code(from: uri) }
 }
 
 /// Why the server refuses a client certificate (sent to the peer as a typed error by the layer above).

@@ -23,7 +23,7 @@ final class MatcherServer: Sendable {
     private let forwarder: ChangeForwarder
     private let serverTLS: TLSContext
     /// The CRL warning last logged (each state once, not every second).
-    private let crlLogged = Mutex<String?>(nil)
+    private let crlLogged = CRLWarningLatch()
     private let logger: Logger
     private let listeners = Mutex<[any Channel]>([])
 
@@ -205,14 +205,7 @@ final class MatcherServer: Sendable {
 
     /// Logs a warning once per CRL state, from [tls] crl_warn_before_ms before its nextUpdate.
     private func warnAboutCRL() {
-        let (next, warning) = CRLFile.warning(path: config.tls.crl, warnBefore: config.tls.crlWarnBefore)
-        let expired = next.map { $0 <= Date() } ?? true
-        let key = warning.map { _ in "\(next?.timeIntervalSince1970 ?? 0)/\(expired)" }
-        let isNew = crlLogged.withLock { last -> Bool in
-            defer { last = key }
-            return key != nil && last != key
-        }
-        guard isNew, let warning else { return }
+        guard let (warning, expired) = crlLogged.newWarning(path: config.tls.crl, warnBefore: config.tls.crlWarnBefore) else { return }
         if expired {
             logger.error("CRL expired", metadata: ["warning": "\(warning)"])
         } else {

@@ -55,5 +55,8 @@ char *lc_x509_subject_oneline(X509 *cert);
 char *lc_x509_serial_hex(X509 *cert);
 /// notAfter as seconds since the Unix epoch. Returns 1 on success.
 int lc_x509_not_after_epoch(X509 *cert, int64_t *out);
+/// An ASN1_TIME as seconds since the Unix epoch (UTC). Returns 1 on success, 0 for NULL or an
+/// unreadable time. The one conversion the certificate, CRL and PKI helpers all use.
+int lc_asn1_time_epoch(const ASN1_TIME *t, int64_t *out);
 
 #endif
