@@ -158,6 +158,9 @@ private final class NotifySocket: @unchecked Sendable {
         #expect(notifier.watchdogPingInterval == .milliseconds(100))
         // Pings keep coming while the loop runs: wait for three, however slow the machine is
         // (no count within a time window: a loaded machine delays pings, it does not lose them).
+        // The receive timeout only bounds a broken loop: under a full parallel run the loop's task
+        // may wait many seconds for a thread of the cooperative pool (2 s was seen to be too short).
+        socket.setReceiveTimeout(milliseconds: 60_000)
         let task = Task { await notifier.runWatchdog() }
         for _ in 0..<3 { #expect(await socket.receiveOffPool() == "WATCHDOG=1") }
         task.cancel()
