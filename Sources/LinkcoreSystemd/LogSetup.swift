@@ -28,10 +28,15 @@ public enum LogSetup {
     /// True when `$JOURNAL_STREAM` names stderr's device and inode, i.e. systemd connected stderr to
     /// the journal for this process (systemd.exec(5)); false for a terminal, a pipe or a redirected stderr.
     public static var isUnderJournald: Bool {
-        guard let value = getenv("JOURNAL_STREAM") else { return false }
+        isUnderJournald(journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
+    }
+
+    /// ``isUnderJournald`` for a given `$JOURNAL_STREAM` value (nil: unset), checked against stderr.
+    public static func isUnderJournald(journalStream value: String?) -> Bool {
+        guard let value else { return false }
         var st = stat()
         guard fstat(STDERR_FILENO, &st) == 0 else { return false }
-        return journalStreamMatches(String(cString: value), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        return journalStreamMatches(value, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     /// Whether a `$JOURNAL_STREAM` value (`"<device>:<inode>"`, decimal) matches a file's device and inode.

@@ -1,28 +1,84 @@
-import CSystemd
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// Tells systemd about the service's state (`Type=notify`), through `sd_notify(3)`.
+/// Tells systemd about the service's state (`Type=notify`), with the `sd_notify(3)` protocol.
 ///
 /// Created once at startup. When `$NOTIFY_SOCKET` is not set (not started by systemd, or not
 /// `Type=notify`), every call is a no-op. Messages are sent from the calling process, which must be
 /// the unit's main process (`NotifyAccess=main`).
+///
+/// The environment is read once, at init, and can be given explicitly
+/// (``init(environment:)``): libsystemd's `sd_notify` reads `$NOTIFY_SOCKET` from the process
+/// environment on every call, so a test had to `setenv` it, which races with every other test running
+/// in the same process. The datagram itself is what `sd_notify` sends (see ``send(_:to:)``).
 public struct SystemdNotifier: Sendable {
     /// Whether `$NOTIFY_SOCKET` was set when the notifier was created.
-    public let isEnabled: Bool
+    public var isEnabled: Bool { socketPath != nil }
 
+    /// `$NOTIFY_SOCKET` at init: a filesystem path, or an abstract name starting with `@`.
+    public let socketPath: String?
+
+    /// `$WATCHDOG_USEC`, when `$WATCHDOG_PID` is unset or names this process (as `sd_watchdog_enabled`).
+    private let watchdogMicroseconds: UInt64?
+
+    /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID` from the process environment.
     public init() {
-        self.isEnabled = getenv("NOTIFY_SOCKET") != nil
+        var environment: [String: String] = [:]
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        self.init(environment: environment)
+    }
+
+    /// Uses the given values of `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` (others are ignored);
+    /// `pid` is the process the watchdog variables must name.
+    public init(environment: [String: String], pid: pid_t = getpid()) {
+        let socket = environment["NOTIFY_SOCKET"] ?? ""
+        self.socketPath = socket.isEmpty ? nil : socket
+        // sd_watchdog_enabled(3): WATCHDOG_PID, when set, must be this process (a child that inherited
+        // the variables must not ping); WATCHDOG_USEC must be a positive number.
+        let pidMatches = environment["WATCHDOG_PID"].map { pid_t($0) == pid } ?? true
+        let usec = environment["WATCHDOG_USEC"].flatMap { UInt64($0) }
+        self.watchdogMicroseconds = pidMatches && (usec ?? 0) > 0 ? usec : nil
     }
 
     /// Sends raw state text: newline-separated `KEY=value` assignments, e.g. `"READY=1\nSTATUS=Serving"`.
     public func notify(_ state: String) {
-        guard isEnabled else { return }
-        _ = sd_notify(0, state)
+        guard let socketPath else { return }
+        _ = SystemdNotifier.send(state, to: socketPath)
+    }
+
+    /// Sends one datagram to a notification socket the way `sd_notify(3)` does: an AF_UNIX datagram
+    /// socket, a filesystem path (absolute) or an abstract name (`@` standing for the leading NUL byte).
+    /// Returns 0, or a negative errno. Other address kinds (e.g. `vsock:`) are not supported.
+    static func send(_ state: String, to socketPath: String) -> Int32 {
+        var bytes = Array(socketPath.utf8)
+        guard let first = bytes.first, first == UInt8(ascii: "/") || first == UInt8(ascii: "@") else {
+            return -EAFNOSUPPORT
+        }
+        if first == UInt8(ascii: "@") { bytes[0] = 0 }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { return -ENAMETOOLONG }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        // An abstract name is exactly its bytes long (no terminating NUL), as libsystemd computes it.
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2) + socklen_t(bytes.count)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return -errno }
+        defer { close(fd) }
+        let payload = Array(state.utf8)
+        let sent = payload.withUnsafeBytes { buffer in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, length)
+                }
+            }
+        }
+        return sent < 0 ? -errno : 0
     }
 
     /// Sends assignments in key order (values have newlines replaced by spaces: the protocol is line based).
@@ -59,9 +115,7 @@ public struct SystemdNotifier: Sendable {
     /// The unit's `WatchdogSec=` as passed in `$WATCHDOG_USEC` (for this process), or nil when the
     /// watchdog is off. Ping at ``watchdogPingInterval`` (half of it), as `sd_watchdog_enabled(3)` advises.
     public var watchdogInterval: Duration? {
-        var usec: UInt64 = 0
-        guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
-        return .microseconds(Int64(clamping: usec))
+        watchdogMicroseconds.map { .microseconds(Int64(clamping: $0)) }
     }
 
     /// Half the watchdog interval, or nil when the watchdog is off.

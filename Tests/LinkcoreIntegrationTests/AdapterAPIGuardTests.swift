@@ -10,10 +10,10 @@ import Glibc
 /// connections, a connection held open without sending anything.
 @Suite(.serialized) struct AdapterAPIGuardTests {
     /// A real adapter (its core need not be up: the API answers meanwhile) with small limits.
-    static func adapter(_ directory: URL, pki: TestPKI, api: String = "max_connections = 3\nidle_timeout_ms = 60000") throws -> AdapterProcess {
+    static func adapter(_ directory: URL, pki: TestPKI, api: String = "max_connections = 3\nidle_timeout_ms = 60000") async throws -> AdapterProcess {
         _ = try pki.issueOrg("CITY01")
         let dataset = directory.appendingPathComponent("answers.sqlite").path
-        try AdapterTests().runAdapterCommand(["dataset", "--db", dataset, "--person", "P-1", "--info", "household", "--answer", "x"])
+        try await AdapterTests().runAdapterCommand(["dataset", "--db", dataset, "--person", "P-1", "--info", "household", "--answer", "x"])
         return try AdapterProcess(org: "CITY01", pki: pki, directory: directory.appendingPathComponent("adapter"), corePort: 9,
                                   matcherPort: nil, backend: ["kind = \"dataset\"", "dataset = \"\(dataset)\""],
                                   extra: ["api": api])
@@ -21,7 +21,7 @@ import Glibc
 
     @Test func aPageWithoutTheTokenOrWithAForeignHostOrTextPlainIsRefused() async throws {
         let daemon = try DaemonProcess()
-        let adapter = try Self.adapter(daemon.temp.url, pki: daemon.pki)
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki)
         try await adapter.start()
         let port = adapter.apiPort
         let tokenPath = adapter.directory.appendingPathComponent("api-token").path
@@ -31,47 +31,48 @@ import Glibc
         #expect(token.count >= 32)
         let body = #"{"person_id":"P-1","provider_org":"TAX01","bp_id":"BP","info_type":"income"}"#
 
-        func send(_ lines: [String], body: String? = nil) throws -> RawHTTP.Response {
+        func send(_ lines: [String], body: String? = nil) async throws -> RawHTTP.Response {
             var head = lines
             if let body { head.append("Content-Length: \(body.utf8.count)") }
-            return try RawHTTP.exchange(port: port, head.joined(separator: "\r\n") + "\r\n\r\n" + (body ?? ""))
+            return try await RawHTTP.exchange(port: port, head.joined(separator: "\r\n") + "\r\n\r\n" + (body ?? ""))
         }
         let host = "Host: 127.0.0.1:\(port)"
         // No token, as from a page's fetch()/form: 401 with a JSON error.
-        let none = try send(["GET /links/P-1 HTTP/1.1", host])
+        let none = try await send(["GET /links/P-1 HTTP/1.1", host])
         #expect(none.status == 401 && none.errorCode == "UNAUTHENTICATED", "\(none.text)")
-        let wrong = try send(["GET /access-log/P-1 HTTP/1.1", host, "Authorization: Bearer \(String(token.reversed()))"])
+        let wrong = try await send(["GET /access-log/P-1 HTTP/1.1", host, "Authorization: Bearer \(String(token.reversed()))"])
         #expect(wrong.status == 401 && wrong.errorCode == "UNAUTHENTICATED", "\(wrong.text)")
         // DNS rebinding: the page's own name in Host, even with the right token.
-        let rebound = try send(["GET /status HTTP/1.1", "Host: attacker.example:\(port)", "Authorization: Bearer \(token)"])
+        let rebound = try await send(["GET /status HTTP/1.1", "Host: attacker.example:\(port)", "Authorization: Bearer \(token)"])
         #expect(rebound.status == 421 && rebound.errorCode == "MISDIRECTED_REQUEST", "\(rebound.text)")
-        let otherPort = try send(["GET /status HTTP/1.1", "Host: 127.0.0.1:\(port + 1)", "Authorization: Bearer \(token)"])
+        let otherPort = try await send(["GET /status HTTP/1.1", "Host: 127.0.0.1:\(port + 1)", "Authorization: Bearer \(token)"])
         #expect(otherPort.status == 421, "\(otherPort.text)")
         // A "simple" cross-origin POST (no preflight) is text/plain: 415.
-        let plain = try send(["POST /ask HTTP/1.1", host, "Authorization: Bearer \(token)", "Content-Type: text/plain"], body: body)
+        let plain = try await send(["POST /ask HTTP/1.1", host, "Authorization: Bearer \(token)", "Content-Type: text/plain"], body: body)
         #expect(plain.status == 415 && plain.errorCode == "UNSUPPORTED_MEDIA_TYPE", "\(plain.text)")
         // The right token, Host and type pass the guard (the route answers: here, no link for P-1).
-        let ok = try send(["GET /links/P-1 HTTP/1.1", "Host: localhost:\(port)", "Authorization: Bearer \(token)"])
+        let ok = try await send(["GET /links/P-1 HTTP/1.1", "Host: localhost:\(port)", "Authorization: Bearer \(token)"])
         #expect(ok.status == 404 && ok.errorCode == "NOT_FOUND", "\(ok.text)")
-        let status = try send(["GET /status HTTP/1.1", host, "Authorization: bearer \(token)"])
+        let status = try await send(["GET /status HTTP/1.1", host, "Authorization: bearer \(token)"])
         #expect(status.status == 200, "\(status.text)")
     }
 
     @Test func connectionsAreCapped() async throws {
         let daemon = try DaemonProcess()
-        let adapter = try Self.adapter(daemon.temp.url, pki: daemon.pki)
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki)
         try await adapter.start()
         // Three held connections (idle timeout 60 s) fill max_connections = 3: a fourth is
         // answered 503 TOO_MANY_CONNECTIONS and closed. Each held one is answered once first, so
         // the adapter has surely accepted and counted it (a connect() alone returns as soon as
         // the kernel has the connection, before the adapter accepts it).
         let health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\nAuthorization: Bearer \(try adapter.token())\r\n\r\n"
-        let held = try (0..<3).map { _ in
+        var held: [Int32] = []
+        for _ in 0..<3 {
             let fd = try RawHTTP.connect(port: adapter.apiPort)
-            #expect(try RawHTTP.exchange(fd: fd, health).status == 200)
-            return fd
+            #expect(try await RawHTTP.exchange(fd: fd, health).status == 200)
+            held.append(fd)
         }
-        let refused = try RawHTTP.exchange(port: adapter.apiPort, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\n\r\n")
+        let refused = try await RawHTTP.exchange(port: adapter.apiPort, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\n\r\n")
         #expect(refused.status == 503 && refused.errorCode == "TOO_MANY_CONNECTIONS", "\(refused.text)")
         // Closing them frees their slots.
         held.forEach { close($0) }
@@ -85,18 +86,18 @@ import Glibc
 
     @Test func anIdleConnectionIsClosed() async throws {
         let daemon = try DaemonProcess()
-        let adapter = try Self.adapter(daemon.temp.url, pki: daemon.pki, api: "idle_timeout_ms = 300")
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki, api: "idle_timeout_ms = 300")
         try await adapter.start()
         // A connection that sends nothing, and one that sent a request and then nothing: both
         // are closed by the adapter (EOF), well before 20 s.
         let silent = try RawHTTP.connect(port: adapter.apiPort)
         defer { close(silent) }
-        #expect(try RawHTTP.readToEOF(silent, timeoutSeconds: 20) != nil, "an idle connection stayed open")
+        #expect(try await RawHTTP.readToEOF(silent, timeoutSeconds: 20) != nil, "an idle connection stayed open")
         let used = try RawHTTP.connect(port: adapter.apiPort)
         defer { close(used) }
         let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\nAuthorization: Bearer \(try adapter.token())\r\n\r\n".utf8)
         #expect(request.withUnsafeBytes { send(used, $0.baseAddress, $0.count, 0) } == request.count)
-        let rest = try RawHTTP.readToEOF(used, timeoutSeconds: 20)
+        let rest = try await RawHTTP.readToEOF(used, timeoutSeconds: 20)
         #expect(rest.map { String(decoding: $0, as: UTF8.self).hasPrefix("HTTP/1.1 200") } == true, "\(rest.map { String(decoding: $0, as: UTF8.self) } ?? "stayed open")")
     }
 }
@@ -114,29 +115,23 @@ enum RawHTTP {
         }
     }
 
-    static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { close(fd); throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
-        return fd
-    }
+    static func connect(port: Int) throws -> Int32 { try loopbackConnect(port: port) }
 
     /// Sends `request` on a new connection, then reads the one response (the server closes
     /// after a refusal; otherwise up to Content-Length).
-    static func exchange(port: Int, _ request: String) throws -> Response {
+    static func exchange(port: Int, _ request: String) async throws -> Response {
         let fd = try connect(port: port)
         defer { close(fd) }
-        return try exchange(fd: fd, request)
+        return try await exchange(fd: fd, request)
     }
 
     /// Sends `request` on the open connection `fd` and reads its one response.
-    static func exchange(fd: Int32, _ request: String) throws -> Response {
+    /// The blocking reads run off the cooperative pool (see `offPool`).
+    static func exchange(fd: Int32, _ request: String) async throws -> Response {
+        try await offPool { try blockingExchange(fd: fd, request) }
+    }
+
+    private static func blockingExchange(fd: Int32, _ request: String) throws -> Response {
         let bytes = Array(request.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw TestFailure("send failed") }
         var received: [UInt8] = []
@@ -159,7 +154,11 @@ enum RawHTTP {
     }
 
     /// Reads until the peer closes; nil when it did not within the timeout.
-    static func readToEOF(_ fd: Int32, timeoutSeconds: Int) throws -> [UInt8]? {
+    static func readToEOF(_ fd: Int32, timeoutSeconds: Int) async throws -> [UInt8]? {
+        try await offPool { blockingReadToEOF(fd, timeoutSeconds: timeoutSeconds) }
+    }
+
+    private static func blockingReadToEOF(_ fd: Int32, timeoutSeconds: Int) -> [UInt8]? {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var all: [UInt8] = []

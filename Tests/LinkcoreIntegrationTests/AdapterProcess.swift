@@ -111,9 +111,7 @@ final class AdapterProcess: @unchecked Sendable {
     }
 
     deinit {
-        process.signal(SIGKILL)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
+        process.killAndReapInBackground()
     }
 }
 

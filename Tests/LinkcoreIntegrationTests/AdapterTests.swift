@@ -42,7 +42,7 @@ import Testing
         try await matcher.start()
 
         let dataset = daemon.temp.url.appendingPathComponent("city-answers.sqlite").path
-        try runAdapterCommand(["dataset", "--db", dataset, "--person", "C-1", "--info", "household", "--answer", "2 persons"])
+        try await runAdapterCommand(["dataset", "--db", dataset, "--person", "C-1", "--info", "household", "--answer", "2 persons"])
         let silent = try SilentListener()
         let webhook = try TinyWebhook()
         let closedPort = try SilentListener().port   // listened on, then closed: connection refused
@@ -188,7 +188,7 @@ import Testing
         for (path, operations) in paths {
             for (method, operation) in operations { documented["\(method.uppercased()) \(path)"] = operation as? [String: Any] }
         }
-        let routesOut = try runAdapterCommand(["routes"])
+        let routesOut = try await runAdapterCommand(["routes"])
         let served = Set(routesOut.split(separator: "\n").map(String.init))
         #expect(served == Set(documented.keys), "served but undocumented: \(served.subtracting(documented.keys)); documented but not served: \(Set(documented.keys).subtracting(served))")
 
@@ -197,7 +197,7 @@ import Testing
         let pki = try TestPKI(directory: temp.url)
         try pki.issueOrg("CITY01")
         let dataset = temp.url.appendingPathComponent("answers.sqlite").path
-        try runAdapterCommand(["dataset", "--db", dataset, "--person", "x", "--info", "y", "--answer", "z"])
+        try await runAdapterCommand(["dataset", "--db", dataset, "--person", "x", "--info", "y", "--answer", "z"])
         let adapter = try AdapterProcess(org: "CITY01", pki: pki, directory: temp.url.appendingPathComponent("a"), corePort: 1,
                                          matcherPort: nil, backend: ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
         try await adapter.start()
@@ -262,15 +262,10 @@ import Testing
     }
 
     @discardableResult
-    func runAdapterCommand(_ arguments: [String]) throws -> String {
+    func runAdapterCommand(_ arguments: [String]) async throws -> String {
         let temp = try TempDirectory()
-        let out = temp.url.appendingPathComponent("out").path
-        let process = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: arguments,
-                                   environment: ProcessInfo.processInfo.environment, outputPath: out)
-        try process.run()
-        while process.isRunning { usleep(5_000) }
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else { throw TestFailure("linkcore-adapter \(arguments): \(text)") }
+        let (status, text) = try await runToExit(Products.path("linkcore-adapter"), arguments, outputDirectory: temp.url)
+        guard status == 0 else { throw TestFailure("linkcore-adapter \(arguments): \(text)") }
         return text
     }
 }

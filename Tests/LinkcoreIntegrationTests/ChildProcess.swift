@@ -76,4 +76,41 @@ final class ChildProcess: @unchecked Sendable {
         let p = processIdentifier
         if p > 0, isRunning { kill(p, number) }
     }
+
+    /// SIGKILL, and the child reaped on a dedicated thread: callable from a `deinit` or a `defer`
+    /// in async code without holding one of the (two, on a small machine) threads of Swift
+    /// concurrency's cooperative pool while the kernel tears the child down.
+    func killAndReapInBackground() {
+        signal(SIGKILL)
+        guard isRunning else { return }
+        Thread.detachNewThread { [self] in
+            let deadline = Date().addingTimeInterval(30)
+            while isRunning && Date() < deadline { usleep(5_000) }
+        }
+    }
+
+    /// Waits (asynchronously, polling) for the child to exit; false if it still runs at `timeout`.
+    func waitForExit(timeout: Duration = .seconds(60)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+}
+
+/// Runs `executable` to completion with its output in a file; returns its exit status and output.
+/// The one "run a command and wait for it" helper of the integration tests: the wait polls with
+/// Task.sleep (no cooperative thread blocked), bounded generously for a loaded machine.
+func runToExit(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+               outputDirectory: URL, timeout: Duration = .seconds(120)) async throws -> (status: Int32, output: String) {
+    let output = outputDirectory.appendingPathComponent("\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString.prefix(8)).log").path
+    let process = ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: output)
+    try process.run()
+    guard await process.waitForExit(timeout: timeout) else {
+        process.killAndReapInBackground()
+        throw TestFailure("\(executable) \(arguments) did not exit")
+    }
+    return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
 }

@@ -351,16 +351,7 @@ import Testing
 
     /// Runs a product to its end; its exit status and output.
     static func run(_ product: String, _ arguments: [String], in directory: URL) async throws -> (status: Int32, output: String) {
-        let output = directory.appendingPathComponent("\(product)-\(UUID().uuidString.prefix(8)).out").path
-        let process = ChildProcess(executable: Products.path(product), arguments: arguments,
-                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(120)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("\(product) \(arguments) did not exit") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        try await runToExit(Products.path(product), arguments, outputDirectory: directory)
     }
 
     @Test func s12_theMatcherSpeaksTheSameSession_consentRefIsRequired_andSampleResidentsMatch() async throws {

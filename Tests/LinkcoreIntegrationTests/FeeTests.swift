@@ -10,26 +10,9 @@ import Testing
 /// the same transactions as those operations, and its statement from the real `linkctl`
 /// reconciles exactly with the ledger in the database file.
 @Suite(.serialized) struct FeeTests {
-    static let whitelist = """
-        [[rule]]
-        id = "K-1"
-        bp_id = "BP-TAX"
-        task = "test: a bank confirms a customer's declared income"
-        requester = "@private"
-        provider = "TAX01"
-        info_types = ["income"]
-        valid_from = "2020-01-01"
-        """
-    static let tariff = """
-        public_free = true
-
-        [[tariff]]
-        id = "T-MED"
-        operation = "mediation"
-        payer = "@private"
-        effective_from = "2020-01-01"
-        amount_yen = 10
-
+    static let whitelist = PolicyFixtures.privateIncomeWhitelist(ruleID: "K-1")
+    /// Mediations, link issuance and event delivery are charged.
+    static let tariff = PolicyFixtures.mediationTariff + "\n\n" + """
         [[tariff]]
         id = "T-LINK"
         operation = "link_issuance"
@@ -55,11 +38,7 @@ import Testing
 
     @Test func chargesAreWrittenWithTheirOperationsAndTheStatementReconciles() async throws {
         let dir = try TempDirectory()
-        let whitelistPath = dir.url.appendingPathComponent("whitelist.toml").path
-        let feesPath = dir.url.appendingPathComponent("fees.toml").path
-        try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
-        try Self.tariff.write(toFile: feesPath, atomically: true, encoding: .utf8)
-        let policy = Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)])
+        let policy = try PolicyFixtures.whitelistAndFees(whitelist: Self.whitelist, tariff: Self.tariff, in: dir.url)
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy)
         defer { net.stop() }
         let residents = (1...4).map { "5000000000\($0)" }

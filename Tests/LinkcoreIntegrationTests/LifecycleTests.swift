@@ -107,15 +107,8 @@ import Glibc
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.adminSocket)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
 
-        let linkctl = Process()
-        linkctl.executableURL = URL(fileURLWithPath: Products.path("linkctl"))
-        linkctl.arguments = ["status", "--socket", daemon.adminSocket]
-        let out = Pipe()
-        linkctl.standardOutput = out
-        try linkctl.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        linkctl.waitUntilExit()
-        #expect(linkctl.terminationStatus == 0)
+        let (status, text) = try await daemon.linkctl(["status"])
+        #expect(status == 0)
         #expect(text.contains("connections: 1"), "\(text)")
         #expect(text.contains("CITY01"), "\(text)")
         await connection.close()

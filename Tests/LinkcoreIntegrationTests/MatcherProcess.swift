@@ -83,7 +83,7 @@ final class MatcherProcess: @unchecked Sendable {
 
     func signal(_ number: Int32) { process.signal(number) }
 
-    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else { throw TestFailure("linkcore-matcher did not exit within \(timeout)\nlog:\n\(log)") }
@@ -95,9 +95,7 @@ final class MatcherProcess: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit {
-        process.signal(SIGKILL)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
+        process.killAndReapInBackground()
     }
 }
 

@@ -12,42 +12,21 @@ import Glibc
 /// once, logged once, the entry counting the repeat. The kill is the daemon's own fault-injection
 /// point (LINKCORED_FAULT_KILL_AFTER_MEDIATION_LOG), armed only in the child's environment.
 @Suite(.serialized) struct MediationRetryTests {
-    static let whitelist = """
-        [[rule]]
-        id = "R-1"
-        bp_id = "BP-TAX"
-        task = "test: a bank confirms a customer's declared income"
-        requester = "@private"
-        provider = "TAX01"
-        info_types = ["income"]
-        valid_from = "2020-01-01"
-        """
+    static let whitelist = PolicyFixtures.privateIncomeWhitelist(ruleID: "R-1")
     /// Only mediations are charged: the ledger's mediation rows are the whole ledger.
-    static let tariff = """
-        public_free = true
-
-        [[tariff]]
-        id = "T-MED"
-        operation = "mediation"
-        payer = "@private"
-        effective_from = "2020-01-01"
-        amount_yen = 10
-        """
+    static let tariff = PolicyFixtures.mediationTariff
     static let residents = ["50000000001", "50000000002"]
 
     /// A core that kills itself after its first logged mediation (`marker` records that it did),
     /// with the shipped whitelist and fees modules; BANK01 asks TAX01 (an adapter) and pays.
     static func network(marker: String, dir: TempDirectory) async throws -> MediationNetwork {
-        let whitelistPath = dir.url.appendingPathComponent("whitelist.toml").path
-        let feesPath = dir.url.appendingPathComponent("fees.toml").path
-        try whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
-        try tariff.write(toFile: feesPath, atomically: true, encoding: .utf8)
+        let policy = try PolicyFixtures.whitelistAndFees(whitelist: whitelist, tariff: tariff, in: dir.url)
         // The daemon runs as the unit's unprivileged user and writes the marker here.
         try ServiceAccount.handOver(dir.url.path)
         let net = try await MediationNetwork(
             requesters: ["BANK01"], providers: ["TAX01"],
             // A deadline a busy machine keeps; an overrun would still only be a retryable error.
-            policy: Products.policyModules([("whitelist", whitelistPath), ("fees", feesPath)]),
+            policy: policy,
             environment: ["LINKCORED_FAULT_KILL_AFTER_MEDIATION_LOG": marker])
         try await net.link(residents: residents, to: ["BANK01", "TAX01", "PORTAL"])
         try await net.startProvider("TAX01")

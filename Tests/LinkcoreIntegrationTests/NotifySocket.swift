@@ -51,7 +51,7 @@ final class NotifySocket: @unchecked Sendable {
 
     /// Waits until a datagram containing `line` (e.g. "READY=1") arrives; returns that datagram.
     @discardableResult
-    func wait(for line: String, after index: Int = 0, timeout: Duration = .seconds(20)) async throws -> String {
+    func wait(for line: String, after index: Int = 0, timeout: Duration = .seconds(60)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         // Looks once more after the deadline: a test process whose threads were all busy (other
         // tests generating keys or compiling on a loaded machine) may wake only after it.

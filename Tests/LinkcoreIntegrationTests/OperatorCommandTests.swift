@@ -117,16 +117,8 @@ import Glibc
     /// Runs a product to completion with the test's environment minus the unit's variables.
     private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let temp = try TempDirectory()
-        let output = temp.url.appendingPathComponent("output.log").path
         var environment = ProcessInfo.processInfo.environment
         for key in ["CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] { environment.removeValue(forKey: key) }
-        let process = ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: output)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("\(executable) \(arguments) did not exit") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        return try await runToExit(executable, arguments, environment: environment, outputDirectory: temp.url)
     }
 }

@@ -11,13 +11,7 @@ import Testing
 @Suite(.serialized) struct PolicyCrashTests {
     @Test func aForgedLinkCodeOrAMalformedIdentifierNeverReachesAModule() async throws {
         let dir = try TempDirectory()
-        let calls = dir.url.appendingPathComponent("calls.log").path
-        let config = dir.url.appendingPathComponent("faulty.conf").path
-        try "calls-log=\(calls)\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let module = try await PolicyWarmUpTests.buildFaulty(in: dir.url)
-        try ServiceAccount.handOver(dir.url.path)   // the unprivileged daemon's module writes calls.log here
-        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
-                                             policy: PolicyWarmUpTests.policy(module: module, config: config, deadlineMs: 2000))
+        let (net, calls) = try await PolicyWarmUpTests.faultyNetwork(in: dir, deadlineMs: 2000)
         defer { net.stop() }
         try await net.link(residents: ["20000000001"], to: ["CITY01", "TAX01"])
         let live = net.code("CITY01", "20000000001")

@@ -36,39 +36,24 @@ import Glibc
         // linkctl policy reload does what SIGHUP does, and says what is in force.
         let fixed = DaemonProcess.config(temp: daemon.temp.url, pki: daemon.pki, extra: ["policy": Self.policy()])
         try fixed.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        let linkctl = Process()
-        linkctl.executableURL = URL(fileURLWithPath: Products.path("linkctl"))
-        linkctl.arguments = ["policy", "reload", "--socket", daemon.adminSocket]
-        let out = Pipe()
-        linkctl.standardOutput = out
-        try linkctl.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        linkctl.waitUntilExit()
-        #expect(linkctl.terminationStatus == 0)
+        let (status, text) = try await daemon.linkctl(["policy", "reload"])
+        #expect(status == 0)
         #expect(text.hasPrefix("policy generation 2:"), "\(text)")
         let second = try await daemon.status()
         #expect(second.lastReloadError.isEmpty)
         #expect(second.policyStatus.hasPrefix("policy generation 2:"), "\(second.policyStatus)")
     }
 
-    @Test func linkctlChecksAModuleBeforeItIsDeployed() throws {
-        func check(_ arguments: [String]) throws -> (Int32, String) {
-            let linkctl = Process()
-            linkctl.executableURL = URL(fileURLWithPath: Products.path("linkctl"))
-            linkctl.arguments = ["policy", "check"] + arguments
-            let out = Pipe()
-            linkctl.standardOutput = out
-            linkctl.standardError = out
-            try linkctl.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            linkctl.waitUntilExit()
-            return (linkctl.terminationStatus, text)
+    @Test func linkctlChecksAModuleBeforeItIsDeployed() async throws {
+        let temp = try TempDirectory()
+        func check(_ arguments: [String]) async throws -> (Int32, String) {
+            try await runToExit(Products.path("linkctl"), ["policy", "check"] + arguments, outputDirectory: temp.url)
         }
         let module = Products.path("liblinkcore-policy-whitelist.so")
-        let good = try check(["--kind", "whitelist", "--module", module, "--config", Products.sample("whitelist.toml")])
+        let good = try await check(["--kind", "whitelist", "--module", module, "--config", Products.sample("whitelist.toml")])
         #expect(good.0 == 0)
         #expect(good.1.contains("ok: whitelist module whitelist 1.0.0"), "\(good.1)")
-        let wrong = try check(["--kind", "events", "--module", module])
+        let wrong = try await check(["--kind", "events", "--module", module])
         #expect(wrong.0 != 0)
         #expect(wrong.1.contains("is a whitelist module but is configured as events"), "\(wrong.1)")
     }

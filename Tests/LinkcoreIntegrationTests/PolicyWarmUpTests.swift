@@ -26,6 +26,20 @@ import Testing
         return out
     }
 
+    /// A core whose whitelist module is the fault fixture, configured with a call log (`calls`)
+    /// and `settings` lines; CITY01 asks TAX01.
+    static func faultyNetwork(in dir: TempDirectory, settings: String = "", deadlineMs: Int) async throws
+        -> (net: MediationNetwork, calls: String) {
+        let calls = dir.url.appendingPathComponent("calls.log").path
+        let config = dir.url.appendingPathComponent("faulty.conf").path
+        try "calls-log=\(calls)\n\(settings)".write(toFile: config, atomically: true, encoding: .utf8)
+        let module = try await buildFaulty(in: dir.url)
+        try ServiceAccount.handOver(dir.url.path)   // the unprivileged daemon's module writes calls.log here
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
+                                             policy: policy(module: module, config: config, deadlineMs: deadlineMs))
+        return (net, calls)
+    }
+
     static func policy(module: String, config: String, deadlineMs: Int) -> String {
         "decision_deadline_ms = \(deadlineMs)\n\n[[policy.module]]\nkind = \"whitelist\"\npath = \"\(module)\"\nconfig = \"\(config)\""
     }
@@ -34,13 +48,7 @@ import Testing
     /// warm-up, the first mediation after READY is that call and fails with POLICY_FAILURE.
     @Test func everyModuleIsWarmedBeforeReady() async throws {
         let dir = try TempDirectory()
-        let calls = dir.url.appendingPathComponent("calls.log").path
-        let config = dir.url.appendingPathComponent("faulty.conf").path
-        try "calls-log=\(calls)\ncold-ms=5000\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let module = try await Self.buildFaulty(in: dir.url)
-        try ServiceAccount.handOver(dir.url.path)   // the unprivileged daemon's module writes calls.log here
-        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"],
-                                             policy: Self.policy(module: module, config: config, deadlineMs: 1000))
+        let (net, calls) = try await Self.faultyNetwork(in: dir, settings: "cold-ms=5000\n", deadlineMs: 1000)
         defer { net.stop() }
         // READY was sent (start() waited for it) and no request was made yet: the module has
         // already had its one warm-up decision, and status says so.

@@ -9,18 +9,7 @@ import Glibc
 /// source address, so bare TCP connections cannot hold slots until the handshake timeout.
 @Suite(.serialized) struct PreHelloFloodTests {
     /// A bare TCP connection from 127.0.0.1 that sends nothing; its file descriptor.
-    static func bareConnection(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { close(fd); throw TestFailure("connect failed: errno \(errno)") }
-        return fd
-    }
+    static func bareConnection(port: Int) throws -> Int32 { try loopbackConnect(port: port) }
 
     /// Whether the core closed `fd` (end of stream or reset), without blocking.
     static func closedByCore(_ fd: Int32) -> Bool {

@@ -42,7 +42,7 @@ final class RawPeer: Sendable {
     static func connect(port: Int, tls: TLSContext) async throws -> RawPeer {
         let inbox = Inbox()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(.seconds(60))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(TLSHandler(context: tls, role: .client))
@@ -97,7 +97,7 @@ final class RawPeer: Sendable {
 
     /// The next envelope the core sent; waits up to `timeout`. Throws if the connection closed
     /// before a whole frame arrived.
-    func next(timeout: Duration = .seconds(20)) async throws -> LCEnvelope {
+    func next(timeout: Duration = .seconds(60)) async throws -> LCEnvelope {
         let deadline = ContinuousClock.now + timeout
         while true {
             let (frame, closed) = inbox.state.withLock { s -> ([UInt8]?, Bool) in
@@ -116,7 +116,7 @@ final class RawPeer: Sendable {
     }
 
     /// The next envelope, which must be an Error; returns it with its id.
-    func nextError(timeout: Duration = .seconds(20)) async throws -> (id: UInt64, error: LCError) {
+    func nextError(timeout: Duration = .seconds(60)) async throws -> (id: UInt64, error: LCError) {
         let envelope = try await next(timeout: timeout)
         guard case let .error(error)? = envelope.body else { throw TestFailure("expected an Error, got \(envelope)") }
         return (envelope.id, error)
@@ -136,7 +136,7 @@ final class RawPeer: Sendable {
     }
 
     /// Waits until the core closed the connection (after any frames already read).
-    func waitClosed(timeout: Duration = .seconds(20)) async throws {
+    func waitClosed(timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !inbox.state.withLock({ $0.closed }) {
             guard ContinuousClock.now < deadline else { throw TestFailure("the connection is still open after \(timeout)") }

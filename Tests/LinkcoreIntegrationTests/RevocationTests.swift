@@ -39,19 +39,11 @@ import Testing
         try "00000000000000000000000000\n".write(toFile: codes, atomically: true, encoding: .utf8)
 
         func ask(crl: String) async throws -> (Int32, String) {
-            let out = daemon.temp.url.appendingPathComponent("ask-\(UUID().uuidString.prefix(8)).out").path
-            let process = ChildProcess(executable: Products.path("linkcore-adapter"), arguments: [
+            try await runToExit(Products.path("linkcore-adapter"), [
                 "ask", "--core", "127.0.0.1:\(daemon.port)", "--certificate", daemon.pki.path("CITY01.pem"),
                 "--private-key", daemon.pki.path("CITY01.key"), "--ca-bundle", daemon.pki.path("ca.pem"), "--crl", crl,
                 "--bp", "BP-TAX", "--provider", "TAX01", "--info", "income", "--codes", codes,
-            ], environment: ProcessInfo.processInfo.environment, outputPath: out)
-            try process.run()
-            let deadline = ContinuousClock.now + .seconds(30)
-            while process.isRunning {
-                guard ContinuousClock.now < deadline else { throw TestFailure("ask did not exit") }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+            ], outputDirectory: daemon.temp.url)
         }
         let refused = try await ask(crl: daemon.pki.path("core-revoked.crl"))
         #expect(refused.0 != 0 && refused.1.localizedCaseInsensitiveContains("revoked"), "\(refused.1)")

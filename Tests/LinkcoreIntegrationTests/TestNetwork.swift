@@ -130,17 +130,9 @@ final class DaemonProcess: @unchecked Sendable {
     /// Runs the real `linkctl` against this daemon's admin socket, as the test's user or (when
     /// the tests run as root) as `uid`; returns its exit status and output.
     func linkctl(_ arguments: [String], uid: uid_t? = nil) async throws -> (status: Int32, output: String) {
-        let output = temp.url.appendingPathComponent("linkctl-\(UUID().uuidString.prefix(8)).log").path
         let command = (uid.map { ServiceAccount.launcher(uid: $0, gid: $0) } ?? []) + [Products.path("linkctl")]
-        let process = ChildProcess(executable: command[0], arguments: Array(command.dropFirst()) + arguments + ["--socket", adminSocket],
-                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("linkctl \(arguments) did not exit") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        return try await runToExit(command[0], Array(command.dropFirst()) + arguments + ["--socket", adminSocket],
+                                   outputDirectory: temp.url)
     }
 
     /// `extraConfig` is appended to the generated TOML, per table: e.g. ["limits": "max_frame_bytes = 2048"].
@@ -253,7 +245,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; returns its status.
-    func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else { throw TestFailure("linkcored did not exit within \(timeout)\nlog:\n\(log)") }
@@ -267,16 +259,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// Opens and closes a TCP connection once the launcher listens.
     static func knock(port: Int) async throws {
         for _ in 0..<250 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            if let fd = try? loopbackConnect(port: port) {
+                close(fd)
+                return
             }
-            close(fd)
-            if connected { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("nothing listens on port \(port)")
@@ -284,8 +270,6 @@ final class DaemonProcess: @unchecked Sendable {
 
     deinit {
         // Stop the daemon now; a drain or a hang is the test's business, not the next test's.
-        process.signal(SIGKILL)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
+        process.killAndReapInBackground()
     }
 }

@@ -171,15 +171,6 @@ enum SocketOptionProbe {
     }
 
     static func run(_ executable: String, _ arguments: [String], in temp: TempDirectory) async throws -> (Int32, String) {
-        let output = temp.url.appendingPathComponent("probe-\(UUID().uuidString.prefix(6)).out").path
-        let process = ChildProcess(executable: executable, arguments: arguments,
-                                   environment: ProcessInfo.processInfo.environment, outputPath: output)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(120)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("\(executable) did not exit") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        try await runToExit(executable, arguments, outputDirectory: temp.url)
     }
 }

@@ -11,23 +11,31 @@ import Musl
 #endif
 
 /// A real AF_UNIX datagram socket standing in for systemd's notification socket.
-private final class NotifySocket {
+private final class NotifySocket: @unchecked Sendable {
     let fd: Int32
     let path: String
 
-    init() throws {
+    private let abstract: Bool
+
+    /// `abstract`: bound to the abstract name "\0" + `path` (no file) instead of the path.
+    init(abstract: Bool = false) throws {
+        self.abstract = abstract
         path = NSTemporaryDirectory() + "/lc-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
+        let bytes = (abstract ? [0] : []) + Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw POSIXError(.ENAMETOOLONG) }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
+        // An abstract name is exactly its bytes long; a path may use the whole structure.
+        let length = abstract
+            ? socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2) + socklen_t(bytes.count)
+            : socklen_t(MemoryLayout<sockaddr_un>.size)
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
         guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -42,6 +50,14 @@ private final class NotifySocket {
         return String(decoding: buffer[0..<n], as: UTF8.self)
     }
 
+    /// ``receive()`` on a dedicated thread: a blocking recv must not hold one of the few threads of
+    /// Swift concurrency's cooperative pool (the watchdog loop being tested runs there).
+    func receiveOffPool() async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.receive()) }
+        }
+    }
+
     func setReceiveTimeout(milliseconds: Int) {
         var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -49,17 +65,20 @@ private final class NotifySocket {
 
     deinit {
         close(fd)
-        unlink(path)
+        if !abstract { unlink(path) }
     }
 }
 
-/// Tests that change the process environment run one at a time.
-@Suite(.serialized) struct EnvironmentTests {
+/// Environment handling. No test here changes the process environment (setenv/unsetenv): the
+/// swift-testing suites of every target run in parallel in one process, and getenv in another
+/// thread may read a variable while it changes. Values are given explicitly instead
+/// (`SystemdNotifier(environment:)`, `LogSetup.isUnderJournald(journalStream:)`); the one function
+/// that reads and clears the real environment (libsystemd's `sd_listen_fds_with_names`) is checked
+/// in a child process that inherits the variables (`inChildWithEnvironment`).
+@Suite struct EnvironmentTests {
     @Test func notifierSendsEachMessageToNotifySocket() throws {
         let socket = try NotifySocket()
-        setenv("NOTIFY_SOCKET", socket.path, 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
-        let notifier = SystemdNotifier()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path])
         #expect(notifier.isEnabled)
 
         notifier.ready(status: "Serving on 0.0.0.0:7400")
@@ -95,9 +114,16 @@ private final class NotifySocket {
         #expect(socket.receive() == "EXTEND_TIMEOUT_USEC=5000000")
     }
 
+    @Test func notifierReachesAbstractSocket() throws {
+        // sd_notify semantics: "@name" is the abstract name "\0name".
+        let socket = try NotifySocket(abstract: true)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@" + socket.path])
+        notifier.ready(status: "abstract")
+        #expect(socket.receive() == "READY=1\nSTATUS=abstract")
+    }
+
     @Test func notifierWithoutNotifySocketIsANoOp() {
-        unsetenv("NOTIFY_SOCKET")
-        let notifier = SystemdNotifier()
+        let notifier = SystemdNotifier(environment: [:])
         #expect(!notifier.isEnabled)
         notifier.ready(status: "ok")
         notifier.reloading()
@@ -105,70 +131,58 @@ private final class NotifySocket {
     }
 
     @Test func notifierCapturesEnablementAtInit() throws {
-        unsetenv("NOTIFY_SOCKET")
-        let notifier = SystemdNotifier()
+        let notifier = SystemdNotifier(environment: [:])
         let socket = try NotifySocket()
-        setenv("NOTIFY_SOCKET", socket.path, 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
         socket.setReceiveTimeout(milliseconds: 100)
         notifier.ready(status: "late")
         #expect(socket.receive() == nil)
     }
 
     @Test func watchdogIntervalFromEnvironment() {
-        unsetenv("WATCHDOG_USEC")
-        unsetenv("WATCHDOG_PID")
-        #expect(SystemdNotifier().watchdogInterval == nil)
+        #expect(SystemdNotifier(environment: [:]).watchdogInterval == nil)
 
-        setenv("WATCHDOG_USEC", "30000000", 1)
-        setenv("WATCHDOG_PID", String(getpid()), 1)
-        defer {
-            unsetenv("WATCHDOG_USEC")
-            unsetenv("WATCHDOG_PID")
-        }
-        #expect(SystemdNotifier().watchdogInterval == .seconds(30))
-        #expect(SystemdNotifier().watchdogPingInterval == .seconds(15))
+        let ours = ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": String(getpid())]
+        #expect(SystemdNotifier(environment: ours).watchdogInterval == .seconds(30))
+        #expect(SystemdNotifier(environment: ours).watchdogPingInterval == .seconds(15))
 
         // For another process (a child that inherited the variables): off.
-        setenv("WATCHDOG_PID", "1", 1)
-        #expect(SystemdNotifier().watchdogInterval == nil)
+        let inherited = ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]
+        #expect(SystemdNotifier(environment: inherited).watchdogInterval == nil)
     }
 
     @Test func runWatchdogPingsAtHalfTheInterval() async throws {
         let socket = try NotifySocket()
-        setenv("NOTIFY_SOCKET", socket.path, 1)
-        setenv("WATCHDOG_USEC", "200000", 1)
-        setenv("WATCHDOG_PID", String(getpid()), 1)
-        defer {
-            unsetenv("NOTIFY_SOCKET")
-            unsetenv("WATCHDOG_USEC")
-            unsetenv("WATCHDOG_PID")
-        }
-        let notifier = SystemdNotifier()
+        let notifier = SystemdNotifier(environment: [
+            "NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": String(getpid()),
+        ])
         #expect(notifier.watchdogPingInterval == .milliseconds(100))
         // Pings keep coming while the loop runs: wait for three, however slow the machine is
         // (no count within a time window: a loaded machine delays pings, it does not lose them).
+        // The receive timeout only bounds a broken loop: under a full parallel run the loop's task
+        // may wait many seconds for a thread of the cooperative pool (2 s was seen to be too short).
+        socket.setReceiveTimeout(milliseconds: 60_000)
         let task = Task { await notifier.runWatchdog() }
-        for _ in 0..<3 { #expect(socket.receive() == "WATCHDOG=1") }
+        for _ in 0..<3 { #expect(await socket.receiveOffPool() == "WATCHDOG=1") }
         task.cancel()
         await task.value
         // After the loop ends nothing more comes (drain what was sent before the cancel).
         socket.setReceiveTimeout(milliseconds: 300)
-        while let message = socket.receive() { #expect(message == "WATCHDOG=1") }
+        while let message = await socket.receiveOffPool() { #expect(message == "WATCHDOG=1") }
 
         // An unhealthy daemon does not ping.
         let quiet = Task { await notifier.runWatchdog(isHealthy: { false }) }
         try await Task.sleep(for: .milliseconds(250))
         quiet.cancel()
         await quiet.value
-        #expect(socket.receive() == nil)
+        #expect(await socket.receiveOffPool() == nil)
     }
 
-    @Test func inheritedSocketsWithoutActivationIsEmptyAndClearsTheEnvironment() {
+    @Test func inheritedSocketsWithoutActivationIsEmptyAndClearsTheEnvironment() async throws {
         // LISTEN_PID names another process: these sockets are not ours.
-        setenv("LISTEN_PID", "1", 1)
-        setenv("LISTEN_FDS", "2", 1)
-        setenv("LISTEN_FDNAMES", "a:b", 1)
+        let inChild = try await inChildWithEnvironment(
+            ["LISTEN_PID": "1", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b"],
+            test: "inheritedSocketsWithoutActivationIsEmptyAndClearsTheEnvironment")
+        guard inChild else { return }
         #expect(SocketActivation.inheritedSockets().isEmpty)
         #expect(getenv("LISTEN_PID") == nil)
         #expect(getenv("LISTEN_FDS") == nil)
@@ -179,14 +193,35 @@ private final class NotifySocket {
     @Test func journalStreamDetection() {
         var st = stat()
         #expect(fstat(STDERR_FILENO, &st) == 0)
-        unsetenv("JOURNAL_STREAM")
-        #expect(!LogSetup.isUnderJournald)
-        setenv("JOURNAL_STREAM", "\(st.st_dev):\(st.st_ino)", 1)
-        #expect(LogSetup.isUnderJournald)
-        setenv("JOURNAL_STREAM", "\(st.st_dev):\(UInt64(st.st_ino) &+ 1)", 1)
-        #expect(!LogSetup.isUnderJournald)
-        unsetenv("JOURNAL_STREAM")
+        #expect(!LogSetup.isUnderJournald(journalStream: nil))
+        #expect(LogSetup.isUnderJournald(journalStream: "\(st.st_dev):\(st.st_ino)"))
+        #expect(!LogSetup.isUnderJournald(journalStream: "\(st.st_dev):\(UInt64(st.st_ino) &+ 1)"))
     }
+}
+
+/// Runs the swift-testing test `test` again in a child copy of this test binary whose environment is
+/// ours plus `variables`, and expects it to pass. Returns true in that child (the caller then runs its
+/// checks), false in the parent once the child has passed. The process environment is never changed.
+private func inChildWithEnvironment(_ variables: [String: String], test: String) async throws -> Bool {
+    let marker = "LINKCORE_SYSTEMD_TEST_CHILD"
+    if ProcessInfo.processInfo.environment[marker] == test { return true }
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.arguments = ["--testing-library", "swift-testing", "--filter", test]
+    child.environment = ProcessInfo.processInfo.environment.merging(variables) { _, new in new }
+        .merging([marker: test]) { _, new in new }
+    let output = Pipe()
+    child.standardOutput = output
+    child.standardError = output
+    // The exit is awaited through terminationHandler: no cooperative thread blocks on waitUntilExit.
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        child.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try child.run() } catch { continuation.resume(throwing: error) }
+    }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(status == 0, "child test run failed:\n\(text)")
+    #expect(text.contains(test), "the child did not run \(test):\n\(text)")
+    return false
 }
 
 @Suite struct PureFunctionTests {

@@ -234,7 +234,7 @@ struct TLSHandlerTests {
             server: serverConfiguration(),
             client: clientConfiguration(pki.org),
             clientBehaviour: .window(messages: messages, size: 32, inFlight: 64),
-            timeout: .seconds(60))
+            timeout: .seconds(300))
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("throughput sanity: \(messages) × 32 B echoed, 64 in flight, in \(elapsed) ≈ \(Int(Double(messages) / seconds)) msg/s (client and server in one process)")
