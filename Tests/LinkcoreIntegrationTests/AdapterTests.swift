@@ -84,14 +84,13 @@ import Testing
         #expect(unknownStatus == 404)
 
         // HEALTH01's webhook accepts the connection and never answers: after [backend] timeout_ms
-        // the asker gets a typed refusal, well before the core's 5 s deadline.
-        let started = ContinuousClock.now
+        // the asker gets the adapter's own typed refusal (BACKEND_TIMEOUT), not the core's
+        // PROVIDER_TIMEOUT at its 5 s deadline: the code tells which, no clock needed.
         let (hangStatus, hang) = try await pension.call("POST", "/ask", ["person_id": "P-9", "bp_id": "BP-HEALTH-01", "provider_org": "HEALTH01", "info_type": "eligibility"])
         let error = hang["error"] as? [String: Any]
         #expect(hangStatus == 502, "\(hang)")
         #expect(error?["code"] as? String == "PROVIDER_REFUSED")
         #expect(error?["provider_code"] as? String == "BACKEND_TIMEOUT")
-        #expect(ContinuousClock.now - started < .seconds(5), "refused by the adapter, not timed out by the core")
         // A webhook that answers: the organisation's system sees its own person ID, never a link code.
         for (a, person) in [(kenpo, "KP-1"), (down, "DN-1")] {
             let (linked, _) = try await a.call("POST", "/links", ["person_id": person, "consent_ref": "c", "facts": Self.facts])

@@ -37,10 +37,9 @@ import Testing
         let tooLarge = try await closingError(daemon, [0x40, 0, 0, 0])
         #expect(tooLarge?.code == .frameTooLarge)
         #expect(tooLarge?.message.contains("2048") == true)
-        // Declares 100 bytes, sends 10, then nothing: dropped after the frame timeout.
-        let started = ContinuousClock.now
+        // Declares 100 bytes, sends 10, then nothing: dropped by the frame timer (the code says
+        // which timer closed it; how long that took is not a test's business on a busy machine).
         #expect(try await closingError(daemon, [0, 0, 0, 100] + Array(repeating: 1, count: 10))?.code == .frameTimeout)
-        #expect(ContinuousClock.now - started < .seconds(5))
 
         // The connection that behaved is unaffected.
         guard case let .pong(pong)? = try await bystander.request(.ping(.with { $0.payload = Data([42]) })) else {
