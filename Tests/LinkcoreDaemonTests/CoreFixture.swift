@@ -14,8 +14,8 @@ final class CoreFixture: @unchecked Sendable {   // immutable after init; the di
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-core-\(UUID().uuidString.prefix(8))")
         configPath = directory.appendingPathComponent("linkcored.toml").path
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("state"), withIntermediateDirectories: true)
-        let ca = try CertificateAuthority.create(commonName: "linkcore unit CA", validDays: 30)
-        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 30)
+        let ca = try CertificateAuthority.create(commonName: "linkcore unit CA", validDays: 60)
+        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
         try write("ca.pem", ca.certificate.certificatePEM)
         try write("server.pem", server.certificatePEM)
         try write("server.key", server.privateKeyPEM)

@@ -50,21 +50,28 @@ import Testing
         #expect(calls.last == .final)
     }
 
-    @Test func theCoreSignsARealCheckpointAndEveryLoopEndsOnGracefulShutdown() async throws {
+    @Test func theCoreSignsThroughItsSignerAndEveryLoopEndsOnGracefulShutdown() async throws {
         let fixture = try CoreFixture()
         let core = try await fixture.makeCore()
         let statusLines = Calls<String>()
+        let signed = Calls<CoreComponents.CheckpointReason>()
         try await testGracefulShutdown { trigger in
             let services: [BackgroundService] = [
+                CoreComponents.checkpointSigner(every: { core.live.config.audit.checkpointInterval }) { reason in
+                    await core.signCheckpoint(notify: { statusLines.append($0) })
+                    signed.append(reason)
+                },
                 core.checkpointSigner(notify: { statusLines.append($0) }), core.eventSweeper(), core.keyJanitor(),
             ]
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in services { group.addTask { try await service.run() } }
-                try await Self.wait { FileManager.default.fileExists(atPath: core.live.config.auditWitnessPath) }
+                try await Self.wait { !signed.all.isEmpty }
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
             }
         }
+        #expect(signed.all.last == .final)
+        #expect(signed.all.filter { $0 == .final }.count == 1)
         #expect(core.audit.health.snapshot.problem == nil)
         #expect(statusLines.all.isEmpty, "a refusal to sign: \(statusLines.all)")
     }
