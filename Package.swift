@@ -311,7 +311,10 @@ let package = Package(
         .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
         .testTarget(
             name: "LinkcoreSystemdTests",
-            dependencies: ["LinkcoreSystemd", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "LinkcoreSystemd", "LinkcoreLifecycle", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "LinkcoreIntegrationTests",
