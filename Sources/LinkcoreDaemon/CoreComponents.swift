@@ -18,7 +18,7 @@ import Logging
 /// `FeeStatements` for the admin socket and for organisations' own statements.
 public final class CoreComponents: Sendable {
     public let live: LiveConfig
-    public let store: any CoreStore & EventStore
+    let store: any CoreStore & EventStore
     public let orgs: OrgDirectory
     public let registry: ConnectionRegistry
     /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.

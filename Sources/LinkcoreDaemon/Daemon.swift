@@ -100,17 +100,7 @@ public final class Daemon: Sendable {
     /// (see `services`) and returns.
     public func run() async {
         let hangup = await HangupService.trap { [self] in await reload() }
-        let drainTimeout = core.live.config.shutdown.drainTimeout
-        var configuration = ServiceGroupConfiguration(
-            services: services(hangup: hangup), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        // The drain has its own timeout; this bounds the rest (last checkpoint, closing) should
-        // anything hang: past it the group cancels the services.
-        configuration.maximumGracefulShutdownDuration = drainTimeout + .seconds(30)
-        do {
-            try await ServiceGroup(configuration: configuration).run()
-        } catch {
-            logger.error("service group ended with an error", metadata: ["error": "\(error)"])
-        }
+        await ProcessLifecycle.run(services(hangup: hangup), drainTimeout: core.live.config.shutdown.drainTimeout, logger: logger)
         await close()
         logger.info("linkcored stopped")
     }

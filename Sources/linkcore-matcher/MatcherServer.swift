@@ -140,15 +140,7 @@ final class MatcherServer: Sendable {
         let hangup = await HangupService.trap { [logger] in
             logger.notice("SIGHUP ignored: restart linkcore-matcher to apply a changed configuration")
         }
-        var configuration = ServiceGroupConfiguration(
-            services: services(hangup: hangup), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        // The drain has its own timeout; this bounds the rest should anything hang.
-        configuration.maximumGracefulShutdownDuration = config.shutdown.drainTimeout + .seconds(30)
-        do {
-            try await ServiceGroup(configuration: configuration).run()
-        } catch {
-            logger.error("service group ended with an error", metadata: ["error": "\(error)"])
-        }
+        await ProcessLifecycle.run(services(hangup: hangup), drainTimeout: config.shutdown.drainTimeout, logger: logger)
         await close()
         let f = figures.snapshot
         logger.info("linkcore-matcher stopped", metadata: ["served": "\(f.served)", "refused": "\(f.refused)"])
