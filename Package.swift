@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C interop: the only layer that touches raw OpenSSL / libsystemd pointers and macros.
@@ -101,6 +102,19 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The executables' lifecycle on swift-service-lifecycle: background loops, listeners,
+        // SIGHUP and sd_notify (READY/STOPPING, watchdog, STATUS) as services of one ServiceGroup.
+        .target(
+            name: "LinkcoreLifecycle",
+            dependencies: [
+                "LinkcoreSystemd", "LinkcoreTransport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The daemon's and the matcher's TOML configuration, validated with precise errors.
         .target(
             name: "LinkcoreConfig",
@@ -166,6 +180,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
                 "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePKI",
+                "LinkcoreLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -196,7 +211,8 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
-                "LinkcoreConfig", "LinkcoreSystemd",
+                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -271,7 +287,15 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
-        .testTarget(name: "LinkcoreDaemonTests", dependencies: ["LinkcoreDaemon"]),
+        .testTarget(
+            name: "LinkcoreDaemonTests",
+            dependencies: [
+                "LinkcoreDaemon", "LinkcoreLifecycle", "LinkcoreConfig", "LinkcorePKI", "LinkcoreWire", "LinkcoreTransport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
@@ -287,7 +311,10 @@ let package = Package(
         .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
         .testTarget(
             name: "LinkcoreSystemdTests",
-            dependencies: ["LinkcoreSystemd", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "LinkcoreSystemd", "LinkcoreLifecycle", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "LinkcoreIntegrationTests",

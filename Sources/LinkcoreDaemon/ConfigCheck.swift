@@ -43,7 +43,7 @@ public enum ConfigCheck {
             lines.append("[tls] private_key \(credentialName(config.tls.privateKey)): \(notRead)")
         } else if !config.tls.allPaths.contains(where: unchecked) {
             // The same loading as at start: the key must match the certificate, the CA and CRL must parse.
-            _ = try Daemon.makeTLS(config)
+            _ = try CoreComponents.makeTLS(config)
             lines.append("[tls] certificate, private key, CA bundle\(config.tls.crl == nil ? "" : " and CRL"): loaded")
         }
         let secret = try config.keys.masterSecret.resolvePath(environment: environment)
@@ -55,7 +55,7 @@ public enum ConfigCheck {
         }
         var logger = Logger(label: "linkcored.check-config")
         logger.logLevel = .error
-        _ = try Daemon.loadWhitelist(config.mediation.whitelist, logger: logger)
+        _ = try CoreComponents.loadWhitelist(config.mediation.whitelist, logger: logger)
         try DaemonPolicy.load(config, into: PolicyHost(logger: logger))
         lines.append("policy: \(config.policy.modules.count) module(s) loaded and initialised")
         lines.append("store \(config.store.path): not opened by the check")

@@ -6,7 +6,7 @@ import LinkcoreWire
 import Logging
 
 /// Maps `[policy]` onto the policy host. Integration point for mediation, fees and events: the
-/// request path asks `Daemon.policy` (it is a `WhitelistPolicy`, `FeePolicy` and `EventPolicy`) and
+/// request path asks `CoreComponents.policy` (it is a `WhitelistPolicy`, `FeePolicy` and `EventPolicy`) and
 /// answers a `PolicyError` with its `wireError` (POLICY_FAILURE).
 enum DaemonPolicy {
     static func spec(_ config: DaemonConfig) -> PolicySpec {

@@ -123,15 +123,3 @@ public actor EventDispatcher {
         return nil
     }
 }
-
-extension EventDispatcher {
-    /// Sweeps every `period()` (`[events] sweep_interval_ms`, 30 s by default, re-read after a
-    /// reload) until cancelled: a daily batch goes out within one period of its time to whoever
-    /// is connected then.
-    public func sweepLoop(period: @Sendable () -> Duration) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: period())
-            sweep()
-        }
-    }
-}

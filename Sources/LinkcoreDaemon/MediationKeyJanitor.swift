@@ -9,16 +9,14 @@ struct MediationKeyJanitor: Sendable {
     let store: any CoreStore
     let logger: Logger
 
-    func purgeLoop(window: @escaping @Sendable () -> Duration) async {
-        while !Task.isCancelled {
-            let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - Int64(window() / .milliseconds(1))
-            do {
-                let purged = try await store.purgeMediationKeys(beforeMs: cutoff)
-                if purged > 0 { logger.info("expired idempotency keys purged", metadata: ["keys": "\(purged)"]) }
-            } catch {
-                logger.warning("cannot purge expired idempotency keys", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(3600))
+    /// Purges the keys older than `window`; ran by the daemon at start, then hourly.
+    func purge(window: Duration) async {
+        let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - Int64(window / .milliseconds(1))
+        do {
+            let purged = try await store.purgeMediationKeys(beforeMs: cutoff)
+            if purged > 0 { logger.info("expired idempotency keys purged", metadata: ["keys": "\(purged)"]) }
+        } catch {
+            logger.warning("cannot purge expired idempotency keys", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -5,7 +5,7 @@ import LinkcorePolicy
 import LinkcoreWire
 import Logging
 
-extension Daemon {
+extension CoreComponents {
     /// The built-in whitelist table. A missing file means an empty table: every exchange is
     /// refused (deny by default) and the operator is told; a malformed file stops the start, and
     /// so does one that is a symlink, not owned by root or the daemon's user, or writable by

@@ -24,6 +24,9 @@ public final class ConnectionRegistry: Sendable {
         /// Every accepted socket, admitted or not, by source address; and those without Hello yet.
         var perAddress: [String: Int] = [:]
         var awaitingHello: Set<ObjectIdentifier> = []
+        /// Drains waiting for `entries` to become empty (see `waitUntilEmpty`).
+        var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID = 0
     }
 
     private let state = Mutex(State())
@@ -106,10 +109,33 @@ public final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ channel: any Channel) {
-        state.withLock { s in
-            guard let entry = s.entries.removeValue(forKey: ObjectIdentifier(channel)) else { return }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard let entry = s.entries.removeValue(forKey: ObjectIdentifier(channel)) else { return [] }
             let left = s.perOrg[entry.orgCode, default: 1] - 1
             s.perOrg[entry.orgCode] = left > 0 ? left : nil
+            guard s.entries.isEmpty else { return [] }
+            defer { s.emptyWaiters.removeAll() }
+            return Array(s.emptyWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no admitted connection is left, or when the calling task is cancelled.
+    func waitUntilEmpty() async {
+        let id = state.withLock { s in s.nextWaiterID += 1; return s.nextWaiterID }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Under the lock with `remove` and `onCancel`: the last removal or a cancellation
+                // either finds this waiter or has already happened and is seen here.
+                let now = state.withLock { s in
+                    if s.entries.isEmpty || Task.isCancelled { return true }
+                    s.emptyWaiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.emptyWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 

@@ -21,9 +21,12 @@ extension ConnectionRegistry {
         for entry in entries {
             entry.channel.triggerUserOutboundEvent(DrainEvent(drainMs: drainMs), promise: nil)
         }
-        let deadline = ContinuousClock.now + timeout
-        while count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        // Whichever comes first: the last connection gone, or the timeout.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitUntilEmpty() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
         let left = entries
         for entry in left { try? await entry.channel.close() }

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreConfig
+import LinkcoreLifecycle
 import LinkcoreRegistry
 import LinkcoreSystemd
 import LinkcoreTLS
@@ -7,6 +8,7 @@ import LinkcoreTransport
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// The running matching authority: listeners for organisations, the link to the core, systemd
@@ -129,70 +131,59 @@ final class MatcherServer: Sendable {
 
     // MARK: run
 
-    /// Starts listening, links to the core, tells systemd it is ready, serves until SIGTERM or
-    /// SIGINT, then drains. A signal while the core is still unreachable stops at once.
+    /// Starts listening, then serves as one `ServiceGroup` until SIGTERM or SIGINT: links to the
+    /// core, tells systemd it is ready once the core answered, forwards the registry's changes;
+    /// then drains. A stop while the core is still unreachable ends the wait at once.
     func run() async throws {
-        let signals = SignalStream.make([SIGTERM, SIGINT, SIGHUP])
         try await bind()
-        let linking = Task { await connectToCore() }
-        let stop = Task { [logger] in
-            for await signal in signals {
-                if signal == SIGHUP {
-                    // Not a reload (the matcher has none): HUP's default action would kill it.
-                    logger.notice("SIGHUP ignored: restart linkcore-matcher to apply a changed configuration")
-                    continue
-                }
-                logger.info("shutdown requested", metadata: ["signal": "\(signal)"])
-                // A stop while the core is still unreachable ends the wait at once.
-                linking.cancel()
-                return
-            }
+        // SIGHUP is not a reload (the matcher has none), but its default action would kill it.
+        let hangup = await HangupService.trap { [logger] in
+            logger.notice("SIGHUP ignored: restart linkcore-matcher to apply a changed configuration")
         }
-        let linked = await linking.value
-        if linked {
-            warnAboutCRL()
-            notifier.ready(status: statusLine(coreLinked: true))
-            logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
-            let ticker = Task { [self] in await tick() }
-            // The registry's change log goes to the core as change events, in the background.
-            let forwarding = Task { [forwarder] in await forwarder.run() }
-            await stop.value
-            forwarding.cancel()
-            ticker.cancel()
-        }
-        stop.cancel()
-        await shutdown()
-    }
-
-    /// Refreshes STATUS= every second (one datagram) and pings the watchdog when it is on.
-    private func tick() async {
-        let watchdog = notifier.watchdogInterval
-        let period = min(watchdog.map { $0 / 2 } ?? .seconds(1), .seconds(1))
-        while !Task.isCancelled {
-            try? await Task.sleep(for: period)
-            if watchdog != nil { notifier.watchdog() }
-            warnAboutCRL()
-            notifier.status(statusLine(coreLinked: await core.isConnected))
-        }
-    }
-
-    // MARK: shutdown
-
-    /// Stops accepting, asks every organisation to go away, lets in-flight matches finish (their
-    /// issuances still reach the core) up to the drain timeout, then closes the core link.
-    func shutdown() async {
-        let drain = config.shutdown.drainTimeout
-        notifier.stopping(status: "draining \(registry.count) connections (up to \(Int(drain / .milliseconds(1))) ms); "
-            + statusLine(coreLinked: await core.isConnected))
-        for channel in listeners.withLock({ $0 }) { try? await channel.close() }
-        let forced = await registry.drain(within: drain)
-        if forced > 0 {
-            logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
-        }
-        await core.close()
-        try? await group.shutdownGracefully()
+        await ProcessLifecycle.run(services(hangup: hangup), drainTimeout: config.shutdown.drainTimeout, logger: logger)
+        await close()
         let f = figures.snapshot
         logger.info("linkcore-matcher stopped", metadata: ["served": "\(f.served)", "refused": "\(f.refused)"])
+    }
+
+    /// Stopped in reverse order: STOPPING=1 first, then SIGHUP, watchdog, STATUS and change
+    /// forwarding, then the wait for the core (if still waiting), then the listeners close and
+    /// the organisations' connections drain (in-flight matches still reach the core).
+    private func services(hangup: HangupService) -> [any Service] {
+        let linked = ReadinessGate()
+        let (notifier, core, config) = (notifier, core, config)
+        return [
+            ListenerService.draining(listeners.withLock { $0 }, registry: registry,
+                                     drainTimeout: { config.shutdown.drainTimeout }, logger: logger),
+            BackgroundService("core link") { [self] in
+                if await connectToCore() { linked.open() }
+            },
+            // The registry's change log goes to the core as change events, in the background.
+            BackgroundService("change forwarder", startAfter: linked) { [forwarder] in await forwarder.run() },
+            SystemdNotifyService.statusRefresher(notifier, every: SystemdNotifyService.statusPeriod(notifier, preferred: .seconds(1)),
+                                                 startAfter: linked) { [self] in
+                warnAboutCRL()
+                return statusLine(coreLinked: await core.isConnected)
+            },
+            SystemdNotifyService.watchdog(notifier, startAfter: linked),
+            hangup,
+            SystemdNotifyService(notifier: notifier, startAfter: linked, readyStatus: { [self] in
+                warnAboutCRL()
+                logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
+                return statusLine(coreLinked: true)
+            }, stoppingStatus: { [self] in
+                "draining \(registry.count) connections (up to \(Int(config.shutdown.drainTimeout / .milliseconds(1))) ms); "
+                    + statusLine(coreLinked: await core.isConnected)
+            }),
+        ]
+    }
+
+    /// Closes the core link, whatever listener is still open and the event loops: after the
+    /// services have stopped, or after a failed start.
+    func close() async {
+        for channel in listeners.withLock({ $0 }) { try? await channel.close() }
+        await core.close()
+        try? await group.shutdownGracefully()
     }
 
     func statusLine(coreLinked: Bool) -> String {

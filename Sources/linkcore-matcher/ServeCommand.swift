@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             Self.fail("\(error)")
-            await server.shutdown()
+            await server.close()
             throw ExitCode(1)
         }
     }

@@ -66,7 +66,7 @@ struct LinkcoreD: AsyncParsableCommand {
             try await daemon.start()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
-            await daemon.shutdown()
+            await daemon.close()
             throw Self.refuse("\(error)", exitCode: 1)
         }
         await daemon.run()

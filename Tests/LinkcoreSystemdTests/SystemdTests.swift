@@ -11,7 +11,7 @@ import Musl
 #endif
 
 /// A real AF_UNIX datagram socket standing in for systemd's notification socket.
-private final class NotifySocket: @unchecked Sendable {
+final class NotifySocket: @unchecked Sendable {
     let fd: Int32
     let path: String
 

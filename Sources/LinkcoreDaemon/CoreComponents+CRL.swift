@@ -5,17 +5,17 @@ import LinkcoreWire
 
 /// The CRL's lifetime: past its nextUpdate every peer is refused, so the operator is warned
 /// from `[tls] crl_warn_before_ms` before it on (log, STATUS, `linkctl status`).
-extension Daemon {
+extension CoreComponents {
     /// The configured CRL's nextUpdate and, from `[tls] crl_warn_before_ms` before it on, a
     /// warning. Read from the file each time, so a renewed CRL clears it at once.
     func crlState() -> (nextUpdate: Date?, warning: String?) {
-        let tls = currentConfig.tls
+        let tls = live.config.tls
         return CRLFile.warning(path: tls.crl, warnBefore: tls.crlWarnBefore)
     }
 
     /// A warning to log now: each state (running out, expired, per nextUpdate) once.
     func newCRLWarning() -> (warning: String, expired: Bool)? {
-        let tls = currentConfig.tls
+        let tls = live.config.tls
         return crlLogged.newWarning(path: tls.crl, warnBefore: tls.crlWarnBefore)
     }
 
