@@ -34,17 +34,19 @@ final class ClientHandler: ChannelInboundHandler {
             promise.fail(closeReason ?? WireError(.unavailable, "the connection is closed"))
             return
         }
-        let id = requests.start(Waiting(promise: promise, timeout: timeout), deadline: timeout.map { .now() + $0 })
+        let deadline = timeout.map { NIODeadline.now() + $0 }
+        let id = requests.start(Waiting(promise: promise, timeout: timeout), deadline: deadline)
         var envelope = LCEnvelope()
         envelope.id = id
         envelope.body = body
         context.writeAndFlush(wrapOutboundOut(envelope), promise: nil)
-        armTimer(context: context)
+        if let deadline { armTimer(at: deadline, context: context) }
     }
 
-    /// One timer, at the first deadline of a pending request; re-armed each time it fires.
-    private func armTimer(context: ChannelHandlerContext) {
-        guard let next = requests.earliestDeadline else { return }
+    /// One timer for every request, never later than the first deadline: O(1) per request; the
+    /// pending table is scanned only when it fires (`earliestDeadline`).
+    private func armTimer(at deadline: NIODeadline?, context: ChannelHandlerContext) {
+        guard let next = deadline ?? requests.earliestDeadline else { return }
         if let scheduled = timerDeadline, scheduled <= next { return }
         timer?.cancel()
         timerDeadline = next
@@ -61,7 +63,7 @@ final class ClientHandler: ChannelInboundHandler {
             let ms = (waiting.timeout?.nanoseconds ?? 0) / 1_000_000
             waiting.promise.fail(WireError(.deadlineExceeded, "no reply within \(ms) ms"))
         }
-        if let context { armTimer(context: context) }
+        if let context { armTimer(at: nil, context: context) }
     }
 
     /// Writes bytes below the envelope layer: for tests of the core's handling of bad frames.

@@ -95,8 +95,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         acceptedAddress = address
-        machine.accepted()
-        armTimer()
+        if let deadline = machine.accepted() { armTimer(at: deadline) }
         context.fireChannelActive()
     }
 
@@ -165,8 +164,8 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
                                          channelWritable: context.channel.isWritable) {
         case let .fail(waiter, error):
             waiter.fail(error)
-        case let .send(envelope):
-            armTimer()
+        case let .send(envelope, deadline):
+            armTimer(at: deadline)
             send(envelope)
         }
     }
@@ -187,11 +186,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: timers
 
-    /// Schedules the one timer at the machine's next deadline, unless it already fires earlier.
-    /// A deadline that goes away (a Hello admitted, a request answered) leaves the timer as it
-    /// is: it fires, finds nothing due and is armed for what is next.
-    private func armTimer() {
-        guard let next = machine.nextDeadline, let context else { return }
+    /// Schedules the one timer at `deadline`, unless it already fires earlier: the timer never
+    /// fires later than the machine's first deadline. A deadline that goes away (a Hello
+    /// admitted, a request answered) leaves the timer as it is: it fires, finds nothing due and
+    /// is armed for what is next (`machine.nextDeadline`, the only full scan).
+    private func armTimer(at deadline: NIODeadline? = nil) {
+        guard let next = deadline ?? machine.nextDeadline, let context else { return }
         if let scheduled = timerDeadline, scheduled <= next { return }
         timer?.cancel()
         timerDeadline = next
@@ -375,7 +375,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         batch.errors.append(refusal.error.code)
         // The refusal may never leave if the peer does not read: the machine's close deadline
         // (closeTimeout) closes the connection anyway.
-        armTimer()
+        armTimer(at: refusal.closeDeadline)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(refusal.envelope)).whenComplete { _ in
             channel.close(promise: nil)

@@ -70,22 +70,26 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
 
     /// When the owner's single timer must fire next (then call `timerFired`): the handshake
     /// deadline, a refusal's close deadline, or the first deadline of the core's own requests.
+    /// A full scan of the core's requests: called when the timer fires, not per frame (each
+    /// event that adds a deadline returns it, so the owner arms its timer in O(1)).
     public var nextDeadline: NIODeadline? {
         var next = core.earliestDeadline
-        for deadline in [handshakeDeadline, closeDeadline] {
-            if let deadline, next.map({ deadline < $0 }) ?? true { next = deadline }
-        }
+        if let deadline = handshakeDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
+        if let deadline = closeDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
         return next
     }
 
     // MARK: - Lifecycle
 
     /// The socket is counted by the connection registry: the handshake and Hello must complete
-    /// before `limits.handshakeTimeout`.
-    public mutating func accepted() {
-        guard case .idle = state else { return }
+    /// before the returned deadline (`limits.handshakeTimeout`).
+    @discardableResult
+    public mutating func accepted() -> NIODeadline? {
+        guard case .idle = state else { return nil }
         state = .handshaking
-        handshakeDeadline = clock.now() + limits.handshakeTimeout
+        let deadline = clock.now() + limits.handshakeTimeout
+        handshakeDeadline = deadline
+        return deadline
     }
 
     /// The registry refused the socket at accept: before TLS nothing can be said to the peer, so
@@ -107,6 +111,8 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         }
         public var error: WireError
         public var id: UInt64
+        /// When the connection is closed even if the refusal has not left.
+        public var closeDeadline: NIODeadline
         public var cause: Cause = .other
         public var envelope: LCEnvelope { error.envelope(id: id) }
     }
@@ -119,8 +125,9 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         case .idle, .handshaking, .awaitingHello, .active: break
         }
         state = .closing
-        closeDeadline = clock.now() + limits.closeTimeout
-        return Refusal(error: error, id: id)
+        let deadline = clock.now() + limits.closeTimeout
+        closeDeadline = deadline
+        return Refusal(error: error, id: id, closeDeadline: deadline)
     }
 
     /// The TLS handshake completed and the certificate passed verification.
@@ -406,7 +413,8 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
     // MARK: - The core's own requests
 
     public enum CoreRequestAction {
-        case send(LCEnvelope)
+        /// Send it; the timer must fire at `deadline` at the latest.
+        case send(LCEnvelope, deadline: NIODeadline)
         case fail(Waiter, WireError)
     }
 
@@ -425,11 +433,12 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         }
         let isProvide: Bool
         if case .provide = body { isProvide = true } else { isProvide = false }
-        let id = core.start(CoreRequest(waiter: waiter, isProvide: isProvide), deadline: clock.now() + timeout)
+        let deadline = clock.now() + timeout
+        let id = core.start(CoreRequest(waiter: waiter, isProvide: isProvide), deadline: deadline)
         var envelope = LCEnvelope()
         envelope.id = id
         envelope.body = body
-        return .send(envelope)
+        return .send(envelope, deadline: deadline)
     }
 
     // MARK: - Drain

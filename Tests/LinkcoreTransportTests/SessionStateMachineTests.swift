@@ -70,9 +70,9 @@ struct SessionStateMachineTests {
     @Test func handshakeHelloActiveDrainingClosed() throws {
         var m = machine()
         guard case .idle = m.state else { throw Failure("not idle") }
-        m.accepted()
+        let handshakeDeadline = m.accepted()
         guard case .handshaking = m.state else { throw Failure("not handshaking") }
-        #expect(m.nextDeadline == clock.now() + .seconds(5))
+        #expect(m.nextDeadline == clock.now() + .seconds(5) && handshakeDeadline == m.nextDeadline)
         // Nothing is read before the certificate is accepted.
         guard case .none = receive(&m, 1, hello()) else { throw Failure("read before TLS") }
         #expect(m.handshakeCompleted(identity) == nil)
@@ -239,12 +239,12 @@ struct SessionStateMachineTests {
 
     @Test func coreRequestsAreMatchedAndExpireFromTheClock() throws {
         var m = try active()
-        guard case let .send(provide) = m.startCoreRequest(.provide(LCProvideRequest()), timeout: .seconds(10), waiter: "A",
+        guard case let .send(provide, firstDeadline) = m.startCoreRequest(.provide(LCProvideRequest()), timeout: .seconds(10), waiter: "A",
                                                           channelWritable: true) else { throw Failure("not sent") }
-        guard case let .send(push) = m.startCoreRequest(.linkIssued(LCLinkIssued()), timeout: .seconds(20), waiter: "B",
+        guard case let .send(push, _) = m.startCoreRequest(.linkIssued(LCLinkIssued()), timeout: .seconds(20), waiter: "B",
                                                        channelWritable: true) else { throw Failure("not sent") }
         #expect(provide.id == 1 && push.id == 2 && m.coreRequestCount == 2)
-        #expect(m.nextDeadline == clock.now() + .seconds(10))
+        #expect(m.nextDeadline == clock.now() + .seconds(10) && firstDeadline == m.nextDeadline)
         clock.advance(.seconds(9))
         #expect(m.timerFired().expired.isEmpty)
         clock.advance(.seconds(1))
@@ -317,6 +317,7 @@ struct SessionStateMachineTests {
         let refused = m.refuse(WireError(.idleTimeout, "idle"), id: 0)
         let refusal = try #require(refused)
         #expect(refusal.envelope.id == 0 && refusal.envelope.error.code == .idleTimeout)
+        #expect(refusal.closeDeadline == clock.now() + .seconds(2))
         #expect(m.nextDeadline == clock.now() + .seconds(2))
         #expect(m.refuse(WireError(.frameTooLarge, "x"), id: 0) == nil, "one refusal per connection")
         clock.advance(.seconds(2))

@@ -75,6 +75,21 @@ import Testing
         #expect(Set(categories.values) == Set(LCEnvelope.OneOf_Body.Category.allCases))
     }
 
+    /// The C SDK cannot read this table: its `lc_body_is_request` list must say the same.
+    @Test func theCSDKsRequestListAgrees() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let source = try String(contentsOf: root.appendingPathComponent("sdk/c/src/frame.c"), encoding: .utf8)
+        let start = try #require(source.range(of: "int lc_body_is_request("))
+        let end = try #require(source.range(of: "return 1;", range: start.upperBound..<source.endIndex))
+        let cases = source[start.upperBound..<end.lowerBound].components(separatedBy: "LINKCORE__V1__ENVELOPE__BODY_").dropFirst()
+        let cRequests = Set(cases.compactMap { $0.split(separator: ":").first.map { $0.lowercased() } })
+        var requests: Set<String> = []
+        for (name, number) in try Self.protoBodies() {
+            if try Self.body(fieldNumber: number)?.kind == .request { requests.insert(name) }
+        }
+        #expect(cRequests == requests, "only in C: \(cRequests.subtracting(requests)), only here: \(requests.subtracting(cRequests))")
+    }
+
     @Test func derivedViews() {
         #expect(LCEnvelope.OneOf_Body.provide(LCProvideRequest()).isCoreStarted)
         #expect(LCEnvelope.OneOf_Body.provide(LCProvideRequest()).kind == .request)
