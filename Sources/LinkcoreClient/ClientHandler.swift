@@ -12,8 +12,10 @@ final class ClientHandler: ChannelInboundHandler {
     typealias OutboundOut = LCEnvelope
 
     private var context: ChannelHandlerContext?
-    private var nextID: UInt64 = 1
-    private var pending: [UInt64: EventLoopPromise<LCEnvelope>] = [:]
+    /// Ids, pending requests and their deadlines: the same multiplexer as the core's session.
+    private var requests = RequestMultiplexer<Waiting>()
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private let incoming: IncomingRequestHandler?
     /// The last connection-level refusal (Error with id 0) or transport failure.
     private(set) var closeReason: (any Error)?
@@ -32,20 +34,36 @@ final class ClientHandler: ChannelInboundHandler {
             promise.fail(closeReason ?? WireError(.unavailable, "the connection is closed"))
             return
         }
-        let id = nextID
-        nextID += 1
-        pending[id] = promise
+        let deadline = timeout.map { NIODeadline.now() + $0 }
+        let id = requests.start(Waiting(promise: promise, timeout: timeout), deadline: deadline)
         var envelope = LCEnvelope()
         envelope.id = id
         envelope.body = body
         context.writeAndFlush(wrapOutboundOut(envelope), promise: nil)
-        if let timeout {
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: timeout) {
-                bound.value.pending.removeValue(forKey: id)?
-                    .fail(WireError(.deadlineExceeded, "no reply within \(timeout.nanoseconds / 1_000_000) ms"))
-            }
+        if let deadline { armTimer(at: deadline, context: context) }
+    }
+
+    /// One timer for every request, never later than the first deadline: O(1) per request; the
+    /// pending table is scanned only when it fires (`earliestDeadline`).
+    private func armTimer(at deadline: NIODeadline?, context: ChannelHandlerContext) {
+        guard let next = deadline ?? requests.earliestDeadline else { return }
+        if let scheduled = timerDeadline, scheduled <= next { return }
+        timer?.cancel()
+        timerDeadline = next
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: next) { () -> Void in
+            bound.value.timerFired()
         }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        for (_, waiting) in requests.expire(now: .now()) {
+            let ms = (waiting.timeout?.nanoseconds ?? 0) / 1_000_000
+            waiting.promise.fail(WireError(.deadlineExceeded, "no reply within \(ms) ms"))
+        }
+        if let context { armTimer(at: nil, context: context) }
     }
 
     /// Writes bytes below the envelope layer: for tests of the core's handling of bad frames.
@@ -63,18 +81,28 @@ final class ClientHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        switch envelope.body {
-        case let .error(error)? where envelope.id == 0:
+        if case let .error(error)? = envelope.body, envelope.id == 0 {
             closeReason = WireError(error)
             if error.code.closesConnection { failAll(WireError(error)) }
-        case let .goingAway(goingAway)?:
-            self.goingAway = goingAway
-        case .provide?, .linkIssued?, .changeEvent?:
+            return
+        }
+        // Which bodies are requests, replies or notices: LinkcoreWire's one table.
+        switch envelope.body?.category {
+        case .notice?:
+            if case let .goingAway(goingAway)? = envelope.body { self.goingAway = goingAway }
+        case .coreRequest?:
             answerIncoming(envelope, context: context)
-        case let .error(error)?:
-            pending.removeValue(forKey: envelope.id)?.fail(WireError(error))
-        default:
-            pending.removeValue(forKey: envelope.id)?.succeed(envelope)
+        case .peerRequest?, .adminOnlyRequest?, .operatorAndMatcherRequest?:
+            // A core never sends these; answered, never taken for the reply to one of ours.
+            context.writeAndFlush(wrapOutboundOut(
+                WireError(.unknownMessage, "this client does not accept \(envelope.bodyName)").envelope(id: envelope.id)), promise: nil)
+        case .reply?, nil:
+            let waiting = requests.complete(envelope.id)
+            if case let .error(error)? = envelope.body {
+                waiting?.promise.fail(WireError(error))
+            } else {
+                waiting?.promise.succeed(envelope)
+            }
         }
     }
 
@@ -111,14 +139,21 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
         failAll(closeReason ?? WireError(.unavailable, "the connection closed"))
         self.context = nil
         context.fireChannelInactive()
     }
 
     private func failAll(_ error: any Error) {
-        let waiting = pending
-        pending.removeAll()
-        for promise in waiting.values { promise.fail(error) }
+        for (_, waiting) in requests.removeAll() { waiting.promise.fail(error) }
     }
+}
+
+/// A request this client sent and waits for.
+private struct Waiting {
+    var promise: EventLoopPromise<LCEnvelope>
+    var timeout: TimeAmount?
 }

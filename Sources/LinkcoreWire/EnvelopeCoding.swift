@@ -58,9 +58,9 @@ public final class EnvelopeWriter: ChannelOutboundHandler, RemovableChannelHandl
             let length = buffer.readableBytes - FrameReader.headerBytes
             guard length <= maxFrameBytes else {
                 let refusal = WireError(.frameTooLarge, "outbound frame of \(length) bytes (\(envelope.bodyName)) exceeds the limit of \(maxFrameBytes) bytes; not sent")
-                // Only a reply (a *Response body) is answered: an error with the id of a request
+                // Only a reply (BodyKind's table) is answered: an error with the id of a request
                 // the core started would read, on the peer's side, as a reply to one of its own.
-                if answerOversizedReplies, envelope.id != 0, envelope.bodyName.hasSuffix("Response") {
+                if answerOversizedReplies, envelope.id != 0, envelope.body?.kind == .reply {
                     // .internal, not FRAME_TOO_LARGE: the connection stays usable (protocol.md §7).
                     var reply = WireError(.internal, "the reply of \(length) bytes is above the frame limit of \(maxFrameBytes) bytes; nothing was sent")
                     reply.retryable = false
