@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C interop: the only layer that touches raw OpenSSL / libsystemd pointers and macros.
@@ -61,8 +64,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Every metric's name, labels and buckets in one place, as swift-metrics objects created once;
+        // depends on the swift-metrics API only, so low layers (SQLite, policy) can record.
+        .target(
+            name: "LinkcoreInstruments",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        // Prometheus exposition: the one-per-process bootstrap and the opt-in loopback /metrics listener.
+        .target(
+            name: "LinkcoreMetrics",
+            dependencies: [
+                "LinkcoreInstruments",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
-        .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreSQLite", dependencies: ["CSQLite", "LinkcoreInstruments"], swiftSettings: swiftSettings),
         // The access log's hash chain and signed checkpoints: shared by the store and the verifier.
         .target(name: "LinkcoreAudit", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
@@ -88,7 +113,7 @@ let package = Package(
         .target(
             name: "LinkcoreTransport",
             dependencies: [
-                "LinkcoreWire", "LinkcoreTLS",
+                "LinkcoreWire", "LinkcoreTLS", "LinkcoreInstruments",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,7 +148,7 @@ let package = Package(
         .target(
             name: "LinkcorePolicy",
             dependencies: [
-                "CLinkcorePolicy", "LinkcoreWire",
+                "CLinkcorePolicy", "LinkcoreWire", "LinkcoreInstruments",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -166,6 +191,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
                 "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePKI",
+                "LinkcoreInstruments", "LinkcoreMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,7 +201,7 @@ let package = Package(
         .executableTarget(
             name: "linkcored",
             dependencies: [
-                "LinkcoreDaemon", "LinkcoreSystemd", "LinkcoreConfig",
+                "LinkcoreDaemon", "LinkcoreSystemd", "LinkcoreConfig", "LinkcoreMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -196,7 +222,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
-                "LinkcoreConfig", "LinkcoreSystemd",
+                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics", "LinkcoreInstruments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -208,7 +234,7 @@ let package = Package(
         .target(
             name: "LinkcoreAdapter",
             dependencies: [
-                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
+                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite", "LinkcoreInstruments",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -217,7 +243,7 @@ let package = Package(
         .executableTarget(
             name: "linkcore-adapter",
             dependencies: [
-                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd",
+                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -271,6 +297,14 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        // The /metrics listener in process (loopback refusal, 404/405, exposition format).
+        .testTarget(
+            name: "LinkcoreMetricsTests",
+            dependencies: [
+                "LinkcoreMetrics", "LinkcoreInstruments",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "LinkcoreDaemonTests", dependencies: ["LinkcoreDaemon"]),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),

@@ -15,7 +15,7 @@ final class MatcherServer: Sendable {
     private let config: MatcherConfig
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
-    private let metrics = Metrics()
+    private let metrics: Metrics
     private let figures = MatcherFigures()
     private let registry: ConnectionRegistry
     private let core: CoreLink
@@ -54,9 +54,11 @@ final class MatcherServer: Sendable {
                                       maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
         core = CoreLink(host: config.core.address.host, port: config.core.address.port, tls: clientTLS, group: group,
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
+        let metrics = Metrics()
+        self.metrics = metrics
         service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
-            core: core, figures: figures,
+            core: core, figures: figures, metrics: metrics,
             failedMatches: FailedMatchLimiter(limit: config.matching.maxFailedMatches, window: config.matching.failedMatchWindow),
             logger: logger)
         forwarder = ChangeForwarder(store: store, core: core, logger: logger)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinkcoreConfig
+import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
 
@@ -31,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcore-matcher", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcore-matcher")
+        // Before anything creates a metric: each binds to the factory in force when made.
+        LinkcoreMetricsSystem.bootstrap()
         let server: MatcherServer
         do {
             server = try MatcherServer(config: settings, logger: logger)
@@ -43,6 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
             print("configuration \(config) is valid")
             return
         }
+        // [metrics] (issue 13 item 7): the ServiceGroup work folds this task into the group.
+        let metrics = settings.metrics.listen.map {
+            MetricsEndpoint(host: $0.host, port: $0.port, logger: logger).runInBackground()
+        }
+        defer { metrics?.cancel() }
         do {
             try await server.run()
         } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreConfig
 import LinkcoreDaemon
+import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
 
@@ -55,6 +56,8 @@ struct LinkcoreD: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcored", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcored")
+        // Before anything creates a metric: each binds to the factory in force when made.
+        LinkcoreMetricsSystem.bootstrap()
         let daemon: Daemon
         do {
             daemon = try await Daemon.make(configPath: config, config: settings, logger: logger)
@@ -69,7 +72,11 @@ struct LinkcoreD: AsyncParsableCommand {
             await daemon.shutdown()
             throw Self.refuse("\(error)", exitCode: 1)
         }
+        // [metrics] (issue 13 item 7): the ServiceGroup work folds this task into the group.
+        let metrics = Task { await daemon.runMetrics() }
         await daemon.run()
+        metrics.cancel()
+        await metrics.value
     }
 
     /// The reason goes to stderr (the journal under systemd) and into STATUS=, which
