@@ -222,7 +222,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
-                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics", "LinkcoreInstruments",
+                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -234,7 +234,7 @@ let package = Package(
         .target(
             name: "LinkcoreAdapter",
             dependencies: [
-                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite", "LinkcoreInstruments",
+                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],

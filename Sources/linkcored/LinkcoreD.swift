@@ -76,7 +76,7 @@ struct LinkcoreD: AsyncParsableCommand {
         let metrics = Task { await daemon.runMetrics() }
         await daemon.run()
         metrics.cancel()
-        await metrics.value
+        _ = await metrics.value
     }
 
     /// The reason goes to stderr (the journal under systemd) and into STATUS=, which
