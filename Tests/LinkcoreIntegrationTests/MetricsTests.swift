@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreClient
+import LinkcoreRegistry
 import LinkcoreWire
 import Testing
 
@@ -100,6 +101,48 @@ import Testing
         let post = try await MetricsScrape.get(port: port, method: "POST")
         #expect(post.status == 405)
         #expect(post.headers["allow"] == "GET")
+    }
+
+    /// The matcher and an adapter, each with its own endpoint: one link through both.
+    @Test func theMatchersAndTheAdaptersScrapesPassPromtool() async throws {
+        let metrics = ["metrics": "listen = \"127.0.0.1:0\""]
+        let daemon = try DaemonProcess()
+        try daemon.addOrg("MATCHER", role: .matcher)
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+        let registryPath = daemon.temp.url.appendingPathComponent("registry.sqlite").path
+        try RegistryStore(path: registryPath).insert([AdapterTests.alice])
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("matcher"),
+                                         corePort: daemon.port, registryPath: registryPath, extraConfig: metrics)
+        try await matcher.start()
+        let dataset = daemon.temp.url.appendingPathComponent("answers.sqlite").path
+        let made = try await runToExit(Products.path("linkcore-adapter"), ["dataset", "--db", dataset, "--person", "x", "--info", "y", "--answer", "z"],
+                                       outputDirectory: daemon.temp.url)
+        #expect(made.status == 0, "\(made.output)")
+        let adapter = try AdapterProcess(org: "CITY01", pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("adapter"),
+                                         corePort: daemon.port, matcherPort: matcher.port,
+                                         backend: ["kind = \"dataset\"", "dataset = \"\(dataset)\""], extra: metrics)
+        try await adapter.start()
+        try await adapter.waitConnected()
+        let (status, link) = try await adapter.call("POST", "/links", ["person_id": "C-1", "consent_ref": "consent-1", "facts": AdapterTests.facts])
+        #expect(status == 201, "\(link)\n\(adapter.log)")
+
+        let matcherScrape = try await MetricsScrape.get(port: try await MetricsScrape.loggedPort { matcher.log })
+        let adapterScrape = try await MetricsScrape.get(port: try await MetricsScrape.loggedPort { adapter.log })
+        for (name, scrape) in [("matcher", matcherScrape), ("adapter", adapterScrape)] {
+            #expect(scrape.status == 200, "\(name)")
+            if FileManager.default.isExecutableFile(atPath: MetricsScrape.promtool) {
+                let check = try await scrape.promtoolCheck()
+                #expect(check.status == 0, "\(name): promtool check metrics: \(check.output)\n\(scrape.body)")
+            }
+        }
+        #expect((matcherScrape.sum("linkcore_connections_accepted_total") ?? 0) >= 1, "\(matcherScrape.body)")
+        #expect(matcherScrape.sum("linkcore_requests_total", ["body=\"match_request\"", "outcome=\"ok\""]) == 1, "\(matcherScrape.body)")
+        #expect(matcherScrape.families["linkcore_request_duration_seconds"] == "histogram")
+        // The adapter stored the link durably: its link table committed in a group.
+        let links = "database=\"linkcore-adapter.links\""
+        #expect((adapterScrape.sum("linkcore_group_commit_batch_size_count", [links]) ?? 0) >= 1, "\(adapterScrape.body)")
+        #expect((adapterScrape.sum("linkcore_group_commit_fsync_duration_seconds_count", [links]) ?? 0) >= 1)
     }
 
     @Test func withoutTheSettingNothingListens() async throws {
