@@ -34,8 +34,9 @@ struct Run: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcore-adapter", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcore-adapter")
-        // Before anything creates a metric: each binds to the factory in force when made.
-        LinkcoreMetricsSystem.bootstrap()
+        // Before anything creates a metric: each binds to the factory in force when made. Without
+        // [metrics] listen, swift-metrics' no-op backend stays: nothing is recorded for nobody.
+        if settings.metrics.listen != nil { LinkcoreMetricsSystem.bootstrap() }
         let service: AdapterService
         do {
             service = try Self.makeService(settings, logger: logger)
