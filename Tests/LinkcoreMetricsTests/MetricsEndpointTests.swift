@@ -53,10 +53,10 @@ import Glibc
         let post = try await exchange(port: port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
         #expect(post.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n") && post.contains("Allow: GET\r\n"), "\(post)")
 
+        // Cancelling the task closes the listener and ends run() without an error. (Not checked by
+        // connecting again: other tests in parallel may be given the freed port at once.)
         serving.cancel()
         try await serving.value
-        // Closed: a new connection is refused.
-        #expect(throws: (any Error).self) { try Self.connect(port: port) }
     }
 
     // MARK: helpers (blocking calls run on a thread of their own, off the cooperative pool)
