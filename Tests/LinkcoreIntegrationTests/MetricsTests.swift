@@ -155,8 +155,20 @@ import Testing
         #expect(!daemon.log.contains("metrics endpoint listening"), "\(daemon.log)")
     }
 
+    @Test func checkConfigSaysWhereTheEndpointWillListen() async throws {
+        let daemon = try DaemonProcess(extraConfig: ["metrics": "listen = \"127.0.0.1:9464\""])
+        let on = try await runToExit(Products.path("linkcored"), ["--check-config", "--config", daemon.configPath], outputDirectory: daemon.temp.url)
+        #expect(on.status == 0, "\(on.output)")
+        #expect(on.output.contains("[metrics] GET /metrics on 127.0.0.1:9464 (loopback): not bound by the check"), "\(on.output)")
+        let off = try DaemonProcess()
+        let checked = try await runToExit(Products.path("linkcored"), ["--check-config", "--config", off.configPath], outputDirectory: off.temp.url)
+        #expect(checked.status == 0 && checked.output.contains("[metrics] off"), "\(checked.output)")
+    }
+
     @Test func aNonLoopbackAddressIsAConfigError() async throws {
         let daemon = try DaemonProcess(extraConfig: ["metrics": "listen = \"0.0.0.0:9464\""])
+        let checked = try await runToExit(Products.path("linkcored"), ["--check-config", "--config", daemon.configPath], outputDirectory: daemon.temp.url)
+        #expect(checked.status == 78 && checked.output.contains("is not a loopback address"), "\(checked.output)")
         try daemon.process.run()
         #expect(try await daemon.waitForExit() == 78)
         #expect(daemon.log.contains("[metrics] listen"), "\(daemon.log)")
