@@ -34,6 +34,9 @@ public struct MetricsEndpoint: Service {
         self.onBound = onBound
     }
 
+    /// How long a connection may stay silent (Prometheus scrapes every 15-60 s on a new or kept connection).
+    static let idleTimeout = TimeAmount.seconds(90)
+
     /// Binds, serves until the task is cancelled or a graceful shutdown is triggered, then closes.
     public func run() async throws {
         let registry = self.registry
@@ -42,6 +45,8 @@ public struct MetricsEndpoint: Service {
             .serverChannelOption(.backlog, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A scraper that stops talking is closed: idle connections do not pile up.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry))
                 }
@@ -100,6 +105,14 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             respond(to: head, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 
