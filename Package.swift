@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -62,8 +64,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Every metric's name, labels and buckets in one place, as swift-metrics objects created once;
+        // depends on the swift-metrics API only, so low layers (SQLite, policy) can record.
+        .target(
+            name: "LinkcoreInstruments",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        // Prometheus exposition: the one-per-process bootstrap and the opt-in loopback /metrics listener.
+        .target(
+            name: "LinkcoreMetrics",
+            dependencies: [
+                "LinkcoreInstruments",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A thin, durable (WAL + synchronous=FULL) SQLite connection for the stores.
-        .target(name: "LinkcoreSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreSQLite", dependencies: ["CSQLite", "LinkcoreInstruments"], swiftSettings: swiftSettings),
         // The access log's hash chain and signed checkpoints: shared by the store and the verifier.
         .target(name: "LinkcoreAudit", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
@@ -89,7 +113,7 @@ let package = Package(
         .target(
             name: "LinkcoreTransport",
             dependencies: [
-                "LinkcoreWire", "LinkcoreTLS",
+                "LinkcoreWire", "LinkcoreTLS", "LinkcoreInstruments",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,7 +161,7 @@ let package = Package(
         .target(
             name: "LinkcorePolicy",
             dependencies: [
-                "CLinkcorePolicy", "LinkcoreWire",
+                "CLinkcorePolicy", "LinkcoreWire", "LinkcoreInstruments",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,6 +205,7 @@ let package = Package(
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
                 "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePKI",
                 "LinkcoreLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "LinkcoreInstruments", "LinkcoreMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "linkcored",
             dependencies: [
-                "LinkcoreDaemon", "LinkcoreSystemd", "LinkcoreConfig",
+                "LinkcoreDaemon", "LinkcoreSystemd", "LinkcoreConfig", "LinkcoreMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -211,7 +236,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
-                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle",
+                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle", "LinkcoreMetrics",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -233,7 +258,7 @@ let package = Package(
         .executableTarget(
             name: "linkcore-adapter",
             dependencies: [
-                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd",
+                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -287,6 +312,14 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        // The /metrics listener in process (loopback refusal, 404/405, exposition format).
+        .testTarget(
+            name: "LinkcoreMetricsTests",
+            dependencies: [
+                "LinkcoreMetrics", "LinkcoreInstruments",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [

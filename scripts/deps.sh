@@ -12,6 +12,7 @@ packages=(
     softhsm2 opensc              # the number card: SoftHSM2 tokens and pkcs11-tool (issue 14)
     libp11-kit-dev               # the PKCS#11 header CPKCS11 compiles against (p11-kit/pkcs11.h)
     curl jq                      # the demo scenario (scripts/run.sh, scripts/onboarding.sh) calls the adapters' local API
+    prometheus                   # promtool: the metrics tests check each /metrics scrape with `promtool check metrics`
 )
 
 missing=()

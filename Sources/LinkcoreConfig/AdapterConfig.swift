@@ -70,5 +70,7 @@ public struct AdapterConfig: Sendable, Equatable {
     public var api: API
     public var backend: Backend
     public var log: Log
+    /// `[metrics]`: the opt-in loopback Prometheus endpoint.
+    public var metrics = MetricsSettings()
     public var file: String
 }

@@ -14,6 +14,7 @@ extension AdapterConfig {
         ("api", ["listen", "max_body_bytes", "token_file", "max_connections", "idle_timeout_ms"]),
         ("backend", ["kind", "dataset", "url", "timeout_ms"]),
         ("log", ["level"]),
+        ("metrics", MetricsSettings.keys),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -107,7 +108,7 @@ extension AdapterConfig {
         }
         let timeout = try backendSection.milliseconds("timeout_ms", default: 3_000, range: 10...600_000)
 
-        return AdapterConfig(
+        var config = AdapterConfig(
             adapter: Adapter(orgCode: orgCode, database: database),
             core: Core(
                 address: coreAddress, serverName: serverName, certificate: certificate, privateKey: privateKey, caBundle: caBundle,
@@ -119,6 +120,8 @@ extension AdapterConfig {
             backend: Backend(kind: kind, dataset: dataset, url: url, timeout: timeout),
             log: try section("log").log(),
             file: file)
+        config.metrics = try section("metrics").metrics()
+        return config
     }
 
 }

@@ -229,6 +229,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var events = Events()
     public var mediation = Mediation()
     public var policy = Policy()
+    /// `[metrics]`: the opt-in loopback Prometheus endpoint.
+    public var metrics = MetricsSettings()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

@@ -16,6 +16,7 @@ extension DaemonConfig {
         ("limits", Section.limitsKeys),
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
+        ("metrics", MetricsSettings.keys),
         ("store", ["engine", "path"]),
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms", "signer_keys", "witness"]),
@@ -158,6 +159,7 @@ extension DaemonConfig {
                 "whitelist", default: ConfigPaths.normalize(context.baseDirectory + "/whitelist-builtin.csv"), allowCredential: false),
             idempotencyWindow: .seconds(try mediationSection.integer("idempotency_window_s", default: 86_400, range: 60...2_592_000)))
         config.policy = try section("policy").policy()
+        config.metrics = try section("metrics").metrics()
         return config
     }
 }

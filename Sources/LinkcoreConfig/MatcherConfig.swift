@@ -86,6 +86,8 @@ public struct MatcherConfig: Sendable, Equatable {
     public var limits: Limits
     public var shutdown: Shutdown
     public var log: Log
+    /// `[metrics]`: the opt-in loopback Prometheus endpoint.
+    public var metrics = MetricsSettings()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

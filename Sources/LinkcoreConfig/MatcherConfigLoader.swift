@@ -14,6 +14,7 @@ extension MatcherConfig {
         ("limits", Section.limitsKeys),
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
+        ("metrics", MetricsSettings.keys),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -62,7 +63,7 @@ extension MatcherConfig {
         let lifetime = try section("matching").milliseconds(
             "matching_number_lifetime_ms", default: 15 * 60_000, range: 1_000...86_400_000)
 
-        return MatcherConfig(
+        var config = MatcherConfig(
             registry: Registry(path: registryPath),
             listen: Listen(addresses: addresses),
             tls: tls,
@@ -77,6 +78,8 @@ extension MatcherConfig {
             shutdown: try section("shutdown").shutdown(),
             log: try section("log").log(),
             file: file)
+        config.metrics = try section("metrics").metrics()
+        return config
     }
 }
 

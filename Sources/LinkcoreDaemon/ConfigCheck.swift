@@ -59,6 +59,8 @@ public enum ConfigCheck {
         try DaemonPolicy.load(config, into: PolicyHost(logger: logger))
         lines.append("policy: \(config.policy.modules.count) module(s) loaded and initialised")
         lines.append("store \(config.store.path): not opened by the check")
+        lines.append(config.metrics.listen.map { "[metrics] GET /metrics on \($0) (loopback): not bound by the check" }
+            ?? "[metrics] off")
         return Report(lines: lines)
     }
 

@@ -26,6 +26,7 @@ public struct CoreService: RequestHandling {
     }
 
     public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        let reply = metrics.countingReplies(to: request, reply)  // linkcore_requests_total{body,outcome}
         if handleEvents(request, from: peer, reply: reply) { return }
         switch request.body {
         case let .issueLink(issue)?:

@@ -20,6 +20,7 @@ public final class Daemon: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
     private let logger: Logger
+    var log: Logger { logger }
     private let listeners = Mutex<[any Channel]>([])
     private let adminChannel = Mutex<(any Channel)?>(nil)
 
@@ -116,6 +117,7 @@ public final class Daemon: Sendable {
         let notify: @Sendable (String) -> Void = { notifier.status($0) }
         return [
             ListenerService("admin socket", channels: adminChannel.withLock { $0.map { [$0] } ?? [] }),
+        ] + metricsServices() + [
             core.checkpointSigner(notify: notify),
             ListenerService.draining(listeners.withLock { $0 }, registry: core.registry,
                                      drainTimeout: { core.live.config.shutdown.drainTimeout }, logger: logger),

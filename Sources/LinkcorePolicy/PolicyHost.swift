@@ -25,6 +25,7 @@ public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy
     public init(logger: Logger, clock: @escaping @Sendable () -> Int64 = PolicyHost.wallClockMs) {
         self.logger = logger
         self.clock = clock
+        _ = PolicyInstruments.shared  // the metric series exist (at 0) before the first decision
     }
 
     /// The least a warm-up decision is waited for (more when the decision deadline is long).

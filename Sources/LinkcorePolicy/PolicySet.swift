@@ -35,6 +35,10 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     /// Asks every whitelist module in order; the first refusal wins and is attributed to its
     /// module. A permit names the table's row (the first module's rule).
     public func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.whitelist, uncounted(query))
+    }
+
+    private func uncounted(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
         guard !whitelist.isEmpty else { return .failure(.notConfigured(.whitelist)) }
         var permit: LCWhitelistDecision?
         for module in whitelist {
@@ -45,6 +49,10 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     }
 
     public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.whitelist, await uncounted(query))
+    }
+
+    private func uncounted(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
         guard !whitelist.isEmpty else { return .failure(.notConfigured(.whitelist)) }
         var permit: LCWhitelistDecision?
         for module in whitelist {
@@ -72,21 +80,37 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     }
 
     public func decide(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.fees, uncounted(query))
+    }
+
+    private func uncounted(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
         guard let fees else { return .failure(.notConfigured(.fees)) }
         return Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
     }
 
     public func decide(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.fees, await uncounted(query))
+    }
+
+    private func uncounted(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
         guard let fees else { return .failure(.notConfigured(.fees)) }
         return await Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
     }
 
     public func decide(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.events, uncounted(query))
+    }
+
+    private func uncounted(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
         guard let events else { return .failure(.notConfigured(.events)) }
         return Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
     }
 
     public func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
+        PolicyInstruments.shared.observe(.events, await uncounted(query))
+    }
+
+    private func uncounted(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
         guard let events else { return .failure(.notConfigured(.events)) }
         return await Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
     }

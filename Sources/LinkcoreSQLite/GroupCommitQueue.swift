@@ -1,4 +1,5 @@
 import Dispatch
+import LinkcoreInstruments
 import Synchronization
 
 /// Owns one SQLite connection on a serial queue and commits writes in groups.
@@ -15,6 +16,10 @@ public final class GroupCommitQueue: @unchecked Sendable {
     private let state = Mutex(State())
     /// Upper bound on writes per commit, so one group's latency stays bounded under load.
     public let maxGroupSize: Int
+    /// `linkcore_group_commit_batch_size` and `..._fsync_duration_seconds` for this database
+    /// (labelled with the queue's label); none for a read-only connection, which never commits.
+    private let batchSizes: Recorder?
+    private let commitDurations: CoreMetrics.Timer?
 
     private struct State {
         var pending: [Job] = []
@@ -35,6 +40,8 @@ public final class GroupCommitQueue: @unchecked Sendable {
         db = database
         queue = DispatchQueue(label: label)
         self.maxGroupSize = max(1, maxGroupSize)
+        batchSizes = database.readOnly ? nil : LinkcoreMetric.groupCommitBatchSize.histogram([("database", label)])
+        commitDurations = database.readOnly ? nil : LinkcoreMetric.groupCommitDuration.timer([("database", label)])
     }
 
     /// Commits so far and writes they carried (writes / commits is the mean group size).
@@ -103,7 +110,11 @@ public final class GroupCommitQueue: @unchecked Sendable {
             let finishers = batch.map { $0.apply(db) }
             var commitError: (any Error)?
             do {
+                // COMMIT is where synchronous=FULL waits for the fsync: its time is the disk's.
+                let started = ContinuousClock.now
                 try db.execute("COMMIT")
+                commitDurations?.recordElapsed(ContinuousClock.now - started)
+                batchSizes?.record(batch.count)
             } catch {
                 try? db.execute("ROLLBACK")
                 commitError = error

@@ -25,6 +25,8 @@ public enum SQLiteValue: Sendable, Equatable {
 public final class SQLiteDatabase {
     let handle: OpaquePointer
     public let path: String
+    /// Opened read-only: it never commits (no group-commit metrics for it).
+    public let readOnly: Bool
     private var statements: [String: Statement] = [:]
 
     /// `cacheMB`: the page cache of this connection. SQLite's default (2 MB) keeps a million-row
@@ -40,6 +42,7 @@ public final class SQLiteDatabase {
         }
         handle = db
         self.path = path
+        self.readOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 5000)
         if !readOnly {

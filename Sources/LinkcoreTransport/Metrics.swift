@@ -4,6 +4,8 @@ import Synchronization
 
 /// The daemon's live figures, read by `linkctl status` and the systemd STATUS line.
 /// Connections report in batches (once per read burst), so the lock is off the per-request path.
+/// Each figure is also recorded through swift-metrics (`MetricsInstruments`), which the
+/// Prometheus endpoint exposes; those objects are made once here and need no lock of ours.
 public final class Metrics: Sendable {
     private struct State {
         var connections = 0
@@ -19,14 +21,24 @@ public final class Metrics: Sendable {
     }
 
     private let state = Mutex(State())
+    private let instruments = MetricsInstruments()
     public let startedAt = Date()
 
     public init() {}
 
     static func nowSecond() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-    public func connectionOpened() { state.withLock { $0.connections += 1; $0.connectionsTotal += 1 } }
-    public func connectionClosed() { state.withLock { $0.connections -= 1 } }
+    public func connectionOpened() {
+        state.withLock { $0.connections += 1; $0.connectionsTotal += 1 }
+        instruments.connectionsOpen.increment()
+        instruments.connectionsAccepted.increment()
+    }
+
+    public func connectionClosed() {
+        state.withLock { $0.connections -= 1 }
+        instruments.connectionsOpen.decrement()
+    }
+
     public func handshakeFailed() { state.withLock { $0.handshakeFailures += 1 } }
 
     /// One mediation decided: its outcome and the time from request to reply.
@@ -36,10 +48,28 @@ public final class Metrics: Sendable {
             s.mediations.record(micros: micros, at: second)
             s.outcomes[outcome, default: 0] += 1
         }
+        instruments.mediations[outcome]?.increment()
+        instruments.mediationDuration.recordMicroseconds(micros)
+    }
+
+    /// `reply`, counting its outcome under the request's body in `linkcore_requests_total`:
+    /// for the domain edge (the daemon's and the matcher's `RequestHandling.handle`).
+    public func countingReplies(to request: LCEnvelope, _ reply: Reply) -> Reply {
+        guard let counters = instruments.requests[RequestKind(request.body)] else { return reply }
+        return Reply { result in
+            switch result {
+            case .success: counters.ok.increment()
+            case .failure: counters.error.increment()
+            }
+            reply(result)
+        }
     }
 
     /// A provider's answer that came after the deadline, or a second answer: dropped, not relayed.
-    func droppedProviderReply() { state.withLock { $0.droppedProviderReplies += 1 } }
+    func droppedProviderReply() {
+        state.withLock { $0.droppedProviderReplies += 1 }
+        instruments.droppedProviderReplies.increment()
+    }
 
     /// One read burst's worth of completed requests.
     func record(_ batch: inout MetricsBatch) {
@@ -51,6 +81,11 @@ public final class Metrics: Sendable {
             for us in batch.latenciesMicros { s.requests.record(micros: us, at: second) }
             for code in batch.errors { s.errors[code, default: 0] += 1 }
             s.inFlight += batch.inFlightDelta
+        }
+        for us in batch.latenciesMicros { instruments.requestDuration.recordMicroseconds(us) }
+        for code in batch.errors {
+            instruments.errorReplies[code]?.increment()
+            instruments.handshakeRefusals[code]?.increment()
         }
         batch = MetricsBatch()
     }

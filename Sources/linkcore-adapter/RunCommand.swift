@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreAdapter
 import LinkcoreConfig
+import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
 
@@ -33,6 +34,9 @@ struct Run: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcore-adapter", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcore-adapter")
+        // Before anything creates a metric: each binds to the factory in force when made. Without
+        // [metrics] listen, swift-metrics' no-op backend stays: nothing is recorded for nobody.
+        if settings.metrics.listen != nil { LinkcoreMetricsSystem.bootstrap() }
         let service: AdapterService
         do {
             service = try Self.makeService(settings, logger: logger)
@@ -64,6 +68,10 @@ struct Run: AsyncParsableCommand {
         logger.info("local API listening", metadata: ["address": "\(settings.api.listen.host):\(api.port)"])
         // Tests and scripts read the port from here when they ask for port 0.
         FileHandle.standardOutput.write(Data("api \(settings.api.listen.host):\(api.port)\n".utf8))
+        // [metrics] (issue 13 item 7): the ServiceGroup work folds this task into the group.
+        let metrics = settings.metrics.listen.map {
+            MetricsEndpoint(host: $0.host, port: $0.port, logger: logger).runInBackground()
+        }
         let notifier = SystemdNotifier()
         // READY once the API answers: the core may be down, and the API says so in /status.
         notifier.ready(status: "API on \(settings.api.listen.host):\(api.port); connecting to the core")
@@ -81,6 +89,7 @@ struct Run: AsyncParsableCommand {
         await service.stop()
         core.cancel()
         _ = await core.value
+        metrics?.cancel()
     }
 
     static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreConfig
 import LinkcoreLifecycle
+import LinkcoreMetrics
 import LinkcoreRegistry
 import LinkcoreSystemd
 import LinkcoreTLS
@@ -17,7 +18,7 @@ final class MatcherServer: Sendable {
     private let config: MatcherConfig
     private let group: MultiThreadedEventLoopGroup
     private let notifier = SystemdNotifier()
-    private let metrics = Metrics()
+    private let metrics: Metrics
     private let figures = MatcherFigures()
     private let registry: ConnectionRegistry
     private let core: CoreLink
@@ -56,9 +57,11 @@ final class MatcherServer: Sendable {
                                       maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
         core = CoreLink(host: config.core.address.host, port: config.core.address.port, tls: clientTLS, group: group,
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
+        let metrics = Metrics()
+        self.metrics = metrics
         service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
-            core: core, figures: figures,
+            core: core, figures: figures, metrics: metrics,
             failedMatches: FailedMatchLimiter(limit: config.matching.maxFailedMatches, window: config.matching.failedMatchWindow),
             logger: logger)
         forwarder = ChangeForwarder(store: store, core: core, logger: logger)
@@ -152,7 +155,11 @@ final class MatcherServer: Sendable {
     private func services(hangup: HangupService) -> [any Service] {
         let linked = ReadinessGate()
         let (notifier, core, config) = (notifier, core, config)
-        return [
+        // [metrics] listen: the scrape endpoint stops last, after the drain.
+        let metrics: [any Service] = config.metrics.listen.map {
+            [MetricsEndpoint(host: $0.host, port: $0.port, logger: logger).loggingFailures]
+        } ?? []
+        return metrics + [
             ListenerService.draining(listeners.withLock { $0 }, registry: registry,
                                      drainTimeout: { config.shutdown.drainTimeout }, logger: logger),
             BackgroundService("core link") { [self] in

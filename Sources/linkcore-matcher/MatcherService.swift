@@ -15,6 +15,8 @@ struct MatcherService: RequestHandling {
     let matcher: Matcher
     let core: CoreLink
     let figures: MatcherFigures
+    /// Counts requests by body and outcome for the `[metrics]` scrape.
+    let metrics: Metrics
     let failedMatches: FailedMatchLimiter
     let logger: Logger
 
@@ -25,6 +27,7 @@ struct MatcherService: RequestHandling {
     }
 
     func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
+        let reply = metrics.countingReplies(to: request, reply)  // linkcore_requests_total{body,outcome}
         guard case let .matchRequest(match)? = request.body else {
             return reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by the matcher"))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinkcoreConfig
+import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
 
@@ -31,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcore-matcher", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcore-matcher")
+        // Before anything creates a metric: each binds to the factory in force when made. Without
+        // [metrics] listen, swift-metrics' no-op backend stays: nothing is recorded for nobody.
+        if settings.metrics.listen != nil { LinkcoreMetricsSystem.bootstrap() }
         let server: MatcherServer
         do {
             server = try MatcherServer(config: settings, logger: logger)

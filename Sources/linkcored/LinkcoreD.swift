@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreConfig
 import LinkcoreDaemon
+import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
 
@@ -55,6 +56,9 @@ struct LinkcoreD: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcored", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcored")
+        // Before anything creates a metric: each binds to the factory in force when made. Without
+        // [metrics] listen, swift-metrics' no-op backend stays: nothing is recorded for nobody.
+        if settings.metrics.listen != nil { LinkcoreMetricsSystem.bootstrap() }
         let daemon: Daemon
         do {
             daemon = try await Daemon.make(configPath: config, config: settings, logger: logger)

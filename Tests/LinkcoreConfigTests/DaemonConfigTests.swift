@@ -77,6 +77,8 @@ var repositoryRoot: String {
         let defaults = try DaemonConfig.parse(text: text, file: path, environment: credentials, hostname: "core-1")
         var expected = defaults
         expected.tls.crl = repositoryRoot + "/etc/linkcore/tls/ca.crl"
+        // [metrics] is off by default; the sample shows the conventional loopback address to turn it on.
+        expected.metrics.listen = ListenAddress(host: "127.0.0.1", port: 9464, family: .ipv4)
         #expect(documented == expected)
         var documentedKeys: [String: Set<String>] = [:]
         var table = ""
