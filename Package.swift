@@ -38,7 +38,9 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // protoc-c output for Protos/: the same contract as C peers and C policy modules see it.
-        .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"]),
+        // Kept once, in the C SDK's tree (scripts/generate-protos.sh writes only there); the
+        // headers are included as "linkcore/v1/<name>.pb-c.h", as the SDK's own code does.
+        .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"], path: "sdk/c/generated", publicHeadersPath: "."),
 
         // Identifier shapes (organisation codes, BP-IDs, idempotency keys): no dependencies, so
         // that every layer, the TLS layer included, checks them with one definition.

@@ -84,9 +84,9 @@ func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: 
     let out = "\(scratch.path)/\(name).so"
     try runCommand(
         ["gcc", "-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"] + defines + [
-            "-I\(repo)/Sources/CLinkcorePolicy/include", "-I\(repo)/Sources/CLinkcoreProto/include",
-            "\(repo)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(repo)/Sources/CLinkcoreProto/policy.pb-c.c",
-            "\(repo)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
+            "-I\(repo)/Sources/CLinkcorePolicy/include", "-I\(repo)/sdk/c/generated",
+            "\(repo)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(repo)/sdk/c/generated/linkcore/v1/policy.pb-c.c",
+            "\(repo)/sdk/c/generated/linkcore/v1/common.pb-c.c", "-lprotobuf-c", "-o", out,
         ])
     return out
 }
