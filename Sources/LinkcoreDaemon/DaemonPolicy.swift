@@ -2,6 +2,7 @@ import LinkcoreConfig
 import LinkcoreDomain
 import LinkcoreStore
 import LinkcorePolicy
+import LinkcorePolicyTables
 import LinkcoreWire
 import Logging
 
@@ -68,6 +69,16 @@ struct ModuleEventRouting: EventRouting {
         // fails is never replaced by the fallback: that event fails closed.
         guard policy.current?.governs(.events) == true else { return await fallback.route(query) }
         return await policy.decide(query).mapError { failures.wireError($0, kind: .events) }
+    }
+}
+
+/// The built-in table (`[mediation] whitelist`): the whitelist module's own engine, called in
+/// process. It never fails to decide.
+struct TableWhitelist: Whitelist {
+    let table: WhitelistTable
+
+    func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+        .success(table.decide(query))
     }
 }
 

@@ -26,7 +26,7 @@ import Testing
     let clock = Clock()
 
     func mediator(_ w: MediatorTests.World, windowMs: Int64 = 60_000) -> Mediator {
-        Mediator(store: w.store, links: w.links, whitelist: try! BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,"),
+        Mediator(store: w.store, links: w.links, whitelist: TestWhitelist("R1,BP1,CITY01,TAX01,income,,"),
                  providers: w.providers, tariff: FlatTariff(),
                  settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16, idempotencyWindowMs: windowMs),
                  now: { [clock] in clock.now })

@@ -53,7 +53,7 @@ import Testing
             }
         }
         _ = await orgs.setSuspended("SLEEPY01", true)
-        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
+        let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
         let providers = ScriptedProviders()
         let mediator = Mediator(store: store, links: links, whitelist: whitelist, providers: providers,
                                 settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16), now: { Self.now })
@@ -215,7 +215,7 @@ import Testing
     @Test func onlyAnsweredMediationsAreChargedAndABrokenTariffFailsClosed() async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try await makeWorld()
-        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,")
+        let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,")
         let priced = Mediator(store: w.store, links: w.links, whitelist: whitelist, providers: w.providers,
                               tariff: FixedTariff(), now: { Self.now })
         let answered = await priced.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
