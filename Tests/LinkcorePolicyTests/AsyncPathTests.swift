@@ -64,19 +64,4 @@ final class AsyncPathTests: XCTestCase {
         let routed = await host.decide(route)
         XCTAssertFalse(try routed.value().revealKind)
     }
-
-    /// An implementation with only the synchronous form gets the async one for free.
-    func testASynchronousDoubleServesAsyncCallers() async throws {
-        struct AllowAll: WhitelistPolicy {
-            func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
-                var d = LCWhitelistDecision()
-                d.permitted = true
-                d.ruleID = "double"
-                return .success(d)
-            }
-        }
-        let whitelist: any WhitelistPolicy = AllowAll()
-        let answer = await whitelist.decide(q("ANY"))
-        XCTAssertEqual(try answer.value().ruleID, "double")
-    }
 }

@@ -153,3 +153,18 @@ extension Result {
         return nil
     }
 }
+
+/// The answer of an async policy call, for the table-driven tests that run on XCTest's main
+/// thread (never a thread of the cooperative pool, which the call's task runs on): the host has
+/// no synchronous path (issue 13), so the test waits here for its task.
+func answer<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = Mutex<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let value = await body()
+        box.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return box.withLock { $0! }
+}
