@@ -73,7 +73,7 @@ let package = Package(
         // Pure logic over a store and the link-code keyring; no sockets.
         .target(
             name: "LinkcoreDomain",
-            dependencies: ["COpenSSL", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes", "LinkcoreWire"],
+            dependencies: ["LinkcoreCrypto", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes", "LinkcoreWire"],
             swiftSettings: swiftSettings
         ),
         // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
@@ -84,8 +84,11 @@ let package = Package(
             dependencies: ["COpenSSL", "LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
+        // The keyed hashing and key derivation the core's secrets need (HMAC-SHA256, HKDF-SHA256,
+        // single-block AES, wiped key memory): one wrapper of each over COpenSSL.
+        .target(name: "LinkcoreCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // Link codes: HKDF-derived per-(organisation, key index) AES keys, text form, open/issue/convert.
-        .target(name: "LinkcoreLinkCodes", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreLinkCodes", dependencies: ["LinkcoreCrypto"], swiftSettings: swiftSettings),
         // Channels, pipelines, limits, keepalive and drain for servers and clients.
         .target(
             name: "LinkcoreTransport",
