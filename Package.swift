@@ -49,6 +49,7 @@ let package = Package(
         .target(
             name: "LinkcoreWire",
             dependencies: [
+                "LinkcoreShapes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -70,10 +71,11 @@ let package = Package(
         // The core's durable state: one interface, an engine per database.
         .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite", "LinkcoreAudit"], swiftSettings: swiftSettings),
         // The core's domain: organisations, link issuance, mediation, events, access log, fees.
-        // Pure logic over a store and the link-code keyring; no sockets.
+        // Pure logic over a store and the link-code keyring, in its own types: no sockets, no
+        // wire types, no OpenSSL (the daemon maps to and from LC* messages at its edge).
         .target(
             name: "LinkcoreDomain",
-            dependencies: ["LinkcoreCrypto", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes", "LinkcoreWire"],
+            dependencies: ["LinkcoreCrypto", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
         // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
@@ -276,9 +278,9 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
-        .testTarget(name: "LinkcoreDaemonTests", dependencies: ["LinkcoreDaemon"]),
+        .testTarget(name: "LinkcoreDaemonTests", dependencies: ["LinkcoreDaemon", "LinkcoreDomain", "LinkcoreStore", "LinkcoreAudit", "LinkcoreWire"]),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
-        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
+        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(

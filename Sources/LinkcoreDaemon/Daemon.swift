@@ -443,10 +443,10 @@ struct AdminService: AdminHandling {
             }
             return .success(.reloadResponse(response))
         case let .orgAdd(add)?:
-            return await daemon.orgs.add(add.org, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
-                .map { .orgResponse(LCOrgResponse().withOrg($0)) }
+            return await daemon.orgs.add(NewOrganisation(wire: add.org), nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                .wire { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .orgList?:
-            return .success(.orgListResponse(.with { $0.orgs = daemon.orgs.all.map(\.proto) }))
+            return .success(.orgListResponse(.with { $0.orgs = daemon.orgs.all.map(\.wire) }))
         case let .orgShow(show)?:
             guard let org = daemon.orgs[show.code] else {
                 return .failure(WireError(.orgUnknown, "organisation \(show.code) is not registered"))
@@ -461,13 +461,13 @@ struct AdminService: AdminHandling {
                     matching: { $0.orgCode == change.code })
                 daemon.logger.info("organisation suspended", metadata: ["org": "\(change.code)", "sessions_ended": "\(ended)"])
             }
-            return result.map { .orgResponse(LCOrgResponse().withOrg($0)) }
+            return result.wire { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
             return await daemon.audit.verify(AuditService.Signing(daemon.currentConfig)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:
-            return await daemon.fees.statement(request).map { .feesStatementResponse($0) }
+            return await daemon.fees.statement(orgCode: request.orgCode, period: request.period).wire { .feesStatementResponse($0.wire) }
         case let .keysRotate(rotate)?:
-            return await daemon.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
+            return await daemon.orgs.rotateKey(rotate.orgCode).wire { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:
             return .failure(WireError(.unknownMessage, "\(request.bodyName) is not an operator request served by this core"))
         }
@@ -477,7 +477,7 @@ struct AdminService: AdminHandling {
 extension LCOrgResponse {
     func withOrg(_ org: Organisation) -> LCOrgResponse {
         var response = self
-        response.org = org.proto
+        response.org = org.wire
         return response
     }
 }

@@ -1,4 +1,3 @@
-import LinkcoreWire
 import Synchronization
 
 /// Decides whether a business process permits a requester to ask a provider for an information
@@ -8,7 +7,7 @@ import Synchronization
 /// process for the built-in CSV table and behind the module ABI for the whitelist module.
 /// A failure means the policy could not decide: the core then fails closed (POLICY_FAILURE).
 public protocol Whitelist: Sendable {
-    func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError>
+    func decide(_ query: WhitelistQuery) async -> Result<WhitelistDecision, Refusal>
 }
 
 /// The whitelist in force, replaced as a whole on reload (SIGHUP): a decision in progress
@@ -20,7 +19,7 @@ public final class CurrentWhitelist: Whitelist {
 
     public func replace(with whitelist: any Whitelist) { current.withLock { $0 = whitelist } }
 
-    public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+    public func decide(_ query: WhitelistQuery) async -> Result<WhitelistDecision, Refusal> {
         await current.withLock { $0 }.decide(query)
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 import LinkcoreAudit
 import LinkcoreDomain
 import LinkcoreStore
-import LinkcoreWire
 import Synchronization
 import Testing
 
@@ -10,7 +9,7 @@ import Testing
 /// mediation for the log and the ledger, and for how long.
 @Suite struct MediatorRetryTests {
     struct FlatTariff: Tariff {
-        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal> {
             .success(Price(amountYen: 10, tariffID: "T-FLAT"))
         }
     }
@@ -32,7 +31,7 @@ import Testing
                  now: { [clock] in clock.now })
     }
 
-    func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> LCMediateRequest {
+    func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> MediationRequest {
         var r = base.request(w.code("CITY01", resident))
         r.idempotencyKey = key
         return r

@@ -1,5 +1,4 @@
 import LinkcoreDomain
-import LinkcoreWire
 
 /// A whitelist for the mediator's tests, from rows `rule_id,bp_id,requester,provider,info_type`
 /// (`*`: any requester). Dates are the table's business (LinkcorePolicyTests); every row here is
@@ -15,8 +14,8 @@ struct TestWhitelist: Whitelist {
         }
     }
 
-    func decide(_ q: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
-        var d = LCWhitelistDecision()
+    func decide(_ q: WhitelistQuery) async -> Result<WhitelistDecision, Refusal> {
+        var d = WhitelistDecision(permitted: false)
         if let row = rows.first(where: {
             $0.bp == q.bpID && $0.provider == q.provider.code && ($0.requester == "*" || $0.requester == q.requester.code)
                 && $0.infoType == q.infoType
