@@ -239,25 +239,28 @@ final class HostTests: XCTestCase {
         let spec = PolicySpec(modules: try Modules.shipped(), deadline: .seconds(5))
         _ = try host.load(spec).value()
         let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
-        let failures = Atomic<Int>(0)
-        let answered = Atomic<Int>(0)
-        let done = Atomic<Bool>(false)
+        final class Tally: Sendable {
+            let failures = Atomic<Int>(0)
+            let answered = Atomic<Int>(0)
+            let done = Atomic<Bool>(false)
+        }
+        let tally = Tally()
         let traffic = (0..<3).map { _ in
             Task {
                 repeat {
                     if case .success(let d) = await host.decide(permit), d.ruleID == "W-008" {
-                        answered.add(1, ordering: .relaxed)
+                        tally.answered.add(1, ordering: .relaxed)
                     } else {
-                        failures.add(1, ordering: .relaxed)
+                        tally.failures.add(1, ordering: .relaxed)
                     }
-                } while !done.load(ordering: .relaxed)
+                } while !tally.done.load(ordering: .relaxed)
             }
         }
         for _ in 0..<10 { _ = try host.load(spec).value() }
-        done.store(true, ordering: .relaxed)
+        tally.done.store(true, ordering: .relaxed)
         for task in traffic { await task.value }
-        XCTAssertEqual(failures.load(ordering: .relaxed), 0)
-        XCTAssertGreaterThan(answered.load(ordering: .relaxed), 0)
+        XCTAssertEqual(tally.failures.load(ordering: .relaxed), 0)
+        XCTAssertGreaterThan(tally.answered.load(ordering: .relaxed), 0)
         XCTAssertEqual(host.current?.generation, 11)
     }
 
