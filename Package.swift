@@ -41,7 +41,9 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // protoc-c output for Protos/: the same contract as C peers and C policy modules see it.
-        .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"]),
+        // Kept once, in the C SDK's tree (scripts/generate-protos.sh writes only there); the
+        // headers are included as "linkcore/v1/<name>.pb-c.h", as the SDK's own code does.
+        .target(name: "CLinkcoreProto", dependencies: ["CProtobufC"], path: "sdk/c/generated", publicHeadersPath: "."),
 
         // Identifier shapes (organisation codes, BP-IDs, idempotency keys): no dependencies, so
         // that every layer, the TLS layer included, checks them with one definition.
@@ -50,6 +52,7 @@ let package = Package(
         .target(
             name: "LinkcoreWire",
             dependencies: [
+                "LinkcoreShapes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -93,10 +96,11 @@ let package = Package(
         // The core's durable state: one interface, an engine per database.
         .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite", "LinkcoreAudit"], swiftSettings: swiftSettings),
         // The core's domain: organisations, link issuance, mediation, events, access log, fees.
-        // Pure logic over a store and the link-code keyring; no sockets.
+        // Pure logic over a store and the link-code keyring, in its own types: no sockets, no
+        // wire types, no OpenSSL (the daemon maps to and from LC* messages at its edge).
         .target(
             name: "LinkcoreDomain",
-            dependencies: ["COpenSSL", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes", "LinkcoreWire"],
+            dependencies: ["LinkcoreCrypto", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
         // The matching authority's resident registry (J-LIS side): store, generator, normaliser, matcher.
@@ -107,8 +111,11 @@ let package = Package(
             dependencies: ["COpenSSL", "LinkcoreShapes"],
             swiftSettings: swiftSettings
         ),
+        // The keyed hashing and key derivation the core's secrets need (HMAC-SHA256, HKDF-SHA256,
+        // single-block AES, wiped key memory): one wrapper of each over COpenSSL.
+        .target(name: "LinkcoreCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // Link codes: HKDF-derived per-(organisation, key index) AES keys, text form, open/issue/convert.
-        .target(name: "LinkcoreLinkCodes", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "LinkcoreLinkCodes", dependencies: ["LinkcoreCrypto"], swiftSettings: swiftSettings),
         // Channels, pipelines, limits, keepalive and drain for servers and clients.
         .target(
             name: "LinkcoreTransport",
@@ -203,7 +210,7 @@ let package = Package(
             name: "LinkcoreDaemon",
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
-                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePKI",
+                "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePolicyTables", "LinkcorePKI",
                 "LinkcoreLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "LinkcoreInstruments", "LinkcoreMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -323,14 +330,14 @@ let package = Package(
         .testTarget(
             name: "LinkcoreDaemonTests",
             dependencies: [
-                "LinkcoreDaemon", "LinkcoreLifecycle", "LinkcoreConfig", "LinkcorePKI", "LinkcoreWire", "LinkcoreTransport",
+                "LinkcoreDaemon", "LinkcoreDomain", "LinkcoreStore", "LinkcoreAudit", "LinkcoreLifecycle", "LinkcoreConfig", "LinkcorePKI", "LinkcoreWire", "LinkcoreTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
-        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreWire"]),
+        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(

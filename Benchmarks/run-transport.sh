@@ -112,9 +112,9 @@ fi
 CBIN="$HERE/.build/c"
 say "building C echo server and load generator (gcc -O2)"
 mkdir -p "$CBIN"
-PROTO="$ROOT/Sources/CLinkcoreProto"
+PROTO="$ROOT/sdk/c/generated"
 for prog in echo_server loadgen; do
-    gcc -O2 -Wall -I"$PROTO/include" -o "$CBIN/$prog" "$HERE/c/$prog.c" "$PROTO"/*.pb-c.c \
+    gcc -O2 -Wall -I"$PROTO" -o "$CBIN/$prog" "$HERE/c/$prog.c" "$PROTO"/linkcore/v1/*.pb-c.c \
         -lprotobuf-c -lssl -lcrypto -lpthread
 done
 

@@ -2,8 +2,8 @@
 # Regenerates the committed protobuf code from Protos/. Builds need none of this: run it only
 # after changing a .proto file, then commit the output.
 #   Swift:  Sources/LinkcoreWire/Generated/*.pb.swift   (protoc + protoc-gen-swift)
-#   C:      Sources/CLinkcoreProto/                     (protoc-c, for C peers and policy modules)
-#           sdk/c/generated/linkcore/v1/                (the same files, so the C SDK builds with make alone)
+#   C:      sdk/c/generated/linkcore/v1/                (protoc-c, for C peers and policy modules; the
+#                                                        package's CLinkcoreProto target builds these same files)
 # `--c-only` regenerates only the C files (no Swift toolchain needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +29,10 @@ if ! $c_only; then
     echo "generated $(ls "$out_swift" | wc -l) Swift files"
 fi
 
-out_c=Sources/CLinkcoreProto
-out_sdk=sdk/c/generated
-rm -f "$out_c"/*.pb-c.c "$out_c"/include/linkcore/v1/*.pb-c.h "$out_sdk"/linkcore/v1/*.pb-c.[ch]
-mkdir -p "$out_c/include/linkcore/v1" "$out_sdk"
-# The SDK keeps protoc-c's own layout: generated/linkcore/v1/*.pb-c.{c,h}.
-protoc-c -I Protos --c_out="$out_sdk" "${protos[@]}"
-# SwiftPM wants C sources outside include/ and headers under it.
-cp "$out_sdk"/linkcore/v1/*.pb-c.c "$out_c/"
-cp "$out_sdk"/linkcore/v1/*.pb-c.h "$out_c/include/linkcore/v1/"
-echo "generated $(ls "$out_c"/*.c | wc -l) C files (Sources/CLinkcoreProto and $out_sdk)"
+out_c=sdk/c/generated
+rm -f "$out_c"/linkcore/v1/*.pb-c.[ch]
+mkdir -p "$out_c"
+# protoc-c's own layout, generated/linkcore/v1/*.pb-c.{c,h}: SwiftPM builds it in place
+# (Package.swift: CLinkcoreProto, path "sdk/c/generated", public headers ".").
+protoc-c -I Protos --c_out="$out_c" "${protos[@]}"
+echo "generated $(ls "$out_c"/linkcore/v1/*.c | wc -l) C files ($out_c)"

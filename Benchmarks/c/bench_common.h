@@ -1,6 +1,6 @@
 /* Shared helpers for the linkcore transport benchmark's C programs (echo_server, loadgen).
  * Header-only (static functions) so each program is one translation unit plus the
- * protobuf-c generated code in Sources/CLinkcoreProto. */
+ * protobuf-c generated code in sdk/c/generated. */
 #ifndef LINKCORE_BENCH_COMMON_H
 #define LINKCORE_BENCH_COMMON_H
 

@@ -3,9 +3,12 @@
 // provider B -> back to A. Baseline in the same run: the same A asking the same B directly over
 // mutual TLS, without the core (DirectProvider). A and B are in-process clients.
 //
-// Then the policy-module phase (issue 6): the same daemon reloads with the three shipped modules
-// (whitelist, fees, events: liblinkcore-policy-*.so beside this binary) and the through-core runs
-// are repeated, so the modules' cost shows as a ratio against the built-in table in this run.
+// Then the policy-module phase (issue 6; issue 13, item 5): the built-in table above is the
+// whitelist module's own engine (`WhitelistTable`) run in process by the core, so the same daemon
+// reloads first with the whitelist module alone deciding the same row through the module ABI
+// (what the ABI costs, nothing else differing), then with the three shipped modules (whitelist,
+// fees, events: liblinkcore-policy-*.so beside this binary). Each is a ratio against the
+// in-process table in this run.
 //
 //   swift build -c release && swift run -c release mediation-bench [seconds=3] [residents=200]
 import Foundation
@@ -135,7 +138,7 @@ for concurrency in levels {
                         concurrency, viaCore.rate, viaCore.p50, viaCore.p99, viaCore.errors, coreCPU,
                         direct.rate, direct.p50, direct.p99, viaCore.rate / max(direct.rate, 1)))
 }
-// The same daemon, reloaded with the three shipped policy modules instead of the built-in table.
+// The same daemon, reloaded with policy modules instead of the in-process table.
 try write("whitelist.toml", """
     [[rule]]
     id = "B1"
@@ -150,25 +153,31 @@ let policyTables = URL(fileURLWithPath: #filePath).deletingLastPathComponent().a
 var moduleLines: [String] = []
 if FileManager.default.fileExists(atPath: bin.appendingPathComponent("liblinkcore-policy-whitelist.so").path) {
     let config = try String(contentsOfFile: path("linkcored.toml"), encoding: .utf8)
-    try write("linkcored.toml", config + "\n" + [("whitelist", path("whitelist.toml")), ("fees", policyTables + "/fees.toml"),
-                                                  ("events", policyTables + "/events.toml")].map { kind, table in
-        """
-        [[policy.module]]
-        kind = "\(kind)"
-        path = "\(bin.appendingPathComponent("liblinkcore-policy-\(kind).so").path)"
-        config = "\(table)"
-        """
-    }.joined(separator: "\n"))
-    guard case let .reloadResponse(reload)? = try await admin.request(.reload(LCReloadRequest())), reload.ok else {
-        throw BenchError(description: "reload with the policy modules failed")
-    }
-    for (index, concurrency) in levels.enumerated() {
-        say("\(concurrency) concurrent requesters through the core with the three policy modules")
-        let cpuBefore = coreCPUSeconds()
-        let run = try await measure("modules", concurrency: concurrency) { try await connectCore("CITY01") }
-        let cpu = (coreCPUSeconds() - cpuBefore) / Double(max(run.count, 1)) * 1e6
-        moduleLines.append(String(format: "%10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %12.0f | %5.3f",
-                                  concurrency, run.rate, run.p50, run.p99, run.errors, cpu, builtinRates[index], run.rate / max(builtinRates[index], 1)))
+    let phases: [(label: String, kinds: [(String, String)])] = [
+        ("whitelist module", [("whitelist", path("whitelist.toml"))]),
+        ("three modules", [("whitelist", path("whitelist.toml")), ("fees", policyTables + "/fees.toml"), ("events", policyTables + "/events.toml")]),
+    ]
+    for phase in phases {
+        try write("linkcored.toml", config + "\n" + phase.kinds.map { kind, table in
+            """
+            [[policy.module]]
+            kind = "\(kind)"
+            path = "\(bin.appendingPathComponent("liblinkcore-policy-\(kind).so").path)"
+            config = "\(table)"
+            """
+        }.joined(separator: "\n"))
+        guard case let .reloadResponse(reload)? = try await admin.request(.reload(LCReloadRequest())), reload.ok else {
+            throw BenchError(description: "reload with the \(phase.label) failed")
+        }
+        for (index, concurrency) in levels.enumerated() {
+            say("\(concurrency) concurrent requesters through the core with the \(phase.label)")
+            let cpuBefore = coreCPUSeconds()
+            let run = try await measure("modules", concurrency: concurrency) { try await connectCore("CITY01") }
+            let cpu = (coreCPUSeconds() - cpuBefore) / Double(max(run.count, 1)) * 1e6
+            moduleLines.append(String(format: "%@ | %10d | %12.0f | %8.0f | %8.0f | %6d | %15.0f | %12.0f | %5.3f",
+                                      phase.label.padding(toLength: 16, withPad: " ", startingAt: 0), concurrency, run.rate, run.p50, run.p99, run.errors, cpu, builtinRates[index],
+                                      run.rate / max(builtinRates[index], 1)))
+        }
     }
 } else {
     say("no policy modules beside \(bin.path): skipping the module phase")
@@ -182,8 +191,8 @@ print("requesters | via core  /s |  p50 µs  |  p99 µs  | errors | core CPU µs
 for line in lines { print(line) }
 if !moduleLines.isEmpty {
     print("")
-    print("with the three policy modules loaded (whitelist + fees + events through the module ABI) vs the built-in table above")
-    print("requesters | modules   /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med | built-in  /s | ratio")
+    print("through the module ABI vs the same table (WhitelistTable) called in process by the core above ([mediation] whitelist)")
+    print("modules          | requesters | modules   /s |  p50 µs  |  p99 µs  | errors | core CPU µs/med | in-process /s | ratio")
     for line in moduleLines { print(line) }
 }
 for c in providerConnections { await c.close() }

@@ -8,8 +8,6 @@
 // or in $LINKCORE_POLICY_MODULES. Phases, one caller thread each:
 //   in-process      WhitelistTable.decide(query) — no serialization, no ABI
 //   ABI, inline     encode query, call the module's decide on this thread, decode the decision
-//   ABI, host       PolicyHost.decide: as inline, plus the hand-off to the module's worker
-//                   thread and the deadline wait (what a synchronous caller pays)
 //   ABI, host async await PolicyHost.decide from a task: the hand-off plus a continuation and a
 //                   deadline timer (what the daemon's request path pays)
 import Foundation
@@ -91,7 +89,7 @@ let expected = queries.map { table.decide($0) }
 
 // Every phase must agree with the baseline before it is timed.
 for (q, want) in zip(queries, expected) {
-    guard case .success(let got) = host.decide(q), got == want else { fail("the module disagrees with the table on \(q.bpID)") }
+    guard case .success(let got) = await host.decide(q), got == want else { fail("the module disagrees with the table on \(q.bpID)") }
 }
 
 func inProcess(_ i: Int) -> Bool { table.decide(queries[i % queries.count]).permitted }
@@ -101,11 +99,6 @@ func abiInline(_ i: Int) -> Bool {
         case .success(let answer) = module.callWithoutDeadline(bytes),
         let decision = try? LCWhitelistDecision(serializedBytes: answer)
     else { fail("inline call failed") }
-    return decision.permitted
-}
-
-func abiHost(_ i: Int) -> Bool {
-    guard case .success(let decision) = host.decide(queries[i % queries.count]) else { fail("host call failed") }
     return decision.permitted
 }
 
@@ -141,7 +134,7 @@ func format(_ x: Double) -> String {
 print("policy-bench: whitelist, \(table.rules.count) rules, \(queries.count) queries in rotation, one caller thread,")
 print("\(rounds) rounds × \(secondsPerPhase) s per phase; module \(modulePath)")
 let phases: [(String, (Int) async -> Bool)] = [
-    ("in-process", inProcess), ("ABI, inline", abiInline), ("ABI, host", abiHost), ("ABI, host async", abiHostAsync),
+    ("in-process", inProcess), ("ABI, inline", abiInline), ("ABI, host async", abiHostAsync),
 ]
 var best = [Double](repeating: 0, count: phases.count)
 for round in 1...max(1, rounds) {

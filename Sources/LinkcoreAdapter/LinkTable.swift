@@ -94,16 +94,6 @@ public final class LinkTable: Sendable {
         }
     }
 
-    /// Records a link known by other means (an import of codes the organisation already holds).
-    public func importLink(personID: String, linkCode: String) async throws {
-        try await queue.write { db in
-            _ = try db.query("DELETE FROM links WHERE person_id = ?", [.text(personID)])
-            _ = try db.query(
-                "INSERT OR REPLACE INTO links VALUES (?, ?, 0, ?, NULL, NULL)",
-                [.text(linkCode), .text(personID), .integer(Self.nowMs())])
-        }
-    }
-
     public func link(personID: String) async throws -> Link? {
         try await queue.read { db in
             try db.query("SELECT link_code, key_index, linked_at_ms, consent_ref FROM links WHERE person_id = ?", [.text(personID)]).first.map {

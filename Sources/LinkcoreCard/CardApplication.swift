@@ -41,8 +41,6 @@ public enum CardAlgorithm: String, Sendable, CaseIterable, Codable {
     var modulusBits: UInt { 2048 }
     /// The PKCS#11 mechanism that hashes and signs on the token (PKCS#1 v1.5).
     var signMechanism: UInt { LC_CKM_SHA256_RSA_PKCS }
-    /// The digest name OpenSSL uses to verify these signatures.
-    public var digestName: String { "sha256" }
 }
 
 enum LCFlags {

@@ -79,15 +79,6 @@ public final class CardToken: @unchecked Sendable {
         }
     }
 
-    /// Reads one attribute of the application's private key: the way to show it is not
-    /// extractable (CKA_PRIVATE_EXPONENT is refused, CKA_SENSITIVE is true...).
-    public func privateKeyAttribute(_ app: CardApplication, _ type: UInt, pin: String) throws(CardError) -> [UInt8] {
-        try withLogin(app, pin: pin) { session throws(CardError) in
-            guard let key = try find(session, LC_CKO_PRIVATE_KEY, app) else { throw .keyNotFound(app) }
-            return try attribute(session, key, type)
-        }
-    }
-
     // MARK: certificates
 
     /// Writes the application's certificate (DER) to the token, replacing an older one. The

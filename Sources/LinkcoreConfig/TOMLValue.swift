@@ -59,9 +59,6 @@ public indirect enum TOMLValue: Sendable, Equatable {
         }
     }
 
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    public var integerValue: Int64? { if case .integer(let i) = self { return i } else { return nil } }
-    public var booleanValue: Bool? { if case .boolean(let b) = self { return b } else { return nil } }
     public var arrayValue: [TOMLItem]? { if case .array(let a) = self { return a } else { return nil } }
     public var tableValue: TOMLTable? { if case .table(let t) = self { return t } else { return nil } }
 

@@ -22,10 +22,10 @@ struct AdminRequestHandler: AdminHandling {
             }
             return .success(.reloadResponse(response))
         case let .orgAdd(add)?:
-            return await core.orgs.add(add.org, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
-                .map { .orgResponse(LCOrgResponse().withOrg($0)) }
+            return await core.orgs.add(NewOrganisation(wire: add.org), nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                .wire { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .orgList?:
-            return .success(.orgListResponse(.with { $0.orgs = core.orgs.all.map(\.proto) }))
+            return .success(.orgListResponse(.with { $0.orgs = core.orgs.all.map(\.wire) }))
         case let .orgShow(show)?:
             guard let org = core.orgs[show.code] else {
                 return .failure(WireError(.orgUnknown, "organisation \(show.code) is not registered"))
@@ -40,13 +40,13 @@ struct AdminRequestHandler: AdminHandling {
                     matching: { $0.orgCode == change.code })
                 core.logger.info("organisation suspended", metadata: ["org": "\(change.code)", "sessions_ended": "\(ended)"])
             }
-            return result.map { .orgResponse(LCOrgResponse().withOrg($0)) }
+            return result.wire { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
             return await core.audit.verify(AuditService.Signing(core.live.config)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:
-            return await core.fees.statement(request).map { .feesStatementResponse($0) }
+            return await core.fees.statement(orgCode: request.orgCode, period: request.period).wire { .feesStatementResponse($0.wire) }
         case let .keysRotate(rotate)?:
-            return await core.orgs.rotateKey(rotate.orgCode).map { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
+            return await core.orgs.rotateKey(rotate.orgCode).wire { index in .keysRotateResponse(.with { $0.keyIndex = UInt32(index) }) }
         default:
             return .failure(WireError(.unknownMessage, "\(request.bodyName) is not an operator request served by this core"))
         }
@@ -56,7 +56,7 @@ struct AdminRequestHandler: AdminHandling {
 extension LCOrgResponse {
     func withOrg(_ org: Organisation) -> LCOrgResponse {
         var response = self
-        response.org = org.proto
+        response.org = org.wire
         return response
     }
 }

@@ -11,24 +11,24 @@ extension CoreService {
         case let .reportChange(change)?:
             guard peer.role == .matcher else { reply.fail(Self.roleRefusal(peer, request)); return true }
             Task {
-                switch await events.report(change, reporter: peer.orgCode) {
+                switch await events.report(ChangeReport(wire: change), reporter: peer.orgCode) {
                 case let .success(fanout):
                     // Durable before this reply; the pushes follow it, each receiver's at its
                     // own release time (the kick pushes what is due and schedules the rest).
-                    reply(.reportChangeResponse(fanout.response))
+                    reply(.reportChangeResponse(.with { $0.eventsQueued = fanout.eventsQueued }))
                     for org in fanout.receivers { await dispatcher.kick(org) }
-                case let .failure(error):
-                    reply.fail(error)
+                case let .failure(refusal):
+                    reply.fail(WireError(refusal))
                 }
             }
         case let .fetchEvents(fetch)?:
             guard peer.holdsLinks else { reply.fail(Self.roleRefusal(peer, request)); return true }
-            Task { reply(await events.fetch(orgCode: peer.orgCode, max: fetch.max).map { .fetchEventsResponse($0) }) }
+            Task { reply(await events.fetch(orgCode: peer.orgCode, max: fetch.max).wire { events in .fetchEventsResponse(.with { $0.events = events.map(\.wire) }) }) }
         case let .ackEvents(ack)?:
             guard peer.holdsLinks else { reply.fail(Self.roleRefusal(peer, request)); return true }
             Task {
                 reply(await events.acknowledge(orgCode: peer.orgCode, eventIDs: ack.eventIds)
-                    .map { n in .ackEventsResponse(.with { $0.acknowledged = UInt32(clamping: n) }) })
+                    .wire { n in .ackEventsResponse(.with { $0.acknowledged = UInt32(clamping: n) }) })
             }
         default:
             return false

@@ -22,7 +22,7 @@ public struct CoreService: RequestHandling {
     var faults = FaultInjection.none
 
     public func admit(orgCode: String) -> Result<LCRole, WireError> {
-        links.orgs.admit(orgCode)
+        links.orgs.admit(orgCode).wire(\.wire)
     }
 
     public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
@@ -32,32 +32,31 @@ public struct CoreService: RequestHandling {
         case let .issueLink(issue)?:
             guard peer.role == .matcher else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task {
-                switch await links.issue(issue) {
-                case let .success((response, issued)):
-                    reply(.issueLinkResponse(response))
-                    await deliver(issued, to: issue.orgCode)
-                case let .failure(error):
-                    reply.fail(error)
+                switch await links.issue(IssueLinkRequest(wire: issue)) {
+                case let .success((created, issued)):
+                    reply(.issueLinkResponse(.with { $0.created = created }))
+                    await deliver(issued.wire, to: issue.orgCode)
+                case let .failure(refusal):
+                    reply.fail(WireError(refusal))
                 }
             }
         case let .fetchLink(fetch)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).map { issued in .fetchLinkResponse(.with { $0.link = issued }) }) }
+            Task { reply(await links.fetch(matchingNumber: fetch.matchingNumber, orgCode: peer.orgCode).wire { issued in .fetchLinkResponse(.with { $0.link = issued.wire }) }) }
         case let .unlink(unlink)?:
             guard peer.holdsLinks else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).map { .unlinkResponse($0) }) }
+            Task { reply(await links.unlink(code: unlink.linkCode, orgCode: peer.orgCode).wire { at in .unlinkResponse(.with { $0.unlinkedAtMs = at }) }) }
         case let .mediate(mediate)?:
             guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { await self.mediate(mediate, from: peer, reply: reply) }
         case let .accessLogQuery(query)?:
             guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
-            Task { reply(await accessLog.page(query, portal: peer.orgCode).map { .accessLogPage($0) }) }
+            Task { reply(await accessLog.page(AccessLogQuery(wire: query), portal: peer.orgCode).wire { .accessLogPage($0.wire) }) }
         case let .ownFeesStatement(own)?:
             // The statement of the certificate's organisation, never another's: the payer is
             // taken from the session, so the request has no organisation field to forge.
             guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
-            let request = LCFeesStatementRequest.with { $0.orgCode = peer.orgCode; $0.period = own.period }
-            Task { reply(await fees.statement(request).map { .feesStatementResponse($0) }) }
+            Task { reply(await fees.statement(orgCode: peer.orgCode, period: own.period).wire { .feesStatementResponse($0.wire) }) }
         case let .orgShow(show)?:
             // The matcher checks a requester's standing before it matches (issue 12, finding
             // 7b): registered, not suspended, a role that holds links. Only that much is given,
@@ -67,7 +66,7 @@ public struct CoreService: RequestHandling {
             }
             guard let org = links.orgs[show.code] else { return reply.fail(WireError(.orgUnknown, "organisation is not registered")) }
             reply(.orgResponse(.with { response in
-                response.org = .with { $0.code = org.code; $0.role = org.role.proto; $0.sector = org.sector.proto; $0.suspended = org.suspended }
+                response.org = .with { $0.code = org.code; $0.role = org.role.wire; $0.sector = org.sector.wire; $0.suspended = org.suspended }
             }))
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))
@@ -81,7 +80,7 @@ public struct CoreService: RequestHandling {
         // Links issued while the organisation was away are delivered now, oldest first.
         Task {
             for issued in await links.undelivered(orgCode: peer.orgCode) {
-                guard await push(issued, on: channel, org: peer.orgCode) else { break }
+                guard await push(issued.wire, on: channel, org: peer.orgCode) else { break }
             }
         }
     }
@@ -112,12 +111,12 @@ public struct CoreService: RequestHandling {
     /// Relay completes, the entry is durable, then A gets its reply (or nothing, if A has gone).
     private func mediate(_ request: LCMediateRequest, from peer: Peer, reply: Reply) async {
         let started = ContinuousClock.now
-        let mediation = await mediator.mediate(request, requester: peer.orgCode)
+        let mediation = await mediator.mediate(MediationRequest(wire: request), requester: peer.orgCode)
         if mediation.logged { faults.mediationLogged() }
-        reply(mediation.reply.map { .mediateResponse($0) })
+        reply(mediation.reply.wire { .mediateResponse($0.wire) })
         guard let outcome = mediation.outcome else { return }
         let elapsed = (ContinuousClock.now - started).components
-        metrics.mediation(LCOutcome(rawValue: outcome.rawValue) ?? .unspecified,
+        metrics.mediation(outcome.wire,
                           micros: UInt64(max(0, elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)))
         logger.debug("mediation decided", metadata: [
             "mediation_id": "\(mediation.id)", "outcome": "\(outcome)", "rule": "\(mediation.ruleID ?? "-")", "logged": "\(mediation.logged)",

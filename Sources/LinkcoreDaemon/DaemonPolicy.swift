@@ -2,6 +2,7 @@ import LinkcoreConfig
 import LinkcoreDomain
 import LinkcoreStore
 import LinkcorePolicy
+import LinkcorePolicyTables
 import LinkcoreWire
 import Logging
 
@@ -44,6 +45,9 @@ final class PolicyFailureLog: Sendable {
 
     init(logger: Logger) { self.logger = logger }
 
+    /// The failure as the domain hears it (POLICY_FAILURE, retryable when transient).
+    func refusal(_ error: PolicyError, kind: PolicyKind) -> Refusal { wireError(error, kind: kind).refusal }
+
     func wireError(_ error: PolicyError, kind: PolicyKind) -> WireError {
         let key = error.module.isEmpty ? "\(kind)" : error.module
         if let suppressed = throttle.admit(key) {
@@ -63,11 +67,34 @@ struct ModuleEventRouting: EventRouting {
     let failures: PolicyFailureLog
     private let fallback = DefaultEventRouting()
 
-    func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
+    func route(_ query: EventRoutingQuery) async -> Result<EventRoutingDecision, Refusal> {
         // No events module configured: the core's built-in routing. A configured module that
         // fails is never replaced by the fallback: that event fails closed.
         guard policy.current?.governs(.events) == true else { return await fallback.route(query) }
-        return await policy.decide(query).mapError { failures.wireError($0, kind: .events) }
+        let asked = LCEventRoutingQuery.with { $0.receiver = query.receiver.wire; $0.kind = query.kind.wire; $0.atMs = query.atMs }
+        switch await policy.decide(asked) {
+        case let .failure(error):
+            return .failure(failures.refusal(error, kind: .events))
+        case let .success(decision):
+            switch decision.delivery {
+            case .none: return .success(EventRoutingDecision(delivery: nil, revealKind: false))
+            case .immediate: return .success(EventRoutingDecision(delivery: .immediate, revealKind: decision.revealKind))
+            case .dailyBatch: return .success(EventRoutingDecision(delivery: .dailyBatch, revealKind: decision.revealKind))
+            // A decision the core cannot act on fails closed.
+            case .unspecified, .UNRECOGNIZED:
+                return .failure(Refusal(.policyFailure, "event routing gave no usable delivery for \(query.receiver.code)"))
+            }
+        }
+    }
+}
+
+/// The built-in table (`[mediation] whitelist`): the whitelist module's own engine, called in
+/// process. It never fails to decide.
+struct TableWhitelist: Whitelist {
+    let table: WhitelistTable
+
+    func decide(_ query: WhitelistQuery) async -> Result<WhitelistDecision, Refusal> {
+        .success(WhitelistDecision(wire: table.decide(query.wire)))
     }
 }
 
@@ -80,9 +107,9 @@ struct ModuleWhitelist: Whitelist {
     let builtin: CurrentWhitelist
     let failures: PolicyFailureLog
 
-    func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
+    func decide(_ query: WhitelistQuery) async -> Result<WhitelistDecision, Refusal> {
         guard let set = policy.current, set.governs(.whitelist) else { return await builtin.decide(query) }
-        return await set.decide(query).mapError { failures.wireError($0, kind: .whitelist) }
+        return await set.decide(query.wire).map(WhitelistDecision.init(wire:)).mapError { failures.refusal($0, kind: .whitelist) }
     }
 }
 
@@ -92,7 +119,7 @@ struct ModuleTariff: Tariff {
     let policy: PolicyHost
     let failures: PolicyFailureLog
 
-    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal> {
         guard policy.current?.governs(.fees) == true else { return .success(nil) }
         var query = LCFeeQuery()
         query.operation = switch operation {
@@ -100,11 +127,11 @@ struct ModuleTariff: Tariff {
             case .linkIssuance: .linkIssuance
             case .eventDelivery: .eventDelivery
         }
-        query.payer = payer.ref
+        query.payer = payer.ref.wire
         query.atMs = atMs
         query.bpID = bpID
         return await policy.decide(query)
-            .mapError { failures.wireError($0, kind: .fees) }
+            .mapError { failures.refusal($0, kind: .fees) }
             .map { decision in decision.chargeable ? Price(amountYen: decision.amountYen, tariffID: decision.tariffID) : nil }
     }
 }

@@ -100,7 +100,7 @@ public actor EventDispatcher {
             let acked = await withTaskGroup(of: String?.self) { group in
                 for (_, event) in batch {
                     group.addTask {
-                        guard let reply = try? await self.pusher.request(.changeEvent(event), on: channel),
+                        guard let reply = try? await self.pusher.request(.changeEvent(event.wire), on: channel),
                               case .changeEventAck? = reply.body else { return nil }
                         return event.eventID
                     }

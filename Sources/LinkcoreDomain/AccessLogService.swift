@@ -1,7 +1,6 @@
 import Foundation
 import LinkcoreAudit
 import LinkcoreStore
-import LinkcoreWire
 
 /// The resident's view of the access log (自己情報の提供に関するログ), served to the portal only.
 /// The portal names the resident by its own link code LP; entries are found by the ID code LP
@@ -19,46 +18,33 @@ public struct AccessLogService: Sendable {
         self.store = store; self.links = links; self.now = now
     }
 
-    public func page(_ query: LCAccessLogQuery, portal: String) async -> Result<LCAccessLogPage, WireError> {
+    public func page(_ query: AccessLogQuery, portal: String) async -> Result<AccessLogPage, Refusal> {
         guard links.orgs[portal]?.role == .portal else {
-            return .failure(WireError(.permissionDenied, "only the portal may read the access log"))
+            return .failure(Refusal(.permissionDenied, "only the portal may read the access log"))
         }
         // The page token is the last position returned; it only narrows a query already bound to LP.
         var after: UInt64 = 0
         if !query.pageToken.isEmpty {
-            guard let position = UInt64(query.pageToken) else { return .failure(WireError(.invalidArgument, "page_token is not one this core issued")) }
+            guard let position = UInt64(query.pageToken) else { return .failure(Refusal(.invalidArgument, "page_token is not one this core issued")) }
             after = position
         }
         let size = query.pageSize == 0 ? Self.defaultPageSize : min(Int(query.pageSize), Self.maxPageSize)
         let to = query.toMs == 0 ? now() + 1 : query.toMs
-        guard query.fromMs >= 0, to > query.fromMs else { return .failure(WireError(.invalidArgument, "from_ms must be before to_ms")) }
+        guard query.fromMs >= 0, to > query.fromMs else { return .failure(Refusal(.invalidArgument, "from_ms must be before to_ms")) }
         do {
             guard let lp = try await links.open(query.linkCode, orgCode: portal) else { return .failure(LinkService.invalidLinkCode) }
             let rows = try await store.loggedAccess(idCode: lp.idCode, fromMs: query.fromMs, toMs: to, afterPosition: after, limit: size + 1)
-            var page = LCAccessLogPage()
-            page.entries = rows.prefix(size).map { row in
-                var e = entry(row.chained.record)
-                e.repeats = row.repeats
-                return e
-            }
-            if rows.count > size, let last = rows.prefix(size).last { page.nextPageToken = String(last.chained.position) }
-            return .success(page)
+            let entries = rows.prefix(size).map { row in entry(row.chained.record, repeats: row.repeats) }
+            let next = rows.count > size ? rows.prefix(size).last.map { String($0.chained.position) } : nil
+            return .success(AccessLogPage(entries: entries, nextPageToken: next ?? ""))
         } catch {
-            return .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            return .failure(Refusal(.unavailable, "store: \(error)", retryable: true))
         }
     }
 
-    func entry(_ r: AccessRecord) -> LCAccessLogEntry {
-        var e = LCAccessLogEntry()
-        e.mediationID = r.mediationID
-        e.atMs = r.atMs
-        e.requesterOrg = r.requester
-        e.requesterName = links.orgs[r.requester]?.name ?? ""
-        e.providerOrg = r.provider
-        e.providerName = links.orgs[r.provider]?.name ?? ""
-        e.bpID = r.bpID
-        e.infoType = r.infoType
-        e.outcome = LCOutcome(rawValue: r.outcome.rawValue) ?? .unspecified
-        return e
+    func entry(_ r: AccessRecord, repeats: UInt32) -> AccessLogEntry {
+        AccessLogEntry(mediationID: r.mediationID, atMs: r.atMs, requesterOrg: r.requester, requesterName: links.orgs[r.requester]?.name ?? "",
+                       providerOrg: r.provider, providerName: links.orgs[r.provider]?.name ?? "", bpID: r.bpID, infoType: r.infoType,
+                       outcome: r.outcome, repeats: repeats)
     }
 }

@@ -1,10 +1,8 @@
-import LinkcoreWire
-
 /// Decides, per receiving organisation and change kind, whether an event is sent, when, and
 /// whether its kind is revealed (policy.proto `EventRoutingQuery` → `EventRoutingDecision`).
 /// The loadable events policy module implements this; callers only see the protocol.
 public protocol EventRouting: Sendable {
-    func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError>
+    func route(_ query: EventRoutingQuery) async -> Result<EventRoutingDecision, Refusal>
 }
 
 /// The routing the core applies when no policy module is loaded: agencies get every event at
@@ -13,18 +11,11 @@ public protocol EventRouting: Sendable {
 public struct DefaultEventRouting: EventRouting {
     public init() {}
 
-    public func route(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, WireError> {
-        var decision = LCEventRoutingDecision()
+    public func route(_ query: EventRoutingQuery) async -> Result<EventRoutingDecision, Refusal> {
         switch query.receiver.role {
-        case .agency:
-            decision.delivery = .immediate
-            decision.revealKind = true
-        case .privateConnector:
-            decision.delivery = .immediate
-            decision.revealKind = false
-        default:
-            decision.delivery = .none
+        case .agency: return .success(EventRoutingDecision(delivery: .immediate, revealKind: true))
+        case .privateConnector: return .success(EventRoutingDecision(delivery: .immediate, revealKind: false))
+        case .matcher, .portal: return .success(EventRoutingDecision(delivery: nil, revealKind: false))
         }
-        return .success(decision)
     }
 }

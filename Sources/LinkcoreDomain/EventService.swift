@@ -1,7 +1,6 @@
 import Foundation
 import LinkcoreLinkCodes
 import LinkcoreStore
-import LinkcoreWire
 import Synchronization
 
 /// Change events (変更通知): the matcher reports that a resident's facts changed; the core
@@ -57,36 +56,36 @@ public final class EventService: Sendable {
     /// What a report did: the reply to the matcher, and the organisations it queued events for
     /// (their dispatcher schedules the release, or pushes at once when already due).
     public struct Fanout: Sendable, Equatable {
-        public var response: LCReportChangeResponse
+        /// Events queued for the report (by the first report under its id, when repeated).
+        public var eventsQueued: UInt32
         public var receivers: [String]
     }
 
     /// Matcher -> core. Durable before it returns: the dedup row and every outbox entry are one
     /// write. An unknown resident queues nothing and is acknowledged like any other report.
-    public func report(_ change: LCReportChange, reporter: String) async -> Result<Fanout, WireError> {
+    public func report(_ change: ChangeReport, reporter: String) async -> Result<Fanout, Refusal> {
         guard change.residentCode.range(of: "^[0-9]{11}$", options: .regularExpression) != nil else {
-            return .failure(WireError(.invalidArgument, "resident_code must be 11 digits"))
+            return .failure(Refusal(.invalidArgument, "resident_code must be 11 digits"))
         }
         guard !change.reportID.isEmpty, change.reportID.utf8.count <= 128 else {
-            return .failure(WireError(.invalidArgument, "report_id must be 1-128 characters"))
+            return .failure(Refusal(.invalidArgument, "report_id must be 1-128 characters"))
         }
-        switch change.kind {
-        case .moved, .renamed, .died, .other: break
-        default: return .failure(WireError(.invalidArgument, "kind must be moved, renamed, died or other"))
+        guard let kind = change.kind else {
+            return .failure(Refusal(.invalidArgument, "kind must be moved, renamed, died or other"))
         }
         let nowMs = now()
         do {
             let targets = try await store.fanoutTargets(reporter: reporter, reportID: change.reportID,
                                                         residentHash: try hasher.hash(residentCode: change.residentCode))
             if let queued = targets.seen {
-                return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, receivers: []))
+                return .success(Fanout(eventsQueued: UInt32(clamping: queued), receivers: []))
             }
             var entries: [OutboxEntry] = []
             let windowMs = deliveryWindowMs
             if let idCode = targets.idCode {
                 for link in targets.links {
                     guard let org = orgs[link.orgCode] else { continue }
-                    switch await decide(for: org, kind: change.kind, atMs: nowMs) {
+                    switch await decide(for: org, kind: kind, atMs: nowMs) {
                     case let .failure(error):
                         // Fail closed for the whole report: nothing is written, the matcher
                         // keeps its cursor and sends the report again later.
@@ -96,7 +95,7 @@ public final class EventService: Sendable {
                         let base = delivery == .immediate ? nowMs : nextBatch(after: nowMs)
                         entries.append(OutboxEntry(
                             eventID: newEventID(), orgCode: org.code, idCode: idCode,
-                            kind: decision.revealKind ? change.kind.rawValue : 0,
+                            kind: decision.revealKind ? kind.rawValue : 0,
                             occurredAtMs: Self.dayStartJST(change.occurredAtMs > 0 ? change.occurredAtMs : nowMs), delivery: delivery,
                             dueAtMs: base + draw(below: windowMs), createdAtMs: nowMs,
                             batchRange: windowMs > 0 ? base..<(base + windowMs) : nil))
@@ -105,30 +104,17 @@ public final class EventService: Sendable {
             }
             let (queued, duplicate) = try await store.queueEvents(reporter: reporter, reportID: change.reportID, entries: entries, nowMs: nowMs)
             let receivers = duplicate ? [] : Array(Set(entries.map(\.orgCode))).sorted()
-            return .success(Fanout(response: .with { $0.eventsQueued = UInt32(clamping: queued) }, receivers: receivers))
+            return .success(Fanout(eventsQueued: UInt32(clamping: queued), receivers: receivers))
         } catch {
-            return .failure(WireError(.unavailable, "change report failed: \(error)"))
+            return .failure(Refusal(.unavailable, "change report failed: \(error)"))
         }
     }
 
-    /// The routing decision for one receiver, checked: a decision the core cannot act on
-    /// (unspecified or unknown delivery) fails closed.
-    func decide(for org: Organisation, kind: LCChangeKind, atMs: Int64) async -> Result<(delivery: EventDelivery?, revealKind: Bool), WireError> {
-        var query = LCEventRoutingQuery()
-        query.receiver = .with { $0.code = org.code; $0.sector = org.sector.proto; $0.role = org.role.proto }
-        query.kind = kind
-        query.atMs = atMs
-        switch await routing.route(query) {
-        case let .failure(error):
-            return .failure(error)
-        case let .success(decision):
-            switch decision.delivery {
-            case .none: return .success((nil, false))
-            case .immediate: return .success((.immediate, decision.revealKind))
-            case .dailyBatch: return .success((.dailyBatch, decision.revealKind))
-            default: return .failure(WireError(.policyFailure, "event routing gave no usable delivery for \(org.code)"))
-            }
-        }
+    /// The routing decision for one receiver. (A decision the core cannot act on, an unspecified
+    /// or unknown delivery, fails closed where it is read: the daemon's mapping of the module's.)
+    func decide(for org: Organisation, kind: ChangeKind, atMs: Int64) async -> Result<EventRoutingDecision, Refusal> {
+        await routing.route(EventRoutingQuery(receiver: org.ref, kind: kind, atMs: atMs))
+            .map { $0.delivery == nil ? EventRoutingDecision(delivery: nil, revealKind: false) : $0 }
     }
 
     /// The start (00:00 JST) of the day `ms` falls in. Receivers get the day of a change, not
@@ -172,12 +158,12 @@ public final class EventService: Sendable {
     /// batch, shuffled inside a batch), each addressed by its own link code (derived now from the
     /// live link), with their positions in that order. Push and pull both read here, so pulling
     /// gets nothing before its release time either.
-    public func pending(orgCode: String, after: EventPosition? = nil, limit: Int) async -> Result<[(position: EventPosition, event: LCChangeEvent)], WireError> {
+    public func pending(orgCode: String, after: EventPosition? = nil, limit: Int) async -> Result<[(position: EventPosition, event: ChangeEvent)], Refusal> {
         do {
             let rows = try await store.pendingEvents(orgCode: orgCode, dueBy: now(), after: after, limit: min(max(limit, 1), Self.maxBatch))
             return .success(try rows.map { ($0.position, try event($0)) })
         } catch {
-            return .failure(WireError(.unavailable, "events: \(error)"))
+            return .failure(Refusal(.unavailable, "events: \(error)"))
         }
     }
 
@@ -187,41 +173,39 @@ public final class EventService: Sendable {
         try? await store.nextRelease(orgCode: orgCode, after: after ?? now())
     }
 
-    func event(_ pending: PendingEvent) throws -> LCChangeEvent {
-        var event = LCChangeEvent()
-        event.eventID = pending.entry.eventID
-        event.linkCode = try keyring.issue(IDCode(rawValue: pending.entry.idCode), org: pending.entry.orgCode,
-                                           keyIndex: KeyIndex(rawValue: pending.keyIndex))
-        event.kind = LCChangeKind(rawValue: pending.entry.kind) ?? .unspecified
-        event.occurredAtMs = pending.entry.occurredAtMs
-        return event
+    func event(_ pending: PendingEvent) throws -> ChangeEvent {
+        ChangeEvent(eventID: pending.entry.eventID,
+                    linkCode: try keyring.issue(IDCode(rawValue: pending.entry.idCode), org: pending.entry.orgCode,
+                                                keyIndex: KeyIndex(rawValue: pending.keyIndex)),
+                    // 0 is stored for a kind withheld from this receiver (see `report`).
+                    kind: ChangeKind(rawValue: pending.entry.kind), occurredAtMs: pending.entry.occurredAtMs)
     }
 
     /// Organisation -> core: FetchEvents.
-    public func fetch(orgCode: String, max: UInt32) async -> Result<LCFetchEventsResponse, WireError> {
-        await pending(orgCode: orgCode, limit: max == 0 ? 100 : Int(max)).map { rows in .with { $0.events = rows.map(\.event) } }
+    public func fetch(orgCode: String, max: UInt32) async -> Result<[ChangeEvent], Refusal> {
+        await pending(orgCode: orgCode, limit: max == 0 ? 100 : Int(max)).map { rows in rows.map(\.event) }
     }
 
     /// Organisation -> core: AckEvents (and each ChangeEventAck). Only the organisation's own
     /// events are marked; other ids are ignored without saying so. A delivered event is charged
     /// to its receiver in the same write (受益者負担); a tariff that cannot decide leaves the
     /// events pending, to be delivered and charged later.
-    public func acknowledge(orgCode: String, eventIDs: [String]) async -> Result<Int, WireError> {
+    public func acknowledge(orgCode: String, eventIDs: [String]) async -> Result<Int, Refusal> {
         guard eventIDs.count <= Self.maxBatch else {
-            return .failure(WireError(.invalidArgument, "at most \(Self.maxBatch) event ids per AckEvents"))
+            return .failure(Refusal(.invalidArgument, "at most \(Self.maxBatch) event ids per AckEvents"))
         }
-        guard let org = orgs[orgCode] else { return .failure(WireError(.orgUnknown, "organisation \(orgCode) is not registered")) }
+        guard let org = orgs[orgCode] else { return .failure(Refusal(.orgUnknown, "organisation \(orgCode) is not registered")) }
         let at = now()
         let price: Price?
         switch await tariff.price(.eventDelivery, payer: org, bpID: "", atMs: at) {
         case let .success(found): price = found
-        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
+        case let .failure(error): return .failure(Refusal(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
         }
         let charge = price.map { price in { @Sendable (id: String) in price.charge(payer: orgCode, .eventDelivery, reference: id, atMs: at) } }
         do {
             return .success(try await store.acknowledgeEvents(orgCode: orgCode, eventIDs: eventIDs, nowMs: at, charge: charge))
         } catch {
-            return .failure(WireError(.unavailable, "events: \(error)"))
+            return .failure(Refusal(.unavailable, "events: \(error)"))
         }
     }
 

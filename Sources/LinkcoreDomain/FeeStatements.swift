@@ -1,6 +1,5 @@
 import Foundation
 import LinkcoreStore
-import LinkcoreWire
 
 /// Monthly fee statements (受益者負担) read from the ledger. A statement is the ledger summed,
 /// never a separate figure: its total is by construction what the ledger holds for the period.
@@ -28,33 +27,19 @@ public struct FeeStatements: Sendable {
         return (Int64(start.timeIntervalSince1970 * 1000), Int64(end.timeIntervalSince1970 * 1000))
     }
 
-    public func statement(_ request: LCFeesStatementRequest) async -> Result<LCFeesStatement, WireError> {
-        guard let org = orgs[request.orgCode] else {
-            return .failure(WireError(.orgUnknown, "organisation \(request.orgCode) is not registered"))
+    public func statement(orgCode: String, period: String) async -> Result<FeeStatement, Refusal> {
+        guard let org = orgs[orgCode] else {
+            return .failure(Refusal(.orgUnknown, "organisation \(orgCode) is not registered"))
         }
-        guard let (from, to) = Self.period(request.period) else {
-            return .failure(WireError(.invalidArgument, "period must be YYYY-MM, e.g. 2026-11 (got \"\(request.period)\")"))
+        guard let (from, to) = Self.period(period) else {
+            return .failure(Refusal(.invalidArgument, "period must be YYYY-MM, e.g. 2026-11 (got \"\(period)\")"))
         }
         do {
             let (lines, entries) = try await store.feeLines(payer: org.code, fromMs: from, toMs: to)
-            return .success(.with {
-                $0.orgCode = org.code
-                $0.orgName = org.name
-                $0.period = request.period
-                $0.lines = lines.map { line in
-                    .with {
-                        $0.operation = line.operation.rawValue
-                        $0.tariffID = line.tariffID
-                        $0.unitPriceYen = line.unitPriceYen
-                        $0.count = line.count
-                        $0.amountYen = line.amountYen
-                    }
-                }
-                $0.totalYen = lines.reduce(0) { $0 + $1.amountYen }
-                $0.ledgerEntries = entries
-            })
+            return .success(FeeStatement(orgCode: org.code, orgName: org.name, period: period, lines: lines,
+                                         totalYen: lines.reduce(0) { $0 + $1.amountYen }, ledgerEntries: entries))
         } catch {
-            return .failure(WireError(.unavailable, "cannot read the fee ledger: \(error)"))
+            return .failure(Refusal(.unavailable, "cannot read the fee ledger: \(error)"))
         }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import LinkcoreLinkCodes
 import LinkcoreStore
-import LinkcoreWire
 
 /// Issuing, checking and ending links (リンクコードの払い出し, steps 5-7 of the domain brief).
 ///
@@ -16,7 +15,7 @@ public final class LinkService: Sendable {
     private let now: @Sendable () -> Int64
 
     /// The one reply for every unusable link code: forged, mistyped, foreign, unknown, unlinked.
-    public static let invalidLinkCode = WireError(.invalidLinkCode, "link code not valid for this organisation")
+    public static let invalidLinkCode = Refusal(.invalidLinkCode, "link code not valid for this organisation")
 
     public init(store: any CoreStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
                 tariff: any Tariff = FreeTariff(),
@@ -31,26 +30,26 @@ public final class LinkService: Sendable {
 
     /// Matcher -> core: issue the organisation's link for a resident, durably, and return what
     /// the organisation must receive.
-    public func issue(_ request: LCIssueLinkRequest) async -> Result<(response: LCIssueLinkResponse, issued: LCLinkIssued), WireError> {
+    public func issue(_ request: IssueLinkRequest) async -> Result<(created: Bool, issued: IssuedLink), Refusal> {
         guard request.residentCode.range(of: "^[0-9]{11}$", options: .regularExpression) != nil else {
-            return .failure(WireError(.invalidArgument, "resident_code must be 11 digits"))
+            return .failure(Refusal(.invalidArgument, "resident_code must be 11 digits"))
         }
         guard !request.matchingNumber.isEmpty, request.matchingNumber.utf8.count <= 64 else {
-            return .failure(WireError(.invalidArgument, "matching_number must be 1-64 characters"))
+            return .failure(Refusal(.invalidArgument, "matching_number must be 1-64 characters"))
         }
         guard let org = orgs[request.orgCode] else {
-            return .failure(WireError(.orgUnknown, "organisation \(request.orgCode) is not registered"))
+            return .failure(Refusal(.orgUnknown, "organisation \(request.orgCode) is not registered"))
         }
-        guard !org.suspended else { return .failure(WireError(.orgSuspended, "organisation \(org.code) is suspended")) }
+        guard !org.suspended else { return .failure(Refusal(.orgSuspended, "organisation \(org.code) is suspended")) }
         guard org.role != .matcher else {
-            return .failure(WireError(.invalidArgument, "the matching authority does not hold links"))
+            return .failure(Refusal(.invalidArgument, "the matching authority does not hold links"))
         }
         // The organisation that gets the link pays for it (charged only when a link is created).
         let at = now()
         let price: Price?
         switch await tariff.price(.linkIssuance, payer: org, bpID: "", atMs: at) {
         case let .success(found): price = found
-        case let .failure(error): return .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
+        case let .failure(error): return .failure(Refusal(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
         }
         do {
             let hash = try hasher.hash(residentCode: request.residentCode)
@@ -58,23 +57,17 @@ public final class LinkService: Sendable {
                 residentHash: hash, orgCode: org.code, matchingNumber: request.matchingNumber,
                 expiresAtMs: request.expiresAtMs, nowMs: at, newIDCode: { IDCode.random().rawValue },
                 charge: price?.charge(payer: org.code, .linkIssuance, reference: request.matchingNumber, atMs: at))
-            var response = LCIssueLinkResponse()
-            response.created = created
-            return .success((response, try linkIssued(issuance)))
+            return .success((created, try linkIssued(issuance)))
         } catch StoreError.matchingNumberRefused {
-            return .failure(WireError(.invalidMatchingNumber, "matching number expired or already used"))
+            return .failure(Refusal(.invalidMatchingNumber, "matching number expired or already used"))
         } catch {
-            return .failure(WireError(.unavailable, "link issuance failed: \(error)"))
+            return .failure(Refusal(.unavailable, "link issuance failed: \(error)"))
         }
     }
 
-    func linkIssued(_ issuance: Issuance) throws -> LCLinkIssued {
-        var issued = LCLinkIssued()
-        issued.matchingNumber = issuance.matchingNumber
-        issued.linkCode = try code(for: issuance.link)
-        issued.keyIndex = UInt32(issuance.link.keyIndex)
-        issued.linkedAtMs = issuance.link.linkedAtMs
-        return issued
+    func linkIssued(_ issuance: Issuance) throws -> IssuedLink {
+        IssuedLink(matchingNumber: issuance.matchingNumber, linkCode: try code(for: issuance.link),
+                   keyIndex: UInt32(issuance.link.keyIndex), linkedAtMs: issuance.link.linkedAtMs)
     }
 
     /// The organisation's own link code for a link.
@@ -83,14 +76,14 @@ public final class LinkService: Sendable {
     }
 
     /// Organisation -> core: the link issued for one of its matching numbers.
-    public func fetch(matchingNumber: String, orgCode: String) async -> Result<LCLinkIssued, WireError> {
-        let refused = WireError(.invalidMatchingNumber, "no link for this matching number")
+    public func fetch(matchingNumber: String, orgCode: String) async -> Result<IssuedLink, Refusal> {
+        let refused = Refusal(.invalidMatchingNumber, "no link for this matching number")
         do {
             guard let issuance = try await store.issuance(matchingNumber: matchingNumber),
                   issuance.link.orgCode == orgCode, issuance.link.isLive else { return .failure(refused) }
             return .success(try linkIssued(issuance))
         } catch {
-            return .failure(WireError(.unavailable, "store: \(error)"))
+            return .failure(Refusal(.unavailable, "store: \(error)"))
         }
     }
 
@@ -99,7 +92,7 @@ public final class LinkService: Sendable {
     }
 
     /// Issued links the organisation has not acknowledged: delivered again when it reconnects.
-    public func undelivered(orgCode: String, limit: Int = 1000) async -> [LCLinkIssued] {
+    public func undelivered(orgCode: String, limit: Int = 1000) async -> [IssuedLink] {
         guard let pending = try? await store.unacknowledgedIssuances(orgCode: orgCode, limit: limit) else { return [] }
         return pending.compactMap { try? linkIssued($0) }
     }
@@ -114,17 +107,16 @@ public final class LinkService: Sendable {
         return link
     }
 
-    public func unlink(code: String, orgCode: String) async -> Result<LCUnlinkResponse, WireError> {
+    /// When the link ended.
+    public func unlink(code: String, orgCode: String) async -> Result<Int64, Refusal> {
         do {
             guard let link = try await open(code, orgCode: orgCode),
                   let ended = try await store.unlink(idCode: link.idCode, orgCode: orgCode, nowMs: now()) else {
                 return .failure(Self.invalidLinkCode)
             }
-            var response = LCUnlinkResponse()
-            response.unlinkedAtMs = ended.unlinkedAtMs ?? now()
-            return .success(response)
+            return .success(ended.unlinkedAtMs ?? now())
         } catch {
-            return .failure(WireError(.unavailable, "store: \(error)"))
+            return .failure(Refusal(.unavailable, "store: \(error)"))
         }
     }
 }

@@ -1,7 +1,6 @@
 import LinkcoreAudit
 import LinkcoreShapes
 import LinkcoreStore
-import LinkcoreWire
 
 /// The parts of a mediation that need no store: checking the request, the whitelist query, the deadline.
 extension Mediator {
@@ -10,18 +9,18 @@ extension Mediator {
         requested == 0 ? settings.defaultDeadlineMs : min(Int64(requested), settings.maxDeadlineMs)
     }
 
-    static func validate(_ r: LCMediateRequest, maxPayload: Int) -> WireError? {
-        func field(_ name: String, _ value: String, max: Int) -> WireError? {
-            value.isEmpty || value.utf8.count > max ? WireError(.invalidArgument, "\(name) must be 1-\(max) bytes") : nil
+    static func validate(_ r: MediationRequest, maxPayload: Int) -> Refusal? {
+        func field(_ name: String, _ value: String, max: Int) -> Refusal? {
+            value.isEmpty || value.utf8.count > max ? Refusal(.invalidArgument, "\(name) must be 1-\(max) bytes") : nil
         }
         // Shapes before anything else: a policy module runs in the daemon's process, and a module
         // bug reached by a peer's odd bp_id would take the core down (issue 12, finding 8).
-        func shape(_ name: String, _ value: String, _ shape: IdentifierShape) -> WireError? {
-            shape.problem(value).map { WireError(.invalidArgument, "\(name) \($0)") }
+        func shape(_ name: String, _ value: String, _ shape: IdentifierShape) -> Refusal? {
+            shape.problem(value).map { Refusal(.invalidArgument, "\(name) \($0)") }
         }
         if let e = shape("bp_id", r.bpID, .token) ?? shape("provider_org", r.providerOrg, .orgCode)
             ?? shape("info_type", r.infoType, .token) ?? field("link_code", r.linkCode, max: 64) { return e }
-        if r.query.count > maxPayload { return WireError(.invalidArgument, "query is over \(maxPayload) bytes") }
+        if r.query.count > maxPayload { return Refusal(.invalidArgument, "query is over \(maxPayload) bytes") }
         // Optional: empty means A sent none (protocol.md §8).
         return r.idempotencyKey.isEmpty ? nil : shape("idempotency_key", r.idempotencyKey, .idempotencyKey)
     }
@@ -29,7 +28,7 @@ extension Mediator {
     /// The request's key as the store keeps it, or nil when A sent none. The fingerprint covers
     /// what makes it the same request (BP-ID, B, IA, LA), each length-prefixed so that no two
     /// different requests share one; the query is not in it and never stored.
-    func idempotencyKey(_ r: LCMediateRequest, requester: String) -> MediationKey? {
+    func idempotencyKey(_ r: MediationRequest, requester: String) -> MediationKey? {
         guard !r.idempotencyKey.isEmpty else { return nil }
         var bytes: [UInt8] = []
         for field in [r.bpID, r.providerOrg, r.infoType, r.linkCode] {
@@ -40,23 +39,7 @@ extension Mediator {
                             notBeforeMs: now() - settings.idempotencyWindowMs)
     }
 
-    static func query(_ r: LCMediateRequest, a: Organisation, b: Organisation, atMs: Int64) -> LCWhitelistQuery {
-        var q = LCWhitelistQuery()
-        q.bpID = r.bpID
-        q.requester = a.ref
-        q.provider = b.ref
-        q.infoType = r.infoType
-        q.atMs = atMs
-        return q
-    }
-}
-
-extension Organisation {
-    public var ref: LCOrgRef {
-        var ref = LCOrgRef()
-        ref.code = code
-        ref.sector = sector.proto
-        ref.role = role.proto
-        return ref
+    static func query(_ r: MediationRequest, a: Organisation, b: Organisation, atMs: Int64) -> WhitelistQuery {
+        WhitelistQuery(bpID: r.bpID, requester: a.ref, provider: b.ref, infoType: r.infoType, atMs: atMs)
     }
 }

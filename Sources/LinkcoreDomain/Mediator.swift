@@ -1,7 +1,7 @@
 import Foundation
 import LinkcoreAudit
+import LinkcoreShapes
 import LinkcoreStore
-import LinkcoreWire
 
 /// Mediating an information request (情報提供仲介): shapes, LA → ID code, whitelist, price, LB, ask B,
 /// relay (docs/protocol.md §8).
@@ -30,7 +30,7 @@ public final class Mediator: Sendable {
     /// What came of one MediateRequest.
     public struct Mediation: Sendable {
         public var id: String
-        public var reply: Result<LCMediateResponse, WireError>
+        public var reply: Result<MediationAnswer, Refusal>
         /// The decision; nil when the request was refused before any (bad argument, role).
         public var outcome: AccessOutcome?
         /// Whether an access-log entry records it (false: no resident was known).
@@ -57,19 +57,19 @@ public final class Mediator: Sendable {
         self.tariff = tariff; self.settings = settings; self.now = now
     }
 
-    public static let notPermitted = WireError(.notPermitted, "the whitelist does not permit this exchange")
+    public static let notPermitted = Refusal(.notPermitted, "the whitelist does not permit this exchange")
     /// The access log's provider for a request that named no registered organisation.
     public static let unregisteredProvider = "-"
-    static let providerUnavailable = WireError(.providerUnavailable, "the provider is not connected", retryable: true)
+    static let providerUnavailable = Refusal(.providerUnavailable, "the provider is not connected", retryable: true)
     /// B's "no record" (protocol.md §8): relayed in this one form, and given in this form when B
     /// has no live link to the resident, so that A cannot tell the two apart.
     public static let noRecordCode = "NO_RECORD"
-    public static let noRecord = WireError(.providerRefused, "the provider has no record for this resident", providerCode: noRecordCode)
+    public static let noRecord = Refusal(.providerRefused, "the provider has no record for this resident", providerCode: noRecordCode)
     /// The provider code the core sets when B's answer is above `maxAnswerBytes`.
     public static let answerTooLarge = "ANSWER_TOO_LARGE"
-    public static let keyReused = WireError(.invalidArgument, "idempotency key reused for another request")
+    public static let keyReused = Refusal(.invalidArgument, "idempotency key reused for another request")
 
-    public func mediate(_ request: LCMediateRequest, requester: String) async -> Mediation {
+    public func mediate(_ request: MediationRequest, requester: String) async -> Mediation {
         var result = Mediation(id: UUID().uuidString.lowercased(), reply: .failure(Self.notPermitted))
         if let problem = Self.validate(request, maxPayload: settings.maxPayloadBytes) {
             result.reply = .failure(problem)
@@ -89,17 +89,17 @@ public final class Mediator: Sendable {
                     result.id = bound.mediationID
                 }
             } catch {
-                result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+                result.reply = .failure(Refusal(.unavailable, "store: \(error)", retryable: true))
                 return result
             }
         }
         let id = result.id
         guard let a = links.orgs[requester], a.role == .agency || a.role == .privateConnector else {
-            result.reply = .failure(WireError(.permissionDenied, "only agencies and private connectors may request information"))
+            result.reply = .failure(Refusal(.permissionDenied, "only agencies and private connectors may request information"))
             return result
         }
         guard !a.suspended else {
-            result.reply = .failure(WireError(.orgSuspended, "organisation \(a.code) is suspended"))
+            result.reply = .failure(Refusal(.orgSuspended, "organisation \(a.code) is suspended"))
             return result
         }
         let startedAt = now()
@@ -110,7 +110,7 @@ public final class Mediator: Sendable {
         do {
             opened = try await links.open(request.linkCode, orgCode: requester)
         } catch {
-            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            result.reply = .failure(Refusal(.unavailable, "store: \(error)", retryable: true))
             return result
         }
         guard let la = opened else { return await finish(result, request, requester, key: key, link: nil, .invalidLink, .failure(LinkService.invalidLinkCode)) }
@@ -123,7 +123,7 @@ public final class Mediator: Sendable {
                 result.ruleID = decision.permitted ? decision.ruleID : nil
             case let .failure(error):
                 return await finish(result, request, requester, key: key, link: la,
-                                    .policyFailed, .failure(WireError(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
+                                    .policyFailed, .failure(Refusal(.policyFailure, "the whitelist could not decide: \(error.message)", retryable: error.retryable)))
             }
         }
         guard permitted else { return await finish(result, request, requester, key: key, link: la, .refusedByWhitelist, .failure(Self.notPermitted)) }
@@ -138,13 +138,13 @@ public final class Mediator: Sendable {
         case let .success(found): price = found
         case let .failure(error):
             return await finish(result, request, requester, key: key, link: la, .policyFailed,
-                                .failure(WireError(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
+                                .failure(Refusal(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable)))
         }
         let lb: Link?
         do {
             lb = try await store.liveLink(idCode: la.idCode, orgCode: b.code)
         } catch {
-            result.reply = .failure(WireError(.unavailable, "store: \(error)", retryable: true))
+            result.reply = .failure(Refusal(.unavailable, "store: \(error)", retryable: true))
             return result
         }
         // B not linked to the resident: A gets what B would answer for a resident it has no
@@ -155,14 +155,8 @@ public final class Mediator: Sendable {
         }
         // (4) Ask B under LB, (5) relay.
         let deadlineMs = deadline(request.deadlineMs)
-        var provide = LCProvideRequest()
-        provide.mediationID = id
-        provide.bpID = request.bpID
-        provide.requesterOrg = requester
-        provide.linkCode = lbCode
-        provide.infoType = request.infoType
-        provide.query = request.query
-        provide.deadlineAtMs = startedAt + deadlineMs
+        let provide = ProvideRequest(mediationID: id, bpID: request.bpID, requesterOrg: requester, linkCode: lbCode,
+                                     infoType: request.infoType, query: request.query, deadlineAtMs: startedAt + deadlineMs)
         let asked = ContinuousClock.now
         let reply = await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now()))
         replyTimes.record(b.code, reply, took: ContinuousClock.now - asked)
@@ -170,26 +164,24 @@ public final class Mediator: Sendable {
         case let .answered(answer) where answer.count > settings.maxAnswerBytes:
             // Not relayed: A hears a typed refusal on a connection that stays up. The core sets
             // the provider code, so A can tell it from B's own refusals (protocol.md §8).
-            var error = WireError(.providerRefused, "the provider's answer of \(answer.count) bytes is above the core's limit of \(settings.maxAnswerBytes) bytes")
+            var error = Refusal(.providerRefused, "the provider's answer of \(answer.count) bytes is above the core's limit of \(settings.maxAnswerBytes) bytes")
             error.providerCode = Self.answerTooLarge
             return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case let .answered(answer):
-            var response = LCMediateResponse()
-            response.mediationID = id
-            response.answer = Data(answer)
+            let response = MediationAnswer(mediationID: id, answer: Data(answer))
             return await finish(result, request, requester, key: key, link: la, .answered, .success(response), price: price)
         case let .refused(code, _) where code == Self.noRecordCode:
             // One wording for "no record", whoever says it: B, or the core for a B not linked.
             return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(Self.noRecord))
         case let .refused(code, message):
-            var error = WireError(.providerRefused, "the provider refused: \(PeerText.safe(message, max: 200))")
+            var error = Refusal(.providerRefused, "the provider refused: \(PeerText.safe(message, max: 200))")
             error.providerCode = PeerText.safe(code, max: 64)
             return await finish(result, request, requester, key: key, link: la, .providerRefused, .failure(error))
         case .unavailable:
             return await finish(result, request, requester, key: key, link: la, .providerUnavailable, .failure(Self.providerUnavailable))
         case .timedOut:
             return await finish(result, request, requester, key: key, link: la, .timedOut,
-                                .failure(WireError(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)))
+                                .failure(Refusal(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)))
         }
     }
 
@@ -198,8 +190,8 @@ public final class Mediator: Sendable {
     /// cannot be written, A gets UNAVAILABLE instead: nothing is relayed unlogged or unbilled.
     /// Under an idempotency key, a retry of an answered mediation adds no entry and no fee: an
     /// answered one is counted on the entry it repeats (see `CoreStore.appendMediation`).
-    private func finish(_ base: Mediation, _ request: LCMediateRequest, _ requester: String, key: MediationKey?, link: Link?,
-                        _ outcome: AccessOutcome, _ reply: Result<LCMediateResponse, WireError>, price: Price? = nil) async -> Mediation {
+    private func finish(_ base: Mediation, _ request: MediationRequest, _ requester: String, key: MediationKey?, link: Link?,
+                        _ outcome: AccessOutcome, _ reply: Result<MediationAnswer, Refusal>, price: Price? = nil) async -> Mediation {
         var result = base
         result.outcome = outcome
         result.reply = reply
@@ -234,7 +226,7 @@ public final class Mediator: Sendable {
             // Bound to other fields by a concurrent request since we looked: nothing was written.
             result.reply = .failure(Self.keyReused)
         } catch {
-            result.reply = .failure(WireError(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
+            result.reply = .failure(Refusal(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
         }
         return result
     }

@@ -1,11 +1,10 @@
-import LinkcoreWire
 
 /// How the core reaches provider B: the daemon sends the ProvideRequest on one of B's live
 /// connections and waits for B's reply until the deadline. Kept apart from the mediator so the
 /// decision logic stays free of sockets.
 public protocol ProviderGateway: Sendable {
     /// B's answer; never throws: every way it can go wrong is a `ProviderReply`.
-    func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply
+    func ask(_ providerOrg: String, _ request: ProvideRequest, timeoutMs: Int64) async -> ProviderReply
     /// Whether B has a connection that takes requests now (what `ask` would find).
     func reachable(_ providerOrg: String) -> Bool
 }

@@ -1,4 +1,3 @@
-import LinkcoreWire
 import Synchronization
 
 /// How long provider B's recent replies took, per provider: what the core answers in B's place
@@ -43,7 +42,7 @@ extension Mediator {
     /// Otherwise one of B's recent replies is drawn: a reply that took t is mimicked by NO_RECORD
     /// after t, a timeout by PROVIDER_TIMEOUT at A's deadline. Before B has replied at all, a
     /// short jittered pause (0.2-2 ms, a loopback round trip) stands in for t.
-    func answerAsProvider(_ provider: String, deadlineMs: Int64, startedAt: Int64) async -> WireError {
+    func answerAsProvider(_ provider: String, deadlineMs: Int64, startedAt: Int64) async -> Refusal {
         guard providers.reachable(provider) else { return Self.providerUnavailable }
         let remaining = Duration.milliseconds(max(0, startedAt + deadlineMs - now()))
         switch replyTimes.sample(provider) {
@@ -52,7 +51,7 @@ extension Mediator {
             return Self.noRecord
         case .timedOut?:
             try? await Task.sleep(for: remaining)
-            return WireError(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)
+            return Refusal(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)
         case nil:
             try? await Task.sleep(for: .microseconds(Int.random(in: 200...2_000)))
             return Self.noRecord

@@ -1,5 +1,4 @@
 import LinkcoreStore
-import LinkcoreWire
 
 /// Prices chargeable operations (受益者負担): the fees policy module implements it in the
 /// daemon. Asked before the operation, so a tariff that cannot decide fails the operation
@@ -7,7 +6,7 @@ import LinkcoreWire
 /// transaction as the operation.
 public protocol Tariff: Sendable {
     /// The price of one `operation` for `payer` at `atMs`, or nil when it is free.
-    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError>
+    func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal>
 }
 
 public struct Price: Sendable, Equatable {
@@ -23,7 +22,7 @@ public struct Price: Sendable, Equatable {
 /// No fees module configured: nothing is charged.
 public struct FreeTariff: Tariff {
     public init() {}
-    public func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+    public func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal> {
         .success(nil)
     }
 }

@@ -1,4 +1,4 @@
-import COpenSSL
+import LinkcoreCrypto
 import Synchronization
 
 /// The link-code keys of one core and the operations on link codes (see `docs/link-codes.md`).
@@ -53,18 +53,10 @@ public final class LinkCodeKeyring: Sendable {
             throw LinkCodeError.masterSecretTooShort
         }
         prk = try SecretBytes(count: 32) { out in
-            let ok = masterSecret.withUnsafeBufferPointer { ikm in
-                Self.salt.withUnsafeBufferPointer { salt in
-                    lc_lc_hkdf_extract(salt.baseAddress, salt.count, ikm.baseAddress, ikm.count,
-                                       out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count)
-                }
-            }
-            guard ok == 1 else { throw LinkCodeError.cryptoFailure }
+            do { try HKDFSHA256.extract(salt: Self.salt, ikm: masterSecret, into: out) } catch { throw LinkCodeError.cryptoFailure }
         }
         let decoyKey = try SecretBytes(count: Self.derivedLength) { out in
-            guard let p = out.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                  RAND_bytes(p, Int32(out.count)) == 1
-            else { throw LinkCodeError.cryptoFailure }
+            guard Crypto.randomBytes(out) else { throw LinkCodeError.cryptoFailure }
         }
         decoy = try Self.blockKey(from: decoyKey)
         cache = Mutex([:])
@@ -149,14 +141,9 @@ public final class LinkCodeKeyring: Sendable {
     private func deriveKey(org: String, index: UInt16) throws -> BlockKey {
         let info = Self.info(org: org, index: index)
         let okm = try SecretBytes(count: Self.derivedLength) { out in
-            let ok = prk.withUnsafeBytes { prk in
-                info.withUnsafeBufferPointer { info in
-                    lc_lc_hkdf_expand(prk.baseAddress?.assumingMemoryBound(to: UInt8.self), prk.count,
-                                      info.baseAddress, info.count,
-                                      out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count)
-                }
+            do { try prk.withUnsafeBytes { prk in try HKDFSHA256.expand(prk: prk, info: info, into: out) } } catch {
+                throw LinkCodeError.cryptoFailure
             }
-            guard ok == 1 else { throw LinkCodeError.cryptoFailure }
         }
         return try Self.blockKey(from: okm)
     }

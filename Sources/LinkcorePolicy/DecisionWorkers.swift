@@ -123,7 +123,7 @@ final class AsyncPendingCall: Sendable {
     }
 }
 
-/// One decide call handed to a worker: whoever comes second — the worker with the answer or the
+/// One warm-up call handed to a worker (the caller's thread waits): whoever comes second — the worker with the answer or the
 /// caller giving up at the deadline — learns that it came second and cleans up.
 final class PendingCall: Sendable {
     private enum State {
@@ -151,14 +151,6 @@ final class PendingCall: Sendable {
         state.withLock { s in
             if case .done(let result) = s { return result }
             s = .abandoned
-            return nil
-        }
-    }
-
-    /// After `finished` was signalled.
-    var result: Result<[UInt8], PolicyError>? {
-        state.withLock { s in
-            if case .done(let result) = s { return result }
             return nil
         }
     }

@@ -102,21 +102,6 @@ public final class PolicyHost: Sendable, WhitelistPolicy, FeePolicy, EventPolicy
         return .success(set)
     }
 
-    public func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
-        guard let set = current else { return .failure(.notConfigured(.whitelist)) }
-        return set.decide(query)
-    }
-
-    public func decide(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
-        guard let set = current else { return .failure(.notConfigured(.fees)) }
-        return set.decide(query)
-    }
-
-    public func decide(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
-        guard let set = current else { return .failure(.notConfigured(.events)) }
-        return set.decide(query)
-    }
-
     public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
         guard let set = current else { return .failure(.notConfigured(.whitelist)) }
         return await set.decide(query)

@@ -103,24 +103,6 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
         return UnsafePointer(p)
     }()
 
-    /// Serialized query in, serialized decision out, within the deadline, on the module's threads.
-    func call(_ query: [UInt8]) -> Result<[UInt8], PolicyError> {
-        callCount.add(1, ordering: .relaxed)
-        let pending = PendingCall()
-        let workers = self.workers
-        let accepted = workers.submit { [self] in
-            if pending.complete(self.callWithoutDeadline(query)) { workers.markUnstuck() }
-        }
-        guard accepted else { return fail(.saturated(module: name)) }
-        if pending.finished.wait(timeout: .now() + .nanoseconds(Int(clamping: deadlineNanos))) == .timedOut {
-            if let late = pending.abandon() { return count(late) }
-            workers.markStuck()
-            overrunCount.add(1, ordering: .relaxed)
-            return fail(.deadlineExceeded(module: name, deadlineMs: Int(deadlineNanos / 1_000_000)))
-        }
-        return count(pending.result ?? .failure(.garbage(module: name, detail: "no result")))
-    }
-
     /// One decision on a worker thread before the module takes real calls: a module's first call
     /// pays for its lazy work (page faults, tables built on first use, allocator arenas), which
     /// after a restart overran the request deadline. Waits up to `bound` (not the request
@@ -146,8 +128,9 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     /// Whether a warm-up call was answered (see ``warm(_:within:)``).
     public var isWarm: Bool { warmed.load(ordering: .relaxed) }
 
-    /// As ``call(_:)``, for async callers: the task is suspended, not its thread, while the module
-    /// works, so a hung module never holds a thread of the cooperative pool.
+    /// Serialized query in, serialized decision out, within the deadline, on the module's threads.
+    /// The task is suspended, not its thread, while the module works, so a hung module never holds
+    /// a thread of the cooperative pool.
     func call(_ query: [UInt8]) async -> Result<[UInt8], PolicyError> {
         callCount.add(1, ordering: .relaxed)
         let workers = self.workers
@@ -190,11 +173,6 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
             return outLength == 0 ? .success([]) : .failure(.garbage(module: name, detail: "null decision buffer"))
         }
         return .success(Array(UnsafeBufferPointer(start: out, count: outLength)))
-    }
-
-    private func fail(_ error: PolicyError) -> Result<[UInt8], PolicyError> {
-        failureCount.add(1, ordering: .relaxed)
-        return .failure(error)
     }
 
     private func count(_ result: Result<[UInt8], PolicyError>) -> Result<[UInt8], PolicyError> {

@@ -34,20 +34,6 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
 
     /// Asks every whitelist module in order; the first refusal wins and is attributed to its
     /// module. A permit names the table's row (the first module's rule).
-    public func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
-        PolicyInstruments.shared.observe(.whitelist, uncounted(query))
-    }
-
-    private func uncounted(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
-        guard !whitelist.isEmpty else { return .failure(.notConfigured(.whitelist)) }
-        var permit: LCWhitelistDecision?
-        for module in whitelist {
-            let answer = Self.ask(module, query, as: LCWhitelistDecision.self, validate: Self.validate)
-            if let final = fold(answer, from: module, into: &permit) { return final }
-        }
-        return .success(permit ?? LCWhitelistDecision())
-    }
-
     public func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, PolicyError> {
         PolicyInstruments.shared.observe(.whitelist, await uncounted(query))
     }
@@ -79,15 +65,6 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
         }
     }
 
-    public func decide(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
-        PolicyInstruments.shared.observe(.fees, uncounted(query))
-    }
-
-    private func uncounted(_ query: LCFeeQuery) -> Result<LCFeeDecision, PolicyError> {
-        guard let fees else { return .failure(.notConfigured(.fees)) }
-        return Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
-    }
-
     public func decide(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
         PolicyInstruments.shared.observe(.fees, await uncounted(query))
     }
@@ -95,15 +72,6 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     private func uncounted(_ query: LCFeeQuery) async -> Result<LCFeeDecision, PolicyError> {
         guard let fees else { return .failure(.notConfigured(.fees)) }
         return await Self.ask(fees, query, as: LCFeeDecision.self, validate: Self.validate)
-    }
-
-    public func decide(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
-        PolicyInstruments.shared.observe(.events, uncounted(query))
-    }
-
-    private func uncounted(_ query: LCEventRoutingQuery) -> Result<LCEventRoutingDecision, PolicyError> {
-        guard let events else { return .failure(.notConfigured(.events)) }
-        return Self.ask(events, query, as: LCEventRoutingDecision.self, validate: Self.validate)
     }
 
     public func decide(_ query: LCEventRoutingQuery) async -> Result<LCEventRoutingDecision, PolicyError> {
@@ -132,16 +100,6 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     }
 
     /// Encodes, calls with the deadline, decodes and checks; any defect is a PolicyError.
-    static func ask<Q: SwiftProtobuf.Message, D: SwiftProtobuf.Message>(
-        _ module: PolicyModule, _ query: Q, as: D.Type, validate: (D) -> String?
-    ) -> Result<D, PolicyError> {
-        let bytes: [UInt8]
-        do { bytes = try query.serializedBytes() } catch {
-            return .failure(.garbage(module: module.name, detail: "the query could not be encoded"))
-        }
-        return module.call(bytes).flatMap { answer in decode(answer, from: module, validate: validate) }
-    }
-
     static func ask<Q: SwiftProtobuf.Message, D: SwiftProtobuf.Message>(
         _ module: PolicyModule, _ query: Q, as: D.Type, validate: (D) -> String?
     ) async -> Result<D, PolicyError> {

@@ -98,12 +98,16 @@ struct TableFile {
     /// A `YYYY-MM-DD` date as the first millisecond of that day in Japan (UTC+9, no DST); nil when absent.
     func day(_ t: TOMLTable, _ key: String, row: String) throws(ConfigError) -> Day? {
         guard let item = t.item(key) else { return nil }
-        guard case .string(let s) = item.value, let day = Day(s) else {
+        guard case .string(let s) = item.value else {
             throw ConfigError(
                 kind: .invalidValue, file: file, line: item.position.line, keyPath: "\(row) \(key)",
                 message: "expected a date \"YYYY-MM-DD\", got \(item.value.literal)")
         }
-        return day
+        switch Day.parse(s) {
+        case .success(let day): return day
+        case .failure(let why):
+            throw ConfigError(kind: .invalidValue, file: file, line: item.position.line, keyPath: "\(row) \(key)", message: why.message)
+        }
     }
 
     /// The `[classes]` table: class name → organisation codes or `PREFIX*` patterns.
@@ -121,8 +125,27 @@ struct TableFile {
     }
 }
 
-/// A calendar day in Japan Standard Time, as the statutory tables date their rows.
+/// A calendar day in Japan Standard Time, as the statutory tables date their rows: the one date
+/// type of every whitelist table (TOML or CSV). Only days of the calendar exist: 2021-02-31 is
+/// refused, never rolled over into March.
 public struct Day: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Why a text is not a `Day`, phrased for the operator.
+    public struct Invalid: Error, Sendable, Equatable {
+        public let message: String
+    }
+
+    /// The day, or why the text is none: not `YYYY-MM-DD`, or a day its month does not have.
+    public static func parse(_ text: String) -> Result<Day, Invalid> {
+        if let day = Day(text) { return .success(day) }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1
+        {
+            return .failure(Invalid(message: "\(text) is not a day of the calendar: \(parts[0])-\(parts[1]) has \(daysIn(month: m, year: y)) days (got day \(d))"))
+        }
+        return .failure(Invalid(message: "expected a date \"YYYY-MM-DD\", got \"\(text)\""))
+    }
+
     public let year: Int
     public let month: Int
     public let day: Int

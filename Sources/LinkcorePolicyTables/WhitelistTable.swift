@@ -4,6 +4,10 @@ import LinkcoreWire
 /// The statutory table of permitted exchanges (別表第2-style): each row lets requesters of one
 /// kind ask providers of one kind for some information types under one BP-ID, between two dates.
 /// Deny by default; every decision names the row that allowed it or says why not.
+///
+/// The one whitelist engine: the shipped module runs it behind the policy ABI, and the daemon runs
+/// it in process for the built-in CSV table (`[mediation] whitelist`, read by `init(csv:file:)`),
+/// so a row takes effect at the same instant, 00:00 Japan time, whichever path decides.
 public struct WhitelistTable: Sendable {
     public struct Rule: Sendable {
         public let id: String
@@ -13,12 +17,13 @@ public struct WhitelistTable: Sendable {
         public let requester: OrgSelector
         public let provider: OrgSelector
         public let infoTypes: Set<String>
-        public let validFrom: Day
+        /// First day the row applies; nil: no lower bound (only the CSV table may leave it out).
+        public let validFrom: Day?
         /// Last day the row applies (inclusive); nil: open-ended.
         public let validTo: Day?
 
         func inForce(at ms: Int64) -> Bool {
-            ms >= validFrom.startMs && (validTo.map { ms < $0.endMs } ?? true)
+            (validFrom.map { ms >= $0.startMs } ?? true) && (validTo.map { ms < $0.endMs } ?? true)
         }
     }
 
@@ -26,10 +31,17 @@ public struct WhitelistTable: Sendable {
     private let byBP: [String: [Rule]]
     private let classes: OrgClasses
 
+    init(rules: [Rule], classes: OrgClasses) {
+        self.rules = rules
+        self.classes = classes
+        byBP = Dictionary(grouping: rules, by: \.bpID)
+    }
+
+    /// The TOML table the module is configured with (etc/linkcore/whitelist.toml).
     public init(text: String, file: String) throws(ConfigError) {
         let f = try TableFile(text: text, file: file)
         try f.checkKeys(f.root, allowed: ["classes", "rule"], where: "")
-        classes = try f.classes()
+        let classes = try f.classes()
         var rules: [Rule] = []
         var seen: Set<String> = []
         for (t, line) in try f.rows("rule") {
@@ -51,8 +63,7 @@ public struct WhitelistTable: Sendable {
                     provider: try f.selector(t, "provider", row: row, classes: classes),
                     infoTypes: Set(try f.strings(t, "info_types", row: row)), validFrom: from, validTo: to))
         }
-        self.rules = rules
-        byBP = Dictionary(grouping: rules, by: \.bpID)
+        self.init(rules: rules, classes: classes)
     }
 
     /// The first row in force that covers the exchange permits it; otherwise the refusal says
@@ -76,8 +87,8 @@ public struct WhitelistTable: Sendable {
             outOfDates = outOfDates ?? rule
         }
         if let rule = outOfDates {
-            d.reason = q.atMs < rule.validFrom.startMs
-                ? "rule \(rule.id) is not in force before \(rule.validFrom)"
+            d.reason = rule.validFrom.map { q.atMs < $0.startMs } == true
+                ? "rule \(rule.id) is not in force before \(rule.validFrom.map(\.description) ?? "?")"
                 : "rule \(rule.id) expired after \(rule.validTo.map(\.description) ?? "?")"
         } else {
             d.reason = "no rule of \(q.bpID) lets \(q.requester.code) ask \(q.provider.code) for \(q.infoType)"

@@ -158,8 +158,6 @@ public final class RegistryStore: Sendable {
         """,
     ]
 
-    public static var schemaVersion: Int { migrations.count }
-
     public init(path: String) throws {
         let db = try SQLiteDatabase(path: path)
         try db.migrate(Self.migrations)

@@ -3,8 +3,8 @@ import LinkcoreAudit
 /// Rows of the core's store, as the domain sees them. Nothing here can hold the four basic
 /// facts or a resident code in clear: residents are known by a keyed hash and an ID code.
 
-public enum OrgSector: Int, Sendable, Codable { case publicBody = 1, privateSector = 2 }
-public enum OrgRole: Int, Sendable, Codable { case agency = 1, privateConnector = 2, matcher = 3, portal = 4 }
+public enum OrgSector: Int, Sendable, Codable, CaseIterable { case publicBody = 1, privateSector = 2 }
+public enum OrgRole: Int, Sendable, Codable, CaseIterable { case agency = 1, privateConnector = 2, matcher = 3, portal = 4 }
 
 public struct Organisation: Sendable, Equatable {
     public var code: String

@@ -27,9 +27,6 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         reader = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true, cacheMB: 32), label: "linkcore.store.sqlite.read")
     }
 
-    /// Commits so far and the writes they carried.
-    public var commitCounters: (commits: UInt64, writes: UInt64) { connection.counters }
-
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await reader.read(body)
     }

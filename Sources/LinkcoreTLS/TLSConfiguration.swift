@@ -2,12 +2,6 @@
 
 import COpenSSL
 
-/// The lowest protocol version a context accepts.
-public enum TLSVersion: Sendable, Equatable {
-    case tls12
-    case tls13
-}
-
 /// What a `TLSContext` is built from. All paths name PEM files.
 public struct TLSConfiguration: Sendable, Equatable {
     /// Our certificate followed by any intermediates. Required for a server; optional for a client.
@@ -20,23 +14,19 @@ public struct TLSConfiguration: Sendable, Equatable {
     public var crlPath: String?
     /// Client only: SNI and the name (DNS name or IP literal) the server certificate must match.
     public var serverName: String?
-    /// The lowest TLS version accepted. TLS 1.3 by default.
-    public var minimumVersion: TLSVersion
 
     public init(
         certificateChainPath: String? = nil,
         privateKeyPath: String? = nil,
         trustRootsPath: String,
         crlPath: String? = nil,
-        serverName: String? = nil,
-        minimumVersion: TLSVersion = .tls13
+        serverName: String? = nil
     ) {
         self.certificateChainPath = certificateChainPath
         self.privateKeyPath = privateKeyPath
         self.trustRootsPath = trustRootsPath
         self.crlPath = crlPath
         self.serverName = serverName
-        self.minimumVersion = minimumVersion
     }
 }
 
@@ -105,8 +95,8 @@ public final class TLSContext: @unchecked Sendable {
         // From here `context` owns ctx and frees it if we throw.
         let context = TLSContext(pointer: ctx, role: role, configuration: configuration)
 
-        let version = configuration.minimumVersion == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION
-        guard lc_ssl_ctx_set_min_proto_version(ctx, version) == 1 else {
+        // TLS 1.3 only: every peer of the core is ours or follows docs/protocol.md, which requires it.
+        guard lc_ssl_ctx_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 else {
             throw TLSError.invalidConfiguration("minimum version: \(OpenSSLErrors.drain())")
         }
         _ = lc_ssl_ctx_set_options(ctx, lc_ssl_op_no_renegotiation() | lc_ssl_op_no_compression())

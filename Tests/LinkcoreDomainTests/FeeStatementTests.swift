@@ -1,7 +1,6 @@
 import Foundation
 import LinkcoreDomain
 import LinkcoreStore
-import LinkcoreWire
 import Testing
 
 /// Statements summed from a real ledger: month boundaries in Japan time, replays not charged
@@ -22,7 +21,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try SQLiteCoreStore(path: path)
         let orgs = try await OrgDirectory(store: store)
-        _ = await orgs.add(.with { $0.code = "BANK01"; $0.name = "Bank, Ltd."; $0.sector = .private; $0.role = .privateConnector }, nowMs: 0)
+        _ = await orgs.add(NewOrganisation(code: "BANK01", name: "Bank, Ltd.", sector: .privateSector, role: .privateConnector), nowMs: 0)
         let fees = FeeStatements(store: store, orgs: orgs)
         let (from, to) = try #require(FeeStatements.period("2026-11"))
 
@@ -45,21 +44,21 @@ import Testing
         try await store.charge(FeeCharge(payer: "BANK01", operation: .mediation, reference: "after", amountYen: 10, tariffID: "T", atMs: to))
         try await store.charge(FeeCharge(payer: "OTHER", operation: .mediation, reference: "other", amountYen: 10, tariffID: "T", atMs: from))
 
-        let statement = try await fees.statement(.with { $0.orgCode = "BANK01"; $0.period = "2026-11" }).get()
+        let statement = try await fees.statement(orgCode: "BANK01", period: "2026-11").get()
         #expect(statement.orgName == "Bank, Ltd.")
         #expect(statement.ledgerEntries == 600)
         #expect(statement.totalYen == expected.values.reduce(0) { $0 + $1.amount })
         #expect(statement.totalYen == statement.lines.reduce(0) { $0 + $1.amountYen })
         for line in statement.lines {
-            let want = expected["\(line.operation)|\(line.unitPriceYen)"]
+            let want = expected["\(line.operation.rawValue)|\(line.unitPriceYen)"]
             #expect(want?.count == line.count && want?.amount == line.amountYen)
             #expect(line.amountYen == line.unitPriceYen * Int64(line.count))
         }
         #expect(statement.lines.count == expected.count)
 
-        let unknown = await fees.statement(.with { $0.orgCode = "NOPE"; $0.period = "2026-11" })
+        let unknown = await fees.statement(orgCode: "NOPE", period: "2026-11")
         #expect((try? unknown.get()) == nil)
-        if case let .failure(error) = await fees.statement(.with { $0.orgCode = "BANK01"; $0.period = "November" }) {
+        if case let .failure(error) = await fees.statement(orgCode: "BANK01", period: "November") {
             #expect(error.code == .invalidArgument)
         } else {
             Issue.record("a malformed period must be refused")

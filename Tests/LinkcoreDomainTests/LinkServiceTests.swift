@@ -2,7 +2,6 @@ import Foundation
 import LinkcoreDomain
 import LinkcoreLinkCodes
 import LinkcoreStore
-import LinkcoreWire
 import Testing
 
 /// The link service over a real SQLite store: idempotency, replayed and expired matching
@@ -15,28 +14,28 @@ import Testing
         let store = try SQLiteCoreStore(path: path)
         let orgs = try await OrgDirectory(store: store)
         for code in ["CITY01", "TAX01"] {
-            _ = await orgs.add(.with { $0.code = code; $0.name = code; $0.sector = .public; $0.role = .agency }, nowMs: 0)
+            _ = await orgs.add(NewOrganisation(code: code, name: code, sector: .publicBody, role: .agency), nowMs: 0)
         }
-        _ = await orgs.add(.with { $0.code = "BANK01"; $0.name = "Bank"; $0.sector = .private; $0.role = .privateConnector }, nowMs: 0)
+        _ = await orgs.add(NewOrganisation(code: "BANK01", name: "Bank", sector: .privateSector, role: .privateConnector), nowMs: 0)
         return LinkService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret), hasher: try ResidentHasher(masterSecret: secret),
                            orgs: orgs, now: now)
     }
 
-    func request(_ resident: String, _ org: String, _ number: String, expires: Int64 = 1_900_000_000_000) -> LCIssueLinkRequest {
-        .with { $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = number; $0.expiresAtMs = expires }
+    func request(_ resident: String, _ org: String, _ number: String, expires: Int64 = 1_900_000_000_000) -> IssueLinkRequest {
+        IssueLinkRequest(residentCode: resident, orgCode: org, matchingNumber: number, expiresAtMs: expires)
     }
 
     @Test func issuanceIsIdempotentAndMatchingNumbersAreSingleUse() async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let links = try await makeService()
         let first = try await links.issue(request("10000000001", "CITY01", "M1")).get()
-        #expect(first.response.created)
+        #expect(first.created)
         // The same matching number again (a retry): the same link, not created twice.
         let retry = try await links.issue(request("10000000001", "CITY01", "M1")).get()
-        #expect(!retry.response.created && retry.issued.linkCode == first.issued.linkCode)
+        #expect(!retry.created && retry.issued.linkCode == first.issued.linkCode)
         // A new matching number for the same resident and org: still the same link.
         let again = try await links.issue(request("10000000001", "CITY01", "M2")).get()
-        #expect(!again.response.created && again.issued.linkCode == first.issued.linkCode)
+        #expect(!again.created && again.issued.linkCode == first.issued.linkCode)
         // The matching number replayed for another resident or another organisation is refused.
         #expect(await links.issue(request("10000000009", "CITY01", "M1")).failure?.code == .invalidMatchingNumber)
         #expect(await links.issue(request("10000000001", "TAX01", "M1")).failure?.code == .invalidMatchingNumber)

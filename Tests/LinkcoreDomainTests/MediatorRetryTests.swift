@@ -2,7 +2,6 @@ import Foundation
 import LinkcoreAudit
 import LinkcoreDomain
 import LinkcoreStore
-import LinkcoreWire
 import Synchronization
 import Testing
 
@@ -10,7 +9,7 @@ import Testing
 /// mediation for the log and the ledger, and for how long.
 @Suite struct MediatorRetryTests {
     struct FlatTariff: Tariff {
-        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
+        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal> {
             .success(Price(amountYen: 10, tariffID: "T-FLAT"))
         }
     }
@@ -26,13 +25,13 @@ import Testing
     let clock = Clock()
 
     func mediator(_ w: MediatorTests.World, windowMs: Int64 = 60_000) -> Mediator {
-        Mediator(store: w.store, links: w.links, whitelist: try! BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,"),
+        Mediator(store: w.store, links: w.links, whitelist: TestWhitelist("R1,BP1,CITY01,TAX01,income,,"),
                  providers: w.providers, tariff: FlatTariff(),
                  settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16, idempotencyWindowMs: windowMs),
                  now: { [clock] in clock.now })
     }
 
-    func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> LCMediateRequest {
+    func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> MediationRequest {
         var r = base.request(w.code("CITY01", resident))
         r.idempotencyKey = key
         return r

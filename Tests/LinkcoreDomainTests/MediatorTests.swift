@@ -3,7 +3,6 @@ import LinkcoreAudit
 import LinkcoreDomain
 import LinkcoreLinkCodes
 import LinkcoreStore
-import LinkcoreWire
 import Synchronization
 import Testing
 
@@ -12,8 +11,8 @@ import Testing
 @Suite struct MediatorTests {
     final class ScriptedProviders: ProviderGateway {
         let reply = Mutex<ProviderReply>(.answered(Array("42".utf8)))
-        let asked = Mutex<[(String, LCProvideRequest, Int64)]>([])
-        func ask(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply {
+        let asked = Mutex<[(String, ProvideRequest, Int64)]>([])
+        func ask(_ providerOrg: String, _ request: ProvideRequest, timeoutMs: Int64) async -> ProviderReply {
             asked.withLock { $0.append((providerOrg, request, timeoutMs)) }
             return reply.withLock { $0 }
         }
@@ -34,8 +33,8 @@ import Testing
     func makeWorld() async throws -> World {
         let store = try SQLiteCoreStore(path: path)
         let orgs = try await OrgDirectory(store: store)
-        for (code, role) in [("CITY01", LCRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
-            _ = await orgs.add(.with { $0.code = code; $0.name = "Name of \(code)"; $0.sector = .public; $0.role = role }, nowMs: 0)
+        for (code, role) in [("CITY01", OrgRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
+            _ = await orgs.add(NewOrganisation(code: code, name: "Name of \(code)", sector: .publicBody, role: role), nowMs: 0)
         }
         let secret = (0..<32).map { UInt8($0) }
         let links = LinkService(store: store, keyring: try LinkCodeKeyring(masterSecret: secret),
@@ -46,22 +45,22 @@ import Testing
         for (resident, linked) in [("10000000001", ["CITY01", "TAX01", "SLEEPY01", "PORTAL"]), ("10000000002", ["CITY01", "PORTAL"])] {
             for org in linked {
                 n += 1
-                let issued = try await links.issue(.with {
-                    $0.residentCode = resident; $0.orgCode = org; $0.matchingNumber = "M\(n)"; $0.expiresAtMs = Self.now + 60_000
-                }).get().issued
+                let issued = try await links.issue(IssueLinkRequest(
+                    residentCode: resident, orgCode: org, matchingNumber: "M\(n)", expiresAtMs: Self.now + 60_000
+                )).get().issued
                 codes["\(org)/\(resident)"] = issued.linkCode
             }
         }
         _ = await orgs.setSuspended("SLEEPY01", true)
-        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
+        let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
         let providers = ScriptedProviders()
         let mediator = Mediator(store: store, links: links, whitelist: whitelist, providers: providers,
                                 settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16), now: { Self.now })
         return World(store: store, links: links, mediator: mediator, providers: providers, codes: codes)
     }
 
-    func request(_ la: String, provider: String = "TAX01", bp: String = "BP1", info: String = "income", deadline: UInt32 = 0) -> LCMediateRequest {
-        .with { $0.linkCode = la; $0.providerOrg = provider; $0.bpID = bp; $0.infoType = info; $0.query = Data("q".utf8); $0.deadlineMs = deadline }
+    func request(_ la: String, provider: String = "TAX01", bp: String = "BP1", info: String = "income", deadline: UInt32 = 0) -> MediationRequest {
+        MediationRequest(bpID: bp, providerOrg: provider, infoType: info, linkCode: la, query: Data("q".utf8), deadlineMs: deadline)
     }
 
     func log(_ w: World) async throws -> [AccessRecord] {
@@ -94,7 +93,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try await makeWorld()
         let la = w.code("CITY01", "10000000001")
-        let cases: [(ProviderReply, LCErrorCode, AccessOutcome)] = [
+        let cases: [(ProviderReply, Refusal.Code, AccessOutcome)] = [
             (.refused(providerCode: "NO_RECORD", message: "none"), .providerRefused, .providerRefused),
             (.unavailable, .providerUnavailable, .providerUnavailable),
             (.timedOut, .providerTimeout, .timedOut),
@@ -189,8 +188,8 @@ import Testing
     }
 
     struct BrokenWhitelist: Whitelist {
-        func decide(_ query: LCWhitelistQuery) async -> Result<LCWhitelistDecision, WireError> {
-            .failure(WireError(.internal, "module crashed"))
+        func decide(_ query: WhitelistQuery) async -> Result<WhitelistDecision, Refusal> {
+            .failure(Refusal(.policyFailure, "module crashed"))
         }
     }
 
@@ -207,15 +206,15 @@ import Testing
     /// Prices each operation at a fixed amount, or fails when told to.
     struct FixedTariff: Tariff {
         var failing = false
-        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, WireError> {
-            failing ? .failure(WireError(.internal, "fees module crashed")) : .success(Price(amountYen: 7, tariffID: "T7"))
+        func price(_ operation: FeeCharge.Operation, payer: Organisation, bpID: String, atMs: Int64) async -> Result<Price?, Refusal> {
+            failing ? .failure(Refusal(.policyFailure, "fees module crashed")) : .success(Price(amountYen: 7, tariffID: "T7"))
         }
     }
 
     @Test func onlyAnsweredMediationsAreChargedAndABrokenTariffFailsClosed() async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try await makeWorld()
-        let whitelist = try BuiltinWhitelist.parse("R1,BP1,CITY01,TAX01,income,,")
+        let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,")
         let priced = Mediator(store: w.store, links: w.links, whitelist: whitelist, providers: w.providers,
                               tariff: FixedTariff(), now: { Self.now })
         let answered = await priced.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
@@ -240,10 +239,8 @@ import Testing
         for _ in 0..<5 { _ = await w.mediator.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01") }
         _ = await w.mediator.mediate(request(w.code("CITY01", "10000000002")), requester: "CITY01")
         let service = AccessLogService(store: w.store, links: w.links, now: { Self.now })
-        var query = LCAccessLogQuery()
-        query.linkCode = w.code("PORTAL", "10000000001")
-        query.pageSize = 2
-        var seen: [LCAccessLogEntry] = []
+        var query = AccessLogQuery(linkCode: w.code("PORTAL", "10000000001"), pageSize: 2)
+        var seen: [AccessLogEntry] = []
         repeat {
             let page = try await service.page(query, portal: "PORTAL").get()
             seen += page.entries

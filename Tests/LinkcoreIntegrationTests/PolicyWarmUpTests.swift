@@ -13,9 +13,9 @@ import Testing
         let out = dir.appendingPathComponent("faulty.so").path
         let gcc = ChildProcess(executable: "/usr/bin/gcc", arguments: ["-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"]
             + defines + [
-                "-I\(root)/Sources/CLinkcorePolicy/include", "-I\(root)/Sources/CLinkcoreProto/include",
-                "\(root)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(root)/Sources/CLinkcoreProto/policy.pb-c.c",
-                "\(root)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
+                "-I\(root)/Sources/CLinkcorePolicy/include", "-I\(root)/sdk/c/generated",
+                "\(root)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(root)/sdk/c/generated/linkcore/v1/policy.pb-c.c",
+                "\(root)/sdk/c/generated/linkcore/v1/common.pb-c.c", "-lprotobuf-c", "-o", out,
             ], environment: ProcessInfo.processInfo.environment, outputPath: dir.appendingPathComponent("gcc.log").path)
         try gcc.run()
         // Polled with Task.sleep: blocking a thread here would starve the cooperative pool (two

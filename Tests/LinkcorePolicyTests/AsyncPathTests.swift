@@ -1,9 +1,10 @@
 import LinkcorePolicy
+import LinkcorePolicyTables
 import LinkcoreWire
 import XCTest
 
 /// The async forms of the policy questions, as the daemon's tasks ask them: the task waits, not
-/// a thread; failures are the same typed errors as on the synchronous path.
+/// a thread; failures are typed errors.
 final class AsyncPathTests: XCTestCase {
     func q(_ bp: String) -> LCWhitelistQuery {
         whitelistQuery(bp, org("CITY01"), org("HEALTH01"), "X", at: 1)
@@ -45,13 +46,15 @@ final class AsyncPathTests: XCTestCase {
         XCTAssertEqual(next.failure, .saturated(module: "faulty"))
     }
 
-    func testShippedModulesAnswerTheSameOnBothPaths() async throws {
+    /// The module answers as its table does in process (the built-in path's engine).
+    func testShippedModulesAnswerAsTheirTablesDo() async throws {
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: try Modules.shipped(), deadline: .seconds(5))).value()
         let query = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
-        let sync: (LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> = host.decide
+        let table = try WhitelistTable(text: String(contentsOfFile: Modules.etc("whitelist.toml"), encoding: .utf8), file: "whitelist.toml")
         let viaTask = await host.decide(query)
-        XCTAssertEqual(try viaTask.value(), try sync(query).value())
+        XCTAssertEqual(try viaTask.value(), table.decide(query))
+        XCTAssertTrue(try viaTask.value().permitted)
         var fee = LCFeeQuery()
         fee.operation = .mediation
         fee.payer = org("BANK01", .private, .privateConnector)
@@ -63,20 +66,5 @@ final class AsyncPathTests: XCTestCase {
         route.kind = .moved
         let routed = await host.decide(route)
         XCTAssertFalse(try routed.value().revealKind)
-    }
-
-    /// An implementation with only the synchronous form gets the async one for free.
-    func testASynchronousDoubleServesAsyncCallers() async throws {
-        struct AllowAll: WhitelistPolicy {
-            func decide(_ query: LCWhitelistQuery) -> Result<LCWhitelistDecision, PolicyError> {
-                var d = LCWhitelistDecision()
-                d.permitted = true
-                d.ruleID = "double"
-                return .success(d)
-            }
-        }
-        let whitelist: any WhitelistPolicy = AllowAll()
-        let answer = await whitelist.decide(q("ANY"))
-        XCTAssertEqual(try answer.value().ruleID, "double")
     }
 }

@@ -152,25 +152,33 @@ final class HostTests: XCTestCase {
 
     // MARK: failing closed
 
-    func testErrorGarbageAndHangFailClosedWhileOtherCallsSucceed() throws {
+    func testErrorGarbageAndHangFailClosedWhileOtherCallsSucceed() async throws {
         let scratch = try Scratch()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
 
-        XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
-        XCTAssertEqual(host.decide(q("ERROR")).failure, .moduleFailed(module: "faulty", status: 3))
-        XCTAssertEqual(host.decide(q("GARBAGE")).failure, .garbage(module: "faulty", detail: "not a linkcore.v1.WhitelistDecision"))
-        XCTAssertEqual(host.decide(q("NOREASON")).failure, .garbage(module: "faulty", detail: "a refusal without a reason"))
-        XCTAssertEqual(host.decide(q("HUGE")).failure, .garbage(module: "faulty", detail: "decision of 1073741824 bytes"))
-        let hang = host.decide(q("HANG")).failure
+        let fine = try await host.decide(q("FINE")).value()
+        XCTAssertEqual(fine.ruleID, "faulty-ok")
+        let error = await host.decide(q("ERROR")).failure
+        XCTAssertEqual(error, .moduleFailed(module: "faulty", status: 3))
+        let garbage = await host.decide(q("GARBAGE")).failure
+        XCTAssertEqual(garbage, .garbage(module: "faulty", detail: "not a linkcore.v1.WhitelistDecision"))
+        let noReason = await host.decide(q("NOREASON")).failure
+        XCTAssertEqual(noReason, .garbage(module: "faulty", detail: "a refusal without a reason"))
+        let huge = await host.decide(q("HUGE")).failure
+        XCTAssertEqual(huge, .garbage(module: "faulty", detail: "decision of 1073741824 bytes"))
+        let hang = await host.decide(q("HANG")).failure
         XCTAssertEqual(hang, .deadlineExceeded(module: "faulty", deadlineMs: 1000))
         XCTAssertEqual(hang?.code, .policyFailure)
         XCTAssertEqual(hang?.wireError.code, .policyFailure)
 
         // One worker is stuck in the hung call (for 10 s); the other keeps answering. The
         // deadline is generous so that a loaded machine does not turn a fine call into an overrun.
-        for _ in 0..<20 { XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok") }
+        for _ in 0..<20 {
+            let again = try await host.decide(q("FINE")).value()
+            XCTAssertEqual(again.ruleID, "faulty-ok")
+        }
         let counters = try XCTUnwrap(host.current?.whitelist.first?.counters)
         XCTAssertEqual(counters.overruns, 1)
         XCTAssertEqual(counters.stuck, 1)
@@ -178,25 +186,29 @@ final class HostTests: XCTestCase {
         XCTAssertTrue(host.statusLine.contains("5 failures, 1 overruns"), host.statusLine)
     }
 
-    func testAModuleWithEveryWorkerStuckIsRefusedAtOnce() throws {
+    func testAModuleWithEveryWorkerStuckIsRefusedAtOnce() async throws {
         let scratch = try Scratch()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()
-        XCTAssertEqual(host.decide(q("HANG")).failure, .deadlineExceeded(module: "faulty", deadlineMs: 500))
-        XCTAssertEqual(host.decide(q("FINE")).failure, .saturated(module: "faulty"))
+        let hang = await host.decide(q("HANG")).failure
+        XCTAssertEqual(hang, .deadlineExceeded(module: "faulty", deadlineMs: 500))
+        let next = await host.decide(q("FINE")).failure
+        XCTAssertEqual(next, .saturated(module: "faulty"))
     }
 
-    func testNothingLoadedFailsClosed() {
+    func testNothingLoadedFailsClosed() async {
         let host = PolicyHost(logger: testLogger)
-        XCTAssertEqual(host.decide(query).failure, .notConfigured(.whitelist))
-        XCTAssertEqual(host.decide(LCFeeQuery()).failure, .notConfigured(.fees))
+        let whitelist = await host.decide(query).failure
+        XCTAssertEqual(whitelist, .notConfigured(.whitelist))
+        let fees = await host.decide(LCFeeQuery()).failure
+        XCTAssertEqual(fees, .notConfigured(.fees))
         XCTAssertEqual(host.statusLine, "no policy loaded")
     }
 
     // MARK: reload
 
-    func testAFailedReloadKeepsTheWholeOldSet() throws {
+    func testAFailedReloadKeepsTheWholeOldSet() async throws {
         let scratch = try Scratch()
         let host = PolicyHost(logger: testLogger)
         let good = try Modules.shipped()
@@ -214,57 +226,61 @@ final class HostTests: XCTestCase {
         XCTAssertEqual(host.lastError, error.description)
         XCTAssertTrue(host.statusLine.contains("last policy load FAILED"), host.statusLine)
         let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
-        XCTAssertEqual(try host.decide(permit).value().ruleID, "W-008")
+        let decision = try await host.decide(permit).value()
+        XCTAssertEqual(decision.ruleID, "W-008")
 
         XCTAssertEqual(try host.load(PolicySpec(modules: good, deadline: .seconds(5))).value().generation, 2)
         XCTAssertNil(host.lastError)
         XCTAssertEqual(host.load(PolicySpec(modules: good + [good[1]])).failure?.kind, .invalidSet)
     }
 
-    func testReloadUnderContinuousTrafficFailsNoRequest() throws {
+    func testReloadUnderContinuousTrafficFailsNoRequest() async throws {
         let host = PolicyHost(logger: testLogger)
         let spec = PolicySpec(modules: try Modules.shipped(), deadline: .seconds(5))
         _ = try host.load(spec).value()
         let permit = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: jst("2026-11-25"))
-        let failures = Atomic<Int>(0)
-        let answered = Atomic<Int>(0)
-        let done = Atomic<Bool>(false)
-        let group = DispatchGroup()
-        for _ in 0..<3 {
-            DispatchQueue.global().async(group: group) {
+        final class Tally: Sendable {
+            let failures = Atomic<Int>(0)
+            let answered = Atomic<Int>(0)
+            let done = Atomic<Bool>(false)
+        }
+        let tally = Tally()
+        let traffic = (0..<3).map { _ in
+            Task {
                 repeat {
-                    if case .success(let d) = host.decide(permit), d.ruleID == "W-008" {
-                        answered.add(1, ordering: .relaxed)
+                    if case .success(let d) = await host.decide(permit), d.ruleID == "W-008" {
+                        tally.answered.add(1, ordering: .relaxed)
                     } else {
-                        failures.add(1, ordering: .relaxed)
+                        tally.failures.add(1, ordering: .relaxed)
                     }
-                } while !done.load(ordering: .relaxed)
+                } while !tally.done.load(ordering: .relaxed)
             }
         }
         for _ in 0..<10 { _ = try host.load(spec).value() }
-        done.store(true, ordering: .relaxed)
-        group.wait()
-        XCTAssertEqual(failures.load(ordering: .relaxed), 0)
-        XCTAssertGreaterThan(answered.load(ordering: .relaxed), 0)
+        tally.done.store(true, ordering: .relaxed)
+        for task in traffic { await task.value }
+        XCTAssertEqual(tally.failures.load(ordering: .relaxed), 0)
+        XCTAssertGreaterThan(tally.answered.load(ordering: .relaxed), 0)
         XCTAssertEqual(host.current?.generation, 11)
     }
 
-    func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() throws {
+    func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() async throws {
         let scratch = try Scratch()
         let path = try buildFaulty(in: scratch)
         let host = PolicyHost(logger: testLogger)
         let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
-        func load(_ n: Int) throws {
+        func load(_ n: Int) async throws {
             let config = try scratch.write("faulty-\(n).conf", "shutdown-marker=\(marks[n - 1])\n")
             _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path, config: config)], deadline: .seconds(5))).value()
-            XCTAssertEqual(try host.decide(q("FINE")).value().ruleID, "faulty-ok")
+            let decision = try await host.decide(q("FINE")).value()
+            XCTAssertEqual(decision.ruleID, "faulty-ok")
         }
-        try load(1)
-        try load(2)
-        try load(3)
+        try await load(1)
+        try await load(2)
+        try await load(3)
         // The worker that ran the last call on a replaced set lets go of it just after answering.
         let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: marks[1]) && Date() < deadline { usleep(1000) }
+        while !FileManager.default.fileExists(atPath: marks[1]) && Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: marks[0]), "generation 1 was shut down")
         XCTAssertTrue(FileManager.default.fileExists(atPath: marks[1]), "generation 2 was shut down")
         XCTAssertFalse(FileManager.default.fileExists(atPath: marks[2]), "the set in force is not")

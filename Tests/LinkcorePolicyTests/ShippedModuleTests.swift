@@ -19,7 +19,10 @@ final class ShippedModuleTests: XCTestCase {
     let bank = org("BANK01", .private, .privateConnector)
     let now = jst("2026-11-25")
 
-    func allow(_ q: LCWhitelistQuery) throws -> LCWhitelistDecision { try host.decide(q).value() }
+    func allow(_ q: LCWhitelistQuery) throws -> LCWhitelistDecision {
+        let host = self.host!
+        return try answer { await host.decide(q) }.value()
+    }
 
     // MARK: whitelist
 
@@ -77,7 +80,8 @@ final class ShippedModuleTests: XCTestCase {
     }
 
     func testIncompleteQueryFailsClosed() throws {
-        let error = host.decide(whitelistQuery("", city, health, "X", at: now)).failure
+        let host = self.host!, query = whitelistQuery("", city, health, "X", at: now)
+        let error = answer { await host.decide(query) }.failure
         XCTAssertEqual(error, .moduleFailed(module: "whitelist", status: 1))
         XCTAssertEqual(error?.code, .policyFailure)
     }
@@ -90,7 +94,8 @@ final class ShippedModuleTests: XCTestCase {
         q.payer = payer
         q.atMs = at
         q.bpID = "BP-X"
-        return try host.decide(q).value()
+        let host = self.host!, query = q
+        return try answer { await host.decide(query) }.value()
     }
 
     func testPublicBodiesAreFree() throws {
@@ -130,7 +135,8 @@ final class ShippedModuleTests: XCTestCase {
         q.receiver = receiver
         q.kind = kind
         q.atMs = now
-        return try host.decide(q).value()
+        let host = self.host!, query = q
+        return try answer { await host.decide(query) }.value()
     }
 
     func testEventRouting() throws {

@@ -84,9 +84,9 @@ func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: 
     let out = "\(scratch.path)/\(name).so"
     try runCommand(
         ["gcc", "-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"] + defines + [
-            "-I\(repo)/Sources/CLinkcorePolicy/include", "-I\(repo)/Sources/CLinkcoreProto/include",
-            "\(repo)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(repo)/Sources/CLinkcoreProto/policy.pb-c.c",
-            "\(repo)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
+            "-I\(repo)/Sources/CLinkcorePolicy/include", "-I\(repo)/sdk/c/generated",
+            "\(repo)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(repo)/sdk/c/generated/linkcore/v1/policy.pb-c.c",
+            "\(repo)/sdk/c/generated/linkcore/v1/common.pb-c.c", "-lprotobuf-c", "-o", out,
         ])
     return out
 }
@@ -152,4 +152,19 @@ extension Result {
         if case .failure(let error) = self { return error }
         return nil
     }
+}
+
+/// The answer of an async policy call, for the table-driven tests that run on XCTest's main
+/// thread (never a thread of the cooperative pool, which the call's task runs on): the host has
+/// no synchronous path (issue 13), so the test waits here for its task.
+func answer<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = Mutex<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let value = await body()
+        box.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return box.withLock { $0! }
 }

@@ -5,7 +5,7 @@ import XCTest
 /// The example third-party module (examples/policy/ratelimit), built with the system C compiler
 /// through its Makefile, composed after the shipped whitelist table.
 final class ThirdPartyModuleTests: XCTestCase {
-    func testRateLimitComposesWithTheStatutoryTable() throws {
+    func testRateLimitComposesWithTheStatutoryTable() async throws {
         let scratch = try Scratch()
         try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         let config = try scratch.write("ratelimit.conf", "# test\nwindow_ms = 60000\nlimit = 3\nlimit.CITY02 = 1\n")
@@ -22,21 +22,28 @@ final class ThirdPartyModuleTests: XCTestCase {
 
         let at = jst("2026-11-25")
         let lawful = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY01"), org("HEALTH01"), "HEALTH-INSURANCE-ELIGIBILITY", at: at)
-        for _ in 0..<3 { XCTAssertEqual(try host.decide(lawful).value().ruleID, "W-008", "the table's row is named") }
-        let limited = try host.decide(lawful).value()
+        for _ in 0..<3 {
+            let permit = try await host.decide(lawful).value()
+            XCTAssertEqual(permit.ruleID, "W-008", "the table's row is named")
+        }
+        let limited = try await host.decide(lawful).value()
         XCTAssertFalse(limited.permitted)
         XCTAssertEqual(limited.reason, "ratelimit: rate limit: CITY01 reached 3 requests in 60000 ms")
 
         // The table refuses first: an unlawful request does not use up the allowance.
         let unlawful = whitelistQuery("BP-HEALTH-ELIGIBILITY", org("CITY02"), org("HEALTH01"), "LOCAL-TAX-INCOME", at: at)
-        XCTAssertTrue(try host.decide(unlawful).value().reason.hasPrefix("no rule"))
+        let refused = try await host.decide(unlawful).value()
+        XCTAssertTrue(refused.reason.hasPrefix("no rule"))
         var other = lawful
         other.requester = org("CITY02")
-        XCTAssertTrue(try host.decide(other).value().permitted, "CITY02's own limit of 1")
-        XCTAssertFalse(try host.decide(other).value().permitted)
+        let otherFirst = try await host.decide(other).value()
+        XCTAssertTrue(otherFirst.permitted, "CITY02's own limit of 1")
+        let otherSecond = try await host.decide(other).value()
+        XCTAssertFalse(otherSecond.permitted)
 
         clock.advance(60_000)
-        XCTAssertTrue(try host.decide(lawful).value().permitted, "a new window")
+        let renewed = try await host.decide(lawful).value()
+        XCTAssertTrue(renewed.permitted, "a new window")
     }
 
     func testRateLimitRefusesABadConfiguration() throws {

@@ -8,7 +8,7 @@ import XCTest
 final class WarmUpTests: XCTestCase {
     func q(_ bp: String) -> LCWhitelistQuery { whitelistQuery(bp, org("CITY01"), org("HEALTH01"), "X", at: 1) }
 
-    func testLoadWarmsEveryModuleBeforeTheSetIsInForce() throws {
+    func testLoadWarmsEveryModuleBeforeTheSetIsInForce() async throws {
         let scratch = try Scratch()
         let calls = "\(scratch.path)/calls.log"
         // The first call sleeps 3 s against a 1 s deadline: only the warm-up may pay for it.
@@ -24,22 +24,25 @@ final class WarmUpTests: XCTestCase {
         XCTAssertEqual(host.current?.modules.filter(\.isWarm).count, 3)
         XCTAssertTrue(host.statusLine.contains("0 overruns, 3 of 3 modules warmed"), host.statusLine)
         // The first real decision is not the module's first call: it is answered in time.
-        XCTAssertEqual(try host.decide(q("FIRST")).value().ruleID, "faulty-ok")
+        let first = try await host.decide(q("FIRST")).value()
+        XCTAssertEqual(first.ruleID, "faulty-ok")
         XCTAssertEqual(host.current?.whitelist.first?.counters.calls, 1)  // warm-ups are not counted as calls
     }
 
-    func testAnOverrunIsRetryableAndAFailureIsNot() throws {
+    func testAnOverrunIsRetryableAndAFailureIsNot() async throws {
         let scratch = try Scratch()
         let path = try buildFaulty(["-DHANG_MS=5000"], in: scratch)
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500))).value()
-        let overrun = try XCTUnwrap(host.decide(q("HANG")).failure)
+        let hung = await host.decide(q("HANG"))
+        let overrun = try XCTUnwrap(hung.failure)
         XCTAssertTrue(overrun.isTransient)
         XCTAssertEqual(overrun.wireError.code, .policyFailure)
         XCTAssertTrue(overrun.wireError.retryable)
         XCTAssertEqual(overrun.wireError.message, "policy module faulty overran its 500 ms deadline")
         XCTAssertEqual(overrun.module, "faulty")
-        let failed = try XCTUnwrap(host.decide(q("ERROR")).failure)
+        let error = await host.decide(q("ERROR"))
+        let failed = try XCTUnwrap(error.failure)
         XCTAssertFalse(failed.wireError.retryable)
         XCTAssertFalse(PolicyError.garbage(module: "m", detail: "d").wireError.retryable)
         XCTAssertFalse(PolicyError.saturated(module: "m").wireError.retryable)
