@@ -1,82 +1,97 @@
-// A throwaway PKI for the TLS tests, made with LinkcorePKI: a CA, a server certificate,
-// organisation certificates in every state the server must tell apart, a second CA, and a CRL.
+// The one PKI fixture of the tests: a real CA made with LinkcorePKI and the certificates, keys
+// and CRL a test asks for, as PEM files in a directory (TLS, transport, integration tests).
 
 import Foundation
 import LinkcorePKI
+import LinkcoreTLS
 
 /// PEM paths of a certificate (chain) and key.
-struct TestIdentity: Sendable {
-    var certificatePath: String
-    var keyPath: String
+public struct TestIdentity: Sendable {
+    public var certificatePath: String
+    public var keyPath: String
 }
 
-struct TestPKI: Sendable {
-    static let orgCode = "TEST01"
+/// A CA and what it issued, on disk under `directory`: `ca.pem`, `<name>.pem` / `<name>.key`,
+/// `crl.pem`. Every "now" comes from `now` (the system clock unless a test injects one).
+public struct TestPKI: Sendable {
+    public static let caName = "linkcore test CA"
 
-    var directory: String
-    var caPath: String
-    var crlPath: String
-    var server: TestIdentity
-    var org: TestIdentity
-    var orgSerialHex: String
-    var otherCAOrg: TestIdentity
-    var selfSigned: TestIdentity
-    var expired: TestIdentity
-    var notYetValid: TestIdentity
-    var revoked: TestIdentity
-    var noOrg: TestIdentity
-    var lowerCaseOrg: TestIdentity
-    var twoOrgs: TestIdentity
+    public let directory: URL
+    public let ca: CertificateAuthority
+    public var now: @Sendable () -> Date { ca.now }
 
-    /// Generated once per test process.
-    static let shared: Result<TestPKI, any Error> = Result { try TestPKI.make() }
-
-    static func make() throws -> TestPKI {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("linkcore-tls-tests-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let day: TimeInterval = 86_400
-        let now = Date()
-        let orgURI = "urn:linkcore:org:\(orgCode)"
-
-        let ca = try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 30)
-        let otherCA = try CertificateAuthority.create(commonName: "other CA", validDays: 30)
-        func client(_ issuer: CertificateAuthority, _ name: String, uris: [String] = [orgURI],
-                    from: TimeInterval = -60, to: TimeInterval = 20 * day) throws -> PEMCertificate {
-            try issuer.issueClient(commonName: name, sanURIs: uris,
-                                   notBefore: now.addingTimeInterval(from), notAfter: now.addingTimeInterval(to))
+    /// A CA valid for `caDays`, written to `ca.pem`; with `server`, also `server.pem`/`.key`
+    /// (localhost, 127.0.0.1) and an empty `crl.pem`, what a daemon under test is started with.
+    public init(directory: URL, caName: String = TestPKI.caName, caDays: Int = 60, server: Bool = true,
+                now: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        ca = try CertificateAuthority.create(commonName: caName, validDays: caDays, now: now)
+        try write("ca.pem", ca.certificate.certificatePEM)
+        if server {
+            try issueServer(name: "server")
+            try writeCRL(revoking: [])
         }
-        func save(_ certificate: PEMCertificate, _ name: String) throws -> TestIdentity {
-            let identity = TestIdentity(certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key")
-            try certificate.certificatePEM.write(toFile: identity.certificatePath, atomically: true, encoding: .utf8)
-            try certificate.privateKeyPEM.write(toFile: identity.keyPath, atomically: true, encoding: .utf8)
-            return identity
-        }
+    }
 
-        let revoked = try client(ca, "org revoked")
-        // A URI that is not an org URI sits beside it and is ignored.
-        let org = try client(ca, "org TEST01", uris: ["https://example.org/test01", orgURI])
-        let caPath = "\(directory)/ca.pem"
-        try ca.certificate.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
-        let crlPath = "\(directory)/crl.pem"
-        try ca.makeCRL(revokedSerials: [revoked.serialHex], nextUpdateDays: 7).write(toFile: crlPath, atomically: true, encoding: .utf8)
+    /// A fresh directory under the temporary directory (removed by the caller or never: a test
+    /// process's throwaway PKI is small).
+    public static func temporaryDirectory(_ prefix: String) -> URL {
+        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    }
 
-        return TestPKI(
-            directory: directory,
-            caPath: caPath,
-            crlPath: crlPath,
-            server: try save(ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20), "server"),
-            org: try save(org, "org"),
-            orgSerialHex: org.serialHex,
-            otherCAOrg: try save(client(otherCA, "org other CA"), "other-ca-org"),
-            // A self-signed certificate that is not the network CA.
-            selfSigned: try save(CertificateAuthority.create(commonName: "self signed", validDays: 20).certificate, "self-signed"),
-            expired: try save(client(ca, "org expired", from: -10 * day, to: -day), "expired"),
-            notYetValid: try save(client(ca, "org future", from: day, to: 10 * day), "not-yet-valid"),
-            revoked: try save(revoked, "revoked"),
-            noOrg: try save(client(ca, "no org", uris: ["https://example.org/x"]), "no-org"),
-            lowerCaseOrg: try save(client(ca, "lower-case org", uris: ["urn:linkcore:org:test01"]), "lower-case-org"),
-            twoOrgs: try save(client(ca, "two orgs", uris: [orgURI, "urn:linkcore:org:SECOND"]), "two-orgs")
-        )
+    public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    public var caPath: String { path("ca.pem") }
+    public var crlPath: String { path("crl.pem") }
+
+    public func write(_ name: String, _ text: String) throws {
+        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Writes `name`.pem and `name`.key.
+    @discardableResult
+    public func save(_ certificate: PEMCertificate, as name: String) throws -> TestIdentity {
+        let identity = TestIdentity(certificatePath: path("\(name).pem"), keyPath: path("\(name).key"))
+        try write("\(name).pem", certificate.certificatePEM)
+        try write("\(name).key", certificate.privateKeyPEM)
+        return identity
+    }
+
+    /// A server certificate for localhost / 127.0.0.1, saved as `name`.pem/.key.
+    @discardableResult
+    public func issueServer(name: String, validDays: Int = 30) throws -> PEMCertificate {
+        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: validDays)
+        try save(server, as: name)
+        return server
+    }
+
+    /// An organisation certificate for `code`, saved as `code`.pem/.key.
+    @discardableResult
+    public func issueOrg(_ code: String, validDays: Int = 30) throws -> PEMCertificate {
+        let cert = try ca.issueOrganisation(code: code, name: "Org \(code)", validDays: validDays)
+        try save(cert, as: code)
+        return cert
+    }
+
+    /// A client certificate with any SAN URIs, valid from `from` to `to` seconds around now (either
+    /// may be in the past or the future); not saved.
+    public func client(_ commonName: String, uris: [String], from: TimeInterval = -60, to: TimeInterval = 20 * 86_400) throws -> PEMCertificate {
+        let now = now()
+        return try ca.issueClient(commonName: commonName, sanURIs: uris,
+                                  notBefore: now.addingTimeInterval(from), notAfter: now.addingTimeInterval(to))
+    }
+
+    /// Writes `crl.pem` revoking `serials` (next update in a week).
+    public func writeCRL(revoking serials: [String]) throws {
+        try write("crl.pem", try ca.makeCRL(revokedSerials: serials, nextUpdateDays: 7))
+    }
+
+    /// A client TLS context presenting `name`.pem/.key (or no certificate when nil), trusting `ca.pem`.
+    public func clientTLS(_ name: String?) throws -> TLSContext {
+        try TLSContext.client(TLSConfiguration(
+            certificateChainPath: name.map { path("\($0).pem") },
+            privateKeyPath: name.map { path("\($0).key") },
+            trustRootsPath: path("ca.pem"),
+            serverName: "localhost"))
     }
 }
