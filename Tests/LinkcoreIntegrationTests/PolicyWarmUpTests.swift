@@ -19,7 +19,7 @@ import LinkcoreTestSupport
                 "\(root)/Sources/CLinkcoreProto/common.pb-c.c", "-lprotobuf-c", "-o", out,
             ], environment: ProcessInfo.processInfo.environment, outputPath: dir.appendingPathComponent("gcc.log").path)
         try gcc.run()
-        // Polled with Task.sleep: blocking a thread here would starve the cooperative pool (two
+        // Polled (ChildProcess.waitForExit): blocking a thread here would starve the cooperative pool (two
         // threads on a two-core machine) and with it every other test's waits.
         guard try await CProgram.waitForExit(gcc, timeout: .seconds(300)) == 0 else {
             throw TestFailure("gcc failed: \((try? String(contentsOfFile: gcc.outputPath, encoding: .utf8)) ?? "")")
