@@ -55,9 +55,7 @@ private final class NotifySocket: @unchecked Sendable {
     /// ``receive()`` on a dedicated thread: a blocking recv must not hold one of the few threads of
     /// Swift concurrency's cooperative pool (the watchdog loop being tested runs there).
     func receiveOffPool() async -> String? {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: self.receive()) }
-        }
+        (try? await offPool { self.receive() }) ?? nil
     }
 
     func setReceiveTimeout(milliseconds: Int) {
