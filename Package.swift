@@ -296,7 +296,14 @@ let package = Package(
         ),
         // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
         // child's environment only); checks with pkcs11-tool and the openssl CLI.
-        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
+        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
+        // What the test targets share (a regular target, only test targets depend on it): the PKI
+        // fixture, temporary directories, waiting for a condition, child processes.
+        .target(
+            name: "LinkcoreTestSupport",
+            dependencies: ["LinkcorePKI", "LinkcoreTLS"],
+            path: "Tests/LinkcoreTestSupport"
+        ),
         .testTarget(
             name: "LinkcoreWireTests",
             dependencies: ["LinkcoreWire", "CLinkcoreProto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
@@ -304,7 +311,7 @@ let package = Package(
         .testTarget(
             name: "LinkcoreTLSTests",
             dependencies: [
-                "LinkcoreTLS", "LinkcorePKI",
+                "LinkcoreTLS", "LinkcorePKI", "LinkcoreTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -314,7 +321,8 @@ let package = Package(
         .testTarget(
             name: "LinkcorePolicyTests",
             dependencies: [
-                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", .product(name: "Logging", package: "swift-log"),
+                "LinkcorePolicy", "LinkcorePolicyTables", "LinkcoreWire", "LinkcoreTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]
         ),
@@ -348,11 +356,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL"]),
+        .testTarget(name: "LinkcorePKITests", dependencies: ["LinkcorePKI", "COpenSSL", "LinkcoreTestSupport"]),
         .testTarget(
             name: "LinkcoreSystemdTests",
             dependencies: [
-                "LinkcoreSystemd", "LinkcoreLifecycle", .product(name: "Logging", package: "swift-log"),
+                "LinkcoreSystemd", "LinkcoreLifecycle", "LinkcoreTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
         ),
@@ -360,7 +368,7 @@ let package = Package(
             name: "LinkcoreIntegrationTests",
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
-                "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite",
+                "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

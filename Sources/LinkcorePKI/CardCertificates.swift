@@ -10,9 +10,9 @@ extension CertificateAuthority {
     /// digitalSignature, plus nonRepudiation for a signature certificate. No EKU: the card's
     /// certificates are not TLS certificates.
     public func issueForPublicKey(publicKeyDER: [UInt8], subject: [(String, String)], nonRepudiation: Bool,
-                                  notBefore: Date = .now, validDays: Int) throws -> PEMCertificate {
+                                  notBefore: Date? = nil, validDays: Int) throws -> PEMCertificate {
         for (field, value) in subject { try Self.checkText(value, what: "subject \(field)") }
-        let validity = try Self.validityWindow(notBefore: notBefore, validDays: validDays)
+        let validity = try Self.validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
         ERR_clear_error()
         let ca = try Certificate(pem: certificate.certificatePEM)
         let caKey = try PrivateKey(pem: certificate.privateKeyPEM)

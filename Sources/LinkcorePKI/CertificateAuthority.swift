@@ -6,14 +6,19 @@ import Foundation
 public struct CertificateAuthority: Sendable {
     public let certificate: PEMCertificate
 
+    /// The clock every default "now" reads (notBefore, a CRL's thisUpdate, revocation dates): the
+    /// system clock unless one is injected, so that tests can check validity periods exactly.
+    public let now: @Sendable () -> Date
+
     /// The longest validity accepted for any certificate (100 years).
     static let maximumDays = 36_500
 
     /// Creates a self-signed root: basicConstraints critical CA:TRUE, keyUsage critical
     /// keyCertSign+cRLSign, subjectKeyIdentifier.
-    public static func create(commonName: String, validDays: Int, notBefore: Date = .now) throws -> CertificateAuthority {
+    public static func create(commonName: String, validDays: Int, notBefore: Date? = nil,
+                              now: @escaping @Sendable () -> Date = { Date() }) throws -> CertificateAuthority {
         try checkText(commonName, what: "CA common name")
-        let validity = try validityWindow(notBefore: notBefore, validDays: validDays)
+        let validity = try validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
         ERR_clear_error()
         let key = try PrivateKey.generateP256()
         let cert = try CertificateBuilder.build(
@@ -28,17 +33,17 @@ public struct CertificateAuthority: Sendable {
             ],
             subjectAltNames: [],
             signingKey: key.pointer)
-        return try CertificateAuthority(loaded: cert, key: key)
+        return try CertificateAuthority(loaded: cert, key: key, now: now)
     }
 
     /// Loads an existing CA; checks that the key matches and that the certificate is a CA.
-    public init(certificatePEM: String, privateKeyPEM: String) throws {
+    public init(certificatePEM: String, privateKeyPEM: String, now: @escaping @Sendable () -> Date = { Date() }) throws {
         let cert = try Certificate(pem: certificatePEM)
         let key = try PrivateKey(pem: privateKeyPEM)
-        try self.init(loaded: cert, key: key)
+        try self.init(loaded: cert, key: key, now: now)
     }
 
-    private init(loaded cert: Certificate, key: PrivateKey) throws {
+    private init(loaded cert: Certificate, key: PrivateKey, now: @escaping @Sendable () -> Date) throws {
         ERR_clear_error()
         guard X509_check_private_key(cert.pointer, key.pointer) == 1 else {
             ERR_clear_error()
@@ -48,16 +53,17 @@ public struct CertificateAuthority: Sendable {
             throw PKIError.notACertificateAuthority(subject: (try? cert.subject()) ?? "?")
         }
         certificate = PEMCertificate(certificatePEM: try cert.pem(), privateKeyPEM: try key.pem(), serialHex: try cert.serialHex())
+        self.now = now
     }
 
     /// A TLS server certificate: CN, SAN DNS names and IP addresses, EKU serverAuth.
-    public func issueServer(commonName: String, dnsNames: [String], ipAddresses: [String], notBefore: Date = .now, validDays: Int) throws -> PEMCertificate {
+    public func issueServer(commonName: String, dnsNames: [String], ipAddresses: [String], notBefore: Date? = nil, validDays: Int) throws -> PEMCertificate {
         try Self.checkText(commonName, what: "server common name")
         if dnsNames.isEmpty && ipAddresses.isEmpty {
             throw PKIError.invalidArgument("a server certificate needs at least one DNS name or IP address")
         }
         for name in dnsNames { try Self.checkDNSName(name) }
-        let validity = try Self.validityWindow(notBefore: notBefore, validDays: validDays)
+        let validity = try Self.validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
         return try issueLeaf(
             subject: [("CN", commonName)],
             publicKey: nil,
@@ -68,10 +74,10 @@ public struct CertificateAuthority: Sendable {
 
     /// An organisation's client certificate: SAN URI `urn:linkcore:org:<code>`, CN = name, O = code,
     /// EKU clientAuth.
-    public func issueOrganisation(code: String, name: String, notBefore: Date = .now, validDays: Int) throws -> PEMCertificate {
+    public func issueOrganisation(code: String, name: String, notBefore: Date? = nil, validDays: Int) throws -> PEMCertificate {
         try OrgCode.validate(code)
         try Self.checkText(name, what: "organisation name")
-        let validity = try Self.validityWindow(notBefore: notBefore, validDays: validDays)
+        let validity = try Self.validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
         return try issueLeaf(
             subject: [("CN", name), ("O", code)],
             publicKey: nil,
@@ -101,7 +107,7 @@ public struct CertificateAuthority: Sendable {
     /// beyond its CN, extensions) is ignored: the certificate gets CN = the CSR's CN (or the code),
     /// O = orgCode, SAN URI `urn:linkcore:org:<orgCode>`, EKU clientAuth. Returns the certificate PEM.
     public func sign(csrPEM: String, orgCode: String, validDays: Int) throws -> String {
-        try sign(csrPEM: csrPEM, orgCode: orgCode, notBefore: .now, validDays: validDays).certificatePEM
+        try sign(csrPEM: csrPEM, orgCode: orgCode, notBefore: now(), validDays: validDays).certificatePEM
     }
 
     /// As `sign(csrPEM:orgCode:validDays:)`, also returning the serial (privateKeyPEM is empty: the
@@ -140,14 +146,14 @@ public struct CertificateAuthority: Sendable {
     /// A v2 CRL signed by the CA, with AKI and a CRL number; every entry is dated now.
     /// With no `crlNumber`, the current Unix time is used, which increases between calls.
     public func makeCRL(revokedSerials: [String], nextUpdateDays: Int) throws -> String {
-        let now = Date.now
+        let date = now()
         return try makeCRL(
-            revoked: revokedSerials.map { RevokedCertificate(serialHex: $0, revocationDate: now) },
-            nextUpdateDays: nextUpdateDays, crlNumber: nil, thisUpdate: now)
+            revoked: revokedSerials.map { RevokedCertificate(serialHex: $0, revocationDate: date) },
+            nextUpdateDays: nextUpdateDays, crlNumber: nil, thisUpdate: date)
     }
 
     /// The full form: per-entry revocation dates and an explicit CRL number.
-    public func makeCRL(revoked: [RevokedCertificate], nextUpdateDays: Int, crlNumber: UInt64?, thisUpdate: Date = .now) throws -> String {
+    public func makeCRL(revoked: [RevokedCertificate], nextUpdateDays: Int, crlNumber: UInt64?, thisUpdate: Date? = nil) throws -> String {
         guard (1...Self.maximumDays).contains(nextUpdateDays) else {
             throw PKIError.invalidArgument("nextUpdateDays must be between 1 and \(Self.maximumDays), not \(nextUpdateDays)")
         }
@@ -158,7 +164,7 @@ public struct CertificateAuthority: Sendable {
         defer { X509_CRL_free(crl) }
         try OpenSSL.check(X509_CRL_set_version(crl, Int(X509_CRL_VERSION_2)), "set the CRL version")
         try OpenSSL.check(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca.pointer)), "set the CRL issuer")
-        let last = OpenSSL.epoch(thisUpdate)
+        let last = OpenSSL.epoch(thisUpdate ?? now())
         try OpenSSL.check(lc_pki_crl_set_times(crl, last, last + Int64(nextUpdateDays) * 86_400), "set the CRL's update times")
         for entry in revoked {
             try OpenSSL.check(lc_pki_crl_add_revoked(crl, entry.serialHex, OpenSSL.epoch(entry.revocationDate)), "add serial \(entry.serialHex) to the CRL")

@@ -54,15 +54,18 @@ public struct DevPKIIndex: Codable, Sendable, Equatable {
 /// exclusive `flock` on `DIR/.lock`, so concurrent `linkctl` runs do not lose index updates.
 public struct DevPKIDirectory: Sendable {
     public let path: String
+    /// The clock for issuance, CRL and revocation dates: the system clock unless one is injected (tests).
+    public let now: @Sendable () -> Date
 
     public static let defaultCADays = 3650
     public static let defaultLeafDays = 825
     public static let defaultCRLDays = 30
 
-    public init(path: String) {
+    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }) {
         var trimmed = path
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         self.path = trimmed
+        self.now = now
     }
 
     public var caCertificatePath: String { path + "/ca.pem" }
@@ -101,7 +104,7 @@ public struct DevPKIDirectory: Sendable {
             if validDays > caValidDays {
                 throw PKIError.invalidArgument("the server certificate (\(validDays) days) cannot outlive the CA (\(caValidDays) days)")
             }
-            let ca = try CertificateAuthority.create(commonName: caCommonName, validDays: caValidDays)
+            let ca = try CertificateAuthority.create(commonName: caCommonName, validDays: caValidDays, now: now)
             // The server name goes into the SAN too: as an IP address if it is one, else as a DNS name.
             var dnsNames = serverDNSNames
             var ipAddresses = serverIPs
@@ -137,7 +140,7 @@ public struct DevPKIDirectory: Sendable {
         guard FileIO.exists(caCertificatePath), FileIO.exists(caKeyPath) else {
             throw PKIError.notInitialised(directory: path)
         }
-        return try CertificateAuthority(certificatePEM: try FileIO.read(caCertificatePath), privateKeyPEM: try FileIO.read(caKeyPath))
+        return try CertificateAuthority(certificatePEM: try FileIO.read(caCertificatePath), privateKeyPEM: try FileIO.read(caKeyPath), now: now)
     }
 
     public func readIndex() throws -> DevPKIIndex {
@@ -180,7 +183,7 @@ public struct DevPKIDirectory: Sendable {
             let ca = try loadCA()
             var index = try readIndex()
             try checkReplaceable(code: orgCode, index: index, force: force)
-            let issued = try ca.sign(csrPEM: csrPEM, orgCode: orgCode, notBefore: .now, validDays: validDays)
+            let issued = try ca.sign(csrPEM: csrPEM, orgCode: orgCode, notBefore: now(), validDays: validDays)
             let info = try CertificateInfo.parse(pem: issued.certificatePEM)
             try FileIO.makeDirectory(orgsPath)
             try FileIO.writeAtomically(issued.certificatePEM, to: organisationCertificatePath(orgCode), mode: 0o644)
@@ -206,7 +209,7 @@ public struct DevPKIDirectory: Sendable {
             }
             let serial = try CertificateInfo.parse(pem: try FileIO.read(organisationCertificatePath(code))).serialHex
             if index.isRevoked(serial: serial) { throw PKIError.alreadyRevoked(code: code, serialHex: serial) }
-            index.revoked.append(.init(serial: serial, code: code, revokedAt: .now))
+            index.revoked.append(.init(serial: serial, code: code, revokedAt: now()))
             try writeCRL(ca: ca, index: &index, crlDays: crlDays)
             return serial
         }
@@ -238,7 +241,7 @@ public struct DevPKIDirectory: Sendable {
         let certPath = organisationCertificatePath(code)
         guard !force, FileIO.exists(certPath) else { return }
         let current = try CertificateInfo.parse(pem: try FileIO.read(certPath))
-        if !index.isRevoked(serial: current.serialHex) && current.notAfter > .now {
+        if !index.isRevoked(serial: current.serialHex) && current.notAfter > now() {
             throw PKIError.organisationHasCertificate(code: code, serialHex: current.serialHex)
         }
     }

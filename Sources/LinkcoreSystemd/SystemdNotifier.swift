@@ -24,6 +24,9 @@ public struct SystemdNotifier: Sendable {
     /// `$WATCHDOG_USEC`, when `$WATCHDOG_PID` is unset or names this process (as `sd_watchdog_enabled`).
     private let watchdogMicroseconds: UInt64?
 
+    /// Where `MONOTONIC_USEC` comes from: `CLOCK_MONOTONIC` unless a test injects a fixed source.
+    private let monotonicClock: @Sendable () -> UInt64
+
     /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID` from the process environment.
     public init() {
         var environment: [String: String] = [:]
@@ -34,8 +37,11 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// Uses the given values of `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` (others are ignored);
-    /// `pid` is the process the watchdog variables must name.
-    public init(environment: [String: String], pid: pid_t = getpid()) {
+    /// `pid` is the process the watchdog variables must name; `monotonicClock` the source of
+    /// `MONOTONIC_USEC` (tests inject one, to check the exact value sent).
+    public init(environment: [String: String], pid: pid_t = getpid(),
+                monotonicClock: @escaping @Sendable () -> UInt64 = SystemdNotifier.monotonicMicroseconds) {
+        self.monotonicClock = monotonicClock
         let socket = environment["NOTIFY_SOCKET"] ?? ""
         self.socketPath = socket.isEmpty ? nil : socket
         // sd_watchdog_enabled(3): WATCHDOG_PID, when set, must be this process (a child that inherited
@@ -99,7 +105,7 @@ public struct SystemdNotifier: Sendable {
     /// A reload began (`RELOADING=1` with `MONOTONIC_USEC`, which systemd ≥ 253 requires for
     /// `Type=notify-reload`); send ``ready(status:)`` when it is done.
     public func reloading() {
-        notify(SystemdNotifier.format([("RELOADING", "1"), ("MONOTONIC_USEC", String(SystemdNotifier.monotonicMicroseconds()))]))
+        notify(SystemdNotifier.format([("RELOADING", "1"), ("MONOTONIC_USEC", String(monotonicClock()))]))
     }
 
     /// Shutdown began (`STOPPING=1` and a status line).

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreCardVerifier
+import LinkcorePKI
 import LinkcoreRegistry
 import Testing
 
@@ -60,7 +61,10 @@ struct CardLoginTests {
 
         let login = try bank.verify(challenge: challenge.bytes, signature: signature, certificatePEM: issued.userPEM)
         #expect(login.serialHex == issued.userSerial)
-        #expect(login.notAfter > Date().addingTimeInterval(1824 * 86_400))
+        // The user certificate's own end, five years (1826 days) after its start.
+        let info = try CertificateInfo.parse(pem: issued.userPEM)
+        #expect(login.notAfter == info.notAfter)
+        #expect(info.notAfter.timeIntervalSince(info.notBefore) == 1826 * 86_400)
         // The same answer again is a replay.
         #expect(throws: CardLoginError.unknownOrReplayedChallenge) {
             try bank.verify(challenge: challenge.bytes, signature: signature, certificatePEM: issued.userPEM)

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,16 +54,12 @@ final class AdapterProcess: @unchecked Sendable {
         // The log is appended to across restarts: wait for this run's line.
         let seen = apiLines.count
         try process.run()
-        for _ in 0..<500 {
+        apiPort = try await waitFor("adapter \(org) did not report its API port:\n\(log)") {
             let lines = apiLines
-            if lines.count > seen, let port = Int(lines[lines.count - 1].split(separator: ":").last ?? "") {
-                apiPort = port
-                return
-            }
+            if lines.count > seen, let port = Int(lines[lines.count - 1].split(separator: ":").last ?? "") { return port }
             guard process.isRunning else { throw TestFailure("adapter \(org) exited:\n\(log)") }
-            try await Task.sleep(for: .milliseconds(20))
+            return nil
         }
-        throw TestFailure("adapter \(org) did not report its API port:\n\(log)")
     }
 
     /// Starts the adapter again on the same configuration and files (after it exited or was killed).
@@ -73,12 +70,10 @@ final class AdapterProcess: @unchecked Sendable {
 
     /// Waits until GET /status says the adapter is connected to the core (at least `connects` times).
     func waitConnected(connects: Int = 1) async throws {
-        for _ in 0..<500 {
+        try await eventually("adapter \(org) did not connect to the core:\n\(log)") {
             let (_, status) = try await call("GET", "/status")
-            if status["core_connected"] as? Bool == true, (status["core_connects"] as? Int ?? 0) >= connects { return }
-            try await Task.sleep(for: .milliseconds(20))
+            return status["core_connected"] as? Bool == true && (status["core_connects"] as? Int ?? 0) >= connects
         }
-        throw TestFailure("adapter \(org) did not connect to the core:\n\(log)")
     }
 
     /// The local API's bearer token: the file the adapter created beside its database at first start.

@@ -3,6 +3,7 @@ import LinkcoreClient
 import LinkcoreRegistry
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 
 /// `linkcore-adapter run` as an organisation runs it: real linkcored, real linkcore-matcher,
 /// adapters with SQLite link tables, a dataset and a webhook backend, driven through the local API.
@@ -166,7 +167,7 @@ import Testing
 
         // The adapter itself crashes and restarts: its link table and events are on disk.
         city.process.signal(SIGKILL)
-        while city.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        _ = try await city.process.exitStatus()
         try await city.restart()
         let (_, kept) = try await city.call("GET", "/events?all=true")
         #expect((kept["events"] as? [Any])?.count == 2)
@@ -235,9 +236,9 @@ import Testing
         let log = temp.url.appendingPathComponent("out.log").path
         let process = AdapterProcess.makeProcess(configPath: path, logPath: log, directory: temp.url)
         try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let status = try await process.exitStatus()
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(process.terminationStatus == 78, "\(output)")
+        #expect(status == 78, "\(output)")
         #expect(output.contains("adapter.toml:8: [core] reconect_max_ms: unknown key (did you mean \"reconnect_max_ms\"?)"), "\(output)")
     }
 
@@ -252,12 +253,11 @@ import Testing
     }
 
     func waitForEvents(_ adapter: AdapterProcess, count: Int) async throws -> [[String: Any]] {
-        for _ in 0..<500 {
+        try await waitFor("adapter \(adapter.org) received fewer than \(count) events:\n\(adapter.log)") {
             let (_, body) = try await adapter.call("GET", "/events")
-            if let events = body["events"] as? [[String: Any]], events.count >= count { return events }
-            try await Task.sleep(for: .milliseconds(20))
+            guard let events = body["events"] as? [[String: Any]], events.count >= count else { return nil }
+            return events
         }
-        throw TestFailure("adapter \(adapter.org) received fewer than \(count) events:\n\(adapter.log)")
     }
 
     @discardableResult

@@ -3,6 +3,7 @@ import LinkcoreAudit
 import LinkcoreSQLite
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 
 /// The access log written by real mediations through a real daemon, checkpoints signed by the
 /// daemon itself, tampering done on the database file, verification by the real `linkctl`.
@@ -16,10 +17,8 @@ import Testing
         #expect(outcomes.filter { $0.answer != nil }.count == 30)
         let db = try SQLiteDatabase(path: net.dir.appendingPathComponent("state/linkcore.sqlite").path)
         // The daemon signs a checkpoint of the head within its interval.
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try db.query("SELECT count(*) FROM audit_checkpoints WHERE position = 30").first?.int(0) != 1 {
-            guard ContinuousClock.now < deadline else { throw TestFailure("no checkpoint signed at position 30") }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("no checkpoint signed at position 30") {
+            try db.query("SELECT count(*) FROM audit_checkpoints WHERE position = 30").first?.int(0) == 1
         }
         return (net, db)
     }
@@ -114,21 +113,18 @@ import Testing
     /// Waits until the running daemon has recorded its signed head at position 30 in the witness.
     func waitForWitness(_ net: MediationNetwork, position: Int) async throws {
         let path = net.dir.appendingPathComponent("state/audit-witness").path
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !((try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("linkcore-audit-witness/v1 \(position) ") ?? false) {
-            guard ContinuousClock.now < deadline else { throw TestFailure("no witness at \(position): \((try? String(contentsOfFile: path, encoding: .utf8)) ?? "none")") }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("no witness at \(position): \((try? String(contentsOfFile: path, encoding: .utf8)) ?? "none")") {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("linkcore-audit-witness/v1 \(position) ") ?? false
         }
     }
 
     /// Waits until the daemon reports a refusal to sign on every channel an operator looks at.
     func waitForRefusal(_ net: MediationNetwork, containing reason: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while true {
+        var problem = ""
+        try await eventually("no refusal (\(reason)): \(problem)\n\(net.daemon.log)") {
             let status = try await net.daemon.status()
-            if status.auditSignRefusals > 0 && status.auditProblem.contains(reason) { break }
-            guard ContinuousClock.now < deadline else { throw TestFailure("no refusal (\(reason)): \(status.auditProblem)\n\(net.daemon.log)") }
-            try await Task.sleep(for: .milliseconds(50))
+            problem = status.auditProblem
+            return status.auditSignRefusals > 0 && status.auditProblem.contains(reason)
         }
         let (_, shown) = try await net.daemon.linkctl(["status"])
         #expect(shown.contains("NOT SIGNED") && shown.contains(reason), "\(shown)")
@@ -156,11 +152,7 @@ import Testing
         let residents = (10...14).map { "400000000\($0)" }
         _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 5)
         let refusals = try await net.daemon.status().auditSignRefusals
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await net.daemon.status().auditSignRefusals <= refusals + 1 {
-            guard ContinuousClock.now < deadline else { throw TestFailure("the daemon stopped checking") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await eventually("the daemon stopped checking") { try await net.daemon.status().auditSignRefusals > refusals + 1 }
         #expect(try db.query("SELECT count(*) FROM audit_checkpoints WHERE position >= 20").first?.int(0) == 0)
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 1 && output.contains("altered") && output.contains("witness"), "\(output)")
@@ -207,12 +199,11 @@ import Testing
         guard case let .reloadResponse(pinned)? = try await net.daemon.admin(.reload(LCReloadRequest())), pinned.ok else {
             throw TestFailure("reload with both keys pinned failed")
         }
-        let deadline = ContinuousClock.now + .seconds(15)
-        while true {
+        var problem = ""
+        try await eventually("not signed again: \(problem)") {
             let status = try await net.daemon.status()
-            if status.auditSignedPosition == 35 && status.auditProblem.isEmpty { break }
-            guard ContinuousClock.now < deadline else { throw TestFailure("not signed again: \(status.auditProblem)") }
-            try await Task.sleep(for: .milliseconds(50))
+            problem = status.auditProblem
+            return status.auditSignedPosition == 35 && status.auditProblem.isEmpty
         }
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 0 && output.contains("intact: 35 entries"), "\(output)")

@@ -3,6 +3,7 @@ import LinkcoreClient
 import LinkcorePKI
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -136,8 +137,12 @@ import Glibc
         let silent = try await daemon.connect(as: "CITY01")
         try await silent.closeFuture.get()
         #expect((await silent.closeReason() as? WireError)?.code == .idleTimeout)
-        // ...while the C provider, silent but for its keepalive pings, is still on its first connection.
-        try await Task.sleep(for: .seconds(1))
+        // ...while the C provider, silent but for its keepalive pings, is still on its first
+        // connection. A second silent peer, closed one more idle timeout later by the core's own
+        // timer (not a sleep of the test's), gives the provider that much longer to be dropped.
+        let silentAgain = try await daemon.connect(as: "CITY01")
+        try await silentAgain.closeFuture.get()
+        #expect((await silentAgain.closeReason() as? WireError)?.code == .idleTimeout)
         #expect(provider.process.isRunning)
         let output = provider.output
         #expect(output.components(separatedBy: "connected as").count == 2, "\(output)")
@@ -186,10 +191,9 @@ import Glibc
         await matcher.close()
         let event = try await provider.waitForLine { $0.hasPrefix("change-event ") }
         #expect(event.hasSuffix(" \(pushedCode) kind=\(LCChangeKind.moved.rawValue)"), "\(event)")
-        var delivered: UInt64 = 0
-        for _ in 0..<250 where delivered == 0 {
-            delivered = UInt64(try await daemon.status().eventsDelivered)
-            if delivered == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let delivered = try await waitFor("the core did not record the C provider's ChangeEventAck") {
+            let delivered = UInt64(try await daemon.status().eventsDelivered)
+            return delivered == 0 ? nil : delivered
         }
         #expect(delivered == 1, "the core did not record the C provider's ChangeEventAck")
 
@@ -265,9 +269,9 @@ import Glibc
             "--bp", "BP-TAX", "--provider", "TAX01", "--info", "income", "--codes", codesFile, "--count", "40", "--concurrency", "8",
         ], environment: ProcessInfo.processInfo.environment, outputPath: out, serviceDirectory: daemon.temp.url.path)
         try swiftAsker.run()
-        while swiftAsker.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let askerStatus = try await swiftAsker.exitStatus()
         let asked = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        #expect(swiftAsker.terminationStatus == 0, "\(asked)")
+        #expect(askerStatus == 0, "\(asked)")
         let answers = asked.split(separator: "\n").filter { !$0.contains("\"summary\"") }
         #expect(answers.count == 40 && answers.allSatisfy { $0.contains("income band 3") }, "\(asked)")
     }
@@ -365,29 +369,23 @@ struct CProgram: Sendable {
 
     /// Waits until a line of output satisfies `match`; returns it.
     @discardableResult
-    func waitForLine(timeout: Duration = .seconds(20), _ match: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+    func waitForLine(timeout: Duration = defaultWaitTimeout, _ match: (String) -> Bool) async throws -> String {
+        try await waitFor(timeout: timeout, "no such line from \(process.executable):\n\(output)") {
             let text = output
             if let line = text.split(separator: "\n").map(String.init).first(where: match) { return line }
             guard process.isRunning else { throw TestFailure("\(process.executable) exited (\(process.terminationStatus)):\n\(text)") }
-            try await Task.sleep(for: .milliseconds(20))
+            return nil
         }
-        throw TestFailure("no such line from \(process.executable) within \(timeout):\n\(output)")
     }
 
-    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    func waitForExit(timeout: Duration = defaultWaitTimeout) async throws -> Int32 {
         try await Self.waitForExit(process, timeout: timeout)
     }
 
     static func waitForExit(_ process: ChildProcess, timeout: Duration) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.signal(SIGKILL)
-                throw TestFailure("\(process.executable) did not exit within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard await process.waitForExit(timeout: timeout) else {
+            process.signal(SIGKILL)
+            throw TestFailure("\(process.executable) did not exit within \(timeout)")
         }
         return process.terminationStatus
     }

@@ -4,6 +4,7 @@ import LinkcoreRegistry
 import LinkcoreWire
 import Synchronization
 import Testing
+import LinkcoreTestSupport
 
 /// Change events end to end with real processes: linkcored, linkcore-matcher serving a real
 /// registry and forwarding its change log, `linkcore-matcher registry change` as a clerk runs
@@ -42,21 +43,17 @@ import Testing
         var received: [LCChangeEvent] { events.withLock { $0 } }
 
         func wait(count: Int, _ what: String) async throws -> [LCChangeEvent] {
-            for _ in 0..<750 {
+            try await waitFor("\(what): \(received.count) change events, expected \(count)") {
                 let now = received
-                if now.count >= count { return now }
-                try await Task.sleep(for: .milliseconds(20))
+                return now.count >= count ? now : nil
             }
-            throw TestFailure("\(what): \(received.count) change events, expected \(count)")
         }
 
         func waitRefused() async throws -> [String] {
-            for _ in 0..<750 {
+            try await waitFor("no change event was pushed") {
                 let now = refused.withLock { $0 }
-                if !now.isEmpty { return now }
-                try await Task.sleep(for: .milliseconds(20))
+                return now.isEmpty ? nil : now
             }
-            throw TestFailure("no change event was pushed")
         }
     }
 
@@ -102,8 +99,7 @@ import Testing
                                        arguments: ["registry", "change", "--db", registryPath, "--resident", resident.residentCode] + arguments,
                                        environment: ProcessInfo.processInfo.environment, outputPath: log)
             try command.run()
-            while command.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-            guard command.terminationStatus == 0 else {
+            guard try await command.exitStatus() == 0 else {
                 throw TestFailure("registry change failed: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             }
         }
@@ -111,11 +107,7 @@ import Testing
         /// Waits until the matcher's cursor shows the core acknowledged `sequence`.
         func waitReported(_ sequence: Int64) async throws {
             let store = try RegistryStore(path: registryPath)
-            for _ in 0..<750 {
-                if try store.reportingCursor().sequence >= sequence { return }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            throw TestFailure("the matcher did not report change \(sequence)")
+            try await eventually("the matcher did not report change \(sequence)") { try store.reportingCursor().sequence >= sequence }
         }
     }
 
@@ -137,12 +129,18 @@ import Testing
     }
 
     func waitStatus(_ daemon: DaemonProcess, _ done: (LCStatus) -> Bool) async throws -> LCStatus {
-        for _ in 0..<500 {
-            let status = try await daemon.status()
-            if done(status) { return status }
-            try await Task.sleep(for: .milliseconds(20))
+        // On a time-out the last status is returned: the caller's expectations say what is wrong.
+        var last: LCStatus?
+        do {
+            return try await waitFor("") {
+                let status = try await daemon.status()
+                last = status
+                return done(status) ? status : nil
+            }
+        } catch let timeout as TestFailure {
+            guard let last else { throw timeout }
+            return last
         }
-        return try await daemon.status()
     }
 
     @Test func aChangeReachesEveryLinkedOrganisationUnderItsOwnCode() async throws {
@@ -229,14 +227,11 @@ import Testing
         try await network.waitReported(2)
         let puller = try await network.connect("CITY01", inbox: nil)
         // Not before its release time (within the delivery window): poll until it is released.
-        var fetched = LCFetchEventsResponse()
-        for _ in 0..<750 {
+        let fetched = try await waitFor("the event was never released") { () async throws -> LCFetchEventsResponse? in
             guard case let .fetchEventsResponse(response)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })) else {
-                Issue.record("no FetchEventsResponse"); return
+                throw TestFailure("no FetchEventsResponse")
             }
-            fetched = response
-            if !fetched.events.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(20))
+            return response.events.isEmpty ? nil : response
         }
         guard case let .fetchEventsResponse(refetched)? = try await puller.request(.fetchEvents(.with { $0.max = 10 })) else {
             Issue.record("no FetchEventsResponse"); return

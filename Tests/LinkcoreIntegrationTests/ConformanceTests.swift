@@ -2,6 +2,7 @@ import Foundation
 import LinkcorePKI
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 
 /// docs/protocol.md, case by case, against a real linkcored over raw frames (`RawPeer`: TLS and
 /// hand-built envelopes, nothing from LinkcoreClient). Each test is named after the section and
@@ -301,12 +302,7 @@ import Testing
         try await net.startProvider("TAX01", options: ["--delay-ms", "2000"])
         let asking = Task { try await net.ask(as: "CITY01", provider: "TAX01", residents: [Self.resident], deadlineMs: 20_000) }
         // Once the mediation is in flight (B holds it), stop the core.
-        var held = false
-        for _ in 0..<500 where !held {
-            held = try await net.daemon.status().inFlight >= 1
-            if !held { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        #expect(held)
+        try await eventually(poll: .milliseconds(10), "the mediation never was in flight") { try await net.daemon.status().inFlight >= 1 }
         net.daemon.signal(SIGTERM)
         let outcome = try await asking.value.first
         #expect(outcome?.answer == MediationNetwork.answer(for: Self.resident), "\(String(describing: outcome))")

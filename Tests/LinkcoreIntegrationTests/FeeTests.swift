@@ -4,6 +4,7 @@ import LinkcoreSQLite
 import LinkcoreWire
 import Synchronization
 import Testing
+import LinkcoreTestSupport
 
 /// Beneficiary pays (受益者負担) with the shipped whitelist and fees modules and real processes:
 /// a private connector is charged for its links, answered mediations and delivered events, in
@@ -68,10 +69,8 @@ import Testing
             $0.occurredAtMs = Int64(Date().timeIntervalSince1970 * 1000)
         }))
         let ledger = try SQLiteDatabase(path: net.dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try ledger.query("SELECT count(*) FROM fee_ledger WHERE operation = 'event_delivery'").first?.int(0) != 1 {
-            guard ContinuousClock.now < deadline else { throw TestFailure("the delivered event was not charged") }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the delivered event was not charged") {
+            try ledger.query("SELECT count(*) FROM fee_ledger WHERE operation = 'event_delivery'").first?.int(0) == 1
         }
         #expect(events.withLock { $0 } == 1)
 

@@ -4,6 +4,7 @@ import LinkcoreRegistry
 import LinkcoreWire
 import Synchronization
 import Testing
+import LinkcoreTestSupport
 
 /// Link issuance end to end with real processes: linkcored, linkcore-matcher serving a real
 /// registry, organisations connecting to both over mutual TLS.
@@ -19,11 +20,9 @@ import Testing
             }
         }
         func wait(for matchingNumber: String) async throws -> LCLinkIssued {
-            for _ in 0..<500 {
-                if let hit = received.withLock({ $0.first { $0.matchingNumber == matchingNumber } }) { return hit }
-                try await Task.sleep(for: .milliseconds(20))
+            try await waitFor("no LinkIssued for \(matchingNumber)") {
+                received.withLock { $0.first { $0.matchingNumber == matchingNumber } }
             }
-            throw TestFailure("no LinkIssued for \(matchingNumber)")
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreClient
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 
 /// Issue 12, finding 12: the organisation claimed in Hello was logged and echoed at any length
 /// before admission: a megabyte of log per connection, and a forged log line through an
@@ -23,11 +24,7 @@ import Testing
             #expect(error.message.utf8.count < 300 && !error.message.contains("\n"), "\(error.message.prefix(400))")
             #expect(error.message.contains("TAX01\\n"), "\(error.message.prefix(400))")
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !daemon.log.contains("claims another organisation") {
-            guard ContinuousClock.now < deadline else { throw TestFailure("the refusal was not logged") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await eventually("the refusal was not logged") { daemon.log.contains("claims another organisation") }
         let log = daemon.log
         #expect(log.utf8.count - before < 4096, "the refusal added \(log.utf8.count - before) bytes of log")
         #expect(!log.split(separator: "\n").contains { $0.hasPrefix("FORGED") }, "a forged line reached the log")
@@ -35,10 +32,7 @@ import Testing
         // After admission too: the software name a peer announces is escaped in "session started".
         let admitted = try await daemon.connect(as: "CITY01", hello: LinkcoreConnection.defaultHello(software: "evil\nFORGED line"))
         await admitted.close()
-        while !daemon.log.contains("session started") {
-            guard ContinuousClock.now < deadline else { throw TestFailure("no session started line") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await eventually("no session started line") { daemon.log.contains("session started") }
         #expect(daemon.log.contains("evil\\nFORGED line"))
         #expect(!daemon.log.split(separator: "\n").contains { $0.hasPrefix("FORGED") })
     }

@@ -3,6 +3,7 @@ import LinkcoreClient
 import LinkcoreRegistry
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ import Glibc
         let readyIndex = try #require(all.firstIndex { $0.contains("READY=1") })
         #expect(all[..<readyIndex].contains { $0.contains("waiting for the core") })
         #expect(all.filter { $0.contains("READY=1") }.count == 1)
-        try await matcher.notify.wait(for: "WATCHDOG=1", after: readyIndex, timeout: .seconds(5))
+        try await matcher.notify.wait(for: "WATCHDOG=1", after: readyIndex)
 
         // Figures: one match served (its link issued by the core), one refused as no unique match.
         let city = try await matcher.connect(as: "CITY01")
@@ -58,7 +59,7 @@ import Glibc
 
         // SIGHUP is not a reload and must not kill it (HUP's default action would).
         matcher.signal(SIGHUP)
-        for _ in 0..<250 where !matcher.log.contains("SIGHUP ignored") { try await Task.sleep(for: .milliseconds(20)) }
+        try await eventually("no \"SIGHUP ignored\":\n\(matcher.log)") { matcher.log.contains("SIGHUP ignored") }
         #expect(matcher.log.contains("SIGHUP ignored"), "\(matcher.log)")
         #expect(matcher.process.isRunning)
 
@@ -136,15 +137,9 @@ import Glibc
 extension NotifySocket {
     /// Waits for a STATUS= line containing `text`; returns that datagram.
     @discardableResult
-    func waitForStatus(containing text: String, timeout: Duration = .seconds(20)) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while true {  // one more look after the deadline, as in `wait(for:)`
-            if let hit = messages.first(where: { $0.split(separator: "\n").contains { $0.hasPrefix("STATUS=") && $0.contains(text) } }) {
-                return hit
-            }
-            guard ContinuousClock.now < deadline else { break }
-            try await Task.sleep(for: .milliseconds(20))
+    func waitForStatus(containing text: String, timeout: Duration = defaultWaitTimeout) async throws -> String {
+        try await waitFor(timeout: timeout, "no STATUS= containing \"\(text)\"; got: \(messages)") {
+            messages.first { $0.split(separator: "\n").contains { $0.hasPrefix("STATUS=") && $0.contains(text) } }
         }
-        throw TestFailure("no STATUS= containing \"\(text)\" within \(timeout); got: \(messages)")
     }
 }

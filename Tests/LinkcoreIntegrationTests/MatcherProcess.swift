@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreClient
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,16 +66,14 @@ final class MatcherProcess: @unchecked Sendable {
 
     /// The port from the "listening on" line, which the matcher logs as soon as it has bound.
     func waitForPort() async throws {
-        for _ in 0..<500 {
+        port = try await waitFor("linkcore-matcher did not report its port:\n\(log)") {
             if let line = log.split(separator: "\n").first(where: { $0.contains("linkcore-matcher listening on") }),
                let port = line.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) {
-                self.port = port
-                return
+                return port
             }
             guard process.isRunning else { throw TestFailure("linkcore-matcher exited:\n\(log)") }
-            try await Task.sleep(for: .milliseconds(20))
+            return nil
         }
-        throw TestFailure("linkcore-matcher did not report its port:\n\(log)")
     }
 
     func connect(as org: String) async throws -> LinkcoreConnection {
@@ -83,13 +82,8 @@ final class MatcherProcess: @unchecked Sendable {
 
     func signal(_ number: Int32) { process.signal(number) }
 
-    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("linkcore-matcher did not exit within \(timeout)\nlog:\n\(log)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationStatus
+    func waitForExit(timeout: Duration = defaultWaitTimeout) async throws -> Int32 {
+        try await process.exitStatus(timeout: timeout, detail: "log:\n\(log)")
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreClient
 import LinkcoreSQLite
 import LinkcoreWire
+import LinkcoreTestSupport
 
 /// A real core with organisations, links issued for a few residents, and real
 /// `linkcore-adapter` processes: `provide` for providers, `ask` for requesters.
@@ -82,12 +83,12 @@ final class MediationNetwork: @unchecked Sendable {
                                    environment: ProcessInfo.processInfo.environment, outputPath: log, serviceDirectory: dir.path)
         try process.run()
         providers.append(process)
-        for _ in 0..<500 {
-            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") { return process }
+        try await eventually(poll: .milliseconds(10), "provider \(org) did not connect") {
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") { return true }
             guard process.isRunning else { throw TestFailure("provider \(org) exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
-            try await Task.sleep(for: .milliseconds(10))
+            return false
         }
-        throw TestFailure("provider \(org) did not connect")
+        return process
     }
 
     struct Outcome: Decodable {
@@ -114,9 +115,9 @@ final class MediationNetwork: @unchecked Sendable {
             "--count", "\(count)", "--concurrency", "\(concurrency)", "--deadline-ms", "\(deadlineMs)",
         ], environment: ProcessInfo.processInfo.environment, outputPath: out, serviceDirectory: dir.path)
         try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let status = try await process.exitStatus(timeout: .seconds(300))
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else { throw TestFailure("ask failed (\(process.terminationStatus)):\n\(text)") }
+        guard status == 0 else { throw TestFailure("ask failed (\(status)):\n\(text)") }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try text.split(separator: "\n").filter { !$0.contains("\"summary\"") }
@@ -138,11 +139,9 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// Waits until the core lists exactly `count` connections of `org` (after a provider left or came).
     func waitForPeers(_ org: String, count: Int) async throws {
-        for _ in 0..<500 {
-            if try await daemon.status().peers.filter({ $0.orgCode == org }).count == count { return }
-            try await Task.sleep(for: .milliseconds(10))
+        try await eventually(poll: .milliseconds(10), "\(org) does not have \(count) connections") {
+            try await daemon.status().peers.filter({ $0.orgCode == org }).count == count
         }
-        throw TestFailure("\(org) does not have \(count) connections")
     }
 
     func stop() {

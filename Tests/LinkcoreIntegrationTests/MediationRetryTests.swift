@@ -3,6 +3,7 @@ import LinkcoreClient
 import LinkcoreSQLite
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,14 +44,15 @@ import Glibc
     /// Sends a mediation as a careful client does: a retryable refusal is sent again, with the
     /// same key, a few times.
     static func mediate(_ connection: LinkcoreConnection, _ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {
-        for attempt in 1... {
+        var refusal: WireError?
+        return try await waitFor(poll: .milliseconds(100), "still refused: \(String(describing: refusal))") { () async throws -> LCEnvelope.OneOf_Body?? in
             do {
-                return try await connection.request(body)
-            } catch let error as WireError where error.retryable && attempt < 5 {
-                try await Task.sleep(for: .milliseconds(100 * attempt))
+                return .some(try await connection.request(body))
+            } catch let error as WireError where error.retryable {
+                refusal = error
+                return nil
             }
         }
-        return nil
     }
 
     static func ledger(_ net: MediationNetwork) throws -> [(reference: String, amount: Int64)] {

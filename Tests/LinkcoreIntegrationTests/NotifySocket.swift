@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,28 +52,16 @@ final class NotifySocket: @unchecked Sendable {
 
     /// Waits until a datagram containing `line` (e.g. "READY=1") arrives; returns that datagram.
     @discardableResult
-    func wait(for line: String, after index: Int = 0, timeout: Duration = .seconds(60)) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        // Looks once more after the deadline: a test process whose threads were all busy (other
-        // tests generating keys or compiling on a loaded machine) may wake only after it.
-        while true {
+    func wait(for line: String, after index: Int = 0, timeout: Duration = defaultWaitTimeout) async throws -> String {
+        try await waitFor(timeout: timeout, "no \(line) on NOTIFY_SOCKET; got: \(messages)") {
             let all = messages
-            if all.count > index, let hit = all[index...].first(where: { $0.split(separator: "\n").contains(Substring(line)) }) {
-                return hit
-            }
-            guard ContinuousClock.now < deadline else { break }
-            try await Task.sleep(for: .milliseconds(20))
+            guard all.count > index else { return nil }
+            return all[index...].first { $0.split(separator: "\n").contains(Substring(line)) }
         }
-        throw TestFailure("no \(line) on NOTIFY_SOCKET within \(timeout); got: \(messages)")
     }
 
     deinit {
         // The reader thread closes the socket when it sees the cancellation (within 200 ms).
         thread?.cancel()
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,9 +41,8 @@ import Glibc
         try daemon.process.run()
         #expect(try await daemon.waitForExit() == 78)
         // The datagram was sent before the exit; the reader may still be picking it up.
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !daemon.notify.messages.contains(where: { $0.hasPrefix("STATUS=") }), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try await eventually("no STATUS= on NOTIFY_SOCKET: \(daemon.notify.messages)") {
+            daemon.notify.messages.contains { $0.hasPrefix("STATUS=") }
         }
         let status = daemon.notify.messages.first { $0.hasPrefix("STATUS=") } ?? ""
         #expect(status.hasPrefix("STATUS=cannot start: "), "\(daemon.notify.messages)")

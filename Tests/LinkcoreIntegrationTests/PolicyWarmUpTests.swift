@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreClient
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 
 /// Issue 11, item 7: a policy module cold after a restart overran its deadline on the first real
 /// decision, the reply said `retryable: false` and the daemon logged nothing. Now every module
@@ -18,7 +19,7 @@ import Testing
                 "\(root)/sdk/c/generated/linkcore/v1/common.pb-c.c", "-lprotobuf-c", "-o", out,
             ], environment: ProcessInfo.processInfo.environment, outputPath: dir.appendingPathComponent("gcc.log").path)
         try gcc.run()
-        // Polled with Task.sleep: blocking a thread here would starve the cooperative pool (two
+        // Polled (ChildProcess.waitForExit): blocking a thread here would starve the cooperative pool (two
         // threads on a two-core machine) and with it every other test's waits.
         guard try await CProgram.waitForExit(gcc, timeout: .seconds(300)) == 0 else {
             throw TestFailure("gcc failed: \((try? String(contentsOfFile: gcc.outputPath, encoding: .utf8)) ?? "")")
@@ -108,10 +109,8 @@ import Testing
         #expect(failed?.code == .policyFailure)
         #expect(failed?.retryable == false)
 
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !(net.daemon.log.contains("overran its 500 ms deadline") && net.daemon.log.contains("failed (status 3)")) {
-            guard ContinuousClock.now < deadline else { Issue.record("not logged:\n\(net.daemon.log)"); break }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("not logged:\n\(net.daemon.log)") {
+            net.daemon.log.contains("overran its 500 ms deadline") && net.daemon.log.contains("failed (status 3)")
         }
         let lines = net.daemon.log.split(separator: "\n").filter { $0.contains("policy decision failed") }
         #expect(lines.count == 2, "\(lines)")

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreWire
 import Testing
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,14 +24,12 @@ import Glibc
     static func flood(port: Int, count: Int, kept: Int) async throws -> [Int32] {
         var fds: [Int32] = []
         for _ in 0..<count { fds.append(try bareConnection(port: port)) }
-        let deadline = ContinuousClock.now + .seconds(20)
         var closed = 0
-        while ContinuousClock.now < deadline {
+        try await eventually("\(closed) of \(count) bare connections closed at accept; \(kept) may stay") {
             closed = fds.filter(closedByCore).count
-            if closed >= count - kept { break }
-            try await Task.sleep(for: .milliseconds(50))
+            return closed >= count - kept
         }
-        print("figure: finding 5: \(closed) of \(count) bare connections closed at accept within \(ContinuousClock.now - (deadline - .seconds(20)))")
+        print("figure: finding 5: \(closed) of \(count) bare connections closed at accept")
         #expect(closed == count - kept, "\(closed) of \(count) bare connections closed at accept; \(kept) may stay")
         return fds
     }
@@ -49,15 +48,12 @@ import Glibc
         try await refused.waitClosed()
         for fd in fds { close(fd) }
         // Once they are gone, the address may connect again.
-        var welcome: LCWelcome?
-        let deadline = ContinuousClock.now + .seconds(20)
-        while welcome == nil, ContinuousClock.now < deadline {
+        let welcome = try await waitFor(poll: .milliseconds(50), "the address cannot connect again") {
             let peer = try await daemon.raw(as: "CITY01")
-            welcome = try? await peer.hello()
-            peer.close()
-            if welcome == nil { try await Task.sleep(for: .milliseconds(50)) }
+            defer { peer.close() }
+            return try? await peer.hello()
         }
-        #expect(welcome?.orgCode == "CITY01")
+        #expect(welcome.orgCode == "CITY01")
     }
 
     /// Connections without Hello are capped globally; sessions past Hello do not count and keep

@@ -4,6 +4,7 @@ import LinkcoreWire
 import NIOCore
 import NIOPosix
 import Synchronization
+import LinkcoreTestSupport
 
 /// A peer written from docs/protocol.md alone: a TLS connection, and frames built by hand
 /// (4-byte big-endian length, then the Envelope's protobuf bytes). No LinkcoreClient: nothing
@@ -97,9 +98,8 @@ final class RawPeer: Sendable {
 
     /// The next envelope the core sent; waits up to `timeout`. Throws if the connection closed
     /// before a whole frame arrived.
-    func next(timeout: Duration = .seconds(60)) async throws -> LCEnvelope {
-        let deadline = ContinuousClock.now + timeout
-        while true {
+    func next(timeout: Duration = defaultWaitTimeout) async throws -> LCEnvelope {
+        let frame = try await waitFor(timeout: timeout, poll: .milliseconds(5), "no frame from the core") { () throws -> [UInt8]? in
             let (frame, closed) = inbox.state.withLock { s -> ([UInt8]?, Bool) in
                 guard s.bytes.count >= 4 else { return (nil, s.closed) }
                 let n = Int(s.bytes[0]) << 24 | Int(s.bytes[1]) << 16 | Int(s.bytes[2]) << 8 | Int(s.bytes[3])
@@ -108,15 +108,14 @@ final class RawPeer: Sendable {
                 s.bytes.removeFirst(4 + n)
                 return (payload, s.closed)
             }
-            if let frame { return try LCEnvelope(serializedBytes: frame) }
-            if closed { throw TestFailure("the core closed the connection") }
-            guard ContinuousClock.now < deadline else { throw TestFailure("no frame within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(5))
+            if frame == nil && closed { throw TestFailure("the core closed the connection") }
+            return frame
         }
+        return try LCEnvelope(serializedBytes: frame)
     }
 
     /// The next envelope, which must be an Error; returns it with its id.
-    func nextError(timeout: Duration = .seconds(60)) async throws -> (id: UInt64, error: LCError) {
+    func nextError(timeout: Duration = defaultWaitTimeout) async throws -> (id: UInt64, error: LCError) {
         let envelope = try await next(timeout: timeout)
         guard case let .error(error)? = envelope.body else { throw TestFailure("expected an Error, got \(envelope)") }
         return (envelope.id, error)
@@ -136,12 +135,8 @@ final class RawPeer: Sendable {
     }
 
     /// Waits until the core closed the connection (after any frames already read).
-    func waitClosed(timeout: Duration = .seconds(60)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !inbox.state.withLock({ $0.closed }) {
-            guard ContinuousClock.now < deadline else { throw TestFailure("the connection is still open after \(timeout)") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+    func waitClosed(timeout: Duration = defaultWaitTimeout) async throws {
+        try await eventually(timeout: timeout, poll: .milliseconds(5), "the core did not close the connection") { isClosed }
     }
 
     var isClosed: Bool { inbox.state.withLock { $0.closed } }

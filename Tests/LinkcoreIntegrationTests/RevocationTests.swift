@@ -58,12 +58,13 @@ import Testing
     /// from `[tls] crl_warn_before_ms` before its nextUpdate: log, STATUS, `linkctl status`.
     @Test func theCoreWarnsBeforeItsCRLRunsOut() async throws {
         let daemon = try DaemonProcess(extraConfig: ["tls": "crl_warn_before_ms = 172800000"])
-        try daemon.pki.write("crl.pem", try daemon.pki.ca.makeCRL(revokedSerials: [], nextUpdateDays: 1))
+        // Issued at a fixed instant (whole seconds, as a CRL stores them): the status shows exactly its nextUpdate.
+        let thisUpdate = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        try daemon.pki.write("crl.pem", try daemon.pki.ca.makeCRL(revoked: [], nextUpdateDays: 1, crlNumber: nil, thisUpdate: thisUpdate))
         try await daemon.start()
         let status = try await daemon.status()
         #expect(status.crlWarning.contains("runs out"), "\(status.crlWarning)")
-        let now = Date().timeIntervalSince1970 * 1000
-        #expect(Double(status.crlNextUpdateMs) > now && Double(status.crlNextUpdateMs) <= now + 86_400_000 + 60_000)
+        #expect(status.crlNextUpdateMs == Int64(thisUpdate.timeIntervalSince1970) * 1000 + 86_400_000)
         #expect(daemon.log.contains("CRL runs out soon"), "\(daemon.log)")
         #expect(daemon.notify.messages.contains { $0.contains("CRL: the CRL") && $0.contains("runs out") })
         let (_, shown) = try await daemon.linkctl(["status"])

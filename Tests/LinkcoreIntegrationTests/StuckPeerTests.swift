@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreWire
 import NIOCore
 import Testing
+import LinkcoreTestSupport
 
 /// Issue 12, finding 3: a peer that stops reading cannot make the core buffer without bound,
 /// and is evicted.
@@ -34,14 +35,10 @@ import Testing
         let peer = try await daemon.raw(as: "CITY01")
         try await peer.hello()
         try await Self.stopReadingAndFlood(peer)
-        let flooded = ContinuousClock.now
-        let deadline = ContinuousClock.now + .seconds(40)
-        var status = try await daemon.status()
-        while status.connections > 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            status = try await daemon.status()
+        let status = try await waitFor("the stuck peer is still connected") {
+            let status = try await daemon.status()
+            return status.connections == 0 ? status : nil
         }
-        print("figure: finding 3: stuck peer (idle timeout 2 s) connected for \(ContinuousClock.now - flooded) after the flood; connections \(status.connections)")
         #expect(status.connections == 0, "the stuck peer is still connected")
         #expect(status.peers.isEmpty)
         peer.close()
@@ -61,11 +58,11 @@ import Testing
         // Until the core stops reading B, a mediation may still reach B (and time out).
         var id: UInt64 = 10
         var last: LCError?
-        let deadline = ContinuousClock.now + .seconds(60)
-        while last?.code != .providerUnavailable, ContinuousClock.now < deadline {
+        try await eventually(poll: .zero, "no PROVIDER_UNAVAILABLE; last: \(String(describing: last))") {
             try a.send(id: id, ConformanceTests.mediate(la, deadlineMs: 2000))
-            last = try await a.nextError(timeout: .seconds(30)).error
+            last = try await a.nextError().error
             id += 1
+            return last?.code == .providerUnavailable
         }
         #expect(last?.code == .providerUnavailable)
         #expect(last?.retryable == true)
@@ -77,7 +74,7 @@ import Testing
                 try a.send(id: id, ConformanceTests.mediate(la, deadlineMs: 2000))
                 id += 1
             }
-            for _ in 0..<128 where try await a.nextError(timeout: .seconds(30)).error.code == .providerUnavailable {
+            for _ in 0..<128 where try await a.nextError().error.code == .providerUnavailable {
                 unavailable += 1
             }
         }

@@ -1,5 +1,8 @@
 import Foundation
 import LinkcoreClient
+// The shared test support (PKI fixture, temporary directories, waits, child processes) for every
+// file of this target, without an import line in each.
+@_exported import LinkcoreTestSupport
 import LinkcorePKI
 import LinkcoreTLS
 import LinkcoreWire
@@ -28,62 +31,6 @@ enum Products {
             "[[policy.module]]\nkind = \"\(kind)\"\npath = \"\(path("liblinkcore-policy-\(kind).so"))\"\nconfig = \"\(config)\""
         }.joined(separator: "\n\n")
     }
-}
-
-/// A real PKI on disk for one test: CA, server certificate, organisation certificates, CRL;
-/// plus the certificates a peer must be refused with.
-struct TestPKI {
-    let directory: URL
-    let ca: CertificateAuthority
-
-    init(directory: URL) throws {
-        self.directory = directory
-        ca = try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 60)
-        try write("ca.pem", ca.certificate.certificatePEM)
-        try issueServer(name: "server")
-        try write("crl.pem", try ca.makeCRL(revokedSerials: [], nextUpdateDays: 7))
-    }
-
-    @discardableResult
-    func issueServer(name: String) throws -> PEMCertificate {
-        let server = try ca.issueServer(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 30)
-        try write("\(name).pem", server.certificatePEM)
-        try write("\(name).key", server.privateKeyPEM)
-        return server
-    }
-
-    @discardableResult
-    func issueOrg(_ code: String) throws -> PEMCertificate {
-        let cert = try ca.issueOrganisation(code: code, name: "Org \(code)", validDays: 30)
-        try write("\(code).pem", cert.certificatePEM)
-        try write("\(code).key", cert.privateKeyPEM)
-        return cert
-    }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    func write(_ name: String, _ text: String) throws {
-        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-    }
-
-    /// A client TLS context presenting `name`.pem/.key (or no certificate when nil).
-    func clientTLS(_ name: String?) throws -> TLSContext {
-        try TLSContext.client(TLSConfiguration(
-            certificateChainPath: name.map { path("\($0).pem") },
-            privateKeyPath: name.map { path("\($0).key") },
-            trustRootsPath: path("ca.pem"),
-            serverName: "localhost"))
-    }
-}
-
-/// A temporary directory removed when the test ends.
-final class TempDirectory: @unchecked Sendable {
-    let url: URL
-    init() throws {
-        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
 }
 
 /// A real linkcored child process on loopback with its own config, PKI, state and notify socket,
@@ -245,27 +192,16 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; returns its status.
-    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw TestFailure("linkcored did not exit within \(timeout)\nlog:\n\(log)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationStatus
+    func waitForExit(timeout: Duration = defaultWaitTimeout) async throws -> Int32 {
+        try await process.exitStatus(timeout: timeout, detail: "log:\n\(log)")
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Opens and closes a TCP connection once the launcher listens.
     static func knock(port: Int) async throws {
-        for _ in 0..<250 {
-            if let fd = try? loopbackConnect(port: port) {
-                close(fd)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestFailure("nothing listens on port \(port)")
+        let fd = try await waitFor("nothing listens on port \(port)") { try? loopbackConnect(port: port) }
+        close(fd)
     }
 
     deinit {

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePKI
+import LinkcoreTestSupport
 import Testing
 
 @Suite("CSR signing")
@@ -7,9 +8,9 @@ struct CSRTests {
     @Test func csrFromCompanyGetsTheOrgURI() throws {
         let ca = try testCA()
         let request = try CSR.create(commonName: "Example Insurance Co.")
-        let dir = try TemporaryDirectory()
+        let dir = try TempDirectory()
         defer { dir.cleanup() }
-        let csrFile = try dir.file("req.csr", request.csrPEM)
+        let csrFile = try dir.write("req.csr", request.csrPEM)
         #expect(try openssl(["req", "-in", csrFile, "-noout", "-verify"]).output.contains("verify OK"))
 
         let certPEM = try ca.sign(csrPEM: request.csrPEM, orgCode: "INS-042", validDays: 365)
@@ -20,8 +21,8 @@ struct CSRTests {
         #expect(info.extendedKeyUsage == ["clientAuth"])
         #expect(!info.isCA)
 
-        let caFile = try dir.file("ca.pem", ca.certificate.certificatePEM)
-        let certFile = try dir.file("cert.pem", certPEM)
+        let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
+        let certFile = try dir.write("cert.pem", certPEM)
         #expect(try openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile]).status == 0)
         // The certificate certifies the company's key.
         let certKey = try openssl(["x509", "-in", certFile, "-noout", "-pubkey"]).output
@@ -31,7 +32,7 @@ struct CSRTests {
 
     @Test func requestedExtensionsAreIgnored() throws {
         // A CSR made with the openssl CLI that asks for another org's URI and CA powers.
-        let dir = try TemporaryDirectory()
+        let dir = try TempDirectory()
         defer { dir.cleanup() }
         let keyFile = dir.path + "/evil.key"
         let csrFile = dir.path + "/evil.csr"
@@ -81,7 +82,7 @@ struct CSRTests {
     }
 
     @Test func weakRSAKeysAreRefused() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TempDirectory()
         defer { dir.cleanup() }
         let csrFile = dir.path + "/weak.csr"
         let made = try openssl(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", dir.path + "/weak.key",

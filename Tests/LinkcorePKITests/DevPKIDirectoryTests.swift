@@ -1,11 +1,12 @@
 import Foundation
 import LinkcorePKI
+import LinkcoreTestSupport
 import Testing
 
 @Suite("Dev PKI directory")
 struct DevPKIDirectoryTests {
     @Test func initCreatesFilesWithTightModes() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path + "/pki")
         let result = try pki.initialise(serverName: "localhost", serverIPs: ["127.0.0.1", "::1"])
@@ -34,7 +35,7 @@ struct DevPKIDirectoryTests {
     }
 
     @Test func ipServerNameGoesIntoTheIPSAN() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let result = try DevPKIDirectory(path: tmp.path).initialise(serverName: "10.1.2.3", serverDNSNames: ["core.internal"], serverIPs: ["127.0.0.1"])
         #expect(result.server.subject == "CN=10.1.2.3")
@@ -43,7 +44,7 @@ struct DevPKIDirectoryTests {
     }
 
     @Test func reinitRefusesWithoutForce() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path)
         let first = try pki.initialise()
@@ -58,9 +59,9 @@ struct DevPKIDirectoryTests {
     }
 
     @Test func issueAndRevokeUpdateIndexAndCRL() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
-        let pki = DevPKIDirectory(path: tmp.path + "/pki")
+        let pki = DevPKIDirectory(path: tmp.path + "/pki", now: { issuedAt })
         try pki.initialise()
         let acme = try pki.issueOrganisation(code: "ACME", name: "Acme Corp", validDays: 30)
         let city = try pki.issueOrganisation(code: "CITY-013", name: "City 13")
@@ -72,7 +73,8 @@ struct DevPKIDirectoryTests {
         #expect(entry.code == "ACME")
         #expect(entry.kind == .organisation)
         #expect(entry.subject == "O=ACME,CN=Acme Corp")
-        #expect(abs(entry.notAfter.timeIntervalSinceNow - 30 * 86_400) < 60)
+        #expect(entry.notBefore == issuedAt)
+        #expect(entry.notAfter == issuedAt.addingTimeInterval(30 * day))
 
         // A second unrevoked certificate needs --force.
         #expect(throws: PKIError.organisationHasCertificate(code: "ACME", serialHex: acme.serialHex)) {
@@ -83,6 +85,7 @@ struct DevPKIDirectoryTests {
         #expect(revokedSerial == acme.serialHex)
         index = try pki.readIndex()
         #expect(index.revoked.map(\.serial) == [acme.serialHex])
+        #expect(index.revoked.map(\.revokedAt) == [issuedAt])
         #expect(index.crlNumber == 2)
         let crl = try CRLInfo.parse(pem: try String(contentsOfFile: pki.crlPath, encoding: .utf8))
         #expect(crl.revokedSerials == [acme.serialHex])
@@ -107,12 +110,13 @@ struct DevPKIDirectoryTests {
         let regenerated = try CRLInfo.parse(pem: try String(contentsOfFile: pki.crlPath, encoding: .utf8))
         #expect(regenerated.crlNumber == 3)
         #expect(regenerated.revokedSerials == [acme.serialHex])
-        if let next = regenerated.nextUpdate { #expect(abs(next.timeIntervalSince(regenerated.lastUpdate) - 3 * 86_400) < 2) }
+        #expect(regenerated.lastUpdate == issuedAt)
+        #expect(regenerated.nextUpdate == issuedAt.addingTimeInterval(3 * day))
         #expect(try pki.readIndex().crlNumber == 3)
     }
 
     @Test func signCSRRecordsTheCertificateWithoutAKey() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path)
         try pki.initialise()
@@ -128,7 +132,7 @@ struct DevPKIDirectoryTests {
     }
 
     @Test func operationsOnAnEmptyDirectoryExplainWhatToDo() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path + "/missing")
         let error = #expect(throws: PKIError.self) { try pki.issueOrganisation(code: "ACME", name: "Acme") }
@@ -138,7 +142,7 @@ struct DevPKIDirectoryTests {
     }
 
     @Test func badOrgCodeIsRejectedBeforeAnyWrite() throws {
-        let tmp = try TemporaryDirectory()
+        let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path)
         try pki.initialise()

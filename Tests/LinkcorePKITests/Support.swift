@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePKI
+import LinkcoreTestSupport
 import Testing
 
 /// Runs the system `openssl` CLI; returns its exit status and combined output.
@@ -26,32 +27,22 @@ func openssl(_ arguments: [String], stdin: String? = nil) throws -> (status: Int
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// A fresh temporary directory, removed by the caller with `cleanup()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "linkcore-pki-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String, _ contents: String) throws -> String {
-        let filePath = path + "/" + name
-        try contents.write(toFile: filePath, atomically: true, encoding: .utf8)
-        return filePath
-    }
-
-    func cleanup() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
 func mode(of path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
     return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
 }
 
-/// One CA per test process is plenty for the pure-API tests (P-256 keygen is fast anyway).
-let sharedCA: Result<CertificateAuthority, any Error> = Result { try CertificateAuthority.create(commonName: "linkcore test CA", validDays: 3650) }
+/// The instant the tests' certificates and CRLs are issued at: read once (in whole seconds, as X.509
+/// stores times) and injected as the CA's clock, so that a test checks validity periods exactly
+/// however long it runs; recent enough for `openssl verify` to accept what is issued.
+let issuedAt = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+
+let day: TimeInterval = 86_400
+
+/// One CA per test process is plenty for the pure-API tests (P-256 keygen is fast anyway): the
+/// shared fixture's, ten years long, on the injected clock.
+let sharedCA: Result<CertificateAuthority, any Error> = Result {
+    try TestPKI(directory: TestPKI.temporaryDirectory("linkcore-pki-tests"), caDays: 3650, server: false, now: { issuedAt }).ca
+}
 
 func testCA() throws -> CertificateAuthority { try sharedCA.get() }

@@ -1,5 +1,6 @@
 import LinkcorePolicy
 import LinkcorePolicyTables
+import LinkcoreTestSupport
 import LinkcoreWire
 import XCTest
 
@@ -11,7 +12,7 @@ final class AsyncPathTests: XCTestCase {
     }
 
     func testFailuresAndOverrunsFailClosedWhileOtherCallsSucceed() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
@@ -36,7 +37,7 @@ final class AsyncPathTests: XCTestCase {
     }
 
     func testEveryWorkerStuckIsRefusedAtOnce() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()

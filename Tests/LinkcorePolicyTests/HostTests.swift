@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LinkcorePolicy
+import LinkcoreTestSupport
 import LinkcoreWire
 import Synchronization
 import XCTest
@@ -22,7 +23,7 @@ final class HostTests: XCTestCase {
     // MARK: refusing modules
 
     func testWrongABIVersionIsRefusedWithAClearMessage() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(["-DFAULTY_ABI=2"], name: "abi2", in: scratch)
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
         XCTAssertEqual(error.kind, .abiMismatch)
@@ -30,7 +31,7 @@ final class HostTests: XCTestCase {
     }
 
     func testBadMagicContractAndKindAreRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let magic = try buildFaulty(["-DFAULTY_MAGIC=0x1234"], name: "magic", in: scratch)
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: magic)])?.kind, .badMagic)
         let contract = try buildFaulty(["-DFAULTY_CONTRACT=\"linkcore.v2\""], name: "contract", in: scratch)
@@ -42,7 +43,7 @@ final class HostTests: XCTestCase {
     }
 
     func testCorruptAndForeignFilesAreRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         var junk = [UInt8](repeating: 0, count: 4096)
         for i in junk.indices { junk[i] = UInt8(truncatingIfNeeded: i &* 7919 &+ 13) }
         let corrupt = "\(scratch.path)/corrupt.so"
@@ -67,7 +68,7 @@ final class HostTests: XCTestCase {
     }
 
     func testAModuleFileOthersMayWriteIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(in: scratch)
         try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
@@ -79,7 +80,7 @@ final class HostTests: XCTestCase {
     /// symlinks, racing a swap), its directory was not looked at, and the table file (what is
     /// lawful) was read unchecked. Each of these is now refused with its reason.
     func testASymlinkedModuleIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let real = try buildFaulty(in: scratch)
         let link = "\(scratch.path)/link.so"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
@@ -90,7 +91,7 @@ final class HostTests: XCTestCase {
     }
 
     func testAModuleInADirectoryGroupOrOthersMayWriteIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(in: scratch)
         for mode in [0o775, 0o757, 0o1777] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: scratch.path)
@@ -103,7 +104,7 @@ final class HostTests: XCTestCase {
     }
 
     func testATableFileOthersMayWriteOrASymlinkedTableIsRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(in: scratch)
         let table = try scratch.write("faulty.conf", "# rows\n")
         XCTAssertNil(loadError([.init(kind: .whitelist, path: path, config: table)]))
@@ -122,7 +123,7 @@ final class HostTests: XCTestCase {
     }
 
     func testInitFailureAndMissingConfigAreReported() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(in: scratch)
         let config = try scratch.write("faulty.conf", "fail-init\n")
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path, config: config)]))
@@ -132,7 +133,7 @@ final class HostTests: XCTestCase {
     }
 
     func testShippedModuleRefusesABadTableWithItsLine() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let config = try scratch.write(
             "whitelist.toml",
             """
@@ -153,7 +154,7 @@ final class HostTests: XCTestCase {
     // MARK: failing closed
 
     func testErrorGarbageAndHangFailClosedWhileOtherCallsSucceed() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
@@ -187,7 +188,7 @@ final class HostTests: XCTestCase {
     }
 
     func testAModuleWithEveryWorkerStuckIsRefusedAtOnce() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()
@@ -209,7 +210,7 @@ final class HostTests: XCTestCase {
     // MARK: reload
 
     func testAFailedReloadKeepsTheWholeOldSet() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         let good = try Modules.shipped()
         // Five seconds, not the 50 ms default: a busy machine can hold a worker thread that long,
@@ -265,7 +266,7 @@ final class HostTests: XCTestCase {
     }
 
     func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(in: scratch)
         let host = PolicyHost(logger: testLogger)
         let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
@@ -279,8 +280,7 @@ final class HostTests: XCTestCase {
         try await load(2)
         try await load(3)
         // The worker that ran the last call on a replaced set lets go of it just after answering.
-        let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: marks[1]) && Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        try await eventually(poll: .milliseconds(1), "generation 2 was not shut down") { FileManager.default.fileExists(atPath: marks[1]) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: marks[0]), "generation 1 was shut down")
         XCTAssertTrue(FileManager.default.fileExists(atPath: marks[1]), "generation 2 was shut down")
         XCTAssertFalse(FileManager.default.fileExists(atPath: marks[2]), "the set in force is not")
@@ -288,7 +288,7 @@ final class HostTests: XCTestCase {
     }
 
     func testAModuleFileReplacedInPlaceIsLoadedAnew() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let installed = "\(scratch.path)/module.so"
         try FileManager.default.copyItem(atPath: try buildFaulty(in: scratch), toPath: installed)
         let host = PolicyHost(logger: testLogger)

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePolicy
+import LinkcoreTestSupport
 import LinkcoreWire
 import Logging
 import Synchronization
@@ -37,29 +38,6 @@ enum Modules {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A scratch directory removed at the end of the test.
-final class Scratch {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "linkcore-policy-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = "\(path)/\(name)"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-}
 
 /// Runs a command, failing with its output when it exits non-zero.
 func runCommand(_ arguments: [String], in directory: String? = nil) throws {
@@ -79,7 +57,7 @@ func runCommand(_ arguments: [String], in directory: String? = nil) throws {
 }
 
 /// Builds the fault fixture with the system C compiler, with `defines` picking its defect.
-func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: Scratch) throws -> String {
+func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: TempDirectory) throws -> String {
     let repo = Modules.repository
     let out = "\(scratch.path)/\(name).so"
     try runCommand(

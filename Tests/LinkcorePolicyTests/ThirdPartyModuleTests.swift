@@ -1,4 +1,5 @@
 import LinkcorePolicy
+import LinkcoreTestSupport
 import LinkcoreWire
 import XCTest
 
@@ -6,7 +7,7 @@ import XCTest
 /// through its Makefile, composed after the shipped whitelist table.
 final class ThirdPartyModuleTests: XCTestCase {
     func testRateLimitComposesWithTheStatutoryTable() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         let config = try scratch.write("ratelimit.conf", "# test\nwindow_ms = 60000\nlimit = 3\nlimit.CITY02 = 1\n")
         let clock = ManualClock(jst("2026-11-25"))
@@ -47,7 +48,7 @@ final class ThirdPartyModuleTests: XCTestCase {
     }
 
     func testRateLimitRefusesABadConfiguration() throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         let config = try scratch.write("ratelimit.conf", "limits = 3\n")
         let error = PolicyHost(logger: testLogger).load(

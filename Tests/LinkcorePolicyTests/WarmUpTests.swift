@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePolicy
+import LinkcoreTestSupport
 import LinkcoreWire
 import XCTest
 
@@ -9,7 +10,7 @@ final class WarmUpTests: XCTestCase {
     func q(_ bp: String) -> LCWhitelistQuery { whitelistQuery(bp, org("CITY01"), org("HEALTH01"), "X", at: 1) }
 
     func testLoadWarmsEveryModuleBeforeTheSetIsInForce() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let calls = "\(scratch.path)/calls.log"
         // The first call sleeps 3 s against a 1 s deadline: only the warm-up may pay for it.
         let config = try scratch.write("faulty.conf", "calls-log=\(calls)\ncold-ms=3000\n")
@@ -30,7 +31,7 @@ final class WarmUpTests: XCTestCase {
     }
 
     func testAnOverrunIsRetryableAndAFailureIsNot() async throws {
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let path = try buildFaulty(["-DHANG_MS=5000"], in: scratch)
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500))).value()

@@ -1,6 +1,7 @@
 import LinkcoreConfig
 import LinkcorePolicy
 import LinkcorePolicyTables
+import LinkcoreTestSupport
 import LinkcoreWire
 import XCTest
 
@@ -46,7 +47,7 @@ final class WhitelistCalendarTests: XCTestCase {
             valid_to = "2021-04-30"
             """
         let builtin = try WhitelistTable(csv: csv, file: "w.csv")
-        let scratch = try Scratch()
+        let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [
             .init(kind: .whitelist, path: try Modules.path("whitelist"), config: try scratch.write("whitelist.toml", toml)),

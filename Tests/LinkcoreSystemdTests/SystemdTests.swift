@@ -1,5 +1,7 @@
 import Foundation
+import LinkcoreTestSupport
 import Logging
+import Synchronization
 import Testing
 
 @testable import LinkcoreSystemd
@@ -53,9 +55,7 @@ final class NotifySocket: @unchecked Sendable {
     /// ``receive()`` on a dedicated thread: a blocking recv must not hold one of the few threads of
     /// Swift concurrency's cooperative pool (the watchdog loop being tested runs there).
     func receiveOffPool() async -> String? {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: self.receive()) }
-        }
+        (try? await offPool { self.receive() }) ?? nil
     }
 
     func setReceiveTimeout(milliseconds: Int) {
@@ -78,7 +78,8 @@ final class NotifySocket: @unchecked Sendable {
 @Suite struct EnvironmentTests {
     @Test func notifierSendsEachMessageToNotifySocket() throws {
         let socket = try NotifySocket()
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path])
+        // A fixed monotonic source: the test checks the exact MONOTONIC_USEC sent.
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path], monotonicClock: { 123_456_789 })
         #expect(notifier.isEnabled)
 
         notifier.ready(status: "Serving on 0.0.0.0:7400")
@@ -87,19 +88,8 @@ final class NotifySocket: @unchecked Sendable {
         notifier.status("3 connections\n(2 orgs)")
         #expect(socket.receive() == "STATUS=3 connections (2 orgs)")
 
-        let before = SystemdNotifier.monotonicMicroseconds()
         notifier.reloading()
-        let after = SystemdNotifier.monotonicMicroseconds()
-        let reloading = try #require(socket.receive())
-        let lines = reloading.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(lines.first == "RELOADING=1")
-        let usecText = try #require(lines.last?.split(separator: "=", maxSplits: 1))
-        #expect(usecText.first == "MONOTONIC_USEC")
-        let usec = try #require(UInt64(String(usecText.last ?? "")))
-        #expect(usec >= before && usec <= after, "MONOTONIC_USEC \(usec) not within [\(before), \(after)]")
-        // CLOCK_MONOTONIC, not the wall clock: far below the microseconds since 1970.
-        #expect(usec < UInt64(Date().timeIntervalSince1970 * 1_000_000) / 2)
+        #expect(socket.receive() == "RELOADING=1\nMONOTONIC_USEC=123456789")
 
         notifier.stopping(status: "Draining 3 connections")
         #expect(socket.receive() == "STOPPING=1\nSTATUS=Draining 3 connections")
@@ -112,6 +102,20 @@ final class NotifySocket: @unchecked Sendable {
 
         notifier.notify("EXTEND_TIMEOUT_USEC=5000000")
         #expect(socket.receive() == "EXTEND_TIMEOUT_USEC=5000000")
+    }
+
+    /// The production source of MONOTONIC_USEC is CLOCK_MONOTONIC (what systemd compares it with),
+    /// read in microseconds: bracketed by two readings of that clock (an order, not a duration).
+    @Test func monotonicSourceIsClockMonotonicInMicroseconds() {
+        func clockMonotonic() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
+        }
+        let before = clockMonotonic()
+        let usec = SystemdNotifier.monotonicMicroseconds()
+        let after = clockMonotonic()
+        #expect(before <= usec && usec <= after, "MONOTONIC_USEC \(usec) not within [\(before), \(after)]")
     }
 
     @Test func notifierReachesAbstractSocket() throws {
@@ -169,9 +173,12 @@ final class NotifySocket: @unchecked Sendable {
         socket.setReceiveTimeout(milliseconds: 300)
         while let message = await socket.receiveOffPool() { #expect(message == "WATCHDOG=1") }
 
-        // An unhealthy daemon does not ping.
-        let quiet = Task { await notifier.runWatchdog(isHealthy: { false }) }
-        try await Task.sleep(for: .milliseconds(250))
+        // An unhealthy daemon does not ping: two health checks, a whole ping interval apart, and
+        // nothing sent (a ping would be in the socket's queue before the next check).
+        final class Checks: Sendable { let count = Mutex(0) }
+        let checks = Checks()
+        let quiet = Task { await notifier.runWatchdog(isHealthy: { checks.count.withLock { $0 += 1 }; return false }) }
+        try await eventually("the watchdog loop did not check the daemon's health twice") { checks.count.withLock { $0 } >= 2 }
         quiet.cancel()
         await quiet.value
         #expect(await socket.receiveOffPool() == nil)

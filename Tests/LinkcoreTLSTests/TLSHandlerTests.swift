@@ -1,14 +1,15 @@
 import Foundation
 import LinkcoreTLS
+import LinkcoreTestSupport
 import NIOCore
 import Testing
 
 @Suite("TLSHandler over real sockets")
 struct TLSHandlerTests {
-    let pki: TestPKI
+    let pki: TLSTestPeers
 
     init() throws {
-        self.pki = try TestPKI.shared.get()
+        self.pki = try TLSTestPeers.shared.get()
     }
 
     func serverConfiguration(crl: Bool = true) -> TLSConfiguration {
@@ -115,7 +116,7 @@ struct TLSHandlerTests {
 
     struct RejectionCase: Sendable, CustomTestStringConvertible {
         var name: String
-        var identity: @Sendable (TestPKI) -> TestIdentity?
+        var identity: @Sendable (TLSTestPeers) -> TestIdentity?
         var matches: @Sendable (CertificateRejection) -> Bool
         var testDescription: String { name }
     }
@@ -229,15 +230,11 @@ struct TLSHandlerTests {
     /// Not a benchmark: a sanity check that a window of 64 small messages keeps flowing.
     @Test func throughputSanity() async throws {
         let messages = 100_000
-        let start = ContinuousClock.now
         let result = try await Harness.run(
             server: serverConfiguration(),
             client: clientConfiguration(pki.org),
             clientBehaviour: .window(messages: messages, size: 32, inFlight: 64),
             timeout: .seconds(300))
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("throughput sanity: \(messages) × 32 B echoed, 64 in flight, in \(elapsed) ≈ \(Int(Double(messages) / seconds)) msg/s (client and server in one process)")
         #expect(result.server.received.count == messages * 32)
         #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
     }

@@ -8,19 +8,19 @@ import Glibc
 /// Foundation's Process on Linux reaps children from one monitor thread that can block in
 /// wait4() on a live child, stalling every other Process in the test run; long-lived daemons
 /// under test therefore do not use it.
-final class ChildProcess: @unchecked Sendable {
-    let executable: String
-    let arguments: [String]
-    let environment: [String: String]
-    let outputPath: String
+public final class ChildProcess: @unchecked Sendable {
+    public let executable: String
+    public let arguments: [String]
+    public let environment: [String: String]
+    public let outputPath: String
     /// When set, the child runs as `ServiceAccount` (as the systemd unit runs it), after the
     /// test directory holding this path is handed over to that account.
-    let serviceDirectory: String?
+    public let serviceDirectory: String?
     private let lock = NSLock()
     private var pid: pid_t = 0
     private var exitStatus: Int32?
 
-    init(executable: String, arguments: [String], environment: [String: String], outputPath: String,
+    public init(executable: String, arguments: [String], environment: [String: String], outputPath: String,
          serviceDirectory: String? = nil) {
         self.executable = executable
         self.arguments = arguments
@@ -29,9 +29,9 @@ final class ChildProcess: @unchecked Sendable {
         self.serviceDirectory = serviceDirectory
     }
 
-    var processIdentifier: pid_t { lock.withLock { pid } }
+    public var processIdentifier: pid_t { lock.withLock { pid } }
 
-    func run() throws {
+    public func run() throws {
         var command = [executable] + arguments
         if let serviceDirectory, ServiceAccount.dropsPrivileges {
             try ServiceAccount.handOver(serviceDirectory)
@@ -56,23 +56,25 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Whether the child still runs; reaps it (without blocking) once it has exited.
-    var isRunning: Bool {
-        lock.withLock {
-            guard pid > 0, exitStatus == nil else { return false }
-            var status: Int32 = 0
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid {
-                // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift cannot import as macros.
-                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                return false
-            }
-            return r == 0
+    public var isRunning: Bool { lock.withLock { reap(options: WNOHANG) } }
+
+    /// waitpid with `options` (the caller holds `lock`); records the exit status. True while the child runs.
+    private func reap(options: Int32) -> Bool {
+        guard pid > 0, exitStatus == nil else { return false }
+        var status: Int32 = 0
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, options) } while r < 0 && errno == EINTR
+        if r == pid {
+            // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift cannot import as macros.
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return false
         }
+        return r == 0
     }
 
-    var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
+    public var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
 
-    func signal(_ number: Int32) {
+    public func signal(_ number: Int32) {
         let p = processIdentifier
         if p > 0, isRunning { kill(p, number) }
     }
@@ -80,30 +82,40 @@ final class ChildProcess: @unchecked Sendable {
     /// SIGKILL, and the child reaped on a dedicated thread: callable from a `deinit` or a `defer`
     /// in async code without holding one of the (two, on a small machine) threads of Swift
     /// concurrency's cooperative pool while the kernel tears the child down.
-    func killAndReapInBackground() {
+    public func killAndReapInBackground() {
         signal(SIGKILL)
         guard isRunning else { return }
+        // A blocking waitid on a thread of its own returns when the kernel has torn the child down
+        // (SIGKILL cannot be caught): the child's exit is the signal, no polling. WNOWAIT leaves the
+        // reaping to `isRunning`, under the lock, so no lock is held while the thread waits.
+        let child = processIdentifier
         Thread.detachNewThread { [self] in
-            let deadline = Date().addingTimeInterval(30)
-            while isRunning && Date() < deadline { usleep(5_000) }
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            _ = isRunning
         }
     }
 
-    /// Waits (asynchronously, polling) for the child to exit; false if it still runs at `timeout`.
-    func waitForExit(timeout: Duration = .seconds(60)) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(10))
+    /// Waits (asynchronously, polling without blocking a thread) for the child to exit; false if it
+    /// still runs at `timeout`.
+    public func waitForExit(timeout: Duration = defaultWaitTimeout) async -> Bool {
+        (try? await eventually(timeout: timeout, poll: .milliseconds(10), "\(executable) exits") { !isRunning }) != nil
+    }
+
+    /// Waits for the child to exit and returns its status; throws `TestFailure` (with `detail`,
+    /// e.g. its log) if it still runs at `timeout`.
+    public func exitStatus(timeout: Duration = defaultWaitTimeout, detail: @autoclosure () -> String = "") async throws -> Int32 {
+        guard await waitForExit(timeout: timeout) else {
+            throw TestFailure("\(URL(fileURLWithPath: executable).lastPathComponent) did not exit within \(timeout)\n\(detail())")
         }
-        return true
+        return terminationStatus
     }
 }
 
 /// Runs `executable` to completion with its output in a file; returns its exit status and output.
 /// The one "run a command and wait for it" helper of the integration tests: the wait polls with
-/// Task.sleep (no cooperative thread blocked), bounded generously for a loaded machine.
-func runToExit(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+/// the exit (no cooperative thread blocked), bounded generously for a loaded machine.
+public func runToExit(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
                outputDirectory: URL, timeout: Duration = .seconds(120)) async throws -> (status: Int32, output: String) {
     let output = outputDirectory.appendingPathComponent("\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString.prefix(8)).log").path
     let process = ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: output)

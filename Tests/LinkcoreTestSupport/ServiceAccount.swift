@@ -14,27 +14,27 @@ import Glibc
 /// and effective too) and no_new_privs; the test's temporary directory is handed over to that
 /// uid first, as systemd hands a DynamicUser its StateDirectory. When the tests run as an
 /// ordinary user, children simply run as that user.
-enum ServiceAccount {
+public enum ServiceAccount {
     /// In the range systemd uses for DynamicUser (61184–65519); no passwd entry, as with a
     /// transient user the daemon cannot rely on one.
-    static let uid: uid_t = 61_874
-    static let gid: gid_t = 61_874
-    static let setpriv = "/usr/bin/setpriv"
+    public static let uid: uid_t = 61_874
+    public static let gid: gid_t = 61_874
+    public static let setpriv = "/usr/bin/setpriv"
 
     /// Whether children are started under `uid` (the tests run as root).
-    static var dropsPrivileges: Bool { geteuid() == 0 }
+    public static var dropsPrivileges: Bool { geteuid() == 0 }
 
     /// The uid a child started as a service runs under.
-    static var expectedUID: uid_t { dropsPrivileges ? uid : geteuid() }
+    public static var expectedUID: uid_t { dropsPrivileges ? uid : geteuid() }
 
     /// Another unprivileged user, neither root nor the service's (admin socket tests).
-    static let otherUID: uid_t = 61_875
+    public static let otherUID: uid_t = 61_875
 
     /// The command prefix that starts a child as the unit would, or nothing when not root.
-    static var launcher: [String] { dropsPrivileges ? launcher(uid: uid, gid: gid) : [] }
+    public static var launcher: [String] { dropsPrivileges ? launcher(uid: uid, gid: gid) : [] }
 
     /// The prefix that starts a child as `uid`:`gid` with no groups and no capabilities (root only).
-    static func launcher(uid: uid_t, gid: gid_t) -> [String] {
+    public static func launcher(uid: uid_t, gid: gid_t) -> [String] {
         [setpriv, "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups",
          "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     }
@@ -43,7 +43,7 @@ enum ServiceAccount {
     /// notify socket, SQLite files): everything a test makes lives there, and files the test
     /// writes later stay readable (umask 022). Refuses a path outside a test directory, so that
     /// nothing else on the machine changes owner.
-    static func handOver(_ path: String) throws {
+    public static func handOver(_ path: String) throws {
         guard dropsPrivileges else { return }
         let root = try testDirectory(holding: path)
         try chown(root)
@@ -52,7 +52,7 @@ enum ServiceAccount {
     }
 
     /// The `linkcore-XXXXXXXX` directory of `TempDirectory` that holds `path`.
-    static func testDirectory(holding path: String) throws -> String {
+    public static func testDirectory(holding path: String) throws -> String {
         let temp = URL(fileURLWithPath: NSTemporaryDirectory()).standardized.path
         let components = URL(fileURLWithPath: path).standardized.path.split(separator: "/").map(String.init)
         let tempComponents = temp.split(separator: "/").map(String.init)
@@ -72,15 +72,15 @@ enum ServiceAccount {
 }
 
 /// What /proc/<pid>/status says about a process's identity and privileges.
-struct ProcessCredentials {
-    var realUID: uid_t
-    var effectiveUID: uid_t
-    var effectiveCapabilities: UInt64
-    var permittedCapabilities: UInt64
-    var boundingCapabilities: UInt64
-    var noNewPrivileges: Bool
+public struct ProcessCredentials {
+    public var realUID: uid_t
+    public var effectiveUID: uid_t
+    public var effectiveCapabilities: UInt64
+    public var permittedCapabilities: UInt64
+    public var boundingCapabilities: UInt64
+    public var noNewPrivileges: Bool
 
-    init(pid: pid_t) throws {
+    public init(pid: pid_t) throws {
         let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         var fields: [String: [String]] = [:]
         for line in text.split(separator: "\n") {

@@ -5,7 +5,7 @@ import Glibc
 
 /// A TCP connection to 127.0.0.1:`port`; its file descriptor (the caller closes it). A connect on
 /// loopback completes or is refused at once, so it does not need to leave the cooperative pool.
-func loopbackConnect(port: Int) throws -> Int32 {
+public func loopbackConnect(port: Int) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket failed: errno \(errno)") }
     var address = sockaddr_in()
@@ -26,7 +26,7 @@ func loopbackConnect(port: Int) throws -> Int32 {
 /// Runs blocking work (a recv with a timeout of seconds, a wait for a child) on a thread of its own
 /// and awaits it. Swift concurrency's cooperative pool has as many threads as cores (two here):
 /// a test blocking one of them starves every other test of the process meanwhile.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
