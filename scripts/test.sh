@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 ./scripts/deps.sh
+echo "== layers (docs/architecture.md)"
+python3 scripts/check-layers.py
 echo "== build"
 swift build --build-tests
 echo "== systemd units"
