@@ -1,9 +1,13 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
-// Strict concurrency is the Swift 6 language mode default; we only add warnings-as-errors hygiene in CI.
+// Strict concurrency is the Swift 6 language mode default. Every warning in our own code is an
+// error, in every build (SwiftPM does not apply this to dependencies): a concurrency warning today
+// is a data race tomorrow. (`treatAllWarnings` needs tools 6.2; `-warnings-as-errors` as an unsafe
+// flag would make LinkcoreClient unusable as a dependency.)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

@@ -34,7 +34,7 @@ func spawn(_ executable: String, _ args: [String], log: String) throws -> Proces
     let process = Process()
     process.executableURL = bin.appendingPathComponent(executable)
     process.arguments = args
-    FileManager.default.createFile(atPath: path(log), contents: nil)
+    _ = FileManager.default.createFile(atPath: path(log), contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path(log)))
     process.standardOutput = handle
     process.standardError = handle

@@ -198,7 +198,7 @@ if !moduleLines.isEmpty {
 for c in providerConnections { await c.close() }
 await matcher.close()
 await admin.close()
-try? await directChannel.close()
+try? await directChannel.close().get()
 await bench.stop()
 
 extension Sequence where Element: Sendable {

@@ -3,8 +3,9 @@ import Foundation
 import LinkcoreSQLite
 
 /// The embedded default engine: one SQLite file in WAL mode with synchronous=FULL, so every
-/// transaction is fsynced before its method returns. One serial queue owns the connection, and
-/// writes are group-committed (see `GroupCommitQueue`): concurrent writers share an fsync.
+/// transaction is fsynced before its method returns. Two connections, each owned by its own
+/// serial queue: one writes, one reads (below). Writes are group-committed (see
+/// `GroupCommitQueue`): concurrent writers share an fsync.
 public final class SQLiteCoreStore: CoreStore, Sendable {
     let connection: GroupCommitQueue
     /// A second connection for reads: in WAL mode they see the last commit and need not queue

@@ -81,7 +81,8 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
             timer?.cancel()
             timer = nil
         } else if timer == nil, let frameTimeout {
-            timer = context.eventLoop.scheduleTask(in: frameTimeout) { [weak self] in
+            // On the loop already: the isolated view takes a closure that may hold the handler and context.
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: frameTimeout) { [weak self] in
                 guard let self else { return }
                 self.timer = nil
                 if let received = self.pending?.readableBytes, received > 0 {
