@@ -62,6 +62,13 @@ final class AdminConnectionHandler: ChannelInboundHandler {
             channel.writeAndFlush(WireError(.malformedMessage, "frame is not a valid Envelope").envelope(id: 0), promise: nil)
             return
         }
+        // The body table says what an operator may ask; anything else is answered here, on the
+        // loop, without a hop to the handler.
+        guard request.body?.isOperatorRequest == true else {
+            let error = WireError(.unknownMessage, "\(request.bodyName) is not an operator request served by this core")
+            channel.writeAndFlush(error.envelope(id: request.id), promise: nil)
+            return
+        }
         let admin = self.admin
         let promise = context.eventLoop.makePromise(of: LCEnvelope.self)
         promise.completeWithTask {

@@ -36,6 +36,25 @@ import Glibc
         await peer.close(); await another.close()
     }
 
+    /// The admin socket serves operator requests only (the body table's category): a peer's
+    /// request such as a mediation or a ping is refused with UNKNOWN_MESSAGE, never handed on.
+    @Test func theAdminSocketRefusesWhatIsNotAnOperatorRequest() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addOrg("CITY01")
+        try await daemon.start()
+        for body: LCEnvelope.OneOf_Body in [.ping(LCPing()), .mediate(LCMediateRequest()), .fetchEvents(LCFetchEvents())] {
+            do {
+                let reply = try await daemon.admin(body)
+                Issue.record("\(body) was answered on the admin socket: \(String(describing: reply))")
+            } catch let error as WireError {
+                #expect(error.code == .unknownMessage, "\(error)")
+            }
+        }
+        guard case .status? = try await daemon.admin(.statusRequest(LCStatusRequest())) else {
+            Issue.record("the admin socket stopped serving status"); return
+        }
+    }
+
     @Test func aBadConfigGoesIntoStatusBeforeExit78() async throws {
         let daemon = try DaemonProcess(extraConfig: ["limits": "max_in_flight = 0"])
         try daemon.process.run()
