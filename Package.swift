@@ -335,7 +335,7 @@ let package = Package(
         .testTarget(
             name: "LinkcoreMetricsTests",
             dependencies: [
-                "LinkcoreMetrics", "LinkcoreInstruments",
+                "LinkcoreMetrics", "LinkcoreInstruments", "LinkcoreTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -14,8 +14,7 @@ final class ClientHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// Ids, pending requests and their deadlines: the same multiplexer as the core's session.
     private var requests = RequestMultiplexer<Waiting>()
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var timer = EarliestDeadlineTimer()
     private let incoming: IncomingRequestHandler?
     /// The last connection-level refusal (Error with id 0) or transport failure.
     private(set) var closeReason: (any Error)?
@@ -47,18 +46,11 @@ final class ClientHandler: ChannelInboundHandler {
     /// pending table is scanned only when it fires (`earliestDeadline`).
     private func armTimer(at deadline: NIODeadline?, context: ChannelHandlerContext) {
         guard let next = deadline ?? requests.earliestDeadline else { return }
-        if let scheduled = timerDeadline, scheduled <= next { return }
-        timer?.cancel()
-        timerDeadline = next
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: next) { () -> Void in
-            bound.value.timerFired()
-        }
+        timer.arm(at: next, on: context.eventLoop) { self.timerFired() }
     }
 
     private func timerFired() {
-        timer = nil
-        timerDeadline = nil
+        timer.reset()
         for (_, waiting) in requests.expire(now: .now()) {
             let ms = (waiting.timeout?.nanoseconds ?? 0) / 1_000_000
             waiting.promise.fail(WireError(.deadlineExceeded, "no reply within \(ms) ms"))
@@ -139,9 +131,7 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        timer.reset()
         failAll(closeReason ?? WireError(.unavailable, "the connection closed"))
         self.context = nil
         context.fireChannelInactive()

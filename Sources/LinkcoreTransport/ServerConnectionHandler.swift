@@ -24,8 +24,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var batch = MetricsBatch()
     private var requestsSinceReport: UInt64 = 0
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var timer = EarliestDeadlineTimer()
     /// The source address counted at accept; nil when the socket was refused there.
     private var acceptedAddress: String?
 
@@ -60,9 +59,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        timer.reset()
         reportMetrics()
         env.metrics.connectionClosed()
         let outcome = machine.channelInactive()
@@ -152,18 +149,11 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     /// is armed for what is next (`machine.nextDeadline`, the only full scan).
     private func armTimer(at deadline: NIODeadline? = nil) {
         guard let next = deadline ?? machine.nextDeadline, let context else { return }
-        if let scheduled = timerDeadline, scheduled <= next { return }
-        timer?.cancel()
-        timerDeadline = next
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: next) { () -> Void in
-            bound.value.timerFired()
-        }
+        timer.arm(at: next, on: context.eventLoop) { self.timerFired() }
     }
 
     private func timerFired() {
-        timer = nil
-        timerDeadline = nil
+        timer.reset()
         guard let context else { return }
         let outcome = machine.timerFired()
         for waiter in outcome.expired {

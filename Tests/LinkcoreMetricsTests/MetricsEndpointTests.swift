@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreInstruments
 import LinkcoreMetrics
+import LinkcoreTestSupport
 import Logging
 import NIOCore
 import Synchronization
@@ -61,22 +62,9 @@ import Glibc
 
     // MARK: helpers (blocking calls run on a thread of their own, off the cooperative pool)
 
-    private static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { close(fd); throw POSIXError(.ECONNREFUSED) }
-        return fd
-    }
-
     private func exchange(port: Int, _ request: String) async throws -> String {
         try await offPool {
-            let fd = try Self.connect(port: port)
+            let fd = try loopbackConnect(port: port)
             defer { close(fd) }
             var timeout = timeval(tv_sec: 30, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
