@@ -16,7 +16,7 @@ extension CoreComponents {
         }
         let refused = m.mediationOutcomes.filter { $0.key != .answered && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
         if !refused.isEmpty {
-            line += ", refused: " + refused.map { "\($0.key.label) \($0.value)" }.joined(separator: " ")
+            line += ", refused: " + refused.map { "\($0.key.name) \($0.value)" }.joined(separator: " ")
         }
         if let reloadError = live.lastReload.error { line += "; last reload FAILED: \(reloadError)" }
         if let problem = audit.health.snapshot.problem { line += "; ACCESS LOG NOT SIGNED: \(problem)" }

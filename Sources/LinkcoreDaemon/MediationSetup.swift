@@ -37,19 +37,3 @@ extension CoreComponents {
                                  maxAnswerBytes: max(0, config.limits.maxFrameBytes - Self.answerHeadroomBytes))
     }
 }
-
-extension LCOutcome {
-    /// Short names for the STATUS line.
-    var label: String {
-        switch self {
-        case .answered: return "answered"
-        case .refusedByWhitelist: return "whitelist"
-        case .invalidLink: return "invalid-link"
-        case .providerUnavailableOutcome: return "unavailable"
-        case .providerRefusedOutcome: return "provider-refused"
-        case .timedOut: return "timeout"
-        case .policyFailed: return "policy-failed"
-        default: return "other"
-        }
-    }
-}

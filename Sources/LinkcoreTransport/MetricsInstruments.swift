@@ -30,7 +30,7 @@ struct MetricsInstruments: Sendable {
             ($0, LinkcoreMetric.handshakeRefusals.counter([("reason", LinkcoreMetric.labelValue($0.protoName))]))
         })
         mediations = Dictionary(uniqueKeysWithValues: LCOutcome.allCases.map {
-            ($0, LinkcoreMetric.mediations.counter([("outcome", $0.metricLabel)]))
+            ($0, LinkcoreMetric.mediations.counter([("outcome", $0.name)]))
         })
         requests = Dictionary(uniqueKeysWithValues: RequestKind.allCases.map { kind in
             (kind, (ok: LinkcoreMetric.requests.counter([("body", kind.rawValue), ("outcome", "ok")]),
@@ -61,23 +61,6 @@ public enum RequestKind: String, CaseIterable, Sendable {
         case .ownFeesStatement?: self = .ownFeesStatement
         case .orgShow?: self = .orgShow
         default: self = .other
-        }
-    }
-}
-
-extension LCOutcome {
-    /// "answered", "refused_by_whitelist", ...: the .proto names without the OUTCOME_ prefix.
-    var metricLabel: String {
-        switch self {
-        case .unspecified: "unspecified"
-        case .answered: "answered"
-        case .refusedByWhitelist: "refused_by_whitelist"
-        case .invalidLink: "invalid_link"
-        case .providerUnavailableOutcome: "provider_unavailable"
-        case .providerRefusedOutcome: "provider_refused"
-        case .timedOut: "timed_out"
-        case .policyFailed: "policy_failed"
-        case let .UNRECOGNIZED(value): "unrecognized_\(value)"
         }
     }
 }
