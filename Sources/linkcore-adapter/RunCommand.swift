@@ -77,7 +77,7 @@ struct Run: AsyncParsableCommand {
         // drains the requests in progress (which may still need the core), then the core
         // session ends. SIGTERM and SIGINT start it; the adapter has no reload.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: core), .init(service: api), .init(service: StoppingNotice(notifier: notifier))],
+            services: [.init(service: core), .init(service: api), .init(service: StoppingNotice(notifier: notifier, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -156,8 +156,10 @@ struct Dataset: AsyncParsableCommand {
 /// Sends STOPPING=1 as soon as shutdown starts (it is the last service, so the first told).
 struct StoppingNotice: Service {
     let notifier: SystemdNotifier
+    let logger: Logger
     func run() async throws {
         try? await gracefulShutdown()
+        logger.info("stopping: draining the local API, then closing the core session")
         notifier.stopping(status: "stopping")
     }
 }

@@ -36,6 +36,9 @@ import Testing
             "--url", "http://127.0.0.1:\(adapter.apiPort)",
             "--header", "Authorization: Bearer \(try adapter.token())",
             "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            // Coverage (boundary and invalid values for every parameter and body field) and
+            // fuzzing (positive and negative); stateful chains need links the document lacks.
+            "--phases", "examples,coverage,fuzzing", "--mode", "all",
             "--max-examples", "25", "--workers", "1", "--seed", "13",
             "--request-timeout", "30", "--generation-database", "none",
             "--report", "junit", "--report-dir", work.path,
