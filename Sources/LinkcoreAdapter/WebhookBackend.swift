@@ -19,12 +19,21 @@ public final class WebhookBackend: AnswerBackend {
     /// A reply larger than this is not an answer the core would relay (BACKEND_FAILED).
     static let maxReplyBytes = 1 << 20
 
-    /// `client`: the process's shared client by default (its connection pool outlives a call).
-    public init(url: URL, timeout: Duration, client: HTTPClient = .shared) {
+    public init(url: URL, timeout: Duration) {
         self.url = url
         self.timeout = timeout
-        self.client = client
+        self.client = Self.sharedClient
     }
+
+    /// One client for the process, a global like `HTTPClient.shared` (so never deinitialised
+    /// without a shutdown), whose pool outlives a call. Unlike the shared one it does not retry a
+    /// refused connection until the deadline: a system that is down is BACKEND_FAILED at once,
+    /// not BACKEND_TIMEOUT.
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     struct Reply: Decodable {
         var answer: String?
