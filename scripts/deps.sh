@@ -17,7 +17,8 @@ packages=(
 # The adapter's fuzzed API test (AdapterSchemathesisTests) runs schemathesis from PyPI against a
 # real adapter. Pinned, and installed only when that exact version is not there already.
 SCHEMATHESIS_VERSION="4.32.5"
-if ! python3 -m pip show schemathesis 2>/dev/null | grep -qx "Version: ${SCHEMATHESIS_VERSION}"; then
+installed="$(python3 -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
     echo "deps: installing schemathesis ${SCHEMATHESIS_VERSION} (pip)"
     python3 -m pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
 fi
