@@ -102,6 +102,25 @@ import Glibc
     }
 }
 
+extension AdapterAPIGuardTests {
+    /// SIGTERM: the adapter stops accepting, closes a keep-alive connection that has no request
+    /// in progress (its idle timeout, 60 s here, is not waited for), and exits 0.
+    @Test func sigtermClosesIdleConnectionsAndExitsCleanly() async throws {
+        let daemon = try DaemonProcess()
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki)
+        try await adapter.start()
+        let fd = try RawHTTP.connect(port: adapter.apiPort)
+        defer { close(fd) }
+        let health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\nAuthorization: Bearer \(try adapter.token())\r\n\r\n"
+        #expect(try await RawHTTP.exchange(fd: fd, health).status == 200)
+        adapter.process.signal(SIGTERM)
+        #expect(try await RawHTTP.readToEOF(fd, timeoutSeconds: 30) != nil, "the idle connection stayed open")
+        #expect(await adapter.process.waitForExit(timeout: .seconds(30)), "the adapter did not exit")
+        #expect(adapter.process.terminationStatus == 0, "\(adapter.log)")
+        #expect(adapter.log.contains("stopping: draining the local API"), "\(adapter.log)")
+    }
+}
+
 /// A blocking HTTP/1.1 exchange over a raw socket: what a test needs to send any Host header.
 enum RawHTTP {
     struct Response {
