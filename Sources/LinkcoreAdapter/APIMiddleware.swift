@@ -116,7 +116,9 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// A request not answered within `[api] request_timeout_ms` gets 503 REQUEST_TIMEOUT and its
-/// work is cancelled (the routes' own waits are shorter; this bounds anything that is not).
+/// work is cancelled. The answer waits for the route to end (structured concurrency), so the
+/// routes' wait loops stop on cancellation; a single call to the core in flight is still bounded
+/// by its own timeout.
 struct RequestTimeoutMiddleware<Context: RequestContext>: RouterMiddleware {
     let timeout: Duration
 

@@ -119,6 +119,24 @@ extension AdapterAPIGuardTests {
         #expect(adapter.process.terminationStatus == 0, "\(adapter.log)")
         #expect(adapter.log.contains("stopping: draining the local API"), "\(adapter.log)")
     }
+
+    /// `[api] request_timeout_ms`: an /ask that waits for a core that is not there (its own
+    /// budget is a minute) is answered 503 REQUEST_TIMEOUT with the JSON error body.
+    @Test func aRequestPastTheRequestTimeoutGets503() async throws {
+        let daemon = try DaemonProcess()
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki, api: "request_timeout_ms = 1000")
+        try await adapter.start()
+        // A link for P-1, so that the ask goes past the link table to the (absent) core.
+        let database = adapter.directory.appendingPathComponent("adapter.sqlite").path
+        let (status, output) = try await runToExit("/usr/bin/sqlite3", [
+            database, "INSERT INTO links (link_code, person_id, key_index, linked_at_ms) VALUES ('LC-1', 'P-1', 1, 0)",
+        ], outputDirectory: daemon.temp.url)
+        #expect(status == 0, "\(output)")
+        let (code, body) = try await adapter.call("POST", "/ask", [
+            "person_id": "P-1", "bp_id": "BP", "provider_org": "TAX01", "info_type": "income", "deadline_ms": 60_000,
+        ])
+        #expect(code == 503 && (body["error"] as? [String: Any])?["code"] as? String == "REQUEST_TIMEOUT", "\(body)")
+    }
 }
 
 /// A blocking HTTP/1.1 exchange over a raw socket: what a test needs to send any Host header.
