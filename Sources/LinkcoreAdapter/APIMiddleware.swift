@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import OpenAPIRuntime
 
 /// Turns every failure into the JSON error body: an `APIFailure` thrown by the guard or a route,
@@ -52,6 +53,9 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIFailure(.contentTooLarge, "PAYLOAD_TOO_LARGE", error.body ?? "the request body is too large")
         case let error as HTTPError:
             return APIFailure(error.status, "HTTP_\(error.status.code)", error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError where error.status.kind == .clientError:
+            // Hummingbird's own client errors (a body too large while streaming, say).
+            return APIFailure(error.status, "HTTP_\(error.status.code)", error.status.reasonPhrase)
         default:
             return APIFailure(.internalServerError, "INTERNAL", "the adapter failed to answer this request")
         }
@@ -106,6 +110,11 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         var request = request
         do {
             _ = try await request.collectBody(upTo: maxBytes)
+        } catch is NIOTooManyBytesError {
+            // A body without a Content-Length (chunked) that grows past the limit.
+            var failure = tooLarge
+            failure.closeConnection = true
+            throw failure
         } catch let error as HTTPError where error.status == .contentTooLarge {
             var failure = tooLarge
             failure.closeConnection = true
