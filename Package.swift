@@ -33,6 +33,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The adapter's local HTTP API (issue 13, item 6): Hummingbird 2 serving the routes
+        // swift-openapi-generator made from docs/adapter-openapi.json, AsyncHTTPClient for the
+        // webhook backend, and one ServiceGroup for the adapter process.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -256,21 +263,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The adapter's local API contract: types and server stubs generated from
+        // docs/adapter-openapi.json by scripts/generate-openapi.sh (committed, not a build plugin).
+        .target(
+            name: "LinkcoreAdapterAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            exclude: ["openapi-generator-config.yaml"]
+        ),
         // An organisation's adapter: link table, backends, core session with reconnect, local HTTP API.
         .target(
             name: "LinkcoreAdapter",
             dependencies: [
-                "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
+                "LinkcoreAdapterAPI", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "linkcore-adapter",
             dependencies: [
-                "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
+                "LinkcoreAdapter", "LinkcoreAdapterAPI", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

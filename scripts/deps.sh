@@ -15,6 +15,15 @@ packages=(
     prometheus                   # promtool: the metrics tests check each /metrics scrape with `promtool check metrics`
 )
 
+# The adapter's fuzzed API test (AdapterSchemathesisTests) runs schemathesis from PyPI against a
+# real adapter. Pinned, and installed only when that exact version is not there already.
+SCHEMATHESIS_VERSION="4.32.5"
+installed="$(python3 -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
+    echo "deps: installing schemathesis ${SCHEMATHESIS_VERSION} (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

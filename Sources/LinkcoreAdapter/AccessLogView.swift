@@ -49,16 +49,10 @@ extension AdapterService {
         return entries
     }
 
+    /// The outcome's one spelling (`LCOutcome.name`); one this adapter's .proto does not know yet
+    /// is "unspecified", which the API document lists.
     static func outcomeName(_ outcome: LCOutcome) -> String {
-        switch outcome {
-        case .answered: "answered"
-        case .refusedByWhitelist: "refused_by_whitelist"
-        case .invalidLink: "invalid_link"
-        case .providerUnavailableOutcome: "provider_unavailable"
-        case .providerRefusedOutcome: "provider_refused"
-        case .timedOut: "timed_out"
-        case .policyFailed: "policy_failed"
-        default: "unspecified"
-        }
+        if case .UNRECOGNIZED = outcome { return "unspecified" }
+        return outcome.name
     }
 }

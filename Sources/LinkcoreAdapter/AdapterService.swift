@@ -186,6 +186,8 @@ public final class AdapterService: Sendable {
         // The core pushes LinkIssued (stored by handlePush); if it has not arrived, fetch it.
         let deadline = ContinuousClock.now + settings.linkWait
         while ContinuousClock.now < deadline {
+            // The local API's request timeout cancels the request: stop waiting for the link.
+            guard !Task.isCancelled else { throw Self.cancelled }
             // The pushed LinkIssued was stored: the request is no longer pending.
             if (try? await links.isPending(matchingNumber: accepted.matchingNumber)) == false,
                let link = try? await links.link(personID: request.personID) {
@@ -257,6 +259,8 @@ public final class AdapterService: Sendable {
         let giveUpAt = ContinuousClock.now + budget
         var sends = 0
         while true {
+            // The local API's request timeout cancels the request: no more waits or retries.
+            guard !Task.isCancelled else { throw Self.cancelled }
             // While the session reconnects (the core restarting), wait for it: nothing was sent,
             // so no send is counted.
             guard let connection = try? core.connection() else {
@@ -284,6 +288,7 @@ public final class AdapterService: Sendable {
     }
 
     static let reconnectPoll: Duration = .milliseconds(50)
+    static let cancelled = WireError(.deadlineExceeded, "the request was cancelled (the local API's request timeout)")
 
     /// The pause before retry `failures` of an /ask: 100 ms doubling to 2 s, with jitter (half
     /// to all of it), so that the 8 sends span about 7 s: long enough for a core restart and for

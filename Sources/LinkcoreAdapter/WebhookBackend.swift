@@ -1,29 +1,39 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LinkcoreWire
+import NIOCore
 
-/// Answers by POSTing the question as JSON to the organisation's own system.
+/// Answers by POSTing the question as JSON to the organisation's own system, over AsyncHTTPClient.
 ///
 /// The contract (docs/adapter.md): request body `ProvideQuestion` in snake_case JSON; a 200
 /// reply `{"answer": "..."}` is the answer; any reply `{"refused": "CODE"}` refuses with the
 /// organisation's own code. No reply within `timeout` → BACKEND_TIMEOUT; unreachable, another
-/// status or bad JSON → BACKEND_FAILED. The wait is also cut at the core's deadline: past it,
-/// the core has already told the asker PROVIDER_TIMEOUT.
+/// status or bad JSON → BACKEND_FAILED. Each call has one deadline for the whole exchange
+/// (connect, head and body): `timeout`, cut at the core's deadline, past which the core has
+/// already told the asker PROVIDER_TIMEOUT.
 public final class WebhookBackend: AnswerBackend {
     let url: URL
     let timeout: Duration
-    let session: URLSession
+    let client: HTTPClient
     public let name = "webhook"
+    /// A reply larger than this is not an answer the core would relay (BACKEND_FAILED).
+    static let maxReplyBytes = 1 << 20
 
     public init(url: URL, timeout: Duration) {
         self.url = url
         self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        session = URLSession(configuration: configuration)
+        self.client = Self.sharedClient
     }
+
+    /// One client for the process, a global like `HTTPClient.shared` (so never deinitialised
+    /// without a shutdown), whose pool outlives a call. Unlike the shared one it does not retry a
+    /// refused connection until the deadline: a system that is down is BACKEND_FAILED at once,
+    /// not BACKEND_TIMEOUT.
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     struct Reply: Decodable {
         var answer: String?
@@ -33,46 +43,35 @@ public final class WebhookBackend: AnswerBackend {
     public func answer(_ question: ProvideQuestion) async -> Result<Data, WireError> {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try? encoder.encode(question)
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: (try? encoder.encode(question)) ?? Data("{}".utf8)))
         let untilDeadline = Duration.milliseconds(max(0, question.deadlineAtMs - Int64(Date().timeIntervalSince1970 * 1000)))
         let wait = question.deadlineAtMs > 0 ? min(timeout, untilDeadline) : timeout
-        request.timeoutInterval = max(0.01, Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
-        let session = self.session
-        let prepared = request
-        // Race the call against our own timer: URLSession's timeout is per-idle-interval.
-        let outcome = await withTaskGroup(of: Result<(Data, URLResponse), any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await session.data(for: prepared)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: wait)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        guard let outcome else {
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(wait / .nanoseconds(1)))
+        let status: UInt
+        let body: ByteBuffer
+        do {
+            let response = try await client.execute(request, deadline: deadline)
+            status = response.status.code
+            body = try await response.body.collect(upTo: Self.maxReplyBytes)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return .failure(ProviderCodes.refused(ProviderCodes.backendTimeout, "the organisation's system did not answer in time"))
-        }
-        switch outcome {
-        case let .failure(error as URLError) where error.code == .timedOut:
-            return .failure(ProviderCodes.refused(ProviderCodes.backendTimeout, "the organisation's system did not answer in time"))
-        case .failure:
+        } catch {
+            // Past the deadline whatever the error says (a cancelled body read, say): a timeout.
+            if NIODeadline.now() >= deadline {
+                return .failure(ProviderCodes.refused(ProviderCodes.backendTimeout, "the organisation's system did not answer in time"))
+            }
             return .failure(ProviderCodes.refused(ProviderCodes.backendFailed, "the organisation's system is unreachable"))
-        case let .success((data, response)):
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            let reply = try? JSONDecoder().decode(Reply.self, from: data)
-            if let code = reply?.refused, !code.isEmpty {
-                return .failure(ProviderCodes.refused(String(code.prefix(64)), "refused by the organisation's system"))
-            }
-            guard status == 200, let answer = reply?.answer else {
-                return .failure(ProviderCodes.refused(ProviderCodes.backendFailed, "the organisation's system failed (HTTP \(status))"))
-            }
-            return .success(Data(answer.utf8))
         }
+        let reply = try? JSONDecoder().decode(Reply.self, from: Data(body.readableBytesView))
+        if let code = reply?.refused, !code.isEmpty {
+            return .failure(ProviderCodes.refused(String(code.prefix(64)), "refused by the organisation's system"))
+        }
+        guard status == 200, let answer = reply?.answer else {
+            return .failure(ProviderCodes.refused(ProviderCodes.backendFailed, "the organisation's system failed (HTTP \(status))"))
+        }
+        return .success(Data(answer.utf8))
     }
 }

@@ -47,6 +47,8 @@ public struct AdapterConfig: Sendable, Equatable {
         public var maxConnections: Int
         /// A connection with no request in progress that sends nothing for this long is closed.
         public var idleTimeout: Duration
+        /// A request not answered in this long gets 503 REQUEST_TIMEOUT (its work is cancelled).
+        public var requestTimeout: Duration
     }
 
     public enum BackendKind: String, Sendable, Equatable, CaseIterable {

@@ -11,7 +11,7 @@ extension AdapterConfig {
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("matcher", ["address", "server_name", "request_timeout_ms", "link_wait_ms"]),
-        ("api", ["listen", "max_body_bytes", "token_file", "max_connections", "idle_timeout_ms"]),
+        ("api", ["listen", "max_body_bytes", "token_file", "max_connections", "idle_timeout_ms", "request_timeout_ms"]),
         ("backend", ["kind", "dataset", "url", "timeout_ms"]),
         ("log", ["level"]),
         ("metrics", MetricsSettings.keys),
@@ -78,6 +78,7 @@ extension AdapterConfig {
             allowCredential: false)
         let maxConnections = try apiSection.integer("max_connections", default: 64, range: 1...10_000)
         let idleTimeout = try apiSection.milliseconds("idle_timeout_ms", default: 30_000, range: 100...3_600_000)
+        let apiRequestTimeout = try apiSection.milliseconds("request_timeout_ms", default: 120_000, range: 1_000...3_600_000)
 
         let backendSection = section("backend")
         guard backendSection.table.item("kind") != nil else {
@@ -116,7 +117,7 @@ extension AdapterConfig {
                 crl: crl),
             matcher: matcher,
             api: API(listen: listen, maxBodyBytes: maxBody, tokenFile: tokenFile, maxConnections: maxConnections,
-                     idleTimeout: idleTimeout),
+                     idleTimeout: idleTimeout, requestTimeout: apiRequestTimeout),
             backend: Backend(kind: kind, dataset: dataset, url: url, timeout: timeout),
             log: try section("log").log(),
             file: file)

@@ -68,11 +68,6 @@ public struct MetricsEndpoint: Service {
     /// process's ServiceGroup: metrics are for the operator and must not stop the service itself.
     public var loggingFailures: some Service { FailureLoggingEndpoint(endpoint: self) }
 
-    /// The same in a task of its own, for an executable not yet run as a ServiceGroup.
-    public func runInBackground() -> Task<Void, Never> {
-        Task { [self] in try? await FailureLoggingEndpoint(endpoint: self).run() }
-    }
-
     /// `127.0.0.1:9464`, `[::1]:9464`.
     public static func describe(_ address: SocketAddress) -> String {
         let ip = address.ipAddress ?? "?"

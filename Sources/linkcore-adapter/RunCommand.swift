@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import LinkcoreAdapter
+import LinkcoreAdapterAPI
 import LinkcoreConfig
 import LinkcoreMetrics
 import LinkcoreSystemd
 import Logging
+import ServiceLifecycle
 
 /// `linkcore-adapter run`: the product an organisation runs beside its systems, configured by
 /// `/etc/linkcore/adapter.toml` (every key documented in etc/linkcore/adapter.toml).
@@ -53,43 +55,47 @@ struct Run: AsyncParsableCommand {
             fail("\(error)")
             throw ExitCode(78)
         }
-        let api: LocalAPI
+        let notifier = SystemdNotifier()
+        let listen = settings.api.listen
+        let api: any Service
         do {
-            let idleMs = Int64(settings.api.idleTimeout.components.seconds * 1000 + settings.api.idleTimeout.components.attoseconds / 1_000_000_000_000_000)
             let limits = LocalAPI.Limits(maxBodyBytes: settings.api.maxBodyBytes, maxConnections: settings.api.maxConnections,
-                                         idleTimeoutMs: idleMs)
-            api = try await LocalAPI.start(host: settings.api.listen.host, port: settings.api.listen.port, token: token,
-                                           limits: limits, router: APIRouter(service: service))
+                                         idleTimeout: settings.api.idleTimeout, requestTimeout: settings.api.requestTimeout)
+            api = try LocalAPI.application(host: listen.host, port: listen.port, token: token, limits: limits, service: service,
+                                           logger: logger) { port in
+                logger.info("local API listening", metadata: ["address": "\(listen.host):\(port)"])
+                // Tests and scripts read the port from here when they ask for port 0.
+                FileHandle.standardOutput.write(Data("api \(listen.host):\(port)\n".utf8))
+                // READY once the API answers: the core may be down, and the API says so in /status.
+                notifier.ready(status: "API on \(listen.host):\(port); connecting to the core")
+            }
         } catch {
-            logger.critical("cannot listen", metadata: ["address": "\(settings.api.listen)", "error": "\(error)"])
-            fail("cannot listen on \(settings.api.listen): \(error)")
+            logger.critical("cannot set up the local API", metadata: ["error": "\(error)"])
+            fail("cannot set up the local API: \(error)")
             throw ExitCode(1)
         }
-        logger.info("local API listening", metadata: ["address": "\(settings.api.listen.host):\(api.port)"])
-        // Tests and scripts read the port from here when they ask for port 0.
-        FileHandle.standardOutput.write(Data("api \(settings.api.listen.host):\(api.port)\n".utf8))
-        // [metrics] (issue 13 item 7): the ServiceGroup work folds this task into the group.
-        let metrics = settings.metrics.listen.map {
-            MetricsEndpoint(host: $0.host, port: $0.port, logger: logger).runInBackground()
+        let core = CoreSessionService(service: service) {
+            notifier.status("connected to the core; API on \(listen.host)")
         }
-        let notifier = SystemdNotifier()
-        // READY once the API answers: the core may be down, and the API says so in /status.
-        notifier.ready(status: "API on \(settings.api.listen.host):\(api.port); connecting to the core")
-        let core = Task {
-            await service.run {
-                notifier.status("connected to the core; API on \(settings.api.listen.host):\(api.port)")
-            }
+        // Shutdown runs in reverse order: STOPPING is sent, then the API stops accepting and
+        // drains the requests in progress (which may still need the core), then the core
+        // session ends. SIGTERM and SIGINT start it; the adapter has no reload.
+        // [metrics] listen: the scrape endpoint stops last.
+        let metrics: [ServiceGroupConfiguration.ServiceConfiguration] = settings.metrics.listen.map {
+            [.init(service: MetricsEndpoint(host: $0.host, port: $0.port, logger: logger).loggingFailures)]
+        } ?? []
+        let group = ServiceGroup(configuration: .init(
+            services: metrics + [.init(service: core), .init(service: api), .init(service: StoppingNotice(notifier: notifier, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            // A bind failure surfaces here, before READY.
+            logger.critical("the adapter stopped", metadata: ["error": "\(error)"])
+            fail("cannot listen on \(listen) or run: \(error)")
+            throw ExitCode(1)
         }
-        for await signal in SignalStream.make([SIGTERM, SIGINT]) {
-            logger.info("stopping", metadata: ["signal": "\(signal)"])
-            break
-        }
-        notifier.stopping(status: "stopping")
-        await api.close()
-        await service.stop()
-        core.cancel()
-        _ = await core.value
-        metrics?.cancel()
     }
 
     static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {
@@ -129,13 +135,13 @@ struct Run: AsyncParsableCommand {
 struct OpenAPI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "openapi", abstract: "Print the local API's OpenAPI document (docs/adapter-openapi.json).")
-    func run() async throws { print(OpenAPIDocument.json) }
+    func run() async throws { print(AdapterOpenAPIDocument.json) }
 }
 
 struct Routes: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the routes the local API serves, one \"METHOD path\" per line.")
     func run() async throws {
-        for route in APIRouter.routes { print("\(route.method) \(route.path)") }
+        for route in try LocalAPI.routes() { print(route) }
     }
 }
 
@@ -152,5 +158,16 @@ struct Dataset: AsyncParsableCommand {
             return try DatasetBackend.create(path: db)
         }
         try DatasetBackend.put(path: db, personID: person, infoType: info, answer: answer)
+    }
+}
+
+/// Sends STOPPING=1 as soon as shutdown starts (it is the last service, so the first told).
+struct StoppingNotice: Service {
+    let notifier: SystemdNotifier
+    let logger: Logger
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("stopping: draining the local API, then closing the core session")
+        notifier.stopping(status: "stopping")
     }
 }

@@ -37,6 +37,7 @@ private func loadError(_ text: String) -> ConfigError? {
         #expect(config.core.reconnectInitial == .milliseconds(500) && config.core.reconnectMax == .milliseconds(30_000))
         #expect(config.matcher == nil, "no [matcher]: this adapter requests no links")
         #expect(config.api.listen.host == "127.0.0.1" && config.api.listen.port == 8480)
+        #expect(config.api.idleTimeout == .seconds(30) && config.api.requestTimeout == .seconds(120))
         #expect(config.backend.kind == .dataset && config.backend.dataset == "/etc/linkcore/answers.sqlite")
     }
 

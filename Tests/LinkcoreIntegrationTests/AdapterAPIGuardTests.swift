@@ -103,6 +103,70 @@ import Glibc
     }
 }
 
+extension AdapterAPIGuardTests {
+    /// SIGTERM: the adapter stops accepting, closes a keep-alive connection that has no request
+    /// in progress (its idle timeout, 60 s here, is not waited for), and exits 0.
+    @Test func sigtermClosesIdleConnectionsAndExitsCleanly() async throws {
+        let daemon = try DaemonProcess()
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki)
+        try await adapter.start()
+        let fd = try RawHTTP.connect(port: adapter.apiPort)
+        defer { close(fd) }
+        let health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(adapter.apiPort)\r\nAuthorization: Bearer \(try adapter.token())\r\n\r\n"
+        #expect(try await RawHTTP.exchange(fd: fd, health).status == 200)
+        adapter.process.signal(SIGTERM)
+        #expect(try await RawHTTP.readToEOF(fd, timeoutSeconds: 30) != nil, "the idle connection stayed open")
+        #expect(await adapter.process.waitForExit(timeout: .seconds(30)), "the adapter did not exit")
+        #expect(adapter.process.terminationStatus == 0, "\(adapter.log)")
+        #expect(adapter.log.contains("stopping: draining the local API"), "\(adapter.log)")
+    }
+
+    /// Every failure past the guard is the same JSON error body: an unknown path, a known path
+    /// with another method, a body that is not JSON, a body above `[api] max_body_bytes` (told by
+    /// its Content-Length, or only by counting its chunks).
+    @Test func everyFailureIsAJSONErrorBody() async throws {
+        let daemon = try DaemonProcess()
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki, api: "max_body_bytes = 1024")
+        try await adapter.start()
+        let port = adapter.apiPort
+        let head = "Host: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(try adapter.token())"
+        func send(_ line: String, _ extra: String = "", body: String = "") async throws -> RawHTTP.Response {
+            try await RawHTTP.exchange(port: port, "\(line) HTTP/1.1\r\n\(head)\r\n\(extra)\r\n\(body)")
+        }
+        let missing = try await send("GET /nothing-here")
+        #expect(missing.status == 404 && missing.errorCode == "NO_SUCH_ROUTE", "\(missing.text)")
+        let method = try await send("DELETE /events")
+        #expect(method.status == 405 && method.errorCode == "METHOD_NOT_ALLOWED", "\(method.text)")
+        let notJSON = try await send("POST /events/ack", "Content-Type: application/json\r\nContent-Length: 5\r\n", body: "{bad}")
+        #expect(notJSON.status == 400 && notJSON.errorCode == "INVALID_ARGUMENT", "\(notJSON.text)")
+        let big = String(repeating: "x", count: 2048)
+        let declared = try await send("POST /ask", "Content-Type: application/json\r\nContent-Length: \(big.utf8.count)\r\n", body: big)
+        #expect(declared.status == 413 && declared.errorCode == "PAYLOAD_TOO_LARGE", "\(declared.text)")
+        let chunk = String(big.utf8.count, radix: 16)
+        let chunked = try await send("POST /ask", "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+                                     body: "\(chunk)\r\n\(big)\r\n0\r\n\r\n")
+        #expect(chunked.status == 413 && chunked.errorCode == "PAYLOAD_TOO_LARGE", "\(chunked.text)")
+    }
+
+    /// `[api] request_timeout_ms`: an /ask that waits for a core that is not there (its own
+    /// budget is a minute) is answered 503 REQUEST_TIMEOUT with the JSON error body.
+    @Test func aRequestPastTheRequestTimeoutGets503() async throws {
+        let daemon = try DaemonProcess()
+        let adapter = try await Self.adapter(daemon.temp.url, pki: daemon.pki, api: "request_timeout_ms = 1000")
+        try await adapter.start()
+        // A link for P-1, so that the ask goes past the link table to the (absent) core.
+        let database = adapter.directory.appendingPathComponent("adapter.sqlite").path
+        let (status, output) = try await runToExit("/usr/bin/sqlite3", [
+            database, "INSERT INTO links (link_code, person_id, key_index, linked_at_ms) VALUES ('LC-1', 'P-1', 1, 0)",
+        ], outputDirectory: daemon.temp.url)
+        #expect(status == 0, "\(output)")
+        let (code, body) = try await adapter.call("POST", "/ask", [
+            "person_id": "P-1", "bp_id": "BP", "provider_org": "TAX01", "info_type": "income", "deadline_ms": 60_000,
+        ])
+        #expect(code == 503 && (body["error"] as? [String: Any])?["code"] as? String == "REQUEST_TIMEOUT", "\(body)")
+    }
+}
+
 /// A blocking HTTP/1.1 exchange over a raw socket: what a test needs to send any Host header.
 enum RawHTTP {
     struct Response {
