@@ -3,7 +3,8 @@
 # `mediation-bench` of an older build (with its own linkcored beside it) and of this build are
 # run alternately, BENCH_ROUNDS times each, and the median round of each is compared
 # (after ÷ before, per number of concurrent requesters). Each bench also prints its own ratio
-# against direct A→B over mutual TLS, measured in the same bench run. A benchmark, not a test.
+# against direct A→B over mutual TLS, measured in the same bench run. Rounds alternate which side
+# goes first. A benchmark, not a test.
 #
 #   Benchmarks/run-mediation-before-after.sh BEFORE_BIN_DIR [AFTER_BIN_DIR]
 #     BEFORE_BIN_DIR: e.g. the release folder of a build of the previous commit
@@ -19,7 +20,9 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-3}
 [[ -x "$AFTER/mediation-bench" ]] || (cd "$ROOT" && swift build -c release --product mediation-bench && swift build -c release)
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/mediation-ba.XXXXXX")
 for ((round = 1; round <= ROUNDS; round++)); do
-    for side in before after; do
+    # ABBA order: neither side always runs second (a warm page cache, a WAL left by the other).
+    sides="before after"; ((round % 2 == 0)) && sides="after before"
+    for side in $sides; do
         dir=$BEFORE; [[ $side == after ]] && dir=$AFTER
         echo "round $round/$ROUNDS: $side ($dir)" >&2
         "$dir/mediation-bench" "$SECONDS_PER_RUN" > "$OUT/$side.$round" 2> "$OUT/$side.$round.log"
