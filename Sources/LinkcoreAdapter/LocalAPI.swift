@@ -7,6 +7,7 @@ import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import ServiceLifecycle
+import Synchronization
 
 /// The organisation's local HTTP/JSON API: Hummingbird 2 serving the operations generated from
 /// docs/adapter-openapi.json (`AdapterAPI` implements them), bound to 127.0.0.1 by default.
@@ -72,12 +73,12 @@ public enum LocalAPI {
 }
 
 /// A transport that only writes down what would be registered.
-final class RouteRecorder: ServerTransport, @unchecked Sendable {
-    // Only touched during registration, synchronously, on one thread.
-    private(set) var routes: [String] = []
+final class RouteRecorder: ServerTransport, Sendable {
+    private let recorded = Mutex<[String]>([])
+    var routes: [String] { recorded.withLock { $0 } }
     func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
                   method: HTTPRequest.Method, path: String) throws {
-        routes.append("\(method.rawValue) \(path)")
+        recorded.withLock { $0.append("\(method.rawValue) \(path)") }
     }
 }
 
