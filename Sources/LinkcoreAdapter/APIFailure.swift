@@ -17,6 +17,13 @@ public struct APIFailure: Error, Sendable {
     /// Set on the guard's refusals: what follows a refused request on the wire is not trusted.
     var closeConnection = false
 
+    /// The same failure, with the connection closed after it.
+    var closing: APIFailure {
+        var failure = self
+        failure.closeConnection = true
+        return failure
+    }
+
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, number: Int? = nil,
          providerCode: String? = nil, retryable: Bool = false) {
         self.status = status; self.code = code; self.message = message

@@ -83,14 +83,9 @@ struct APIGuardMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let apiGuard = guardBox.value else {
-            var failure = APIFailure(.misdirectedRequest, "MISDIRECTED_REQUEST", "the API is starting")
-            failure.closeConnection = true
-            throw failure
+            throw APIFailure(.misdirectedRequest, "MISDIRECTED_REQUEST", "the API is starting").closing
         }
-        if var refusal = apiGuard.refusal(request.head) {
-            refusal.closeConnection = true
-            throw refusal
-        }
+        if let refusal = apiGuard.refusal(request.head) { throw refusal.closing }
         return try await next(request, context)
     }
 }
@@ -101,24 +96,17 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let tooLarge = APIFailure(.contentTooLarge, "PAYLOAD_TOO_LARGE", "request body above \(maxBytes) bytes")
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
-            var failure = tooLarge
-            failure.closeConnection = true   // the unread body is not drained
-            throw failure
-        }
+        // Closing: the unread rest of the body is not drained.
+        let tooLarge = APIFailure(.contentTooLarge, "PAYLOAD_TOO_LARGE", "request body above \(maxBytes) bytes").closing
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes { throw tooLarge }
         var request = request
         do {
             _ = try await request.collectBody(upTo: maxBytes)
         } catch is NIOTooManyBytesError {
             // A body without a Content-Length (chunked) that grows past the limit.
-            var failure = tooLarge
-            failure.closeConnection = true
-            throw failure
+            throw tooLarge
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            var failure = tooLarge
-            failure.closeConnection = true
-            throw failure
+            throw tooLarge
         }
         return try await next(request, context)
     }

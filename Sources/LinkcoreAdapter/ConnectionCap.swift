@@ -52,9 +52,8 @@ final class ConnectionCapHandler: ChannelDuplexHandler, RemovableChannelHandler 
         counted = true
         guard !cap.admit() else { return }
         refused = true
-        var failure = APIFailure(.serviceUnavailable, "TOO_MANY_CONNECTIONS",
-                                 "the local API has \(cap.limit) connections open; retry later", retryable: true)
-        failure.closeConnection = true
+        let failure = APIFailure(.serviceUnavailable, "TOO_MANY_CONNECTIONS",
+                                 "the local API has \(cap.limit) connections open; retry later", retryable: true).closing
         let body = failure.json
         let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
             + "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
