@@ -7,38 +7,47 @@ import NIOCore
 ///
 /// A pure value: it never touches a channel or reads a clock. Its owner passes `now`, schedules
 /// one timer at `earliestDeadline` and calls `expire(now:)` when it fires.
-public struct RequestMultiplexer<Waiter> {
-    public struct Entry {
+///
+/// `@inlinable`: both users are in other modules, and a generic type called across a module
+/// boundary runs unspecialised (its dictionary through witness tables) on every request.
+@frozen public struct RequestMultiplexer<Waiter> {
+    @frozen public struct Entry {
         public var waiter: Waiter
         public var deadline: NIODeadline?
+
+        @inlinable init(waiter: Waiter, deadline: NIODeadline?) {
+            self.waiter = waiter
+            self.deadline = deadline
+        }
     }
 
-    private var pending: [UInt64: Entry] = [:]
+    @usableFromInline var pending: [UInt64: Entry] = [:]
     /// The id the next request gets; 0 is reserved for messages without a reply.
-    public private(set) var nextID: UInt64 = 1
+    @usableFromInline var next: UInt64 = 1
+    public var nextID: UInt64 { next }
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var count: Int { pending.count }
-    public var isEmpty: Bool { pending.isEmpty }
+    @inlinable public var count: Int { pending.count }
+    @inlinable public var isEmpty: Bool { pending.isEmpty }
 
     /// Registers a request and returns the id to send it with.
-    public mutating func start(_ waiter: Waiter, deadline: NIODeadline?) -> UInt64 {
-        let id = nextID
-        nextID &+= 1
-        if nextID == 0 { nextID = 1 }
+    @inlinable public mutating func start(_ waiter: Waiter, deadline: NIODeadline?) -> UInt64 {
+        let id = next
+        next &+= 1
+        if next == 0 { next = 1 }
         pending[id] = Entry(waiter: waiter, deadline: deadline)
         return id
     }
 
     /// The waiter of request `id`, which is no longer pending; nil if nothing waits for `id`
     /// (never sent, already answered, or past its deadline).
-    public mutating func complete(_ id: UInt64) -> Waiter? {
+    @inlinable public mutating func complete(_ id: UInt64) -> Waiter? {
         pending.removeValue(forKey: id)?.waiter
     }
 
     /// The first deadline among pending requests: when the owner's timer must fire.
-    public var earliestDeadline: NIODeadline? {
+    @inlinable public var earliestDeadline: NIODeadline? {
         var earliest: NIODeadline?
         for entry in pending.values {
             if let deadline = entry.deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
@@ -47,7 +56,7 @@ public struct RequestMultiplexer<Waiter> {
     }
 
     /// Removes and returns the requests whose deadline is at or before `now`, oldest id first.
-    public mutating func expire(now: NIODeadline) -> [(id: UInt64, waiter: Waiter)] {
+    @inlinable public mutating func expire(now: NIODeadline) -> [(id: UInt64, waiter: Waiter)] {
         var expired: [(id: UInt64, waiter: Waiter)] = []
         for (id, entry) in pending {
             if let deadline = entry.deadline, deadline <= now { expired.append((id, entry.waiter)) }
@@ -60,14 +69,14 @@ public struct RequestMultiplexer<Waiter> {
 
     /// Brings every deadline later than `cutoff` (or absent) forward to it: a draining
     /// connection waits no longer than that for its own requests.
-    public mutating func limitDeadlines(to cutoff: NIODeadline) {
+    @inlinable public mutating func limitDeadlines(to cutoff: NIODeadline) {
         for (id, entry) in pending where entry.deadline.map({ $0 > cutoff }) ?? true {
             pending[id]?.deadline = cutoff
         }
     }
 
     /// Removes and returns every pending request (the connection closed), oldest id first.
-    public mutating func removeAll() -> [(id: UInt64, waiter: Waiter)] {
+    @inlinable public mutating func removeAll() -> [(id: UInt64, waiter: Waiter)] {
         let all = pending.map { (id: $0.key, waiter: $0.value.waiter) }.sorted { $0.id < $1.id }
         pending.removeAll()
         return all
