@@ -125,6 +125,19 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
 
 var lines: [String] = []
 var builtinRates: [Double] = []
+if let counter = EventCounter.fromEnvironment(seconds: seconds) {
+    // Counting mode: the core phases only, each with perf attached (see EventCounts.swift).
+    print("requesters | mediations/s | per mediation: " + counter.events.split(separator: ",").map { $0.split(separator: ":").last.map(String.init) ?? "" }.joined(separator: " | "))
+    for concurrency in levels {
+        let output = bench.path("perf-\(concurrency).csv")
+        let perf = try counter.start(pid: core.processIdentifier, output: output)
+        let run = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
+        let counts = counter.perMediation(perf, output: output, rate: run.rate)
+        print(String(format: "%10d | %12.0f | ", concurrency, run.rate) + counts.map { String(format: "%.1f", $0.value) }.joined(separator: " | "))
+    }
+    await bench.stop()
+    exit(0)
+}
 for concurrency in levels {
     say("\(concurrency) concurrent requesters, \(Int(seconds)) s each: through the core, then direct")
     let cpuBefore = coreCPUSeconds()
