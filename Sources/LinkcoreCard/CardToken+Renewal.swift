@@ -24,7 +24,9 @@ extension CardToken {
                 if try find(session, LC_CKO_PRIVATE_KEY, app) == nil { throw .keyNotFound(app) }
             }
         }
-        return (try replaceKeyPair(.signature, pin: signaturePIN), try replaceKeyPair(.authentication, pin: authenticationPIN))
+        let signature = try replaceKeyPair(.signature, pin: signaturePIN)
+        let authentication = try replaceKeyPair(.authentication, pin: authenticationPIN)
+        return (signature, authentication)
     }
 
     func replaceKeyPair(_ app: CardApplication, pin: String) throws(CardError) -> CardPublicKey {

@@ -82,7 +82,7 @@ extension CardAuthorityStore {
             case .moved, .renamed:
                 let serials = try revoke(db, card: card, generation: record.generation, applications: ["sign"],
                                          reason: .affiliationChanged, now: now)
-                if !serials.isEmpty { try log(db, card: card, event: "signature-revoked", state: record.state, now: now) }
+                if !serials.isEmpty { try logEvent(db, card: card, event: "signature-revoked", state: record.state, now: now) }
                 revoked += serials
             case .died:
                 revoked += try revoke(db, card: card, generation: record.generation, applications: ["sign", "auth"],
@@ -92,14 +92,14 @@ extension CardAuthorityStore {
                 if let next = try? record.state.after(.revoke) {
                     _ = try db.query("UPDATE cards SET state = ?, updated_at = ? WHERE card = ?",
                                      [.text(next.rawValue), .integer(ms(now)), .text(card)])
-                    try log(db, card: card, event: CardEvent.revoke.rawValue, state: next, now: now)
+                    try logEvent(db, card: card, event: CardEvent.revoke.rawValue, state: next, now: now)
                 }
             }
         }
         return revoked
     }
 
-    private static func log(_ db: SQLiteDatabase, card: String, event: String, state: CardState, now: Date) throws {
+    private static func logEvent(_ db: SQLiteDatabase, card: String, event: String, state: CardState, now: Date) throws {
         _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, ?, ?, ?)",
                          [.text(card), .text(event), .text(state.rawValue), .integer(ms(now))])
     }

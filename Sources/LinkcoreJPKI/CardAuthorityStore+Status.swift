@@ -30,7 +30,8 @@ extension CardAuthorityStore: CertificateStatusSource {
         try database.withLock { db in
             try db.query("SELECT serial, revoked_at, reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial").compactMap { row in
                 guard let serial = row.string(0), let at = row.int(1) else { return nil }
-                return (serial, Self.date(at), row.int(2).flatMap { RevocationReason(rawValue: Int($0)) } ?? .unspecified)
+                let reason = row.int(2).flatMap { RevocationReason(rawValue: Int($0)) } ?? .unspecified
+                return (serialHex: serial, at: Self.date(at), reason: reason)
             }
         }
     }
@@ -56,7 +57,8 @@ extension CardAuthorityStore: CertificateStatusSource {
         try database.withLock { db in
             try db.transaction {
                 _ = try db.query("UPDATE crl_number SET last = last + 1 WHERE id = 1")
-                return UInt64(max(0, try db.query("SELECT last FROM crl_number WHERE id = 1").first?.int(0) ?? 0))
+                let last = try db.query("SELECT last FROM crl_number WHERE id = 1").first?.int(0) ?? 0
+                return UInt64(max(0, last))
             }
         }
     }

@@ -38,7 +38,7 @@ struct CRLCommand: ParsableCommand {
         try AtomicFile.replace(dir + "/crl.der", with: try PEM.der(pem), mode: 0o644)
         try AtomicFile.replace(dir + "/crl.pem", with: Array(pem.utf8), mode: 0o644)
         let object: [String: Any] = [
-            "number": number, "entries": entries.count,
+            "number": Int(number), "entries": entries.count,
             "thisUpdate": Int64(now.timeIntervalSince1970), "nextUpdate": Int64(nextUpdate.timeIntervalSince1970),
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))

@@ -44,11 +44,12 @@ struct CardAuthorityFixture {
         return (serials["signature"] ?? "", serials["user"] ?? "")
     }
 
-    /// `certificate-status` as (status, reason).
-    func status(_ serial: String) throws -> (status: String, reason: String?) {
+    /// `certificate-status` as "good", "unknown" or "revoked:<reason>".
+    func status(_ serial: String) throws -> String {
         let run = try jpki(["certificate-status", "--serial", serial])
         let object = try JSONDecoder().decode([String: StringOrNumber].self, from: Data(run.stdout.utf8))
-        return (object["status"]?.text ?? "?", object["reason"]?.text)
+        let status = object["status"]?.text ?? "?"
+        return object["reason"]?.text.map { "\(status):\($0)" } ?? status
     }
 
     /// Publishes the CRL (on demand) and returns its CRL number.
@@ -80,7 +81,7 @@ enum StringOrNumber: Decodable {
     case string(String)
     case number(Double)
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let text = try? container.decode(String.self) { self = .string(text) } else { self = .number(try container.decode(Double.self)) }
     }
