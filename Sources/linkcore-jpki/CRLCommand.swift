@@ -26,6 +26,10 @@ struct CRLCommand: ParsableCommand {
     func run() throws {
         let ca = try CardIssuance.loadCA(dir: dir, keyPath: caKey)
         let store = try CardAuthorityStore(path: dir + "/authority.db")
+        // One publisher at a time (the daily unit and an operator's on-demand run): the number is
+        // taken and the files replaced under the lock, so crl.pem never goes back to an older CRL.
+        let lock = try AtomicFile.lock(dir + "/crl.lock")
+        defer { close(lock) }
         let entries = try store.revokedCertificates().map {
             RevokedCertificate(serialHex: $0.serialHex, revocationDate: $0.at, reasonCode: $0.reason.rawValue)
         }
@@ -72,6 +76,18 @@ struct CertificateStatusCommand: ParsableCommand {
 enum AtomicFile {
     struct Failure: Error, CustomStringConvertible {
         let description: String
+    }
+
+    /// An exclusive flock on `path` (created if missing); close the descriptor to release it.
+    static func lock(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            close(fd)
+            throw Failure(description: "cannot lock \(path): \(String(cString: strerror(errno)))")
+        }
+        return fd
     }
 
     static func replace(_ path: String, with bytes: [UInt8], mode: mode_t) throws {

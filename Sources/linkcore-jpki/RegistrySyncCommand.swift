@@ -20,6 +20,8 @@ struct RegistrySyncCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Opening a missing path would create an empty registry (and a cursor for it).
+        guard FileManager.default.fileExists(atPath: registry) else { throw ValidationError("no registry at \(registry)") }
         let registryStore = try RegistryStore(path: registry)
         let store = try CardAuthorityStore(path: dir + "/authority.db")
         // Per registry instance: a rebuilt registry (a new change log) starts from its beginning.

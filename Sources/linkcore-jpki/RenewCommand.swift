@@ -49,6 +49,7 @@ struct RenewCommand: ParsableCommand {
             let store = try CardAuthorityStore(path: dir + "/authority.db")
             guard let record = try store.card(card) else { throw CardLifecycleError.unknownCard(card) }
             _ = try record.state.after(.renew)  // refuse before touching the card
+            guard FileManager.default.fileExists(atPath: registry) else { throw ValidationError("no registry at \(registry)") }
             guard let stored = try RegistryStore(path: registry).resident(code: record.residentCode), stored.resident.status == .alive else {
                 throw ValidationError("no living resident for card \(card) in the registry")
             }
