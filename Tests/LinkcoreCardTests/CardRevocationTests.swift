@@ -48,6 +48,14 @@ struct CardRevocationTests {
 
         // Renewal: new keys on both tokens, new certificates written to the card, the old superseded.
         let oldKey = try card.card("public-key", ["--app", "auth"]).stdout
+        // A wrong second PIN renews nothing: both PINs are checked before any key is replaced.
+        let oldSignKey = try card.card("public-key", ["--app", "sign"]).stdout
+        let wrongPIN = try authority.jpki(["renew", "--registry", authority.registryPath, "--card", card.label,
+                                           "--module", Tools.softhsmModule], stdin: "\(signPIN)\n9999\n", card: card)
+        #expect(wrongPIN.status == 1)
+        #expect(wrongPIN.stderr.hasPrefix("error: wrong-pin:"), "\(wrongPIN.stderr)")
+        #expect(try card.card("public-key", ["--app", "sign"]).stdout == oldSignKey)
+        #expect(try authority.status(first.signature) == "good")
         let renewed = try authority.jpki(["renew", "--registry", authority.registryPath, "--card", card.label,
                                           "--module", Tools.softhsmModule], stdin: "\(signPIN)\n\(authPIN)\n", card: card)
         #expect(renewed.status == 0, "\(renewed.stderr)")
