@@ -22,7 +22,7 @@ public struct CardRecord: Sendable, Equatable {
 /// and every transition. Each transition is one transaction, committed (WAL, synchronous=FULL)
 /// before the call returns, so an acknowledged transition survives a crash.
 public final class CardAuthorityStore: Sendable {
-    private let database: Mutex<SQLiteDatabase>
+    let database: Mutex<SQLiteDatabase>
 
     static let migrations: [String] = [
         """
@@ -54,6 +54,22 @@ public final class CardAuthorityStore: Sendable {
             issued_at     INTEGER NOT NULL,
             UNIQUE (card, application, generation)
         ) WITHOUT ROWID;
+        """,
+        // v3: each certificate's revocation status (CardAuthorityStore+Status.swift), how far the
+        // registry's change log has been applied (+RegistrySync.swift), and the last CRL number.
+        """
+        ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;   -- ms since the epoch; NULL: good
+        ALTER TABLE certificates ADD COLUMN reason INTEGER;       -- RFC 5280 CRLReason code
+        CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
+        CREATE TABLE registry_cursor (
+            instance      TEXT PRIMARY KEY,           -- the registry's instance id
+            sequence      INTEGER NOT NULL            -- the last resident_changes sequence applied
+        ) WITHOUT ROWID;
+        CREATE TABLE crl_number (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            last          INTEGER NOT NULL
+        );
+        INSERT INTO crl_number (id, last) VALUES (1, 0);
         """,
     ]
 
@@ -88,6 +104,7 @@ public final class CardAuthorityStore: Sendable {
                 var next = current
                 next.state = try current.state.after(event)
                 if event == .personalise || event == .renew { next.generation += 1 }
+                try Self.applyStatusEffects(db, card: card, event: event, generation: current.generation, now: now)
                 _ = try db.query("UPDATE cards SET state = ?, generation = ?, updated_at = ? WHERE card = ?",
                                  [.text(next.state.rawValue), .integer(Int64(next.generation)), .integer(Self.ms(now)), .text(card)])
                 _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, ?, ?, ?)",
@@ -97,16 +114,29 @@ public final class CardAuthorityStore: Sendable {
         }
     }
 
-    /// Records the two certificates of `card`'s next generation and the `personalise` (or, later,
-    /// `renew`) transition in one transaction: the link and the state never disagree.
+    /// Records the two certificates of `card`'s first generation and the `personalise` transition
+    /// in one transaction: the link and the state never disagree.
     @discardableResult
     public func personalise(card: String, signatureSerial: String, userSerial: String, now: Date = Date()) throws -> CardRecord {
+        try recordGeneration(card: card, event: .personalise, signatureSerial: signatureSerial, userSerial: userSerial, now: now)
+    }
+
+    /// Renewal: the two certificates of the next generation, the old generation superseded and the
+    /// `renew` transition, in one transaction. The generations stay in `certificates`, which is how
+    /// the certificate history (各証明書の履歴情報) answers for an old serial.
+    @discardableResult
+    public func renew(card: String, signatureSerial: String, userSerial: String, now: Date = Date()) throws -> CardRecord {
+        try recordGeneration(card: card, event: .renew, signatureSerial: signatureSerial, userSerial: userSerial, now: now)
+    }
+
+    private func recordGeneration(card: String, event: CardEvent, signatureSerial: String, userSerial: String, now: Date) throws -> CardRecord {
         try database.withLock { db in
             try db.transaction {
                 guard let current = try Self.record(db, card) else { throw CardLifecycleError.unknownCard(card) }
                 var next = current
-                next.state = try current.state.after(.personalise)
+                next.state = try current.state.after(event)
                 next.generation += 1
+                try Self.applyStatusEffects(db, card: card, event: event, generation: current.generation, now: now)
                 for (serial, application) in [(signatureSerial, "sign"), (userSerial, "auth")] {
                     _ = try db.query("INSERT INTO certificates (serial, card, application, generation, issued_at) VALUES (?, ?, ?, ?, ?)",
                                      [.text(serial.uppercased()), .text(card), .text(application), .integer(Int64(next.generation)),
@@ -114,8 +144,8 @@ public final class CardAuthorityStore: Sendable {
                 }
                 _ = try db.query("UPDATE cards SET state = ?, generation = ?, updated_at = ? WHERE card = ?",
                                  [.text(next.state.rawValue), .integer(Int64(next.generation)), .integer(Self.ms(now)), .text(card)])
-                _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, 'personalise', ?, ?)",
-                                 [.text(card), .text(next.state.rawValue), .integer(Self.ms(now))])
+                _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, ?, ?, ?)",
+                                 [.text(card), .text(event.rawValue), .text(next.state.rawValue), .integer(Self.ms(now))])
                 return next
             }
         }

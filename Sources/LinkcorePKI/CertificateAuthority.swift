@@ -157,17 +157,36 @@ public struct CertificateAuthority: Sendable {
         guard (1...Self.maximumDays).contains(nextUpdateDays) else {
             throw PKIError.invalidArgument("nextUpdateDays must be between 1 and \(Self.maximumDays), not \(nextUpdateDays)")
         }
-        for entry in revoked { try Self.checkSerialHex(entry.serialHex) }
+        let last = thisUpdate ?? now()
+        return try makeCRL(revoked: revoked, thisUpdate: last, nextUpdate: last.addingTimeInterval(TimeInterval(nextUpdateDays) * 86_400),
+                           crlNumber: crlNumber)
+    }
+
+    /// As above with an explicit nextUpdate (after thisUpdate), for CRLs published more often
+    /// than daily. Entries with a `reasonCode` carry the reasonCode extension.
+    public func makeCRL(revoked: [RevokedCertificate], thisUpdate: Date, nextUpdate: Date, crlNumber: UInt64?) throws -> String {
+        guard nextUpdate > thisUpdate else {
+            throw PKIError.invalidArgument("nextUpdate (\(PKIFormat.date(nextUpdate))) must be after thisUpdate (\(PKIFormat.date(thisUpdate)))")
+        }
+        for entry in revoked {
+            try Self.checkSerialHex(entry.serialHex)
+            if let code = entry.reasonCode, !(0...10).contains(code) || code == 7 {
+                throw PKIError.invalidArgument("\(code) is not a CRL reason code (0-10, 7 unused)")
+            }
+        }
         ERR_clear_error()
         let (ca, key) = try loadObjects()
         guard let crl = X509_CRL_new() else { throw OpenSSL.failure("allocate a CRL") }
         defer { X509_CRL_free(crl) }
         try OpenSSL.check(X509_CRL_set_version(crl, Int(X509_CRL_VERSION_2)), "set the CRL version")
         try OpenSSL.check(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca.pointer)), "set the CRL issuer")
-        let last = OpenSSL.epoch(thisUpdate ?? now())
-        try OpenSSL.check(lc_pki_crl_set_times(crl, last, last + Int64(nextUpdateDays) * 86_400), "set the CRL's update times")
+        let last = OpenSSL.epoch(thisUpdate)
+        try OpenSSL.check(lc_pki_crl_set_times(crl, last, OpenSSL.epoch(nextUpdate)), "set the CRL's update times")
         for entry in revoked {
-            try OpenSSL.check(lc_pki_crl_add_revoked(crl, entry.serialHex, OpenSSL.epoch(entry.revocationDate)), "add serial \(entry.serialHex) to the CRL")
+            // 0 (unspecified) is written as no reason (RFC 5280 §5.3.1); -1 means none.
+            let reason = Int32(entry.reasonCode.flatMap { $0 == 0 ? nil : $0 } ?? -1)
+            try OpenSSL.check(lc_pki_crl_add_revoked_reason(crl, entry.serialHex, OpenSSL.epoch(entry.revocationDate), reason),
+                              "add serial \(entry.serialHex) to the CRL")
         }
         try OpenSSL.check(X509_CRL_sort(crl), "sort the CRL")
         try OpenSSL.check(lc_pki_crl_add_aki(crl, ca.pointer), "add the CRL's authorityKeyIdentifier")

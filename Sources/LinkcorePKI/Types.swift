@@ -18,9 +18,13 @@ public struct PEMCertificate: Sendable, Equatable {
 public struct RevokedCertificate: Sendable, Equatable, Codable {
     public var serialHex: String
     public var revocationDate: Date
+    /// The entry's RFC 5280 CRLReason code (0-10, not 7), or nil for none. The number card
+    /// authority sets it; unspecified (0) is left out of the CRL, as RFC 5280 §5.3.1 asks.
+    public var reasonCode: Int?
 
-    public init(serialHex: String, revocationDate: Date) {
+    public init(serialHex: String, revocationDate: Date, reasonCode: Int? = nil) {
         self.serialHex = serialHex
         self.revocationDate = revocationDate
+        self.reasonCode = reasonCode
     }
 }

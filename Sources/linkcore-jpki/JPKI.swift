@@ -5,17 +5,18 @@ import LinkcoreJPKI
 import LinkcorePKI
 import LinkcoreRegistry
 
-/// The card authority (J-LIS runs it beside the resident registry). Skeleton: its own CA,
-/// separate from the network CA, and issuance of a card's two certificates. The life cycle,
-/// CRL/OCSP and the logical link between the two certificates are still to come (docs/card.md).
+/// The card authority (J-LIS runs it beside the resident registry): its own CA, separate from the
+/// network CA; issuance and the card's life cycle; certificate status, the CRL and the registry's
+/// changes as revocations (docs/card.md).
 @main
 struct JPKICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
-        abstract: "The number card authority: card CA and certificate issuance.",
+        abstract: "The number card authority: card CA, certificates, life cycle, CRL.",
         subcommands: [
-            CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self,
-            LinkedCommand.self,
+            CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, RenewCommand.self,
+            CardStatusCommand.self, LinkedCommand.self, CertificateStatusCommand.self, CurrentUserCertificateCommand.self,
+            CRLCommand.self, RegistrySyncCommand.self,
         ]
     )
 }
@@ -64,7 +65,7 @@ struct IssueCommand: ParsableCommand {
             throw ValidationError("no living resident \(resident) in the registry")
         }
         // The card's record: a new card is applied for here; only an applied card is personalised
-        // (a second issuance for the same card would be a renewal, still to come).
+        // (a second issuance for the same card is a renewal: `renew`).
         let store = try CardAuthorityStore(path: dir + "/authority.db")
         if let record = try store.card(card) {
             guard record.state == .applied else {
@@ -76,18 +77,7 @@ struct IssueCommand: ParsableCommand {
         let path = module ?? ProcessInfo.processInfo.environment["LINKCORE_PKCS11_MODULE"] ?? PKCS11Module.softHSM2Path
         do {
             let token = try CardToken(module: try PKCS11Module(path: path), card: card)
-            let signature = try ca.issueForPublicKey(
-                publicKeyDER: try token.publicKey(.signature).subjectPublicKeyInfoDER,
-                subject: CardSubjects.signature(stored), nonRepudiation: true, validDays: Validity.certificateDays)
-            let user = try ca.issueForPublicKey(
-                publicKeyDER: try token.publicKey(.authentication).subjectPublicKeyInfoDER,
-                subject: CardSubjects.user(), nonRepudiation: false, validDays: Validity.certificateDays)
-            try token.storeCertificate(.signature, der: try PEM.der(signature.certificatePEM), pin: signPIN)
-            try token.storeCertificate(.authentication, der: try PEM.der(user.certificatePEM), pin: authPIN)
-            let issued = dir + "/issued"
-            try FileManager.default.createDirectory(atPath: issued, withIntermediateDirectories: true)
-            try write(signature.certificatePEM, to: "\(issued)/\(signature.serialHex).pem", mode: 0o644)
-            try write(user.certificatePEM, to: "\(issued)/\(user.serialHex).pem", mode: 0o644)
+            let (signature, user) = try CardIssuance.issue(ca: ca, token: token, resident: stored, signPIN: signPIN, authPIN: authPIN, dir: dir)
             // Recorded after the certificates are on the card: a crash in between leaves the card
             // `applied`, and issuing again replaces its certificates.
             try store.personalise(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex)

@@ -16,19 +16,20 @@ func refusing(_ body: () throws -> Void) throws {
     }
 }
 
-/// The transitions that change only the authority's record today. Their certificate effects
-/// (suspension in OCSP/CRL) come with the status services (docs/card.md).
+/// The transitions that need no card: send (locked and posted), suspend (a lost card, by phone,
+/// at once), resume, revoke. Each changes the certificates' status in the same transaction
+/// (suspend: both on hold; resume: released; revoke: both cessationOfOperation).
 struct TransitionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transition",
-        abstract: "Record a card's send (locked and posted), suspend (lost card) or resume.")
+        abstract: "Record a card's send (locked and posted), suspend (lost card), resume or revoke.")
     @Option(help: "The authority's directory.") var dir: String
     @Option(help: "The card's label.") var card: String
-    @Option(help: "send, suspend or resume") var event: String
+    @Option(help: "send, suspend, resume or revoke") var event: String
 
     func run() throws {
-        guard let event = CardEvent(rawValue: event), [.send, .suspend, .resume].contains(event) else {
-            throw ValidationError("--event must be send, suspend or resume (activate has its own command; revoke and renew are still to come)")
+        guard let event = CardEvent(rawValue: event), [.send, .suspend, .resume, .revoke].contains(event) else {
+            throw ValidationError("--event must be send, suspend, resume or revoke (activate and renew have their own commands)")
         }
         try refusing {
             let record = try CardAuthorityStore(path: dir + "/authority.db").transition(card: card, event)

@@ -62,6 +62,8 @@ int lc_pki_crl_set_times(X509_CRL *crl, int64_t last_update, int64_t next_update
 int lc_pki_crl_add_revoked(X509_CRL *crl, const char *serial_hex, int64_t revocation_time);
 int lc_pki_crl_set_number(X509_CRL *crl, uint64_t number);
 int lc_pki_crl_add_aki(X509_CRL *crl, X509 *issuer);
+/// As lc_pki_crl_add_revoked, with a CRLReason entry extension when reason >= 0 (shim_crl_reason.c).
+int lc_pki_crl_add_revoked_reason(X509_CRL *crl, const char *serial_hex, int64_t revocation_time, int reason);
 
 /// Number of entries in a CRL's revoked list, and the hex serial of entry i.
 int lc_pki_crl_revoked_count(X509_CRL *crl);
