@@ -315,6 +315,11 @@ let package = Package(
             dependencies: [
                 "LinkcoreCard", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `serve`: the verifiers' mutual-TLS listener on the project's transport, and the link to the core.
+                "LinkcoreClient", "LinkcoreConfig", "LinkcoreLifecycle", "LinkcoreSystemd", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -393,6 +398,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
+                "linkcore-jpki", "LinkcoreJPKI",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -26,13 +26,14 @@ linkcored="${LINKCORED:-$(stub linkcored)}"
 matcher="${LINKCORE_MATCHER:-$(stub linkcore-matcher)}"
 adapter="${LINKCORE_ADAPTER:-$(stub linkcore-adapter)}"
 linkctl="${LINKCTL:-$(stub linkctl)}"
+jpki="${LINKCORE_JPKI:-$(stub linkcore-jpki)}"
 
-units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service)
-services=(linkcored.service linkcore-matcher.service linkcore-adapter.service)
+units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
+services=(linkcored.service linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
         -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \
-        -e "s#/usr/local/bin/linkctl\\b#${linkctl}#g" \
+        -e "s#/usr/local/bin/linkctl\\b#${linkctl}#g" -e "s#/usr/local/bin/linkcore-jpki\\b#${jpki}#g" \
         "$here/systemd/$unit" >"$tmp/$unit"
 done
 
