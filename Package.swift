@@ -308,7 +308,7 @@ let package = Package(
         .target(name: "LinkcoreCardVerifier", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
-        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
+        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI", "LinkcoreSQLite"]),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
             name: "linkcore-jpki",
