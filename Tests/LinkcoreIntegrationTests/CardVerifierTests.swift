@@ -212,7 +212,7 @@ import Testing
         } catch let error as WireError {
             return error.code
         } catch {
-            return .errorCodeUnspecified
+            return .unspecified  // not a refusal: the connection failed
         }
     }
 }
