@@ -188,6 +188,17 @@ import Testing
         await other.close()
     }
 
+    @Test func sigtermDrainsAndStops() async throws {
+        let net = try await Network.start()
+        let bank = try await net.authority.connect(as: "BANK01")
+        #expect(try await linked(bank, net.card.signature[0]) == net.card.user[0])
+        net.authority.signal(SIGTERM)
+        try await net.authority.notify.wait(for: "STOPPING=1")
+        #expect(try await net.authority.waitForExit() == 0)
+        #expect(net.authority.log.contains("linkcore-jpki stopped"), "\(net.authority.log)")
+        await bank.close()
+    }
+
     // MARK: helpers
 
     func linked(_ connection: LinkcoreConnection, _ serial: String) async throws -> String {
@@ -314,6 +325,12 @@ final class JPKIProcess: @unchecked Sendable {
 
     func connect(as org: String) async throws -> LinkcoreConnection {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: port), tls: try pki.clientTLS(org))
+    }
+
+    func signal(_ number: Int32) { process.signal(number) }
+
+    func waitForExit(timeout: Duration = defaultWaitTimeout) async throws -> Int32 {
+        try await process.exitStatus(timeout: timeout, detail: "log:\n\(log)")
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
