@@ -118,6 +118,13 @@ import Testing
 
     @Test func theLicenceIsDurableInTheCore() async throws {
         let net = try await Network.start()
+        // Licensed from registration on, and a second card authority registered by linkctl.
+        let (added, output) = try await net.daemon.linkctl(["org", "add", "--code", "BANK03", "--name", "Bank 3", "--sector", "private",
+                                                            "--licensed-verifier"])
+        #expect(added == 0 && output.contains("licensed-verifier"), "\(output)")
+        let (role, roleOutput) = try await net.daemon.linkctl(["org", "add", "--code", "JPKI2", "--name", "Card authority 2",
+                                                               "--role", "card-authority"])
+        #expect(role == 0 && roleOutput.contains("card-authority"), "\(roleOutput)")
         net.daemon.signal(SIGTERM)
         #expect(try await net.daemon.waitForExit() == 0)
         try await net.daemon.restart()
@@ -125,6 +132,10 @@ import Testing
         #expect(shown.contains("verifier:  licensed"), "\(shown)")
         let (_, other) = try await net.daemon.linkctl(["org", "show", "SHOP01"])
         #expect(other.contains("verifier:  not licensed"), "\(other)")
+        let (_, third) = try await net.daemon.linkctl(["org", "show", "BANK03"])
+        #expect(third.contains("verifier:  licensed"), "\(third)")
+        let (_, authority) = try await net.daemon.linkctl(["org", "show", "JPKI2"])
+        #expect(authority.contains("role:      card-authority"), "\(authority)")
     }
 
     @Test func aCertificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
