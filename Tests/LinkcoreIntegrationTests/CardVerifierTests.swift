@@ -170,6 +170,9 @@ import Testing
         // And an organisation that is neither the matcher nor the card authority may not ask.
         let bank = try await net.daemon.connect(as: "BANK01")
         #expect(await refusal(bank, .orgShow(.with { $0.code = "BANK01" })) == .permissionDenied)
+        // The card authority's requests are not the core's.
+        #expect(await refusal(bank, .linkedCertificate(.with { $0.signatureSerial = net.card.signature[0] })) == .unknownMessage)
+        #expect(await refusal(bank, .certificateHistory(.with { $0.userSerial = net.card.user[0] })) == .unknownMessage)
         await bank.close()
     }
 
