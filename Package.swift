@@ -308,13 +308,18 @@ let package = Package(
         .target(name: "LinkcoreCardVerifier", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
-        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
+        .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI", "LinkcoreSQLite"]),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
             name: "linkcore-jpki",
             dependencies: [
                 "LinkcoreCard", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `serve`: the verifiers' mutual-TLS listener on the project's transport, and the link to the core.
+                "LinkcoreClient", "LinkcoreConfig", "LinkcoreLifecycle", "LinkcoreSystemd", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreWire",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -393,6 +398,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
+                "linkcore-jpki", "LinkcoreJPKI",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

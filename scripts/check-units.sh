@@ -28,8 +28,8 @@ adapter="${LINKCORE_ADAPTER:-$(stub linkcore-adapter)}"
 linkctl="${LINKCTL:-$(stub linkctl)}"
 jpki="${LINKCORE_JPKI:-$(stub linkcore-jpki)}"
 
-units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service)
-services=(linkcored.service linkcore-matcher.service linkcore-adapter.service)
+units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
+services=(linkcored.service linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
 # The card authority's daily job (issue 14): registry changes as revocations, then the CRL.
 units+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service linkcore-jpki-crl.timer)
 services+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service)

@@ -41,6 +41,12 @@ struct AdminRequestHandler: AdminHandling {
                 core.logger.info("organisation suspended", metadata: ["org": "\(change.code)", "sessions_ended": "\(ended)"])
             }
             return result.wire { .orgResponse(LCOrgResponse().withOrg($0)) }
+        case let .orgSetLicensed(change)?:
+            let result = await core.orgs.setLicensedVerifier(change.code, change.licensed)
+            if case .success = result {
+                core.logger.info("organisation licence as a verifier changed", metadata: ["org": "\(change.code)", "licensed": "\(change.licensed)"])
+            }
+            return result.wire { .orgResponse(LCOrgResponse().withOrg($0)) }
         case .auditVerify?:
             return await core.audit.verify(AuditService.Signing(core.live.config)).map { .auditVerifyResponse($0) }
         case let .feesStatement(request)?:

@@ -59,14 +59,19 @@ public struct CoreService: RequestHandling {
             Task { reply(await fees.statement(orgCode: peer.orgCode, period: own.period).wire { .feesStatementResponse($0.wire) }) }
         case let .orgShow(show)?:
             // The matcher checks a requester's standing before it matches (issue 12, finding
-            // 7b): registered, not suspended, a role that holds links. Only that much is given,
-            // and only to the matcher; for everyone else it stays an operator message.
-            guard peer.role == .matcher else {
+            // 7b): registered, not suspended, a role that holds links. The card authority checks
+            // that a requester is a licensed verifier before it answers (issue 14). Only that much
+            // is given (never the name), and only to those two roles; for everyone else it stays
+            // an operator message.
+            guard peer.role == .matcher || peer.role == .cardAuthority else {
                 return reply.fail(WireError(.permissionDenied, "operator messages are accepted only on the admin socket"))
             }
             guard let org = links.orgs[show.code] else { return reply.fail(WireError(.orgUnknown, "organisation is not registered")) }
             reply(.orgResponse(.with { response in
-                response.org = .with { $0.code = org.code; $0.role = org.role.wire; $0.sector = org.sector.wire; $0.suspended = org.suspended }
+                response.org = .with {
+                    $0.code = org.code; $0.role = org.role.wire; $0.sector = org.sector.wire; $0.suspended = org.suspended
+                    $0.licensedVerifier = org.licensedVerifier
+                }
             }))
         default:
             reply.fail(WireError(.unknownMessage, "\(request.bodyName) is not served by this core"))

@@ -7,7 +7,7 @@ public protocol EventRouting: Sendable {
 
 /// The routing the core applies when no policy module is loaded: agencies get every event at
 /// once with its kind; private-sector connectors get it at once as "changed" (kind withheld,
-/// the domain's default for private receivers); the matcher and the portal get nothing.
+/// the domain's default for private receivers); the matcher, the portal and the card authority get nothing.
 public struct DefaultEventRouting: EventRouting {
     public init() {}
 
@@ -15,7 +15,7 @@ public struct DefaultEventRouting: EventRouting {
         switch query.receiver.role {
         case .agency: return .success(EventRoutingDecision(delivery: .immediate, revealKind: true))
         case .privateConnector: return .success(EventRoutingDecision(delivery: .immediate, revealKind: false))
-        case .matcher, .portal: return .success(EventRoutingDecision(delivery: nil, revealKind: false))
+        case .matcher, .portal, .cardAuthority: return .success(EventRoutingDecision(delivery: nil, revealKind: false))
         }
     }
 }

@@ -44,6 +44,9 @@ public final class LinkService: Sendable {
         guard org.role != .matcher else {
             return .failure(Refusal(.invalidArgument, "the matching authority does not hold links"))
         }
+        guard org.role != .cardAuthority else {
+            return .failure(Refusal(.invalidArgument, "the card authority does not hold links"))
+        }
         // The organisation that gets the link pays for it (charged only when a link is created).
         let at = now()
         let price: Price?

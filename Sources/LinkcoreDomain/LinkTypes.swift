@@ -31,8 +31,10 @@ public struct NewOrganisation: Sendable, Equatable {
     public var name: String
     public var sector: OrgSector?
     public var role: OrgRole?
+    /// Registered as a licensed verifier from the start (`linkctl org add --licensed-verifier`).
+    public var licensedVerifier: Bool
 
-    public init(code: String, name: String, sector: OrgSector?, role: OrgRole?) {
-        self.code = code; self.name = name; self.sector = sector; self.role = role
+    public init(code: String, name: String, sector: OrgSector?, role: OrgRole?, licensedVerifier: Bool = false) {
+        self.code = code; self.name = name; self.sector = sector; self.role = role; self.licensedVerifier = licensedVerifier
     }
 }

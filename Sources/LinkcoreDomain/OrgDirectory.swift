@@ -40,7 +40,7 @@ public final class OrgDirectory: Sendable {
             return .failure(Refusal(.invalidArgument, "sector must be public or private"))
         }
         guard let role = new.role else {
-            return .failure(Refusal(.invalidArgument, "role must be agency, private-connector, matcher or portal"))
+            return .failure(Refusal(.invalidArgument, "role must be agency, private-connector, matcher, portal or card-authority"))
         }
         if sector == .privateSector && role != .privateConnector {
             return .failure(Refusal(.invalidArgument, "a private-sector organisation must have the private-connector role"))
@@ -48,7 +48,7 @@ public final class OrgDirectory: Sendable {
         if role == .privateConnector && sector != .privateSector {
             return .failure(Refusal(.invalidArgument, "the private-connector role is for private-sector organisations"))
         }
-        let org = Organisation(code: new.code, name: new.name, sector: sector, role: role, createdAtMs: nowMs)
+        let org = Organisation(code: new.code, name: new.name, sector: sector, role: role, createdAtMs: nowMs, licensedVerifier: new.licensedVerifier)
         do {
             try await store.addOrganisation(org)
         } catch StoreError.duplicate {
@@ -63,6 +63,20 @@ public final class OrgDirectory: Sendable {
     public func setSuspended(_ code: String, _ suspended: Bool) async -> Result<Organisation, Refusal> {
         do {
             let org = try await store.setSuspended(code, suspended)
+            cache.withLock { $0[code] = org }
+            return .success(org)
+        } catch StoreError.notFound {
+            return .failure(Refusal(.orgUnknown, "organisation \(code) is not registered"))
+        } catch {
+            return .failure(Refusal(.unavailable, "store: \(error)"))
+        }
+    }
+
+    /// Grants or withdraws the licence as a verifier; the card authority learns it from `org_show`
+    /// (it caches answers briefly, so a withdrawal reaches it within its cache period).
+    public func setLicensedVerifier(_ code: String, _ licensed: Bool) async -> Result<Organisation, Refusal> {
+        do {
+            let org = try await store.setLicensedVerifier(code, licensed)
             cache.withLock { $0[code] = org }
             return .success(org)
         } catch StoreError.notFound {

@@ -8,7 +8,7 @@ public struct OrgClasses: Sendable {
     static let builtIn: [String: BuiltIn] = [
         "public": .sector(.public), "private": .sector(.private),
         "agency": .role(.agency), "private_connector": .role(.privateConnector),
-        "matcher": .role(.matcher), "portal": .role(.portal),
+        "matcher": .role(.matcher), "portal": .role(.portal), "card_authority": .role(.cardAuthority),
     ]
 
     enum BuiltIn: Sendable {

@@ -131,5 +131,10 @@ enum CoreSchema {
         """
         CREATE INDEX event_outbox_release ON event_outbox(org_code, due_at, event_id) WHERE acked_at IS NULL;
         """,
+        // 7: licensed verifiers (issue 14): the card authority answers an organisation's
+        // certificate queries only while this is set. Existing organisations are not licensed.
+        """
+        ALTER TABLE organisations ADD COLUMN licensed_verifier INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 }

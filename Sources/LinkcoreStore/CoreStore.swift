@@ -9,6 +9,8 @@ public protocol CoreStore: Sendable {
     func organisation(_ code: String) async throws -> Organisation?
     func organisations() async throws -> [Organisation]
     func setSuspended(_ code: String, _ suspended: Bool) async throws -> Organisation
+    /// Grants or withdraws an organisation's licence as a verifier (durable before it returns).
+    func setLicensedVerifier(_ code: String, _ licensed: Bool) async throws -> Organisation
     /// Starts a new key index for the organisation's new links; returns it.
     func rotateKey(_ code: String) async throws -> UInt16
 

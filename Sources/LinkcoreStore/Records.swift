@@ -4,7 +4,7 @@ import LinkcoreAudit
 /// facts or a resident code in clear: residents are known by a keyed hash and an ID code.
 
 public enum OrgSector: Int, Sendable, Codable, CaseIterable { case publicBody = 1, privateSector = 2 }
-public enum OrgRole: Int, Sendable, Codable, CaseIterable { case agency = 1, privateConnector = 2, matcher = 3, portal = 4 }
+public enum OrgRole: Int, Sendable, Codable, CaseIterable { case agency = 1, privateConnector = 2, matcher = 3, portal = 4, cardAuthority = 5 }
 
 public struct Organisation: Sendable, Equatable {
     public var code: String
@@ -15,10 +15,15 @@ public struct Organisation: Sendable, Equatable {
     /// The key index new links of this organisation use.
     public var keyIndex: UInt16
     public var createdAtMs: Int64
+    /// A licensed verifier (署名検証者 / 利用者証明検証者): the card authority answers its
+    /// certificate queries. Granted and withdrawn by the operator only.
+    public var licensedVerifier: Bool
 
-    public init(code: String, name: String, sector: OrgSector, role: OrgRole, suspended: Bool = false, keyIndex: UInt16 = 1, createdAtMs: Int64) {
+    public init(code: String, name: String, sector: OrgSector, role: OrgRole, suspended: Bool = false, keyIndex: UInt16 = 1, createdAtMs: Int64,
+                licensedVerifier: Bool = false) {
         self.code = code; self.name = name; self.sector = sector; self.role = role
         self.suspended = suspended; self.keyIndex = keyIndex; self.createdAtMs = createdAtMs
+        self.licensedVerifier = licensedVerifier
     }
 }
 

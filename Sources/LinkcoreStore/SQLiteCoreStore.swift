@@ -43,24 +43,26 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         try await write { db in
             do {
                 try db.query("""
-                    INSERT INTO organisations (code, name, sector, role, suspended, key_index, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO organisations (code, name, sector, role, suspended, key_index, created_at, licensed_verifier)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(org.code), .text(org.name), .integer(Int64(org.sector.rawValue)), .integer(Int64(org.role.rawValue)),
-                          .integer(org.suspended ? 1 : 0), .integer(Int64(org.keyIndex)), .integer(org.createdAtMs)])
+                          .integer(org.suspended ? 1 : 0), .integer(Int64(org.keyIndex)), .integer(org.createdAtMs),
+                          .integer(org.licensedVerifier ? 1 : 0)])
             } catch let error as SQLiteError where error.isConstraintViolation {
                 throw StoreError.duplicate("organisation \(org.code)")
             }
         }
     }
 
-    static let orgColumns = "code, name, sector, role, suspended, key_index, created_at"
+    static let orgColumns = "code, name, sector, role, suspended, key_index, created_at, licensed_verifier"
 
     static func organisation(_ row: Row) -> Organisation? {
         guard let code = row.string(0), let name = row.string(1),
               let sector = row.int(2).flatMap({ OrgSector(rawValue: Int($0)) }),
               let role = row.int(3).flatMap({ OrgRole(rawValue: Int($0)) }) else { return nil }
         return Organisation(code: code, name: name, sector: sector, role: role, suspended: row.int(4) == 1,
-                            keyIndex: UInt16(truncatingIfNeeded: row.int(5) ?? 1), createdAtMs: row.int(6) ?? 0)
+                            keyIndex: UInt16(truncatingIfNeeded: row.int(5) ?? 1), createdAtMs: row.int(6) ?? 0,
+                            licensedVerifier: row.int(7) == 1)
     }
 
     public func organisation(_ code: String) async throws -> Organisation? {
@@ -78,6 +80,16 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
     public func setSuspended(_ code: String, _ suspended: Bool) async throws -> Organisation {
         try await write { db in
             try db.query("UPDATE organisations SET suspended = ? WHERE code = ?", [.integer(suspended ? 1 : 0), .text(code)])
+            guard db.changes == 1,
+                  let org = try db.query("SELECT \(Self.orgColumns) FROM organisations WHERE code = ?", [.text(code)]).first.flatMap(Self.organisation)
+            else { throw StoreError.notFound("organisation \(code)") }
+            return org
+        }
+    }
+
+    public func setLicensedVerifier(_ code: String, _ licensed: Bool) async throws -> Organisation {
+        try await write { db in
+            try db.query("UPDATE organisations SET licensed_verifier = ? WHERE code = ?", [.integer(licensed ? 1 : 0), .text(code)])
             guard db.changes == 1,
                   let org = try db.query("SELECT \(Self.orgColumns) FROM organisations WHERE code = ?", [.text(code)]).first.flatMap(Self.organisation)
             else { throw StoreError.notFound("organisation \(code)") }

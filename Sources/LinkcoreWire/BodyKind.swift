@@ -6,14 +6,17 @@ extension LCEnvelope.OneOf_Body {
     /// `BodyCategoryTests` fails when Protos/linkcore/v1/envelope.proto has a body the generated
     /// code (and so this table) does not know.
     public enum Category: Sendable, Equatable, CaseIterable {
-        /// A request an organisation's connection sends to the core (or the matcher).
+        /// A request an organisation's connection sends to the core (or the matcher, or the card
+        /// authority: `linked_certificate`, `certificate_history`, which the core refuses with
+        /// UNKNOWN_MESSAGE).
         case peerRequest
         /// A request the core starts on a connection that takes pushes (Hello `accepts_pushes`).
         case coreRequest
         /// An operator request, served only on the admin socket.
         case adminOnlyRequest
-        /// An operator request the core also answers on the network, to the matcher only
-        /// (`org_show`, for its requester check before matching: issue 12, finding 7b).
+        /// An operator request the core also answers on the network, to the matcher and the card
+        /// authority only (`org_show`: the matcher's requester check before matching, issue 12
+        /// finding 7b; the card authority's licensed-verifier check, issue 14).
         case operatorAndMatcherRequest
         /// Answers the request with the same id (an Error refuses it).
         case reply
@@ -26,18 +29,19 @@ extension LCEnvelope.OneOf_Body {
     public var category: Category {
         switch self {
         case .hello, .ping, .matchRequest, .issueLink, .fetchLink, .unlink, .mediate, .reportChange, .fetchEvents,
-             .ackEvents, .accessLogQuery, .ownFeesStatement:
+             .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory:
             return .peerRequest
         case .provide, .linkIssued, .changeEvent:
             return .coreRequest
-        case .statusRequest, .reload, .orgAdd, .orgList, .orgSetSuspended, .keysRotate, .auditVerify, .feesStatement:
+        case .statusRequest, .reload, .orgAdd, .orgList, .orgSetSuspended, .orgSetLicensed, .keysRotate, .auditVerify, .feesStatement:
             return .adminOnlyRequest
         case .orgShow:
             return .operatorAndMatcherRequest
         case .welcome, .pong, .error, .matchAccepted, .issueLinkResponse, .linkIssuedAck, .unlinkResponse,
              .fetchLinkResponse, .mediateResponse, .provideResponse, .reportChangeResponse, .changeEventAck,
              .fetchEventsResponse, .ackEventsResponse, .accessLogPage, .status, .reloadResponse, .orgResponse,
-             .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse:
+             .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse, .linkedCertificateResponse,
+             .certificateHistoryResponse:
             return .reply
         case .goingAway:
             return .notice

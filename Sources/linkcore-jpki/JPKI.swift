@@ -9,14 +9,14 @@ import LinkcoreRegistry
 /// network CA; issuance and the card's life cycle; certificate status, the CRL and the registry's
 /// changes as revocations (docs/card.md).
 @main
-struct JPKICommand: ParsableCommand {
+struct JPKICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
         abstract: "The number card authority: card CA, certificates, life cycle, CRL.",
         subcommands: [
             CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, RenewCommand.self,
             CardStatusCommand.self, LinkedCommand.self, CertificateStatusCommand.self, CurrentUserCertificateCommand.self,
-            CRLCommand.self, RegistrySyncCommand.self,
+            CRLCommand.self, RegistrySyncCommand.self, ServeCommand.self,
         ]
     )
 }

@@ -67,8 +67,8 @@ struct ActivateCommand: ParsableCommand {
     }
 }
 
-/// The logical link: which user certificate belongs with a signature certificate. Local and
-/// operator-only for now; answering licensed verifiers over mutual TLS is still to come.
+/// The logical link: which user certificate belongs with a signature certificate, for the
+/// operator on the authority's host. Licensed verifiers ask `serve` over mutual TLS.
 struct LinkedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linked", abstract: "The user certificate serial linked to a signature certificate serial.")

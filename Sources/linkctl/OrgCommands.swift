@@ -5,8 +5,8 @@ import LinkcoreWire
 /// `linkctl org …`: register and manage organisations on the running core.
 struct OrgCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "org", abstract: "Register, list, show, suspend and resume organisations.",
-        subcommands: [Add.self, List.self, Show.self, Suspend.self, Resume.self])
+        commandName: "org", abstract: "Register, list, show, suspend, resume, license and unlicense organisations.",
+        subcommands: [Add.self, List.self, Show.self, Suspend.self, Resume.self, License.self, Unlicense.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an organisation (its certificate must bind the same code).")
@@ -14,8 +14,10 @@ struct OrgCommand: AsyncParsableCommand {
         @Option(help: "Organisation code, e.g. CITY01 (as bound in its certificate).") var code: String
         @Option(help: "Display name, shown to residents in their access log.") var name: String
         @Option(help: "public or private.") var sector: SectorArgument = .public
-        @Option(help: "agency, private-connector, matcher or portal (default: agency, or private-connector for the private sector).")
+        @Option(help: "agency, private-connector, matcher, portal or card-authority (default: agency, or private-connector for the private sector).")
         var role: RoleArgument?
+        @Flag(help: "Register it as a licensed verifier: the card authority answers its certificate queries.")
+        var licensedVerifier = false
 
         func run() async throws {
             var org = LCOrganisation()
@@ -23,6 +25,7 @@ struct OrgCommand: AsyncParsableCommand {
             org.name = name
             org.sector = sector.proto
             org.role = (role ?? (sector == .private ? .privateConnector : .agency)).proto
+            org.licensedVerifier = licensedVerifier
             guard case let .orgResponse(response)? = try await admin.request(.orgAdd(.with { $0.org = org })) else {
                 throw ValidationError("unexpected reply")
             }
@@ -57,6 +60,7 @@ struct OrgCommand: AsyncParsableCommand {
                 sector:    \(o.sector == .private ? "private" : "public")
                 role:      \(RoleArgument(o.role)?.rawValue ?? "?")
                 status:    \(o.suspended ? "SUSPENDED" : "active")
+                verifier:  \(o.licensedVerifier ? "licensed" : "not licensed")
                 key index: \(o.keyIndex)
                 since:     \(Date(timeIntervalSince1970: Double(o.createdAtMs) / 1000))
                 """)
@@ -77,6 +81,29 @@ struct OrgCommand: AsyncParsableCommand {
         func run() async throws { try await OrgCommand.setSuspended(admin, code, false) }
     }
 
+    struct License: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register an organisation as a licensed verifier: the card authority answers its certificate queries.")
+        @OptionGroup var admin: AdminSocketOptions
+        @Argument var code: String
+        func run() async throws { try await OrgCommand.setLicensed(admin, code, true) }
+    }
+
+    struct Unlicense: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Withdraw an organisation's licence as a verifier (the card authority learns it within its cache period).")
+        @OptionGroup var admin: AdminSocketOptions
+        @Argument var code: String
+        func run() async throws { try await OrgCommand.setLicensed(admin, code, false) }
+    }
+
+    static func setLicensed(_ admin: AdminSocketOptions, _ code: String, _ licensed: Bool) async throws {
+        guard case let .orgResponse(response)? = try await admin.request(.orgSetLicensed(.with { $0.code = code; $0.licensed = licensed })) else {
+            throw ValidationError("unexpected reply")
+        }
+        print(line(response.org))
+    }
+
     static func setSuspended(_ admin: AdminSocketOptions, _ code: String, _ suspended: Bool) async throws {
         guard case let .orgResponse(response)? = try await admin.request(.orgSetSuspended(.with { $0.code = code; $0.suspended = suspended })) else {
             throw ValidationError("unexpected reply")
@@ -85,7 +112,7 @@ struct OrgCommand: AsyncParsableCommand {
     }
 
     static func line(_ o: LCOrganisation) -> String {
-        "\(o.code)  \(o.name)  \(o.sector == .private ? "private" : "public")  \(RoleArgument(o.role)?.rawValue ?? "?")  key \(o.keyIndex)\(o.suspended ? "  SUSPENDED" : "")"
+        "\(o.code)  \(o.name)  \(o.sector == .private ? "private" : "public")  \(RoleArgument(o.role)?.rawValue ?? "?")  key \(o.keyIndex)\(o.licensedVerifier ? "  licensed-verifier" : "")\(o.suspended ? "  SUSPENDED" : "")"
     }
 }
 
@@ -112,13 +139,14 @@ enum SectorArgument: String, ExpressibleByArgument {
 }
 
 enum RoleArgument: String, ExpressibleByArgument {
-    case agency, privateConnector = "private-connector", matcher, portal
+    case agency, privateConnector = "private-connector", matcher, portal, cardAuthority = "card-authority"
     var proto: LCRole {
         switch self {
         case .agency: return .agency
         case .privateConnector: return .privateConnector
         case .matcher: return .matcher
         case .portal: return .portal
+        case .cardAuthority: return .cardAuthority
         }
     }
     init?(_ role: LCRole) {
@@ -127,6 +155,7 @@ enum RoleArgument: String, ExpressibleByArgument {
         case .privateConnector: self = .privateConnector
         case .matcher: self = .matcher
         case .portal: self = .portal
+        case .cardAuthority: self = .cardAuthority
         default: return nil
         }
     }

@@ -12,6 +12,7 @@ extension OrgRole {
         case .privateConnector: self = .privateConnector
         case .matcher: self = .matcher
         case .portal: self = .portal
+        case .cardAuthority: self = .cardAuthority
         default: return nil
         }
     }
@@ -22,6 +23,7 @@ extension OrgRole {
         case .privateConnector: return .privateConnector
         case .matcher: return .matcher
         case .portal: return .portal
+        case .cardAuthority: return .cardAuthority
         }
     }
 }
@@ -54,13 +56,15 @@ extension Organisation {
             $0.suspended = suspended
             $0.keyIndex = UInt32(keyIndex)
             $0.createdAtMs = createdAtMs
+            $0.licensedVerifier = licensedVerifier
         }
     }
 }
 
 extension NewOrganisation {
     init(wire: LCOrganisation) {
-        self.init(code: wire.code, name: wire.name, sector: OrgSector(wire: wire.sector), role: OrgRole(wire: wire.role))
+        self.init(code: wire.code, name: wire.name, sector: OrgSector(wire: wire.sector), role: OrgRole(wire: wire.role),
+                  licensedVerifier: wire.licensedVerifier)
     }
 }
 

@@ -302,6 +302,10 @@ public nonisolated struct LCOrganisation: Sendable {
 
   public var createdAtMs: Int64 = 0
 
+  /// A licensed verifier (JPKI's 署名検証者 / 利用者証明検証者, licensed by the minister): the card
+  /// authority answers its certificate queries (card.proto). Set by the operator only.
+  public var licensedVerifier: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -358,6 +362,21 @@ public nonisolated struct LCOrgSetSuspendedRequest: Sendable {
   public var code: String = String()
 
   public var suspended: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Grants (licensed = true) or withdraws an organisation's licence as a verifier. Reply: OrgResponse.
+public nonisolated struct LCOrgSetLicensedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var code: String = String()
+
+  public var licensed: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -994,7 +1013,7 @@ nonisolated extension LCReloadResponse: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCOrganisation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Organisation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}name\0\u{1}sector\0\u{1}role\0\u{1}suspended\0\u{3}key_index\0\u{3}created_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}name\0\u{1}sector\0\u{1}role\0\u{1}suspended\0\u{3}key_index\0\u{3}created_at_ms\0\u{3}licensed_verifier\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1009,6 +1028,7 @@ nonisolated extension LCOrganisation: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 5: try { try decoder.decodeSingularBoolField(value: &self.suspended) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.keyIndex) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.licensedVerifier) }()
       default: break
       }
     }
@@ -1036,6 +1056,9 @@ nonisolated extension LCOrganisation: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.createdAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 7)
     }
+    if self.licensedVerifier != false {
+      try visitor.visitSingularBoolField(value: self.licensedVerifier, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1047,6 +1070,7 @@ nonisolated extension LCOrganisation: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.suspended != rhs.suspended {return false}
     if lhs.keyIndex != rhs.keyIndex {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.licensedVerifier != rhs.licensedVerifier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1165,6 +1189,41 @@ nonisolated extension LCOrgSetSuspendedRequest: SwiftProtobuf.Message, SwiftProt
   public static func ==(lhs: LCOrgSetSuspendedRequest, rhs: LCOrgSetSuspendedRequest) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.suspended != rhs.suspended {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCOrgSetLicensedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OrgSetLicensedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}licensed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.licensed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 1)
+    }
+    if self.licensed != false {
+      try visitor.visitSingularBoolField(value: self.licensed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCOrgSetLicensedRequest, rhs: LCOrgSetLicensedRequest) -> Bool {
+    if lhs.code != rhs.code {return false}
+    if lhs.licensed != rhs.licensed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

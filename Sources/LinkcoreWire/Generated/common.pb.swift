@@ -301,6 +301,9 @@ public nonisolated enum LCRole: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// the residents' portal: reads a resident's access log
   case portal // = 4
+
+  /// the number card authority (linkcore-jpki): asks the core whether an
+  case cardAuthority // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -314,6 +317,7 @@ public nonisolated enum LCRole: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 2: self = .privateConnector
     case 3: self = .matcher
     case 4: self = .portal
+    case 5: self = .cardAuthority
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -325,6 +329,7 @@ public nonisolated enum LCRole: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .privateConnector: return 2
     case .matcher: return 3
     case .portal: return 4
+    case .cardAuthority: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -336,6 +341,7 @@ public nonisolated enum LCRole: SwiftProtobuf.Enum, Swift.CaseIterable {
     .privateConnector,
     .matcher,
     .portal,
+    .cardAuthority,
   ]
 
 }
@@ -485,7 +491,7 @@ nonisolated extension LCSector: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension LCRole: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}AGENCY\0\u{1}PRIVATE_CONNECTOR\0\u{1}MATCHER\0\u{1}PORTAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}AGENCY\0\u{1}PRIVATE_CONNECTOR\0\u{1}MATCHER\0\u{1}PORTAL\0\u{1}CARD_AUTHORITY\0")
 }
 
 nonisolated extension LCChangeKind: SwiftProtobuf._ProtoNameProviding {

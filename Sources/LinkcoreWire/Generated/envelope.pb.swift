@@ -419,6 +419,47 @@ public nonisolated struct LCEnvelope: Sendable {
     set {body = .feesStatementResponse(newValue)}
   }
 
+  public var orgSetLicensed: LCOrgSetLicensedRequest {
+    get {
+      if case .orgSetLicensed(let v)? = body {return v}
+      return LCOrgSetLicensedRequest()
+    }
+    set {body = .orgSetLicensed(newValue)}
+  }
+
+  /// Card authority (150-159): licensed verifiers -> linkcore-jpki, never the core.
+  public var linkedCertificate: LCLinkedCertificateRequest {
+    get {
+      if case .linkedCertificate(let v)? = body {return v}
+      return LCLinkedCertificateRequest()
+    }
+    set {body = .linkedCertificate(newValue)}
+  }
+
+  public var linkedCertificateResponse: LCLinkedCertificateResponse {
+    get {
+      if case .linkedCertificateResponse(let v)? = body {return v}
+      return LCLinkedCertificateResponse()
+    }
+    set {body = .linkedCertificateResponse(newValue)}
+  }
+
+  public var certificateHistory: LCCertificateHistoryRequest {
+    get {
+      if case .certificateHistory(let v)? = body {return v}
+      return LCCertificateHistoryRequest()
+    }
+    set {body = .certificateHistory(newValue)}
+  }
+
+  public var certificateHistoryResponse: LCCertificateHistoryResponse {
+    get {
+      if case .certificateHistoryResponse(let v)? = body {return v}
+      return LCCertificateHistoryResponse()
+    }
+    set {body = .certificateHistoryResponse(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -478,6 +519,12 @@ public nonisolated struct LCEnvelope: Sendable {
     case auditVerifyResponse(LCAuditVerifyResponse)
     case feesStatement(LCFeesStatementRequest)
     case feesStatementResponse(LCFeesStatement)
+    case orgSetLicensed(LCOrgSetLicensedRequest)
+    /// Card authority (150-159): licensed verifiers -> linkcore-jpki, never the core.
+    case linkedCertificate(LCLinkedCertificateRequest)
+    case linkedCertificateResponse(LCLinkedCertificateResponse)
+    case certificateHistory(LCCertificateHistoryRequest)
+    case certificateHistoryResponse(LCCertificateHistoryResponse)
 
   }
 
@@ -490,7 +537,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0\u{3}org_set_licensed\0\u{4}\"linked_certificate\0\u{3}linked_certificate_response\0\u{3}certificate_history\0\u{3}certificate_history_response\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1110,6 +1157,71 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
           self.body = .feesStatementResponse(v)
         }
       }()
+      case 116: try {
+        var v: LCOrgSetLicensedRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .orgSetLicensed(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .orgSetLicensed(v)
+        }
+      }()
+      case 150: try {
+        var v: LCLinkedCertificateRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .linkedCertificate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .linkedCertificate(v)
+        }
+      }()
+      case 151: try {
+        var v: LCLinkedCertificateResponse?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .linkedCertificateResponse(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .linkedCertificateResponse(v)
+        }
+      }()
+      case 152: try {
+        var v: LCCertificateHistoryRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .certificateHistory(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .certificateHistory(v)
+        }
+      }()
+      case 153: try {
+        var v: LCCertificateHistoryResponse?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .certificateHistoryResponse(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .certificateHistoryResponse(v)
+        }
+      }()
       default: break
       }
     }
@@ -1311,6 +1423,26 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     case .feesStatementResponse?: try {
       guard case .feesStatementResponse(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 115)
+    }()
+    case .orgSetLicensed?: try {
+      guard case .orgSetLicensed(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 116)
+    }()
+    case .linkedCertificate?: try {
+      guard case .linkedCertificate(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 150)
+    }()
+    case .linkedCertificateResponse?: try {
+      guard case .linkedCertificateResponse(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 151)
+    }()
+    case .certificateHistory?: try {
+      guard case .certificateHistory(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 152)
+    }()
+    case .certificateHistoryResponse?: try {
+      guard case .certificateHistoryResponse(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 153)
     }()
     case nil: break
     }

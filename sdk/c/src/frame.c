@@ -135,6 +135,9 @@ int lc_body_is_request(Linkcore__V1__Envelope__BodyCase body) {
     case LINKCORE__V1__ENVELOPE__BODY_KEYS_ROTATE:
     case LINKCORE__V1__ENVELOPE__BODY_AUDIT_VERIFY:
     case LINKCORE__V1__ENVELOPE__BODY_FEES_STATEMENT:
+    case LINKCORE__V1__ENVELOPE__BODY_ORG_SET_LICENSED:
+    case LINKCORE__V1__ENVELOPE__BODY_LINKED_CERTIFICATE:
+    case LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY:
         return 1;
     default:
         return 0;

@@ -547,6 +547,51 @@ void   linkcore__v1__org_set_suspended_request__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__org_set_suspended_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__org_set_licensed_request__init
+                     (Linkcore__V1__OrgSetLicensedRequest         *message)
+{
+  static const Linkcore__V1__OrgSetLicensedRequest init_value = LINKCORE__V1__ORG_SET_LICENSED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__org_set_licensed_request__get_packed_size
+                     (const Linkcore__V1__OrgSetLicensedRequest *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__org_set_licensed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__org_set_licensed_request__pack
+                     (const Linkcore__V1__OrgSetLicensedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__org_set_licensed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__org_set_licensed_request__pack_to_buffer
+                     (const Linkcore__V1__OrgSetLicensedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__org_set_licensed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__OrgSetLicensedRequest *
+       linkcore__v1__org_set_licensed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__OrgSetLicensedRequest *)
+     protobuf_c_message_unpack (&linkcore__v1__org_set_licensed_request__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__org_set_licensed_request__free_unpacked
+                     (Linkcore__V1__OrgSetLicensedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__org_set_licensed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__org_response__init
                      (Linkcore__V1__OrgResponse         *message)
 {
@@ -1693,7 +1738,7 @@ const ProtobufCMessageDescriptor linkcore__v1__reload_response__descriptor =
   (ProtobufCMessageInit) linkcore__v1__reload_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__organisation__field_descriptors[7] =
+static const ProtobufCFieldDescriptor linkcore__v1__organisation__field_descriptors[8] =
 {
   {
     "code",
@@ -1779,11 +1824,24 @@ static const ProtobufCFieldDescriptor linkcore__v1__organisation__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "licensed_verifier",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Organisation, licensed_verifier),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__organisation__field_indices_by_name[] = {
   0,   /* field[0] = code */
   6,   /* field[6] = created_at_ms */
   5,   /* field[5] = key_index */
+  7,   /* field[7] = licensed_verifier */
   1,   /* field[1] = name */
   3,   /* field[3] = role */
   2,   /* field[2] = sector */
@@ -1792,7 +1850,7 @@ static const unsigned linkcore__v1__organisation__field_indices_by_name[] = {
 static const ProtobufCIntRange linkcore__v1__organisation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__organisation__descriptor =
 {
@@ -1802,7 +1860,7 @@ const ProtobufCMessageDescriptor linkcore__v1__organisation__descriptor =
   "Linkcore__V1__Organisation",
   "linkcore.v1",
   sizeof(Linkcore__V1__Organisation),
-  7,
+  8,
   linkcore__v1__organisation__field_descriptors,
   linkcore__v1__organisation__field_indices_by_name,
   1,  linkcore__v1__organisation__number_ranges,
@@ -1952,6 +2010,57 @@ const ProtobufCMessageDescriptor linkcore__v1__org_set_suspended_request__descri
   linkcore__v1__org_set_suspended_request__field_indices_by_name,
   1,  linkcore__v1__org_set_suspended_request__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__org_set_suspended_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__org_set_licensed_request__field_descriptors[2] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__OrgSetLicensedRequest, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "licensed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__OrgSetLicensedRequest, licensed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__org_set_licensed_request__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  1,   /* field[1] = licensed */
+};
+static const ProtobufCIntRange linkcore__v1__org_set_licensed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__org_set_licensed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.OrgSetLicensedRequest",
+  "OrgSetLicensedRequest",
+  "Linkcore__V1__OrgSetLicensedRequest",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__OrgSetLicensedRequest),
+  2,
+  linkcore__v1__org_set_licensed_request__field_descriptors,
+  linkcore__v1__org_set_licensed_request__field_indices_by_name,
+  1,  linkcore__v1__org_set_licensed_request__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__org_set_licensed_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor linkcore__v1__org_response__field_descriptors[1] =

@@ -28,6 +28,7 @@ typedef struct Linkcore__V1__OrgAddRequest Linkcore__V1__OrgAddRequest;
 typedef struct Linkcore__V1__OrgListRequest Linkcore__V1__OrgListRequest;
 typedef struct Linkcore__V1__OrgShowRequest Linkcore__V1__OrgShowRequest;
 typedef struct Linkcore__V1__OrgSetSuspendedRequest Linkcore__V1__OrgSetSuspendedRequest;
+typedef struct Linkcore__V1__OrgSetLicensedRequest Linkcore__V1__OrgSetLicensedRequest;
 typedef struct Linkcore__V1__OrgResponse Linkcore__V1__OrgResponse;
 typedef struct Linkcore__V1__OrgListResponse Linkcore__V1__OrgListResponse;
 typedef struct Linkcore__V1__KeysRotateRequest Linkcore__V1__KeysRotateRequest;
@@ -214,10 +215,15 @@ struct  Linkcore__V1__Organisation
    */
   uint32_t key_index;
   int64_t created_at_ms;
+  /*
+   * A licensed verifier (JPKI's 署名検証者 / 利用者証明検証者, licensed by the minister): the card
+   * authority answers its certificate queries (card.proto). Set by the operator only.
+   */
+  protobuf_c_boolean licensed_verifier;
 };
 #define LINKCORE__V1__ORGANISATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__organisation__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__SECTOR__SECTOR_UNSPECIFIED, LINKCORE__V1__ROLE__ROLE_UNSPECIFIED, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__SECTOR__SECTOR_UNSPECIFIED, LINKCORE__V1__ROLE__ROLE_UNSPECIFIED, 0, 0, 0, 0 }
 
 
 struct  Linkcore__V1__OrgAddRequest
@@ -257,6 +263,20 @@ struct  Linkcore__V1__OrgSetSuspendedRequest
 };
 #define LINKCORE__V1__ORG_SET_SUSPENDED_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__org_set_suspended_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Grants (licensed = true) or withdraws an organisation's licence as a verifier. Reply: OrgResponse.
+ */
+struct  Linkcore__V1__OrgSetLicensedRequest
+{
+  ProtobufCMessage base;
+  char *code;
+  protobuf_c_boolean licensed;
+};
+#define LINKCORE__V1__ORG_SET_LICENSED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__org_set_licensed_request__descriptor) \
     , (char *)protobuf_c_empty_string, 0 }
 
 
@@ -622,6 +642,25 @@ Linkcore__V1__OrgSetSuspendedRequest *
 void   linkcore__v1__org_set_suspended_request__free_unpacked
                      (Linkcore__V1__OrgSetSuspendedRequest *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__OrgSetLicensedRequest methods */
+void   linkcore__v1__org_set_licensed_request__init
+                     (Linkcore__V1__OrgSetLicensedRequest         *message);
+size_t linkcore__v1__org_set_licensed_request__get_packed_size
+                     (const Linkcore__V1__OrgSetLicensedRequest   *message);
+size_t linkcore__v1__org_set_licensed_request__pack
+                     (const Linkcore__V1__OrgSetLicensedRequest   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__org_set_licensed_request__pack_to_buffer
+                     (const Linkcore__V1__OrgSetLicensedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__OrgSetLicensedRequest *
+       linkcore__v1__org_set_licensed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__org_set_licensed_request__free_unpacked
+                     (Linkcore__V1__OrgSetLicensedRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Linkcore__V1__OrgResponse methods */
 void   linkcore__v1__org_response__init
                      (Linkcore__V1__OrgResponse         *message);
@@ -850,6 +889,9 @@ typedef void (*Linkcore__V1__OrgShowRequest_Closure)
 typedef void (*Linkcore__V1__OrgSetSuspendedRequest_Closure)
                  (const Linkcore__V1__OrgSetSuspendedRequest *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__OrgSetLicensedRequest_Closure)
+                 (const Linkcore__V1__OrgSetLicensedRequest *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__OrgResponse_Closure)
                  (const Linkcore__V1__OrgResponse *message,
                   void *closure_data);
@@ -898,6 +940,7 @@ extern const ProtobufCMessageDescriptor linkcore__v1__org_add_request__descripto
 extern const ProtobufCMessageDescriptor linkcore__v1__org_list_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__org_show_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__org_set_suspended_request__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__org_set_licensed_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__org_response__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__org_list_response__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__keys_rotate_request__descriptor;

@@ -260,20 +260,22 @@ const ProtobufCEnumDescriptor linkcore__v1__sector__descriptor =
   linkcore__v1__sector__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue linkcore__v1__role__enum_values_by_number[5] =
+static const ProtobufCEnumValue linkcore__v1__role__enum_values_by_number[6] =
 {
   { "ROLE_UNSPECIFIED", "LINKCORE__V1__ROLE__ROLE_UNSPECIFIED", 0 },
   { "AGENCY", "LINKCORE__V1__ROLE__AGENCY", 1 },
   { "PRIVATE_CONNECTOR", "LINKCORE__V1__ROLE__PRIVATE_CONNECTOR", 2 },
   { "MATCHER", "LINKCORE__V1__ROLE__MATCHER", 3 },
   { "PORTAL", "LINKCORE__V1__ROLE__PORTAL", 4 },
+  { "CARD_AUTHORITY", "LINKCORE__V1__ROLE__CARD_AUTHORITY", 5 },
 };
 static const ProtobufCIntRange linkcore__v1__role__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex linkcore__v1__role__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex linkcore__v1__role__enum_values_by_name[6] =
 {
   { "AGENCY", 1 },
+  { "CARD_AUTHORITY", 5 },
   { "MATCHER", 3 },
   { "PORTAL", 4 },
   { "PRIVATE_CONNECTOR", 2 },
@@ -286,9 +288,9 @@ const ProtobufCEnumDescriptor linkcore__v1__role__descriptor =
   "Role",
   "Linkcore__V1__Role",
   "linkcore.v1",
-  5,
+  6,
   linkcore__v1__role__enum_values_by_number,
-  5,
+  6,
   linkcore__v1__role__enum_values_by_name,
   1,
   linkcore__v1__role__value_ranges,

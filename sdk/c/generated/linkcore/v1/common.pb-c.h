@@ -200,7 +200,11 @@ typedef enum _Linkcore__V1__Role {
   /*
    * the residents' portal: reads a resident's access log
    */
-  LINKCORE__V1__ROLE__PORTAL = 4
+  LINKCORE__V1__ROLE__PORTAL = 4,
+  /*
+   * the number card authority (linkcore-jpki): asks the core whether an
+   */
+  LINKCORE__V1__ROLE__CARD_AUTHORITY = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ROLE)
 } Linkcore__V1__Role;
 /*

@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[48] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[53] =
 {
   {
     "id",
@@ -630,6 +630,66 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "org_set_licensed",
+    116,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, org_set_licensed),
+    &linkcore__v1__org_set_licensed_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "linked_certificate",
+    150,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, linked_certificate),
+    &linkcore__v1__linked_certificate_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "linked_certificate_response",
+    151,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, linked_certificate_response),
+    &linkcore__v1__linked_certificate_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "certificate_history",
+    152,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, certificate_history),
+    &linkcore__v1__certificate_history_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "certificate_history_response",
+    153,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, certificate_history_response),
+    &linkcore__v1__certificate_history_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   30,   /* field[30] = access_log_page */
@@ -638,6 +698,8 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   28,   /* field[28] = ack_events_response */
   44,   /* field[44] = audit_verify */
   45,   /* field[45] = audit_verify_response */
+  51,   /* field[51] = certificate_history */
+  52,   /* field[52] = certificate_history_response */
   23,   /* field[23] = change_event */
   24,   /* field[24] = change_event_ack */
   6,   /* field[6] = error */
@@ -656,6 +718,8 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   43,   /* field[43] = keys_rotate_response */
   11,   /* field[11] = link_issued */
   12,   /* field[12] = link_issued_ack */
+  49,   /* field[49] = linked_certificate */
+  50,   /* field[50] = linked_certificate_response */
   8,   /* field[8] = match_accepted */
   7,   /* field[7] = match_request */
   17,   /* field[17] = mediate */
@@ -664,6 +728,7 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   37,   /* field[37] = org_list */
   41,   /* field[41] = org_list_response */
   40,   /* field[40] = org_response */
+  48,   /* field[48] = org_set_licensed */
   39,   /* field[39] = org_set_suspended */
   38,   /* field[38] = org_show */
   31,   /* field[31] = own_fees_statement */
@@ -681,7 +746,7 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[7 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[8 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
@@ -690,7 +755,8 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[7 + 1] =
   { 80, 29 },
   { 90, 31 },
   { 100, 32 },
-  { 0, 48 }
+  { 150, 49 },
+  { 0, 53 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -700,10 +766,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  48,
+  53,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  7,  linkcore__v1__envelope__number_ranges,
+  8,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

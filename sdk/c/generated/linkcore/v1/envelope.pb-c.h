@@ -21,6 +21,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "linkcore/v1/events.pb-c.h"
 #include "linkcore/v1/access_log.pb-c.h"
 #include "linkcore/v1/admin.pb-c.h"
+#include "linkcore/v1/card.pb-c.h"
 
 typedef struct Linkcore__V1__Envelope Linkcore__V1__Envelope;
 
@@ -78,7 +79,12 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_AUDIT_VERIFY = 112,
   LINKCORE__V1__ENVELOPE__BODY_AUDIT_VERIFY_RESPONSE = 113,
   LINKCORE__V1__ENVELOPE__BODY_FEES_STATEMENT = 114,
-  LINKCORE__V1__ENVELOPE__BODY_FEES_STATEMENT_RESPONSE = 115
+  LINKCORE__V1__ENVELOPE__BODY_FEES_STATEMENT_RESPONSE = 115,
+  LINKCORE__V1__ENVELOPE__BODY_ORG_SET_LICENSED = 116,
+  LINKCORE__V1__ENVELOPE__BODY_LINKED_CERTIFICATE = 150,
+  LINKCORE__V1__ENVELOPE__BODY_LINKED_CERTIFICATE_RESPONSE = 151,
+  LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY = 152,
+  LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY_RESPONSE = 153
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ENVELOPE__BODY__CASE)
 } Linkcore__V1__Envelope__BodyCase;
 
@@ -164,6 +170,14 @@ struct  Linkcore__V1__Envelope
     Linkcore__V1__AuditVerifyResponse *audit_verify_response;
     Linkcore__V1__FeesStatementRequest *fees_statement;
     Linkcore__V1__FeesStatement *fees_statement_response;
+    Linkcore__V1__OrgSetLicensedRequest *org_set_licensed;
+    /*
+     * Card authority (150-159): licensed verifiers -> linkcore-jpki, never the core.
+     */
+    Linkcore__V1__LinkedCertificateRequest *linked_certificate;
+    Linkcore__V1__LinkedCertificateResponse *linked_certificate_response;
+    Linkcore__V1__CertificateHistoryRequest *certificate_history;
+    Linkcore__V1__CertificateHistoryResponse *certificate_history_response;
   };
 };
 #define LINKCORE__V1__ENVELOPE__INIT \
