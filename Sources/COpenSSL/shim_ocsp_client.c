@@ -4,6 +4,11 @@
 #include <openssl/ocsp.h>
 #include <string.h>
 
+_Static_assert(LC_CERT_STATUS_GOOD == V_OCSP_CERTSTATUS_GOOD && LC_CERT_STATUS_REVOKED == V_OCSP_CERTSTATUS_REVOKED
+                   && LC_CERT_STATUS_UNKNOWN == V_OCSP_CERTSTATUS_UNKNOWN
+                   && LC_REASON_CERTIFICATE_HOLD == OCSP_REVOKED_STATUS_CERTIFICATEHOLD,
+               "the header's status values are ocsp.h's");
+
 struct lc_ocsp_query {
     OCSP_REQUEST *request;
     /// The CertID asked about (owned here: OCSP_request_add0_id takes its own copy below).

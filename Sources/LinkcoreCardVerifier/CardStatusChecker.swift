@@ -116,10 +116,10 @@ public struct CardStatusChecker: Sendable {
             guard age <= policy.maxStatusAge, age >= -policy.clockSkew else { throw .staleStatus }
             if let nextUpdate, nextUpdate <= now { throw .staleStatus }
         }
-        switch raw.cert_status {
-        case Int32(V_OCSP_CERTSTATUS_GOOD): return CardStatusEvidence(source: source, thisUpdate: thisUpdate, nextUpdate: nextUpdate)
-        case Int32(V_OCSP_CERTSTATUS_REVOKED):
-            if raw.reason == Int32(OCSP_REVOKED_STATUS_CERTIFICATEHOLD) { throw .suspended }
+        switch Int(raw.cert_status) {
+        case LC_CERT_STATUS_GOOD: return CardStatusEvidence(source: source, thisUpdate: thisUpdate, nextUpdate: nextUpdate)
+        case LC_CERT_STATUS_REVOKED:
+            if Int(raw.reason) == LC_REASON_CERTIFICATE_HOLD { throw .suspended }
             throw .revoked(reason: raw.reason >= 0 ? Int(raw.reason) : nil)
         default: throw .unknownStatus
         }

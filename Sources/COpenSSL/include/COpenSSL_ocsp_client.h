@@ -28,9 +28,18 @@ enum {
     LC_STATUS_CHECK_NONCE_ABSENT = 6,
 };
 
+/// Certificate status and the one CRLReason the verifier tells apart (ocsp.h's values, which the
+/// shim file checks at compile time; ocsp.h itself stays out of the Swift module).
+enum {
+    LC_CERT_STATUS_GOOD = 0,
+    LC_CERT_STATUS_REVOKED = 1,
+    LC_CERT_STATUS_UNKNOWN = 2,
+    LC_REASON_CERTIFICATE_HOLD = 6,
+};
+
 /// What a checked response or CRL says about one certificate. Times are seconds since the epoch.
 typedef struct {
-    /// V_OCSP_CERTSTATUS_GOOD (0), _REVOKED (1), _UNKNOWN (2); for a CRL: good or revoked.
+    /// LC_CERT_STATUS_*; for a CRL: good or revoked.
     int cert_status;
     /// The CRLReason code when revoked (-1 when the answer gives none).
     int reason;
