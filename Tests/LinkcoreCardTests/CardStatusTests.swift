@@ -238,19 +238,24 @@ struct CardStatusTests {
     @Test func anAnswerFromTheFutureIsRefused() async throws {
         let setup = try Setup()
         defer { setup.cleanup() }
-        // The card's own authentication key, certified a day ago by the card CA, so that the login
-        // can be checked an hour before the responder signs.
+        // The card's own authentication key, certified a day ago by a card CA made two days ago, so
+        // that the login can be checked an hour before the responder signs.
         let keyPEM = try setup.issued.card.card("public-key", ["--app", "auth"]).stdout
         let base64 = keyPEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         let keyDER = try #require(Data(base64Encoded: base64))
-        let authority = try CertificateAuthority(certificatePEM: setup.issued.caPEM,
-                                                 privateKeyPEM: try String(contentsOfFile: setup.caKey, encoding: .utf8))
+        let authority = try CertificateAuthority.create(commonName: "linkcore card authority CA", validDays: 3650,
+                                                        notBefore: Date().addingTimeInterval(-2 * 86_400))
+        let ca = setup.dir + "/old-ca.pem", caKey = setup.dir + "/old-ca.key"
+        try authority.certificate.certificatePEM.write(toFile: ca, atomically: true, encoding: .utf8)
+        try authority.certificate.privateKeyPEM.write(toFile: caKey, atomically: true, encoding: .utf8)
         let backdated = try authority.issueForPublicKey(publicKeyDER: Array(keyDER), subject: [("C", "JP"), ("CN", "JPKI user backdated")],
                                                         nonRepudiation: false, notBefore: Date().addingTimeInterval(-86_400), validDays: 1826)
-        let responder = try await OpenSSLResponder.start(directory: setup.dir, lines: [.valid(serial: backdated.serialHex)], ca: setup.ca,
-                                                         signer: setup.ca, key: setup.caKey)
+        let responder = try await OpenSSLResponder.start(directory: setup.dir, lines: [.valid(serial: backdated.serialHex)], ca: ca,
+                                                         signer: ca, key: caKey)
         defer { responder.stop() }
-        let bank = setup.verifier(HTTPOCSPTransport(), url: responder.url, clockSkew: 60, lifetime: 86_400)
+        let bank = CardLoginVerifier(
+            service: "BANK01", cardCAPEM: authority.certificate.certificatePEM, challengeLifetime: 86_400,
+            statusChecker: CardStatusChecker(policy: CardStatusPolicy(ocspURL: responder.url, clockSkew: 60), transport: HTTPOCSPTransport()))
         let challenge = bank.issueChallenge()
         let signature = try setup.sign(challenge)
         await refused(.staleStatus) { () async throws(CardLoginError) in
