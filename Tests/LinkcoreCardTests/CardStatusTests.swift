@@ -266,6 +266,28 @@ struct CardStatusTests {
             .serialHex == backdated.serialHex)
     }
 
+    @Test func withoutAConfiguredURLTheResponderNamedInTheCertificateIsAsked() async throws {
+        let setup = try Setup()
+        defer { setup.cleanup() }
+        let responder = try await OpenSSLResponder.start(directory: setup.dir, lines: [.valid(serial: "5A17")], ca: setup.ca,
+                                                         signer: setup.ca, key: setup.caKey)
+        defer { responder.stop() }
+        // The card's authentication key certified by the card CA with an authorityInfoAccess
+        // naming the responder (openssl x509 -new -force_pubkey: the key stays on the card).
+        try setup.issued.card.card("public-key", ["--app", "auth"]).stdout.write(toFile: setup.dir + "/auth.pub", atomically: true, encoding: .utf8)
+        try "keyUsage=critical,digitalSignature\nauthorityInfoAccess=OCSP;URI:\(responder.url.absoluteString)\n"
+            .write(toFile: setup.dir + "/aia.ext", atomically: true, encoding: .utf8)
+        try openssl(["x509", "-new", "-subj", "/C=JP/CN=JPKI user with AIA", "-force_pubkey", setup.dir + "/auth.pub", "-CA", setup.ca,
+                     "-CAkey", setup.caKey, "-set_serial", "0x5A17", "-days", "30", "-extfile", setup.dir + "/aia.ext",
+                     "-out", setup.dir + "/aia.pem"], in: setup.dir)
+        let certificate = try String(contentsOfFile: setup.dir + "/aia.pem", encoding: .utf8)
+        let bank = setup.verifier(HTTPOCSPTransport(), url: nil)
+        let challenge = bank.issueChallenge()
+        let login = try await bank.login(challenge: challenge.bytes, signature: try setup.sign(challenge), certificatePEM: certificate)
+        #expect(login.serialHex == "5A17")
+        #expect(login.status?.source == .ocsp)
+    }
+
     @Test func theCRLAnswersWhenTheResponderIsUnreachable() async throws {
         let setup = try Setup()
         defer { setup.cleanup() }
