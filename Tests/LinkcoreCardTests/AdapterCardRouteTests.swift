@@ -50,13 +50,18 @@ struct AdapterCardRouteTests {
                                    environment: ["PATH": "/usr/bin:/bin"], outputPath: log)
             try process.run()
             let started = process
-            port = try await waitFor("the adapter did not report its API port") {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("api 127.0.0.1:") }) {
-                    return Int(line.split(separator: ":").last ?? "")
+            do {
+                port = try await waitFor("the adapter did not report its API port") {
+                    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                    if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("api 127.0.0.1:") }) {
+                        return Int(line.split(separator: ":").last ?? "")
+                    }
+                    guard started.isRunning else { throw CardTestFailure("the adapter exited:\n\(text)") }
+                    return nil
                 }
-                guard started.isRunning else { throw CardTestFailure("the adapter exited:\n\(text)") }
-                return nil
+            } catch {
+                started.killAndReapInBackground()
+                throw error
             }
         }
 

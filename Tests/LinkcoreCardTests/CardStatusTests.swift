@@ -317,6 +317,13 @@ struct CardStatusTests {
         try authority.makeCRL(revoked: [RevokedCertificate(serialHex: setup.serial, revocationDate: Date())], nextUpdateDays: 1, crlNumber: 2)
             .write(toFile: crl, atomically: true, encoding: .utf8)
         await refused(.revoked(reason: nil)) { () async throws(CardLoginError) in try await setup.login(bank, next, signature) }
+        // A CRL from `openssl ca -gencrl` with the certificate on hold.
+        try IndexLine.revoked(serial: setup.serial, reason: "certificateHold,holdInstructionReject").text
+            .write(toFile: setup.dir + "/crl-index.txt", atomically: true, encoding: .utf8)
+        try "[ca]\ndefault_ca = card\n[card]\ndatabase = \(setup.dir)/crl-index.txt\ndefault_md = sha256\ndefault_crl_days = 1\n"
+            .write(toFile: setup.dir + "/crl.cnf", atomically: true, encoding: .utf8)
+        try openssl(["ca", "-gencrl", "-config", setup.dir + "/crl.cnf", "-keyfile", setup.caKey, "-cert", setup.ca, "-out", crl], in: setup.dir)
+        await refused(.suspended) { () async throws(CardLoginError) in try await setup.login(bank, next, signature) }
         // A CRL past its nextUpdate, and one signed by another authority: no fresh status, refused.
         try authority.makeCRL(revoked: [], nextUpdateDays: 1, crlNumber: 3, thisUpdate: Date().addingTimeInterval(-2 * 86_400))
             .write(toFile: crl, atomically: true, encoding: .utf8)

@@ -74,8 +74,13 @@ final class OpenSSLResponder: Sendable {
                 environment: ["HOME": directory], outputPath: log)
             try process.run()
             // Listening (it says so), or gone: the port was taken meanwhile; try another.
-            try await eventually("openssl ocsp neither listens nor exits") {
-                !process.isRunning || ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("waiting for OCSP client connections")
+            do {
+                try await eventually("openssl ocsp neither listens nor exits") {
+                    !process.isRunning || ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("waiting for OCSP client connections")
+                }
+            } catch {
+                process.killAndReapInBackground()
+                throw error
             }
             if process.isRunning { return OpenSSLResponder(process: process, port: port) }
         }
