@@ -274,7 +274,7 @@ let package = Package(
         .target(
             name: "LinkcoreAdapter",
             dependencies: [
-                "LinkcoreAdapterAPI", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite",
+                "LinkcoreAdapterAPI", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -288,7 +288,7 @@ let package = Package(
         .executableTarget(
             name: "linkcore-adapter",
             dependencies: [
-                "LinkcoreAdapter", "LinkcoreAdapterAPI", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics",
+                "LinkcoreAdapter", "LinkcoreAdapterAPI", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreMetrics", "LinkcoreCardVerifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -305,7 +305,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The service's side of a card login: challenges bound to the service, chain, validity, signature.
-        .target(name: "LinkcoreCardVerifier", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        // Status by OCSP (AsyncHTTPClient behind the OCSPTransport protocol) with a CRL fallback.
+        .target(
+            name: "LinkcoreCardVerifier",
+            dependencies: [
+                "COpenSSL", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI", "LinkcoreSQLite"]),
@@ -325,7 +332,10 @@ let package = Package(
         ),
         // Drives real SoftHSM2 tokens through `linkcore-card` child processes (SOFTHSM2_CONF in the
         // child's environment only); checks with pkcs11-tool and the openssl CLI.
-        .testTarget(name: "LinkcoreCardTests", dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI", "LinkcoreRegistry", "linkcore-card", "linkcore-jpki"]),
+        .testTarget(name: "LinkcoreCardTests", dependencies: [
+            "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI", "LinkcoreRegistry", "LinkcoreTestSupport", "COpenSSL",
+            "linkcore-card", "linkcore-jpki", "linkcore-adapter",
+        ]),
         // What the test targets share (a regular target, only test targets depend on it): the PKI
         // fixture, temporary directories, waiting for a condition, child processes.
         .target(

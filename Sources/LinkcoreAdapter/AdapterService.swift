@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreCardVerifier
 import LinkcoreClient
 import LinkcoreTLS
 import LinkcoreWire
@@ -28,15 +29,18 @@ public final class AdapterService: Sendable {
     public let settings: Settings
     public let links: LinkTable
     public let backend: any AnswerBackend
+    /// Card logins (`[card]`); nil: the card routes answer CARD_NOT_CONFIGURED.
+    public let card: CardLoginVerifier?
     let logger: Logger
     private let session = Mutex<CoreSession?>(nil)
     public let provided = Atomic<Int>(0)
     public let eventsReceived = Atomic<Int>(0)
 
-    public init(settings: Settings, links: LinkTable, backend: any AnswerBackend, logger: Logger) {
+    public init(settings: Settings, links: LinkTable, backend: any AnswerBackend, card: CardLoginVerifier? = nil, logger: Logger) {
         self.settings = settings
         self.links = links
         self.backend = backend
+        self.card = card
         self.logger = logger
     }
 

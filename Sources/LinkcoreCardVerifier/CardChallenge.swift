@@ -55,6 +55,28 @@ public enum CardLoginError: Error, Equatable, Sendable, CustomStringConvertible 
     case certificateNotYetValid
     /// The signature was not made by the certificate's key (another card, or altered bytes).
     case badSignature
+    /// A signature certificate (keyUsage nonRepudiation, or no digitalSignature) presented for
+    /// login: only the user certificate logs in; the signature key is the holder's consent.
+    case signatureCertificate
+    /// The card authority says the certificate is revoked (`reason`: RFC 5280 CRLReason code).
+    case revoked(reason: Int?)
+    /// Revoked with reason certificateHold: a suspended (lost) card.
+    case suspended
+    /// The status answer is too old (thisUpdate beyond the maximum age), from the future, or past
+    /// its nextUpdate.
+    case staleStatus
+    /// The OCSP response's signature does not verify, or its signer is neither the card CA nor a
+    /// delegated OCSP signer certified by it.
+    case unsignedOrBadlySignedStatus
+    /// The OCSP response answers for another certificate (serial or issuer).
+    case statusForAnotherSerial
+    /// The OCSP response's nonce is not the request's (a replayed answer), or it has none.
+    case replayedStatus
+    /// The responder does not know the certificate.
+    case unknownStatus
+    /// No status could be had: responder unreachable (or an unsigned error answer) and no fresh
+    /// CRL signed by the card CA. Logins fail closed.
+    case statusUnavailable(String)
 
     public var description: String {
         switch self {
@@ -67,6 +89,15 @@ public enum CardLoginError: Error, Equatable, Sendable, CustomStringConvertible 
         case .certificateExpired: "the certificate has expired"
         case .certificateNotYetValid: "the certificate is not valid yet"
         case .badSignature: "the signature was not made by this certificate's key"
+        case .signatureCertificate: "a signature certificate cannot be used to log in; present the user certificate"
+        case .revoked(let reason): "the certificate is revoked" + (reason.map { " (reason \($0))" } ?? "")
+        case .suspended: "the certificate is suspended (certificateHold)"
+        case .staleStatus: "the certificate's status answer is not fresh"
+        case .unsignedOrBadlySignedStatus: "the status answer is not signed by the card CA or its OCSP signer"
+        case .statusForAnotherSerial: "the status answer is for another certificate"
+        case .replayedStatus: "the status answer does not carry this request's nonce"
+        case .unknownStatus: "the card authority does not know this certificate"
+        case .statusUnavailable(let reason): "no certificate status available (\(reason))"
         }
     }
 }

@@ -51,6 +51,27 @@ final class X509Box {
         if !ok { throw .badSignature }
     }
 
+    /// The user certificate's role: keyUsage digitalSignature without nonRepudiation. The
+    /// signature certificate carries nonRepudiation (its key signs the holder's consent), and a
+    /// certificate without keyUsage states no role; neither logs in.
+    func checkLoginUsage() throws(CardLoginError) {
+        let usage = X509_get_key_usage(pointer)  // UINT32_MAX when the extension is absent
+        guard usage != UInt32.max, usage & UInt32(KU_DIGITAL_SIGNATURE) != 0, usage & UInt32(KU_NON_REPUDIATION) == 0 else {
+            throw .signatureCertificate
+        }
+    }
+
+    /// The first OCSP URL of authorityInfoAccess.
+    func ocspResponderURL() -> URL? {
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        defer { BIO_free(bio) }
+        guard lc_ocsp_cert_responder_url(pointer, bio) == 1 else { return nil }
+        var data: UnsafePointer<CChar>?
+        let length = lc_pki_bio_mem_data(bio, &data)
+        guard let data else { return nil }
+        return URL(string: String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self))
+    }
+
     func serialHex() throws(CardLoginError) -> String {
         guard let serial = X509_get0_serialNumber(pointer), let bn = ASN1_INTEGER_to_BN(serial, nil) else { throw .malformedCertificate }
         defer { BN_free(bn) }

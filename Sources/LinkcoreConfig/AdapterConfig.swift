@@ -66,6 +66,21 @@ public struct AdapterConfig: Sendable, Equatable {
         public var timeout: Duration
     }
 
+    /// `[card]`: card logins (POST /card/challenge, /card/verify) against the card authority's CA,
+    /// with status by OCSP and a CRL fallback. Absent: those routes answer CARD_NOT_CONFIGURED.
+    public struct Card: Sendable, Equatable {
+        /// The card CA's certificate (PEM): the only trust anchor for user certificates.
+        public var ca: String
+        /// The OCSP responder; nil: the one named in the certificate's authorityInfoAccess.
+        public var ocspURL: String?
+        /// The card authority's CRL (PEM or DER), used when the responder cannot be reached.
+        public var crl: String?
+        public var maxStatusAge: Duration
+        public var challengeLifetime: Duration
+        public var ocspTimeout: Duration
+        public var requireNonce: Bool
+    }
+
     public var adapter: Adapter
     public var core: Core
     public var matcher: Matcher?
@@ -74,5 +89,6 @@ public struct AdapterConfig: Sendable, Equatable {
     public var log: Log
     /// `[metrics]`: the opt-in loopback Prometheus endpoint.
     public var metrics = MetricsSettings()
+    public var card: Card? = nil
     public var file: String
 }

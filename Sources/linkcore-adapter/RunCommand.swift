@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreAdapter
 import LinkcoreAdapterAPI
+import LinkcoreCardVerifier
 import LinkcoreConfig
 import LinkcoreMetrics
 import LinkcoreSystemd
@@ -118,13 +119,28 @@ struct Run: AsyncParsableCommand {
             backend = WebhookBackend(url: url, timeout: settings.backend.timeout)
         }
         let links = try LinkTable(path: settings.adapter.database)
+        let card = try settings.card.map { card in
+            let caPEM: String
+            do { caPEM = try String(contentsOfFile: card.ca, encoding: .utf8) } catch {
+                throw AdapterError("[card] ca: cannot read \(card.ca): \(error.localizedDescription)")
+            }
+            guard caPEM.contains("-----BEGIN CERTIFICATE-----") else { throw AdapterError("[card] ca: \(card.ca) holds no PEM certificate") }
+            let policy = CardStatusPolicy(
+                ocspURL: card.ocspURL.flatMap { URL(string: $0) }, crlPath: card.crl,
+                maxStatusAge: TimeInterval(card.maxStatusAge / .milliseconds(1)) / 1000, requireNonce: card.requireNonce,
+                timeout: card.ocspTimeout)
+            return CardLoginVerifier(
+                service: settings.adapter.orgCode, cardCAPEM: caPEM,
+                challengeLifetime: TimeInterval(card.challengeLifetime / .milliseconds(1)) / 1000,
+                statusChecker: CardStatusChecker(policy: policy, transport: HTTPOCSPTransport()))
+        }
         return AdapterService(
             settings: .init(
                 orgCode: settings.adapter.orgCode, core: core, matcher: matcher,
                 backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax),
                 requestTimeout: settings.core.requestTimeout, matcherTimeout: settings.matcher?.requestTimeout ?? .seconds(10),
                 linkWait: settings.matcher?.linkWait ?? .seconds(10)),
-            links: links, backend: backend, logger: logger)
+            links: links, backend: backend, card: card, logger: logger)
     }
 
     func fail(_ message: String) {

@@ -41,6 +41,19 @@ private func loadError(_ text: String) -> ConfigError? {
         #expect(config.backend.kind == .dataset && config.backend.dataset == "/etc/linkcore/answers.sqlite")
     }
 
+    @Test func theCardTableIsOptionalAndValidated() throws {
+        #expect(try AdapterConfig.parse(text: minimal, file: file, environment: [:]).card == nil)
+        let card = try #require(try AdapterConfig.parse(
+            text: minimal + "\n[card]\nca = \"card-ca.pem\"\nocsp_url = \"http://127.0.0.1:7700/\"\ncrl = \"/var/lib/card.crl\"\n",
+            file: file, environment: [:]).card)
+        #expect(card.ca == "/etc/linkcore/card-ca.pem" && card.ocspURL == "http://127.0.0.1:7700/" && card.crl == "/var/lib/card.crl")
+        #expect(card.maxStatusAge == .seconds(300) && card.challengeLifetime == .seconds(120) && card.requireNonce)
+        #expect(loadError(minimal + "\n[card]\nocsp_url = \"http://127.0.0.1:7700/\"\n")?.description.contains("[card] ca: missing required key") == true)
+        #expect(loadError(minimal + "\n[card]\nca = \"c.pem\"\nocsp_url = \"ftp://x/\"\n")?.description
+            .contains("expected the OCSP responder's http:// or https:// URL") == true)
+        #expect(loadError(minimal + "\n[card]\nca = \"c.pem\"\nmax_status_age_ms = 10\n") != nil)
+    }
+
     @Test func theShippedSampleIsValid() throws {
         let path = repositoryRoot + "/etc/linkcore/adapter.toml"
         let config = try AdapterConfig.load(path: path, environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/linkcore-adapter.service"])

@@ -506,6 +506,109 @@ public enum AdapterOpenAPIDocument {
           }
         }
       }
+    },
+    "/card/challenge": {
+      "post": {
+        "operationId": "cardChallenge",
+        "summary": "Issue a card-login challenge bound to this organisation.",
+        "description": "The challenge the resident's card signs with its user authentication key (4-digit PIN): linkcore-card-challenge/v1 text naming this adapter's organisation as the service, an expiry ([card] challenge_lifetime_ms) and a 32-byte nonce (docs/card.md). Give challenge_hex to the card client (linkcore-card sign --app auth --challenge HEX); each challenge logs in at most once. 404 CARD_NOT_CONFIGURED when the adapter has no [card] table.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CardChallengeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "a fresh challenge",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CardChallenge"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Error"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "413": {
+            "$ref": "#/components/responses/Error"
+          },
+          "415": {
+            "$ref": "#/components/responses/Error"
+          },
+          "421": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/card/verify": {
+      "post": {
+        "operationId": "cardVerify",
+        "summary": "Verify a card login: the signed challenge, the user certificate and its status.",
+        "description": "Checks, in order: the challenge's form, that it names this organisation and has not expired; the user certificate's chain to the card CA and its validity; that it is a user certificate (a signature certificate is refused); the signature (RSA PKCS#1 v1.5, SHA-256) over the challenge bytes; that the challenge is outstanding; the certificate's status by OCSP (nonce, signed by the card CA or its delegated OCSP signer, fresh within [card] max_status_age_ms), with the CRL when the responder cannot be reached. Only then is the challenge used up: a refused attempt leaves it usable. Refusals are 422 with a CARD_ code; 503 CARD_STATUS_UNAVAILABLE (retryable) when no status could be had (fail closed).",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CardVerifyRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "logged in: the user certificate's serial and status",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CardLogin"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Error"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "413": {
+            "$ref": "#/components/responses/Error"
+          },
+          "415": {
+            "$ref": "#/components/responses/Error"
+          },
+          "421": {
+            "$ref": "#/components/responses/Error"
+          },
+          "422": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -878,6 +981,108 @@ public enum AdapterOpenAPIDocument {
           },
           "ledger_entries": {
             "type": "integer"
+          }
+        }
+      },
+      "CardChallengeRequest": {
+        "type": "object",
+        "description": "Empty: the challenge names this adapter's organisation.",
+        "properties": {}
+      },
+      "CardChallenge": {
+        "type": "object",
+        "required": [
+          "challenge_hex",
+          "challenge_text",
+          "service",
+          "expires_at_ms"
+        ],
+        "properties": {
+          "challenge_hex": {
+            "type": "string",
+            "description": "the bytes the card signs, in hex"
+          },
+          "challenge_text": {
+            "type": "string",
+            "description": "the same bytes as UTF-8 text, to show the resident"
+          },
+          "service": {
+            "type": "string",
+            "description": "this adapter's organisation code"
+          },
+          "expires_at_ms": {
+            "type": "integer",
+            "format": "int64",
+            "description": "when the challenge expires (Unix milliseconds)"
+          }
+        }
+      },
+      "CardVerifyRequest": {
+        "type": "object",
+        "required": [
+          "challenge_hex",
+          "signature_hex",
+          "certificate_pem"
+        ],
+        "properties": {
+          "challenge_hex": {
+            "type": "string",
+            "maxLength": 1024,
+            "description": "the challenge exactly as issued"
+          },
+          "signature_hex": {
+            "type": "string",
+            "maxLength": 2048,
+            "description": "the card's signature (linkcore-card sign --app auth --out FILE, in hex)"
+          },
+          "certificate_pem": {
+            "type": "string",
+            "maxLength": 16384,
+            "description": "the card's user certificate (linkcore-card certificates)"
+          }
+        }
+      },
+      "CardLogin": {
+        "type": "object",
+        "required": [
+          "serial",
+          "status",
+          "status_source",
+          "status_this_update_ms",
+          "not_after_ms"
+        ],
+        "properties": {
+          "serial": {
+            "type": "string",
+            "description": "the user certificate's serial (upper-case hex): the service's handle on the resident until the card is renewed"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "good"
+            ],
+            "description": "the certificate's status; any other status is a refusal"
+          },
+          "status_source": {
+            "type": "string",
+            "enum": [
+              "ocsp",
+              "crl"
+            ]
+          },
+          "status_this_update_ms": {
+            "type": "integer",
+            "format": "int64",
+            "description": "the OCSP answer's thisUpdate, or the CRL's lastUpdate"
+          },
+          "status_next_update_ms": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "not_after_ms": {
+            "type": "integer",
+            "format": "int64",
+            "description": "the end of the certificate's validity"
           }
         }
       }

@@ -615,5 +615,153 @@ extension Components {
                 case ledgerEntries = "ledger_entries"
             }
         }
+        /// Empty: the challenge names this adapter's organisation.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CardChallengeRequest`.
+        public typealias CardChallengeRequest = OpenAPIRuntime.OpenAPIObjectContainer
+        /// - Remark: Generated from `#/components/schemas/CardChallenge`.
+        public struct CardChallenge: Codable, Hashable, Sendable {
+            /// the bytes the card signs, in hex
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardChallenge/challenge_hex`.
+            public var challengeHex: Swift.String
+            /// the same bytes as UTF-8 text, to show the resident
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardChallenge/challenge_text`.
+            public var challengeText: Swift.String
+            /// this adapter's organisation code
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardChallenge/service`.
+            public var service: Swift.String
+            /// when the challenge expires (Unix milliseconds)
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardChallenge/expires_at_ms`.
+            public var expiresAtMs: Swift.Int64
+            /// Creates a new `CardChallenge`.
+            ///
+            /// - Parameters:
+            ///   - challengeHex: the bytes the card signs, in hex
+            ///   - challengeText: the same bytes as UTF-8 text, to show the resident
+            ///   - service: this adapter's organisation code
+            ///   - expiresAtMs: when the challenge expires (Unix milliseconds)
+            public init(
+                challengeHex: Swift.String,
+                challengeText: Swift.String,
+                service: Swift.String,
+                expiresAtMs: Swift.Int64
+            ) {
+                self.challengeHex = challengeHex
+                self.challengeText = challengeText
+                self.service = service
+                self.expiresAtMs = expiresAtMs
+            }
+            public enum CodingKeys: String, CodingKey {
+                case challengeHex = "challenge_hex"
+                case challengeText = "challenge_text"
+                case service
+                case expiresAtMs = "expires_at_ms"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CardVerifyRequest`.
+        public struct CardVerifyRequest: Codable, Hashable, Sendable {
+            /// the challenge exactly as issued
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardVerifyRequest/challenge_hex`.
+            public var challengeHex: Swift.String
+            /// the card's signature (linkcore-card sign --app auth --out FILE, in hex)
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardVerifyRequest/signature_hex`.
+            public var signatureHex: Swift.String
+            /// the card's user certificate (linkcore-card certificates)
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardVerifyRequest/certificate_pem`.
+            public var certificatePem: Swift.String
+            /// Creates a new `CardVerifyRequest`.
+            ///
+            /// - Parameters:
+            ///   - challengeHex: the challenge exactly as issued
+            ///   - signatureHex: the card's signature (linkcore-card sign --app auth --out FILE, in hex)
+            ///   - certificatePem: the card's user certificate (linkcore-card certificates)
+            public init(
+                challengeHex: Swift.String,
+                signatureHex: Swift.String,
+                certificatePem: Swift.String
+            ) {
+                self.challengeHex = challengeHex
+                self.signatureHex = signatureHex
+                self.certificatePem = certificatePem
+            }
+            public enum CodingKeys: String, CodingKey {
+                case challengeHex = "challenge_hex"
+                case signatureHex = "signature_hex"
+                case certificatePem = "certificate_pem"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CardLogin`.
+        public struct CardLogin: Codable, Hashable, Sendable {
+            /// the user certificate's serial (upper-case hex): the service's handle on the resident until the card is renewed
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardLogin/serial`.
+            public var serial: Swift.String
+            /// the certificate's status; any other status is a refusal
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case good = "good"
+            }
+            /// the certificate's status; any other status is a refusal
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status`.
+            public var status: Components.Schemas.CardLogin.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status_source`.
+            @frozen public enum StatusSourcePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ocsp = "ocsp"
+                case crl = "crl"
+            }
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status_source`.
+            public var statusSource: Components.Schemas.CardLogin.StatusSourcePayload
+            /// the OCSP answer's thisUpdate, or the CRL's lastUpdate
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status_this_update_ms`.
+            public var statusThisUpdateMs: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/CardLogin/status_next_update_ms`.
+            public var statusNextUpdateMs: Swift.Int64?
+            /// the end of the certificate's validity
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardLogin/not_after_ms`.
+            public var notAfterMs: Swift.Int64
+            /// Creates a new `CardLogin`.
+            ///
+            /// - Parameters:
+            ///   - serial: the user certificate's serial (upper-case hex): the service's handle on the resident until the card is renewed
+            ///   - status: the certificate's status; any other status is a refusal
+            ///   - statusSource:
+            ///   - statusThisUpdateMs: the OCSP answer's thisUpdate, or the CRL's lastUpdate
+            ///   - statusNextUpdateMs:
+            ///   - notAfterMs: the end of the certificate's validity
+            public init(
+                serial: Swift.String,
+                status: Components.Schemas.CardLogin.StatusPayload,
+                statusSource: Components.Schemas.CardLogin.StatusSourcePayload,
+                statusThisUpdateMs: Swift.Int64,
+                statusNextUpdateMs: Swift.Int64? = nil,
+                notAfterMs: Swift.Int64
+            ) {
+                self.serial = serial
+                self.status = status
+                self.statusSource = statusSource
+                self.statusThisUpdateMs = statusThisUpdateMs
+                self.statusNextUpdateMs = statusNextUpdateMs
+                self.notAfterMs = notAfterMs
+            }
+            public enum CodingKeys: String, CodingKey {
+                case serial
+                case status
+                case statusSource = "status_source"
+                case statusThisUpdateMs = "status_this_update_ms"
+                case statusNextUpdateMs = "status_next_update_ms"
+                case notAfterMs = "not_after_ms"
+            }
+        }
     }
 }

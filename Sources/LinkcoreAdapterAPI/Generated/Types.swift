@@ -71,6 +71,20 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /statement`.
     /// - Remark: Generated from `#/paths//statement/get(feeStatement)`.
     func feeStatement(_ input: Operations.FeeStatement.Input) async throws -> Operations.FeeStatement.Output
+    /// Issue a card-login challenge bound to this organisation.
+    ///
+    /// The challenge the resident's card signs with its user authentication key (4-digit PIN): linkcore-card-challenge/v1 text naming this adapter's organisation as the service, an expiry ([card] challenge_lifetime_ms) and a 32-byte nonce (docs/card.md). Give challenge_hex to the card client (linkcore-card sign --app auth --challenge HEX); each challenge logs in at most once. 404 CARD_NOT_CONFIGURED when the adapter has no [card] table.
+    ///
+    /// - Remark: HTTP `POST /card/challenge`.
+    /// - Remark: Generated from `#/paths//card/challenge/post(cardChallenge)`.
+    func cardChallenge(_ input: Operations.CardChallenge.Input) async throws -> Operations.CardChallenge.Output
+    /// Verify a card login: the signed challenge, the user certificate and its status.
+    ///
+    /// Checks, in order: the challenge's form, that it names this organisation and has not expired; the user certificate's chain to the card CA and its validity; that it is a user certificate (a signature certificate is refused); the signature (RSA PKCS#1 v1.5, SHA-256) over the challenge bytes; that the challenge is outstanding; the certificate's status by OCSP (nonce, signed by the card CA or its delegated OCSP signer, fresh within [card] max_status_age_ms), with the CRL when the responder cannot be reached. Only then is the challenge used up: a refused attempt leaves it usable. Refusals are 422 with a CARD_ code; 503 CARD_STATUS_UNAVAILABLE (retryable) when no status could be had (fail closed).
+    ///
+    /// - Remark: HTTP `POST /card/verify`.
+    /// - Remark: Generated from `#/paths//card/verify/post(cardVerify)`.
+    func cardVerify(_ input: Operations.CardVerify.Input) async throws -> Operations.CardVerify.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -189,6 +203,36 @@ extension APIProtocol {
         try await feeStatement(Operations.FeeStatement.Input(
             query: query,
             headers: headers
+        ))
+    }
+    /// Issue a card-login challenge bound to this organisation.
+    ///
+    /// The challenge the resident's card signs with its user authentication key (4-digit PIN): linkcore-card-challenge/v1 text naming this adapter's organisation as the service, an expiry ([card] challenge_lifetime_ms) and a 32-byte nonce (docs/card.md). Give challenge_hex to the card client (linkcore-card sign --app auth --challenge HEX); each challenge logs in at most once. 404 CARD_NOT_CONFIGURED when the adapter has no [card] table.
+    ///
+    /// - Remark: HTTP `POST /card/challenge`.
+    /// - Remark: Generated from `#/paths//card/challenge/post(cardChallenge)`.
+    public func cardChallenge(
+        headers: Operations.CardChallenge.Input.Headers = .init(),
+        body: Operations.CardChallenge.Input.Body
+    ) async throws -> Operations.CardChallenge.Output {
+        try await cardChallenge(Operations.CardChallenge.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Verify a card login: the signed challenge, the user certificate and its status.
+    ///
+    /// Checks, in order: the challenge's form, that it names this organisation and has not expired; the user certificate's chain to the card CA and its validity; that it is a user certificate (a signature certificate is refused); the signature (RSA PKCS#1 v1.5, SHA-256) over the challenge bytes; that the challenge is outstanding; the certificate's status by OCSP (nonce, signed by the card CA or its delegated OCSP signer, fresh within [card] max_status_age_ms), with the CRL when the responder cannot be reached. Only then is the challenge used up: a refused attempt leaves it usable. Refusals are 422 with a CARD_ code; 503 CARD_STATUS_UNAVAILABLE (retryable) when no status could be had (fail closed).
+    ///
+    /// - Remark: HTTP `POST /card/verify`.
+    /// - Remark: Generated from `#/paths//card/verify/post(cardVerify)`.
+    public func cardVerify(
+        headers: Operations.CardVerify.Input.Headers = .init(),
+        body: Operations.CardVerify.Input.Body
+    ) async throws -> Operations.CardVerify.Output {
+        try await cardVerify(Operations.CardVerify.Input(
+            headers: headers,
+            body: body
         ))
     }
 }
