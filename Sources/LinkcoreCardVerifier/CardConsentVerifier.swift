@@ -75,14 +75,14 @@ public struct CardConsentVerifier: Sendable {
     private func checkCertificate(_ der: [UInt8], signature: [UInt8], over bytes: [UInt8], now: Date) throws(CardConsentError)
         -> (CertifiedFacts, CardCertificateIdentity, Date)
     {
-        let certificate = try Self.shared { () throws(CardLoginError) in
+        let certificate = try Self.shared { () throws(CardLoginError) -> X509Box in
             let certificate = try X509Box(der: der)
             try certificate.verifyChain(caPEM: cardCAPEM, at: now)
             return certificate
         }
         // Before the signature: a user certificate is refused as such, whatever it signed.
         guard certificate.hasNonRepudiation else { throw .notSignatureCertificate }
-        let (serial, notAfter) = try Self.shared { () throws(CardLoginError) in
+        let (serial, notAfter) = try Self.shared { () throws(CardLoginError) -> (String, Date) in
             try certificate.verifySignature(signature, over: bytes)
             return (try certificate.serialHex(), try certificate.notAfter())
         }

@@ -193,4 +193,41 @@ import Testing
             Issue.record("TAX01's consent was refused"); return
         }
     }
+
+    /// The organisation's web site hands the adapter what `linkcore-card consent` printed, as is.
+    @Test func theAdapterTakesTheCardConsentAsItsCardObject() async throws {
+        let network = try await startNetwork()
+        let daemon = network.daemon
+        let dataset = daemon.temp.url.appendingPathComponent("tax-answers.sqlite").path
+        _ = try await AdapterTests().runAdapterCommand(["dataset", "--db", dataset, "--person", "T-0", "--info", "x", "--answer", "y"])
+        let adapter = try AdapterProcess(org: "TAX01", pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent("adapter-TAX01"),
+                                         corePort: daemon.port, matcherPort: network.matcher.port,
+                                         backend: ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
+        try await adapter.start()
+        try await adapter.waitConnected()
+
+        let printed = try await network.card.run(Products.path("linkcore-card"), ["consent", "--requester", "TAX01"] + network.card.cardArguments,
+                                                 stdin: "\(TestCard.signPIN)\n")
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(printed.stderr.contains("consent to a link for TAX01"))
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as? [String: Any])
+        let (status, linked) = try await adapter.call("POST", "/links", ["person_id": "T-1", "consent_ref": "card", "card": card])
+        #expect(status == 201, "\(linked)\n\(adapter.log)")
+        let facts: [String: Any] = ["name": Self.suzuki.name, "address": Self.suzuki.address, "birth_date": Self.suzuki.birthDate, "sex": "M"]
+        let (typedStatus, typed) = try await adapter.call("POST", "/links", ["person_id": "T-2", "consent_ref": "typed", "facts": facts])
+        #expect(typedStatus == 201)
+        #expect(linked["link_code"] as? String == typed["link_code"] as? String)
+
+        // Refusals keep the matcher's code: a replay, and a signature that is not hex.
+        let (replayStatus, replay) = try await adapter.call("POST", "/links", ["person_id": "T-3", "consent_ref": "card", "card": card])
+        #expect(replayStatus == 422)
+        #expect((replay["error"] as? [String: Any])?["code"] as? String == "CARD_CONSENT_REPLAYED", "\(replay)")
+        var broken = card
+        broken["signature_hex"] = "xyz"
+        let (brokenStatus, brokenReply) = try await adapter.call("POST", "/links", ["person_id": "T-4", "consent_ref": "card", "card": broken])
+        #expect(brokenStatus == 400 || brokenStatus == 422, "\(brokenReply)")
+        // Two subjects at once are refused before anything is sent.
+        let (bothStatus, _) = try await adapter.call("POST", "/links", ["person_id": "T-5", "consent_ref": "c", "card": card, "facts": facts])
+        #expect(bothStatus == 422)
+    }
 }
