@@ -97,10 +97,10 @@ import Testing
 
         // The resident consents on the card; the matcher reads the facts from the certificate.
         let consent = try await network.card.consent(requester: "CITY01")
-        guard case let .matchAccepted(byCard)? = try await cityAtMatcher.request(.matchRequest(byCard(consent))) else {
+        guard case let .matchAccepted(cardTicket)? = try await cityAtMatcher.request(.matchRequest(byCard(consent))) else {
             Issue.record("no MatchAccepted by card"); return
         }
-        let cardLink = try await network.inbox.wait(for: byCard.matchingNumber)
+        let cardLink = try await network.inbox.wait(for: cardTicket.matchingNumber)
         // Typed facts for the same resident: the same link (the core's link is per resident and organisation).
         guard case let .matchAccepted(typed)? = try await cityAtMatcher.request(.matchRequest(byFacts(Self.suzuki))) else {
             Issue.record("no MatchAccepted by typed facts"); return
