@@ -28,7 +28,9 @@ public struct CardLinkConsent: Sendable, Equatable {
     public static func fresh(requester: String, lifetime: TimeInterval, now: Date = Date()) -> CardLinkConsent {
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return CardLinkConsent(requester: requester, expiresAt: now.addingTimeInterval(lifetime), nonce: nonce)
+        // Whole seconds, as the text carries them: a fresh consent equals its own parse.
+        let expiry = now.addingTimeInterval(lifetime).timeIntervalSince1970.rounded(.down)
+        return CardLinkConsent(requester: requester, expiresAt: Date(timeIntervalSince1970: expiry), nonce: nonce)
     }
 
     public var nonceHex: String { nonce.map { String(format: "%02x", $0) }.joined() }

@@ -12,6 +12,13 @@ public struct CertifiedFacts: Sendable, Equatable {
     public var dateOfBirth: String
     /// `gender` (1.3.6.1.5.5.7.9.3), `M` or `F`.
     public var gender: String
+
+    public init(name: String, address: String, dateOfBirth: String, gender: String) {
+        self.name = name
+        self.address = address
+        self.dateOfBirth = dateOfBirth
+        self.gender = gender
+    }
 }
 
 /// What a status check (OCSP, CRL) needs to know about a certificate that passed the other checks.

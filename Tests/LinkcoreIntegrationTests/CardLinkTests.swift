@@ -192,6 +192,14 @@ import Testing
         guard case .matchAccepted? = try await tax.request(.matchRequest(byCard(forTax))) else {
             Issue.record("TAX01's consent was refused"); return
         }
+
+        // A matcher without [card] ca_bundle takes no links by card, and says it is no passing fault.
+        let plain = try MatcherProcess(pki: network.daemon.pki, directory: network.daemon.temp.url.appendingPathComponent("plain-matcher"),
+                                       corePort: network.daemon.port, registryPath: network.registryPath)
+        try await plain.start()
+        let off = await refusal(try await plain.connect(as: "CITY01"), byCard(try await signed(network, .fresh(requester: "CITY01", lifetime: 120))))
+        #expect(off?.code == .unavailable)
+        #expect(off?.retryable == false)
     }
 
     /// The organisation's web site hands the adapter what `linkcore-card consent` printed, as is.
