@@ -254,7 +254,7 @@ let package = Package(
             name: "linkcore-matcher",
             dependencies: [
                 "LinkcoreRegistry", "LinkcoreTransport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
-                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle", "LinkcoreMetrics",
+                "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle", "LinkcoreMetrics", "LinkcoreCardVerifier",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -301,7 +301,7 @@ let package = Package(
         .target(name: "LinkcoreCard", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "linkcore-card",
-            dependencies: ["LinkcoreCard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         // The service's side of a card login: challenges bound to the service, chain, validity, signature.
@@ -408,7 +408,8 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
-                "linkcore-jpki", "LinkcoreJPKI",
+                // Links made by card: real cards from the card tools, consents built with the verifier's type.
+                "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

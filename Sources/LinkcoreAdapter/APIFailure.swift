@@ -58,6 +58,9 @@ public struct APIFailure: Error, Sendable {
     static func from(_ error: WireError) -> APIFailure {
         let status: HTTPResponse.Status = switch error.code {
         case .invalidArgument, .invalidLinkCode, .matchFailed, .invalidMatchingNumber: .unprocessableContent
+        // Links made by card: the certificate or the consent was refused (the code says which).
+        case .cardBadSignature, .cardNotFromCardCa, .cardCertificateExpired, .cardNotSignatureCertificate,
+             .cardConsentExpired, .cardConsentReplayed, .cardConsentOtherRequester, .cardCertificateRevoked: .unprocessableContent
         case .notFound: .notFound
         case .notPermitted, .permissionDenied: .forbidden
         case .providerRefused: .badGateway

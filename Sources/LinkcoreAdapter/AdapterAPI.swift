@@ -44,7 +44,8 @@ struct AdapterAPI: APIProtocol {
             personID: body.personId, consentRef: body.consentRef, myNumber: body.myNumber,
             facts: body.facts.map {
                 .init(name: $0.name, nameKana: $0.nameKana, address: $0.address, birthDate: $0.birthDate, sex: $0.sex.rawValue)
-            })
+            },
+            card: body.card.map { .init(certificatePEM: $0.certificatePem, consent: $0.consent, signatureHex: $0.signatureHex) })
         let link: LinkTable.Link
         do { link = try await service.requestLink(request) } catch { throw APIFailure.from(error) }
         return .created(.init(body: .json(Self.link(link))))

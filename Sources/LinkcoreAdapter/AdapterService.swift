@@ -134,8 +134,10 @@ public final class AdapterService: Sendable {
         public var consentRef: String
         public var myNumber: String?
         public var facts: Facts?
+        /// A link made by card: the facts come from the verified signature certificate (issue 14).
+        public var card: CardConsent?
         enum CodingKeys: String, CodingKey {
-            case personID = "person_id", consentRef = "consent_ref", myNumber = "my_number", facts
+            case personID = "person_id", consentRef = "consent_ref", myNumber = "my_number", facts, card
         }
         public struct Facts: Sendable, Codable {
             public var name: String
@@ -159,15 +161,18 @@ public final class AdapterService: Sendable {
         }
         var match = LCMatchRequest()
         match.consentRef = request.consentRef
-        if let number = request.myNumber, request.facts == nil {
+        let given = [request.myNumber != nil, request.facts != nil, request.card != nil].filter { $0 }.count
+        if given == 1, let number = request.myNumber {
             match.myNumber = number
-        } else if let facts = request.facts, request.myNumber == nil {
+        } else if given == 1, let facts = request.facts {
             match.facts = .with {
                 $0.name = facts.name; $0.nameKana = facts.nameKana ?? ""; $0.address = facts.address
                 $0.birthDate = facts.birthDate; $0.sex = facts.sex
             }
+        } else if given == 1, let card = request.card {
+            match.card = try card.proto()
         } else {
-            throw WireError(.invalidArgument, "give exactly one of my_number or facts")
+            throw WireError(.invalidArgument, "give exactly one of my_number, facts or card")
         }
         let accepted: LCMatchAccepted
         do {

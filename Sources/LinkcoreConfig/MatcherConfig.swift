@@ -78,6 +78,20 @@ public struct MatcherConfig: Sendable, Equatable {
         }
     }
 
+    /// `[card]`: links made by card (issue 14). Off unless `ca_bundle` names the card CA.
+    public struct Card: Sendable, Equatable {
+        /// The card authority's CA certificate (PEM): signature certificates must chain to it.
+        /// Nil: a match request by card gets UNAVAILABLE (not retryable).
+        public var caBundle: String?
+        /// A card consent may expire at most this far ahead of its arrival: consents must be fresh.
+        public var maxConsentLifetime: Duration
+
+        public init(caBundle: String? = nil, maxConsentLifetime: Duration = .seconds(600)) {
+            self.caBundle = caBundle
+            self.maxConsentLifetime = maxConsentLifetime
+        }
+    }
+
     public var registry: Registry
     public var listen: Listen
     public var tls: TLS
@@ -88,6 +102,7 @@ public struct MatcherConfig: Sendable, Equatable {
     public var log: Log
     /// `[metrics]`: the opt-in loopback Prometheus endpoint.
     public var metrics = MetricsSettings()
+    public var card = Card()
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

@@ -15,6 +15,7 @@ extension MatcherConfig {
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
         ("metrics", MetricsSettings.keys),
+        ("card", ["ca_bundle", "max_consent_lifetime_ms"]),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -79,6 +80,9 @@ extension MatcherConfig {
             log: try section("log").log(),
             file: file)
         config.metrics = try section("metrics").metrics()
+        config.card = Card(
+            caBundle: try section("card").optionalPath("ca_bundle"),
+            maxConsentLifetime: try section("card").milliseconds("max_consent_lifetime_ms", default: 600_000, range: 10_000...3_600_000))
         return config
     }
 }

@@ -102,6 +102,14 @@ extension LCErrorCode {
         case .providerRefused: return "PROVIDER_REFUSED"
         case .policyFailure: return "POLICY_FAILURE"
         case .rateLimited: return "RATE_LIMITED"
+        case .cardBadSignature: return "CARD_BAD_SIGNATURE"
+        case .cardNotFromCardCa: return "CARD_NOT_FROM_CARD_CA"
+        case .cardCertificateExpired: return "CARD_CERTIFICATE_EXPIRED"
+        case .cardNotSignatureCertificate: return "CARD_NOT_SIGNATURE_CERTIFICATE"
+        case .cardConsentExpired: return "CARD_CONSENT_EXPIRED"
+        case .cardConsentReplayed: return "CARD_CONSENT_REPLAYED"
+        case .cardConsentOtherRequester: return "CARD_CONSENT_OTHER_REQUESTER"
+        case .cardCertificateRevoked: return "CARD_CERTIFICATE_REVOKED"
         case let .UNRECOGNIZED(value): return "\(value)"
         }
     }

@@ -11,7 +11,7 @@ struct LinkcoreCardCLI: ParsableCommand {
         abstract: "Use a number card through its PKCS#11 module.",
         subcommands: [
             StatusCommand.self, CertificatesCommand.self, PublicKeyCommand.self, SignCommand.self,
-            ChangePINCommand.self, KeyProtectionCommand.self, PersonaliseCommand.self,
+            ChangePINCommand.self, KeyProtectionCommand.self, PersonaliseCommand.self, ConsentCommand.self,
         ]
     )
 }

@@ -59,11 +59,12 @@ final class MatcherServer: Sendable {
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
         let metrics = Metrics()
         self.metrics = metrics
+        let cards = try Self.cardLinks(config.card, store: store, logger: logger)
         service = MatcherService(
             matcher: Matcher(store: store, ticketLifetime: config.matching.matchingNumberLifetime / .seconds(1)),
             core: core, figures: figures, metrics: metrics,
             failedMatches: FailedMatchLimiter(limit: config.matching.maxFailedMatches, window: config.matching.failedMatchWindow),
-            logger: logger)
+            cards: cards, logger: logger)
         forwarder = ChangeForwarder(store: store, core: core, logger: logger)
     }
 
@@ -215,11 +216,13 @@ final class MatcherServer: Sendable {
 enum MatcherError: Error, CustomStringConvertible {
     case registry(String, String)
     case listen(String, String)
+    case card(String, String)
 
     var description: String {
         switch self {
         case let .registry(path, why): return "cannot open the registry \(path): \(why)"
         case let .listen(address, why): return "cannot listen on \(address): \(why)"
+        case let .card(path, why): return "cannot use the card CA \(path) ([card] ca_bundle): \(why)"
         }
     }
 }

@@ -18,6 +18,8 @@ struct MatcherService: RequestHandling {
     /// Counts requests by body and outcome for the `[metrics]` scrape.
     let metrics: Metrics
     let failedMatches: FailedMatchLimiter
+    /// Links made by card; nil when `[card] ca_bundle` is not configured.
+    let cards: CardLinks?
     let logger: Logger
 
     func admit(orgCode: String) -> Result<LCRole, WireError> {
@@ -60,8 +62,17 @@ struct MatcherService: RequestHandling {
                 outcome = try matcher.match(facts: facts, orgCode: orgCode, consentRef: request.consentRef)
             case let .myNumber(number)?:
                 outcome = try matcher.match(myNumber: number, orgCode: orgCode, consentRef: request.consentRef)
+            case let .card(card)?:
+                guard let cards else {
+                    return .failure(WireError(.unavailable, "this matcher takes no links by card ([card] ca_bundle is not set)", retryable: false))
+                }
+                // The certificate's facts are matched exactly as typed ones: same answer, same failure budget.
+                switch await cards.facts(from: card, orgCode: orgCode) {
+                case let .success(facts): outcome = try matcher.match(facts: facts, orgCode: orgCode, consentRef: request.consentRef)
+                case let .failure(refusal): return .failure(refusal)
+                }
             case nil:
-                return .failure(WireError(.invalidArgument, "give the four basic facts or a My Number"))
+                return .failure(WireError(.invalidArgument, "give the four basic facts, a My Number or a card consent"))
             }
         } catch {
             logger.error("registry failure", metadata: ["error": "\(error)"])

@@ -113,7 +113,7 @@ public enum AdapterOpenAPIDocument {
       "post": {
         "operationId": "requestLink",
         "summary": "Obtain a link for a person through the matching authority, with the resident's consent.",
-        "description": "Sends the four basic facts or the My Number to the matcher (never to the core), waits for the core to issue this organisation's link code, stores it against person_id and returns it. Give exactly one of facts or my_number.",
+        "description": "Sends the four basic facts, the My Number, or a resident's signature certificate with a consent signed on the number card to the matcher (never to the core), waits for the core to issue this organisation's link code, stores it against person_id and returns it. Give exactly one of facts, my_number or card. With card, the matcher verifies the consent and the certificate and reads the four facts from it (docs/protocol.md §12.1); its refusals keep their codes (CARD_BAD_SIGNATURE, CARD_NOT_FROM_CARD_CA, CARD_CERTIFICATE_EXPIRED, CARD_NOT_SIGNATURE_CERTIFICATE, CARD_CONSENT_EXPIRED, CARD_CONSENT_REPLAYED, CARD_CONSENT_OTHER_REQUESTER, CARD_CERTIFICATE_REVOKED: HTTP 422).",
         "requestBody": {
           "required": true,
           "content": {
@@ -725,6 +725,33 @@ public enum AdapterOpenAPIDocument {
           },
           "facts": {
             "$ref": "#/components/schemas/Facts"
+          },
+          "card": {
+            "$ref": "#/components/schemas/CardConsent"
+          }
+        }
+      },
+      "CardConsent": {
+        "type": "object",
+        "description": "A resident's consent to this link, signed on their number card with the signature PIN (linkcore-card consent).",
+        "required": [
+          "certificate_pem",
+          "consent",
+          "signature_hex"
+        ],
+        "properties": {
+          "certificate_pem": {
+            "type": "string",
+            "description": "the card's signature certificate, one PEM block"
+          },
+          "consent": {
+            "type": "string",
+            "description": "the exact signed text: linkcore-card-link-consent/v1, requester (this organisation), expires, nonce; each line ending with a newline"
+          },
+          "signature_hex": {
+            "type": "string",
+            "pattern": "^([0-9a-fA-F]{2})+$",
+            "description": "RSA PKCS#1 v1.5 / SHA-256 signature over the consent's UTF-8 bytes, in hex"
           }
         }
       },

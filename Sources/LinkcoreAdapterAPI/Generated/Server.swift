@@ -477,7 +477,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
     }
     /// Obtain a link for a person through the matching authority, with the resident's consent.
     ///
-    /// Sends the four basic facts or the My Number to the matcher (never to the core), waits for the core to issue this organisation's link code, stores it against person_id and returns it. Give exactly one of facts or my_number.
+    /// Sends the four basic facts, the My Number, or a resident's signature certificate with a consent signed on the number card to the matcher (never to the core), waits for the core to issue this organisation's link code, stores it against person_id and returns it. Give exactly one of facts, my_number or card. With card, the matcher verifies the consent and the certificate and reads the four facts from it (docs/protocol.md §12.1); its refusals keep their codes (CARD_BAD_SIGNATURE, CARD_NOT_FROM_CARD_CA, CARD_CERTIFICATE_EXPIRED, CARD_NOT_SIGNATURE_CERTIFICATE, CARD_CONSENT_EXPIRED, CARD_CONSENT_REPLAYED, CARD_CONSENT_OTHER_REQUESTER, CARD_CERTIFICATE_REVOKED: HTTP 422).
     ///
     /// - Remark: HTTP `POST /links`.
     /// - Remark: Generated from `#/paths//links/post(requestLink)`.

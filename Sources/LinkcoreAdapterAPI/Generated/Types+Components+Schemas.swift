@@ -162,6 +162,8 @@ extension Components {
             public var myNumber: Swift.String?
             /// - Remark: Generated from `#/components/schemas/LinkRequest/facts`.
             public var facts: Components.Schemas.Facts?
+            /// - Remark: Generated from `#/components/schemas/LinkRequest/card`.
+            public var card: Components.Schemas.CardConsent?
             /// Creates a new `LinkRequest`.
             ///
             /// - Parameters:
@@ -169,22 +171,63 @@ extension Components {
             ///   - consentRef: the organisation's reference to the resident's consent
             ///   - myNumber:
             ///   - facts:
+            ///   - card:
             public init(
                 personId: Swift.String,
                 consentRef: Swift.String,
                 myNumber: Swift.String? = nil,
-                facts: Components.Schemas.Facts? = nil
+                facts: Components.Schemas.Facts? = nil,
+                card: Components.Schemas.CardConsent? = nil
             ) {
                 self.personId = personId
                 self.consentRef = consentRef
                 self.myNumber = myNumber
                 self.facts = facts
+                self.card = card
             }
             public enum CodingKeys: String, CodingKey {
                 case personId = "person_id"
                 case consentRef = "consent_ref"
                 case myNumber = "my_number"
                 case facts
+                case card
+            }
+        }
+        /// A resident's consent to this link, signed on their number card with the signature PIN (linkcore-card consent).
+        ///
+        /// - Remark: Generated from `#/components/schemas/CardConsent`.
+        public struct CardConsent: Codable, Hashable, Sendable {
+            /// the card's signature certificate, one PEM block
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardConsent/certificate_pem`.
+            public var certificatePem: Swift.String
+            /// the exact signed text: linkcore-card-link-consent/v1, requester (this organisation), expires, nonce; each line ending with a newline
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardConsent/consent`.
+            public var consent: Swift.String
+            /// RSA PKCS#1 v1.5 / SHA-256 signature over the consent's UTF-8 bytes, in hex
+            ///
+            /// - Remark: Generated from `#/components/schemas/CardConsent/signature_hex`.
+            public var signatureHex: Swift.String
+            /// Creates a new `CardConsent`.
+            ///
+            /// - Parameters:
+            ///   - certificatePem: the card's signature certificate, one PEM block
+            ///   - consent: the exact signed text: linkcore-card-link-consent/v1, requester (this organisation), expires, nonce; each line ending with a newline
+            ///   - signatureHex: RSA PKCS#1 v1.5 / SHA-256 signature over the consent's UTF-8 bytes, in hex
+            public init(
+                certificatePem: Swift.String,
+                consent: Swift.String,
+                signatureHex: Swift.String
+            ) {
+                self.certificatePem = certificatePem
+                self.consent = consent
+                self.signatureHex = signatureHex
+            }
+            public enum CodingKeys: String, CodingKey {
+                case certificatePem = "certificate_pem"
+                case consent
+                case signatureHex = "signature_hex"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Facts`.

@@ -123,6 +123,30 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// a policy or limit throttled this request; see retry_after_ms
   case rateLimited // = 401
+
+  /// Links made by card (matcher, match_request with a CardConsent; protocol.md §12.1).
+  case cardBadSignature // = 500
+
+  /// the certificate does not chain to the matcher's card CA
+  case cardNotFromCardCa // = 501
+
+  /// the certificate is outside its validity period
+  case cardCertificateExpired // = 502
+
+  /// no keyUsage nonRepudiation: e.g. a user certificate
+  case cardNotSignatureCertificate // = 503
+
+  /// the consent's expiry has passed
+  case cardConsentExpired // = 504
+
+  /// the consent was already used (each is accepted once)
+  case cardConsentReplayed // = 505
+
+  /// the consent names another organisation than the requester
+  case cardConsentOtherRequester // = 506
+
+  /// the certificate's status check says revoked or on hold
+  case cardCertificateRevoked // = 507
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -163,6 +187,14 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 303: self = .providerRefused
     case 400: self = .policyFailure
     case 401: self = .rateLimited
+    case 500: self = .cardBadSignature
+    case 501: self = .cardNotFromCardCa
+    case 502: self = .cardCertificateExpired
+    case 503: self = .cardNotSignatureCertificate
+    case 504: self = .cardConsentExpired
+    case 505: self = .cardConsentReplayed
+    case 506: self = .cardConsentOtherRequester
+    case 507: self = .cardCertificateRevoked
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -201,6 +233,14 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .providerRefused: return 303
     case .policyFailure: return 400
     case .rateLimited: return 401
+    case .cardBadSignature: return 500
+    case .cardNotFromCardCa: return 501
+    case .cardCertificateExpired: return 502
+    case .cardNotSignatureCertificate: return 503
+    case .cardConsentExpired: return 504
+    case .cardConsentReplayed: return 505
+    case .cardConsentOtherRequester: return 506
+    case .cardCertificateRevoked: return 507
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -239,6 +279,14 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     .providerRefused,
     .policyFailure,
     .rateLimited,
+    .cardBadSignature,
+    .cardNotFromCardCa,
+    .cardCertificateExpired,
+    .cardNotSignatureCertificate,
+    .cardConsentExpired,
+    .cardConsentReplayed,
+    .cardConsentOtherRequester,
+    .cardCertificateRevoked,
   ]
 
 }
@@ -483,7 +531,7 @@ public nonisolated struct LCError: Sendable {
 fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED_FRAME\0\u{1}FRAME_TOO_LARGE\0\u{1}MALFORMED_MESSAGE\0\u{1}UNSUPPORTED_VERSION\0\u{1}HELLO_REQUIRED\0\u{1}FRAME_TIMEOUT\0\u{1}IDLE_TIMEOUT\0\u{1}CERTIFICATE_REJECTED\0\u{1}SHUTTING_DOWN\0\u{1}TOO_MANY_CONNECTIONS\0\u{2}Z\u{1}UNKNOWN_MESSAGE\0\u{1}INVALID_ARGUMENT\0\u{1}ORG_MISMATCH\0\u{1}PERMISSION_DENIED\0\u{1}TOO_MANY_IN_FLIGHT\0\u{1}DUPLICATE_REQUEST_ID\0\u{1}INTERNAL\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{2}\\\u{1}INVALID_LINK_CODE\0\u{1}MATCH_FAILED\0\u{1}INVALID_MATCHING_NUMBER\0\u{1}ORG_UNKNOWN\0\u{1}ORG_SUSPENDED\0\u{1}NOT_FOUND\0\u{2}_\u{1}NOT_PERMITTED\0\u{1}PROVIDER_UNAVAILABLE\0\u{1}PROVIDER_TIMEOUT\0\u{1}PROVIDER_REFUSED\0\u{2}a\u{1}POLICY_FAILURE\0\u{1}RATE_LIMITED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED_FRAME\0\u{1}FRAME_TOO_LARGE\0\u{1}MALFORMED_MESSAGE\0\u{1}UNSUPPORTED_VERSION\0\u{1}HELLO_REQUIRED\0\u{1}FRAME_TIMEOUT\0\u{1}IDLE_TIMEOUT\0\u{1}CERTIFICATE_REJECTED\0\u{1}SHUTTING_DOWN\0\u{1}TOO_MANY_CONNECTIONS\0\u{2}Z\u{1}UNKNOWN_MESSAGE\0\u{1}INVALID_ARGUMENT\0\u{1}ORG_MISMATCH\0\u{1}PERMISSION_DENIED\0\u{1}TOO_MANY_IN_FLIGHT\0\u{1}DUPLICATE_REQUEST_ID\0\u{1}INTERNAL\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{2}\\\u{1}INVALID_LINK_CODE\0\u{1}MATCH_FAILED\0\u{1}INVALID_MATCHING_NUMBER\0\u{1}ORG_UNKNOWN\0\u{1}ORG_SUSPENDED\0\u{1}NOT_FOUND\0\u{2}_\u{1}NOT_PERMITTED\0\u{1}PROVIDER_UNAVAILABLE\0\u{1}PROVIDER_TIMEOUT\0\u{1}PROVIDER_REFUSED\0\u{2}a\u{1}POLICY_FAILURE\0\u{1}RATE_LIMITED\0\u{2}c\u{1}CARD_BAD_SIGNATURE\0\u{1}CARD_NOT_FROM_CARD_CA\0\u{1}CARD_CERTIFICATE_EXPIRED\0\u{1}CARD_NOT_SIGNATURE_CERTIFICATE\0\u{1}CARD_CONSENT_EXPIRED\0\u{1}CARD_CONSENT_REPLAYED\0\u{1}CARD_CONSENT_OTHER_REQUESTER\0\u{1}CARD_CERTIFICATE_REVOKED\0")
 }
 
 nonisolated extension LCSector: SwiftProtobuf._ProtoNameProviding {

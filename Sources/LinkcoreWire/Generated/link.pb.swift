@@ -10,6 +10,11 @@
 
 /// linkcore wire contract, version 1: issuing and ending links (リンクコードの払い出し).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -47,6 +52,28 @@ public nonisolated struct LCBasicFacts: Sendable {
   public init() {}
 }
 
+/// A resident's consent to a link, signed on their number card with the signature PIN (issue 14,
+/// links made by card). The matcher verifies it and reads the four facts from the certificate's
+/// subject instead of typed facts. Rules and refusals: protocol.md §12.1.
+public nonisolated struct LCCardConsent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// DER X.509: the card's signature certificate (署名用電子証明書)
+  public var signatureCertificate: Data = Data()
+
+  /// the exact signed bytes: "linkcore-card-link-consent/v1" text
+  public var consent: Data = Data()
+
+  /// RSA PKCS#1 v1.5 with SHA-256 over consent, by the certificate's key
+  public var signature: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Organisation -> matcher: find the resident and start a link. The requester's organisation is
 /// its certificate's; the core learns nothing from this message.
 public nonisolated struct LCMatchRequest: Sendable {
@@ -73,6 +100,15 @@ public nonisolated struct LCMatchRequest: Sendable {
     set {subject = .myNumber(newValue)}
   }
 
+  /// the facts read from a verified signature certificate
+  public var card: LCCardConsent {
+    get {
+      if case .card(let v)? = subject {return v}
+      return LCCardConsent()
+    }
+    set {subject = .card(newValue)}
+  }
+
   /// the organisation's reference to the resident's consent
   public var consentRef: String = String()
 
@@ -82,6 +118,8 @@ public nonisolated struct LCMatchRequest: Sendable {
     case facts(LCBasicFacts)
     /// 12 digits
     case myNumber(String)
+    /// the facts read from a verified signature certificate
+    case card(LCCardConsent)
 
   }
 
@@ -285,9 +323,49 @@ nonisolated extension LCBasicFacts: SwiftProtobuf.Message, SwiftProtobuf._Messag
   }
 }
 
+nonisolated extension LCCardConsent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CardConsent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}signature_certificate\0\u{1}consent\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.signatureCertificate) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.consent) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signatureCertificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signatureCertificate, fieldNumber: 1)
+    }
+    if !self.consent.isEmpty {
+      try visitor.visitSingularBytesField(value: self.consent, fieldNumber: 2)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCCardConsent, rhs: LCCardConsent) -> Bool {
+    if lhs.signatureCertificate != rhs.signatureCertificate {return false}
+    if lhs.consent != rhs.consent {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension LCMatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MatchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}facts\0\u{3}my_number\0\u{3}consent_ref\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}facts\0\u{3}my_number\0\u{3}consent_ref\0\u{1}card\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -317,6 +395,19 @@ nonisolated extension LCMatchRequest: SwiftProtobuf.Message, SwiftProtobuf._Mess
         }
       }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.consentRef) }()
+      case 4: try {
+        var v: LCCardConsent?
+        var hadOneofValue = false
+        if let current = self.subject {
+          hadOneofValue = true
+          if case .card(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.subject = .card(v)
+        }
+      }()
       default: break
       }
     }
@@ -336,11 +427,14 @@ nonisolated extension LCMatchRequest: SwiftProtobuf.Message, SwiftProtobuf._Mess
       guard case .myNumber(let v)? = self.subject else { preconditionFailure() }
       try visitor.visitSingularStringField(value: v, fieldNumber: 2)
     }()
-    case nil: break
+    default: break
     }
     if !self.consentRef.isEmpty {
       try visitor.visitSingularStringField(value: self.consentRef, fieldNumber: 3)
     }
+    try { if case .card(let v)? = self.subject {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 

@@ -142,7 +142,7 @@ const ProtobufCMessageDescriptor linkcore__v1__error__descriptor =
   (ProtobufCMessageInit) linkcore__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[32] =
+static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[40] =
 {
   { "ERROR_CODE_UNSPECIFIED", "LINKCORE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED", 0 },
   { "MALFORMED_FRAME", "LINKCORE__V1__ERROR_CODE__MALFORMED_FRAME", 1 },
@@ -176,12 +176,28 @@ static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[
   { "PROVIDER_REFUSED", "LINKCORE__V1__ERROR_CODE__PROVIDER_REFUSED", 303 },
   { "POLICY_FAILURE", "LINKCORE__V1__ERROR_CODE__POLICY_FAILURE", 400 },
   { "RATE_LIMITED", "LINKCORE__V1__ERROR_CODE__RATE_LIMITED", 401 },
+  { "CARD_BAD_SIGNATURE", "LINKCORE__V1__ERROR_CODE__CARD_BAD_SIGNATURE", 500 },
+  { "CARD_NOT_FROM_CARD_CA", "LINKCORE__V1__ERROR_CODE__CARD_NOT_FROM_CARD_CA", 501 },
+  { "CARD_CERTIFICATE_EXPIRED", "LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_EXPIRED", 502 },
+  { "CARD_NOT_SIGNATURE_CERTIFICATE", "LINKCORE__V1__ERROR_CODE__CARD_NOT_SIGNATURE_CERTIFICATE", 503 },
+  { "CARD_CONSENT_EXPIRED", "LINKCORE__V1__ERROR_CODE__CARD_CONSENT_EXPIRED", 504 },
+  { "CARD_CONSENT_REPLAYED", "LINKCORE__V1__ERROR_CODE__CARD_CONSENT_REPLAYED", 505 },
+  { "CARD_CONSENT_OTHER_REQUESTER", "LINKCORE__V1__ERROR_CODE__CARD_CONSENT_OTHER_REQUESTER", 506 },
+  { "CARD_CERTIFICATE_REVOKED", "LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED", 507 },
 };
 static const ProtobufCIntRange linkcore__v1__error_code__value_ranges[] = {
-{0, 0},{100, 11},{200, 20},{300, 26},{400, 30},{0, 32}
+{0, 0},{100, 11},{200, 20},{300, 26},{400, 30},{500, 32},{0, 40}
 };
-static const ProtobufCEnumValueIndex linkcore__v1__error_code__enum_values_by_name[32] =
+static const ProtobufCEnumValueIndex linkcore__v1__error_code__enum_values_by_name[40] =
 {
+  { "CARD_BAD_SIGNATURE", 32 },
+  { "CARD_CERTIFICATE_EXPIRED", 34 },
+  { "CARD_CERTIFICATE_REVOKED", 39 },
+  { "CARD_CONSENT_EXPIRED", 36 },
+  { "CARD_CONSENT_OTHER_REQUESTER", 38 },
+  { "CARD_CONSENT_REPLAYED", 37 },
+  { "CARD_NOT_FROM_CARD_CA", 33 },
+  { "CARD_NOT_SIGNATURE_CERTIFICATE", 35 },
   { "CERTIFICATE_REJECTED", 8 },
   { "DEADLINE_EXCEEDED", 19 },
   { "DUPLICATE_REQUEST_ID", 16 },
@@ -222,11 +238,11 @@ const ProtobufCEnumDescriptor linkcore__v1__error_code__descriptor =
   "ErrorCode",
   "Linkcore__V1__ErrorCode",
   "linkcore.v1",
-  32,
+  40,
   linkcore__v1__error_code__enum_values_by_number,
-  32,
+  40,
   linkcore__v1__error_code__enum_values_by_name,
-  5,
+  6,
   linkcore__v1__error_code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -165,7 +165,42 @@ typedef enum _Linkcore__V1__ErrorCode {
   /*
    * a policy or limit throttled this request; see retry_after_ms
    */
-  LINKCORE__V1__ERROR_CODE__RATE_LIMITED = 401
+  LINKCORE__V1__ERROR_CODE__RATE_LIMITED = 401,
+  /*
+   * Links made by card (matcher, match_request with a CardConsent; protocol.md §12.1).
+   */
+  /*
+   * the signature is not by the certificate's key over the consent
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_BAD_SIGNATURE = 500,
+  /*
+   * the certificate does not chain to the matcher's card CA
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_NOT_FROM_CARD_CA = 501,
+  /*
+   * the certificate is outside its validity period
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_EXPIRED = 502,
+  /*
+   * no keyUsage nonRepudiation: e.g. a user certificate
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_NOT_SIGNATURE_CERTIFICATE = 503,
+  /*
+   * the consent's expiry has passed
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_CONSENT_EXPIRED = 504,
+  /*
+   * the consent was already used (each is accepted once)
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_CONSENT_REPLAYED = 505,
+  /*
+   * the consent names another organisation than the requester
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_CONSENT_OTHER_REQUESTER = 506,
+  /*
+   * the certificate's status check says revoked or on hold
+   */
+  LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED = 507
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ERROR_CODE)
 } Linkcore__V1__ErrorCode;
 typedef enum _Linkcore__V1__Sector {

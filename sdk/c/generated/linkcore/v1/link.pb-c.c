@@ -52,6 +52,51 @@ void   linkcore__v1__basic_facts__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__basic_facts__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__card_consent__init
+                     (Linkcore__V1__CardConsent         *message)
+{
+  static const Linkcore__V1__CardConsent init_value = LINKCORE__V1__CARD_CONSENT__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__card_consent__get_packed_size
+                     (const Linkcore__V1__CardConsent *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__card_consent__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__card_consent__pack
+                     (const Linkcore__V1__CardConsent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__card_consent__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__card_consent__pack_to_buffer
+                     (const Linkcore__V1__CardConsent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__card_consent__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__CardConsent *
+       linkcore__v1__card_consent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__CardConsent *)
+     protobuf_c_message_unpack (&linkcore__v1__card_consent__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__card_consent__free_unpacked
+                     (Linkcore__V1__CardConsent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__card_consent__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__match_request__init
                      (Linkcore__V1__MatchRequest         *message)
 {
@@ -592,7 +637,71 @@ const ProtobufCMessageDescriptor linkcore__v1__basic_facts__descriptor =
   (ProtobufCMessageInit) linkcore__v1__basic_facts__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__match_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor linkcore__v1__card_consent__field_descriptors[3] =
+{
+  {
+    "signature_certificate",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__CardConsent, signature_certificate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__CardConsent, consent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__CardConsent, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__card_consent__field_indices_by_name[] = {
+  1,   /* field[1] = consent */
+  2,   /* field[2] = signature */
+  0,   /* field[0] = signature_certificate */
+};
+static const ProtobufCIntRange linkcore__v1__card_consent__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__card_consent__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.CardConsent",
+  "CardConsent",
+  "Linkcore__V1__CardConsent",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__CardConsent),
+  3,
+  linkcore__v1__card_consent__field_descriptors,
+  linkcore__v1__card_consent__field_indices_by_name,
+  1,  linkcore__v1__card_consent__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__card_consent__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__match_request__field_descriptors[4] =
 {
   {
     "facts",
@@ -630,8 +739,21 @@ static const ProtobufCFieldDescriptor linkcore__v1__match_request__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "card",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__MatchRequest, subject_case),
+    offsetof(Linkcore__V1__MatchRequest, card),
+    &linkcore__v1__card_consent__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__match_request__field_indices_by_name[] = {
+  3,   /* field[3] = card */
   2,   /* field[2] = consent_ref */
   0,   /* field[0] = facts */
   1,   /* field[1] = my_number */
@@ -639,7 +761,7 @@ static const unsigned linkcore__v1__match_request__field_indices_by_name[] = {
 static const ProtobufCIntRange linkcore__v1__match_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__match_request__descriptor =
 {
@@ -649,7 +771,7 @@ const ProtobufCMessageDescriptor linkcore__v1__match_request__descriptor =
   "Linkcore__V1__MatchRequest",
   "linkcore.v1",
   sizeof(Linkcore__V1__MatchRequest),
-  3,
+  4,
   linkcore__v1__match_request__field_descriptors,
   linkcore__v1__match_request__field_indices_by_name,
   1,  linkcore__v1__match_request__number_ranges,

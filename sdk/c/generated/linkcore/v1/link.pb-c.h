@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Linkcore__V1__BasicFacts Linkcore__V1__BasicFacts;
+typedef struct Linkcore__V1__CardConsent Linkcore__V1__CardConsent;
 typedef struct Linkcore__V1__MatchRequest Linkcore__V1__MatchRequest;
 typedef struct Linkcore__V1__MatchAccepted Linkcore__V1__MatchAccepted;
 typedef struct Linkcore__V1__IssueLinkRequest Linkcore__V1__IssueLinkRequest;
@@ -62,10 +63,37 @@ struct  Linkcore__V1__BasicFacts
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * A resident's consent to a link, signed on their number card with the signature PIN (issue 14,
+ * links made by card). The matcher verifies it and reads the four facts from the certificate's
+ * subject instead of typed facts. Rules and refusals: protocol.md §12.1.
+ */
+struct  Linkcore__V1__CardConsent
+{
+  ProtobufCMessage base;
+  /*
+   * DER X.509: the card's signature certificate (署名用電子証明書)
+   */
+  ProtobufCBinaryData signature_certificate;
+  /*
+   * the exact signed bytes: "linkcore-card-link-consent/v1" text
+   */
+  ProtobufCBinaryData consent;
+  /*
+   * RSA PKCS#1 v1.5 with SHA-256 over consent, by the certificate's key
+   */
+  ProtobufCBinaryData signature;
+};
+#define LINKCORE__V1__CARD_CONSENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__card_consent__descriptor) \
+    , {0,NULL}, {0,NULL}, {0,NULL} }
+
+
 typedef enum {
   LINKCORE__V1__MATCH_REQUEST__SUBJECT__NOT_SET = 0,
   LINKCORE__V1__MATCH_REQUEST__SUBJECT_FACTS = 1,
-  LINKCORE__V1__MATCH_REQUEST__SUBJECT_MY_NUMBER = 2
+  LINKCORE__V1__MATCH_REQUEST__SUBJECT_MY_NUMBER = 2,
+  LINKCORE__V1__MATCH_REQUEST__SUBJECT_CARD = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__MATCH_REQUEST__SUBJECT__CASE)
 } Linkcore__V1__MatchRequest__SubjectCase;
 
@@ -87,6 +115,10 @@ struct  Linkcore__V1__MatchRequest
      * 12 digits
      */
     char *my_number;
+    /*
+     * the facts read from a verified signature certificate
+     */
+    Linkcore__V1__CardConsent *card;
   };
 };
 #define LINKCORE__V1__MATCH_REQUEST__INIT \
@@ -246,6 +278,25 @@ Linkcore__V1__BasicFacts *
                       const uint8_t       *data);
 void   linkcore__v1__basic_facts__free_unpacked
                      (Linkcore__V1__BasicFacts *message,
+                      ProtobufCAllocator *allocator);
+/* Linkcore__V1__CardConsent methods */
+void   linkcore__v1__card_consent__init
+                     (Linkcore__V1__CardConsent         *message);
+size_t linkcore__v1__card_consent__get_packed_size
+                     (const Linkcore__V1__CardConsent   *message);
+size_t linkcore__v1__card_consent__pack
+                     (const Linkcore__V1__CardConsent   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__card_consent__pack_to_buffer
+                     (const Linkcore__V1__CardConsent   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__CardConsent *
+       linkcore__v1__card_consent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__card_consent__free_unpacked
+                     (Linkcore__V1__CardConsent *message,
                       ProtobufCAllocator *allocator);
 /* Linkcore__V1__MatchRequest methods */
 void   linkcore__v1__match_request__init
@@ -442,6 +493,9 @@ void   linkcore__v1__unlink_response__free_unpacked
 typedef void (*Linkcore__V1__BasicFacts_Closure)
                  (const Linkcore__V1__BasicFacts *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__CardConsent_Closure)
+                 (const Linkcore__V1__CardConsent *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__MatchRequest_Closure)
                  (const Linkcore__V1__MatchRequest *message,
                   void *closure_data);
@@ -479,6 +533,7 @@ typedef void (*Linkcore__V1__UnlinkResponse_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor linkcore__v1__basic_facts__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__card_consent__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__match_request__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__match_accepted__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__issue_link_request__descriptor;
