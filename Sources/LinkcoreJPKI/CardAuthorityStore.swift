@@ -22,7 +22,8 @@ public struct CardRecord: Sendable, Equatable {
 /// and every transition. Each transition is one transaction, committed (WAL, synchronous=FULL)
 /// before the call returns, so an acknowledged transition survives a crash.
 public final class CardAuthorityStore: Sendable {
-    private let database: Mutex<SQLiteDatabase>
+    // Internal, not private: the status queries (CardAuthorityStore+Status.swift) read it too.
+    let database: Mutex<SQLiteDatabase>
 
     static let migrations: [String] = [
         """

@@ -19,5 +19,6 @@
 #include "COpenSSL_pki.h"
 #include "COpenSSL_linkcodes.h"
 #include "COpenSSL_audit.h"
+#include "COpenSSL_ocsp.h"
 
 #endif
