@@ -309,12 +309,25 @@ let package = Package(
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI"]),
+        // The card authority's OCSP responder (RFC 6960) without transport: request DER in,
+        // signed response DER out, status from a CertificateStatusSource.
+        .target(name: "LinkcoreOCSP", dependencies: ["COpenSSL", "LinkcoreJPKI"], swiftSettings: swiftSettings),
+        // The responder in process and `linkcore-jpki ocsp-serve` as a process, checked with `openssl ocsp` and curl.
+        .testTarget(
+            name: "LinkcoreOCSPTests",
+            dependencies: ["LinkcoreOCSP", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreTestSupport", "linkcore-jpki"]
+        ),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
             name: "linkcore-jpki",
             dependencies: [
                 "LinkcoreCard", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // ocsp-serve: the OCSP responder over HTTP under the common process lifecycle.
+                "LinkcoreOCSP", "LinkcoreLifecycle", "LinkcoreSystemd",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -456,6 +469,14 @@ let package = Package(
             name: "card-bench",
             dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI"],
             path: "Benchmarks/card",
+            swiftSettings: swiftSettings
+        ),
+        // OCSP responses/s from `linkcore-jpki ocsp-serve` vs `openssl ocsp -port` on the same request;
+        // `swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench`.
+        .executableTarget(
+            name: "ocsp-bench",
+            dependencies: ["LinkcoreJPKI", "LinkcorePKI"],
+            path: "Benchmarks/ocsp",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

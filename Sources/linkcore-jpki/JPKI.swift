@@ -9,13 +9,14 @@ import LinkcoreRegistry
 /// separate from the network CA, and issuance of a card's two certificates. The life cycle,
 /// CRL/OCSP and the logical link between the two certificates are still to come (docs/card.md).
 @main
-struct JPKICommand: ParsableCommand {
+struct JPKICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-jpki",
         abstract: "The number card authority: card CA and certificate issuance.",
         subcommands: [
             CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, CardStatusCommand.self,
             LinkedCommand.self,
+            OCSPSignerCommand.self, OCSPServeCommand.self,
         ]
     )
 }
