@@ -315,7 +315,7 @@ let package = Package(
         // The responder in process and `linkcore-jpki ocsp-serve` as a process, checked with `openssl ocsp` and curl.
         .testTarget(
             name: "LinkcoreOCSPTests",
-            dependencies: ["LinkcoreOCSP", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreTestSupport", "linkcore-jpki"]
+            dependencies: ["LinkcoreOCSP", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry", "LinkcoreTestSupport", "linkcore-jpki", "linkcore-card"]
         ),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
