@@ -475,7 +475,7 @@ let package = Package(
         // `swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench`.
         .executableTarget(
             name: "ocsp-bench",
-            dependencies: ["LinkcoreJPKI", "LinkcorePKI"],
+            dependencies: ["LinkcoreJPKI", "LinkcoreOCSP", "LinkcorePKI"],
             path: "Benchmarks/ocsp",
             swiftSettings: swiftSettings
         ),

@@ -10,6 +10,7 @@
 // Run: swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench [seconds]
 import Foundation
 import LinkcoreJPKI
+import LinkcoreOCSP
 import LinkcorePKI
 import Synchronization
 #if canImport(Glibc)
@@ -179,6 +180,27 @@ func compare(jpki: String, openssl: String, work: String, request: [UInt8], seco
         let theirs = try measure(port: referencePort, clients: clients, request: request, seconds: seconds)
         print(String(format: "%7d   %13.0f   %18.0f   %5.2f", clients, mine, theirs, mine / theirs))
     }
+    let alone = try inProcess(work: work, request: request, seconds: seconds)
+    print(String(format: "OCSPResponder.respond in process (no HTTP, 1 thread): %.0f/s", alone))
+}
+
+/// `OCSPResponder.respond` alone on one thread, same store and request: the responder's own cost
+/// (parse, store read, signature), so the table shows what the HTTP service adds to it.
+func inProcess(work: String, request: [UInt8], seconds: Double) throws -> Double {
+    let responder = try OCSPResponder(
+        caCertificatePEM: try String(contentsOfFile: work + "/ca.pem", encoding: .utf8),
+        signerCertificatePEM: try String(contentsOfFile: work + "/ocsp-signer.pem", encoding: .utf8),
+        signerKeyPEM: try String(contentsOfFile: work + "/ocsp-signer.key", encoding: .utf8),
+        source: try CardAuthorityStore(path: work + "/authority.db"), validity: .seconds(600))
+    guard responder.respond(to: request).status == .successful else { throw BenchFailure("the responder did not answer") }
+    let start = ContinuousClock.now
+    let deadline = start + .milliseconds(Int(seconds * 1000))
+    var answered = 0
+    while ContinuousClock.now < deadline {
+        if responder.respond(to: request).status == .successful { answered += 1 }
+    }
+    let elapsed = ContinuousClock.now - start
+    return Double(answered) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
 
 do {
