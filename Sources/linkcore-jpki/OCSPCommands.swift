@@ -60,7 +60,7 @@ struct OCSPServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() async throws {
-        guard let address = ListenAddress(listen) else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        guard let address = OCSPListenAddress(listen) else { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         guard (1...86_400 * 7).contains(nextUpdate) else { throw ValidationError("--next-update must be 1 to 604800 seconds") }
         guard (256...1_048_576).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be 256 to 1048576") }
         LogSetup.bootstrap(identifier: "linkcore-jpki-ocsp", level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -105,7 +105,7 @@ struct OCSPServeCommand: AsyncParsableCommand {
 }
 
 /// HOST:PORT, with [IPv6]:PORT.
-struct ListenAddress {
+struct OCSPListenAddress {
     let host: String
     let port: Int
 
