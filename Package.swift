@@ -316,6 +316,14 @@ let package = Package(
         // The card authority's durable state: cards, their life cycle and every transition.
         .target(name: "LinkcoreJPKI", dependencies: ["LinkcoreSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "LinkcoreJPKITests", dependencies: ["LinkcoreJPKI", "LinkcoreSQLite"]),
+        // The card authority's OCSP responder (RFC 6960) without transport: request DER in,
+        // signed response DER out, status from a CertificateStatusSource.
+        .target(name: "LinkcoreOCSP", dependencies: ["COpenSSL", "LinkcoreJPKI"], swiftSettings: swiftSettings),
+        // The responder in process and `linkcore-jpki ocsp-serve` as a process, checked with `openssl ocsp` and curl.
+        .testTarget(
+            name: "LinkcoreOCSPTests",
+            dependencies: ["LinkcoreOCSP", "LinkcoreJPKI", "LinkcorePKI", "LinkcoreRegistry", "LinkcoreTestSupport", "linkcore-jpki", "linkcore-card"]
+        ),
         // The card authority (skeleton): its own CA, a card's two certificates from the registry's facts.
         .executableTarget(
             name: "linkcore-jpki",
@@ -327,6 +335,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // ocsp-serve: the OCSP responder over HTTP under the common process lifecycle.
+                "LinkcoreOCSP", .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -473,6 +483,14 @@ let package = Package(
             name: "card-bench",
             dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI"],
             path: "Benchmarks/card",
+            swiftSettings: swiftSettings
+        ),
+        // OCSP responses/s from `linkcore-jpki ocsp-serve` vs `openssl ocsp -port` on the same request;
+        // `swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench`.
+        .executableTarget(
+            name: "ocsp-bench",
+            dependencies: ["LinkcoreJPKI", "LinkcoreOCSP", "LinkcorePKI"],
+            path: "Benchmarks/ocsp",
             swiftSettings: swiftSettings
         ),
         // Link-code throughput vs raw AES; run with `swift run -c release linkcodes-bench`.

@@ -6,7 +6,7 @@
 # linkcored and linkcore-matcher are not installed, the units are copied to a temporary directory
 # and Exec*'s /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
 # changed, and the files in the repository are never modified. Set LINKCORED=/path/to/linkcored
-# LINKCORE_MATCHER=/path/to/linkcore-matcher, LINKCORE_ADAPTER=/path/to/linkcore-adapter and LINKCTL=/path/to/linkctl to verify
+# LINKCORE_MATCHER=/path/to/linkcore-matcher, LINKCORE_ADAPTER=/path/to/linkcore-adapter and LINKCTL=/path/to/linkctl (LINKCORE_JPKI=/path/to/linkcore-jpki) to verify
 # against real binaries instead.
 #
 # Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when a score is higher)
@@ -33,6 +33,8 @@ services=(linkcored.service linkcore-matcher.service linkcore-adapter.service li
 # The card authority's daily job (issue 14): registry changes as revocations, then the CRL.
 units+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service linkcore-jpki-crl.timer)
 services+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service)
+units+=(linkcore-jpki-ocsp.service)
+services+=(linkcore-jpki-ocsp.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
         -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \

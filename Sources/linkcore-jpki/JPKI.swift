@@ -17,6 +17,7 @@ struct JPKICommand: AsyncParsableCommand {
             CAInitCommand.self, IssueCommand.self, TransitionCommand.self, ActivateCommand.self, RenewCommand.self,
             CardStatusCommand.self, LinkedCommand.self, CertificateStatusCommand.self, CurrentUserCertificateCommand.self,
             CRLCommand.self, RegistrySyncCommand.self, ServeCommand.self,
+            OCSPSignerCommand.self, OCSPServeCommand.self,
         ]
     )
 }

@@ -20,5 +20,6 @@
 #include "COpenSSL_linkcodes.h"
 #include "COpenSSL_audit.h"
 #include "COpenSSL_ocsp_client.h"
+#include "COpenSSL_ocsp.h"
 
 #endif
