@@ -9,14 +9,14 @@ public enum CardCertificateStatusAnswer: Sendable, Equatable {
     case unavailable(String)
 }
 
-/// The hook where revocation status plugs into the consent check. The OCSP/CRL status checks of
-/// the verifier library are another part of issue 14; until they land, `NoCardStatusCheck` is
-/// what the matcher wires (docs/card.md, "Links made by card").
+/// Where revocation status plugs into the consent check. The matcher wires `CardStatusChecker`
+/// (OCSP, CRL fallback, fail closed: `CardStatusChecker+Consent.swift`), the login's own check.
 public protocol CardCertificateStatusChecking: Sendable {
     func status(of certificate: CardCertificateIdentity, now: Date) async -> CardCertificateStatusAnswer
 }
 
-/// Checks no status: every certificate that passed the other checks counts as good.
+/// Checks no status: every certificate that passed the other checks counts as good (unit tests of
+/// the other checks; never the matcher's choice).
 public struct NoCardStatusCheck: CardCertificateStatusChecking {
     public init() {}
     public func status(of certificate: CardCertificateIdentity, now: Date) async -> CardCertificateStatusAnswer { .good }

@@ -134,21 +134,23 @@ extension Section {
     /// `[card]`: the card CA, where status comes from, and how fresh it must be.
     func card() throws(ConfigError) -> AdapterConfig.Card {
         let ca = try requiredPath("ca")
-        var ocspURL: String?
-        if table.item("ocsp_url") != nil {
-            ocspURL = try string("ocsp_url", default: "") { value in
-                guard let parsed = URL(string: value), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-                    return "expected the OCSP responder's http:// or https:// URL"
-                }
-                return nil
-            }
-        }
         return AdapterConfig.Card(
-            ca: ca, ocspURL: ocspURL, crl: try optionalPath("crl"),
+            ca: ca, ocspURL: try ocspURL(), crl: try optionalPath("crl"),
             maxStatusAge: try milliseconds("max_status_age_ms", default: 300_000, range: 1_000...604_800_000),
             challengeLifetime: try milliseconds("challenge_lifetime_ms", default: 120_000, range: 1_000...3_600_000),
             ocspTimeout: try milliseconds("ocsp_timeout_ms", default: 5_000, range: 100...60_000),
             requireNonce: try boolean("require_nonce", default: true))
+    }
+
+    /// `ocsp_url`, when given: the card authority's OCSP responder (the adapter's and the matcher's `[card]`).
+    func ocspURL() throws(ConfigError) -> String? {
+        guard table.item("ocsp_url") != nil else { return nil }
+        return try string("ocsp_url", default: "") { value in
+            guard let parsed = URL(string: value), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                return "expected the OCSP responder's http:// or https:// URL"
+            }
+            return nil
+        }
     }
 
     /// One `host:port` to listen on (port 0: an ephemeral port).

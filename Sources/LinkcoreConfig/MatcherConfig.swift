@@ -85,10 +85,22 @@ public struct MatcherConfig: Sendable, Equatable {
         public var caBundle: String?
         /// A card consent may expire at most this far ahead of its arrival: consents must be fresh.
         public var maxConsentLifetime: Duration
+        /// The signature certificate's revocation status, as the adapter's card login checks it:
+        /// the OCSP responder (else the certificate's authorityInfoAccess), the card authority's
+        /// CRL when the responder cannot be reached, and a refusal when neither answers freshly.
+        public var ocspURL: String?
+        public var crl: String?
+        public var maxStatusAge: Duration
+        public var ocspTimeout: Duration
 
-        public init(caBundle: String? = nil, maxConsentLifetime: Duration = .seconds(600)) {
+        public init(caBundle: String? = nil, maxConsentLifetime: Duration = .seconds(600), ocspURL: String? = nil, crl: String? = nil,
+                    maxStatusAge: Duration = .seconds(300), ocspTimeout: Duration = .seconds(5)) {
             self.caBundle = caBundle
             self.maxConsentLifetime = maxConsentLifetime
+            self.ocspURL = ocspURL
+            self.crl = crl
+            self.maxStatusAge = maxStatusAge
+            self.ocspTimeout = ocspTimeout
         }
     }
 

@@ -15,7 +15,7 @@ extension MatcherConfig {
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
         ("metrics", MetricsSettings.keys),
-        ("card", ["ca_bundle", "max_consent_lifetime_ms"]),
+        ("card", ["ca_bundle", "max_consent_lifetime_ms", "ocsp_url", "crl", "max_status_age_ms", "ocsp_timeout_ms"]),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -80,9 +80,13 @@ extension MatcherConfig {
             log: try section("log").log(),
             file: file)
         config.metrics = try section("metrics").metrics()
+        let card = section("card")
         config.card = Card(
-            caBundle: try section("card").optionalPath("ca_bundle"),
-            maxConsentLifetime: try section("card").milliseconds("max_consent_lifetime_ms", default: 600_000, range: 10_000...3_600_000))
+            caBundle: try card.optionalPath("ca_bundle"),
+            maxConsentLifetime: try card.milliseconds("max_consent_lifetime_ms", default: 600_000, range: 10_000...3_600_000),
+            ocspURL: try card.ocspURL(), crl: try card.optionalPath("crl"),
+            maxStatusAge: try card.milliseconds("max_status_age_ms", default: 300_000, range: 1_000...604_800_000),
+            ocspTimeout: try card.milliseconds("ocsp_timeout_ms", default: 5_000, range: 100...60_000))
         return config
     }
 }

@@ -75,10 +75,13 @@ extension MatcherServer {
         } catch {
             throw MatcherError.registry(store.path, "\(error)")
         }
-        // Revocation status (OCSP, CRL fallback) is the verifier library's status check, still to
-        // come: it plugs in here as `statusCheck:`. Until then no status is checked (docs/card.md).
+        // Revocation status: OCSP, the CRL when the responder cannot be reached, else a refusal
+        // (fail closed), exactly as the adapter's card login checks it.
+        let policy = CardStatusPolicy(ocspURL: settings.ocspURL.flatMap { URL(string: $0) }, crlPath: settings.crl,
+                                      maxStatusAge: TimeInterval(settings.maxStatusAge / .milliseconds(1)) / 1000,
+                                      timeout: settings.ocspTimeout)
         let verifier = CardConsentVerifier(cardCAPEM: pem, maxConsentLifetime: settings.maxConsentLifetime / .seconds(1),
-                                           statusCheck: NoCardStatusCheck())
+                                           statusCheck: CardStatusChecker(policy: policy, transport: HTTPOCSPTransport()))
         return CardLinks(verifier: verifier, ledger: ledger, logger: logger)
     }
 }

@@ -34,4 +34,18 @@ import Testing
                                     file: "/etc/linkcore/matcher.toml", environment: [:])
         }
     }
+
+    @Test func theStatusSourcesAreReadAndABadResponderURLIsRefused() throws {
+        let config = try MatcherConfig.parse(
+            text: Self.required + "\n\n[card]\nca_bundle = \"card/ca.pem\"\nocsp_url = \"http://127.0.0.1:8600/\"\ncrl = \"card/crl.pem\"\nmax_status_age_ms = 60000\n",
+            file: "/etc/linkcore/matcher.toml", environment: [:])
+        #expect(config.card.ocspURL == "http://127.0.0.1:8600/")
+        #expect(config.card.crl == "/etc/linkcore/card/crl.pem")
+        #expect(config.card.maxStatusAge == .seconds(60))
+        #expect(config.card.ocspTimeout == .seconds(5))
+        #expect(throws: ConfigError.self) {
+            try MatcherConfig.parse(text: Self.required + "\n\n[card]\nocsp_url = \"ftp://responder\"\n",
+                                    file: "/etc/linkcore/matcher.toml", environment: [:])
+        }
+    }
 }

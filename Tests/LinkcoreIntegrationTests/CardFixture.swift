@@ -15,6 +15,8 @@ struct TestCard {
     let directory: URL
     var authority: String { directory.appendingPathComponent("jpki").path }
     var caPath: String { authority + "/ca.pem" }
+    /// The card authority's CRL (`linkcore-jpki crl`): the matcher's status source in these tests.
+    var crlPath: String { authority + "/crl.pem" }
     var environment: [String: String] {
         ["SOFTHSM2_CONF": directory.appendingPathComponent("softhsm2.conf").path,
          "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
@@ -43,7 +45,13 @@ struct TestCard {
             "issue", "--dir", card.authority, "--registry", registryPath, "--resident", resident, "--card", label,
             "--module", "/usr/lib/softhsm/libsofthsm2.so",
         ], stdin: "\(signPIN)\n\(authPIN)\n")
+        try await card.publishCRL()
         return card
+    }
+
+    /// Publishes the card authority's CRL now (as its daily unit does, or an operator on demand).
+    func publishCRL() async throws {
+        try await expectSuccess(Products.path("linkcore-jpki"), ["crl", "--dir", authority])
     }
 
     var cardArguments: [String] { ["--card", Self.label, "--module", "/usr/lib/softhsm/libsofthsm2.so"] }

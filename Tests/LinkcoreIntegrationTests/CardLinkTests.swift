@@ -32,13 +32,15 @@ import Testing
         try RegistryStore(path: registryPath).insert([Self.suzuki, LinkIssuanceTests.twinA, LinkIssuanceTests.twinB])
         let card = try await TestCard.issue(in: daemon.temp.url.appendingPathComponent("card"), registryPath: registryPath,
                                             resident: Self.suzuki.residentCode)
-        let matcher = try await startMatcher(daemon, registryPath: registryPath, caPath: card.caPath, name: "matcher")
+        let matcher = try await startMatcher(daemon, registryPath: registryPath, card: card, name: "matcher")
         return Network(daemon: daemon, matcher: matcher, card: card, registryPath: registryPath)
     }
 
-    func startMatcher(_ daemon: DaemonProcess, registryPath: String, caPath: String, name: String) async throws -> MatcherProcess {
+    /// No OCSP responder here: the status comes from the card authority's CRL (the fallback path).
+    func startMatcher(_ daemon: DaemonProcess, registryPath: String, card: TestCard, name: String) async throws -> MatcherProcess {
         let matcher = try MatcherProcess(pki: daemon.pki, directory: daemon.temp.url.appendingPathComponent(name), corePort: daemon.port,
-                                         registryPath: registryPath, extraConfig: ["card": "ca_bundle = \"\(caPath)\""])
+                                         registryPath: registryPath,
+                                         extraConfig: ["card": "ca_bundle = \"\(card.caPath)\"\ncrl = \"\(card.crlPath)\""])
         try await matcher.start()
         return matcher
     }
@@ -113,7 +115,7 @@ import Testing
         #expect(await refusal(cityAtMatcher, byCard(consent))?.code == .cardConsentReplayed)
         network.matcher.signal(SIGTERM)
         #expect(try await network.matcher.waitForExit() == 0)
-        network.matcher = try await startMatcher(daemon, registryPath: network.registryPath, caPath: network.card.caPath, name: "matcher2")
+        network.matcher = try await startMatcher(daemon, registryPath: network.registryPath, card: network.card, name: "matcher2")
         let again = try await network.matcher.connect(as: "CITY01")
         #expect(await refusal(again, byCard(consent))?.code == .cardConsentReplayed)
 
@@ -203,6 +205,24 @@ import Testing
     }
 
     /// The organisation's web site hands the adapter what `linkcore-card consent` printed, as is.
+    /// The card authority revokes the card; once its CRL says so, a consent signed with the card is
+    /// refused (the matcher checks status as the card login does), and with no fresh status at all
+    /// (the CRL gone, no responder) the matcher refuses too: fail closed.
+    @Test func aRevokedCardMakesNoLinkAndNoStatusMeansNoLink() async throws {
+        let network = try await startNetwork()
+        let city = try await network.matcher.connect(as: "CITY01")
+        try await network.card.expectSuccess(Products.path("linkcore-jpki"),
+                                             ["transition", "--dir", network.card.authority, "--card", TestCard.label, "--event", "revoke"])
+        try await network.card.publishCRL()
+        let revoked = await refusal(city, byCard(try await network.card.consent(requester: "CITY01")))
+        #expect(revoked?.code == .cardCertificateRevoked, "\(String(describing: revoked))")
+        #expect(revoked?.message.contains("cessationOfOperation") == true, "\(String(describing: revoked))")
+
+        try FileManager.default.removeItem(atPath: network.card.crlPath)
+        let unknown = await refusal(city, byCard(try await network.card.consent(requester: "CITY01")))
+        #expect(unknown?.code == .unavailable, "\(String(describing: unknown))")
+    }
+
     @Test func theAdapterTakesTheCardConsentAsItsCardObject() async throws {
         let network = try await startNetwork()
         let daemon = network.daemon
