@@ -25,7 +25,7 @@ struct AdapterCardRouteTests {
             try pki.issueOrg("BANK01")
             let adapter = Tools.productsDirectory.appendingPathComponent("linkcore-adapter").path
             let dataset = directory + "/answers.sqlite"
-            guard try runProcess(adapter, ["dataset", "--db", dataset], environment: [:]).status == 0 else { throw CardTestFailure("dataset") }
+            guard try await runProcess(adapter, ["dataset", "--db", dataset], environment: [:]).status == 0 else { throw CardTestFailure("dataset") }
             var toml = """
                 [adapter]
                 org_code = "BANK01"
@@ -99,7 +99,7 @@ struct AdapterCardRouteTests {
     }
 
     @Test func aCardLoginThroughTheAdapterWithOCSPAndItsRefusals() async throws {
-        let setup = try CardStatusTests.Setup()
+        let setup = try await CardStatusTests.Setup()
         defer { setup.cleanup() }
         let responder = try await OpenSSLResponder.start(directory: setup.dir, lines: [.valid(serial: setup.serial)], ca: setup.ca,
                                                          signer: setup.ca, key: setup.caKey)
@@ -109,10 +109,10 @@ struct AdapterCardRouteTests {
         defer { adapter.stop() }
 
         let challenge = try await adapter.challenge()
-        let signature = try CardLoginTests().sign(setup.issued, challenge)
+        let signature = try await CardLoginTests().sign(setup.issued, challenge)
         // A signature certificate presented for login, and bytes that are not hex: refused, and
         // the challenge stays good.
-        let bySignatureKey = try CardLoginTests().sign(setup.issued, challenge, app: "sign")
+        let bySignatureKey = try await CardLoginTests().sign(setup.issued, challenge, app: "sign")
         let (refusedStatus, refused) = try await verify(adapter, challenge, bySignatureKey, setup.issued.signaturePEM)
         #expect(refusedStatus == 422 && Self.errorCode(refused) == "CARD_SIGNATURE_CERTIFICATE", "\(refused)")
         let (badStatus, bad) = try await adapter.post("/card/verify", ["challenge_hex": "zz", "signature_hex": hexString(signature),
@@ -129,7 +129,7 @@ struct AdapterCardRouteTests {
     }
 
     @Test func withTheResponderDownTheCRLDecidesAndWithoutItTheLoginFailsClosed() async throws {
-        let setup = try CardStatusTests.Setup()
+        let setup = try await CardStatusTests.Setup()
         defer { setup.cleanup() }
         let crl = setup.dir + "/card.crl"
         let adapter = try await Adapter(directory: setup.issued.card.directory + "/adapter", card: [
@@ -139,7 +139,7 @@ struct AdapterCardRouteTests {
         let authority = try CertificateAuthority(certificatePEM: setup.issued.caPEM,
                                                  privateKeyPEM: try String(contentsOfFile: setup.caKey, encoding: .utf8))
         let challenge = try await adapter.challenge()
-        let signature = try CardLoginTests().sign(setup.issued, challenge)
+        let signature = try await CardLoginTests().sign(setup.issued, challenge)
 
         // No CRL published yet: no status at all.
         let (noneStatus, none) = try await verify(adapter, challenge, signature, setup.issued.userPEM)

@@ -11,7 +11,7 @@ struct CardAuthorityFixture {
 
     /// In `root` (a test's private directory): `jpki/` (ca-init) and `registry.db` with 鈴木一郎
     /// (00000000001) and 佐藤花子 (00000000002), both alive.
-    init(root: String) throws {
+    init(root: String) async throws {
         dir = root + "/jpki"
         registryPath = root + "/registry.db"
         func myNumber(_ body: String) -> String { body + String(MyNumber.checkDigit(forBody: body) ?? 0) }
@@ -21,58 +21,58 @@ struct CardAuthorityFixture {
             Resident(residentCode: "00000000002", myNumber: myNumber("98765432109"), name: "佐藤花子", nameKana: nil,
                      address: "大阪府大阪市北区1-2", birthDate: "1990-03-04", sex: .female),
         ])
-        let made = try runProcess(Self.jpki, ["ca-init", "--dir", dir], environment: [:])
+        let made = try await runProcess(Self.jpki, ["ca-init", "--dir", dir], environment: [:])
         guard made.status == 0 else { throw CardTestFailure("ca-init: \(made.stderr)") }
     }
 
-    func jpki(_ arguments: [String], stdin: String = "", card: SoftCard? = nil) throws -> Run {
-        try runProcess(Self.jpki, arguments + ["--dir", dir], stdin: stdin, environment: card?.environment ?? [:])
+    func jpki(_ arguments: [String], stdin: String = "", card: SoftCard? = nil) async throws -> Run {
+        try await runProcess(Self.jpki, arguments + ["--dir", dir], stdin: stdin, environment: card?.environment ?? [:])
     }
 
     /// Personalises `card` (keys under its initial PINs), issues its certificates for `resident`,
     /// sends and activates it with the same PINs. Returns the serials.
-    func activeCard(_ card: SoftCard, resident: String, signPIN: String, authPIN: String) throws -> (signature: String, user: String) {
-        guard try card.card("personalise", stdin: "\(signPIN)\n\(authPIN)\n").status == 0 else { throw CardTestFailure("personalise") }
-        let issued = try jpki(["issue", "--registry", registryPath, "--resident", resident, "--card", card.label,
+    func activeCard(_ card: SoftCard, resident: String, signPIN: String, authPIN: String) async throws -> (signature: String, user: String) {
+        guard try await card.card("personalise", stdin: "\(signPIN)\n\(authPIN)\n").status == 0 else { throw CardTestFailure("personalise") }
+        let issued = try await jpki(["issue", "--registry", registryPath, "--resident", resident, "--card", card.label,
                                "--module", Tools.softhsmModule], stdin: "\(signPIN)\n\(authPIN)\n", card: card)
         guard issued.status == 0 else { throw CardTestFailure("issue: \(issued.stderr)") }
         let serials = try JSONDecoder().decode([String: String].self, from: Data(issued.stdout.utf8))
-        guard try jpki(["transition", "--card", card.label, "--event", "send"]).status == 0,
-              try jpki(["activate", "--card", card.label, "--module", Tools.softhsmModule],
+        guard try await jpki(["transition", "--card", card.label, "--event", "send"]).status == 0,
+              try await jpki(["activate", "--card", card.label, "--module", Tools.softhsmModule],
                        stdin: "\(SoftCard.soPIN)\n\(signPIN)\n\(authPIN)\n", card: card).status == 0
         else { throw CardTestFailure("send/activate") }
         return (serials["signature"] ?? "", serials["user"] ?? "")
     }
 
     /// `certificate-status` as "good", "unknown" or "revoked:<reason>".
-    func status(_ serial: String) throws -> String {
-        let run = try jpki(["certificate-status", "--serial", serial])
+    func status(_ serial: String) async throws -> String {
+        let run = try await jpki(["certificate-status", "--serial", serial])
         let object = try JSONDecoder().decode([String: StringOrNumber].self, from: Data(run.stdout.utf8))
         let status = object["status"]?.text ?? "?"
         return object["reason"]?.text.map { "\(status):\($0)" } ?? status
     }
 
     /// Publishes the CRL (on demand) and returns its CRL number.
-    func publishCRL() throws -> Int {
-        let run = try jpki(["crl"])
+    func publishCRL() async throws -> Int {
+        let run = try await jpki(["crl"])
         guard run.status == 0 else { throw CardTestFailure("crl: \(run.stderr)") }
         let object = try JSONDecoder().decode([String: Int].self, from: Data(run.stdout.utf8))
         return object["number"] ?? -1
     }
 
-    func openssl(_ arguments: [String]) throws -> Run {
-        try runProcess(Tools.which("openssl"), arguments, environment: [:])
+    func openssl(_ arguments: [String]) async throws -> Run {
+        try await runProcess(Tools.which("openssl"), arguments, environment: [:])
     }
 
     /// `openssl crl -in crl.pem -CAfile ca.pem -noout -text`, stdout and stderr together.
-    func crlText() throws -> String {
-        let run = try openssl(["crl", "-in", dir + "/crl.pem", "-CAfile", dir + "/ca.pem", "-noout", "-text"])
+    func crlText() async throws -> String {
+        let run = try await openssl(["crl", "-in", dir + "/crl.pem", "-CAfile", dir + "/ca.pem", "-noout", "-text"])
         return run.stdout + run.stderr
     }
 
     /// `openssl verify -crl_check` of an issued certificate against the card CA and the CRL.
-    func verifyWithCRL(_ serial: String) throws -> Run {
-        try openssl(["verify", "-crl_check", "-CRLfile", dir + "/crl.pem", "-CAfile", dir + "/ca.pem", "\(dir)/issued/\(serial).pem"])
+    func verifyWithCRL(_ serial: String) async throws -> Run {
+        try await openssl(["verify", "-crl_check", "-CRLfile", dir + "/crl.pem", "-CAfile", dir + "/ca.pem", "\(dir)/issued/\(serial).pem"])
     }
 }
 

@@ -20,11 +20,11 @@ struct CardConsentVerifierTests {
 
     @Test func readsTheFourFactsAsIssuedAndAsksTheStatusHookAboutThatCertificate() async throws {
         let login = CardLoginTests()
-        let issued = try login.issuedCard()
+        let issued = try await login.issuedCard()
         defer { issued.card.cleanup() }
         let der = try #require(Self.der(issued.signaturePEM))
         let consent = CardLinkConsent.fresh(requester: "BANK01", lifetime: 120)
-        let signature = try login.sign(issued, consent.bytes, app: "sign")
+        let signature = try await login.sign(issued, consent.bytes, app: "sign")
 
         let good = FixedStatus(.good)
         let verified = try await CardConsentVerifier(cardCAPEM: issued.caPEM, statusCheck: good)

@@ -8,7 +8,7 @@ struct CardLinkConsentTests {
     let consent = CardLinkConsent(requester: "BANK01", expiresAt: Date(timeIntervalSince1970: 1_800_000_000),
                                   nonce: Array(repeating: 0xab, count: 32))
 
-    @Test func theSignedBytesAreTheDocumentedTextAndParseBack() throws {
+    @Test func theSignedBytesAreTheDocumentedTextAndParseBack() async throws {
         let text = "linkcore-card-link-consent/v1\nrequester=BANK01\nexpires=1800000000\nnonce=" + String(repeating: "ab", count: 32) + "\n"
         #expect(consent.bytes == Array(text.utf8))
         #expect(try CardLinkConsent(bytes: consent.bytes) == consent)

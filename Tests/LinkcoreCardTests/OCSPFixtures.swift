@@ -8,8 +8,8 @@ import Glibc
 
 /// The openssl CLI, run to completion (key and certificate making, pre-signed OCSP answers).
 @discardableResult
-func openssl(_ arguments: [String], in directory: String) throws -> String {
-    let run = try runProcess(Tools.which("openssl"), arguments, environment: ["HOME": directory, "RANDFILE": directory + "/.rnd"])
+func openssl(_ arguments: [String], in directory: String) async throws -> String {
+    let run = try await runProcess(Tools.which("openssl"), arguments, environment: ["HOME": directory, "RANDFILE": directory + "/.rnd"])
     guard run.status == 0 else { throw CardTestFailure("openssl \(arguments.joined(separator: " ")): \(run.stderr)") }
     return run.stdout
 }

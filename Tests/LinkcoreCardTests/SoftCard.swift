@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LinkcoreTestSupport
 
 /// The output of one child process.
 struct Run {
@@ -10,7 +11,12 @@ struct Run {
 
 /// Runs `executable` with `arguments`, `stdin` and exactly `environment` (plus PATH), and waits
 /// for it. The environment is the child's only: the test process never calls setenv.
-func runProcess(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]) throws -> Run {
+func runProcess(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]) async throws -> Run {
+    // On a thread of its own: a child blocking the cooperative pool starves every other test's tasks.
+    try await offPool { try runProcessBlocking(executable, arguments, stdin: stdin, environment: environment) }
+}
+
+private func runProcessBlocking(_ executable: String, _ arguments: [String], stdin: String, environment: [String: String]) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -58,14 +64,14 @@ struct SoftCard {
 
     static let soPIN = "so-secret-1"
 
-    init(label: String = "CARD01", signPIN: String = "abc123XYZ", authPIN: String = "1234") throws {
+    init(label: String = "CARD01", signPIN: String = "abc123XYZ", authPIN: String = "1234") async throws {
         directory = NSTemporaryDirectory() + "linkcore-card-tests-" + UUID().uuidString
         self.label = label
         try FileManager.default.createDirectory(atPath: directory + "/tokens", withIntermediateDirectories: true)
         try "directories.tokendir = \(directory)/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
             .write(toFile: directory + "/softhsm2.conf", atomically: true, encoding: .utf8)
         for (suffix, pin) in [("-SIG", signPIN), ("-AUTH", authPIN)] {
-            let made = try runProcess(Tools.which("softhsm2-util"), [
+            let made = try await runProcess(Tools.which("softhsm2-util"), [
                 "--init-token", "--free", "--label", label + suffix, "--so-pin", Self.soPIN, "--pin", pin,
             ], environment: environment)
             guard made.status == 0 else { throw CardTestFailure("softhsm2-util: \(made.stdout)\(made.stderr)") }
@@ -73,13 +79,13 @@ struct SoftCard {
     }
 
     /// `linkcore-card <command> --card <label> ...` with SOFTHSM2_CONF in the child's environment.
-    func card(_ command: String, _ arguments: [String] = [], stdin: String = "") throws -> Run {
-        try runProcess(Tools.card, [command, "--card", label, "--module", Tools.softhsmModule] + arguments,
+    func card(_ command: String, _ arguments: [String] = [], stdin: String = "") async throws -> Run {
+        try await runProcess(Tools.card, [command, "--card", label, "--module", Tools.softhsmModule] + arguments,
                        stdin: stdin, environment: environment)
     }
 
-    func pkcs11Tool(_ arguments: [String]) throws -> Run {
-        try runProcess(Tools.which("pkcs11-tool"), ["--module", Tools.softhsmModule] + arguments, environment: environment)
+    func pkcs11Tool(_ arguments: [String]) async throws -> Run {
+        try await runProcess(Tools.which("pkcs11-tool"), ["--module", Tools.softhsmModule] + arguments, environment: environment)
     }
 
     func file(_ name: String, _ data: Data) throws -> String {

@@ -6,7 +6,7 @@ import Testing
 /// CRL entries with a reason code (the number card authority's CRL, issue 14) and an explicit
 /// nextUpdate, read back by the openssl CLI.
 @Suite struct CRLReasonTests {
-    @Test func entriesCarryTheirReasonCodeAndUnspecifiedIsLeftOut() throws {
+    @Test func entriesCarryTheirReasonCodeAndUnspecifiedIsLeftOut() async throws {
         let ca = try testCA()
         let held = try ca.issueOrganisation(code: "HELD", name: "Held", validDays: 30)
         let moved = try ca.issueOrganisation(code: "MOVED", name: "Moved", validDays: 30)
@@ -25,12 +25,12 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let crlFile = try dir.write("crl.pem", crlPEM)
-        let text = try openssl(["crl", "-in", crlFile, "-noout", "-text"]).output
+        let text = try await openssl(["crl", "-in", crlFile, "-noout", "-text"]).output
         #expect(text.contains("Certificate Hold"))
         #expect(text.contains("Affiliation Changed"))
         // Two reason extensions for three entries: unspecified (0) is written as none.
         #expect(text.components(separatedBy: "X509v3 CRL Reason Code").count - 1 == 2)
-        #expect(try openssl(["crl", "-in", crlFile, "-noout", "-CAfile", try dir.write("ca.pem", ca.certificate.certificatePEM)])
+        #expect(try await openssl(["crl", "-in", crlFile, "-noout", "-CAfile", try dir.write("ca.pem", ca.certificate.certificatePEM)])
             .output.contains("verify OK"))
     }
 

@@ -5,13 +5,13 @@ import Testing
 
 @Suite("CSR signing")
 struct CSRTests {
-    @Test func csrFromCompanyGetsTheOrgURI() throws {
+    @Test func csrFromCompanyGetsTheOrgURI() async throws {
         let ca = try testCA()
         let request = try CSR.create(commonName: "Example Insurance Co.")
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let csrFile = try dir.write("req.csr", request.csrPEM)
-        #expect(try openssl(["req", "-in", csrFile, "-noout", "-verify"]).output.contains("verify OK"))
+        #expect(try await openssl(["req", "-in", csrFile, "-noout", "-verify"]).output.contains("verify OK"))
 
         let certPEM = try ca.sign(csrPEM: request.csrPEM, orgCode: "INS-042", validDays: 365)
         let info = try CertificateInfo.parse(pem: certPEM)
@@ -23,20 +23,20 @@ struct CSRTests {
 
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
         let certFile = try dir.write("cert.pem", certPEM)
-        #expect(try openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile]).status == 0)
+        #expect(try await openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile]).status == 0)
         // The certificate certifies the company's key.
-        let certKey = try openssl(["x509", "-in", certFile, "-noout", "-pubkey"]).output
-        let keyPub = try openssl(["pkey", "-pubout"], stdin: request.privateKeyPEM).output
+        let certKey = try await openssl(["x509", "-in", certFile, "-noout", "-pubkey"]).output
+        let keyPub = try await openssl(["pkey", "-pubout"], stdin: request.privateKeyPEM).output
         #expect(certKey == keyPub)
     }
 
-    @Test func requestedExtensionsAreIgnored() throws {
+    @Test func requestedExtensionsAreIgnored() async throws {
         // A CSR made with the openssl CLI that asks for another org's URI and CA powers.
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let keyFile = dir.path + "/evil.key"
         let csrFile = dir.path + "/evil.csr"
-        let made = try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        let made = try await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                                 "-keyout", keyFile, "-out", csrFile, "-subj", "/CN=Evil/O=OTHER",
                                 "-addext", "subjectAltName=URI:urn:linkcore:org:OTHER,DNS:bank.example",
                                 "-addext", "basicConstraints=critical,CA:TRUE",
@@ -81,11 +81,11 @@ struct CSRTests {
         }
     }
 
-    @Test func weakRSAKeysAreRefused() throws {
+    @Test func weakRSAKeysAreRefused() async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let csrFile = dir.path + "/weak.csr"
-        let made = try openssl(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", dir.path + "/weak.key",
+        let made = try await openssl(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", dir.path + "/weak.key",
                                 "-out", csrFile, "-subj", "/CN=Weak"])
         #expect(made.status == 0, "\(made.output)")
         let error = #expect(throws: PKIError.self) {

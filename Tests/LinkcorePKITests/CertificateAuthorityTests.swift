@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Certificates")
 struct CertificateTests {
-    @Test func caIsASelfSignedP256RootWithCAExtensions() throws {
+    @Test func caIsASelfSignedP256RootWithCAExtensions() async throws {
         let ca = try testCA()
         let info = try CertificateInfo.parse(pem: ca.certificate.certificatePEM)
         #expect(info.isCA)
@@ -19,19 +19,19 @@ struct CertificateTests {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
-        let text = try openssl(["x509", "-in", caFile, "-noout", "-text"]).output
+        let text = try await openssl(["x509", "-in", caFile, "-noout", "-text"]).output
         #expect(text.contains("Version: 3 (0x2)"))
         #expect(text.contains("ecdsa-with-SHA256"))
         #expect(text.contains("NIST CURVE: P-256"))
         #expect(text.contains("X509v3 Basic Constraints: critical\n                CA:TRUE"))
         #expect(text.contains("X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign"))
         #expect(text.contains("X509v3 Subject Key Identifier"))
-        #expect(try openssl(["verify", "-CAfile", caFile, caFile]).status == 0)
-        let key = try openssl(["pkey", "-noout", "-text"], stdin: ca.certificate.privateKeyPEM)
+        #expect(try await openssl(["verify", "-CAfile", caFile, caFile]).status == 0)
+        let key = try await openssl(["pkey", "-noout", "-text"], stdin: ca.certificate.privateKeyPEM)
         #expect(key.status == 0 && key.output.contains("NIST CURVE: P-256"))
     }
 
-    @Test func serverCertificateHasSANsAndServerAuthAndVerifies() throws {
+    @Test func serverCertificateHasSANsAndServerAuthAndVerifies() async throws {
         let ca = try testCA()
         let server = try ca.issueServer(commonName: "core.test", dnsNames: ["core.test", "localhost"], ipAddresses: ["127.0.0.1", "::1"], validDays: 30)
         let info = try CertificateInfo.parse(pem: server.certificatePEM)
@@ -49,23 +49,23 @@ struct CertificateTests {
         defer { dir.cleanup() }
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
         let certFile = try dir.write("server.pem", server.certificatePEM)
-        let verify = try openssl(["verify", "-CAfile", caFile, "-purpose", "sslserver", "-verify_hostname", "core.test", certFile])
+        let verify = try await openssl(["verify", "-CAfile", caFile, "-purpose", "sslserver", "-verify_hostname", "core.test", certFile])
         #expect(verify.status == 0, "\(verify.output)")
-        let asClient = try openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile])
+        let asClient = try await openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile])
         #expect(asClient.status != 0)
-        let text = try openssl(["x509", "-in", certFile, "-noout", "-text"]).output
+        let text = try await openssl(["x509", "-in", certFile, "-noout", "-text"]).output
         #expect(text.contains("CA:FALSE"))
         #expect(text.contains("X509v3 Key Usage: critical\n                Digital Signature"))
         #expect(text.contains("X509v3 Authority Key Identifier"))
         #expect(text.contains("X509v3 Subject Key Identifier"))
         // The key matches the certificate.
         let keyFile = try dir.write("server.key", server.privateKeyPEM)
-        let certKey = try openssl(["x509", "-in", certFile, "-noout", "-pubkey"]).output
-        let keyPub = try openssl(["pkey", "-in", keyFile, "-pubout"]).output
+        let certKey = try await openssl(["x509", "-in", certFile, "-noout", "-pubkey"]).output
+        let keyPub = try await openssl(["pkey", "-in", keyFile, "-pubout"]).output
         #expect(certKey == keyPub)
     }
 
-    @Test func organisationCertificateBindsTheCodeAsSANURI() throws {
+    @Test func organisationCertificateBindsTheCodeAsSANURI() async throws {
         let ca = try testCA()
         let org = try ca.issueOrganisation(code: "CITY-013", name: "City of Example", validDays: 90)
         let info = try CertificateInfo.parse(pem: org.certificatePEM)
@@ -81,14 +81,14 @@ struct CertificateTests {
         defer { dir.cleanup() }
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
         let certFile = try dir.write("org.pem", org.certificatePEM)
-        let verify = try openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile])
+        let verify = try await openssl(["verify", "-CAfile", caFile, "-purpose", "sslclient", certFile])
         #expect(verify.status == 0, "\(verify.output)")
-        let text = try openssl(["x509", "-in", certFile, "-noout", "-text"]).output
+        let text = try await openssl(["x509", "-in", certFile, "-noout", "-text"]).output
         #expect(text.contains("URI:urn:linkcore:org:CITY-013"))
         #expect(text.contains("TLS Web Client Authentication"))
     }
 
-    @Test func derParsingMatchesPEMParsing() throws {
+    @Test func derParsingMatchesPEMParsing() async throws {
         let org = try testCA().issueOrganisation(code: "ACME", name: "Acme", validDays: 5)
         let body = org.certificatePEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         let der = try #require(Data(base64Encoded: body))
@@ -98,14 +98,14 @@ struct CertificateTests {
         #expect(throws: PKIError.self) { try CertificateInfo.parse(der: []) }
     }
 
-    @Test func serialsAreRandomAndDistinct() throws {
+    @Test func serialsAreRandomAndDistinct() async throws {
         let ca = try testCA()
         let serials = try (0..<8).map { _ in try ca.issueOrganisation(code: "ACME", name: "Acme", validDays: 1).serialHex }
         #expect(Set(serials).count == 8)
         #expect(serials.allSatisfy { $0.count == 32 })
     }
 
-    @Test func expiredAndURIlessClientCertificatesForTests() throws {
+    @Test func expiredAndURIlessClientCertificatesForTests() async throws {
         let ca = try testCA()
         let expired = try ca.issueClient(commonName: "old", sanURIs: ["urn:linkcore:org:OLD"],
                                          notBefore: .now.addingTimeInterval(-10 * 86_400), notAfter: .now.addingTimeInterval(-86_400))
@@ -116,13 +116,13 @@ struct CertificateTests {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
-        let result = try openssl(["verify", "-CAfile", caFile, try dir.write("expired.pem", expired.certificatePEM)])
+        let result = try await openssl(["verify", "-CAfile", caFile, try dir.write("expired.pem", expired.certificatePEM)])
         #expect(result.status != 0)
         #expect(result.output.contains("certificate has expired"))
-        #expect(try openssl(["verify", "-CAfile", caFile, try dir.write("nouri.pem", noURI.certificatePEM)]).status == 0)
+        #expect(try await openssl(["verify", "-CAfile", caFile, try dir.write("nouri.pem", noURI.certificatePEM)]).status == 0)
     }
 
-    @Test func revokedCertificateFailsCRLCheck() throws {
+    @Test func revokedCertificateFailsCRLCheck() async throws {
         let ca = try testCA()
         let revoked = try ca.issueOrganisation(code: "BAD", name: "Bad Actor", validDays: 30)
         let good = try ca.issueOrganisation(code: "GOOD", name: "Good Actor", validDays: 30)
@@ -140,17 +140,17 @@ struct CertificateTests {
         defer { dir.cleanup() }
         let caFile = try dir.write("ca.pem", ca.certificate.certificatePEM)
         let crlFile = try dir.write("crl.pem", crlPEM)
-        let bad = try openssl(["verify", "-crl_check", "-CAfile", caFile, "-CRLfile", crlFile, try dir.write("bad.pem", revoked.certificatePEM)])
+        let bad = try await openssl(["verify", "-crl_check", "-CAfile", caFile, "-CRLfile", crlFile, try dir.write("bad.pem", revoked.certificatePEM)])
         #expect(bad.status != 0)
         #expect(bad.output.contains("certificate revoked"))
-        let ok = try openssl(["verify", "-crl_check", "-CAfile", caFile, "-CRLfile", crlFile, try dir.write("good.pem", good.certificatePEM)])
+        let ok = try await openssl(["verify", "-crl_check", "-CAfile", caFile, "-CRLfile", crlFile, try dir.write("good.pem", good.certificatePEM)])
         #expect(ok.status == 0, "\(ok.output)")
-        let text = try openssl(["crl", "-in", crlFile, "-noout", "-text"]).output
+        let text = try await openssl(["crl", "-in", crlFile, "-noout", "-text"]).output
         #expect(text.contains("Version 2 (0x1)"))
         #expect(text.contains("X509v3 CRL Number"))
         #expect(text.contains("X509v3 Authority Key Identifier"))
         #expect(text.contains("ecdsa-with-SHA256"))
-        #expect(try openssl(["crl", "-in", crlFile, "-noout", "-CAfile", caFile]).output.contains("verify OK"))
+        #expect(try await openssl(["crl", "-in", crlFile, "-noout", "-CAfile", caFile]).output.contains("verify OK"))
     }
 
     @Test func explicitCRLNumberAndEmptyCRL() throws {

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Dev PKI directory")
 struct DevPKIDirectoryTests {
-    @Test func initCreatesFilesWithTightModes() throws {
+    @Test func initCreatesFilesWithTightModes() async throws {
         let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path + "/pki")
@@ -24,7 +24,7 @@ struct DevPKIDirectoryTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: pki.path).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty)
 
-        let verify = try openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.serverCertificatePath])
+        let verify = try await openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.serverCertificatePath])
         #expect(verify.status == 0, "\(verify.output)")
         let index = try pki.readIndex()
         #expect(index.issued.map(\.kind) == [.ca, .server])
@@ -43,7 +43,7 @@ struct DevPKIDirectoryTests {
         #expect(result.server.dnsNames == ["core.internal"])
     }
 
-    @Test func reinitRefusesWithoutForce() throws {
+    @Test func reinitRefusesWithoutForce() async throws {
         let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path)
@@ -58,7 +58,7 @@ struct DevPKIDirectoryTests {
         #expect(try pki.readIndex().issued.count == 2)
     }
 
-    @Test func issueAndRevokeUpdateIndexAndCRL() throws {
+    @Test func issueAndRevokeUpdateIndexAndCRL() async throws {
         let tmp = try TempDirectory()
         defer { tmp.cleanup() }
         let pki = DevPKIDirectory(path: tmp.path + "/pki", now: { issuedAt })
@@ -91,10 +91,10 @@ struct DevPKIDirectoryTests {
         #expect(crl.revokedSerials == [acme.serialHex])
         #expect(crl.crlNumber == 2)
 
-        let revoked = try openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("ACME")])
+        let revoked = try await openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("ACME")])
         #expect(revoked.status != 0)
         #expect(revoked.output.contains("certificate revoked"))
-        let fine = try openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("CITY-013")])
+        let fine = try await openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("CITY-013")])
         #expect(fine.status == 0, "\(fine.output)")
         _ = city
 
@@ -104,7 +104,7 @@ struct DevPKIDirectoryTests {
         // After revocation a new certificate may be issued without --force; the CRL keeps the old serial.
         let renewed = try pki.issueOrganisation(code: "ACME", name: "Acme Corp")
         #expect(renewed.serialHex != acme.serialHex)
-        #expect(try openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("ACME")]).status == 0)
+        #expect(try await openssl(["verify", "-crl_check", "-CAfile", pki.caCertificatePath, "-CRLfile", pki.crlPath, pki.organisationCertificatePath("ACME")]).status == 0)
 
         try pki.regenerateCRL(crlDays: 3)
         let regenerated = try CRLInfo.parse(pem: try String(contentsOfFile: pki.crlPath, encoding: .utf8))

@@ -5,7 +5,12 @@ import Testing
 
 /// Runs the system `openssl` CLI; returns its exit status and combined output.
 @discardableResult
-func openssl(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+func openssl(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
+    // On a thread of its own: a child blocking the cooperative pool starves every other test's tasks.
+    try await offPool { try opensslBlocking(arguments, stdin: stdin) }
+}
+
+private func opensslBlocking(_ arguments: [String], stdin: String?) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["openssl"] + arguments

@@ -14,7 +14,7 @@ final class AsyncPathTests: XCTestCase {
     func testFailuresAndOverrunsFailClosedWhileOtherCallsSucceed() async throws {
         let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
-        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        let path = try await buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
 
         let whitelist: any WhitelistPolicy = host
@@ -39,7 +39,7 @@ final class AsyncPathTests: XCTestCase {
     func testEveryWorkerStuckIsRefusedAtOnce() async throws {
         let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
-        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        let path = try await buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()
         let hang = await host.decide(q("HANG"))
         XCTAssertEqual(hang.failure, .deadlineExceeded(module: "faulty", deadlineMs: 500))

@@ -22,27 +22,27 @@ final class HostTests: XCTestCase {
 
     // MARK: refusing modules
 
-    func testWrongABIVersionIsRefusedWithAClearMessage() throws {
+    func testWrongABIVersionIsRefusedWithAClearMessage() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(["-DFAULTY_ABI=2"], name: "abi2", in: scratch)
+        let path = try await buildFaulty(["-DFAULTY_ABI=2"], name: "abi2", in: scratch)
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
         XCTAssertEqual(error.kind, .abiMismatch)
         XCTAssertTrue(error.message.contains("module abi2.so is ABI 2, this linkcored speaks ABI 1"), error.message)
     }
 
-    func testBadMagicContractAndKindAreRefused() throws {
+    func testBadMagicContractAndKindAreRefused() async throws {
         let scratch = try TempDirectory()
-        let magic = try buildFaulty(["-DFAULTY_MAGIC=0x1234"], name: "magic", in: scratch)
+        let magic = try await buildFaulty(["-DFAULTY_MAGIC=0x1234"], name: "magic", in: scratch)
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: magic)])?.kind, .badMagic)
-        let contract = try buildFaulty(["-DFAULTY_CONTRACT=\"linkcore.v2\""], name: "contract", in: scratch)
+        let contract = try await buildFaulty(["-DFAULTY_CONTRACT=\"linkcore.v2\""], name: "contract", in: scratch)
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: contract)])?.kind, .contractMismatch)
-        let fine = try buildFaulty(name: "fine", in: scratch)
+        let fine = try await buildFaulty(name: "fine", in: scratch)
         let wrongKind = try XCTUnwrap(loadError([.init(kind: .fees, path: fine)]))
         XCTAssertEqual(wrongKind.kind, .wrongKind)
         XCTAssertTrue(wrongKind.message.contains("is a whitelist module but is configured as fees"), wrongKind.message)
     }
 
-    func testCorruptAndForeignFilesAreRefused() throws {
+    func testCorruptAndForeignFilesAreRefused() async throws {
         let scratch = try TempDirectory()
         var junk = [UInt8](repeating: 0, count: 4096)
         for i in junk.indices { junk[i] = UInt8(truncatingIfNeeded: i &* 7919 &+ 13) }
@@ -52,7 +52,7 @@ final class HostTests: XCTestCase {
 
         // An ELF header followed by nothing: a truncated module.
         let truncated = "\(scratch.path)/truncated.so"
-        let real = try Data(contentsOf: URL(fileURLWithPath: try buildFaulty(name: "real", in: scratch)))
+        let real = try await Data(contentsOf: URL(fileURLWithPath: try buildFaulty(name: "real", in: scratch)))
         _ = FileManager.default.createFile(atPath: truncated, contents: real.prefix(64))
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: truncated)])?.kind, .notLoadable)
 
@@ -63,13 +63,13 @@ final class HostTests: XCTestCase {
 
         // A real shared object that is not a policy module.
         try scratch.write("other.c", "int something(void) { return 1; }\n")
-        try runCommand(["gcc", "-shared", "-fPIC", "-o", "\(scratch.path)/other.so", "\(scratch.path)/other.c"])
+        try await runCommand(["gcc", "-shared", "-fPIC", "-o", "\(scratch.path)/other.so", "\(scratch.path)/other.c"])
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: "\(scratch.path)/other.so")])?.kind, .noEntryPoint)
     }
 
-    func testAModuleFileOthersMayWriteIsRefused() throws {
+    func testAModuleFileOthersMayWriteIsRefused() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]))
         XCTAssertEqual(error.kind, .insecure)
@@ -79,9 +79,9 @@ final class HostTests: XCTestCase {
     /// Issue 12, finding 14: the module path was stat'ed, then dlopen'ed by name (following
     /// symlinks, racing a swap), its directory was not looked at, and the table file (what is
     /// lawful) was read unchecked. Each of these is now refused with its reason.
-    func testASymlinkedModuleIsRefused() throws {
+    func testASymlinkedModuleIsRefused() async throws {
         let scratch = try TempDirectory()
-        let real = try buildFaulty(in: scratch)
+        let real = try await buildFaulty(in: scratch)
         let link = "\(scratch.path)/link.so"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: link)]))
@@ -90,9 +90,9 @@ final class HostTests: XCTestCase {
         XCTAssertNil(loadError([.init(kind: .whitelist, path: real)]))
     }
 
-    func testAModuleInADirectoryGroupOrOthersMayWriteIsRefused() throws {
+    func testAModuleInADirectoryGroupOrOthersMayWriteIsRefused() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         for mode in [0o775, 0o757, 0o1777] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: scratch.path)
             let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path)]), "directory mode \(String(mode, radix: 8))")
@@ -103,9 +103,9 @@ final class HostTests: XCTestCase {
         XCTAssertNil(loadError([.init(kind: .whitelist, path: path)]))
     }
 
-    func testATableFileOthersMayWriteOrASymlinkedTableIsRefused() throws {
+    func testATableFileOthersMayWriteOrASymlinkedTableIsRefused() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         let table = try scratch.write("faulty.conf", "# rows\n")
         XCTAssertNil(loadError([.init(kind: .whitelist, path: path, config: table)]))
 
@@ -122,9 +122,9 @@ final class HostTests: XCTestCase {
         XCTAssertTrue(error.message.contains("symbolic link"), error.message)
     }
 
-    func testInitFailureAndMissingConfigAreReported() throws {
+    func testInitFailureAndMissingConfigAreReported() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         let config = try scratch.write("faulty.conf", "fail-init\n")
         let error = try XCTUnwrap(loadError([.init(kind: .whitelist, path: path, config: config)]))
         XCTAssertEqual(error.kind, .initFailed)
@@ -132,7 +132,7 @@ final class HostTests: XCTestCase {
         XCTAssertEqual(loadError([.init(kind: .whitelist, path: path, config: "\(scratch.path)/nope.conf")])?.kind, .io)
     }
 
-    func testShippedModuleRefusesABadTableWithItsLine() throws {
+    func testShippedModuleRefusesABadTableWithItsLine() async throws {
         let scratch = try TempDirectory()
         let config = try scratch.write(
             "whitelist.toml",
@@ -156,7 +156,7 @@ final class HostTests: XCTestCase {
     func testErrorGarbageAndHangFailClosedWhileOtherCallsSucceed() async throws {
         let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
-        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        let path = try await buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .seconds(1), workersPerModule: 2)).value()
 
         let fine = try await host.decide(q("FINE")).value()
@@ -190,7 +190,7 @@ final class HostTests: XCTestCase {
     func testAModuleWithEveryWorkerStuckIsRefusedAtOnce() async throws {
         let scratch = try TempDirectory()
         let host = PolicyHost(logger: testLogger)
-        let path = try buildFaulty(["-DHANG_MS=10000"], in: scratch)
+        let path = try await buildFaulty(["-DHANG_MS=10000"], in: scratch)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500), workersPerModule: 1)).value()
         let hang = await host.decide(q("HANG")).failure
         XCTAssertEqual(hang, .deadlineExceeded(module: "faulty", deadlineMs: 500))
@@ -267,7 +267,7 @@ final class HostTests: XCTestCase {
 
     func testAReplacedInstanceIsShutDownWhileItsImageStaysLoaded() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         let host = PolicyHost(logger: testLogger)
         let marks = (1...3).map { "\(scratch.path)/shutdown-\($0)" }
         func load(_ n: Int) async throws {
@@ -287,14 +287,14 @@ final class HostTests: XCTestCase {
         XCTAssertEqual(host.loadedImages, 1, "one image, reused by every generation and never unloaded")
     }
 
-    func testAModuleFileReplacedInPlaceIsLoadedAnew() throws {
+    func testAModuleFileReplacedInPlaceIsLoadedAnew() async throws {
         let scratch = try TempDirectory()
         let installed = "\(scratch.path)/module.so"
-        try FileManager.default.copyItem(atPath: try buildFaulty(in: scratch), toPath: installed)
+        try await FileManager.default.copyItem(atPath: try buildFaulty(in: scratch), toPath: installed)
         let host = PolicyHost(logger: testLogger)
         XCTAssertEqual(try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: installed)])).value().whitelist[0].name, "faulty")
 
-        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        try await runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         try FileManager.default.removeItem(atPath: installed)
         try FileManager.default.copyItem(atPath: "\(scratch.path)/linkcore-policy-ratelimit.so", toPath: installed)
         let second = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: installed)])).value()

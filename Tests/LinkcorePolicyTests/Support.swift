@@ -40,7 +40,12 @@ enum Modules {
 
 
 /// Runs a command, failing with its output when it exits non-zero.
-func runCommand(_ arguments: [String], in directory: String? = nil) throws {
+func runCommand(_ arguments: [String], in directory: String? = nil) async throws {
+    // On a thread of its own: a compiler blocking the cooperative pool starves every other test's tasks.
+    try await offPool { try runCommandBlocking(arguments, in: directory) }
+}
+
+private func runCommandBlocking(_ arguments: [String], in directory: String?) throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -57,10 +62,10 @@ func runCommand(_ arguments: [String], in directory: String? = nil) throws {
 }
 
 /// Builds the fault fixture with the system C compiler, with `defines` picking its defect.
-func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: TempDirectory) throws -> String {
+func buildFaulty(_ defines: [String] = [], name: String = "faulty", in scratch: TempDirectory) async throws -> String {
     let repo = Modules.repository
     let out = "\(scratch.path)/\(name).so"
-    try runCommand(
+    try await runCommand(
         ["gcc", "-D_GNU_SOURCE", "-shared", "-fPIC", "-O1", "-Wall", "-Werror"] + defines + [
             "-I\(repo)/Sources/CLinkcorePolicy/include", "-I\(repo)/sdk/c/generated",
             "\(repo)/Tests/LinkcorePolicyTests/Fixtures/faulty.c", "\(repo)/sdk/c/generated/linkcore/v1/policy.pb-c.c",

@@ -8,7 +8,7 @@ import XCTest
 final class ThirdPartyModuleTests: XCTestCase {
     func testRateLimitComposesWithTheStatutoryTable() async throws {
         let scratch = try TempDirectory()
-        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        try await runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         let config = try scratch.write("ratelimit.conf", "# test\nwindow_ms = 60000\nlimit = 3\nlimit.CITY02 = 1\n")
         let clock = ManualClock(jst("2026-11-25"))
         let host = PolicyHost(logger: testLogger, clock: clock.read)
@@ -47,9 +47,9 @@ final class ThirdPartyModuleTests: XCTestCase {
         XCTAssertTrue(renewed.permitted, "a new window")
     }
 
-    func testRateLimitRefusesABadConfiguration() throws {
+    func testRateLimitRefusesABadConfiguration() async throws {
         let scratch = try TempDirectory()
-        try runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
+        try await runCommand(["make", "-s", "-C", "\(Modules.repository)/examples/policy/ratelimit", "CC=gcc", "OUT=\(scratch.path)"])
         let config = try scratch.write("ratelimit.conf", "limits = 3\n")
         let error = PolicyHost(logger: testLogger).load(
             PolicySpec(modules: [.init(kind: .whitelist, path: "\(scratch.path)/linkcore-policy-ratelimit.so", config: config)])

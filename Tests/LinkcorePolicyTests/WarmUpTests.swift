@@ -14,7 +14,7 @@ final class WarmUpTests: XCTestCase {
         let calls = "\(scratch.path)/calls.log"
         // The first call sleeps 3 s against a 1 s deadline: only the warm-up may pay for it.
         let config = try scratch.write("faulty.conf", "calls-log=\(calls)\ncold-ms=3000\n")
-        let path = try buildFaulty(in: scratch)
+        let path = try await buildFaulty(in: scratch)
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [
             .init(kind: .whitelist, path: path, config: config),
@@ -32,7 +32,7 @@ final class WarmUpTests: XCTestCase {
 
     func testAnOverrunIsRetryableAndAFailureIsNot() async throws {
         let scratch = try TempDirectory()
-        let path = try buildFaulty(["-DHANG_MS=5000"], in: scratch)
+        let path = try await buildFaulty(["-DHANG_MS=5000"], in: scratch)
         let host = PolicyHost(logger: testLogger)
         _ = try host.load(PolicySpec(modules: [.init(kind: .whitelist, path: path)], deadline: .milliseconds(500))).value()
         let hung = await host.decide(q("HANG"))
