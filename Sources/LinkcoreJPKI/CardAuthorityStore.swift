@@ -136,7 +136,6 @@ public final class CardAuthorityStore: Sendable {
     /// Renewal: the two certificates of the next generation, the old generation superseded and the
     /// `renew` transition, in one transaction. The generations stay in `certificates`, which is how
     /// the certificate history (各証明書の履歴情報) answers for an old serial.
-    @discardableResult
     /// `expiresOn` is recorded only for a card that has no end yet (one personalised before the
     /// authority recorded it): a renewal never moves the card's end.
     @discardableResult
