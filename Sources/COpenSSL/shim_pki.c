@@ -2,11 +2,16 @@
 #include "COpenSSL.h"
 
 #include <arpa/inet.h>
+#include <openssl/rsa.h>
 #include <string.h>
 #include <time.h>
 
 EVP_PKEY *lc_pki_ec_p256_keygen(void) {
     return EVP_EC_gen("P-256");
+}
+
+EVP_PKEY *lc_pki_rsa_keygen(unsigned int bits) {
+    return EVP_RSA_gen(bits);
 }
 
 long lc_pki_bio_mem_data(BIO *bio, const char **data) {

@@ -36,11 +36,7 @@ extension CardToken {
                     try check(lc_p11_destroy_object(module.raw, session, object), "C_DestroyObject")
                 }
             }
-            var pub: UInt = 0, priv: UInt = 0
-            let id = app.objectID
-            try check(lc_p11_generate_rsa(module.raw, session, algorithm.modulusBits, app.objectLabel, id, id.count, &pub, &priv),
-                      "C_GenerateKeyPair")
-            return try publicKey(session, object: pub)
+            return try generate(session, app)
         }
     }
 }

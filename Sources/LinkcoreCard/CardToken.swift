@@ -52,12 +52,19 @@ public final class CardToken: @unchecked Sendable {
     public func generateKeyPair(_ app: CardApplication, pin: String) throws(CardError) -> CardPublicKey {
         try withLogin(app, pin: pin) { session throws(CardError) in
             if try find(session, LC_CKO_PRIVATE_KEY, app) != nil { throw .keyAlreadyPresent(app) }
-            var pub: UInt = 0, priv: UInt = 0
-            let id = app.objectID
-            try check(lc_p11_generate_rsa(module.raw, session, algorithm.modulusBits, app.objectLabel, id, id.count, &pub, &priv),
-                      "C_GenerateKeyPair")
-            return try publicKey(session, object: pub)
+            return try generate(session, app)
         }
+    }
+
+    /// C_GenerateKeyPair in a logged-in session: the card's one key algorithm (`algorithm`), the
+    /// private key sensitive, never extractable and sign-only (the CPKCS11 template). Every path
+    /// that puts a key on a card (personalisation by either command, renewal) comes through here.
+    func generate(_ session: UInt, _ app: CardApplication) throws(CardError) -> CardPublicKey {
+        var pub: UInt = 0, priv: UInt = 0
+        let id = app.objectID
+        try check(lc_p11_generate_rsa(module.raw, session, algorithm.modulusBits, app.objectLabel, id, id.count, &pub, &priv),
+                  "C_GenerateKeyPair")
+        return try publicKey(session, object: pub)
     }
 
     /// The public half, readable without a PIN (it is a public object).

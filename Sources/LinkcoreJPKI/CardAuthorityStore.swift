@@ -9,12 +9,17 @@ public struct CardRecord: Sendable, Equatable {
     public var state: CardState
     /// 1 at personalisation, +1 at each renewal.
     public var generation: Int
+    /// The card's own last day (Japan time): the holder's 10th birthday after issuance. Nil before
+    /// personalisation, and for a card personalised before the authority recorded it (its first
+    /// renewal records it).
+    public var expiresOn: CardDay?
 
-    public init(card: String, residentCode: String, state: CardState, generation: Int) {
+    public init(card: String, residentCode: String, state: CardState, generation: Int, expiresOn: CardDay? = nil) {
         self.card = card
         self.residentCode = residentCode
         self.state = state
         self.generation = generation
+        self.expiresOn = expiresOn
     }
 }
 
@@ -71,6 +76,11 @@ public final class CardAuthorityStore: Sendable {
         );
         INSERT INTO crl_number (id, last) VALUES (1, 0);
         """,
+        // v4: the card's own end (CardValidity): its last day, YYYY-MM-DD in Japan time, set at
+        // personalisation. NULL for cards of older files until their next renewal records it.
+        """
+        ALTER TABLE cards ADD COLUMN expires_on TEXT;
+        """,
     ]
 
     public init(path: String) throws {
@@ -117,33 +127,42 @@ public final class CardAuthorityStore: Sendable {
     /// Records the two certificates of `card`'s first generation and the `personalise` transition
     /// in one transaction: the link and the state never disagree.
     @discardableResult
-    public func personalise(card: String, signatureSerial: String, userSerial: String, now: Date = Date()) throws -> CardRecord {
-        try recordGeneration(card: card, event: .personalise, signatureSerial: signatureSerial, userSerial: userSerial, now: now)
+    public func personalise(card: String, signatureSerial: String, userSerial: String, expiresOn: CardDay? = nil,
+                            now: Date = Date()) throws -> CardRecord {
+        try recordGeneration(card: card, event: .personalise, signatureSerial: signatureSerial, userSerial: userSerial,
+                             expiresOn: expiresOn, now: now)
     }
 
     /// Renewal: the two certificates of the next generation, the old generation superseded and the
     /// `renew` transition, in one transaction. The generations stay in `certificates`, which is how
     /// the certificate history (各証明書の履歴情報) answers for an old serial.
+    /// `expiresOn` is recorded only for a card that has no end yet (one personalised before the
+    /// authority recorded it): a renewal never moves the card's end.
     @discardableResult
-    public func renew(card: String, signatureSerial: String, userSerial: String, now: Date = Date()) throws -> CardRecord {
-        try recordGeneration(card: card, event: .renew, signatureSerial: signatureSerial, userSerial: userSerial, now: now)
+    public func renew(card: String, signatureSerial: String, userSerial: String, expiresOn: CardDay? = nil,
+                      now: Date = Date()) throws -> CardRecord {
+        try recordGeneration(card: card, event: .renew, signatureSerial: signatureSerial, userSerial: userSerial,
+                             expiresOn: expiresOn, now: now)
     }
 
-    private func recordGeneration(card: String, event: CardEvent, signatureSerial: String, userSerial: String, now: Date) throws -> CardRecord {
+    private func recordGeneration(card: String, event: CardEvent, signatureSerial: String, userSerial: String, expiresOn: CardDay?,
+                                  now: Date) throws -> CardRecord {
         try database.withLock { db in
             try db.transaction {
                 guard let current = try Self.record(db, card) else { throw CardLifecycleError.unknownCard(card) }
                 var next = current
                 next.state = try current.state.after(event)
                 next.generation += 1
+                next.expiresOn = event == .personalise ? expiresOn : current.expiresOn ?? expiresOn
                 try Self.applyStatusEffects(db, card: card, event: event, generation: current.generation, now: now)
                 for (serial, application) in [(signatureSerial, "sign"), (userSerial, "auth")] {
                     _ = try db.query("INSERT INTO certificates (serial, card, application, generation, issued_at) VALUES (?, ?, ?, ?, ?)",
                                      [.text(serial.uppercased()), .text(card), .text(application), .integer(Int64(next.generation)),
                                       .integer(Self.ms(now))])
                 }
-                _ = try db.query("UPDATE cards SET state = ?, generation = ?, updated_at = ? WHERE card = ?",
-                                 [.text(next.state.rawValue), .integer(Int64(next.generation)), .integer(Self.ms(now)), .text(card)])
+                _ = try db.query("UPDATE cards SET state = ?, generation = ?, expires_on = ?, updated_at = ? WHERE card = ?",
+                                 [.text(next.state.rawValue), .integer(Int64(next.generation)),
+                                  next.expiresOn.map { .text($0.description) } ?? .null, .integer(Self.ms(now)), .text(card)])
                 _ = try db.query("INSERT INTO card_events (card, event, state, at) VALUES (?, ?, ?, ?)",
                                  [.text(card), .text(event.rawValue), .text(next.state.rawValue), .integer(Self.ms(now))])
                 return next
@@ -178,9 +197,11 @@ public final class CardAuthorityStore: Sendable {
     }
 
     static func record(_ db: SQLiteDatabase, _ card: String) throws -> CardRecord? {
-        guard let row = try db.query("SELECT card, resident_code, state, generation FROM cards WHERE card = ?", [.text(card)]).first,
+        guard let row = try db.query("SELECT card, resident_code, state, generation, expires_on FROM cards WHERE card = ?",
+                                     [.text(card)]).first,
               let state = row.string(2).flatMap(CardState.init(rawValue:)) else { return nil }
-        return CardRecord(card: row.string(0) ?? card, residentCode: row.string(1) ?? "", state: state, generation: Int(row.int(3) ?? 0))
+        return CardRecord(card: row.string(0) ?? card, residentCode: row.string(1) ?? "", state: state, generation: Int(row.int(3) ?? 0),
+                          expiresOn: row.string(4).flatMap { CardDay($0) })
     }
 
     static func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }

@@ -15,12 +15,16 @@ public enum CardLifecycleError: Error, Equatable, Sendable, CustomStringConverti
     case impossible(state: CardState, event: CardEvent)
     case unknownCard(String)
     case cardExists(String)
+    /// The card's own end (the holder's 10th birthday after issuance) has come: no certificate,
+    /// no renewal; the holder applies for a new card.
+    case cardExpired(String, endedOn: String)
 
     public var description: String {
         switch self {
         case .impossible(let state, let event): "a \(state.rawValue) card cannot be \(event.pastTense)"
         case .unknownCard(let card): "no card \(card)"
         case .cardExists(let card): "card \(card) already exists"
+        case .cardExpired(let card, let day): "card \(card) ran until \(day) and has expired: apply for a new card"
         }
     }
 }

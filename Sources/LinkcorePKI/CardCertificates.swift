@@ -11,8 +11,20 @@ extension CertificateAuthority {
     /// certificates are not TLS certificates.
     public func issueForPublicKey(publicKeyDER: [UInt8], subject: [(String, String)], nonRepudiation: Bool,
                                   notBefore: Date? = nil, validDays: Int) throws -> PEMCertificate {
-        for (field, value) in subject { try Self.checkText(value, what: "subject \(field)") }
         let validity = try Self.validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
+        return try issueForPublicKey(publicKeyDER: publicKeyDER, subject: subject, nonRepudiation: nonRepudiation,
+                                     notBefore: validity.notBefore, notAfter: validity.notAfter)
+    }
+
+    /// As above with an explicit end: a card's certificates never outlive the card, so a renewal
+    /// late in the card's life gets a certificate shorter than the usual five years.
+    public func issueForPublicKey(publicKeyDER: [UInt8], subject: [(String, String)], nonRepudiation: Bool,
+                                  notBefore: Date, notAfter: Date) throws -> PEMCertificate {
+        for (field, value) in subject { try Self.checkText(value, what: "subject \(field)") }
+        guard notAfter > notBefore else {
+            throw PKIError.invalidArgument("notAfter (\(PKIFormat.date(notAfter))) must be after notBefore (\(PKIFormat.date(notBefore)))")
+        }
+        let validity = (notBefore: notBefore, notAfter: notAfter)
         ERR_clear_error()
         let ca = try Certificate(pem: certificate.certificatePEM)
         let caKey = try PrivateKey(pem: certificate.privateKeyPEM)

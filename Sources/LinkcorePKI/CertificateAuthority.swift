@@ -1,8 +1,8 @@
 import COpenSSL
 import Foundation
 
-/// A development certificate authority: EC P-256 keys, SHA-256 signatures, random 128-bit serials,
-/// X.509 v3. Holds only PEM text, so it is a plain Sendable value; every operation re-reads its key.
+/// A development certificate authority: EC P-256 keys (an RSA-2048 CA key on request, for the
+/// number card authority), SHA-256 signatures, random 128-bit serials, X.509 v3. Holds only PEM text, so it is a plain Sendable value; every operation re-reads its key.
 public struct CertificateAuthority: Sendable {
     public let certificate: PEMCertificate
 
@@ -14,13 +14,16 @@ public struct CertificateAuthority: Sendable {
     static let maximumDays = 36_500
 
     /// Creates a self-signed root: basicConstraints critical CA:TRUE, keyUsage critical
-    /// keyCertSign+cRLSign, subjectKeyIdentifier.
-    public static func create(commonName: String, validDays: Int, notBefore: Date? = nil,
+    /// keyCertSign+cRLSign, subjectKeyIdentifier. `keyAlgorithm` is the CA's own key; the network
+    /// PKI keeps the default (P-256), the card authority chooses RSA-2048 as JPKI does. Whatever
+    /// the CA key, everything it signs is signed with SHA-256, and the leaves it generates keys for
+    /// (`issueServer`, `issueOrganisation`, OCSP signers) stay P-256.
+    public static func create(commonName: String, validDays: Int, notBefore: Date? = nil, keyAlgorithm: CAKeyAlgorithm = .p256,
                               now: @escaping @Sendable () -> Date = { Date() }) throws -> CertificateAuthority {
         try checkText(commonName, what: "CA common name")
         let validity = try validityWindow(notBefore: notBefore ?? now(), validDays: validDays)
         ERR_clear_error()
-        let key = try PrivateKey.generateP256()
+        let key = try PrivateKey.generate(keyAlgorithm)
         let cert = try CertificateBuilder.build(
             subject: [("CN", commonName)],
             publicKey: key.pointer,

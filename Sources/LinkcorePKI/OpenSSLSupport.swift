@@ -79,6 +79,15 @@ final class PrivateKey {
         return PrivateKey(taking: key)
     }
 
+    static func generate(_ algorithm: CAKeyAlgorithm) throws -> PrivateKey {
+        switch algorithm {
+        case .p256: return try generateP256()
+        case .rsa2048:
+            guard let key = lc_pki_rsa_keygen(2048) else { throw OpenSSL.failure("generate an RSA-2048 key") }
+            return PrivateKey(taking: key)
+        }
+    }
+
     init(pem: String) throws {
         ERR_clear_error()
         let bio = try MemoryBIO(pem)

@@ -28,3 +28,11 @@ public struct RevokedCertificate: Sendable, Equatable, Codable {
         self.reasonCode = reasonCode
     }
 }
+
+/// A CA's own key algorithm. Signatures are SHA-256 either way (ECDSA or RSA PKCS#1 v1.5).
+public enum CAKeyAlgorithm: String, Sendable, CaseIterable, Codable {
+    /// RSA-2048, public exponent 65537: the number card authority's default, as JPKI.
+    case rsa2048
+    /// EC P-256: the network PKI's CA.
+    case p256
+}

@@ -75,12 +75,14 @@ struct ChangePINCommand: ParsableCommand {
     }
 }
 
-/// Provisional: key generation belongs to the card authority's personalisation step
-/// (`linkcore-jpki`, still to come); it lives here until then so the card can be exercised.
+/// A development shortcut kept for the tests and benchmarks that make keys before issuance:
+/// personalisation is the card authority's step (`linkcore-jpki issue` makes the key pairs when the
+/// card has none, with the same `CardToken` code). A resident's client never needs it.
 struct PersonaliseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "personalise",
-        abstract: "Generate both key pairs on the card (signature PIN, then user authentication PIN, on standard input).")
+        abstract: "Development shortcut: generate both key pairs on the card (signature PIN, then user authentication PIN, "
+            + "on standard input). Personalisation is the card authority's: `linkcore-jpki issue` makes the keys itself.")
     @OptionGroup var card: CardOptions
 
     func run() throws {

@@ -23,22 +23,26 @@ struct JPKICommand: AsyncParsableCommand {
 }
 
 enum Validity {
-    /// 5 years for both certificates, as JPKI (5 × 365 + 1 leap day).
-    static let certificateDays = 1826
-    /// The card CA outlives every certificate it issues.
+    /// The card CA outlives every certificate it issues (the certificates' and the card's own
+    /// validity: `CardValidity` in LinkcoreJPKI).
     static let caDays = 7305
 }
+
+extension CAKeyAlgorithm: ExpressibleByArgument {}
 
 struct CAInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ca-init", abstract: "Create the card CA in a directory (ca.pem, ca.key).")
     @Option(help: "The authority's directory.") var dir: String
+    @Option(help: "The card CA's key: rsa2048 (as JPKI; certificates and CRLs signed with RSA PKCS#1 v1.5 / SHA-256) or p256.")
+    var keyAlgorithm: CAKeyAlgorithm = .rsa2048
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if FileManager.default.fileExists(atPath: dir + "/ca.key") {
             throw ValidationError("\(dir) already holds a card CA")
         }
-        let ca = try CertificateAuthority.create(commonName: "linkcore card authority CA", validDays: Validity.caDays)
+        let ca = try CertificateAuthority.create(commonName: "linkcore card authority CA", validDays: Validity.caDays,
+                                                 keyAlgorithm: keyAlgorithm)
         try write(ca.certificate.privateKeyPEM, to: dir + "/ca.key", mode: 0o600)
         try write(ca.certificate.certificatePEM, to: dir + "/ca.pem", mode: 0o644)
         print(ca.certificate.serialHex)
@@ -48,8 +52,8 @@ struct CAInitCommand: ParsableCommand {
 struct IssueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issue",
-        abstract: "Issue a resident's signature and user certificates for the keys on a card and write them to it "
-            + "(signature PIN, then user authentication PIN, on standard input).")
+        abstract: "Personalise a card: make its two key pairs on the tokens (if they have none), issue the resident's signature "
+            + "and user certificates for them and write them to the card (signature PIN, then user authentication PIN, on standard input).")
     @Option(help: "The authority's directory.") var dir: String
     @Option(help: "The resident registry (SQLite).") var registry: String
     @Option(help: "The resident code.") var resident: String
@@ -75,13 +79,19 @@ struct IssueCommand: ParsableCommand {
         } else {
             try store.apply(card: card, residentCode: resident)
         }
+        let validity = try store.personalisationValidity(card: card, birthDate: try CardIssuance.birthDate(stored), now: Date())
         let path = module ?? ProcessInfo.processInfo.environment["LINKCORE_PKCS11_MODULE"] ?? PKCS11Module.softHSM2Path
         do {
             let token = try CardToken(module: try PKCS11Module(path: path), card: card)
-            let (signature, user) = try CardIssuance.issue(ca: ca, token: token, resident: stored, signPIN: signPIN, authPIN: authPIN, dir: dir)
+            // Personalisation: the key pairs are made on the card's tokens (never extractable);
+            // a card that already holds them (personalised by the development shortcut
+            // `linkcore-card personalise`, or an issuance that stopped after this step) keeps them.
+            try token.generateMissingKeyPairs(signaturePIN: signPIN, authenticationPIN: authPIN)
+            let (signature, user) = try CardIssuance.issue(ca: ca, token: token, resident: stored, signPIN: signPIN, authPIN: authPIN,
+                                                           validity: validity, dir: dir)
             // Recorded after the certificates are on the card: a crash in between leaves the card
             // `applied`, and issuing again replaces its certificates.
-            try store.personalise(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex)
+            try store.personalise(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex, expiresOn: validity.cardEnd)
             print("{\"signature\": \"\(signature.serialHex)\", \"user\": \"\(user.serialHex)\"}")
         } catch let error as CardError {
             FileHandle.standardError.write(Data("error: \(error.code): \(error)\n".utf8))
@@ -101,6 +111,9 @@ struct CardStatusCommand: ParsableCommand {
         let object: [String: Any] = [
             "card": record.card, "state": record.state.rawValue, "generation": record.generation,
             "history": try store.history(card).map(\.event),
+            // The card's last day (Japan time); null before personalisation or for a card of an
+            // older authority file until its next renewal.
+            "expiresOn": record.expiresOn.map { $0.description as Any } ?? NSNull(),
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }

@@ -8,13 +8,13 @@ import LinkcoreRegistry
 /// The two certificates of one generation, for the keys now on the card, written to it.
 enum CardIssuance {
     static func issue(ca: CertificateAuthority, token: CardToken, resident: StoredResident, signPIN: String, authPIN: String,
-                      dir: String) throws -> (signature: PEMCertificate, user: PEMCertificate) {
+                      validity: CardAuthorityStore.IssuanceValidity, dir: String) throws -> (signature: PEMCertificate, user: PEMCertificate) {
         let signature = try ca.issueForPublicKey(
-            publicKeyDER: try token.publicKey(.signature).subjectPublicKeyInfoDER,
-            subject: CardSubjects.signature(resident), nonRepudiation: true, validDays: Validity.certificateDays)
+            publicKeyDER: try token.publicKey(.signature).subjectPublicKeyInfoDER, subject: CardSubjects.signature(resident),
+            nonRepudiation: true, notBefore: validity.notBefore, notAfter: validity.notAfter)
         let user = try ca.issueForPublicKey(
-            publicKeyDER: try token.publicKey(.authentication).subjectPublicKeyInfoDER,
-            subject: CardSubjects.user(), nonRepudiation: false, validDays: Validity.certificateDays)
+            publicKeyDER: try token.publicKey(.authentication).subjectPublicKeyInfoDER, subject: CardSubjects.user(),
+            nonRepudiation: false, notBefore: validity.notBefore, notAfter: validity.notAfter)
         try token.storeCertificate(.signature, der: try PEM.der(signature.certificatePEM), pin: signPIN)
         try token.storeCertificate(.authentication, der: try PEM.der(user.certificatePEM), pin: authPIN)
         let issued = dir + "/issued"
@@ -22,6 +22,15 @@ enum CardIssuance {
         try write(signature.certificatePEM, to: "\(issued)/\(signature.serialHex).pem", mode: 0o644)
         try write(user.certificatePEM, to: "\(issued)/\(user.serialHex).pem", mode: 0o644)
         return (signature, user)
+    }
+
+    /// The holder's birth date as the card's validity counts it (the registry normalises it to
+    /// YYYY-MM-DD on insert).
+    static func birthDate(_ resident: StoredResident) throws -> CardDay {
+        guard let day = CardDay(resident.normalised.birthDate) else {
+            throw ValidationError("the registry's birth date of resident \(resident.resident.residentCode) is not a date")
+        }
+        return day
     }
 
     static func loadCA(dir: String, keyPath: String? = nil) throws -> CertificateAuthority {
@@ -53,17 +62,21 @@ struct RenewCommand: ParsableCommand {
             guard let stored = try RegistryStore(path: registry).resident(code: record.residentCode), stored.resident.status == .alive else {
                 throw ValidationError("no living resident for card \(card) in the registry")
             }
+            // Also before touching the card: a card past its own end is refused, and the new
+            // certificates end with the card if it ends within 5 years.
+            let validity = try store.renewalValidity(card: card, birthDate: try CardIssuance.birthDate(stored), now: Date())
             try CardApplication.signature.validate(pin: signPIN)
             try CardApplication.authentication.validate(pin: authPIN)
             let ca = try CardIssuance.loadCA(dir: dir)
             let path = module ?? ProcessInfo.processInfo.environment["LINKCORE_PKCS11_MODULE"] ?? PKCS11Module.softHSM2Path
             let token = try CardToken(module: try PKCS11Module(path: path), card: card)
             _ = try token.replaceKeyPairs(signaturePIN: signPIN, authenticationPIN: authPIN)
-            let (signature, user) = try CardIssuance.issue(ca: ca, token: token, resident: stored, signPIN: signPIN, authPIN: authPIN, dir: dir)
+            let (signature, user) = try CardIssuance.issue(ca: ca, token: token, resident: stored, signPIN: signPIN, authPIN: authPIN,
+                                                           validity: validity, dir: dir)
             // Recorded after the new certificates are on the card: a crash in between leaves the
             // card at its old generation (its old certificates still good, their keys gone from
             // the card, so unusable) and renewing again completes it.
-            try store.renew(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex)
+            try store.renew(card: card, signatureSerial: signature.serialHex, userSerial: user.serialHex, expiresOn: validity.cardEnd)
             print("{\"signature\": \"\(signature.serialHex)\", \"user\": \"\(user.serialHex)\"}")
         }
     }

@@ -12,6 +12,9 @@
 /// A new EC P-256 key pair (EVP_EC_gen is a macro over a variadic function).
 EVP_PKEY *lc_pki_ec_p256_keygen(void);
 
+/// A new RSA key pair of `bits` bits, public exponent 65537 (EVP_RSA_gen is a macro too).
+EVP_PKEY *lc_pki_rsa_keygen(unsigned int bits);
+
 /// BIO_get_mem_data: the bytes written so far to a memory BIO; returns their length.
 long lc_pki_bio_mem_data(BIO *bio, const char **data);
 
