@@ -149,9 +149,9 @@ struct CardLifecycleCommandTests {
         #expect(wrongSO.status == 1)
         #expect(wrongSO.stderr.hasPrefix("error: wrong-so-pin:"))
         #expect(try jpki(["activate", "--module", Tools.softhsmModule], stdin: "\(SoftCard.soPIN)\nnewSign2026\n4321\n").stdout == "active\n")
-        #expect(try card.card("sign", ["--challenge", "01"], stdin: "1234\n").status == 3)
-        #expect(try card.card("sign", ["--challenge", "01"], stdin: "4321\n").status == 0)
-        #expect(try card.card("sign", ["--app", "sign", "--challenge", "01"], stdin: "newSign2026\n").status == 0)
+        #expect(try card.card("sign", ["--challenge", "01", "--raw"], stdin: "1234\n").status == 3)
+        #expect(try card.card("sign", ["--challenge", "01", "--raw"], stdin: "4321\n").status == 0)
+        #expect(try card.card("sign", ["--app", "sign", "--challenge", "01", "--raw"], stdin: "newSign2026\n").status == 0)
 
         #expect(try jpki(["transition", "--event", "suspend"]).stdout == "suspended\n")
         let twice = try jpki(["transition", "--event", "suspend"])
