@@ -61,7 +61,7 @@ enum HelperPage {
             // Same-origin only: the form's POST still carries `Origin` (no-referrer would make it "null").
             ("Referrer-Policy", "same-origin"),
         ] {
-            if let field = HTTPField.Name(name) { headers[field] = value }
+            if let field = FieldName(name) { headers[field] = value }
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
@@ -81,3 +81,7 @@ enum HelperPage {
         return out
     }
 }
+
+/// HTTPTypes' field name type, reached through what Hummingbird re-exports (`HTTPFields`), for the
+/// headers HTTPTypes does not predefine.
+typealias FieldName = HTTPFields.Element.Name

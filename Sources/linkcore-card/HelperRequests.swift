@@ -104,7 +104,7 @@ final class HelperRequests: Sendable {
 
     func create(origin: String, challenge: CardChallenge, now: Date = Date()) throws(HelperError) -> HelperRequest {
         let request = HelperRequest(id: Self.random(16), origin: origin, challenge: challenge, secret: Self.random(32), state: .pending)
-        return try table.withLock { (table: inout [String: HelperRequest]) throws(HelperError) -> HelperRequest in
+        return try table.withLock { table throws(HelperError) -> HelperRequest in
             table = table.filter { $0.value.challenge.expiresAt.addingTimeInterval(keep) > now }
             let waiting = table.values.filter { !$0.isExpired(now: now) && ($0.state == .pending || $0.state == .signing) }.count
             // Answered ones count too, loosely: the table itself stays bounded.
@@ -119,7 +119,7 @@ final class HelperRequests: Sendable {
     /// The PIN form for `id` arrived with `secret`: the request moves to `.signing`, so it is
     /// answered once even if the form is sent twice at the same moment.
     func beginSigning(_ id: String, secret: String?, now: Date = Date()) throws(HelperError) -> HelperRequest {
-        try table.withLock { (table: inout [String: HelperRequest]) throws(HelperError) -> HelperRequest in
+        try table.withLock { table throws(HelperError) -> HelperRequest in
             guard var request = table[id] else { throw .unknownRequest }
             guard let secret, Self.equal(secret, request.secret) else { throw .csrf }
             guard request.state == .pending else { throw .alreadyAnswered }

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Every request must name the helper itself in `Host` (a DNS-rebound name is refused), and
 /// nothing a client sends crashes the process: refusals are typed JSON (or a page for the PIN window).
-struct HelperServer: Sendable {
+final class HelperServer: Sendable {
     let allowList: HelperAllowList
     let requests: HelperRequests
     let card: HelperCard
@@ -27,15 +27,23 @@ struct HelperServer: Sendable {
     /// `host:port` once listening (the bound port for port 0); nil before.
     let authority = Mutex<String?>(nil)
 
+    init(allowList: HelperAllowList, requests: HelperRequests, card: HelperCard, address: HelperListenAddress, logger: Logger) {
+        self.allowList = allowList
+        self.requests = requests
+        self.card = card
+        self.address = address
+        self.logger = logger
+    }
+
     static let maxJSONBytes = 8192
     static let maxFormBytes = 1024
 
     func application(onListening: @escaping @Sendable (String) async -> Void) -> some Service {
         Application(
-            responder: CallbackResponder<BasicRequestContext> { request, _ in await answer(request) },
+            responder: CallbackResponder<BasicRequestContext> { [self] request, _ in await answer(request) },
             server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil, reuseAddress: false),
-            onServerRunning: { channel in
+            onServerRunning: { [self] channel in
                 let bound = address.authority(port: channel.localAddress?.port ?? address.port)
                 authority.withLock { $0 = bound }
                 await onListening(bound)
@@ -79,8 +87,8 @@ struct HelperServer: Sendable {
         headers[.accessControlAllowMethods] = "GET, POST"
         headers[.accessControlAllowHeaders] = "content-type"
         headers[.accessControlMaxAge] = "60"
-        if let ask = HTTPField.Name("Access-Control-Request-Private-Network"), request.headers[ask]?.lowercased() == "true",
-           let allow = HTTPField.Name("Access-Control-Allow-Private-Network") {
+        if let ask = FieldName("Access-Control-Request-Private-Network"), request.headers[ask]?.lowercased() == "true",
+           let allow = FieldName("Access-Control-Allow-Private-Network") {
             headers[allow] = "true"
         }
         return Response(status: .noContent, headers: headers)
@@ -132,7 +140,7 @@ struct HelperServer: Sendable {
         if let service = entry.service, service != challenge.service {
             return Self.json(error: .otherService(origin: entry.origin, service: challenge.service), origin: entry.origin)
         }
-        do {
+        do throws(HelperError) {
             let made = try requests.create(origin: entry.origin, challenge: challenge)
             logger.info("login request", metadata: ["id": "\(made.id)", "origin": "\(entry.origin)", "service": "\(challenge.service)"])
             let created = Created(id: made.id, pinURL: "http://\(own)/pin/\(made.id)", service: challenge.service,
@@ -193,7 +201,7 @@ struct HelperServer: Sendable {
         }
         let form = Self.form(body)
         let found: HelperRequest
-        do {
+        do throws(HelperError) {
             found = try requests.beginSigning(id, secret: form["secret"])
         } catch {
             return HelperPage.error(error)
