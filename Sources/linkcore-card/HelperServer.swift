@@ -81,6 +81,7 @@ final class HelperServer: Sendable {
     /// The CORS preflight, and Chromium's Private Network Access preflight, for allowed origins only.
     func preflight(_ request: Request) -> Response {
         guard let entry = allowList.entry(for: request.headers[.origin]) else {
+            logger.warning("preflight refused: origin not allowed", metadata: ["origin": "\(request.headers[.origin] ?? "none")"])
             return Self.json(error: .originNotAllowed(request.headers[.origin]), origin: nil)
         }
         var headers = Self.cors(entry.origin)
