@@ -248,6 +248,15 @@ struct CardHelperTests {
         #expect(try setup.bank.verify(challenge: challenge.bytes, signature: signature,
                                       certificatePEM: result["certificate_pem"] as? String ?? "").serialHex == setup.issued.userSerial)
 
+        // A request outlives its challenge only as "expired": the page learns it, the form is closed.
+        let brief = CardLoginVerifier(service: "BANK01", cardCAPEM: setup.issued.caPEM, challengeLifetime: 5).issueChallenge()
+        let shortLived = try #require(try create(setup, brief).json["id"] as? String)
+        let shortSecret = try #require(secret(in: try curl(helper + "/pin/\(shortLived)").body))
+        try await eventually("the request did not expire with its challenge") {
+            try curl(helper + "/requests/\(shortLived)", headers: ["Origin: \(setup.origin)"]).json["state"] as? String == "expired"
+        }
+        #expect(try curl(helper + "/pin/\(shortLived)", method: "POST", headers: form, body: "pin=1234&action=sign&secret=\(shortSecret)").status == 410)
+
         // A cancelled request is refused to the page; a bounded number wait at once.
         let second = try #require(try create(setup, try setup.issueChallenge()).json["id"] as? String)
         let secondSecret = try #require(secret(in: try curl(helper + "/pin/\(second)").body))
