@@ -83,7 +83,11 @@ def main():
     try:
         result = login(driver, url, sys.argv[5:]) if mode == "login" else refused(driver, url)
     except Exception as error:  # report what the browser showed at the failure
-        sys.stderr.write("%s: %r\nURL %s\n%s\n" % (mode, error, driver.current_url, driver.page_source[:4000]))
+        try:
+            shown = "URL %s\n%s" % (driver.current_url, driver.page_source[:4000])
+        except Exception as gone:
+            shown = "(the browser is gone: %r)" % gone
+        sys.stderr.write("%s: %r\n%s\n" % (mode, error, shown))
         return 1
     finally:
         driver.quit()
