@@ -17,9 +17,12 @@ struct HelperRequest: Sendable {
     let origin: String
     let challenge: CardChallenge
     let secret: String
+    /// The challenge's expiry, but at most `HelperRequests.maxLifetime` after the request: a page
+    /// cannot park requests for a challenge valid for years and so fill the pending slots.
+    let expiresAt: Date
     var state: State
 
-    func isExpired(now: Date) -> Bool { challenge.expiresAt <= now }
+    func isExpired(now: Date) -> Bool { expiresAt <= now }
 }
 
 /// The helper's own refusals, each with a code word and an HTTP status.
@@ -95,6 +98,7 @@ enum HelperError: Error, Equatable, CustomStringConvertible {
 final class HelperRequests: Sendable {
     let maxPending: Int
     let keep: TimeInterval
+    static let maxLifetime: TimeInterval = 600
     private let table = Mutex<[String: HelperRequest]>([:])
 
     init(maxPending: Int, keep: TimeInterval = 60) {
@@ -103,9 +107,10 @@ final class HelperRequests: Sendable {
     }
 
     func create(origin: String, challenge: CardChallenge, now: Date = Date()) throws(HelperError) -> HelperRequest {
-        let request = HelperRequest(id: Self.random(16), origin: origin, challenge: challenge, secret: Self.random(32), state: .pending)
+        let request = HelperRequest(id: Self.random(16), origin: origin, challenge: challenge, secret: Self.random(32),
+                                    expiresAt: min(challenge.expiresAt, now.addingTimeInterval(Self.maxLifetime)), state: .pending)
         return try table.withLock { table throws(HelperError) -> HelperRequest in
-            table = table.filter { $0.value.challenge.expiresAt.addingTimeInterval(keep) > now }
+            table = table.filter { $0.value.expiresAt.addingTimeInterval(keep) > now }
             let waiting = table.values.filter { !$0.isExpired(now: now) && ($0.state == .pending || $0.state == .signing) }.count
             // Answered ones count too, loosely: the table itself stays bounded.
             guard waiting < maxPending, table.count < maxPending * 4 else { throw .tooManyRequests(maxPending) }
