@@ -276,7 +276,7 @@ final class HelperServer: Sendable {
         headers[.contentType] = "application/json"
         headers[.xContentTypeOptions] = "nosniff"
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data("{\"error\":\"internal\"}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
