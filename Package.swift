@@ -301,7 +301,13 @@ let package = Package(
         .target(name: "LinkcoreCard", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "linkcore-card",
-            dependencies: ["LinkcoreCard", "LinkcoreCardVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "LinkcoreCard", "LinkcoreCardVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `helper`: the loopback browser helper, over HTTP under the common process lifecycle.
+                "LinkcoreLifecycle", "LinkcoreSystemd", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The service's side of a card login: challenges bound to the service, chain, validity, signature.
@@ -345,7 +351,7 @@ let package = Package(
         .testTarget(name: "LinkcoreCardTests", dependencies: [
             "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI", "LinkcoreRegistry", "LinkcoreTestSupport", "COpenSSL",
             "linkcore-card", "linkcore-jpki", "linkcore-adapter",
-        ]),
+        ], exclude: ["Browser"]),  // the browser test's page and Selenium script, run from the source tree
         // What the test targets share (a regular target, only test targets depend on it): the PKI
         // fixture, temporary directories, waiting for a condition, child processes.
         .target(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinkcoreCard
+import LinkcoreCardVerifier
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Both applications' PIN state, keys and certificates (JSON).")
@@ -42,14 +43,27 @@ struct PublicKeyCommand: ParsableCommand {
 
 struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sign", abstract: "Sign a challenge on the card after the PIN (read from standard input).")
+        commandName: "sign", abstract: "Sign a login challenge or a link consent on the card after the PIN (read from standard input).",
+        discussion: "Shows on standard error who asks and until when before reading the PIN. Refuses an expired request "
+            + "(exit 10), bytes that are neither a login challenge nor a link consent (exit 11) and bytes meant for the "
+            + "other key (exit 12), without reading the PIN; --raw turns these checks off and signs the bytes as given.")
     @OptionGroup var card: CardOptions
-    @Option(help: "sign or auth (a login challenge is signed with auth)") var app: CardApplication = .authentication
-    @Option(help: "The challenge, hex.") var challenge: String
+    @Option(help: "sign or auth (a login challenge is signed with auth, a link consent with sign)") var app: CardApplication = .authentication
+    @Option(help: "The bytes to sign, hex.") var challenge: String
+    @Flag(help: "Sign the bytes as given, without the checks above (you know what they are).") var raw = false
     @Option(help: "Write the raw signature here instead of printing it as hex.") var out: String?
 
     func run() throws {
         guard let data = bytes(hex: challenge), !data.isEmpty else { throw ValidationError("--challenge must be non-empty hex") }
+        // What the holder is about to sign, before the PIN: a PIN typed for an unseen request is
+        // a blank cheque.
+        let request = SigningRequest(bytes: data)
+        if let refusal = request.refusal(app: app, raw: raw) {
+            FileHandle.standardError.write(Data("error: \(refusal.code): \(refusal)\n".utf8))
+            throw ExitCode(refusal.exitStatus)
+        }
+        let note = raw ? " (--raw: \(data.count) bytes signed as given)" : ""
+        FileHandle.standardError.write(Data("\(request.describe())\(note); \(app.displayName) PIN\n".utf8))
         let pin = try readPIN("\(app.displayName) PIN")
         try runCard {
             let signature = try card.open().sign(app, data: data, pin: pin)

@@ -5,13 +5,13 @@ import LinkcoreCard
 /// The resident's card client (as JPKI's client software). PINs are read from standard input,
 /// one per line, never from the command line (where `ps` would show them).
 @main
-struct LinkcoreCardCLI: ParsableCommand {
+struct LinkcoreCardCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linkcore-card",
         abstract: "Use a number card through its PKCS#11 module.",
         subcommands: [
             StatusCommand.self, CertificatesCommand.self, PublicKeyCommand.self, SignCommand.self,
-            ChangePINCommand.self, KeyProtectionCommand.self, PersonaliseCommand.self, ConsentCommand.self,
+            ChangePINCommand.self, KeyProtectionCommand.self, PersonaliseCommand.self, ConsentCommand.self, HelperCommand.self,
         ]
     )
 }

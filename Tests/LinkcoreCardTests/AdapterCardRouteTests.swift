@@ -112,7 +112,7 @@ struct AdapterCardRouteTests {
         let signature = try await CardLoginTests().sign(setup.issued, challenge)
         // A signature certificate presented for login, and bytes that are not hex: refused, and
         // the challenge stays good.
-        let bySignatureKey = try await CardLoginTests().sign(setup.issued, challenge, app: "sign")
+        let bySignatureKey = try await CardLoginTests().sign(setup.issued, challenge, app: "sign", raw: true)
         let (refusedStatus, refused) = try await verify(adapter, challenge, bySignatureKey, setup.issued.signaturePEM)
         #expect(refusedStatus == 422 && Self.errorCode(refused) == "CARD_SIGNATURE_CERTIFICATE", "\(refused)")
         let (badStatus, bad) = try await adapter.post("/card/verify", ["challenge_hex": "zz", "signature_hex": hexString(signature),

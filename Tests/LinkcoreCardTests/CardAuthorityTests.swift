@@ -15,7 +15,7 @@ struct CardAuthorityTests {
         try await runProcess(Tools.which("openssl"), arguments, stdin: stdin, environment: [:])
     }
 
-    func registry(in card: SoftCard) throws -> String {
+    func registry(in card: SoftCard) async throws -> String {
         let path = card.directory + "/registry.db"
         func myNumber(_ body: String) -> String { body + String(MyNumber.checkDigit(forBody: body) ?? 0) }
         try RegistryStore(path: path).insert([
@@ -32,7 +32,7 @@ struct CardAuthorityTests {
         let card = try await SoftCard(signPIN: signPIN, authPIN: authPIN)
         defer { card.cleanup() }
         #expect(try await card.card("personalise", stdin: "\(signPIN)\n\(authPIN)\n").status == 0)
-        let registryPath = try registry(in: card)
+        let registryPath = try await registry(in: card)
         let dir = card.directory + "/jpki"
         #expect(try await runProcess(Self.jpki, ["ca-init", "--dir", dir], environment: [:]).status == 0)
 
@@ -99,7 +99,7 @@ struct CardAuthorityTests {
         let card = try await SoftCard(signPIN: signPIN, authPIN: authPIN)
         defer { card.cleanup() }
         #expect(try await card.card("personalise", stdin: "\(signPIN)\n\(authPIN)\n").status == 0)
-        let registryPath = try registry(in: card)
+        let registryPath = try await registry(in: card)
         let dir = card.directory + "/jpki"
         #expect(try await runProcess(Self.jpki, ["ca-init", "--dir", dir], environment: [:]).status == 0)
         var errors: [String] = []
@@ -149,9 +149,9 @@ struct CardLifecycleCommandTests {
         #expect(wrongSO.status == 1)
         #expect(wrongSO.stderr.hasPrefix("error: wrong-so-pin:"))
         #expect(try await jpki(["activate", "--module", Tools.softhsmModule], stdin: "\(SoftCard.soPIN)\nnewSign2026\n4321\n").stdout == "active\n")
-        #expect(try await card.card("sign", ["--challenge", "01"], stdin: "1234\n").status == 3)
-        #expect(try await card.card("sign", ["--challenge", "01"], stdin: "4321\n").status == 0)
-        #expect(try await card.card("sign", ["--app", "sign", "--challenge", "01"], stdin: "newSign2026\n").status == 0)
+        #expect(try await card.card("sign", ["--challenge", "01", "--raw"], stdin: "1234\n").status == 3)
+        #expect(try await card.card("sign", ["--challenge", "01", "--raw"], stdin: "4321\n").status == 0)
+        #expect(try await card.card("sign", ["--app", "sign", "--challenge", "01", "--raw"], stdin: "newSign2026\n").status == 0)
 
         #expect(try await jpki(["transition", "--event", "suspend"]).stdout == "suspended\n")
         let twice = try await jpki(["transition", "--event", "suspend"])

@@ -43,10 +43,12 @@ struct CardLoginTests {
                       userPEM: pems["auth"] ?? "", signaturePEM: pems["sign"] ?? "", userSerial: serials["user"] ?? "")
     }
 
-    /// The card signs `bytes` with application `app` after `pin`.
-    func sign(_ issued: Issued, _ bytes: [UInt8], app: String = "auth", pin: String? = nil) async throws -> [UInt8] {
+    /// The card signs `bytes` with application `app` after `pin`; `raw` for bytes `sign` would
+    /// refuse to show the holder (a login challenge for the signature key).
+    func sign(_ issued: Issued, _ bytes: [UInt8], app: String = "auth", pin: String? = nil, raw: Bool = false) async throws -> [UInt8] {
         let out = issued.card.directory + "/sig-\(UUID().uuidString)"
-        let run = try await issued.card.card("sign", ["--app", app, "--challenge", bytes.map { String(format: "%02x", $0) }.joined(), "--out", out],
+        let run = try await issued.card.card("sign", ["--app", app, "--challenge", bytes.map { String(format: "%02x", $0) }.joined(), "--out", out]
+                                       + (raw ? ["--raw"] : []),
                                        stdin: (pin ?? (app == "auth" ? authPIN : signPIN)) + "\n")
         guard run.status == 0 else { throw CardTestFailure("sign: \(run.stderr)") }
         return Array(try Data(contentsOf: URL(fileURLWithPath: out)))
@@ -98,7 +100,7 @@ struct CardLoginTests {
         }
 
         // Signed by the card's other key (as by another card), or over other bytes.
-        let otherKeySignature = try await sign(issued, challenge.bytes, app: "sign")
+        let otherKeySignature = try await sign(issued, challenge.bytes, app: "sign", raw: true)
         #expect(throws: CardLoginError.badSignature) {
             try bank.verify(challenge: challenge.bytes, signature: otherKeySignature, certificatePEM: issued.userPEM)
         }

@@ -72,7 +72,7 @@ struct CardRevocationTests {
         // The new certified key is the one now on the card; the card still signs with its PIN.
         let certifiedKey = try await authority.openssl(["x509", "-noout", "-pubkey", "-in", "\(authority.dir)/issued/\(newUser).pem"]).stdout
         #expect(certifiedKey == (try await card.card("public-key", ["--app", "auth"]).stdout))
-        #expect(try await card.card("sign", ["--challenge", "01"], stdin: "\(authPIN)\n").status == 0)
+        #expect(try await card.card("sign", ["--challenge", "01", "--raw"], stdin: "\(authPIN)\n").status == 0)
         // Certificate history: the old user certificate leads to the new one.
         #expect(try await authority.jpki(["current-user-certificate", "--user-serial", first.user]).stdout == newUser + "\n")
         #expect(try await authority.jpki(["current-user-certificate", "--user-serial", first.signature]).status == 10)

@@ -363,7 +363,7 @@ struct CardStatusTests {
         defer { setup.cleanup() }
         let bank = setup.verifier(HTTPOCSPTransport(), url: nil)
         let challenge = bank.issueChallenge()
-        let signature = try await CardLoginTests().sign(setup.issued, challenge.bytes, app: "sign")
+        let signature = try await CardLoginTests().sign(setup.issued, challenge.bytes, app: "sign", raw: true)
         #expect(throws: CardLoginError.signatureCertificate) {
             try bank.verify(challenge: challenge.bytes, signature: signature, certificatePEM: setup.issued.signaturePEM)
         }

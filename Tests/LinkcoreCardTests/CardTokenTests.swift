@@ -57,7 +57,7 @@ struct CardTokenTests {
         let pub = try await card.card("public-key", ["--app", app])
         #expect(pub.status == 0)
         let pubFile = try card.file("pub.pem", Data(pub.stdout.utf8))
-        let signed = try await card.card("sign", ["--app", app, "--challenge", hexChallenge, "--out", signatureFile],
+        let signed = try await card.card("sign", ["--app", app, "--challenge", hexChallenge, "--raw", "--out", signatureFile],
                                    stdin: (app == "sign" ? signPIN : authPIN) + "\n")
         #expect(signed.status == 0, "\(signed.stderr)")
 
@@ -72,14 +72,14 @@ struct CardTokenTests {
     @Test func wrongPINIsRefusedWithATypedErrorAndTheTokenReportsIt() async throws {
         let card = try await personalised()
         defer { card.cleanup() }
-        let wrong = try await card.card("sign", ["--challenge", "00ff"], stdin: "9999\n")
+        let wrong = try await card.card("sign", ["--challenge", "00ff", "--raw"], stdin: "9999\n")
         #expect(wrong.status == 3)
-        #expect(wrong.stderr.hasPrefix("error: wrong-pin: wrong user authentication PIN"))
+        #expect(wrong.stderr.contains("error: wrong-pin: wrong user authentication PIN"))
         // SoftHSM2 raises "count low" after a wrong PIN and never locks (docs/card.md, "Wrong PINs").
         #expect(try await statuses(try card.card("status"))["auth"]?.pin.countLow == true)
         #expect(try await statuses(try card.card("status"))["sign"]?.pin.countLow == false)
 
-        let right = try await card.card("sign", ["--challenge", "00ff"], stdin: authPIN + "\n")
+        let right = try await card.card("sign", ["--challenge", "00ff", "--raw"], stdin: authPIN + "\n")
         #expect(right.status == 0)
         #expect(try await statuses(try card.card("status"))["auth"]?.pin.countLow == false)
     }
@@ -88,9 +88,9 @@ struct CardTokenTests {
         let card = try await personalised()
         defer { card.cleanup() }
         for (app, pin) in [("auth", "12a4"), ("auth", "12345"), ("sign", "abc12"), ("sign", "abc-12345")] {
-            let run = try await card.card("sign", ["--app", app, "--challenge", "01"], stdin: pin + "\n")
+            let run = try await card.card("sign", ["--app", app, "--challenge", "01", "--raw"], stdin: pin + "\n")
             #expect(run.status == 5, "\(app) \(pin)")
-            #expect(run.stderr.hasPrefix("error: invalid-pin-format:"))
+            #expect(run.stderr.contains("error: invalid-pin-format:"))
         }
         // No retry was spent.
         let status = try await statuses(try card.card("status"))
@@ -101,14 +101,14 @@ struct CardTokenTests {
         let card = try await personalised()
         defer { card.cleanup() }
         #expect(try await card.card("change-pin", ["--app", "auth"], stdin: "\(authPIN)\n5678\n").status == 0)
-        #expect(try await card.card("sign", ["--challenge", "0a"], stdin: "\(authPIN)\n").status == 3)
-        #expect(try await card.card("sign", ["--challenge", "0a"], stdin: "5678\n").status == 0)
+        #expect(try await card.card("sign", ["--challenge", "0a", "--raw"], stdin: "\(authPIN)\n").status == 3)
+        #expect(try await card.card("sign", ["--challenge", "0a", "--raw"], stdin: "5678\n").status == 0)
 
         // The new PIN follows the application's rule; a wrong old PIN changes nothing.
         #expect(try await card.card("change-pin", ["--app", "sign"], stdin: "\(signPIN)\nshort\n").status == 5)
         #expect(try await card.card("change-pin", ["--app", "sign"], stdin: "wrongPIN99\nnewPIN2026\n").status == 3)
         #expect(try await card.card("change-pin", ["--app", "sign"], stdin: "\(signPIN)\nnewPIN2026\n").status == 0)
-        #expect(try await card.card("sign", ["--app", "sign", "--challenge", "0a"], stdin: "newPIN2026\n").status == 0)
+        #expect(try await card.card("sign", ["--app", "sign", "--challenge", "0a", "--raw"], stdin: "newPIN2026\n").status == 0)
     }
 
     @Test func refusalsForAMissingCardOrASecondPersonalisation() async throws {

@@ -71,10 +71,12 @@ struct TestCard {
     }
 
     /// The card signs `bytes` with the signature key (`sign`), or with the user authentication key.
+    /// `--raw`: the tests sign bytes of their choosing (expired, altered, for the other key) to
+    /// check the services' refusals, which `sign` would otherwise refuse before the PIN.
     func sign(_ bytes: [UInt8], authentication: Bool = false) async throws -> [UInt8] {
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         let out = try await expectSuccess(Products.path("linkcore-card"),
-                                          ["sign", "--app", authentication ? "auth" : "sign", "--challenge", hex] + cardArguments,
+                                          ["sign", "--app", authentication ? "auth" : "sign", "--challenge", hex, "--raw"] + cardArguments,
                                           stdin: (authentication ? Self.authPIN : Self.signPIN) + "\n")
         guard let signature = Self.bytes(hex: out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw TestFailure("sign output: \(out.stdout)")
