@@ -77,8 +77,8 @@ if [ "$(ocsp_status "$run/card/signature.pem")" != good ]; then
     step "" "certificates with today's address (generation $(jpki_run card-status --card "$card" | jq .generation)): $(jq -c . <<<"$renewed")"
     card_certificates
 fi
-step card "signature certificate $(serial "$run/card/signature.pem"): $(openssl x509 -noout -subject -nameopt RFC2253,-esc_msb -in "$run/card/signature.pem")"
-step card "user certificate      $(serial "$run/card/user.pem"): $(openssl x509 -noout -subject -nameopt RFC2253,-esc_msb -in "$run/card/user.pem")"
+step card "signature certificate $(serial "$run/card/signature.pem"): $(openssl x509 -noout -subject -nameopt oneline,-esc_msb -in "$run/card/signature.pem")"
+step card "user certificate      $(serial "$run/card/user.pem"): $(openssl x509 -noout -subject -nameopt oneline,-esc_msb -in "$run/card/user.pem")"
 signature_status="$(ocsp_status "$run/card/signature.pem")"; user_status="$(ocsp_status "$run/card/user.pem")"
 step OCSP "openssl ocsp -url $ocsp_url: signature $signature_status, user $user_status"
 [ "$signature_status" = good ] && [ "$user_status" = good ] || fail "a new card's certificates: $signature_status, $user_status"
@@ -97,7 +97,7 @@ link_by_card
 [ "$status" = 201 ] || fail "BANK01 link by card: HTTP $status $body"
 step card "linkcore-card consent --requester BANK01: signed with the signature key after his signature PIN"
 step BANK01 "POST /links {person_id, card: {certificate_pem, consent, signature_hex}} -> HTTP $status"
-jq -C '{person_id, link_code}' <<<"$body" | sed 's/^/             /'
+jq '{person_id, link_code}' <<<"$body" | sed 's/^/             /'
 [ "$(jq -r .link_code <<<"$body")" = "${code[BANK01]}" ] || fail "the link by card is not chapter 1's link"
 echo "  (the matcher read the four facts from the certificate and checked it with OCSP; the core saw"
 echo "   neither. The code is chapter 1's: one link per resident and organisation, however it was asked)"
@@ -106,7 +106,7 @@ bold "8. He logs in to BANK01's web site by card: challenge, signature by the us
 api BANK01 POST /card/challenge '{}'
 [ "$status" = 200 ] || fail "challenge: HTTP $status $body"
 challenge="$(jq -r .challenge_hex <<<"$body")"
-step BANK01 "POST /card/challenge: $(jq -r .challenge_text <<<"$body" | tr '\n' ' ')"
+step BANK01 "POST /card/challenge: $(jq -r .challenge_text <<<"$body" | paste -sd ' ')"
 # login: signs $challenge on the card (4-digit PIN) and sends it to POST /card/verify.
 login() {
     local signature
@@ -119,7 +119,7 @@ login() {
 login
 step card "linkcore-card sign --app auth: signed after his 4-digit PIN"
 step BANK01 "POST /card/verify -> HTTP $status"
-jq -C '{serial, status, status_source}' <<<"$body" | sed 's/^/             /'
+jq '{serial, status, status_source}' <<<"$body" | sed 's/^/             /'
 
 bold "9. He moves: the authority revokes his signature certificate, and the bank's next OCSP check says so"
 address="$("$bin/linkcore-matcher" registry show --db "$run/registry.sqlite" --resident 90000000001 | sed -n 's/^address *//p' | head -1)"
