@@ -127,9 +127,10 @@ for entry in "${adapters[@]}"; do
 done
 for entry in "${adapters[@]}"; do
     for _ in $(seq 200); do
-        # The token file appears at the adapter's first start (0600, beside its database).
+        # The token file appears at the adapter's first start (0600, beside its database). /status
+        # is pretty-printed JSON ("core_connected" : true), so jq reads it, not a text match.
         curl -sf -H "Authorization: Bearer $(cat "$run/adapters/${entry%%:*}/api-token" 2>/dev/null)" \
-            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | grep -q '"core_connected":true' && break; sleep 0.1
+            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | jq -e '.core_connected == true' >/dev/null 2>&1 && break; sleep 0.1
     done
 done
 
