@@ -97,7 +97,12 @@ struct CardStatusCommand: ParsableCommand {
 
     func run() throws {
         let store = try CardAuthorityStore(path: dir + "/authority.db")
-        guard let record = try store.card(card) else { throw ValidationError(CardLifecycleError.unknownCard(card).description) }
+        // A card the authority never recorded is an answer, not a usage error: its own code and
+        // exit status (10, as the other lookups' "unknown"), so a script tells it from a failure.
+        guard let record = try store.card(card) else {
+            FileHandle.standardError.write(Data("error: unknown-card: \(CardLifecycleError.unknownCard(card))\n".utf8))
+            throw ExitCode(10)
+        }
         let object: [String: Any] = [
             "card": record.card, "state": record.state.rawValue, "generation": record.generation,
             "history": try store.history(card).map(\.event),

@@ -93,6 +93,10 @@ struct CardAuthorityTests {
         ], stdin: "\(signPIN)\n\(authPIN)\n", environment: card.environment)
         #expect(again.status != 0)
         #expect(again.stderr.contains("a personalised card cannot be personalised"))
+        // A card the authority never recorded: its own refusal and exit status, not a usage error.
+        let unknown = try runProcess(Self.jpki, ["card-status", "--dir", dir, "--card", "NO-SUCH-CARD"], environment: [:])
+        #expect(unknown.status == 10 && unknown.stdout.isEmpty, "\(unknown.status) \(unknown.stdout)")
+        #expect(unknown.stderr == "error: unknown-card: no card NO-SUCH-CARD\n", "\(unknown.stderr)")
     }
 
     @Test func noCardForAnUnknownOrDeceasedResident() throws {
