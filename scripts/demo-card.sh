@@ -44,7 +44,12 @@ bold "6. The number card: the card authority issues 鈴木 一郎 a card, two So
 # before any certificate is issued from the registry's facts.
 synced="$(jpki_run registry-sync --registry "$run/registry.sqlite")" || fail "registry-sync"
 step authority "registry-sync (its daily run, before issuing from the registry): $synced"
-state="$(jpki_run card-status --card "$card" 2>/dev/null | jq -r .state)" || state=none
+# The card's state at the authority: exit 10 is "no such card" (a fresh run/), anything else a failure.
+if record="$(jpki_run card-status --card "$card" 2>/dev/null)"; then
+    state="$(jq -r .state <<<"$record")"
+else
+    rc=$?; [ "$rc" = 10 ] || fail "linkcore-jpki card-status: exit $rc"; state=none
+fi
 if [ "$state" = none ] || [ "$state" = applied ]; then
     for app in "SIG:$post_sign_pin" "AUTH:$post_auth_pin"; do
         # Once per token: a run stopped half-way finds its tokens and goes on with them.
