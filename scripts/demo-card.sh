@@ -51,9 +51,11 @@ else
     rc=$?; [ "$rc" = 10 ] || fail "linkcore-jpki card-status: exit $rc"; state=none
 fi
 if [ "$state" = none ] || [ "$state" = applied ]; then
+    # Read whole before matching: grep -q stopping early would fail the pipeline (pipefail).
+    slots="$("${softhsm[@]}" softhsm2-util --show-slots 2>/dev/null)" || slots=""
     for app in "SIG:$post_sign_pin" "AUTH:$post_auth_pin"; do
         # Once per token: a run stopped half-way finds its tokens and goes on with them.
-        "${softhsm[@]}" softhsm2-util --show-slots 2>/dev/null | grep -q "Label: *$card-${app%%:*}\$" ||
+        grep -q "Label: *$card-${app%%:*} *\$" <<<"$slots" ||
             "${softhsm[@]}" softhsm2-util --init-token --free --label "$card-${app%%:*}" --so-pin "$so_pin" --pin "${app#*:}" >/dev/null
     done
     if "${softhsm[@]}" "$bin/linkcore-card" status --card "$card" | jq -e 'all(.[]; .hasKeyPair | not)' >/dev/null; then
