@@ -63,14 +63,15 @@ struct IssueCommand: ParsableCommand {
                                           privateKeyPEM: try String(contentsOfFile: dir + "/ca.key", encoding: .utf8))
         // The same answer for an unknown and a deceased resident: no card for either.
         guard let stored = try RegistryStore(path: registry).resident(code: resident), stored.resident.status == .alive else {
-            throw ValidationError("no living resident \(resident) in the registry")
+            throw noLivingResident("no living resident \(resident) in the registry")
         }
         // The card's record: a new card is applied for here; only an applied card is personalised
         // (a second issuance for the same card is a renewal: `renew`).
         let store = try CardAuthorityStore(path: dir + "/authority.db")
         if let record = try store.card(card) {
             guard record.state == .applied else {
-                throw ValidationError(CardLifecycleError.impossible(state: record.state, event: .personalise).description)
+                try refusing { throw CardLifecycleError.impossible(state: record.state, event: .personalise) }
+                return
             }
         } else {
             try store.apply(card: card, residentCode: resident)
@@ -88,6 +89,13 @@ struct IssueCommand: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// The refusal to certify a resident the registry does not have, or has as deceased: one text and
+/// exit status (10, "unknown") for both, so that neither is told from the other; not a usage error.
+func noLivingResident(_ text: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: no-living-resident: \(text)\n".utf8))
+    return ExitCode(10)
 }
 
 struct CardStatusCommand: ParsableCommand {

@@ -51,7 +51,7 @@ struct RenewCommand: ParsableCommand {
             _ = try record.state.after(.renew)  // refuse before touching the card
             guard FileManager.default.fileExists(atPath: registry) else { throw ValidationError("no registry at \(registry)") }
             guard let stored = try RegistryStore(path: registry).resident(code: record.residentCode), stored.resident.status == .alive else {
-                throw ValidationError("no living resident for card \(card) in the registry")
+                throw noLivingResident("no living resident for card \(card) in the registry")
             }
             try CardApplication.signature.validate(pin: signPIN)
             try CardApplication.authentication.validate(pin: authPIN)
