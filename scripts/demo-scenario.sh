@@ -3,8 +3,11 @@
 # and the adapters are up: it speaks only to the adapters' local APIs (what an organisation's
 # own systems do) and to the registry clerk's command. Prints a readable trace; exits non-zero
 # at the first step that does not go as expected.
+# Chapters 6-9 are the number card's (docs/card.md): they also drive the card authority
+# (linkcore-jpki, state in RUN_DIR/jpki, OCSP responder on 8600) and the resident's card client
+# (linkcore-card, SoftHSM2 tokens in RUN_DIR/card).
 #   usage: demo-scenario.sh RUN_DIR BIN_DIR   (ports: CITY01 8481, PENSION01 8482, HEALTH01 8483,
-#                                             BANK01 8484, PORTAL 8485)
+#                                             BANK01 8484, PORTAL 8485, OCSP 8600)
 set -euo pipefail
 run="$1"; bin="$2"
 
@@ -31,9 +34,11 @@ facts="{\"name\":\"鈴木 一郎\",\"name_kana\":\"スズキ イチロウ\",\"ad
 my_number=555012345676
 
 bold "1. Links: each organisation obtains its own link code for 鈴木 一郎 through the matcher, with his consent"
+declare -A code=()   # each organisation's link code, compared with the link by card (chapter 7)
 link() { # ORG PERSON_ID SUBJECT_JSON_FIELD
     api "$1" POST /links "{\"person_id\":\"$2\",\"consent_ref\":\"consent-$1-$(date +%Y%m%d)\",$3}"
     [ "$status" = 201 ] || fail "$1 link: HTTP $status $body"
+    code[$1]="$(jq -r .link_code <<<"$body")"
     step "$1" "person $2 -> link code $(jq -r .link_code <<<"$body")   (by ${4})"
 }
 link CITY01    JUMIN-0001  "\"facts\":$facts"              "four facts"
@@ -100,4 +105,6 @@ api PORTAL GET /access-log/PORTAL-U1
 [ "$status" = 200 ] || fail "access log: HTTP $status $body"
 jq -r '.entries[] | "  \(.at_ms / 1000 | strftime("%Y-%m-%d %H:%M:%S")) UTC  \(.requester_org) asked \(.provider_org) for \(.info_type) (\(.bp_id)): \(.outcome)"' <<<"$body"
 [ "$(jq '.entries | length' <<<"$body")" -ge 4 ] || fail "the access log has fewer entries than the questions asked"
+
+. "$(dirname "$0")/demo-card.sh"
 bold "scenario complete"

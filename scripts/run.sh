@@ -4,6 +4,7 @@
 #   linkcored (the core, with the shipped whitelist/fees/events policy modules),
 #   linkcore-matcher (a generated registry of 2,000 residents plus the scenario's resident),
 #   linkcore-adapter for CITY01, PENSION01, HEALTH01, BANK01 and the portal (PORTAL),
+#   linkcore-jpki ocsp-serve (the number card authority's OCSP responder, CA in run/jpki),
 # then runs the scripted scenario (scripts/demo-scenario.sh) and keeps the network up.
 # Ctrl-C stops everything: the adapters, the matcher, then the core drains. State is in ./run/
 # (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries.
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 config="${CONFIG:-release}"
 echo "== build ($config; the first release build takes several minutes)"
-for product in linkcored linkctl linkcore-matcher linkcore-adapter; do swift build -c "$config" --product "$product"; done
+for product in linkcored linkctl linkcore-matcher linkcore-adapter linkcore-jpki linkcore-card; do swift build -c "$config" --product "$product"; done
 for module in whitelist fees events; do swift build -c "$config" --product "linkcore-policy-$module"; done
 bin="$(swift build -c "$config" --show-bin-path)"
 etc="$PWD/etc/linkcore"
@@ -42,6 +43,27 @@ if [ ! -f "$run/registry.sqlite" ]; then
     "$bin/linkcore-matcher" registry import --db "$run/registry.sqlite" --csv "$etc/demo-residents.csv" --strict
 fi
 
+# The number card (docs/card.md): the card authority's own CA (apart from the network's), its OCSP
+# signer and CRL in run/jpki; a SoftHSM2 token directory in run/card for the card the scenario
+# issues. SOFTHSM2_CONF is given only to the commands that open tokens (the scenario's), never
+# exported. The matcher and BANK01's adapter check card certificates against this CA.
+jpki="$run/jpki"
+if [ ! -f "$jpki/ca.pem" ]; then
+    echo "== card authority in run/jpki (its CA, OCSP signer, CRL) and SoftHSM2 tokens in run/card"
+    "$bin/linkcore-jpki" ca-init --dir "$jpki" >/dev/null
+fi
+# The delegated OCSP signer lives 30 days: a re-run near or after its end certifies a new one.
+if [ ! -f "$jpki/ocsp-signer.pem" ] || ! openssl x509 -checkend 86400 -noout -in "$jpki/ocsp-signer.pem" >/dev/null; then
+    "$bin/linkcore-jpki" ocsp-signer --dir "$jpki" >/dev/null
+fi
+# The CRL (the status fallback when the responder is down) says 48 h: published at each start.
+"$bin/linkcore-jpki" crl --dir "$jpki" >/dev/null
+mkdir -p "$run/card/tokens"
+[ -f "$run/card/softhsm2.conf" ] ||
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$run/card/tokens" > "$run/card/softhsm2.conf"
+# A run/ made before the card existed has a matcher.toml without [card]: the table is added once.
+grep -q '^\[card\]' "$run/matcher.toml" || sed -e "s|@RUN@|$run|g" "$etc/matcher-card.local.toml" >> "$run/matcher.toml"
+
 # Children are stopped in reverse order of start and waited for, on Ctrl-C, on TERM and on exit.
 pids=()
 stop() {
@@ -65,6 +87,17 @@ for entry in "${orgs[@]}"; do
         "$bin/linkctl" org add --socket "$run/admin.sock" --code "$code" --name "Demo $code" --sector "$sector" --role "$role" >/dev/null
 done
 
+echo "== linkcore-jpki ocsp-serve on 127.0.0.1:8600 (the card authority's OCSP responder; log run/logs/ocsp.log)"
+# Its "ocsp HOST:PORT" line says it listens; only this start's part of the log counts.
+from=$(( $(stat -c %s "$run/logs/ocsp.log" 2>/dev/null || echo 0) + 1 ))
+"$bin/linkcore-jpki" ocsp-serve --dir "$jpki" --listen 127.0.0.1:8600 >>"$run/logs/ocsp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+    tail -c +"$from" "$run/logs/ocsp.log" | grep -q '^ocsp 127.0.0.1:8600$' && break
+    kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1
+done
+tail -c +"$from" "$run/logs/ocsp.log" | grep -q '^ocsp 127.0.0.1:8600$' || { tail -20 "$run/logs/ocsp.log"; exit 1; }
+
 echo "== linkcore-matcher on 127.0.0.1:7500 (log run/logs/matcher.log)"
 "$bin/linkcore-matcher" serve --config "$run/matcher.toml" >>"$run/logs/matcher.log" 2>&1 &
 pids+=($!)
@@ -75,6 +108,10 @@ for entry in "${adapters[@]}"; do
     dir="$run/adapters/$org"; mkdir -p "$dir"
     [ -f "$dir/adapter.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@ORG@|$org|g" -e "s|@PORT@|$port|g" \
         "$etc/adapter.local.toml" > "$dir/adapter.toml"
+    # BANK01 logs its customers in by card (POST /card/challenge, /card/verify): its [card] table.
+    if [ "$org" = BANK01 ] && ! grep -q '^\[card\]' "$dir/adapter.toml"; then
+        sed -e "s|@RUN@|$run|g" "$etc/adapter-card.local.toml" >> "$dir/adapter.toml"
+    fi
     if [ ! -f "$dir/answers.sqlite" ]; then
         # Each organisation's "own system" for the demo: answers by its own person IDs.
         while IFS=, read -r o person info answer; do
@@ -90,9 +127,10 @@ for entry in "${adapters[@]}"; do
 done
 for entry in "${adapters[@]}"; do
     for _ in $(seq 200); do
-        # The token file appears at the adapter's first start (0600, beside its database).
+        # The token file appears at the adapter's first start (0600, beside its database). /status
+        # is pretty-printed JSON ("core_connected" : true), so jq reads it, not a text match.
         curl -sf -H "Authorization: Bearer $(cat "$run/adapters/${entry%%:*}/api-token" 2>/dev/null)" \
-            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | grep -q '"core_connected":true' && break; sleep 0.1
+            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | jq -e '.core_connected == true' >/dev/null 2>&1 && break; sleep 0.1
     done
 done
 

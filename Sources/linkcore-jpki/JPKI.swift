@@ -67,14 +67,15 @@ struct IssueCommand: ParsableCommand {
                                           privateKeyPEM: try String(contentsOfFile: dir + "/ca.key", encoding: .utf8))
         // The same answer for an unknown and a deceased resident: no card for either.
         guard let stored = try RegistryStore(path: registry).resident(code: resident), stored.resident.status == .alive else {
-            throw ValidationError("no living resident \(resident) in the registry")
+            throw noLivingResident("no living resident \(resident) in the registry")
         }
         // The card's record: a new card is applied for here; only an applied card is personalised
         // (a second issuance for the same card is a renewal: `renew`).
         let store = try CardAuthorityStore(path: dir + "/authority.db")
         if let record = try store.card(card) {
             guard record.state == .applied else {
-                throw ValidationError(CardLifecycleError.impossible(state: record.state, event: .personalise).description)
+                try refusing { throw CardLifecycleError.impossible(state: record.state, event: .personalise) }
+                return
             }
         } else {
             try store.apply(card: card, residentCode: resident)
@@ -100,6 +101,13 @@ struct IssueCommand: ParsableCommand {
     }
 }
 
+/// The refusal to certify a resident the registry does not have, or has as deceased: one text and
+/// exit status (10, "unknown") for both, so that neither is told from the other; not a usage error.
+func noLivingResident(_ text: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: no-living-resident: \(text)\n".utf8))
+    return ExitCode(10)
+}
+
 struct CardStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "card-status", abstract: "A card's state and history (JSON).")
     @Option(help: "The authority's directory.") var dir: String
@@ -107,7 +115,12 @@ struct CardStatusCommand: ParsableCommand {
 
     func run() throws {
         let store = try CardAuthorityStore(path: dir + "/authority.db")
-        guard let record = try store.card(card) else { throw ValidationError(CardLifecycleError.unknownCard(card).description) }
+        // A card the authority never recorded is an answer, not a usage error: its own code and
+        // exit status (10, as the other lookups' "unknown"), so a script tells it from a failure.
+        guard let record = try store.card(card) else {
+            FileHandle.standardError.write(Data("error: unknown-card: \(CardLifecycleError.unknownCard(card))\n".utf8))
+            throw ExitCode(10)
+        }
         let object: [String: Any] = [
             "card": record.card, "state": record.state.rawValue, "generation": record.generation,
             "history": try store.history(card).map(\.event),

@@ -60,7 +60,7 @@ struct RenewCommand: ParsableCommand {
             _ = try record.state.after(.renew)  // refuse before touching the card
             guard FileManager.default.fileExists(atPath: registry) else { throw ValidationError("no registry at \(registry)") }
             guard let stored = try RegistryStore(path: registry).resident(code: record.residentCode), stored.resident.status == .alive else {
-                throw ValidationError("no living resident for card \(card) in the registry")
+                throw noLivingResident("no living resident for card \(card) in the registry")
             }
             // Also before touching the card: a card past its own end is refused, and the new
             // certificates end with the card if it ends within 5 years.

@@ -91,8 +91,12 @@ struct CardAuthorityTests {
             "issue", "--dir", dir, "--registry", registryPath, "--resident", "00000000001", "--card", card.label,
             "--module", Tools.softhsmModule,
         ], stdin: "\(signPIN)\n\(authPIN)\n", environment: card.environment)
-        #expect(again.status != 0)
-        #expect(again.stderr.contains("a personalised card cannot be personalised"))
+        #expect(again.status == 9)
+        #expect(again.stderr == "error: lifecycle: a personalised card cannot be personalised\n", "\(again.stderr)")
+        // A card the authority never recorded: its own refusal and exit status, not a usage error.
+        let unknown = try await runProcess(Self.jpki, ["card-status", "--dir", dir, "--card", "NO-SUCH-CARD"], environment: [:])
+        #expect(unknown.status == 10 && unknown.stdout.isEmpty, "\(unknown.status) \(unknown.stdout)")
+        #expect(unknown.stderr == "error: unknown-card: no card NO-SUCH-CARD\n", "\(unknown.stderr)")
     }
 
     @Test func noCardForAnUnknownOrDeceasedResident() async throws {
@@ -108,11 +112,13 @@ struct CardAuthorityTests {
                 "issue", "--dir", dir, "--registry", registryPath, "--resident", resident, "--card", card.label,
                 "--module", Tools.softhsmModule,
             ], stdin: "\(signPIN)\n\(authPIN)\n", environment: card.environment)
-            #expect(refused.status != 0)
+            #expect(refused.status == 10)
             errors.append(refused.stderr.replacingOccurrences(of: resident, with: "<code>"))
         }
         // The same words either way: the refusal does not reveal whether the resident exists.
+        // A typed refusal, not a usage error with the usage text.
         #expect(errors[0] == errors[1])
+        #expect(errors[0] == "error: no-living-resident: no living resident <code> in the registry\n", "\(errors[0])")
         #expect(try await statuses(try card.card("status"))["sign"]?.hasCertificate == false)
     }
 }
