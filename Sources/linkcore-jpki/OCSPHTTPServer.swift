@@ -6,6 +6,9 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// OCSP over HTTP (RFC 6960 appendix A, RFC 5019 §5):
 /// - `POST` (any path) with `Content-Type: application/ocsp-request` and the DER request as body;
@@ -118,10 +121,36 @@ struct OCSPHTTPService: Service {
 
     func run() async throws {
         let connections = OCSPConnections()
+        // One listener per event loop on the same port (SO_REUSEPORT: the kernel spreads the
+        // connections), each keeping the connections it accepts: a connection lives on the thread
+        // that accepted it, with no hand-over to another loop (a thread wake-up per connection,
+        // which is what most OCSP clients open per request). Only a process of the same user can
+        // share the port.
+        var listeners: [any Channel] = []
+        do {
+            for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+                let bound = listeners.first?.localAddress?.port ?? port
+                listeners.append(try await listen(on: loop, port: bound, connections: connections))
+            }
+        } catch {
+            for listener in listeners { try? await listener.close() }
+            throw error
+        }
+        await onListening(listeners.first?.localAddress?.port ?? port)
+        try? await gracefulShutdown()  // throws only when cancelled: stop then as well
+        for listener in listeners { try? await listener.close() }
+        let forced = await connections.drain(within: drainTimeout)
+        if forced > 0 {
+            server.logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
+        }
+    }
+
+    private func listen(on loop: any EventLoop, port: Int, connections: OCSPConnections) async throws -> any Channel {
         let server = self.server
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        return try await ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -135,13 +164,6 @@ struct OCSPHTTPService: Service {
                 }
             }
             .bind(host: host, port: port).get()
-        await onListening(listener.localAddress?.port ?? port)
-        try? await gracefulShutdown()  // throws only when cancelled: stop then as well
-        try? await listener.close()
-        let forced = await connections.drain(within: drainTimeout)
-        if forced > 0 {
-            server.logger.warning("drain timeout: closed remaining connections", metadata: ["connections": "\(forced)"])
-        }
     }
 }
 
@@ -225,10 +247,11 @@ final class OCSPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: answer.body)))), promise: nil)
-        let written = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
             let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 
