@@ -487,7 +487,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // OCSP responses/s from `linkcore-jpki ocsp-serve` vs `openssl ocsp -port` on the same request;
-        // `swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench`.
+        // `swift build -c release --product linkcore-jpki && swift build -c release --product ocsp-bench && .build/release/ocsp-bench`.
         .executableTarget(
             name: "ocsp-bench",
             dependencies: ["LinkcoreJPKI", "LinkcoreOCSP", "LinkcorePKI"],

@@ -6,7 +6,8 @@
 //   `HTTPOCSPTransport` asking a real `linkcore-jpki ocsp-serve` child (fresh nonce every login);
 // - the verifier alone, on signatures made on the token beforehand (a pool, one per challenge):
 //   without status and with OCSP, which separates the token's cost from the status check's.
-// Run: swift build -c release --product card-bench --product linkcore-jpki && .build/release/card-bench [seconds per phase, default 2]
+// Run: swift build -c release --product linkcore-jpki && swift build -c release --product card-bench &&
+//      .build/release/card-bench [seconds per phase, default 2]   (one --product per swift build: it builds only the last)
 //
 // A benchmark is its own process, so it may point SoftHSM2 at a private token directory with
 // setenv before the module is loaded (tests must not: they use child processes instead).
@@ -97,7 +98,7 @@ final class Responder {
 let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 let jpki = products.appendingPathComponent("linkcore-jpki").path
 guard FileManager.default.isExecutableFile(atPath: jpki) else {
-    throw BenchFailure("\(jpki) is missing: swift build -c release --product linkcore-jpki --product card-bench")
+    throw BenchFailure("\(jpki) is missing: swift build -c release --product linkcore-jpki")
 }
 
 // A private SoftHSM2 token directory and one card.

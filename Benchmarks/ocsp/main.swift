@@ -14,7 +14,7 @@
 // git in `.build-before/`), measured in the same rounds: a before/after comparison in one run.
 // `--rounds N` (default 1): each shape N times, the servers in alternating order, every round printed.
 //
-// Run: swift build -c release --product linkcore-jpki --product ocsp-bench &&
+// Run: swift build -c release --product linkcore-jpki && swift build -c release --product ocsp-bench &&
 //      .build/release/ocsp-bench [seconds, default 3] [--before PATH] [--rounds N]
 import Foundation
 import LinkcoreJPKI
