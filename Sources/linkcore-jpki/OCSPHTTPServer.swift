@@ -18,14 +18,15 @@ import Glibc
 /// (malformedRequest for bytes that are not a request): the protocol carries its errors itself.
 /// HTTP-level refusals (413 body too large, 415 content type, 405 method) come before any parsing.
 ///
-/// A small NIOHTTP1 server, not Hummingbird (which served it until issue 14's benchmark): most
-/// OCSP clients (`openssl ocsp` among them) open one connection per request, and Hummingbird 2
-/// pays per connection for an async channel, a task in its connection group and the hops between
-/// the event loop and the concurrency pool, several times what the answer itself costs (profile and
-/// figures in docs/card.md "OCSP responder"). Here a request is answered on its connection's event
-/// loop as soon as its body is complete: the answer is CPU work of tens of microseconds (parse, one
-/// indexed read from SQLite in WAL mode, where readers never wait for the writer, one ECDSA
-/// signature), less than a hop to another thread would cost.
+/// A small NIOHTTP1 server, not Hummingbird (which served it until issue 14's benchmark): Hummingbird 2
+/// hands every request from the event loop to a task on the concurrency pool and the answer back
+/// (NIOAsyncChannel), two thread wake-ups per request that cost several times the answer itself,
+/// kept-alive connection or not (profile and figures in Benchmarks/README.md, "OCSP responder").
+/// Here a request is answered on its connection's event loop as soon as its body is complete: the
+/// answer is CPU work of tens of microseconds (parse, one indexed read from SQLite in WAL mode,
+/// where readers do not wait for the writer, one ECDSA signature), less than a hop to another
+/// thread would cost. (A read that SQLite makes wait, e.g. during WAL recovery, holds only that
+/// loop, up to the store's busy timeout; the other loops keep answering.)
 struct OCSPHTTPServer: Sendable {
     let responder: OCSPResponder
     let maxBodyBytes: Int
