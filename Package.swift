@@ -341,8 +341,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // ocsp-serve: the OCSP responder over HTTP under the common process lifecycle.
-                "LinkcoreOCSP", .product(name: "Hummingbird", package: "hummingbird"),
+                // ocsp-serve: the OCSP responder over HTTP (a small NIOHTTP1 server, see OCSPHTTPServer.swift)
+                // under the common process lifecycle.
+                "LinkcoreOCSP", .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -484,15 +485,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Card logins/s (challenge → SoftHSM2 token → verify) vs raw RSA-2048 with OpenSSL;
-        // `swift run -c release card-bench`.
+        // logins with OCSP against a real `linkcore-jpki ocsp-serve`; `swift run -c release card-bench`.
         .executableTarget(
             name: "card-bench",
-            dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcorePKI"],
+            dependencies: ["COpenSSL", "LinkcoreCard", "LinkcoreCardVerifier", "LinkcoreJPKI", "LinkcorePKI"],
             path: "Benchmarks/card",
             swiftSettings: swiftSettings
         ),
         // OCSP responses/s from `linkcore-jpki ocsp-serve` vs `openssl ocsp -port` on the same request;
-        // `swift build -c release --product linkcore-jpki --product ocsp-bench && .build/release/ocsp-bench`.
+        // `swift build -c release --product linkcore-jpki && swift build -c release --product ocsp-bench && .build/release/ocsp-bench`.
         .executableTarget(
             name: "ocsp-bench",
             dependencies: ["LinkcoreJPKI", "LinkcoreOCSP", "LinkcorePKI"],

@@ -81,7 +81,8 @@ struct OCSPServeCommand: AsyncParsableCommand {
         let notifier = SystemdNotifier()
         let listening = ReadinessGate()
         let server = OCSPHTTPServer(responder: responder, maxBodyBytes: maxBodyBytes, logger: logger)
-        let application = server.application(host: address.host, port: address.port) { port in
+        let drainTimeout: Duration = .seconds(5)
+        let application = server.application(host: address.host, port: address.port, drainTimeout: drainTimeout) { port in
             logger.notice("OCSP responder listening", metadata: ["address": "\(address.host):\(port)"])
             // Tests and scripts read the bound port from this line when they ask for port 0.
             FileHandle.standardOutput.write(Data("ocsp \(address.host):\(port)\n".utf8))
@@ -95,7 +96,7 @@ struct OCSPServeCommand: AsyncParsableCommand {
             SystemdNotifyService(notifier: notifier, startAfter: listening, readyStatus: {
                 "answering OCSP for the card CA; signer valid until \(responder.signerNotAfter)"
             }, stoppingStatus: { "stopping: finishing the requests in progress" }),
-        ], drainTimeout: .seconds(5), logger: logger)
+        ], drainTimeout: drainTimeout, logger: logger)
         // A server that never listened (address in use, bad host) failed; ProcessLifecycle logged why.
         if !listening.isOpen {
             FileHandle.standardError.write(Data("linkcore-jpki: ocsp-serve: cannot listen on \(listen)\n".utf8))

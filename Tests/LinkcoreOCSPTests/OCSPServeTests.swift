@@ -179,6 +179,33 @@ struct OCSPServeTests {
         #expect(responder.process.isRunning)
     }
 
+    @Test func keptAliveConnectionsAreReusedAndAnIdleOneDoesNotHoldUpTheStop() async throws {
+        let authority = try await Authority()
+        let responder = try await Responder(authority)
+        try await responder.notify.wait(for: "READY=1")
+        let request = try await authority.fixture.request(for: ["good"], nonce: false)
+        try Data(request).write(to: URL(fileURLWithPath: authority.dir + "/request.der"))
+
+        // Two POSTs in one curl run: the second goes over the first one's connection.
+        let both = try await runToExit("/usr/bin/curl", [
+            "-sS", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+            "-H", "Content-Type: application/ocsp-request", "--data-binary", "@" + authority.dir + "/request.der",
+            responder.url, responder.url,
+        ], outputDirectory: authority.fixture.directory.url)
+        #expect(both.status == 0 && both.output.contains("200 1\n200 0\n"), "\(both.output)")
+
+        // A client that keeps its connection open after an answer, idle when SIGTERM comes: the
+        // responder closes it (NIOHTTP1 quiescing) and exits 0.
+        let socket = try KeptAliveSocket(port: responder.port)
+        let answer = try socket.post(request, port: responder.port)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(!answer.lowercased().contains("connection: close"), "\(answer)")
+        responder.process.signal(SIGTERM)
+        try await responder.notify.wait(for: "STOPPING=1")
+        #expect(try await responder.process.exitStatus(detail: responder.log) == 0)
+        #expect(socket.readsEndOfStream(), "the idle connection was left open")
+    }
+
     static func maxAge(_ headers: String) -> Int? {
         guard let line = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("cache-control:") }),
               let range = line.range(of: "max-age=") else { return nil }
@@ -231,5 +258,57 @@ final class NotifyReceiver: @unchecked Sendable {
         _ = try await waitFor("no \(line) on NOTIFY_SOCKET; got \(lock.withLock { received })") {
             lock.withLock { received }.contains { $0.split(separator: "\n").contains(Substring(line)) } ? true : nil
         }
+    }
+}
+
+/// A plain TCP connection to the responder that asks for keep-alive (blocking, with a generous
+/// receive timeout so that a responder that never answers fails the test instead of hanging it).
+final class KeptAliveSocket {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { close(fd); throw TestFailure("connect: errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// One POST; returns the answer's head once the whole answer (by its Content-Length) is in.
+    func post(_ body: [UInt8], port: Int) throws -> String {
+        let head = "POST / HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/ocsp-request\r\n"
+            + "Content-Length: \(body.count)\r\n\r\n"
+        let message = Array(head.utf8) + body
+        guard message.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == message.count else {
+            throw TestFailure("send: errno \(errno)")
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw TestFailure("the connection ended before the answer: \(String(decoding: received, as: UTF8.self))") }
+            received += buffer[0..<n]
+            let text = String(decoding: received, as: UTF8.self)
+            guard let end = text.range(of: "\r\n\r\n") else { continue }
+            let head = String(text[..<end.lowerBound])
+            let length = head.lowercased().split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            if received.count >= text.utf8.distance(from: text.startIndex, to: end.upperBound) + length { return head }
+        }
+    }
+
+    /// True when the server closed the connection (end of stream, or reset) with nothing more to read.
+    func readsEndOfStream() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) <= 0 && errno != EAGAIN && errno != EWOULDBLOCK
     }
 }
