@@ -12,7 +12,7 @@ public enum PortalServer {
         let seconds = max(1, Int64(idleTimeout.components.seconds))
         return Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in await site.answer(request) },
-            server: .linkcoreTLS(.http1(configuration: .init(idleTimeout: .seconds(seconds))), holder: tls),
+            server: .linkcoreTLS(http1: .init(idleTimeout: .seconds(seconds)), holder: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: false),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

@@ -1,7 +1,9 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Mustache
+import NIOCore
 import Synchronization
 
 /// The resident-facing site: routes, sessions, CSRF, language, security headers and error pages.
@@ -98,7 +100,7 @@ public final class PortalSite: Sendable {
 
     /// `?lang=` switches (and is remembered in a cookie); else the cookie; else Japanese.
     func language(of request: Request) -> Visit {
-        if let asked = request.uri.queryParameters.get("lang").flatMap(Language.init(rawValue:)) {
+        if let asked = request.uri.queryParameters["lang"].flatMap({ Language(rawValue: String($0)) }) {
             return Visit(language: asked, setLanguage: true, path: "/")
         }
         let remembered = request.cookies[Self.languageCookie].flatMap { Language(rawValue: $0.value) }
@@ -199,9 +201,9 @@ public final class PortalSite: Sendable {
             logger.notice("refused a form from another origin")
             return .refused(page(.forbidden, visit, message: ("csrf_title", "csrf_lead", "/", "back_home")))
         }
-        var body = request.body
+        var request = request
         let buffer: ByteBuffer
-        do { buffer = try await body.collect(upTo: settings.maxBodyBytes) } catch { throw FormFailure.tooLarge }
+        do { buffer = try await request.collectBody(upTo: settings.maxBodyBytes) } catch { throw FormFailure.tooLarge }
         let form = Self.parseForm(String(buffer: buffer))
         guard Sessions.csrfMatches(form["csrf_token"], session) else {
             logger.notice("refused a form without its CSRF token")

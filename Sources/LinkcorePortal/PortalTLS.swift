@@ -42,15 +42,12 @@ struct LinkcoreTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-extension ServerChildChannel {
-    func withLinkcoreTLS(_ holder: TLSContextHolder) -> any ServerChildChannel {
-        LinkcoreTLSChannel(base: self, holder: holder)
-    }
-}
-
 extension HTTPServerBuilder {
-    /// `base` (HTTP/1.1 by default) over the project's TLS handler.
-    static func linkcoreTLS(_ base: HTTPServerBuilder, holder: TLSContextHolder) -> HTTPServerBuilder {
-        .init { responder in try base.buildChildChannel(responder).withLinkcoreTLS(holder) }
+    /// HTTP/1.1 over the project's TLS handler. (HTTPServerBuilder's own `buildChildChannel` is
+    /// `package`, so the HTTP1Channel is made here, as `.http1(configuration:)` makes it.)
+    static func linkcoreTLS(http1 configuration: HTTP1Channel.Configuration, holder: TLSContextHolder) -> HTTPServerBuilder {
+        .init { responder in
+            LinkcoreTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), holder: holder)
+        }
     }
 }
