@@ -166,6 +166,27 @@ import Glibc
         #expect(try await portal.process.exitStatus(detail: portal.log) == 0)
     }
 
+    /// The serial of the certificate the portal presents now, as `openssl s_client` sees it.
+    func presentedSerial() async throws -> String {
+        let shown = try await runToExit("/bin/sh", ["-c",
+            "openssl s_client -connect 127.0.0.1:\(portal.port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial"],
+            outputDirectory: temp.url)
+        return shown.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func sighupLoadsARenewedCertificateWithoutARestart() async throws {
+        let before = try await presentedSerial()
+        #expect(before.hasPrefix("serial="))
+        try portal.pki.issueServer(name: "portal-https")  // renewed: same files, new serial
+        portal.process.signal(SIGHUP)
+        try await eventually("the portal still presents \(before)\n\(portal.log)") {
+            let now = try await presentedSerial()
+            return now.hasPrefix("serial=") && now != before
+        }
+        #expect(portal.process.isRunning)
+        #expect(try await portal.curl("/").status == 200)  // curl verifies the new one against the CA
+    }
+
     @Test func aBadConfigurationExitsWithEXCONFIG() async throws {
         let bad = try temp.write("bad.toml", "[https]\ncertificate = \"/nonexistent.pem\"\nprivate_key = \"/nonexistent.key\"\n")
         let run = try await runToExit(PortalProcess.productPath("linkcore-portal"), ["run", "--config", bad], outputDirectory: temp.url)
