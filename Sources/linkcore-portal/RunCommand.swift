@@ -37,10 +37,12 @@ struct Run: AsyncParsableCommand {
         let endpoint: CoreEndpoint
         do {
             tls = TLSContextHolder(try TLSContextHolder.load(certificate: settings.https.certificate, privateKey: settings.https.privateKey))
-            endpoint = try CoreEndpoint(
+            var coreEndpoint = try CoreEndpoint(
                 address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
                 privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
                 crl: settings.core.crl)
+            coreEndpoint.software = "linkcore-portal/0.1"
+            endpoint = coreEndpoint
             _ = try endpoint.makeTLS()
             if checkConfig {
                 print("configuration \(config) is valid")

@@ -23,6 +23,7 @@ import Glibc
         }
         try await eventually("the portal did not connect\n\(portal.log)\n\(daemon.log)") { try await coreLine() == "core: connected" }
         #expect(portal.log.contains("connected to the core"))
+        #expect(daemon.log.contains("linkcore-portal/0.1"))  // its Hello names the portal, not the adapter
 
         // The core goes away: the portal says so, and is back once the core is.
         daemon.signal(SIGKILL)
