@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "linkcore-adapter", targets: ["linkcore-adapter"]),
         .executable(name: "linkcore-card", targets: ["linkcore-card"]),
         .executable(name: "linkcore-jpki", targets: ["linkcore-jpki"]),
+        .executable(name: "linkcore-portal", targets: ["linkcore-portal"]),
         .library(name: "LinkcoreClient", targets: ["LinkcoreClient"]),
         // The shipped policy modules: shared objects loaded through the same ABI as a third party's.
         .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
@@ -41,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The resident's portal (issue 15): server-rendered HTML from mustache templates.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C interop: the only layer that touches raw OpenSSL / libsystemd pointers and macros.
@@ -295,6 +298,36 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // My Portal (issue 15): the resident's HTTPS site over the project's own TLS handler, its own
+        // SQLite file (bindings, sessions, folder), and the core session reused from the adapter.
+        .target(
+            name: "LinkcorePortal",
+            dependencies: [
+                "LinkcoreAdapter", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite", "LinkcoreCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "linkcore-portal",
+            dependencies: [
+                "LinkcorePortal", "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The portal in process (sessions with an injected clock) and as a child process over real
+        // HTTPS (curl with the dev CA). Its link to a real linkcored: LinkcoreIntegrationTests/PortalCoreTests.
+        .testTarget(
+            name: "LinkcorePortalTests",
+            dependencies: ["LinkcorePortal", "LinkcoreConfig", "LinkcorePKI", "LinkcoreTestSupport", "linkcore-portal"]
+        ),
+
         // The number card (issue 14): a PKCS#11 module loaded with dlopen (SoftHSM2, OpenSC), the
         // card's two applications above it, and the resident's card client.
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
@@ -425,6 +458,8 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
+                // The portal's session with the core as PORTAL (issue 15).
+                "linkcore-portal",
                 // Links made by card: real cards from the card tools, consents built with the verifier's type.
                 "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -6,7 +6,7 @@
 # linkcored and linkcore-matcher are not installed, the units are copied to a temporary directory
 # and Exec*'s /usr/local/bin/<name> is pointed at a stub executable there; nothing else is
 # changed, and the files in the repository are never modified. Set LINKCORED=/path/to/linkcored
-# LINKCORE_MATCHER=/path/to/linkcore-matcher, LINKCORE_ADAPTER=/path/to/linkcore-adapter and LINKCTL=/path/to/linkctl (LINKCORE_JPKI=/path/to/linkcore-jpki) to verify
+# LINKCORE_MATCHER=/path/to/linkcore-matcher, LINKCORE_ADAPTER=/path/to/linkcore-adapter, LINKCORE_PORTAL=/path/to/linkcore-portal and LINKCTL=/path/to/linkctl (LINKCORE_JPKI=/path/to/linkcore-jpki) to verify
 # against real binaries instead.
 #
 # Usage: scripts/check-units.sh [max-exposure]   (default 2.0; fails when a score is higher)
@@ -27,6 +27,7 @@ matcher="${LINKCORE_MATCHER:-$(stub linkcore-matcher)}"
 adapter="${LINKCORE_ADAPTER:-$(stub linkcore-adapter)}"
 linkctl="${LINKCTL:-$(stub linkctl)}"
 jpki="${LINKCORE_JPKI:-$(stub linkcore-jpki)}"
+portal="${LINKCORE_PORTAL:-$(stub linkcore-portal)}"
 
 units=(linkcored.service linkcored.socket linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
 services=(linkcored.service linkcore-matcher.service linkcore-adapter.service linkcore-jpki.service)
@@ -35,10 +36,14 @@ units+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service linkcore-j
 services+=(linkcore-jpki-registry-sync.service linkcore-jpki-crl.service)
 units+=(linkcore-jpki-ocsp.service)
 services+=(linkcore-jpki-ocsp.service)
+# My Portal (issue 15).
+units+=(linkcore-portal.service)
+services+=(linkcore-portal.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
         -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \
         -e "s#/usr/local/bin/linkctl\\b#${linkctl}#g" -e "s#/usr/local/bin/linkcore-jpki\\b#${jpki}#g" \
+        -e "s#/usr/local/bin/linkcore-portal\\b#${portal}#g" \
         "$here/systemd/$unit" >"$tmp/$unit"
 done
 

@@ -14,6 +14,9 @@ public struct CoreEndpoint: Sendable {
 
     /// PEM CRLs the core's certificate (and its chain) is checked against; nil: no revocation check.
     public var crl: String?
+    /// What the Hello names as the software (the core logs it); the portal, which reuses this
+    /// endpoint and CoreSession, names itself.
+    public var software = "linkcore-adapter/0.1"
 
     public init(address: String, certificate: String, privateKey: String, caBundle: String, serverName: String = "localhost",
                 crl: String? = nil) throws {
@@ -37,7 +40,7 @@ public struct CoreEndpoint: Sendable {
         let tls = try makeTLS()
         return try await LinkcoreConnection.connect(
             to: .tcp(host: host, port: port), tls: tls,
-            hello: LinkcoreConnection.defaultHello(software: "linkcore-adapter/0.1", acceptsPushes: acceptsPushes),
+            hello: LinkcoreConnection.defaultHello(software: software, acceptsPushes: acceptsPushes),
             incoming: incoming)
     }
 }

@@ -46,11 +46,15 @@ public final class TLSContext: @unchecked Sendable {
     let pointer: OpaquePointer
     public let role: TLSRole
     public let configuration: TLSConfiguration
+    /// Server only: whether a client certificate naming one organisation is required (the
+    /// network's mutual TLS). False for `webServer`: browsers present none.
+    public private(set) var requiresClientCertificate: Bool
 
     private init(pointer: OpaquePointer, role: TLSRole, configuration: TLSConfiguration) {
         self.pointer = pointer
         self.role = role
         self.configuration = configuration
+        self.requiresClientCertificate = role == .server
     }
 
     deinit {
@@ -74,6 +78,23 @@ public final class TLSContext: @unchecked Sendable {
         if let names = SSL_load_client_CA_file(configuration.trustRootsPath) {
             SSL_CTX_set_client_CA_list(context.pointer, names)
         }
+        OpenSSLErrors.clear()
+        return context
+    }
+
+    /// A server context for browsers (the resident's portal): presents `certificateChainPath`,
+    /// requests no client certificate and accepts every client at the TLS layer; who the user
+    /// is, is the application's business (sessions). Same TLS 1.3-only settings otherwise.
+    public static func webServer(_ configuration: TLSConfiguration) throws -> TLSContext {
+        guard configuration.certificateChainPath != nil, configuration.privateKeyPath != nil else {
+            throw TLSError.invalidConfiguration("a server needs certificateChainPath and privateKeyPath")
+        }
+        let context = try self.make(role: .server, configuration)
+        context.requiresClientCertificate = false
+        guard SSL_CTX_set_num_tickets(context.pointer, 0) == 1 else {
+            throw TLSError.invalidConfiguration("SSL_CTX_set_num_tickets: \(OpenSSLErrors.drain())")
+        }
+        _ = lc_ssl_ctx_set_session_cache_off(context.pointer)
         OpenSSLErrors.clear()
         return context
     }

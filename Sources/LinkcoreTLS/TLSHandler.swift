@@ -149,8 +149,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let identity = connection.peerIdentity()
             self.peerIdentity = identity
             let failure = self.machine.role == .server ? connection.firstVerifyFailure() : nil
-            let verdict = TLSConnectionStateMachine.verdict(
-                role: self.machine.role, peer: identity, firstVerifyFailure: failure)
+            // A web server's clients are anonymous at this layer (TLSContext.webServer).
+            let verdict: TLSConnectionStateMachine.PeerVerdict = self.tlsContext.requiresClientCertificate
+                ? TLSConnectionStateMachine.verdict(role: self.machine.role, peer: identity, firstVerifyFailure: failure)
+                : .accepted(identity)
             switch self.machine.handshakeCompleted(verdict) {
             case .fire(let event, let flushBufferedWrites):
                 // Data written before the handshake goes out first, then the layer above hears.

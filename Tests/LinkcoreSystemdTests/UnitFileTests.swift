@@ -5,7 +5,7 @@ import Testing
 /// `systemctl cat` (issue 12, finding 16c).
 @Suite struct UnitFileTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
-    static let services = ["linkcored.service", "linkcore-matcher.service", "linkcore-adapter.service"]
+    static let services = ["linkcored.service", "linkcore-matcher.service", "linkcore-adapter.service", "linkcore-portal.service"]
 
     /// `Key=value` lines of a unit's [Service] section, comments left out.
     static func directives(_ unit: String) throws -> [(key: String, value: String)] {

@@ -1,0 +1,42 @@
+import LinkcoreAdapter
+import LinkcoreWire
+import Logging
+import ServiceLifecycle
+
+/// The portal's link to the core as the PORTAL organisation: the adapter's `CoreSession`
+/// (mutual TLS, Hello/Welcome, keepalive, reconnect with backoff and full jitter), not a second
+/// connection manager. Pushes the portal does not serve yet (notices come in a later slice)
+/// are refused as unknown, which the core treats as "not delivered".
+public final class PortalCore: Sendable {
+    public let session: CoreSession
+
+    public init(endpoint: CoreEndpoint, orgCode: String, backoff: CoreSession.Backoff, logger: Logger) {
+        session = CoreSession(endpoint: endpoint, orgCode: orgCode, backoff: backoff, logger: logger) { request in
+            .failure(WireError(.unknownMessage, "this portal does not serve \(request.bodyName) yet"))
+        }
+    }
+
+    public var isConnected: Bool { session.state.connected }
+}
+
+/// The core session as a Service of the portal's group, stopped at graceful shutdown (its
+/// connection closed, its backoff sleep cancelled), as CoreSessionService does for the adapter.
+public struct PortalCoreService: Service, CustomStringConvertible {
+    public let description = "core session"
+    let core: PortalCore
+    let onConnected: @Sendable () -> Void
+
+    public init(core: PortalCore, onConnected: @escaping @Sendable () -> Void) {
+        self.core = core
+        self.onConnected = onConnected
+    }
+
+    public func run() async throws {
+        let (session, onConnected) = (core.session, onConnected)
+        await withGracefulShutdownHandler {
+            await cancelWhenGracefulShutdown { await session.run(onConnected: onConnected) }
+        } onGracefulShutdown: {
+            Task { await session.stop() }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import LinkcoreAdapter
+import LinkcoreConfig
+import LinkcoreLifecycle
+import LinkcorePortal
+import LinkcoreSystemd
+import Logging
+import ServiceLifecycle
+
+/// `linkcore-portal run`: configured by `/etc/linkcore/portal.toml` (every key documented in
+/// etc/linkcore/portal.toml).
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the portal: HTTPS pages, sessions, its SQLite file, the core session (reconnecting).",
+        discussion: "Prints \"portal https://HOST:PORT\" on standard output once listening (the bound port for port 0). "
+            + "Exit status 78 (EX_CONFIG) for a bad configuration. SIGHUP reloads the HTTPS certificate and key; SIGTERM ends it cleanly.")
+
+    @Option(name: .shortAndLong, help: "Path of the TOML configuration file.")
+    var config = "/etc/linkcore/portal.toml"
+
+    @Flag(help: "Check the configuration, then exit (0 when valid).")
+    var checkConfig = false
+
+    func run() async throws {
+        umask(0o077)
+        let settings: PortalConfig
+        do {
+            settings = try PortalConfig.load(path: config)
+        } catch {
+            fail("\(error)")
+            throw ExitCode(78)
+        }
+        // Bad TLS material or an unusable database is a configuration error, found before READY.
+        let tls: TLSContextHolder
+        let store: PortalStore
+        let endpoint: CoreEndpoint
+        do {
+            tls = TLSContextHolder(try TLSContextHolder.load(certificate: settings.https.certificate, privateKey: settings.https.privateKey))
+            var coreEndpoint = try CoreEndpoint(
+                address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
+                privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
+                crl: settings.core.crl)
+            coreEndpoint.software = "linkcore-portal/0.1"
+            endpoint = coreEndpoint
+            _ = try endpoint.makeTLS()
+            if checkConfig {
+                print("configuration \(config) is valid")
+                return
+            }
+            store = try PortalStore(path: settings.portal.database)
+        } catch {
+            fail("\(error)")
+            throw ExitCode(78)
+        }
+        LogSetup.bootstrap(identifier: "linkcore-portal", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
+        let logger = Logger(label: "linkcore-portal")
+        let core = PortalCore(endpoint: endpoint, orgCode: settings.portal.orgCode,
+                              backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger)
+        let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
+        let site: PortalSite
+        do {
+            site = try PortalSite(settings: .init(allowedHosts: settings.https.allowedHosts, maxBodyBytes: settings.https.maxBodyBytes),
+                                  sessions: sessions, coreConnected: { core.isConnected }, logger: logger)
+        } catch {
+            fail("cannot compile the page templates: \(error)")
+            throw ExitCode(1)
+        }
+
+        let notifier = SystemdNotifier()
+        let listening = ReadinessGate()
+        let listen = settings.https.listen
+        let https = PortalServer.application(
+            site: site, tls: tls, host: listen.host, port: listen.port, idleTimeout: settings.https.idleTimeout, logger: logger
+        ) { port in
+            let url = "https://\(listen.host.contains(":") ? "[\(listen.host)]" : listen.host):\(port)"
+            logger.notice("portal listening", metadata: ["url": "\(url)"])
+            // Tests and scripts read the URL (and the port, for port 0) from this line.
+            FileHandle.standardOutput.write(Data("portal \(url)\n".utf8))
+            listening.open()
+        }
+        let (certificate, privateKey) = (settings.https.certificate, settings.https.privateKey)
+        // SIGHUP: a renewed HTTPS certificate without a restart (new connections get it). The
+        // rest of the configuration needs a restart, and the log says so.
+        let hangup = await HangupService.trap {
+            do {
+                tls.replace(try TLSContextHolder.load(certificate: certificate, privateKey: privateKey))
+                logger.notice("SIGHUP: HTTPS certificate reloaded; restart linkcore-portal to apply other configuration changes")
+            } catch {
+                logger.error("SIGHUP: cannot load the HTTPS certificate; keeping the current one", metadata: ["error": "\(error)"])
+            }
+        }
+        let status: @Sendable () -> String = {
+            "HTTPS on \(listen.host); core \(core.isConnected ? "connected" : "not connected (reconnecting)")"
+        }
+        // Reverse order at shutdown: STOPPING first, then the HTTPS listener drains, then the
+        // core session closes.
+        await ProcessLifecycle.run([
+            PortalCoreService(core: core) { notifier.status(status()) },
+            https,
+            SystemdNotifyService.statusRefresher(notifier, every: SystemdNotifyService.statusPeriod(notifier, preferred: .seconds(5)),
+                                                 startAfter: listening) { status() },
+            SystemdNotifyService.watchdog(notifier, startAfter: listening),
+            hangup,
+            // READY once HTTPS answers: the core may be down, and /health says so.
+            SystemdNotifyService(notifier: notifier, startAfter: listening, readyStatus: { status() },
+                                 stoppingStatus: { "stopping" }),
+        ], drainTimeout: .seconds(5), logger: logger)
+        if !listening.isOpen {
+            fail("cannot listen on \(listen)")
+            throw ExitCode(1)
+        }
+    }
+
+    func fail(_ message: String) {
+        FileHandle.standardError.write(Data("linkcore-portal: \(message)\n".utf8))
+    }
+}
