@@ -30,7 +30,7 @@ public final class NoticeService: Sendable {
 
     public static let notPermitted = Refusal(.notPermitted, "the whitelist does not permit this notice type from this organisation")
     public static let keyReused = Refusal(.invalidArgument, "idempotency key reused for another notice")
-    static let noPortal = Refusal(.unavailable, "no portal organisation is registered", retryable: true)
+    static let noPortal = Refusal(.unavailable, "no portal organisation is registered, or it is suspended", retryable: false)
 
     /// The portal organisation notices go to: the registered organisation with the role PORTAL
     /// (the first by code if an operator registered several).
