@@ -1,5 +1,7 @@
 import Foundation
+import LinkcoreClient
 import LinkcoreWire
+import NIOCore
 
 /// `POST /notices`: a notice to a resident (お知らせ, issue 15 item 4), by the organisation's
 /// person ID; the adapter supplies its link code, the core converts it to the portal's and
@@ -45,17 +47,7 @@ extension AdapterService {
             }
             sends += 1
             do {
-                let response: LCSendNoticeResponse
-                do {
-                    guard case let .sendNoticeResponse(reply)? = try await connection.request(.sendNotice(send), timeout: wait) else {
-                        throw WireError(.internal, "the core answered with another body")
-                    }
-                    response = reply
-                } catch let error as WireError {
-                    throw error
-                } catch {
-                    throw WireError(.unavailable, "the core did not answer: \(error)", retryable: true)
-                }
+                let response = try await sendOnce(send, on: connection, wait: wait)
                 return NoticeReceipt(noticeID: response.noticeID, idempotencyKey: send.idempotencyKey, repeated: response.repeated,
                                      sentAtMs: response.sentAtMs, attempts: sends)
             } catch {
@@ -66,6 +58,21 @@ extension AdapterService {
                 ])
                 try? await Task.sleep(for: pause)
             }
+        }
+    }
+
+    /// One send: a reply, a typed refusal, or UNAVAILABLE (retryable) when the connection is gone
+    /// or never answers (the core may or may not have stored it: hence the key).
+    private func sendOnce(_ send: LCSendNotice, on connection: LinkcoreConnection, wait: TimeAmount) async throws(WireError) -> LCSendNoticeResponse {
+        do {
+            guard case let .sendNoticeResponse(response)? = try await connection.request(.sendNotice(send), timeout: wait) else {
+                throw WireError(.internal, "the core answered with another body")
+            }
+            return response
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.unavailable, "the core did not answer: \(error)", retryable: true)
         }
     }
 }
