@@ -159,6 +159,7 @@ import LinkcoreTestSupport
 
         // The core never logs the text, and forgets it once the portal has it.
         #expect(!daemon.log.contains(title) && !daemon.log.contains("納付してください"))
+        #expect(!city.log.contains(title) && !city.log.contains("納付してください"))
         let db = try SQLiteDatabase(path: daemon.temp.url.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
         try await eventually("the core still holds notice texts") {
             try db.query("SELECT count(*) FROM notices WHERE delivered_at IS NOT NULL AND title = '' AND body = ''").first?.int(0) == 2
