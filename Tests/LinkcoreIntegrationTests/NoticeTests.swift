@@ -220,6 +220,13 @@ import LinkcoreTestSupport
         }
         let all = try await inbox.wait(count: 2, "the marker")
         #expect(all.map(\.noticeID) == [accepted.noticeID, marker.noticeID])
+        // The operator's view (linkctl status): both accepted, both delivered, from the store.
+        try await eventually("the core does not count both notices delivered") {
+            let status = try await daemon.status()
+            return status.noticesQueued == 2 && status.noticesDelivered == 2 && status.noticesPending == 0
+        }
+        let (linkctlStatus, printed) = try await daemon.linkctl(["status"])
+        #expect(linkctlStatus == 0 && printed.contains("notices: 2 accepted, 2 delivered to the portal, 0 pending"), "\(printed)")
         for connection in [city2, portal] { await connection.close() }
     }
 }

@@ -35,7 +35,7 @@ public nonisolated struct LCSendNotice: Sendable {
   /// the sender's own link code for the resident
   public var linkCode: String = String()
 
-  /// a token, like bp_id and info_type: [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+  /// a token, like bp_id and info_type: 1-64 of [A-Za-z0-9._:-], letter or digit first
   public var noticeType: String = String()
 
   /// UTF-8, 1-200 bytes, no control characters

@@ -39,7 +39,7 @@ struct  Linkcore__V1__SendNotice
    */
   char *link_code;
   /*
-   * a token, like bp_id and info_type: [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+   * a token, like bp_id and info_type: 1-64 of [A-Za-z0-9._:-], letter or digit first
    */
   char *notice_type;
   /*
