@@ -101,6 +101,17 @@ struct AdapterAPI: APIProtocol {
         return .ok(.init(body: .json(.init(acknowledged: marked))))
     }
 
+    func sendNotice(_ input: Operations.SendNotice.Input) async throws -> Operations.SendNotice.Output {
+        guard case let .json(body) = input.body else { throw APIFailure.badRequest("a JSON body is required") }
+        let request = AdapterService.NoticeRequest(personID: body.personId, noticeType: body.noticeType, title: body.title,
+                                                   body: body.body, idempotencyKey: body.idempotencyKey)
+        let receipt: AdapterService.NoticeReceipt
+        do { receipt = try await service.sendNotice(request) } catch { throw APIFailure.from(error) }
+        return .created(.init(body: .json(.init(
+            noticeId: receipt.noticeID, idempotencyKey: receipt.idempotencyKey, repeated: receipt.repeated,
+            sentAtMs: receipt.sentAtMs, attempts: receipt.attempts))))
+    }
+
     func accessLog(_ input: Operations.AccessLog.Input) async throws -> Operations.AccessLog.Output {
         let entries: [AdapterService.AccessLogEntry]
         do { entries = try await service.accessLog(personID: input.path.personId) } catch { throw APIFailure.from(error) }

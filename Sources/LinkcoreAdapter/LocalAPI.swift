@@ -96,6 +96,7 @@ struct RouteListing: APIProtocol {
         throw unserved
     }
     func accessLog(_ input: Operations.AccessLog.Input) async throws -> Operations.AccessLog.Output { throw unserved }
+    func sendNotice(_ input: Operations.SendNotice.Input) async throws -> Operations.SendNotice.Output { throw unserved }
     func feeStatement(_ input: Operations.FeeStatement.Input) async throws -> Operations.FeeStatement.Output { throw unserved }
     func cardChallenge(_ input: Operations.CardChallenge.Input) async throws -> Operations.CardChallenge.Output { throw unserved }
     func cardVerify(_ input: Operations.CardVerify.Input) async throws -> Operations.CardVerify.Output { throw unserved }

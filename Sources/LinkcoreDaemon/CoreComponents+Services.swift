@@ -24,7 +24,12 @@ extension CoreComponents {
     /// pending wake-ups (the events stay in the outbox).
     func eventSweeper() -> BackgroundService {
         BackgroundService.periodic("event dispatcher", every: { [live] in live.config.events.sweepInterval },
-                                   onStop: { [dispatcher] in await dispatcher.stop() }, tick: { [dispatcher] in await dispatcher.sweep() })
+                                   onStop: { [dispatcher] in await dispatcher.stop() },
+                                   tick: { [dispatcher, noticeDispatcher] in
+                                       await dispatcher.sweep()
+                                       // Notices whose push failed while the portal stayed connected.
+                                       await noticeDispatcher.sweep()
+                                   })
     }
 
     /// Forgets idempotency keys past `[mediation] idempotency_window_ms`: at start, then hourly.

@@ -18,7 +18,7 @@ import Logging
 /// `FeeStatements` for the admin socket and for organisations' own statements.
 public final class CoreComponents: Sendable {
     public let live: LiveConfig
-    let store: any CoreStore & EventStore
+    let store: any CoreStore & EventStore & NoticeStore
     public let orgs: OrgDirectory
     public let registry: ConnectionRegistry
     /// The policy modules in force (whitelist, fees, events); see DaemonPolicy.swift.
@@ -29,6 +29,7 @@ public final class CoreComponents: Sendable {
     let pusher: Pusher
     public let events: EventService
     let dispatcher: EventDispatcher
+    let noticeDispatcher: NoticeDispatcher
     let metrics: Metrics
     let whitelist: CurrentWhitelist
     let fees: FeeStatements
@@ -46,7 +47,7 @@ public final class CoreComponents: Sendable {
     /// loads the policy modules and the whitelist table.
     public init(config: DaemonConfig, logger: Logger) async throws {
         let tls = try Self.makeTLS(config)
-        let store: any CoreStore & EventStore
+        let store: any CoreStore & EventStore & NoticeStore
         do {
             store = try SQLiteCoreStore(path: config.store.path)
         } catch {
@@ -80,11 +81,16 @@ public final class CoreComponents: Sendable {
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
         let fees = FeeStatements(store: store, orgs: orgs)
+        let moduleWhitelist = ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures)
         let mediator = Mediator(
-            store: store, links: links, whitelist: ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures),
+            store: store, links: links, whitelist: moduleWhitelist,
             providers: PushProviderGateway(pusher: pusher), tariff: tariff, settings: Self.mediationSettings(config))
+        // Notices are decided by the same whitelist as mediations (rows with bp_id NOTICE).
+        let notices = NoticeService(store: store, links: links, whitelist: moduleWhitelist)
+        let noticeDispatcher = NoticeDispatcher(notices: notices, pusher: pusher, logger: logger)
         var service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
-                                  pusher: pusher, events: events, dispatcher: dispatcher, fees: fees,
+                                  pusher: pusher, events: events, dispatcher: dispatcher, notices: notices,
+                                  noticeDispatcher: noticeDispatcher, fees: fees,
                                   metrics: metrics, logger: logger)
         service.faults = FaultInjection.fromEnvironment(logger: logger)
         self.keyring = keyring
@@ -96,6 +102,7 @@ public final class CoreComponents: Sendable {
         self.pusher = pusher
         self.events = events
         self.dispatcher = dispatcher
+        self.noticeDispatcher = noticeDispatcher
         self.metrics = metrics
         self.whitelist = whitelist
         self.fees = fees

@@ -15,6 +15,8 @@ public struct CoreService: RequestHandling {
     let pusher: Pusher
     let events: EventService
     let dispatcher: EventDispatcher
+    let notices: NoticeService
+    let noticeDispatcher: NoticeDispatcher
     let fees: FeeStatements
     let metrics: Metrics
     let logger: Logger
@@ -49,6 +51,22 @@ public struct CoreService: RequestHandling {
         case let .mediate(mediate)?:
             guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { await self.mediate(mediate, from: peer, reply: reply) }
+        case let .sendNotice(send)?:
+            guard peer.mayMediate else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task {
+                switch await notices.send(NoticeRequest(wire: send), sender: peer.orgCode) {
+                case let .success(receipt):
+                    // Durable (outbox and access-log entry) before this reply; the push follows.
+                    reply(.sendNoticeResponse(receipt.wire))
+                    await noticeDispatcher.kick(receipt.portal)
+                    logger.debug("notice accepted", metadata: [
+                        "notice_id": "\(receipt.noticeID)", "sender": "\(peer.orgCode)", "type": "\(PeerText.safe(send.noticeType))",
+                        "repeated": "\(receipt.repeated)",
+                    ])  // never the title or the body
+                case let .failure(refusal):
+                    reply.fail(WireError(refusal))
+                }
+            }
         case let .accessLogQuery(query)?:
             guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { reply(await accessLog.page(AccessLogQuery(wire: query), portal: peer.orgCode).wire { .accessLogPage($0.wire) }) }
@@ -80,6 +98,8 @@ public struct CoreService: RequestHandling {
 
     public func sessionStarted(_ peer: Peer, channel: any Channel, acceptsPushes: Bool) {
         guard acceptsPushes, peer.holdsLinks else { return }
+        // Notices that waited for the portal (never sent, or not acknowledged) go out now.
+        if peer.role == .portal { Task { [noticeDispatcher] in await noticeDispatcher.kick(peer.orgCode) } }
         // Change events that waited (unacknowledged, or never sent) go out now, oldest first.
         Task { [dispatcher] in await dispatcher.kick(peer.orgCode) }
         // Links issued while the organisation was away are delivered now, oldest first.

@@ -32,6 +32,11 @@ extension CoreComponents {
             s.eventsDelivered = counts.delivered
             s.eventsPending = counts.pending
         }
+        if let notices = try? await store.noticeCounts() {
+            s.noticesQueued = notices.queued
+            s.noticesDelivered = notices.delivered
+            s.noticesPending = notices.queued - notices.delivered
+        }
         return s
     }
 

@@ -136,5 +136,30 @@ enum CoreSchema {
         """
         ALTER TABLE organisations ADD COLUMN licensed_verifier INTEGER NOT NULL DEFAULT 0;
         """,
+        // 8: notices to residents (issue 15, item 4): the outbox towards the portal. One row per
+        // accepted notice, written in the same transaction as its access-log entry (`position`).
+        // The resident is the ID code; the portal's link code LP is derived at send time from
+        // its live link, never stored. (sender, idem_key) names one notice; `fingerprint` is a
+        // digest of what makes a repeat the same notice. The title and body are kept only until
+        // the portal acknowledges them (then emptied: the folder is the portal's).
+        """
+        CREATE TABLE notices (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            notice_id    TEXT NOT NULL UNIQUE,
+            sender       TEXT NOT NULL,
+            idem_key     TEXT NOT NULL,
+            fingerprint  BLOB NOT NULL,
+            portal       TEXT NOT NULL,
+            id_code      INTEGER NOT NULL,
+            notice_type  TEXT NOT NULL,
+            title        TEXT NOT NULL,
+            body         TEXT NOT NULL,
+            sent_at      INTEGER NOT NULL,
+            position     INTEGER NOT NULL,
+            delivered_at INTEGER,
+            UNIQUE (sender, idem_key)
+        );
+        CREATE INDEX notices_pending ON notices(portal, seq) WHERE delivered_at IS NULL;
+        """,
     ]
 }

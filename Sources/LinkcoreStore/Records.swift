@@ -35,6 +35,10 @@ public struct Link: Sendable, Equatable {
     public var linkedAtMs: Int64
     public var unlinkedAtMs: Int64?
     public var isLive: Bool { unlinkedAtMs == nil }
+
+    public init(idCode: UInt64, orgCode: String, keyIndex: UInt16, linkedAtMs: Int64, unlinkedAtMs: Int64? = nil) {
+        self.idCode = idCode; self.orgCode = orgCode; self.keyIndex = keyIndex; self.linkedAtMs = linkedAtMs; self.unlinkedAtMs = unlinkedAtMs
+    }
 }
 
 /// A link issued for a matching number, kept until the organisation acknowledges it.

@@ -29,9 +29,9 @@ extension LCEnvelope.OneOf_Body {
     public var category: Category {
         switch self {
         case .hello, .ping, .matchRequest, .issueLink, .fetchLink, .unlink, .mediate, .reportChange, .fetchEvents,
-             .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory:
+             .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory, .sendNotice:
             return .peerRequest
-        case .provide, .linkIssued, .changeEvent:
+        case .provide, .linkIssued, .changeEvent, .deliverNotice:
             return .coreRequest
         case .statusRequest, .reload, .orgAdd, .orgList, .orgSetSuspended, .orgSetLicensed, .keysRotate, .auditVerify, .feesStatement:
             return .adminOnlyRequest
@@ -41,7 +41,7 @@ extension LCEnvelope.OneOf_Body {
              .fetchLinkResponse, .mediateResponse, .provideResponse, .reportChangeResponse, .changeEventAck,
              .fetchEventsResponse, .ackEventsResponse, .accessLogPage, .status, .reloadResponse, .orgResponse,
              .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse, .linkedCertificateResponse,
-             .certificateHistoryResponse:
+             .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck:
             return .reply
         case .goingAway:
             return .notice

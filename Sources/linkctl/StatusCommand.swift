@@ -66,6 +66,9 @@ struct StatusCommand: AsyncParsableCommand {
         if s.eventsQueued > 0 {
             lines.append("change events: \(s.eventsQueued) queued, \(s.eventsDelivered) delivered, \(s.eventsPending) pending")
         }
+        if s.noticesQueued > 0 {
+            lines.append("notices: \(s.noticesQueued) accepted, \(s.noticesDelivered) delivered to the portal, \(s.noticesPending) pending")
+        }
         if !s.errors.isEmpty {
             lines.append("errors: " + s.errors.map { "\($0.code.name)=\($0.count)" }.joined(separator: ", "))
         }

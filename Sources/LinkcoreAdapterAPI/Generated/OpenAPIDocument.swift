@@ -398,6 +398,68 @@ public enum AdapterOpenAPIDocument {
         }
       }
     },
+    "/notices": {
+      "post": {
+        "operationId": "sendNotice",
+        "summary": "Send a notice (お知らせ) to a person's folder in the residents' portal, through the core.",
+        "description": "The adapter sends it under its link code for the person; the core checks that a whitelist row (bp_id NOTICE, this organisation as requester, the portal as provider, the notice type among its info_types) permits it, converts the code to the portal's, stores the notice and its access-log entry durably, then answers; the portal gets it at least once. 422 INVALID_LINK_CODE when the person cannot receive notices under this code (no live link, or no portal account: one answer for both); 403 NOT_PERMITTED when no whitelist row permits the type; 422 INVALID_ARGUMENT for a type, title or body out of shape. Send the same idempotency_key again to retry: the same notice_id comes back and the notice is delivered once.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NoticeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "accepted: durable in the core, on its way to the portal",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/NoticeReceipt"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Error"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "403": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "413": {
+            "$ref": "#/components/responses/Error"
+          },
+          "415": {
+            "$ref": "#/components/responses/Error"
+          },
+          "421": {
+            "$ref": "#/components/responses/Error"
+          },
+          "422": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          },
+          "504": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/access-log/{person_id}": {
       "get": {
         "operationId": "accessLog",
@@ -1110,6 +1172,72 @@ public enum AdapterOpenAPIDocument {
             "type": "integer",
             "format": "int64",
             "description": "the end of the certificate's validity"
+          }
+        }
+      },
+      "NoticeRequest": {
+        "type": "object",
+        "required": [
+          "person_id",
+          "notice_type",
+          "title",
+          "body"
+        ],
+        "properties": {
+          "person_id": {
+            "type": "string"
+          },
+          "notice_type": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+            "description": "the notice type, as the whitelist names it"
+          },
+          "title": {
+            "type": "string",
+            "minLength": 1,
+            "description": "1-200 bytes of UTF-8, no control characters"
+          },
+          "body": {
+            "type": "string",
+            "minLength": 1,
+            "description": "1-8192 bytes of UTF-8, no control characters but LF and TAB"
+          },
+          "idempotency_key": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{1,64}$",
+            "description": "absent: the adapter makes one. Send the same key again to retry the same notice: it is stored, logged and delivered once"
+          }
+        }
+      },
+      "NoticeReceipt": {
+        "type": "object",
+        "required": [
+          "notice_id",
+          "idempotency_key",
+          "repeated",
+          "sent_at_ms",
+          "attempts"
+        ],
+        "properties": {
+          "notice_id": {
+            "type": "string"
+          },
+          "idempotency_key": {
+            "type": "string",
+            "description": "the key the notice was sent with"
+          },
+          "repeated": {
+            "type": "boolean",
+            "description": "the core had already accepted this key: nothing new was stored or logged"
+          },
+          "sent_at_ms": {
+            "type": "integer",
+            "format": "int64",
+            "description": "when the core accepted it (Unix ms)"
+          },
+          "attempts": {
+            "type": "integer",
+            "description": "requests sent to the core (1 + the adapter's retries)"
           }
         }
       }

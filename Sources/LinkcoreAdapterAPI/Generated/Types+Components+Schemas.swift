@@ -806,5 +806,103 @@ extension Components {
                 case notAfterMs = "not_after_ms"
             }
         }
+        /// - Remark: Generated from `#/components/schemas/NoticeRequest`.
+        public struct NoticeRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/NoticeRequest/person_id`.
+            public var personId: Swift.String
+            /// the notice type, as the whitelist names it
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeRequest/notice_type`.
+            public var noticeType: Swift.String
+            /// 1-200 bytes of UTF-8, no control characters
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeRequest/title`.
+            public var title: Swift.String
+            /// 1-8192 bytes of UTF-8, no control characters but LF and TAB
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeRequest/body`.
+            public var body: Swift.String
+            /// absent: the adapter makes one. Send the same key again to retry the same notice: it is stored, logged and delivered once
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeRequest/idempotency_key`.
+            public var idempotencyKey: Swift.String?
+            /// Creates a new `NoticeRequest`.
+            ///
+            /// - Parameters:
+            ///   - personId:
+            ///   - noticeType: the notice type, as the whitelist names it
+            ///   - title: 1-200 bytes of UTF-8, no control characters
+            ///   - body: 1-8192 bytes of UTF-8, no control characters but LF and TAB
+            ///   - idempotencyKey: absent: the adapter makes one. Send the same key again to retry the same notice: it is stored, logged and delivered once
+            public init(
+                personId: Swift.String,
+                noticeType: Swift.String,
+                title: Swift.String,
+                body: Swift.String,
+                idempotencyKey: Swift.String? = nil
+            ) {
+                self.personId = personId
+                self.noticeType = noticeType
+                self.title = title
+                self.body = body
+                self.idempotencyKey = idempotencyKey
+            }
+            public enum CodingKeys: String, CodingKey {
+                case personId = "person_id"
+                case noticeType = "notice_type"
+                case title
+                case body
+                case idempotencyKey = "idempotency_key"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/NoticeReceipt`.
+        public struct NoticeReceipt: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/NoticeReceipt/notice_id`.
+            public var noticeId: Swift.String
+            /// the key the notice was sent with
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeReceipt/idempotency_key`.
+            public var idempotencyKey: Swift.String
+            /// the core had already accepted this key: nothing new was stored or logged
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeReceipt/repeated`.
+            public var repeated: Swift.Bool
+            /// when the core accepted it (Unix ms)
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeReceipt/sent_at_ms`.
+            public var sentAtMs: Swift.Int64
+            /// requests sent to the core (1 + the adapter's retries)
+            ///
+            /// - Remark: Generated from `#/components/schemas/NoticeReceipt/attempts`.
+            public var attempts: Swift.Int
+            /// Creates a new `NoticeReceipt`.
+            ///
+            /// - Parameters:
+            ///   - noticeId:
+            ///   - idempotencyKey: the key the notice was sent with
+            ///   - repeated: the core had already accepted this key: nothing new was stored or logged
+            ///   - sentAtMs: when the core accepted it (Unix ms)
+            ///   - attempts: requests sent to the core (1 + the adapter's retries)
+            public init(
+                noticeId: Swift.String,
+                idempotencyKey: Swift.String,
+                repeated: Swift.Bool,
+                sentAtMs: Swift.Int64,
+                attempts: Swift.Int
+            ) {
+                self.noticeId = noticeId
+                self.idempotencyKey = idempotencyKey
+                self.repeated = repeated
+                self.sentAtMs = sentAtMs
+                self.attempts = attempts
+            }
+            public enum CodingKeys: String, CodingKey {
+                case noticeId = "notice_id"
+                case idempotencyKey = "idempotency_key"
+                case repeated
+                case sentAtMs = "sent_at_ms"
+                case attempts
+            }
+        }
     }
 }

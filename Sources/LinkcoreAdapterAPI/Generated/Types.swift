@@ -59,6 +59,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /events/ack`.
     /// - Remark: Generated from `#/paths//events/ack/post(acknowledgeEvents)`.
     func acknowledgeEvents(_ input: Operations.AcknowledgeEvents.Input) async throws -> Operations.AcknowledgeEvents.Output
+    /// Send a notice (お知らせ) to a person's folder in the residents' portal, through the core.
+    ///
+    /// The adapter sends it under its link code for the person; the core checks that a whitelist row (bp_id NOTICE, this organisation as requester, the portal as provider, the notice type among its info_types) permits it, converts the code to the portal's, stores the notice and its access-log entry durably, then answers; the portal gets it at least once. 422 INVALID_LINK_CODE when the person cannot receive notices under this code (no live link, or no portal account: one answer for both); 403 NOT_PERMITTED when no whitelist row permits the type; 422 INVALID_ARGUMENT for a type, title or body out of shape. Send the same idempotency_key again to retry: the same notice_id comes back and the notice is delivered once.
+    ///
+    /// - Remark: HTTP `POST /notices`.
+    /// - Remark: Generated from `#/paths//notices/post(sendNotice)`.
+    func sendNotice(_ input: Operations.SendNotice.Input) async throws -> Operations.SendNotice.Output
     /// Portal adapters only: every access-log entry about a resident (the residents' portal view).
     ///
     /// The core serves this to the portal role only; any other organisation gets 403 PERMISSION_DENIED.
@@ -173,6 +180,21 @@ extension APIProtocol {
         body: Operations.AcknowledgeEvents.Input.Body
     ) async throws -> Operations.AcknowledgeEvents.Output {
         try await acknowledgeEvents(Operations.AcknowledgeEvents.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Send a notice (お知らせ) to a person's folder in the residents' portal, through the core.
+    ///
+    /// The adapter sends it under its link code for the person; the core checks that a whitelist row (bp_id NOTICE, this organisation as requester, the portal as provider, the notice type among its info_types) permits it, converts the code to the portal's, stores the notice and its access-log entry durably, then answers; the portal gets it at least once. 422 INVALID_LINK_CODE when the person cannot receive notices under this code (no live link, or no portal account: one answer for both); 403 NOT_PERMITTED when no whitelist row permits the type; 422 INVALID_ARGUMENT for a type, title or body out of shape. Send the same idempotency_key again to retry: the same notice_id comes back and the notice is delivered once.
+    ///
+    /// - Remark: HTTP `POST /notices`.
+    /// - Remark: Generated from `#/paths//notices/post(sendNotice)`.
+    public func sendNotice(
+        headers: Operations.SendNotice.Input.Headers = .init(),
+        body: Operations.SendNotice.Input.Body
+    ) async throws -> Operations.SendNotice.Output {
+        try await sendNotice(Operations.SendNotice.Input(
             headers: headers,
             body: body
         ))

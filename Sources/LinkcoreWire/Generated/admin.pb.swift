@@ -250,6 +250,24 @@ public nonisolated struct LCStatus: @unchecked Sendable {
     set {_uniqueStorage()._crlWarning = newValue}
   }
 
+  /// Notices to residents (50-59), from the store's notice outbox: survive restarts (protocol.md §14).
+  public var noticesQueued: UInt64 {
+    get {_storage._noticesQueued}
+    set {_uniqueStorage()._noticesQueued = newValue}
+  }
+
+  /// acknowledged by the portal
+  public var noticesDelivered: UInt64 {
+    get {_storage._noticesDelivered}
+    set {_uniqueStorage()._noticesDelivered = newValue}
+  }
+
+  /// accepted, not acknowledged yet
+  public var noticesPending: UInt64 {
+    get {_storage._noticesPending}
+    set {_uniqueStorage()._noticesPending = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -690,7 +708,7 @@ nonisolated extension LCOutcomeCount: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0\u{4}\u{8}audit_sign_refusals\0\u{3}audit_problem\0\u{3}audit_signed_position\0\u{3}crl_next_update_ms\0\u{3}crl_warning\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0\u{4}\u{8}audit_sign_refusals\0\u{3}audit_problem\0\u{3}audit_signed_position\0\u{3}crl_next_update_ms\0\u{3}crl_warning\0\u{4}\u{6}notices_queued\0\u{3}notices_delivered\0\u{3}notices_pending\0")
 
   fileprivate class _StorageClass {
     var _version: String = String()
@@ -723,6 +741,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _auditSignedPosition: UInt64 = 0
     var _crlNextUpdateMs: Int64 = 0
     var _crlWarning: String = String()
+    var _noticesQueued: UInt64 = 0
+    var _noticesDelivered: UInt64 = 0
+    var _noticesPending: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -763,6 +784,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _auditSignedPosition = source._auditSignedPosition
       _crlNextUpdateMs = source._crlNextUpdateMs
       _crlWarning = source._crlWarning
+      _noticesQueued = source._noticesQueued
+      _noticesDelivered = source._noticesDelivered
+      _noticesPending = source._noticesPending
     }
   }
 
@@ -811,6 +835,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 42: try { try decoder.decodeSingularUInt64Field(value: &_storage._auditSignedPosition) }()
         case 43: try { try decoder.decodeSingularInt64Field(value: &_storage._crlNextUpdateMs) }()
         case 44: try { try decoder.decodeSingularStringField(value: &_storage._crlWarning) }()
+        case 50: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesQueued) }()
+        case 51: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesDelivered) }()
+        case 52: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesPending) }()
         default: break
         }
       }
@@ -909,6 +936,15 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if !_storage._crlWarning.isEmpty {
         try visitor.visitSingularStringField(value: _storage._crlWarning, fieldNumber: 44)
       }
+      if _storage._noticesQueued != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._noticesQueued, fieldNumber: 50)
+      }
+      if _storage._noticesDelivered != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._noticesDelivered, fieldNumber: 51)
+      }
+      if _storage._noticesPending != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._noticesPending, fieldNumber: 52)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -948,6 +984,9 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._auditSignedPosition != rhs_storage._auditSignedPosition {return false}
         if _storage._crlNextUpdateMs != rhs_storage._crlNextUpdateMs {return false}
         if _storage._crlWarning != rhs_storage._crlWarning {return false}
+        if _storage._noticesQueued != rhs_storage._noticesQueued {return false}
+        if _storage._noticesDelivered != rhs_storage._noticesDelivered {return false}
+        if _storage._noticesPending != rhs_storage._noticesPending {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -460,6 +460,39 @@ public nonisolated struct LCEnvelope: Sendable {
     set {body = .certificateHistoryResponse(newValue)}
   }
 
+  /// Notices to residents (160-169): organisation -> core, core -> portal.
+  public var sendNotice: LCSendNotice {
+    get {
+      if case .sendNotice(let v)? = body {return v}
+      return LCSendNotice()
+    }
+    set {body = .sendNotice(newValue)}
+  }
+
+  public var sendNoticeResponse: LCSendNoticeResponse {
+    get {
+      if case .sendNoticeResponse(let v)? = body {return v}
+      return LCSendNoticeResponse()
+    }
+    set {body = .sendNoticeResponse(newValue)}
+  }
+
+  public var deliverNotice: LCDeliverNotice {
+    get {
+      if case .deliverNotice(let v)? = body {return v}
+      return LCDeliverNotice()
+    }
+    set {body = .deliverNotice(newValue)}
+  }
+
+  public var deliverNoticeAck: LCDeliverNoticeAck {
+    get {
+      if case .deliverNoticeAck(let v)? = body {return v}
+      return LCDeliverNoticeAck()
+    }
+    set {body = .deliverNoticeAck(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -525,6 +558,11 @@ public nonisolated struct LCEnvelope: Sendable {
     case linkedCertificateResponse(LCLinkedCertificateResponse)
     case certificateHistory(LCCertificateHistoryRequest)
     case certificateHistoryResponse(LCCertificateHistoryResponse)
+    /// Notices to residents (160-169): organisation -> core, core -> portal.
+    case sendNotice(LCSendNotice)
+    case sendNoticeResponse(LCSendNoticeResponse)
+    case deliverNotice(LCDeliverNotice)
+    case deliverNoticeAck(LCDeliverNoticeAck)
 
   }
 
@@ -537,7 +575,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0\u{3}org_set_licensed\0\u{4}\"linked_certificate\0\u{3}linked_certificate_response\0\u{3}certificate_history\0\u{3}certificate_history_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0\u{3}org_set_licensed\0\u{4}\"linked_certificate\0\u{3}linked_certificate_response\0\u{3}certificate_history\0\u{3}certificate_history_response\0\u{4}\u{7}send_notice\0\u{3}send_notice_response\0\u{3}deliver_notice\0\u{3}deliver_notice_ack\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1222,6 +1260,58 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
           self.body = .certificateHistoryResponse(v)
         }
       }()
+      case 160: try {
+        var v: LCSendNotice?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .sendNotice(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .sendNotice(v)
+        }
+      }()
+      case 161: try {
+        var v: LCSendNoticeResponse?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .sendNoticeResponse(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .sendNoticeResponse(v)
+        }
+      }()
+      case 162: try {
+        var v: LCDeliverNotice?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .deliverNotice(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .deliverNotice(v)
+        }
+      }()
+      case 163: try {
+        var v: LCDeliverNoticeAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .deliverNoticeAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .deliverNoticeAck(v)
+        }
+      }()
       default: break
       }
     }
@@ -1443,6 +1533,22 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     case .certificateHistoryResponse?: try {
       guard case .certificateHistoryResponse(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 153)
+    }()
+    case .sendNotice?: try {
+      guard case .sendNotice(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 160)
+    }()
+    case .sendNoticeResponse?: try {
+      guard case .sendNoticeResponse(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 161)
+    }()
+    case .deliverNotice?: try {
+      guard case .deliverNotice(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 162)
+    }()
+    case .deliverNoticeAck?: try {
+      guard case .deliverNoticeAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 163)
     }()
     case nil: break
     }

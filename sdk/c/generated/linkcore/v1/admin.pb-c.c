@@ -1252,7 +1252,7 @@ const ProtobufCMessageDescriptor linkcore__v1__outcome_count__descriptor =
   (ProtobufCMessageInit) linkcore__v1__outcome_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[30] =
+static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[33] =
 {
   {
     "version",
@@ -1614,6 +1614,42 @@ static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[30
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "notices_queued",
+    50,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, notices_queued),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notices_delivered",
+    51,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, notices_delivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notices_pending",
+    52,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, notices_pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   26,   /* field[26] = audit_problem */
@@ -1638,6 +1674,9 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   20,   /* field[20] = mediation_outcomes */
   19,   /* field[19] = mediation_p99_us */
   18,   /* field[18] = mediations_per_second */
+  31,   /* field[31] = notices_delivered */
+  32,   /* field[32] = notices_pending */
+  30,   /* field[30] = notices_queued */
   10,   /* field[10] = p50_us */
   11,   /* field[11] = p99_us */
   16,   /* field[16] = peers */
@@ -1647,12 +1686,13 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   2,   /* field[2] = started_at_ms */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange linkcore__v1__status__number_ranges[3 + 1] =
+static const ProtobufCIntRange linkcore__v1__status__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 30, 22 },
   { 40, 25 },
-  { 0, 30 }
+  { 50, 30 },
+  { 0, 33 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
 {
@@ -1662,10 +1702,10 @@ const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
   "Linkcore__V1__Status",
   "linkcore.v1",
   sizeof(Linkcore__V1__Status),
-  30,
+  33,
   linkcore__v1__status__field_descriptors,
   linkcore__v1__status__field_indices_by_name,
-  3,  linkcore__v1__status__number_ranges,
+  4,  linkcore__v1__status__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -173,10 +173,25 @@ struct  Linkcore__V1__Status
    * set from [tls] crl_warn_before_ms before nextUpdate on (then every peer would be refused); empty otherwise
    */
   char *crl_warning;
+  /*
+   * Notices to residents (50-59), from the store's notice outbox: survive restarts (protocol.md §14).
+   */
+  /*
+   * notices ever accepted
+   */
+  uint64_t notices_queued;
+  /*
+   * acknowledged by the portal
+   */
+  uint64_t notices_delivered;
+  /*
+   * accepted, not acknowledged yet
+   */
+  uint64_t notices_pending;
 };
 #define LINKCORE__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /*

@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[53] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[57] =
 {
   {
     "id",
@@ -690,6 +690,54 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "send_notice",
+    160,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, send_notice),
+    &linkcore__v1__send_notice__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "send_notice_response",
+    161,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, send_notice_response),
+    &linkcore__v1__send_notice_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deliver_notice",
+    162,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, deliver_notice),
+    &linkcore__v1__deliver_notice__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deliver_notice_ack",
+    163,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, deliver_notice_ack),
+    &linkcore__v1__deliver_notice_ack__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   30,   /* field[30] = access_log_page */
@@ -702,6 +750,8 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   52,   /* field[52] = certificate_history_response */
   23,   /* field[23] = change_event */
   24,   /* field[24] = change_event_ack */
+  55,   /* field[55] = deliver_notice */
+  56,   /* field[56] = deliver_notice_ack */
   6,   /* field[6] = error */
   46,   /* field[46] = fees_statement */
   47,   /* field[47] = fees_statement_response */
@@ -740,13 +790,15 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   35,   /* field[35] = reload_response */
   21,   /* field[21] = report_change */
   22,   /* field[22] = report_change_response */
+  53,   /* field[53] = send_notice */
+  54,   /* field[54] = send_notice_response */
   33,   /* field[33] = status */
   32,   /* field[32] = status_request */
   14,   /* field[14] = unlink */
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[8 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[9 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
@@ -756,7 +808,8 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[8 + 1] =
   { 90, 31 },
   { 100, 32 },
   { 150, 49 },
-  { 0, 53 }
+  { 160, 53 },
+  { 0, 57 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -766,10 +819,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  53,
+  57,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  8,  linkcore__v1__envelope__number_ranges,
+  9,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

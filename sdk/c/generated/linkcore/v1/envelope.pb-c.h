@@ -22,6 +22,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "linkcore/v1/access_log.pb-c.h"
 #include "linkcore/v1/admin.pb-c.h"
 #include "linkcore/v1/card.pb-c.h"
+#include "linkcore/v1/notices.pb-c.h"
 
 typedef struct Linkcore__V1__Envelope Linkcore__V1__Envelope;
 
@@ -84,7 +85,11 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_LINKED_CERTIFICATE = 150,
   LINKCORE__V1__ENVELOPE__BODY_LINKED_CERTIFICATE_RESPONSE = 151,
   LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY = 152,
-  LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY_RESPONSE = 153
+  LINKCORE__V1__ENVELOPE__BODY_CERTIFICATE_HISTORY_RESPONSE = 153,
+  LINKCORE__V1__ENVELOPE__BODY_SEND_NOTICE = 160,
+  LINKCORE__V1__ENVELOPE__BODY_SEND_NOTICE_RESPONSE = 161,
+  LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE = 162,
+  LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE_ACK = 163
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ENVELOPE__BODY__CASE)
 } Linkcore__V1__Envelope__BodyCase;
 
@@ -178,6 +183,13 @@ struct  Linkcore__V1__Envelope
     Linkcore__V1__LinkedCertificateResponse *linked_certificate_response;
     Linkcore__V1__CertificateHistoryRequest *certificate_history;
     Linkcore__V1__CertificateHistoryResponse *certificate_history_response;
+    /*
+     * Notices to residents (160-169): organisation -> core, core -> portal.
+     */
+    Linkcore__V1__SendNotice *send_notice;
+    Linkcore__V1__SendNoticeResponse *send_notice_response;
+    Linkcore__V1__DeliverNotice *deliver_notice;
+    Linkcore__V1__DeliverNoticeAck *deliver_notice_ack;
   };
 };
 #define LINKCORE__V1__ENVELOPE__INIT \
