@@ -169,6 +169,10 @@ class Journal:
             os.fsync(self.file.fileno())
             self.entries.append(entry)
 
+    def entries_snapshot(self):
+        with self.lock:
+            return list(self.entries)
+
     def of(self, op):
         with self.lock:
             return [e for e in self.entries if e["op"] == op]
@@ -239,11 +243,13 @@ class Network:
         shutil.copy(os.path.join(ETC, "whitelist-builtin.csv"), w)
         self.write(f"{w}/matcher.toml", self.fill("matcher.local.toml"))
         self.tool("linkcore-matcher", "registry", "generate", "--db", f"{w}/registry.sqlite",
-                  "--count", str(residents * 4), "--seed", str(self.seed))
-        for line in self.tool("linkcore-matcher", "registry", "sample", "--db", f"{w}/registry.sqlite",
-                              "--count", str(residents)).splitlines():
-            fields = line.split("\t")
-            self.residents.append((fields[0], fields[1]))
+                  "--count", str(residents), "--seed", str(self.seed))
+        # The residents to link, by My Number (the generator's own data, not linkcore state; `registry
+        # sample` would give at most 1000, too few to keep link requests going for 100 cycles).
+        registry = read_only(f"{w}/registry.sqlite")
+        self.residents = list(registry.execute(
+            "SELECT resident_code, my_number FROM residents WHERE status = 'alive' ORDER BY id LIMIT ?", (residents,)))
+        registry.close()
         for org in ADAPTERS:
             d = f"{w}/adapters/{org}"
             os.makedirs(d, exist_ok=True)
@@ -516,6 +522,28 @@ def check(net, journal):
             bad.append(f"event {event_id} acknowledged at the core but not in {org}'s adapter (lost)")
         elif adapter_events[org][event_id] is None:
             bad.append(f"event {event_id} delivered to {org} but never handed to its system")
+    # Every change recorded after an organisation's link to the resident was acknowledged reached
+    # that organisation: at least that many events under its link code (a change recorded just
+    # before the link may add one; events are never merged).
+    link_of = {(link["org"], link["resident"]): link["link_code"] for link in links}
+    events_per_code = {}
+    for org in ADAPTERS:
+        a = read_only(net.db(org))
+        for (code,) in a.execute("SELECT link_code FROM events"):
+            events_per_code[(org, code)] = events_per_code.get((org, code), 0) + 1
+        a.close()
+    expected, linked_before = {}, set()
+    for entry in journal.entries_snapshot():
+        if entry["op"] == "link":
+            linked_before.add((entry["org"], entry["resident"]))
+        elif entry["op"] == "change":
+            for org in ADAPTERS:
+                if (org, entry["resident"]) in linked_before:
+                    expected[(org, entry["resident"])] = expected.get((org, entry["resident"]), 0) + 1
+    for (org, resident), n in sorted(expected.items()):
+        got = events_per_code.get((org, link_of[(org, resident)]), 0)
+        if got < n:
+            bad.append(f"{org} received {got} change events for resident {resident}, {n} changes recorded after its link")
     acks = journal.of("event_ack")
     seen = {}
     for a in acks:
@@ -593,7 +621,7 @@ def main():
     failures, ready_times, started = [], {}, time.monotonic()
     try:
         # Enough residents that link requests go on through every cycle (about 20 a cycle here).
-        net.setup(residents=max(80, args.cycles * 12))
+        net.setup(residents=max(100, args.cycles * 20))
         net.start()
         load = Load(net, journal, random.Random(rng.random()))
         load.pre_link(10)
