@@ -338,6 +338,13 @@ class Load:
         self.stop_flag = threading.Event()
         self.threads = []
         self.attempts = {"link": 0, "mediation": 0, "change": 0}
+        self.refusals = {}  # (operation, HTTP status, error code) -> count: what was not acknowledged
+
+    def refused(self, op, status, body):
+        code = body.get("error", {}).get("code", "") if isinstance(body, dict) else ""
+        key = (op, status, code or ("no reply" if status == 0 else ""))
+        with self.lock:
+            self.refusals[key] = self.refusals.get(key, 0) + 1
 
     def link_one(self, org, code, number):
         status, body = self.net.api(org, "POST", "/links", {"person_id": person(org, code),
@@ -347,6 +354,7 @@ class Load:
             with self.lock:
                 self.linked[org].add(code)
             return True
+        self.refused("link", status, body)
         return False
 
     def pre_link(self, count):
@@ -385,6 +393,7 @@ class Load:
                 self.journal.add(op="mediation", id=body["mediation_id"], requester=requester, provider=provider,
                                  resident=code, fee=requester == PAYER)
             else:
+                self.refused("mediation", status, body)
                 self.stop_flag.wait(0.1)
 
     def _changes(self, rng):
@@ -400,6 +409,8 @@ class Load:
                                         env=self.net.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 if result.returncode == 0:
                     self.journal.add(op="change", resident=code)
+                else:
+                    self.refused("change", result.returncode, None)
             self.stop_flag.wait(rng.uniform(0.2, 0.6))
 
     def receive(self, org):
@@ -618,7 +629,7 @@ def main():
     print(f"crash loop: {args.cycles} cycles, seed {seed}, binaries {args.bin}, work {work}", flush=True)
     net = Network(work, args.bin, seed)
     journal = Journal(os.path.join(work, "journal.jsonl"))
-    failures, ready_times, started = [], {}, time.monotonic()
+    failures, ready_times, started, load = [], {}, time.monotonic(), None
     try:
         # Enough residents that link requests go on through every cycle (about 20 a cycle here).
         net.setup(residents=max(100, args.cycles * 20))
@@ -658,6 +669,9 @@ def main():
           f"{time.monotonic() - started:.0f} s; acknowledged: {len(journal.of('mediation'))} mediations, "
           f"{len(journal.of('link'))} links, {len(journal.of('change'))} changes, "
           f"{len(journal.of('event_ack'))} events handled; violations {len(failures)}")
+    if load is not None and load.refusals:
+        print("  not acknowledged (retried or dropped by the load generator, never counted): " + ", ".join(
+            f"{op} {status} {code}".rstrip() + f" ×{n}" for (op, status, code), n in sorted(load.refusals.items())))
     for victim, times in sorted(ready_times.items()):
         times = sorted(times)
         print(f"  READY after kill -9 of {victim:<9}: n={len(times):3d}  median {times[len(times) // 2] * 1000:6.0f} ms  "

@@ -6,7 +6,8 @@ import Testing
 /// fees modules, the matcher, three adapters), puts mixed load on it, and in each cycle kill -9s
 /// one process at a random moment, restarts it and checks from outside (SQLite read-only,
 /// `linkctl audit verify`) that no acknowledged mediation, link, change event or fee was lost or
-/// duplicated. Three cycles with a fixed seed; the long run (100 cycles) is docs/reliability.md's.
+/// duplicated. Three cycles with a fixed seed (7: it kills the core, an adapter, then the matcher);
+/// the long run (100 cycles) is docs/reliability.md's.
 /// READY times are printed by the script, never asserted here.
 @Suite(.serialized) struct CrashLoopTests {
     @Test func threeKillCyclesLoseAndDuplicateNoAcknowledgedOperation() async throws {
