@@ -13,6 +13,7 @@ packages=(
     libp11-kit-dev               # the PKCS#11 header CPKCS11 compiles against (p11-kit/pkcs11.h)
     curl jq                      # the demo scenario (scripts/run.sh, scripts/onboarding.sh) calls the adapters' local API
     prometheus                   # promtool: the metrics tests check each /metrics scrape with `promtool check metrics`
+    python3-cryptography         # scripts/crash_loop.py opens link codes (AES) to check them against the ID table
     chromium chromium-driver python3-selenium  # the card helper's browser test drives headless Chromium (CardHelperBrowserTests)
     fonts-noto-cjk               # Japanese text in the portal's browser-test screenshots (docs/portal/)
 )

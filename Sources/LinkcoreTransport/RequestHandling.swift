@@ -50,10 +50,17 @@ public struct Pusher: Sendable {
 
     public func channels(of orgCode: String) -> [any Channel] { registry.pushChannels(of: orgCode) }
 
-    /// The peer's reply envelope, which may be an Error.
+    /// The peer's reply envelope, which may be an Error. Fails with UNAVAILABLE when the
+    /// connection closed before the request reached it.
     public func request(_ body: LCEnvelope.OneOf_Body, on channel: any Channel, timeout: TimeAmount? = nil) async throws -> LCEnvelope {
         let promise = channel.eventLoop.makePromise(of: LCEnvelope.self)
-        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout ?? self.timeout, promise: promise), promise: nil)
+        // The registry lists a connection until the core sees it close, so a push can reach the
+        // event loop after NIO tore the pipeline down: then no handler gets the event and NIO
+        // only fails this promise. The request's deadline timer lives in that handler, so without
+        // this the caller would wait forever (a change-event drain stuck for good: PusherTests).
+        let handedOver = channel.eventLoop.makePromise(of: Void.self)
+        handedOver.futureResult.whenFailure { _ in promise.fail(WireError(.unavailable, "the peer's connection closed")) }
+        channel.triggerUserOutboundEvent(CoreRequestEvent(body: body, timeout: timeout ?? self.timeout, promise: promise), promise: handedOver)
         return try await promise.futureResult.get()
     }
 }
