@@ -9,8 +9,10 @@ public struct PortalResidentData: Sendable {
     public let folder: PortalFolder
     public let requestTimeout: TimeAmount
 
-    public init(core: PortalCore, folder: PortalFolder, requestTimeout: TimeAmount = .seconds(30)) {
-        self.core = core; self.folder = folder; self.requestTimeout = requestTimeout
+    public init(core: PortalCore, folder: PortalFolder, requestTimeout: Duration = .seconds(30)) {
+        let parts = requestTimeout.components
+        self.core = core; self.folder = folder
+        self.requestTimeout = .milliseconds(parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000)
     }
 
     /// The filters a resident sets on the log page (query parameters; none names him).

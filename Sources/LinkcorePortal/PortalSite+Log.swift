@@ -131,12 +131,14 @@ extension PortalSite {
         let t = visit.language.strings
         var csv = "\u{FEFF}"
         let header = ["position", "time_jst", "requester_org", "requester_name", "provider_org", "provider_name", "bp_id", "purpose",
-                      "info_type", "outcome", "hash", "previous_hash"]
+                      "info_type", "outcome", "hash", "previous_hash", "mediation_id", "at_ms", "outcome_code"]
         csv += header.joined(separator: ",") + "\r\n"
         for e in result.entries {
             let fields = [
                 "\(e.position)", LogFormat.japanTime(e.atMs), e.requesterOrg, e.requesterName, e.providerOrg, e.providerName, e.bpID,
                 PortalPurposes.describe(e.bpID), e.infoType, Self.outcomeText(e.outcome, t), LogFormat.hex(e.hash), LogFormat.hex(e.previousHash),
+                // What recomputing the entry's hash needs beyond the columns above (docs/portal.md).
+                e.mediationID, "\(e.atMs)", "\(e.outcome.rawValue)",
             ]
             csv += fields.map(LogFormat.csvField).joined(separator: ",") + "\r\n"
         }

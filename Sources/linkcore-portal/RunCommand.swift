@@ -60,8 +60,7 @@ struct Run: AsyncParsableCommand {
         let core = PortalCore(endpoint: endpoint, orgCode: settings.portal.orgCode,
                               backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger,
                               folder: folder)
-        let resident = PortalResidentData(core: core, folder: folder, requestTimeout: .milliseconds(
-            settings.core.requestTimeout.components.seconds * 1000 + settings.core.requestTimeout.components.attoseconds / 1_000_000_000_000_000))
+        let resident = PortalResidentData(core: core, folder: folder, requestTimeout: settings.core.requestTimeout)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
         let site: PortalSite
         do {
