@@ -488,6 +488,14 @@ let package = Package(
             path: "Benchmarks/events",
             swiftSettings: swiftSettings
         ),
+        // The portal's access-log page vs a static page of the same size, with wrk;
+        // Benchmarks/run-portal.sh.
+        .executableTarget(
+            name: "portal-bench",
+            dependencies: ["BenchSupport", "LinkcoreClient", "LinkcorePortal", "LinkcoreWire"],
+            path: "Benchmarks/portal",
+            swiftSettings: swiftSettings
+        ),
         // Mediations/s and p50/p99 through linkcored vs the same A and B over direct mTLS;
         // `swift run -c release mediation-bench`.
         .executableTarget(

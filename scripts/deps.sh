@@ -14,6 +14,7 @@ packages=(
     curl jq                      # the demo scenario (scripts/run.sh, scripts/onboarding.sh) calls the adapters' local API
     prometheus                   # promtool: the metrics tests check each /metrics scrape with `promtool check metrics`
     chromium chromium-driver python3-selenium  # the card helper's browser test drives headless Chromium (CardHelperBrowserTests)
+    wrk                          # Benchmarks/run-portal.sh: the portal's pages under load
 )
 
 # The adapter's fuzzed API test (AdapterSchemathesisTests) runs schemathesis from PyPI against a

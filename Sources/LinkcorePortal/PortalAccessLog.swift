@@ -8,10 +8,13 @@ public struct PortalResidentData: Sendable {
     public let core: PortalCore
     public let folder: PortalFolder
     public let requestTimeout: TimeAmount
+    /// Benchmarks only (Benchmarks/run-portal.sh): when above 0, `GET /bench/static` serves a
+    /// static HTML page of this many bytes through the same server, TLS and headers.
+    public let benchStaticBytes: Int
 
-    public init(core: PortalCore, folder: PortalFolder, requestTimeout: Duration = .seconds(30)) {
+    public init(core: PortalCore, folder: PortalFolder, requestTimeout: Duration = .seconds(30), benchStaticBytes: Int = 0) {
         let parts = requestTimeout.components
-        self.core = core; self.folder = folder
+        self.core = core; self.folder = folder; self.benchStaticBytes = min(max(benchStaticBytes, 0), 16 << 20)
         self.requestTimeout = .milliseconds(parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000)
     }
 

@@ -17,6 +17,7 @@ extension PortalSite {
     /// The answer for one of these paths, nil for any other.
     func residentRoute(_ request: Request, _ visit: Visit) async throws -> Response? {
         let path = request.uri.path
+        if path == "/bench/static", let bytes = resident?.benchStaticBytes, bytes > 0 { return benchStatic(bytes) }
         guard Self.residentPaths.contains(path) else { return nil }
         var visit = visit
         visit.path = path == "/folder/delete" || path == "/folder/notice" ? "/folder" : path
@@ -49,6 +50,14 @@ extension PortalSite {
             logger.warning("core read failed", metadata: ["path": "\(path)", "code": "\(error.code)"])
             return page(.serviceUnavailable, visit, message: ("core_down_title", "core_down_lead", path == "/log.csv" ? "/log" : path, "back_home"))
         }
+    }
+
+    /// The benchmark's baseline: the same server's cheapest page of the log page's size.
+    func benchStatic(_ bytes: Int) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        let page = "<!DOCTYPE html>" + String(repeating: "x", count: max(0, bytes - 15))
+        return finish(Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page))), cache: "no-store")
     }
 
     // MARK: The access log

@@ -60,7 +60,9 @@ struct Run: AsyncParsableCommand {
         let core = PortalCore(endpoint: endpoint, orgCode: settings.portal.orgCode,
                               backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger,
                               folder: folder)
-        let resident = PortalResidentData(core: core, folder: folder, requestTimeout: settings.core.requestTimeout)
+        let resident = PortalResidentData(core: core, folder: folder, requestTimeout: settings.core.requestTimeout,
+                                          // Benchmarks/run-portal.sh's baseline page; unset in production.
+                                          benchStaticBytes: Int(ProcessInfo.processInfo.environment["LINKCORE_PORTAL_BENCH_STATIC_BYTES"] ?? "") ?? 0)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
         let site: PortalSite
         do {
