@@ -106,7 +106,8 @@ import Testing
             except NoAlertPresentException:
                 shown["alert"] = False
             driver.save_screenshot(artifacts + "/notice.png")
-            shown["page_errors"] = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+            shown["page_errors"] = [e["message"] for e in driver.get_log("browser")
+                                   if e.get("level") == "SEVERE" and "favicon" not in e["message"]]
         finally:
             driver.quit()
         with open(result, "w") as f:
