@@ -102,11 +102,13 @@ extension PortalSite {
         guard let filter = parsed else {
             values["filter_error"] = true
             values["entries"] = [[String: Any]]()
+            values["has_entries"] = false
             return page(.badRequest, visit, template: "log", title: "log_title", values: values)
         }
         let result = try await resident.logPage(lp: lp, filter: filter, before: before, size: Self.logPageSize)
         let t = visit.language.strings
         values["entries"] = result.entries.map { Self.row($0, t) }
+        values["has_entries"] = !result.entries.isEmpty
         if let next = result.next { values["next_href"] = "/log" + Self.queryString(shown, before: next) }
         if let c = result.checkpoint {
             values["checkpoint"] = [
@@ -163,7 +165,7 @@ extension PortalSite {
         let holders = try await resident.linkHolders(lp: lp).map { h -> [String: Any] in
             ["name": h.orgName, "org": h.orgCode, "linked_at": LogFormat.japanTime(h.linkedAtMs)]
         }
-        return page(.ok, visit, template: "links", title: "links_title", values: ["holders": holders])
+        return page(.ok, visit, template: "links", title: "links_title", values: ["holders": holders, "has_holders": !holders.isEmpty])
     }
 
     // MARK: The folder
@@ -182,7 +184,7 @@ extension PortalSite {
             if let expires = n.expiresAtMs { row["expires"] = LogFormat.japanTime(expires) }
             return row
         }
-        return page(.ok, visit, template: "folder", title: "folder_title", values: ["notices": rows])
+        return page(.ok, visit, template: "folder", title: "folder_title", values: ["notices": rows, "has_notices": !rows.isEmpty])
     }
 
     func noticePage(_ request: Request, session: Sessions.Session, lp: String, _ resident: PortalResidentData, _ visit: Visit) async throws -> Response {

@@ -22,7 +22,7 @@ extension PortalTemplates {
     </form>
     {{#filter_error}}<p class="error" role="alert">{{t.log_filter_error}}</p>{{/filter_error}}
     <p><a href="/log.csv{{query}}" download>{{t.log_csv}}</a></p>
-    {{#entries.count}}
+    {{#has_entries}}
     <div class="scroll"><table id="access-log">
     <caption>{{t.log_caption}}</caption>
     <thead><tr><th scope="col">{{t.col_time}}</th><th scope="col">{{t.col_requester}}</th><th scope="col">{{t.col_provider}}</th>
@@ -41,8 +41,8 @@ extension PortalTemplates {
     </tr>
     {{/entries}}
     </tbody></table></div>
-    {{/entries.count}}
-    {{^entries}}<p>{{t.log_empty}}</p>{{/entries}}
+    {{/has_entries}}
+    {{^has_entries}}<p>{{t.log_empty}}</p>{{/has_entries}}
     {{#next_href}}<p><a class="button" rel="next" href="{{next_href}}">{{t.log_next}}</a></p>{{/next_href}}
     <h2>{{t.checkpoint_title}}</h2>
     {{#checkpoint}}
@@ -64,15 +64,15 @@ extension PortalTemplates {
     {{>resident_nav}}
     <h1>{{t.links_title}}</h1>
     <p>{{t.links_lead}}</p>
-    {{#holders.count}}
+    {{#has_holders}}
     <table id="link-holders"><caption>{{t.links_caption}}</caption>
     <thead><tr><th scope="col">{{t.col_org}}</th><th scope="col">{{t.col_linked_at}}</th></tr></thead>
     <tbody>
     {{#holders}}<tr class="holder"><td>{{name}} <span class="code">{{org}}</span></td><td>{{linked_at}}</td></tr>
     {{/holders}}
     </tbody></table>
-    {{/holders.count}}
-    {{^holders}}<p>{{t.links_empty}}</p>{{/holders}}
+    {{/has_holders}}
+    {{^has_holders}}<p>{{t.links_empty}}</p>{{/has_holders}}
     {{/content}}{{/layout}}
     """
 
@@ -81,7 +81,7 @@ extension PortalTemplates {
     {{>resident_nav}}
     <h1>{{t.folder_title}}</h1>
     <p>{{t.folder_lead}}</p>
-    {{#notices.count}}
+    {{#has_notices}}
     <ul class="folder" id="folder">
     {{#notices}}<li class="notice {{state}}">
     <span class="state">{{state_label}}</span>
@@ -91,8 +91,8 @@ extension PortalTemplates {
     </li>
     {{/notices}}
     </ul>
-    {{/notices.count}}
-    {{^notices}}<p>{{t.folder_empty}}</p>{{/notices}}
+    {{/has_notices}}
+    {{^has_notices}}<p>{{t.folder_empty}}</p>{{/has_notices}}
     {{/content}}{{/layout}}
     """
 

@@ -161,7 +161,7 @@ import Testing
             // position,time_jst,requester_org,requester_name,provider_org,provider_name,bp_id,purpose,info_type,outcome,hash,previous_hash,mediation_id,at_ms,outcome_code
             let position = row[0]
             let stored = try #require(try db.query("SELECT id_code FROM access_log WHERE position = ?", [.integer(Int64(position) ?? 0)]).first?.int(0))
-            let recomputed = try await runToExit("/bin/sh", [script, "entry", dir.path, row[11], position, row[12], "\(UInt64(bitPattern: stored))", row[13],
+            let recomputed = try await runToExit("/bin/sh", [script, "entry", dir.path, row[11], position, row[12], Self.hex16(UInt64(bitPattern: stored)), row[13],
                                                              row[2], row[4], row[6], row[8], row[14]], outputDirectory: dir)
             #expect(recomputed.output.trimmingCharacters(in: .whitespacesAndNewlines) == row[10], "\(recomputed.output)")
         }
@@ -173,8 +173,13 @@ import Testing
         if UInt64(newest[0]) == cpPosition { #expect(newest[10] == cpHash) }
     }
 
+    static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
     /// The commands docs/portal.md gives, as a script: `checkpoint DIR POSITION HASH AT_MS SIG` and
-    /// `entry DIR PREV POSITION MEDIATION_ID ID_CODE AT_MS REQUESTER PROVIDER BP_ID INFO_TYPE OUTCOME`.
+    /// `entry DIR PREV POSITION MEDIATION_ID ID_CODE_HEX AT_MS REQUESTER PROVIDER BP_ID INFO_TYPE OUTCOME`.
     static let verifyScript = #"""
         set -eu
         u64() { printf '%016x' "$1" | xxd -r -p; }
@@ -186,7 +191,7 @@ import Testing
             openssl x509 -in "$dir/core.pem" -pubkey -noout > "$dir/core.pub"
             openssl dgst -sha256 -verify "$dir/core.pub" -signature "$dir/signature.der" "$dir/signed.bin" || true
         else
-            { printf 'linkcore/access-log/v1'; printf '%s' "$1" | xxd -r -p; u64 "$2"; str "$3"; u64 "$4"; u64 "$5"
+            { printf 'linkcore/access-log/v1'; printf '%s' "$1" | xxd -r -p; u64 "$2"; str "$3"; printf '%s' "$4" | xxd -r -p; u64 "$5"
               str "$6"; str "$7"; str "$8"; str "$9"; u64 "${10}"; } > "$dir/entry.bin"
             openssl dgst -sha256 -r "$dir/entry.bin" | cut -d' ' -f1
         fi
