@@ -40,12 +40,13 @@ let provider = try await bench.connect("TAX01") { request in
 }
 say("\(entries) mediations for that resident (the access-log entries)")
 let requester = try await bench.connect("CITY01")
+let cityCode = codes["CITY01"] ?? "", portalCode = codes["PORTAL"] ?? ""
 try await withThrowingTaskGroup(of: Void.self) { group in
     for worker in 0..<16 {
         group.addTask {
             for _ in stride(from: worker, to: entries, by: 16) {
                 guard case .mediateResponse? = try await requester.request(.mediate(.with {
-                    $0.bpID = "BP-TAX"; $0.providerOrg = "TAX01"; $0.linkCode = codes["CITY01"] ?? ""; $0.infoType = "income"
+                    $0.bpID = "BP-TAX"; $0.providerOrg = "TAX01"; $0.linkCode = cityCode; $0.infoType = "income"
                     $0.query = Data("income 2025".utf8)
                 })) else { throw BenchError(description: "a mediation failed") }
             }
@@ -73,7 +74,7 @@ try bench.write("portal.toml", """
     level = "warning"
     """)
 let session = try await Sessions(store: try PortalStore(path: database), timeouts: .init(idle: .seconds(3600), absolute: .seconds(8 * 3600)))
-    .create(lpLinkCode: codes["PORTAL"] ?? "")
+    .create(lpLinkCode: portalCode)
 
 func startPortal(staticBytes: Int) async throws -> (Process, Int) {
     let process = Process()
