@@ -8,6 +8,7 @@ import Testing
 /// read with curl. A logged-in session is written into the portal's file through `Sessions`
 /// (as the card login, another slice, will).
 @Suite(.serialized) struct PortalLogTests {
+    let alice = "40000000001", bob = "40000000002"
     /// Starts the portal against the network's core and logs `lp` in; returns the cookie.
     static func portal(_ net: MediationNetwork, lp: String, extra: [String: String] = [:]) async throws -> (PortalProcess, [String: String]) {
         let portal = try PortalProcess(pki: net.daemon.pki, directory: net.dir.appendingPathComponent("portal"),
@@ -44,13 +45,13 @@ import Testing
 
     @Test func theLogPageShowsRealMediationsNewestFirstWithFiltersPagingAndCSV() async throws {
         let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"], providers: ["TAX01"], audit: "checkpoint_interval_ms = 100")
-        try await net.link(residents: ["alice", "bob"], to: ["CITY01", "CITY02", "TAX01", "PORTAL"])
+        try await net.link(residents: [alice, bob], to: ["CITY01", "CITY02", "TAX01", "PORTAL"])
         try await net.startProvider("TAX01")
         // 55 answered for alice by CITY01, 2 by CITY02, 1 for bob (never on alice's page).
-        #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: ["alice"], count: 55).allSatisfy { $0.outcome == "answered" })
-        #expect(try await net.ask(as: "CITY02", provider: "TAX01", residents: ["alice"], count: 2).count == 2)
-        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["bob"])
-        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", "alice"))
+        #expect(try await net.ask(as: "CITY01", provider: "TAX01", residents: [alice], count: 55).allSatisfy { $0.outcome == "answered" })
+        #expect(try await net.ask(as: "CITY02", provider: "TAX01", residents: [alice], count: 2).count == 2)
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: [bob])
+        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", alice))
         defer { portal.stop() }
 
         // The first page: 50 entries, newest first, Japanese columns and words.
@@ -71,7 +72,7 @@ import Testing
         jst.locale = Locale(identifier: "en_US_POSIX"); jst.timeZone = TimeZone(identifier: "Asia/Tokyo"); jst.dateFormat = "yyyy-MM-dd HH:mm:ss"
         #expect(Self.cells(first.body, "time").first == jst.string(from: Date(timeIntervalSince1970: Double(newest) / 1000)))
         // No resident identifier anywhere in the page, URLs included.
-        for code in [net.code("PORTAL", "alice"), net.code("CITY01", "alice"), net.code("TAX01", "alice")] {
+        for code in [net.code("PORTAL", alice), net.code("CITY01", alice), net.code("TAX01", alice)] {
             #expect(!first.body.contains(code))
         }
 
@@ -114,11 +115,11 @@ import Testing
     /// docs/portal.md "Verifying the log": what the page and the CSV show, checked with openssl.
     @Test func theEntriesAndTheSignedCheckpointVerifyWithOpenSSL() async throws {
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], audit: "checkpoint_interval_ms = 100")
-        try await net.link(residents: ["alice", "bob"], to: ["CITY01", "TAX01", "PORTAL"])
+        try await net.link(residents: [alice, bob], to: ["CITY01", "TAX01", "PORTAL"])
         try await net.startProvider("TAX01")
-        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["bob"])
-        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: ["alice"], count: 3)
-        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", "alice"))
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: [bob])
+        _ = try await net.ask(as: "CITY01", provider: "TAX01", residents: [alice], count: 3)
+        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", alice))
         defer { portal.stop() }
         let dir = net.dir.appendingPathComponent("verify")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -199,25 +200,25 @@ import Testing
 
     @Test func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk() async throws {
         let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"])
-        try await net.link(residents: ["alice"], to: ["CITY01", "TAX01", "PORTAL"])
-        try await net.link(residents: ["bob"], to: ["CITY01", "PORTAL"])
-        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", "alice"))
+        try await net.link(residents: [alice], to: ["CITY01", "TAX01", "PORTAL"])
+        try await net.link(residents: [bob], to: ["CITY01", "PORTAL"])
+        let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", alice))
         defer { portal.stop() }
 
         let page = try await portal.curl("/links", cookies: cookie)
         #expect(page.status == 200, "\(page.body)")
         #expect(page.body.contains("Org CITY01") && page.body.contains("Org TAX01"))
         #expect(!page.body.contains("Org PORTAL"))
-        for code in [net.code("CITY01", "alice"), net.code("TAX01", "alice"), net.code("PORTAL", "alice")] { #expect(!page.body.contains(code)) }
+        for code in [net.code("CITY01", alice), net.code("TAX01", alice), net.code("PORTAL", alice)] { #expect(!page.body.contains(code)) }
         // CITY01 unlinks alice: it leaves the list.
         let city = try await net.daemon.connect(as: "CITY01")
-        _ = try await city.request(.unlink(.with { $0.linkCode = net.code("CITY01", "alice") }))
+        _ = try await city.request(.unlink(.with { $0.linkCode = net.code("CITY01", alice) }))
         let after = try await portal.curl("/links", cookies: cookie)
         #expect(!after.body.contains("Org CITY01") && after.body.contains("Org TAX01"))
 
         // Any organisation but the portal is refused, even with a valid code of its own.
         let refusal = await LinkIssuanceTests().refusal {
-            try await city.request(.linkHoldersQuery(.with { $0.linkCode = net.code("CITY01", "bob") }))
+            try await city.request(.linkHoldersQuery(.with { $0.linkCode = net.code("CITY01", bob) }))
         }
         #expect(refusal?.code == .permissionDenied)
         await city.close()
