@@ -90,12 +90,23 @@ enum LogFormat {
     /// Japan has had no daylight saving since 1951: a fixed +09:00 is exact and needs no tzdata.
     static let japan = TimeZone(secondsFromGMT: 9 * 3600) ?? .current
 
+    /// Plain arithmetic (days to civil date, H. Hinnant's algorithm) rather than a Calendar per
+    /// call: a log page formats 50 of these, and Calendar dominated its rendering.
     static func japanTime(_ ms: Int64) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = japan
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: Double(ms) / 1000))
-        func two(_ v: Int?) -> String { let v = v ?? 0; return v < 10 ? "0\(v)" : "\(v)" }
-        return "\(c.year ?? 0)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)):\(two(c.second))"
+        let seconds = Int64((Double(ms) / 1000).rounded(.down)) + 9 * 3600
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = Int(doy - (153 * mp + 2) / 5 + 1)
+        let month = Int(mp < 10 ? mp + 3 : mp - 9)
+        let year = Int(yoe + era * 400 + (month <= 2 ? 1 : 0))
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(year)-\(two(month))-\(two(day)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
     }
 
     /// "YYYY-MM-DD" as the start of that day in Japan time (ms), nil when malformed.
@@ -110,7 +121,13 @@ enum LogFormat {
         return Int64(date.timeIntervalSince1970 * 1000)
     }
 
-    static func hex(_ data: Data) -> String { data.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+    static func hex(_ data: Data) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(data.count * 2)
+        for byte in data { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0x0f)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// One CSV field: always quoted, quotes doubled; a value a spreadsheet would run as a formula
     /// (starting with = + - @, or a tab or carriage return) gets a leading apostrophe (OWASP's

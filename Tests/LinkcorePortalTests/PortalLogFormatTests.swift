@@ -18,6 +18,10 @@ import Testing
         // 2026-01-01 00:00:00 JST = 2025-12-31 15:00:00 UTC.
         let ms: Int64 = 1_767_193_200_000
         #expect(LogFormat.japanTime(ms) == "2026-01-01 00:00:00")
+        // Checked against Python's datetime with a +09:00 zone: leap days, the epoch, a second before a minute.
+        #expect(LogFormat.japanTime(0) == "1970-01-01 09:00:00")
+        #expect(LogFormat.japanTime(951_814_799_999) == "2000-02-29 17:59:59")
+        #expect(LogFormat.japanTime(1_709_164_800_000) == "2024-02-29 09:00:00")
         #expect(LogFormat.japanDayStart("2026-01-01") == ms)
         for bad in ["2026-1-01", "2026-13-01", "2026-02-30", "yesterday", ""] { #expect(LogFormat.japanDayStart(bad) == nil, "\(bad)") }
     }
