@@ -149,7 +149,7 @@ func wrk(_ path: String, cookie: Bool) throws -> Figures {
 say("wrk: \(connections) connections, 2 threads, \(seconds) s each; page \(size) bytes")
 let shapes: [(String, String, Bool)] = [
     ("/log (1,000 entries, 50 shown)", "/log", true), ("static page, same size", "/bench/static", false),
-    ("/home logged in (session write)", "/home", true), ("/ no session", "/", false),
+    ("/home logged in (session read + last-seen write)", "/home", true), ("/ no session", "/", false),
 ]
 var figures: [Figures] = []
 for (label, path, cookie) in shapes {
@@ -162,7 +162,7 @@ for ((label, _, _), f) in zip(shapes, figures) {
     print("| \(label) | \(String(format: "%.0f", f.rate)) | \(f.p50) | \(f.p99) | \(f.errors) |")
 }
 print(String(format: "log page / static page of the same size: %.3f", figures[0].rate / max(figures[1].rate, 1)))
-print(String(format: "/home with its session write / landing without a session: %.3f", figures[2].rate / max(figures[3].rate, 1)))
+print(String(format: "/home logged in / landing without a session: %.3f", figures[2].rate / max(figures[3].rate, 1)))
 portal.terminate(); portal.waitUntilExit()
 await provider.close(); await requester.close(); await matcher.close()
 await bench.stop()

@@ -63,9 +63,6 @@ public final class Sessions: Sendable {
 
     /// The live session a cookie names; its idle timer restarts (durably). An expired session
     /// is deleted as it is found.
-    /// A minute, or a quarter of the idle timeout when that is shorter.
-    var touchEvery: Int64 { min(60_000, Self.ms(timeouts.idle) / 4) }
-
     public func resume(_ cookie: String) async throws -> Result<Session, Refusal> {
         guard Self.isWellFormed(cookie) else { return .failure(.malformed) }
         let idHash = try Self.hash(cookie)
@@ -79,12 +76,7 @@ public final class Sessions: Sendable {
             try await store.deleteSession(idHash: idHash)
             return .failure(.idle)
         }
-        // The idle timer restarts with a durable write, but at most once per `touchEvery`: a
-        // write per page view cost about a third of a small page's throughput
-        // (Benchmarks/README.md, portal). The idle timeout is then exact to within that.
-        if now - row.lastSeenAtMs >= touchEvery {
-            try await store.touchSession(idHash: idHash, nowMs: now)
-        }
+        try await store.touchSession(idHash: idHash, nowMs: now)
         return .success(Session(id: cookie, lpLinkCode: row.lpLinkCode, csrfToken: row.csrfToken, createdAtMs: row.createdAtMs))
     }
 
