@@ -458,8 +458,8 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
-                // The portal's session with the core as PORTAL (issue 15).
-                "linkcore-portal",
+                // The portal's session with the core as PORTAL (issue 15); its Sessions to log a test in.
+                "linkcore-portal", "LinkcorePortal",
                 // Links made by card: real cards from the card tools, consents built with the verifier's type.
                 "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -486,6 +486,14 @@ let package = Package(
             dependencies: [
                 "BenchSupport", "LinkcoreClient", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/events",
+            swiftSettings: swiftSettings
+        ),
+        // The portal's access-log page vs a static page of the same size, with wrk;
+        // Benchmarks/run-portal.sh.
+        .executableTarget(
+            name: "portal-bench",
+            dependencies: ["BenchSupport", "LinkcoreClient", "LinkcorePortal", "LinkcoreWire"],
+            path: "Benchmarks/portal",
             swiftSettings: swiftSettings
         ),
         // Mediations/s and p50/p99 through linkcored vs the same A and B over direct mTLS;

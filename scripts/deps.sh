@@ -16,6 +16,7 @@ packages=(
     python3-cryptography         # scripts/crash_loop.py opens link codes (AES) to check them against the ID table
     chromium chromium-driver python3-selenium  # the card helper's browser test drives headless Chromium (CardHelperBrowserTests)
     fonts-noto-cjk               # Japanese text in the portal's browser-test screenshots (docs/portal/)
+    wrk                          # Benchmarks/run-portal.sh: the portal's pages under load
 )
 
 # The adapter's fuzzed API test (AdapterSchemathesisTests) runs schemathesis from PyPI against a

@@ -43,6 +43,8 @@ public struct PortalConfig: Sendable, Equatable {
     public var core: Core
     public var log: Log
     public var file: String
+    /// `[folder]` (PortalConfig+Folder.swift).
+    public var folder = Folder()
 
     public static let schema: [(table: String, keys: [String])] = [
         ("portal", ["org_code", "database"]),
@@ -54,6 +56,7 @@ public struct PortalConfig: Sendable, Equatable {
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("log", ["level"]),
+        ("folder", folderKeys),
     ]
 
     public static func load(
@@ -109,6 +112,7 @@ public struct PortalConfig: Sendable, Equatable {
             throw coreSection.error(.invalidValue, "reconnect_max_ms", "must not be below reconnect_initial_ms (\(initial)), got \(maximum)")
         }
 
+        let folder = try Self.folder(section("folder"))
         return PortalConfig(
             portal: Portal(orgCode: orgCode, database: database),
             https: HTTPS(listen: listen, certificate: certificate, privateKey: privateKey, allowedHosts: allowedHosts,
@@ -119,7 +123,7 @@ public struct PortalConfig: Sendable, Equatable {
                 caBundle: caBundle, requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial),
                 reconnectMax: .milliseconds(maximum), crl: crl),
             log: try section("log").log(),
-            file: file)
+            file: file, folder: folder)
     }
 }
 

@@ -70,6 +70,13 @@ public struct CoreService: RequestHandling {
         case let .accessLogQuery(query)?:
             guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
             Task { reply(await accessLog.page(AccessLogQuery(wire: query), portal: peer.orgCode).wire { .accessLogPage($0.wire) }) }
+        case let .linkHoldersQuery(query)?:
+            guard peer.role == .portal else { return reply.fail(Self.roleRefusal(peer, request)) }
+            Task {
+                reply(await accessLog.linkHolders(linkCode: query.linkCode, portal: peer.orgCode).wire { holders in
+                    .linkHoldersResponse(.with { $0.holders = holders.map(\.wire) })
+                })
+            }
         case let .ownFeesStatement(own)?:
             // The statement of the certificate's organisation, never another's: the payer is
             // taken from the session, so the request has no organisation field to forge.

@@ -11,9 +11,13 @@ public struct AccessLogQuery: Sendable, Equatable {
     public var pageSize: UInt32
     /// Empty: the first page.
     public var pageToken: String
+    /// The portal's page lists newest first; the adapter's view reads oldest first.
+    public var newestFirst: Bool
 
-    public init(linkCode: String, fromMs: Int64 = 0, toMs: Int64 = 0, pageSize: UInt32 = 0, pageToken: String = "") {
+    public init(linkCode: String, fromMs: Int64 = 0, toMs: Int64 = 0, pageSize: UInt32 = 0, pageToken: String = "",
+                newestFirst: Bool = false) {
         self.linkCode = linkCode; self.fromMs = fromMs; self.toMs = toMs; self.pageSize = pageSize; self.pageToken = pageToken
+        self.newestFirst = newestFirst
     }
 }
 
@@ -29,12 +33,25 @@ public struct AccessLogEntry: Sendable, Equatable {
     public var outcome: AccessOutcome
     /// Answered retries counted on this entry.
     public var repeats: UInt32
+    /// Where the entry sits in the whole chain, its hash and its predecessor's (issue 15 item 3).
+    public var position: UInt64 = 0
+    public var hash: [UInt8] = []
+    public var previousHash: [UInt8] = []
 }
 
 public struct AccessLogPage: Sendable, Equatable {
     public var entries: [AccessLogEntry]
     /// Empty: no further page.
     public var nextPageToken: String
+    /// The newest signed checkpoint of the whole log, if any.
+    public var checkpoint: AuditCheckpoint? = nil
+}
+
+/// An organisation holding a live link for the resident (never the code).
+public struct LinkHolder: Sendable, Equatable {
+    public var orgCode: String
+    public var orgName: String
+    public var linkedAtMs: Int64
 }
 
 /// One organisation's monthly statement: the ledger summed per operation and tariff.

@@ -1,18 +1,21 @@
 import LinkcoreAdapter
+import LinkcoreClient
 import LinkcoreWire
 import Logging
 import ServiceLifecycle
 
 /// The portal's link to the core as the PORTAL organisation: the adapter's `CoreSession`
 /// (mutual TLS, Hello/Welcome, keepalive, reconnect with backoff and full jitter), not a second
-/// connection manager. Pushes the portal does not serve yet (notices come in a later slice)
-/// are refused as unknown, which the core treats as "not delivered".
+/// connection manager. Notices (`deliver_notice`) go to the folder, stored before the ack; any
+/// other push is refused as unknown, which the core treats as "not delivered".
 public final class PortalCore: Sendable {
     public let session: CoreSession
 
-    public init(endpoint: CoreEndpoint, orgCode: String, backoff: CoreSession.Backoff, logger: Logger) {
+    public init(endpoint: CoreEndpoint, orgCode: String, backoff: CoreSession.Backoff, logger: Logger, folder: PortalFolder? = nil) {
+        let receiver = folder.map { folder in NoticeReceiver { try await folder.keep($0) } }
         session = CoreSession(endpoint: endpoint, orgCode: orgCode, backoff: backoff, logger: logger) { request in
-            .failure(WireError(.unknownMessage, "this portal does not serve \(request.bodyName) yet"))
+            if let receiver, let answer = await receiver.handle(request) { return answer }
+            return .failure(WireError(.unknownMessage, "this portal does not serve \(request.bodyName)"))
         }
     }
 

@@ -34,9 +34,13 @@ public final class PortalSite: Sendable {
     let library: MustacheLibrary
     let coreConnected: @Sendable () -> Bool
     let logger: Logger
+    /// The logged-in pages' data (PortalSite+Log.swift); nil: those pages answer 503.
+    let resident: PortalResidentData?
     private let boundPort = Atomic<Int>(0)
 
-    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger) throws {
+    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
+                resident: PortalResidentData? = nil) throws {
+        self.resident = resident
         self.settings = settings
         self.sessions = sessions
         self.library = try PortalTemplates.library()
@@ -69,6 +73,7 @@ public final class PortalSite: Sendable {
         var visit = language(of: request)
         visit.path = Self.knownPaths.contains(request.uri.path) ? request.uri.path : "/"
         do {
+            if let answered = try await residentRoute(request, visit) { return answered }
             switch (request.method, request.uri.path) {
             case (.get, "/"): return try await landing(request, visit)
             case (.get, "/login"): return try await loginPage(request, visit)
@@ -170,7 +175,7 @@ public final class PortalSite: Sendable {
     func stylesheet() -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/css; charset=utf-8"
-        return finish(Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: PortalTemplates.stylesheet))),
+        return finish(Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: PortalTemplates.fullStylesheet))),
                       cache: "max-age=3600")
     }
 

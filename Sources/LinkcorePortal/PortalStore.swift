@@ -47,6 +47,8 @@ public final class PortalStore: Sendable {
         );
         CREATE INDEX notices_folder ON notices(lp_link_code, received_at_ms);
         """,
+        // The folder shows who sent a notice by name, as the core registered it (issue 15 item 4).
+        "ALTER TABLE notices ADD COLUMN sender_name TEXT NOT NULL DEFAULT '';",
     ]
 
     public init(path: String) throws {
@@ -157,11 +159,12 @@ public final class PortalStore: Sendable {
         public var receivedAtMs: Int64
         public var readAtMs: Int64?
         public var expiresAtMs: Int64?
+        public var senderName: String
         public init(noticeID: String, lpLinkCode: String, senderOrg: String, noticeType: String, title: String, body: String,
-                    sentAtMs: Int64, receivedAtMs: Int64, readAtMs: Int64? = nil, expiresAtMs: Int64? = nil) {
+                    sentAtMs: Int64, receivedAtMs: Int64, readAtMs: Int64? = nil, expiresAtMs: Int64? = nil, senderName: String = "") {
             self.noticeID = noticeID; self.lpLinkCode = lpLinkCode; self.senderOrg = senderOrg; self.noticeType = noticeType
             self.title = title; self.body = body; self.sentAtMs = sentAtMs; self.receivedAtMs = receivedAtMs
-            self.readAtMs = readAtMs; self.expiresAtMs = expiresAtMs
+            self.readAtMs = readAtMs; self.expiresAtMs = expiresAtMs; self.senderName = senderName
         }
     }
 
@@ -170,10 +173,15 @@ public final class PortalStore: Sendable {
     @discardableResult
     public func storeNotice(_ notice: Notice) async throws -> Bool {
         try await queue.write { db in
-            _ = try db.query("INSERT OR IGNORE INTO notices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            _ = try db.query("""
+                INSERT OR IGNORE INTO notices (notice_id, lp_link_code, sender_org, notice_type, title, body, sent_at_ms,
+                                               received_at_ms, read_at_ms, expires_at_ms, sender_name)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [
                 .text(notice.noticeID), .text(notice.lpLinkCode), .text(notice.senderOrg), .text(notice.noticeType),
                 .text(notice.title), .text(notice.body), .integer(notice.sentAtMs), .integer(notice.receivedAtMs),
                 notice.readAtMs.map { .integer($0) } ?? .null, notice.expiresAtMs.map { .integer($0) } ?? .null,
+                .text(notice.senderName),
             ])
             return db.changes == 1
         }
@@ -184,14 +192,51 @@ public final class PortalStore: Sendable {
         try await queue.read { db in
             try db.query(
                 """
-                SELECT notice_id, sender_org, notice_type, title, body, sent_at_ms, received_at_ms, read_at_ms, expires_at_ms
+                SELECT \(Self.noticeColumns)
                 FROM notices WHERE lp_link_code = ? AND (expires_at_ms IS NULL OR expires_at_ms > ?)
                 ORDER BY received_at_ms DESC, notice_id
-                """, [.text(lpLinkCode), .integer(nowMs)]).map {
-                Notice(noticeID: $0.string(0) ?? "", lpLinkCode: lpLinkCode, senderOrg: $0.string(1) ?? "", noticeType: $0.string(2) ?? "",
-                       title: $0.string(3) ?? "", body: $0.string(4) ?? "", sentAtMs: $0.int(5) ?? 0, receivedAtMs: $0.int(6) ?? 0,
-                       readAtMs: $0.int(7), expiresAtMs: $0.int(8))
+                """, [.text(lpLinkCode), .integer(nowMs)]).map { Self.notice($0, lpLinkCode) }
+        }
+    }
+
+    static let noticeColumns =
+        "notice_id, sender_org, notice_type, title, body, sent_at_ms, received_at_ms, read_at_ms, expires_at_ms, sender_name"
+
+    static func notice(_ row: Row, _ lpLinkCode: String) -> Notice {
+        Notice(noticeID: row.string(0) ?? "", lpLinkCode: lpLinkCode, senderOrg: row.string(1) ?? "", noticeType: row.string(2) ?? "",
+               title: row.string(3) ?? "", body: row.string(4) ?? "", sentAtMs: row.int(5) ?? 0, receivedAtMs: row.int(6) ?? 0,
+               readAtMs: row.int(7), expiresAtMs: row.int(8), senderName: row.string(9) ?? "")
+    }
+
+    /// One notice of this resident's folder (nil for another resident's id, an unknown id or an
+    /// expired notice: all look the same), marked read first (durably) when `markRead`.
+    public func openNotice(id: String, lpLinkCode: String, nowMs: Int64, markRead: Bool) async throws -> Notice? {
+        try await queue.write { db in
+            if markRead {
+                _ = try db.query("UPDATE notices SET read_at_ms = ? WHERE notice_id = ? AND lp_link_code = ? AND read_at_ms IS NULL",
+                                 [.integer(nowMs), .text(id), .text(lpLinkCode)])
             }
+            return try db.query("""
+                SELECT \(Self.noticeColumns) FROM notices
+                WHERE notice_id = ? AND lp_link_code = ? AND (expires_at_ms IS NULL OR expires_at_ms > ?)
+                """, [.text(id), .text(lpLinkCode), .integer(nowMs)]).first.map { Self.notice($0, lpLinkCode) }
+        }
+    }
+
+    /// Deletes one notice of this resident's folder; false when there was none by that id for him.
+    public func deleteNotice(id: String, lpLinkCode: String) async throws -> Bool {
+        try await queue.write { db in
+            _ = try db.query("DELETE FROM notices WHERE notice_id = ? AND lp_link_code = ?", [.text(id), .text(lpLinkCode)])
+            return db.changes == 1
+        }
+    }
+
+    /// Removes every notice past its retention from the file; returns how many.
+    @discardableResult
+    public func purgeExpiredNotices(nowMs: Int64) async throws -> Int {
+        try await queue.write { db in
+            _ = try db.query("DELETE FROM notices WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?", [.integer(nowMs)])
+            return db.changes
         }
     }
 }

@@ -6,8 +6,8 @@ public enum Language: String, Sendable, CaseIterable {
 
     public var strings: [String: String] {
         switch self {
-        case .ja: PortalStrings.ja
-        case .en: PortalStrings.en
+        case .ja: PortalStrings.allJa
+        case .en: PortalStrings.allEn
         }
     }
 
@@ -16,6 +16,10 @@ public enum Language: String, Sendable, CaseIterable {
 }
 
 enum PortalStrings {
+    /// Each slice's table merged once (a key defined twice keeps the first).
+    static let allJa = ja.merging(residentJa) { first, _ in first }
+    static let allEn = en.merging(residentEn) { first, _ in first }
+
     static let ja: [String: String] = [
         "site": "マイポータル",
         "switch_label": "English",

@@ -61,7 +61,7 @@ enum PortalTemplates {
     static let home = """
     {{<layout}}{{$content}}
     <h1>{{t.home_title}}</h1>
-    <p>{{t.home_lead}}</p>
+    {{>resident_nav}}
     {{>logout}}
     {{/content}}{{/layout}}
     """
@@ -99,10 +99,12 @@ enum PortalTemplates {
 
     """
 
+    static let fullStylesheet = stylesheet + residentStylesheet
+
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in [("layout", layout), ("landing", landing), ("login", login), ("home", home), ("logout", logout),
-                             ("message", message)] {
+                             ("message", message)] + residentTemplates {
             try library.register(text, named: name)
         }
         return library

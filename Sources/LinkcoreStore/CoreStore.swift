@@ -47,6 +47,10 @@ public protocol CoreStore: Sendable {
     func purgeMediationKeys(beforeMs: Int64) async throws -> Int
     /// One resident's entries with at_ms in [fromMs, toMs), oldest first, after `afterPosition`.
     func loggedAccess(idCode: UInt64, fromMs: Int64, toMs: Int64, afterPosition: UInt64, limit: Int) async throws -> [LoggedAccess]
+    /// The same newest first, before `beforePosition` (0: from the head). Has a default.
+    func loggedAccessNewestFirst(idCode: UInt64, fromMs: Int64, toMs: Int64, beforePosition: UInt64, limit: Int) async throws -> [LoggedAccess]
+    /// The chain hashes at these positions (absent positions left out). Has a default.
+    func accessHashes(positions: [UInt64]) async throws -> [UInt64: [UInt8]]
     /// The last entry, if any.
     func accessHead() async throws -> ChainedRecord?
     /// The whole log in order, a page at a time, for verification.
@@ -71,6 +75,31 @@ public protocol CoreStore: Sendable {
 }
 
 extension CoreStore {
+    /// A store that has no index for it reads the resident's entries oldest first and keeps the
+    /// newest (SQLiteCoreStore overrides both with one query each).
+    public func loggedAccessNewestFirst(idCode: UInt64, fromMs: Int64, toMs: Int64, beforePosition: UInt64,
+                                        limit: Int) async throws -> [LoggedAccess] {
+        var all: [LoggedAccess] = []
+        var after: UInt64 = 0
+        while true {
+            let rows = try await loggedAccess(idCode: idCode, fromMs: fromMs, toMs: toMs, afterPosition: after, limit: 1000)
+            all += rows.filter { beforePosition == 0 || $0.chained.position < beforePosition }
+            guard rows.count == 1000, let last = rows.last else { break }
+            after = last.chained.position
+        }
+        return Array(all.reversed().prefix(limit))
+    }
+
+    public func accessHashes(positions: [UInt64]) async throws -> [UInt64: [UInt8]] {
+        var hashes: [UInt64: [UInt8]] = [:]
+        for position in Set(positions) where position >= 1 {
+            if let entry = try await accessChain(afterPosition: position - 1, limit: 1).first, entry.position == position {
+                hashes[position] = entry.hash
+            }
+        }
+        return hashes
+    }
+
     public func appendAccess(_ record: AccessRecord) async throws -> ChainedRecord {
         try await appendAccess(record, charge: nil)
     }

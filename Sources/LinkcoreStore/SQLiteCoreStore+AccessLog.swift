@@ -49,6 +49,35 @@ extension SQLiteCoreStore {
         }
     }
 
+    public func loggedAccessNewestFirst(idCode: UInt64, fromMs: Int64, toMs: Int64, beforePosition: UInt64,
+                                        limit: Int) async throws -> [LoggedAccess] {
+        let before = beforePosition == 0 ? Int64.max : Int64(clamping: beforePosition)
+        return try await read { db in
+            try db.query("""
+                SELECT \(Self.accessColumns), repeats FROM access_log
+                WHERE id_code = ? AND at_ms >= ? AND at_ms < ? AND position < ? ORDER BY position DESC LIMIT ?
+                """, [.integer(Int64(bitPattern: idCode)), .integer(fromMs), .integer(toMs), .integer(before),
+                      .integer(Int64(limit))]).compactMap { row in
+                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(10) ?? 0)) }
+            }
+        }
+    }
+
+    public func accessHashes(positions: [UInt64]) async throws -> [UInt64: [UInt8]] {
+        let wanted = Array(Set(positions.filter { $0 >= 1 }))
+        guard !wanted.isEmpty else { return [:] }
+        return try await read { db in
+            var hashes: [UInt64: [UInt8]] = [:]
+            // At most a page (500) of positions: one IN list, bound values only.
+            let marks = Array(repeating: "?", count: wanted.count).joined(separator: ",")
+            for row in try db.query("SELECT position, hash FROM access_log WHERE position IN (\(marks))",
+                                    wanted.map { .integer(Int64(clamping: $0)) }) {
+                if let position = row.int(0), let hash = row.blob(1) { hashes[UInt64(position)] = hash }
+            }
+            return hashes
+        }
+    }
+
     public func accessHead() async throws -> ChainedRecord? {
         try await read { db in
             try db.query("SELECT \(Self.accessColumns) FROM access_log ORDER BY position DESC LIMIT 1").first.flatMap(Self.chained)

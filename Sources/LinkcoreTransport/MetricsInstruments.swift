@@ -45,7 +45,7 @@ public enum RequestKind: String, CaseIterable, Sendable {
     case matchRequest = "match_request", issueLink = "issue_link", fetchLink = "fetch_link", unlink
     case mediate, reportChange = "report_change", fetchEvents = "fetch_events", ackEvents = "ack_events"
     case accessLogQuery = "access_log_query", ownFeesStatement = "own_fees_statement", orgShow = "org_show"
-    case sendNotice = "send_notice"
+    case sendNotice = "send_notice", linkHoldersQuery = "link_holders_query"
     case other
 
     public init(_ body: LCEnvelope.OneOf_Body?) {
@@ -62,6 +62,7 @@ public enum RequestKind: String, CaseIterable, Sendable {
         case .ownFeesStatement?: self = .ownFeesStatement
         case .orgShow?: self = .orgShow
         case .sendNotice?: self = .sendNotice
+        case .linkHoldersQuery?: self = .linkHoldersQuery
         default: self = .other
         }
     }

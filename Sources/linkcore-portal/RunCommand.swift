@@ -55,13 +55,20 @@ struct Run: AsyncParsableCommand {
         }
         LogSetup.bootstrap(identifier: "linkcore-portal", level: Logger.Level(rawValue: settings.log.level.rawValue) ?? .info)
         let logger = Logger(label: "linkcore-portal")
+        let folderSettings = settings.folder
+        let folder = PortalFolder(store: store, retentionDays: { folderSettings.retention(forType: $0) })
         let core = PortalCore(endpoint: endpoint, orgCode: settings.portal.orgCode,
-                              backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger)
+                              backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger,
+                              folder: folder)
+        let resident = PortalResidentData(core: core, folder: folder, requestTimeout: settings.core.requestTimeout,
+                                          // Benchmarks/run-portal.sh's baseline page; unset in production.
+                                          benchStaticBytes: Int(ProcessInfo.processInfo.environment["LINKCORE_PORTAL_BENCH_STATIC_BYTES"] ?? "") ?? 0)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
         let site: PortalSite
         do {
             site = try PortalSite(settings: .init(allowedHosts: settings.https.allowedHosts, maxBodyBytes: settings.https.maxBodyBytes),
-                                  sessions: sessions, coreConnected: { core.isConnected }, logger: logger)
+                                  sessions: sessions, coreConnected: { core.isConnected }, logger: logger,
+                                  resident: resident)
         } catch {
             fail("cannot compile the page templates: \(error)")
             throw ExitCode(1)

@@ -8,7 +8,7 @@ import Testing
     static let templates = [
         PortalTemplates.layout, PortalTemplates.landing, PortalTemplates.login, PortalTemplates.home,
         PortalTemplates.logout, PortalTemplates.message,
-    ]
+    ] + PortalTemplates.residentTemplates.map(\.1)
 
     @Test func everyStringAPageNamesExistsInBothLanguages() throws {
         let regex = try Regex("\\{\\{\\s*t\\.([a-z_]+)\\s*\\}\\}")
@@ -25,6 +25,9 @@ import Testing
         }
         // The two tables name the same texts.
         #expect(Set(PortalStrings.ja.keys) == Set(PortalStrings.en.keys))
+        #expect(Set(PortalStrings.residentJa.keys) == Set(PortalStrings.residentEn.keys))
+        // Every outcome the wire has, in words.
+        for outcome in 0...7 { #expect(Language.ja.strings["outcome_\(outcome)"] != nil) }
     }
 
     @Test func noTemplateWritesAValueUnescaped() {

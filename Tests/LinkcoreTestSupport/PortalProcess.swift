@@ -40,6 +40,10 @@ public final class PortalProcess: @unchecked Sendable {
             ("log", ["level = \"debug\""]),
         ]
         for i in tables.indices { if let more = extra[tables[i].0] { tables[i].1.append(more) } }
+        // Tables the fixture does not write itself (e.g. [folder]) are added as given.
+        for (name, lines) in extra.sorted(by: { $0.key < $1.key }) where !tables.contains(where: { $0.0 == name }) {
+            tables.append((name, [lines]))
+        }
         let text = tables.map { name, lines in "[\(name)]\n" + lines.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         var environment = ProcessInfo.processInfo.environment

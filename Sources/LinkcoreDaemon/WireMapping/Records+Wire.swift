@@ -1,3 +1,4 @@
+import Foundation
 import LinkcoreDomain
 import LinkcoreWire
 
@@ -52,7 +53,8 @@ extension ChangeEvent {
 
 extension AccessLogQuery {
     init(wire q: LCAccessLogQuery) {
-        self.init(linkCode: q.linkCode, fromMs: q.fromMs, toMs: q.toMs, pageSize: q.pageSize, pageToken: q.pageToken)
+        self.init(linkCode: q.linkCode, fromMs: q.fromMs, toMs: q.toMs, pageSize: q.pageSize, pageToken: q.pageToken,
+                  newestFirst: q.newestFirst)
     }
 }
 
@@ -71,10 +73,25 @@ extension AccessLogPage {
                     $0.infoType = e.infoType
                     $0.outcome = e.outcome.wire
                     $0.repeats = e.repeats
+                    $0.position = e.position
+                    $0.hash = Data(e.hash)
+                    $0.previousHash = Data(e.previousHash)
                 }
             }
             page.nextPageToken = nextPageToken
+            if let c = checkpoint {
+                page.checkpoint = .with {
+                    $0.position = c.position; $0.hash = Data(c.hash); $0.atMs = c.atMs
+                    $0.signature = Data(c.signature); $0.certificatePem = Data(c.certificate)
+                }
+            }
         }
+    }
+}
+
+extension LinkHolder {
+    var wire: LCLinkHolder {
+        .with { $0.orgCode = orgCode; $0.orgName = orgName; $0.linkedAtMs = linkedAtMs }
     }
 }
 

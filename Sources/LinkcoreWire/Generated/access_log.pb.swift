@@ -10,6 +10,11 @@
 
 /// linkcore wire contract, version 1: the resident's access log (自己情報の提供に関するログ).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -41,6 +46,9 @@ public nonisolated struct LCAccessLogQuery: Sendable {
 
   /// from the previous page
   public var pageToken: String = String()
+
+  /// the portal's order; false: oldest first
+  public var newestFirst: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -74,6 +82,38 @@ public nonisolated struct LCAccessLogEntry: Sendable {
   /// answer again (each a retry after a lost reply; charged once, logged once).
   public var repeats: UInt32 = 0
 
+  /// Verifiability (issue 15 item 3; docs/protocol.md "The access log's chain"): the entry's
+  /// 1-based position in the whole log, its chain hash, and the hash of the entry before it
+  /// (32 zero bytes for position 1). The other residents' entries in between are not shown.
+  public var position: UInt64 = 0
+
+  public var hash: Data = Data()
+
+  public var previousHash: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The newest signed checkpoint of the whole log: the core's signature (ECDSA over SHA-256, DER)
+/// over "linkcore/access-log-checkpoint/v1" || position (u64 BE) || hash (32) || at_ms (u64 BE),
+/// and the signer's certificate (PEM).
+public nonisolated struct LCAccessLogCheckpoint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var position: UInt64 = 0
+
+  public var hash: Data = Data()
+
+  public var atMs: Int64 = 0
+
+  public var signature: Data = Data()
+
+  public var certificatePem: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -89,6 +129,61 @@ public nonisolated struct LCAccessLogPage: Sendable {
   /// empty on the last page
   public var nextPageToken: String = String()
 
+  /// unset while the core has signed none
+  public var checkpoint: LCAccessLogCheckpoint {
+    get {_checkpoint ?? LCAccessLogCheckpoint()}
+    set {_checkpoint = newValue}
+  }
+  /// Returns true if `checkpoint` has been explicitly set.
+  public var hasCheckpoint: Bool {self._checkpoint != nil}
+  /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckpoint() {self._checkpoint = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkpoint: LCAccessLogCheckpoint? = nil
+}
+
+/// Portal -> core (PORTAL only): the organisations holding a live link for the resident the
+/// portal knows as link_code (LP), never the codes themselves. Envelope 170/171.
+public nonisolated struct LCLinkHoldersQuery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var linkCode: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct LCLinkHolder: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgCode: String = String()
+
+  public var orgName: String = String()
+
+  public var linkedAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct LCLinkHoldersResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// by link date, oldest first; the portal itself left out
+  public var holders: [LCLinkHolder] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -100,7 +195,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogQuery"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}link_code\0\u{3}from_ms\0\u{3}to_ms\0\u{3}page_size\0\u{3}page_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}link_code\0\u{3}from_ms\0\u{3}to_ms\0\u{3}page_size\0\u{3}page_token\0\u{3}newest_first\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -113,6 +208,7 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.pageSize) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.newestFirst) }()
       default: break
       }
     }
@@ -134,6 +230,9 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.pageToken.isEmpty {
       try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
     }
+    if self.newestFirst != false {
+      try visitor.visitSingularBoolField(value: self.newestFirst, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -143,6 +242,7 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.toMs != rhs.toMs {return false}
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.newestFirst != rhs.newestFirst {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -150,7 +250,7 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0\u{1}repeats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0\u{1}repeats\0\u{1}position\0\u{1}hash\0\u{3}previous_hash\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -168,6 +268,9 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 8: try { try decoder.decodeSingularStringField(value: &self.infoType) }()
       case 9: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.repeats) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.position) }()
+      case 12: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      case 13: try { try decoder.decodeSingularBytesField(value: &self.previousHash) }()
       default: break
       }
     }
@@ -204,6 +307,15 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.repeats != 0 {
       try visitor.visitSingularUInt32Field(value: self.repeats, fieldNumber: 10)
     }
+    if self.position != 0 {
+      try visitor.visitSingularUInt64Field(value: self.position, fieldNumber: 11)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 12)
+    }
+    if !self.previousHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.previousHash, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -218,6 +330,59 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.infoType != rhs.infoType {return false}
     if lhs.outcome != rhs.outcome {return false}
     if lhs.repeats != rhs.repeats {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.previousHash != rhs.previousHash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCAccessLogCheckpoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AccessLogCheckpoint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{1}hash\0\u{3}at_ms\0\u{1}signature\0\u{3}certificate_pem\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.position) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.atMs) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.certificatePem) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.position != 0 {
+      try visitor.visitSingularUInt64Field(value: self.position, fieldNumber: 1)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 2)
+    }
+    if self.atMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.atMs, fieldNumber: 3)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 4)
+    }
+    if !self.certificatePem.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificatePem, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCAccessLogCheckpoint, rhs: LCAccessLogCheckpoint) -> Bool {
+    if lhs.position != rhs.position {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.atMs != rhs.atMs {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.certificatePem != rhs.certificatePem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -225,7 +390,7 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogPage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_page_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_page_token\0\u{1}checkpoint\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -235,24 +400,133 @@ nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._Mes
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.entries.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
     }
     if !self.nextPageToken.isEmpty {
       try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
     }
+    try { if let v = self._checkpoint {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: LCAccessLogPage, rhs: LCAccessLogPage) -> Bool {
     if lhs.entries != rhs.entries {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCLinkHoldersQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LinkHoldersQuery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}link_code\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.linkCode) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.linkCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.linkCode, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCLinkHoldersQuery, rhs: LCLinkHoldersQuery) -> Bool {
+    if lhs.linkCode != rhs.linkCode {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCLinkHolder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LinkHolder"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_code\0\u{3}org_name\0\u{3}linked_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgCode) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.orgName) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.linkedAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orgCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgCode, fieldNumber: 1)
+    }
+    if !self.orgName.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgName, fieldNumber: 2)
+    }
+    if self.linkedAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.linkedAtMs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCLinkHolder, rhs: LCLinkHolder) -> Bool {
+    if lhs.orgCode != rhs.orgCode {return false}
+    if lhs.orgName != rhs.orgName {return false}
+    if lhs.linkedAtMs != rhs.linkedAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCLinkHoldersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LinkHoldersResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}holders\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.holders) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.holders.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.holders, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCLinkHoldersResponse, rhs: LCLinkHoldersResponse) -> Bool {
+    if lhs.holders != rhs.holders {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

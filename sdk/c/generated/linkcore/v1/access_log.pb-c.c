@@ -97,6 +97,51 @@ void   linkcore__v1__access_log_entry__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__access_log_entry__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__access_log_checkpoint__init
+                     (Linkcore__V1__AccessLogCheckpoint         *message)
+{
+  static const Linkcore__V1__AccessLogCheckpoint init_value = LINKCORE__V1__ACCESS_LOG_CHECKPOINT__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__access_log_checkpoint__get_packed_size
+                     (const Linkcore__V1__AccessLogCheckpoint *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_checkpoint__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__access_log_checkpoint__pack
+                     (const Linkcore__V1__AccessLogCheckpoint *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_checkpoint__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__access_log_checkpoint__pack_to_buffer
+                     (const Linkcore__V1__AccessLogCheckpoint *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_checkpoint__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__AccessLogCheckpoint *
+       linkcore__v1__access_log_checkpoint__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__AccessLogCheckpoint *)
+     protobuf_c_message_unpack (&linkcore__v1__access_log_checkpoint__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__access_log_checkpoint__free_unpacked
+                     (Linkcore__V1__AccessLogCheckpoint *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__access_log_checkpoint__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__access_log_page__init
                      (Linkcore__V1__AccessLogPage         *message)
 {
@@ -142,7 +187,142 @@ void   linkcore__v1__access_log_page__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__access_log_page__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_query__field_descriptors[5] =
+void   linkcore__v1__link_holders_query__init
+                     (Linkcore__V1__LinkHoldersQuery         *message)
+{
+  static const Linkcore__V1__LinkHoldersQuery init_value = LINKCORE__V1__LINK_HOLDERS_QUERY__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__link_holders_query__get_packed_size
+                     (const Linkcore__V1__LinkHoldersQuery *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_query__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__link_holders_query__pack
+                     (const Linkcore__V1__LinkHoldersQuery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_query__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__link_holders_query__pack_to_buffer
+                     (const Linkcore__V1__LinkHoldersQuery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_query__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__LinkHoldersQuery *
+       linkcore__v1__link_holders_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__LinkHoldersQuery *)
+     protobuf_c_message_unpack (&linkcore__v1__link_holders_query__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__link_holders_query__free_unpacked
+                     (Linkcore__V1__LinkHoldersQuery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__link_holders_query__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   linkcore__v1__link_holder__init
+                     (Linkcore__V1__LinkHolder         *message)
+{
+  static const Linkcore__V1__LinkHolder init_value = LINKCORE__V1__LINK_HOLDER__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__link_holder__get_packed_size
+                     (const Linkcore__V1__LinkHolder *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holder__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__link_holder__pack
+                     (const Linkcore__V1__LinkHolder *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holder__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__link_holder__pack_to_buffer
+                     (const Linkcore__V1__LinkHolder *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holder__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__LinkHolder *
+       linkcore__v1__link_holder__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__LinkHolder *)
+     protobuf_c_message_unpack (&linkcore__v1__link_holder__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__link_holder__free_unpacked
+                     (Linkcore__V1__LinkHolder *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__link_holder__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   linkcore__v1__link_holders_response__init
+                     (Linkcore__V1__LinkHoldersResponse         *message)
+{
+  static const Linkcore__V1__LinkHoldersResponse init_value = LINKCORE__V1__LINK_HOLDERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__link_holders_response__get_packed_size
+                     (const Linkcore__V1__LinkHoldersResponse *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__link_holders_response__pack
+                     (const Linkcore__V1__LinkHoldersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__link_holders_response__pack_to_buffer
+                     (const Linkcore__V1__LinkHoldersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__link_holders_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__LinkHoldersResponse *
+       linkcore__v1__link_holders_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__LinkHoldersResponse *)
+     protobuf_c_message_unpack (&linkcore__v1__link_holders_response__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__link_holders_response__free_unpacked
+                     (Linkcore__V1__LinkHoldersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__link_holders_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_query__field_descriptors[6] =
 {
   {
     "link_code",
@@ -204,10 +384,23 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_query__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "newest_first",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogQuery, newest_first),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_query__field_indices_by_name[] = {
   1,   /* field[1] = from_ms */
   0,   /* field[0] = link_code */
+  5,   /* field[5] = newest_first */
   3,   /* field[3] = page_size */
   4,   /* field[4] = page_token */
   2,   /* field[2] = to_ms */
@@ -215,7 +408,7 @@ static const unsigned linkcore__v1__access_log_query__field_indices_by_name[] = 
 static const ProtobufCIntRange linkcore__v1__access_log_query__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descriptor =
 {
@@ -225,14 +418,14 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descriptor =
   "Linkcore__V1__AccessLogQuery",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogQuery),
-  5,
+  6,
   linkcore__v1__access_log_query__field_descriptors,
   linkcore__v1__access_log_query__field_indices_by_name,
   1,  linkcore__v1__access_log_query__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__access_log_query__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[10] =
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[13] =
 {
   {
     "mediation_id",
@@ -354,13 +547,52 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "position",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "previous_hash",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, previous_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = {
   1,   /* field[1] = at_ms */
   6,   /* field[6] = bp_id */
+  11,   /* field[11] = hash */
   7,   /* field[7] = info_type */
   0,   /* field[0] = mediation_id */
   8,   /* field[8] = outcome */
+  10,   /* field[10] = position */
+  12,   /* field[12] = previous_hash */
   5,   /* field[5] = provider_name */
   4,   /* field[4] = provider_org */
   9,   /* field[9] = repeats */
@@ -370,7 +602,7 @@ static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = 
 static const ProtobufCIntRange linkcore__v1__access_log_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
 {
@@ -380,14 +612,104 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
   "Linkcore__V1__AccessLogEntry",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogEntry),
-  10,
+  13,
   linkcore__v1__access_log_entry__field_descriptors,
   linkcore__v1__access_log_entry__field_indices_by_name,
   1,  linkcore__v1__access_log_entry__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__access_log_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descriptors[2] =
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_checkpoint__field_descriptors[5] =
+{
+  {
+    "position",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogCheckpoint, position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogCheckpoint, hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogCheckpoint, at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogCheckpoint, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "certificate_pem",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogCheckpoint, certificate_pem),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__access_log_checkpoint__field_indices_by_name[] = {
+  2,   /* field[2] = at_ms */
+  4,   /* field[4] = certificate_pem */
+  1,   /* field[1] = hash */
+  0,   /* field[0] = position */
+  3,   /* field[3] = signature */
+};
+static const ProtobufCIntRange linkcore__v1__access_log_checkpoint__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__access_log_checkpoint__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.AccessLogCheckpoint",
+  "AccessLogCheckpoint",
+  "Linkcore__V1__AccessLogCheckpoint",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__AccessLogCheckpoint),
+  5,
+  linkcore__v1__access_log_checkpoint__field_descriptors,
+  linkcore__v1__access_log_checkpoint__field_indices_by_name,
+  1,  linkcore__v1__access_log_checkpoint__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__access_log_checkpoint__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descriptors[3] =
 {
   {
     "entries",
@@ -413,15 +735,28 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpoint",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogPage, checkpoint),
+    &linkcore__v1__access_log_checkpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_page__field_indices_by_name[] = {
+  2,   /* field[2] = checkpoint */
   0,   /* field[0] = entries */
   1,   /* field[1] = next_page_token */
 };
 static const ProtobufCIntRange linkcore__v1__access_log_page__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor =
 {
@@ -431,10 +766,150 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor =
   "Linkcore__V1__AccessLogPage",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogPage),
-  2,
+  3,
   linkcore__v1__access_log_page__field_descriptors,
   linkcore__v1__access_log_page__field_indices_by_name,
   1,  linkcore__v1__access_log_page__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__access_log_page__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__link_holders_query__field_descriptors[1] =
+{
+  {
+    "link_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__LinkHoldersQuery, link_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__link_holders_query__field_indices_by_name[] = {
+  0,   /* field[0] = link_code */
+};
+static const ProtobufCIntRange linkcore__v1__link_holders_query__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__link_holders_query__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.LinkHoldersQuery",
+  "LinkHoldersQuery",
+  "Linkcore__V1__LinkHoldersQuery",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__LinkHoldersQuery),
+  1,
+  linkcore__v1__link_holders_query__field_descriptors,
+  linkcore__v1__link_holders_query__field_indices_by_name,
+  1,  linkcore__v1__link_holders_query__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__link_holders_query__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__link_holder__field_descriptors[3] =
+{
+  {
+    "org_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__LinkHolder, org_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "org_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__LinkHolder, org_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "linked_at_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__LinkHolder, linked_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__link_holder__field_indices_by_name[] = {
+  2,   /* field[2] = linked_at_ms */
+  0,   /* field[0] = org_code */
+  1,   /* field[1] = org_name */
+};
+static const ProtobufCIntRange linkcore__v1__link_holder__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__link_holder__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.LinkHolder",
+  "LinkHolder",
+  "Linkcore__V1__LinkHolder",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__LinkHolder),
+  3,
+  linkcore__v1__link_holder__field_descriptors,
+  linkcore__v1__link_holder__field_indices_by_name,
+  1,  linkcore__v1__link_holder__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__link_holder__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__link_holders_response__field_descriptors[1] =
+{
+  {
+    "holders",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__LinkHoldersResponse, n_holders),
+    offsetof(Linkcore__V1__LinkHoldersResponse, holders),
+    &linkcore__v1__link_holder__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__link_holders_response__field_indices_by_name[] = {
+  0,   /* field[0] = holders */
+};
+static const ProtobufCIntRange linkcore__v1__link_holders_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__link_holders_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.LinkHoldersResponse",
+  "LinkHoldersResponse",
+  "Linkcore__V1__LinkHoldersResponse",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__LinkHoldersResponse),
+  1,
+  linkcore__v1__link_holders_response__field_descriptors,
+  linkcore__v1__link_holders_response__field_indices_by_name,
+  1,  linkcore__v1__link_holders_response__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__link_holders_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

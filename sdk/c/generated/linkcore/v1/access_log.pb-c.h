@@ -18,7 +18,11 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Linkcore__V1__AccessLogQuery Linkcore__V1__AccessLogQuery;
 typedef struct Linkcore__V1__AccessLogEntry Linkcore__V1__AccessLogEntry;
+typedef struct Linkcore__V1__AccessLogCheckpoint Linkcore__V1__AccessLogCheckpoint;
 typedef struct Linkcore__V1__AccessLogPage Linkcore__V1__AccessLogPage;
+typedef struct Linkcore__V1__LinkHoldersQuery Linkcore__V1__LinkHoldersQuery;
+typedef struct Linkcore__V1__LinkHolder Linkcore__V1__LinkHolder;
+typedef struct Linkcore__V1__LinkHoldersResponse Linkcore__V1__LinkHoldersResponse;
 
 
 /* --- enums --- */
@@ -49,10 +53,14 @@ struct  Linkcore__V1__AccessLogQuery
    * from the previous page
    */
   char *page_token;
+  /*
+   * the portal's order; false: oldest first
+   */
+  protobuf_c_boolean newest_first;
 };
 #define LINKCORE__V1__ACCESS_LOG_QUERY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_query__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Linkcore__V1__AccessLogEntry
@@ -72,10 +80,37 @@ struct  Linkcore__V1__AccessLogEntry
    * answer again (each a retry after a lost reply; charged once, logged once).
    */
   uint32_t repeats;
+  /*
+   * Verifiability (issue 15 item 3; docs/protocol.md "The access log's chain"): the entry's
+   * 1-based position in the whole log, its chain hash, and the hash of the entry before it
+   * (32 zero bytes for position 1). The other residents' entries in between are not shown.
+   */
+  uint64_t position;
+  ProtobufCBinaryData hash;
+  ProtobufCBinaryData previous_hash;
 };
 #define LINKCORE__V1__ACCESS_LOG_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0, 0, {0,NULL}, {0,NULL} }
+
+
+/*
+ * The newest signed checkpoint of the whole log: the core's signature (ECDSA over SHA-256, DER)
+ * over "linkcore/access-log-checkpoint/v1" || position (u64 BE) || hash (32) || at_ms (u64 BE),
+ * and the signer's certificate (PEM).
+ */
+struct  Linkcore__V1__AccessLogCheckpoint
+{
+  ProtobufCMessage base;
+  uint64_t position;
+  ProtobufCBinaryData hash;
+  int64_t at_ms;
+  ProtobufCBinaryData signature;
+  ProtobufCBinaryData certificate_pem;
+};
+#define LINKCORE__V1__ACCESS_LOG_CHECKPOINT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_checkpoint__descriptor) \
+    , 0, {0,NULL}, 0, {0,NULL}, {0,NULL} }
 
 
 struct  Linkcore__V1__AccessLogPage
@@ -87,10 +122,54 @@ struct  Linkcore__V1__AccessLogPage
    * empty on the last page
    */
   char *next_page_token;
+  /*
+   * unset while the core has signed none
+   */
+  Linkcore__V1__AccessLogCheckpoint *checkpoint;
 };
 #define LINKCORE__V1__ACCESS_LOG_PAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_page__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * Portal -> core (PORTAL only): the organisations holding a live link for the resident the
+ * portal knows as link_code (LP), never the codes themselves. Envelope 170/171.
+ */
+struct  Linkcore__V1__LinkHoldersQuery
+{
+  ProtobufCMessage base;
+  char *link_code;
+};
+#define LINKCORE__V1__LINK_HOLDERS_QUERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__link_holders_query__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Linkcore__V1__LinkHolder
+{
+  ProtobufCMessage base;
+  char *org_code;
+  char *org_name;
+  int64_t linked_at_ms;
+};
+#define LINKCORE__V1__LINK_HOLDER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__link_holder__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Linkcore__V1__LinkHoldersResponse
+{
+  ProtobufCMessage base;
+  /*
+   * by link date, oldest first; the portal itself left out
+   */
+  size_t n_holders;
+  Linkcore__V1__LinkHolder **holders;
+};
+#define LINKCORE__V1__LINK_HOLDERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__link_holders_response__descriptor) \
+    , 0,NULL }
 
 
 /* Linkcore__V1__AccessLogQuery methods */
@@ -131,6 +210,25 @@ Linkcore__V1__AccessLogEntry *
 void   linkcore__v1__access_log_entry__free_unpacked
                      (Linkcore__V1__AccessLogEntry *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__AccessLogCheckpoint methods */
+void   linkcore__v1__access_log_checkpoint__init
+                     (Linkcore__V1__AccessLogCheckpoint         *message);
+size_t linkcore__v1__access_log_checkpoint__get_packed_size
+                     (const Linkcore__V1__AccessLogCheckpoint   *message);
+size_t linkcore__v1__access_log_checkpoint__pack
+                     (const Linkcore__V1__AccessLogCheckpoint   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__access_log_checkpoint__pack_to_buffer
+                     (const Linkcore__V1__AccessLogCheckpoint   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__AccessLogCheckpoint *
+       linkcore__v1__access_log_checkpoint__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__access_log_checkpoint__free_unpacked
+                     (Linkcore__V1__AccessLogCheckpoint *message,
+                      ProtobufCAllocator *allocator);
 /* Linkcore__V1__AccessLogPage methods */
 void   linkcore__v1__access_log_page__init
                      (Linkcore__V1__AccessLogPage         *message);
@@ -150,6 +248,63 @@ Linkcore__V1__AccessLogPage *
 void   linkcore__v1__access_log_page__free_unpacked
                      (Linkcore__V1__AccessLogPage *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__LinkHoldersQuery methods */
+void   linkcore__v1__link_holders_query__init
+                     (Linkcore__V1__LinkHoldersQuery         *message);
+size_t linkcore__v1__link_holders_query__get_packed_size
+                     (const Linkcore__V1__LinkHoldersQuery   *message);
+size_t linkcore__v1__link_holders_query__pack
+                     (const Linkcore__V1__LinkHoldersQuery   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__link_holders_query__pack_to_buffer
+                     (const Linkcore__V1__LinkHoldersQuery   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__LinkHoldersQuery *
+       linkcore__v1__link_holders_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__link_holders_query__free_unpacked
+                     (Linkcore__V1__LinkHoldersQuery *message,
+                      ProtobufCAllocator *allocator);
+/* Linkcore__V1__LinkHolder methods */
+void   linkcore__v1__link_holder__init
+                     (Linkcore__V1__LinkHolder         *message);
+size_t linkcore__v1__link_holder__get_packed_size
+                     (const Linkcore__V1__LinkHolder   *message);
+size_t linkcore__v1__link_holder__pack
+                     (const Linkcore__V1__LinkHolder   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__link_holder__pack_to_buffer
+                     (const Linkcore__V1__LinkHolder   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__LinkHolder *
+       linkcore__v1__link_holder__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__link_holder__free_unpacked
+                     (Linkcore__V1__LinkHolder *message,
+                      ProtobufCAllocator *allocator);
+/* Linkcore__V1__LinkHoldersResponse methods */
+void   linkcore__v1__link_holders_response__init
+                     (Linkcore__V1__LinkHoldersResponse         *message);
+size_t linkcore__v1__link_holders_response__get_packed_size
+                     (const Linkcore__V1__LinkHoldersResponse   *message);
+size_t linkcore__v1__link_holders_response__pack
+                     (const Linkcore__V1__LinkHoldersResponse   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__link_holders_response__pack_to_buffer
+                     (const Linkcore__V1__LinkHoldersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__LinkHoldersResponse *
+       linkcore__v1__link_holders_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__link_holders_response__free_unpacked
+                     (Linkcore__V1__LinkHoldersResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Linkcore__V1__AccessLogQuery_Closure)
@@ -158,8 +313,20 @@ typedef void (*Linkcore__V1__AccessLogQuery_Closure)
 typedef void (*Linkcore__V1__AccessLogEntry_Closure)
                  (const Linkcore__V1__AccessLogEntry *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__AccessLogCheckpoint_Closure)
+                 (const Linkcore__V1__AccessLogCheckpoint *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__AccessLogPage_Closure)
                  (const Linkcore__V1__AccessLogPage *message,
+                  void *closure_data);
+typedef void (*Linkcore__V1__LinkHoldersQuery_Closure)
+                 (const Linkcore__V1__LinkHoldersQuery *message,
+                  void *closure_data);
+typedef void (*Linkcore__V1__LinkHolder_Closure)
+                 (const Linkcore__V1__LinkHolder *message,
+                  void *closure_data);
+typedef void (*Linkcore__V1__LinkHoldersResponse_Closure)
+                 (const Linkcore__V1__LinkHoldersResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -169,7 +336,11 @@ typedef void (*Linkcore__V1__AccessLogPage_Closure)
 
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__access_log_checkpoint__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__link_holders_query__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__link_holder__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__link_holders_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

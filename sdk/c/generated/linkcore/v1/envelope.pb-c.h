@@ -89,7 +89,9 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_SEND_NOTICE = 160,
   LINKCORE__V1__ENVELOPE__BODY_SEND_NOTICE_RESPONSE = 161,
   LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE = 162,
-  LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE_ACK = 163
+  LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE_ACK = 163,
+  LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_QUERY = 170,
+  LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_RESPONSE = 171
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ENVELOPE__BODY__CASE)
 } Linkcore__V1__Envelope__BodyCase;
 
@@ -190,6 +192,11 @@ struct  Linkcore__V1__Envelope
     Linkcore__V1__SendNoticeResponse *send_notice_response;
     Linkcore__V1__DeliverNotice *deliver_notice;
     Linkcore__V1__DeliverNoticeAck *deliver_notice_ack;
+    /*
+     * The resident's link holders, portal -> core (170-179).
+     */
+    Linkcore__V1__LinkHoldersQuery *link_holders_query;
+    Linkcore__V1__LinkHoldersResponse *link_holders_response;
   };
 };
 #define LINKCORE__V1__ENVELOPE__INIT \
