@@ -43,6 +43,8 @@ public struct PortalConfig: Sendable, Equatable {
     public var core: Core
     public var log: Log
     public var file: String
+    /// `[card]` + `[matcher]`: the card login (PortalConfig+Card.swift); nil without them.
+    public var cardLogin: CardLogin? = nil
 
     public static let schema: [(table: String, keys: [String])] = [
         ("portal", ["org_code", "database"]),
@@ -54,6 +56,8 @@ public struct PortalConfig: Sendable, Equatable {
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("log", ["level"]),
+        ("card", cardKeys),
+        ("matcher", matcherKeys),
     ]
 
     public static func load(
@@ -109,7 +113,7 @@ public struct PortalConfig: Sendable, Equatable {
             throw coreSection.error(.invalidValue, "reconnect_max_ms", "must not be below reconnect_initial_ms (\(initial)), got \(maximum)")
         }
 
-        return PortalConfig(
+        var config = PortalConfig(
             portal: Portal(orgCode: orgCode, database: database),
             https: HTTPS(listen: listen, certificate: certificate, privateKey: privateKey, allowedHosts: allowedHosts,
                          maxBodyBytes: maxBody, idleTimeout: httpIdle),
@@ -120,6 +124,8 @@ public struct PortalConfig: Sendable, Equatable {
                 reconnectMax: .milliseconds(maximum), crl: crl),
             log: try section("log").log(),
             file: file)
+        config.cardLogin = try cardLogin(card: section("card"), matcher: section("matcher"))
+        return config
     }
 }
 

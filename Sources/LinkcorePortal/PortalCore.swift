@@ -9,10 +9,15 @@ import ServiceLifecycle
 /// are refused as unknown, which the core treats as "not delivered".
 public final class PortalCore: Sendable {
     public let session: CoreSession
+    /// Links pushed for account openings (PortalLinks.swift).
+    public let links: PortalLinks
 
     public init(endpoint: CoreEndpoint, orgCode: String, backoff: CoreSession.Backoff, logger: Logger) {
-        session = CoreSession(endpoint: endpoint, orgCode: orgCode, backoff: backoff, logger: logger) { request in
-            .failure(WireError(.unknownMessage, "this portal does not serve \(request.bodyName) yet"))
+        let links = PortalLinks()
+        self.links = links
+        session = CoreSession(endpoint: endpoint, orgCode: orgCode, backoff: backoff, logger: logger) { [links] request in
+            if case let .linkIssued(issued)? = request.body { return links.received(issued) }
+            return .failure(WireError(.unknownMessage, "this portal does not serve \(request.bodyName) yet"))
         }
     }
 

@@ -34,11 +34,15 @@ public final class PortalSite: Sendable {
     let library: MustacheLibrary
     let coreConnected: @Sendable () -> Bool
     let logger: Logger
+    /// The card login and the account (PortalSite+Card.swift); nil: not configured.
+    let card: CardLogin?
     private let boundPort = Atomic<Int>(0)
 
-    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger) throws {
+    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
+                card: CardLogin? = nil) throws {
         self.settings = settings
         self.sessions = sessions
+        self.card = card
         self.library = try PortalTemplates.library()
         self.coreConnected = coreConnected
         self.logger = logger
@@ -57,7 +61,7 @@ public final class PortalSite: Sendable {
         var cookies: [String] = []
     }
 
-    static let knownPaths: Set<String> = ["/", "/login", "/home", "/logout", "/health"]
+    static let knownPaths: Set<String> = Set(["/", "/login", "/home", "/logout", "/health"]).union(cardPaths)
 
     public func answer(_ request: Request) async -> Response {
         // DNS rebinding and poisoned links: a name that is not ours gets nothing but this page.
@@ -80,6 +84,7 @@ public final class PortalSite: Sendable {
             case (_, "/"), (_, "/login"), (_, "/home"), (_, "/logout"), (_, "/health"):
                 return page(.methodNotAllowed, visit, message: ("method_title", "method_lead", "/", "back_home"))
             default:
+                if let routed = try await cardRoute(request, visit) { return routed }
                 return page(.notFound, visit, message: ("not_found_title", "not_found_lead", "/", "back_home"))
             }
         } catch let failure as FormFailure {
@@ -115,6 +120,7 @@ public final class PortalSite: Sendable {
     }
 
     func loginPage(_ request: Request, _ visit: Visit) async throws -> Response {
+        if card != nil { return try await cardPage(request, visit, opening: false) }
         var visit = visit
         // A form needs a CSRF token, so a visitor who opens it gets a (not logged-in) session.
         let session: Sessions.Session
@@ -128,6 +134,7 @@ public final class PortalSite: Sendable {
     }
 
     func loginSubmit(_ request: Request, _ visit: Visit) async throws -> Response {
+        if let card { return try await cardLoginSubmit(request, visit, card) }
         switch try await checkedForm(request, visit) {
         case .refused(let response): return response
         case .accepted:

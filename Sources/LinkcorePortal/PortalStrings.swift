@@ -6,8 +6,8 @@ public enum Language: String, Sendable, CaseIterable {
 
     public var strings: [String: String] {
         switch self {
-        case .ja: PortalStrings.ja
-        case .en: PortalStrings.en
+        case .ja: PortalStrings.allJa
+        case .en: PortalStrings.allEn
         }
     }
 

@@ -62,6 +62,7 @@ enum PortalTemplates {
     {{<layout}}{{$content}}
     <h1>{{t.home_title}}</h1>
     <p>{{t.home_lead}}</p>
+    <p><a href="/account">{{t.account_title}}</a></p>
     {{>logout}}
     {{/content}}{{/layout}}
     """

@@ -8,7 +8,7 @@ import Testing
     static let templates = [
         PortalTemplates.layout, PortalTemplates.landing, PortalTemplates.login, PortalTemplates.home,
         PortalTemplates.logout, PortalTemplates.message,
-    ]
+    ] + PortalTemplates.cardTemplates.map(\.1)
 
     @Test func everyStringAPageNamesExistsInBothLanguages() throws {
         let regex = try Regex("\\{\\{\\s*t\\.([a-z_]+)\\s*\\}\\}")
@@ -25,6 +25,9 @@ import Testing
         }
         // The two tables name the same texts.
         #expect(Set(PortalStrings.ja.keys) == Set(PortalStrings.en.keys))
+        #expect(Set(PortalStrings.cardJa.keys) == Set(PortalStrings.cardEn.keys))
+        // The card script's texts come from the page (data-msg-*), never from the script.
+        #expect(!PortalTemplates.cardScript.contains("{{"))
     }
 
     @Test func noTemplateWritesAValueUnescaped() {
