@@ -465,7 +465,8 @@ let package = Package(
                 // Links made by card: real cards from the card tools, consents built with the verifier's type.
                 "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Browser"]  // the portal's Selenium script, run from the source tree
         ),
         // What the end-to-end benchmarks share: a throwaway PKI and a real linkcored child process.
         .target(
