@@ -108,7 +108,7 @@ public final class CardLogin: Sendable {
     public func login(challengeHex: String, signatureHex: String, certificatePEM: String) async -> Result<LoginOutcome, Refusal> {
         guard let challenge = Self.bytes(hex: challengeHex), let signature = Self.bytes(hex: signatureHex) else { return .failure(.notVerified) }
         let verified: VerifiedLogin
-        do {
+        do throws(CardLoginError) {
             verified = try await verifier.login(challenge: challenge, signature: signature, certificatePEM: certificatePEM, now: now())
         } catch {
             logger.info("card login refused", metadata: ["reason": "\(error)"])
@@ -193,7 +193,7 @@ public final class CardLogin: Sendable {
         // 2. The user certificate: the login's own checks, status included (the challenge is spent).
         guard let challenge = Self.bytes(hex: challengeHex), let signature = Self.bytes(hex: signatureHex) else { return .failure(.notVerified) }
         let verified: VerifiedLogin
-        do {
+        do throws(CardLoginError) {
             verified = try await verifier.login(challenge: challenge, signature: signature, certificatePEM: certificatePEM, now: current)
         } catch {
             logger.info("account opening: user certificate refused", metadata: ["reason": "\(error)"])

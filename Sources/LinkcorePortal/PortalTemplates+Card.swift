@@ -113,7 +113,8 @@ extension PortalTemplates {
         });
         if (!created.ok) { throw new Error("helper " + created.status); }
         var request = await created.json();
-        window.open(request.pin_url, "linkcore-card-pin", "width=520,height=600");
+        // A window of its own per request (not a reused name): one step's window never becomes the next's.
+        window.open(request.pin_url, "_blank", "popup,width=520,height=600");
         for (;;) {
           var answer = await (await fetch(helper + "/requests/" + encodeURIComponent(request.id), { cache: "no-store" })).json();
           if (answer.state === "signed") { return answer; }

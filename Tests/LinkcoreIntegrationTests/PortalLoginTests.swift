@@ -9,7 +9,8 @@ import Testing
 /// issued by `linkcore-jpki` on SoftHSM2 tokens, and `linkcore-portal` over HTTPS. curl (trusting
 /// only the test CA) is the browser here; the card signs what the pages hand out with
 /// `linkcore-card sign` (the helper's own path is the browser test's, `PortalBrowserTests`); sqlite3
-/// reads the portal's file. Status comes from the card authority's CRL (no responder runs).
+/// reads the portal's file. Status comes from the card authority's CRL: the configured responder
+/// (port 1) refuses connections, so the CRL decides (fail closed otherwise).
 @Suite(.serialized) struct PortalLoginTests {
     static let ja: [String: String] = [
         "no_account": "このカードではログインできません", "suspended": "アカウントは一時停止中です",
@@ -51,6 +52,7 @@ import Testing
                                            "card": """
                                                ca = "\(card.caPath)"
                                                crl = "\(card.crlPath)"
+                                               ocsp_url = "http://127.0.0.1:1"
                                                authority = "127.0.0.1:\(authority.port)"
                                                authority_server_name = "localhost"
                                                helper_origin = "http://127.0.0.1:\(helperPort)"

@@ -35,4 +35,17 @@ import Testing
             #expect(!template.contains("{{{") && !template.contains("{{&"))
         }
     }
+
+    @Test func theCardPagesRender() throws {
+        let library = try PortalTemplates.library()
+        let base: [String: Any] = ["lang": "ja", "other_lang": "en", "t": Language.ja.strings, "title": "x", "switch_href": "/?lang=en",
+                                   "csrf": "TOKEN", "helper": "http://127.0.0.1:8765", "challenge_hex": "00ff", "action": "/login", "steps": "login"]
+        for name in ["card_login", "card_open", "account", "account_close"] {
+            var values = base
+            if name == "card_open" { values["consent_hex"] = "abcd"; values["steps"] = "consent login" }
+            if name == "account" { values["events"] = [["when": "2026-12-07 10:00:00 JST", "what": "ログイン", "detail": ""]] }
+            let html = library.render(values, withTemplate: name) ?? "(no template)"
+            #expect(html.contains("<h1>") && html.contains("TOKEN"), "\(name): \(html)")
+        }
+    }
 }
