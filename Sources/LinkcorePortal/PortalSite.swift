@@ -270,8 +270,11 @@ public final class PortalSite: Sendable {
     }
 
     /// Headers swift-http-types has no constant for (valid names: the failable init succeeds).
+    /// `Referrer-Policy: same-origin`, not `no-referrer`: under no-referrer Chromium sends
+    /// `Origin: null` with our own form POSTs, which the Origin check refuses (found by the card
+    /// login's browser test); no referrer still leaves for other sites.
     static let moreHeaders: [(HTTPField.Name, String)] = [
-        ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"), ("Cross-Origin-Opener-Policy", "same-origin"),
     ].compactMap { name, value in HTTPField.Name(name).map { ($0, value) } }
 
     /// The headers every response carries.
