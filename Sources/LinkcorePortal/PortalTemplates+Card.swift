@@ -68,7 +68,7 @@ extension PortalTemplates {
     <h2>{{t.close_heading}}</h2>
     <p>{{t.close_lead}}</p>
     <p><a href="/account/close" id="close-link">{{t.close_link}}</a></p>
-    <p><a href="/home">{{t.home_title}}</a></p>
+    <p><a href="/home">{{t.home_link}}</a></p>
     {{>logout}}
     {{/content}}{{/layout}}
     """
