@@ -304,6 +304,8 @@ let package = Package(
             name: "LinkcorePortal",
             dependencies: [
                 "LinkcoreAdapter", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire", "LinkcoreSQLite", "LinkcoreCrypto",
+                // The card login: CardLoginVerifier (challenge, chain, status), the consent's form.
+                "LinkcoreCardVerifier",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -315,7 +317,7 @@ let package = Package(
         .executableTarget(
             name: "linkcore-portal",
             dependencies: [
-                "LinkcorePortal", "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle",
+                "LinkcorePortal", "LinkcoreAdapter", "LinkcoreConfig", "LinkcoreSystemd", "LinkcoreLifecycle", "LinkcoreCardVerifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -463,7 +465,8 @@ let package = Package(
                 // Links made by card: real cards from the card tools, consents built with the verifier's type.
                 "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Browser"]  // the portal's Selenium script, run from the source tree
         ),
         // What the end-to-end benchmarks share: a throwaway PKI and a real linkcored child process.
         .target(

@@ -45,6 +45,8 @@ public struct PortalConfig: Sendable, Equatable {
     public var file: String
     /// `[folder]` (PortalConfig+Folder.swift).
     public var folder = Folder()
+    /// `[card]` + `[matcher]`: the card login (PortalConfig+Card.swift); nil without them.
+    public var cardLogin: CardLogin? = nil
 
     public static let schema: [(table: String, keys: [String])] = [
         ("portal", ["org_code", "database"]),
@@ -57,6 +59,8 @@ public struct PortalConfig: Sendable, Equatable {
         ),
         ("log", ["level"]),
         ("folder", folderKeys),
+        ("card", cardKeys),
+        ("matcher", matcherKeys),
     ]
 
     public static func load(
@@ -113,7 +117,7 @@ public struct PortalConfig: Sendable, Equatable {
         }
 
         let folder = try Self.folder(section("folder"))
-        return PortalConfig(
+        var config = PortalConfig(
             portal: Portal(orgCode: orgCode, database: database),
             https: HTTPS(listen: listen, certificate: certificate, privateKey: privateKey, allowedHosts: allowedHosts,
                          maxBodyBytes: maxBody, idleTimeout: httpIdle),
@@ -124,6 +128,8 @@ public struct PortalConfig: Sendable, Equatable {
                 reconnectMax: .milliseconds(maximum), crl: crl),
             log: try section("log").log(),
             file: file, folder: folder)
+        config.cardLogin = try cardLogin(card: section("card"), matcher: section("matcher"))
+        return config
     }
 }
 

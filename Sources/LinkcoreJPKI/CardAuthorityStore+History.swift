@@ -8,12 +8,16 @@ public struct UserCertificateHistory: Sendable, Equatable {
     public var askedGeneration: Int
     public var currentSerial: String
     public var currentGeneration: Int
+    /// The card's user certificates of generations below the asked one, oldest first: how a
+    /// verifier shown a renewed card's new certificate finds the one it bound before.
+    public var earlierSerials: [String]
 
-    public init(askedSerial: String, askedGeneration: Int, currentSerial: String, currentGeneration: Int) {
+    public init(askedSerial: String, askedGeneration: Int, currentSerial: String, currentGeneration: Int, earlierSerials: [String] = []) {
         self.askedSerial = askedSerial
         self.askedGeneration = askedGeneration
         self.currentSerial = currentSerial
         self.currentGeneration = currentGeneration
+        self.earlierSerials = earlierSerials
     }
 
     /// Whether the card was renewed since the asked certificate was issued.
@@ -39,8 +43,13 @@ extension CardAuthorityStore {
                 let asked = row.string(0), let askedGeneration = row.int(1),
                 let current = row.string(2), let currentGeneration = row.int(3)
             else { return nil }
+            let earlier = try db.query("""
+                SELECT e.serial FROM certificates a JOIN certificates e ON e.card = a.card AND e.application = 'auth'
+                WHERE a.serial = ? AND a.application = 'auth' AND e.generation < a.generation
+                ORDER BY e.generation
+                """, [.text(asked)]).compactMap { $0.string(0) }
             return UserCertificateHistory(askedSerial: asked, askedGeneration: Int(askedGeneration),
-                                          currentSerial: current, currentGeneration: Int(currentGeneration))
+                                          currentSerial: current, currentGeneration: Int(currentGeneration), earlierSerials: earlier)
         }
     }
 }

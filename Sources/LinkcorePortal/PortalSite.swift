@@ -36,13 +36,16 @@ public final class PortalSite: Sendable {
     let logger: Logger
     /// The logged-in pages' data (PortalSite+Log.swift); nil: those pages answer 503.
     let resident: PortalResidentData?
+    /// The card login and the account (PortalSite+Card.swift); nil: not configured.
+    let card: CardLogin?
     private let boundPort = Atomic<Int>(0)
 
     public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
-                resident: PortalResidentData? = nil) throws {
+                resident: PortalResidentData? = nil, card: CardLogin? = nil) throws {
         self.resident = resident
         self.settings = settings
         self.sessions = sessions
+        self.card = card
         self.library = try PortalTemplates.library()
         self.coreConnected = coreConnected
         self.logger = logger
@@ -61,7 +64,7 @@ public final class PortalSite: Sendable {
         var cookies: [String] = []
     }
 
-    static let knownPaths: Set<String> = ["/", "/login", "/home", "/logout", "/health"]
+    static let knownPaths: Set<String> = Set(["/", "/login", "/home", "/logout", "/health"]).union(cardPaths).union(residentPaths)
 
     public func answer(_ request: Request) async -> Response {
         // DNS rebinding and poisoned links: a name that is not ours gets nothing but this page.
@@ -85,6 +88,7 @@ public final class PortalSite: Sendable {
             case (_, "/"), (_, "/login"), (_, "/home"), (_, "/logout"), (_, "/health"):
                 return page(.methodNotAllowed, visit, message: ("method_title", "method_lead", "/", "back_home"))
             default:
+                if let routed = try await cardRoute(request, visit) { return routed }
                 return page(.notFound, visit, message: ("not_found_title", "not_found_lead", "/", "back_home"))
             }
         } catch let failure as FormFailure {
@@ -120,6 +124,7 @@ public final class PortalSite: Sendable {
     }
 
     func loginPage(_ request: Request, _ visit: Visit) async throws -> Response {
+        if card != nil { return try await cardPage(request, visit, opening: false) }
         var visit = visit
         // A form needs a CSRF token, so a visitor who opens it gets a (not logged-in) session.
         let session: Sessions.Session
@@ -133,6 +138,7 @@ public final class PortalSite: Sendable {
     }
 
     func loginSubmit(_ request: Request, _ visit: Visit) async throws -> Response {
+        if let card { return try await cardLoginSubmit(request, visit, card) }
         switch try await checkedForm(request, visit) {
         case .refused(let response): return response
         case .accepted:
@@ -268,8 +274,11 @@ public final class PortalSite: Sendable {
     }
 
     /// Headers swift-http-types has no constant for (valid names: the failable init succeeds).
+    /// `Referrer-Policy: same-origin`, not `no-referrer`: under no-referrer Chromium sends
+    /// `Origin: null` with our own form POSTs, which the Origin check refuses (found by the card
+    /// login's browser test); no referrer still leaves for other sites.
     static let moreHeaders: [(HTTPField.Name, String)] = [
-        ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"), ("Cross-Origin-Opener-Policy", "same-origin"),
     ].compactMap { name, value in HTTPField.Name(name).map { ($0, value) } }
 
     /// The headers every response carries.

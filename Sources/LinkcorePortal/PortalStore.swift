@@ -49,6 +49,7 @@ public final class PortalStore: Sendable {
         """,
         // The folder shows who sent a notice by name, as the core registered it (issue 15 item 4).
         "ALTER TABLE notices ADD COLUMN sender_name TEXT NOT NULL DEFAULT '';",
+        accountsMigration,
     ]
 
     public init(path: String) throws {
@@ -72,23 +73,26 @@ public final class PortalStore: Sendable {
     @discardableResult
     public func bind(certSerial: String, lpLinkCode: String, nowMs: Int64) async throws -> Binding {
         let serial = certSerial.uppercased()
-        return try await queue.write { db in
-            if let row = try db.query("SELECT lp_link_code, generation, bound_at_ms, superseded_by FROM bindings WHERE cert_serial = ?",
-                                      [.text(serial)]).first {
-                return Binding(certSerial: serial, lpLinkCode: row.string(0) ?? "", generation: Int(row.int(1) ?? 0),
-                               boundAtMs: row.int(2) ?? 0, supersededBy: row.string(3))
-            }
-            let newest = try db.query(
-                "SELECT cert_serial, generation FROM bindings WHERE lp_link_code = ? ORDER BY generation DESC LIMIT 1",
-                [.text(lpLinkCode)]).first
-            let generation = Int(newest?.int(1) ?? 0) + 1
-            if let previous = newest?.string(0) {
-                _ = try db.query("UPDATE bindings SET superseded_by = ? WHERE cert_serial = ?", [.text(serial), .text(previous)])
-            }
-            _ = try db.query("INSERT INTO bindings VALUES (?, ?, ?, ?, NULL)",
-                             [.text(serial), .text(lpLinkCode), .integer(Int64(generation)), .integer(nowMs)])
-            return Binding(certSerial: serial, lpLinkCode: lpLinkCode, generation: generation, boundAtMs: nowMs, supersededBy: nil)
+        return try await queue.write { db in try Self.bind(db, serial: serial, lpLinkCode: lpLinkCode, nowMs: nowMs) }
+    }
+
+    /// `bind` inside a write of its own or of a caller's (account opening, renewal).
+    static func bind(_ db: SQLiteDatabase, serial: String, lpLinkCode: String, nowMs: Int64) throws -> Binding {
+        if let row = try db.query("SELECT lp_link_code, generation, bound_at_ms, superseded_by FROM bindings WHERE cert_serial = ?",
+                                  [.text(serial)]).first {
+            return Binding(certSerial: serial, lpLinkCode: row.string(0) ?? "", generation: Int(row.int(1) ?? 0),
+                           boundAtMs: row.int(2) ?? 0, supersededBy: row.string(3))
         }
+        let newest = try db.query(
+            "SELECT cert_serial, generation FROM bindings WHERE lp_link_code = ? ORDER BY generation DESC LIMIT 1",
+            [.text(lpLinkCode)]).first
+        let generation = Int(newest?.int(1) ?? 0) + 1
+        if let previous = newest?.string(0) {
+            _ = try db.query("UPDATE bindings SET superseded_by = ? WHERE cert_serial = ?", [.text(serial), .text(previous)])
+        }
+        _ = try db.query("INSERT INTO bindings VALUES (?, ?, ?, ?, NULL)",
+                         [.text(serial), .text(lpLinkCode), .integer(Int64(generation)), .integer(nowMs)])
+        return Binding(certSerial: serial, lpLinkCode: lpLinkCode, generation: generation, boundAtMs: nowMs, supersededBy: nil)
     }
 
     public func binding(certSerial: String) async throws -> Binding? {

@@ -17,8 +17,8 @@ public enum Language: String, Sendable, CaseIterable {
 
 enum PortalStrings {
     /// Each slice's table merged once (a key defined twice keeps the first).
-    static let allJa = ja.merging(residentJa) { first, _ in first }
-    static let allEn = en.merging(residentEn) { first, _ in first }
+    static let allJa = ja.merging(residentJa) { first, _ in first }.merging(cardJa) { first, _ in first }
+    static let allEn = en.merging(residentEn) { first, _ in first }.merging(cardEn) { first, _ in first }
 
     static let ja: [String: String] = [
         "site": "マイポータル",
@@ -37,7 +37,6 @@ enum PortalStrings {
         "login_unavailable_title": "カードでのログインはまだ準備中です",
         "login_unavailable_lead": "この機能は次の段階で提供します。時間をおいて、もう一度お試しください。",
         "home_title": "ログインしています",
-        "home_lead": "ログイン後のページ（情報提供等記録、お知らせ）は準備中です。",
         "logout_button": "ログアウト",
         "logged_out_title": "ログアウトしました",
         "logged_out_lead": "続けて利用するには、もう一度カードでログインしてください。",
@@ -76,7 +75,6 @@ enum PortalStrings {
         "login_unavailable_title": "Logging in with the card is not available yet",
         "login_unavailable_lead": "This comes in the next stage. Please try again later.",
         "home_title": "You are logged in",
-        "home_lead": "The pages after login (the access record, notices) are being prepared.",
         "logout_button": "Log out",
         "logged_out_title": "You have logged out",
         "logged_out_lead": "To continue, log in with your card again.",

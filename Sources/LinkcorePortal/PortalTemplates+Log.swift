@@ -6,6 +6,7 @@ extension PortalTemplates {
     <li><a href="/log">{{t.log_title}}</a></li>
     <li><a href="/links">{{t.links_title}}</a></li>
     <li><a href="/folder">{{t.folder_title}}{{#unread}} ({{t.folder_unread_count}} {{unread}}){{/unread}}</a></li>
+    <li><a href="/account">{{t.account_title}}</a></li>
     </ul></nav>
     """
 

@@ -18,13 +18,16 @@ final class HelperCard: Sendable {
 
     init(_ token: CardToken) { self.token = Mutex(token) }
 
-    func login(_ bytes: [UInt8], pin: String) -> Outcome {
-        token.withLock { token in
+    /// Signs a login challenge with the user authentication key, or a link consent with the
+    /// signature key, under that application's PIN.
+    func sign(_ ask: HelperAsk, pin: String) -> Outcome {
+        let application = ask.application
+        return token.withLock { token in
             do throws(CardError) {
-                guard let der = try token.certificate(.authentication) else {
-                    return .refused("certificate-not-found: the card has no user authentication certificate (not issued yet)")
+                guard let der = try token.certificate(application) else {
+                    return .refused("certificate-not-found: the card has no \(application.displayName) certificate (not issued yet)")
                 }
-                let signature = try token.sign(.authentication, data: bytes, pin: pin)
+                let signature = try token.sign(application, data: ask.bytes, pin: pin)
                 let base64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
                 return .signed(certificatePEM: "-----BEGIN CERTIFICATE-----\n\(base64)\n-----END CERTIFICATE-----\n", signatureHex: hex(signature))
             } catch {

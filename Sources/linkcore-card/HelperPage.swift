@@ -10,6 +10,7 @@ enum HelperPage {
     static func pinForm(_ request: HelperRequest, error: String?) -> Response {
         let challenge = request.challenge
         let refusal = error.map { "<p class=\"error\" id=\"error\">\(escape($0))</p>\n" } ?? ""
+        if case .consent = challenge { return consentForm(request, refusal: refusal) }
         let body = """
             <h1>Log in with your number card</h1>
             <dl>
@@ -26,6 +27,27 @@ enum HelperPage {
             </form>
             """
         return page(status: .ok, title: "linkcore-card: log in to \(challenge.service)", body: body)
+    }
+
+    /// A link consent: the signature key, the signature PIN (6-16 letters or digits) as consent.
+    static func consentForm(_ request: HelperRequest, refusal: String) -> Response {
+        let challenge = request.challenge
+        let body = """
+            <h1>Consent with your number card's signature</h1>
+            <dl>
+            <dt>Requested by the page</dt><dd id="origin">\(escape(request.origin))</dd>
+            <dt>Organisation receiving a link for you</dt><dd id="service">\(escape(challenge.service))</dd>
+            <dt>Valid until</dt><dd id="expires">\(escape(SigningRequest.localTime(challenge.expiresAt))) (\(escape(SigningRequest.secondsLeft(challenge.expiresAt, now: Date()))))</dd>
+            </dl>
+            \(refusal)<p>Your card will sign this consent with its signature key: \(escape(challenge.service)) may then obtain its link to you from your signature certificate (your name, address, date of birth and sex). Type the signature PIN only here, never on the service's page.</p>
+            <form method="post" action="/pin/\(escape(request.id))" autocomplete="off">
+            <input type="hidden" name="secret" value="\(escape(request.secret))">
+            <label>Signature PIN <input type="password" name="pin" id="pin" maxlength="16" autofocus></label>
+            <button type="submit" name="action" value="sign" id="sign">Sign the consent</button>
+            <button type="submit" name="action" value="cancel" id="cancel">Cancel</button>
+            </form>
+            """
+        return page(status: .ok, title: "linkcore-card: consent for \(challenge.service)", body: body)
     }
 
     static func message(status: HTTPResponse.Status, title: String, text: String) -> Response {

@@ -1,6 +1,45 @@
 import Foundation
+import LinkcoreCard
 import LinkcoreCardVerifier
 import Synchronization
+
+/// What a page may hand the helper to sign: a login challenge (the user authentication key, 4-digit
+/// PIN), or a link consent (the signature key: the signature PIN is the holder's consent), which a
+/// portal's account opening asks for (docs/portal.md). Read with the services' own parsers, so the
+/// PIN page shows who asks, for what and until when.
+enum HelperAsk: Sendable {
+    case login(CardChallenge)
+    case consent(CardLinkConsent)
+
+    /// The service a login is for, or the organisation a consent lets obtain a link.
+    var service: String {
+        switch self {
+        case .login(let challenge): challenge.service
+        case .consent(let consent): consent.requester
+        }
+    }
+
+    var expiresAt: Date {
+        switch self {
+        case .login(let challenge): challenge.expiresAt
+        case .consent(let consent): consent.expiresAt
+        }
+    }
+
+    var bytes: [UInt8] {
+        switch self {
+        case .login(let challenge): challenge.bytes
+        case .consent(let consent): consent.bytes
+        }
+    }
+
+    var application: CardApplication {
+        switch self {
+        case .login: .authentication
+        case .consent: .signature
+        }
+    }
+}
 
 /// One login the browser helper was asked for: the origin that asked, the challenge, and the
 /// secret embedded in its PIN page (the PIN form must carry it: a page elsewhere cannot read it).
@@ -15,7 +54,7 @@ struct HelperRequest: Sendable {
 
     let id: String
     let origin: String
-    let challenge: CardChallenge
+    let challenge: HelperAsk
     let secret: String
     /// The challenge's expiry, but at most `HelperRequests.maxLifetime` after the request: a page
     /// cannot park requests for a challenge valid for years and so fill the pending slots.
@@ -79,7 +118,7 @@ enum HelperError: Error, Equatable, CustomStringConvertible {
         case .originNotAllowed(let origin): "origin \(origin ?? "(none)") is not on this helper's allow-list"
         case .otherService(let origin, let service): "\(origin) may only ask for its own service's logins, not \(service)"
         case .badRequest(let why): why
-        case .notALoginChallenge: "not a linkcore-card-challenge/v1 login challenge"
+        case .notALoginChallenge: "not a linkcore-card-challenge/v1 login challenge or a linkcore-card-link-consent/v1 consent"
         case .expired: "the challenge has expired"
         case .tooManyRequests(let limit): "\(limit) requests are already waiting for a PIN; finish or let them expire"
         case .unknownRequest: "no such request (never made, or expired and forgotten)"
@@ -106,7 +145,7 @@ final class HelperRequests: Sendable {
         self.keep = keep
     }
 
-    func create(origin: String, challenge: CardChallenge, now: Date = Date()) throws(HelperError) -> HelperRequest {
+    func create(origin: String, challenge: HelperAsk, now: Date = Date()) throws(HelperError) -> HelperRequest {
         let request = HelperRequest(id: Self.random(16), origin: origin, challenge: challenge, secret: Self.random(32),
                                     expiresAt: min(challenge.expiresAt, now.addingTimeInterval(Self.maxLifetime)), state: .pending)
         return try table.withLock { table throws(HelperError) -> HelperRequest in

@@ -131,11 +131,16 @@ final class HelperServer: Sendable {
         case (nil, let text?): challengeBytes = Array(text.utf8)
         default: return Self.json(error: .badRequest("give exactly one of challenge_hex and challenge_text"), origin: entry.origin)
         }
-        // The same reading as `linkcore-card sign`: only a login challenge, unexpired, reaches a PIN page.
-        guard case .login(let challenge) = SigningRequest(bytes: challengeBytes) else {
-            return Self.json(error: .notALoginChallenge, origin: entry.origin)
+        // The same reading as `linkcore-card sign`: only a login challenge or a link consent,
+        // unexpired, reaches a PIN page (each for its own key).
+        let reading = SigningRequest(bytes: challengeBytes)
+        let challenge: HelperAsk
+        switch reading {
+        case .login(let login): challenge = .login(login)
+        case .consent(let consent): challenge = .consent(consent)
+        case .opaque: return Self.json(error: .notALoginChallenge, origin: entry.origin)
         }
-        if SigningRequest.login(challenge).refusal(app: .authentication, raw: false) != nil {
+        if reading.refusal(app: challenge.application, raw: false) != nil {
             return Self.json(error: .expired, origin: entry.origin)
         }
         if let service = entry.service, service != challenge.service {
@@ -143,7 +148,9 @@ final class HelperServer: Sendable {
         }
         do throws(HelperError) {
             let made = try requests.create(origin: entry.origin, challenge: challenge)
-            logger.info("login request", metadata: ["id": "\(made.id)", "origin": "\(entry.origin)", "service": "\(challenge.service)"])
+            logger.info("signing request", metadata: [
+                "id": "\(made.id)", "origin": "\(entry.origin)", "service": "\(challenge.service)", "key": "\(challenge.application.rawValue)",
+            ])
             let created = Created(id: made.id, pinURL: "http://\(own)/pin/\(made.id)", service: challenge.service,
                                   expires: Int64(challenge.expiresAt.timeIntervalSince1970))
             return Self.json(created, status: .created, origin: entry.origin)
@@ -212,12 +219,12 @@ final class HelperServer: Sendable {
             logger.info("login request cancelled", metadata: ["id": "\(id)"])
             return HelperPage.message(status: .ok, title: "Cancelled", text: "Nothing was signed. You can close this window.")
         }
-        switch card.login(found.challenge.bytes, pin: form["pin"] ?? "") {
+        switch card.sign(found.challenge, pin: form["pin"] ?? "") {
         case .signed(let pem, let signature):
             requests.finish(id, .signed(certificatePEM: pem, signatureHex: signature))
             logger.info("login signed", metadata: ["id": "\(id)", "service": "\(found.challenge.service)"])
             return HelperPage.message(status: .ok, title: "Signed",
-                                      text: "Signed the login to \(found.challenge.service) for \(found.origin). You can close this window.")
+                                      text: "Signed the \(found.challenge.application == .signature ? "consent for" : "login to") \(found.challenge.service) for \(found.origin). You can close this window.")
         case .retry(let refusal):
             // A wrong PIN or one in the wrong format: the holder may try again on the same page.
             requests.finish(id, nil)

@@ -78,6 +78,7 @@ struct VerifierService: RequestHandling {
                     $0.currentCertificate = der
                     $0.askedGeneration = UInt32(clamping: history.askedGeneration)
                     $0.currentGeneration = UInt32(clamping: history.currentGeneration)
+                    $0.earlierSerials = history.earlierSerials
                 }))
             }
         } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinkcoreAdapter
+import LinkcoreCardVerifier
 import LinkcoreConfig
 import LinkcoreLifecycle
 import LinkcorePortal
@@ -35,6 +36,7 @@ struct Run: AsyncParsableCommand {
         let tls: TLSContextHolder
         let store: PortalStore
         let endpoint: CoreEndpoint
+        let cardParts: CardParts?
         do {
             tls = TLSContextHolder(try TLSContextHolder.load(certificate: settings.https.certificate, privateKey: settings.https.privateKey))
             var coreEndpoint = try CoreEndpoint(
@@ -44,6 +46,7 @@ struct Run: AsyncParsableCommand {
             coreEndpoint.software = "linkcore-portal/0.1"
             endpoint = coreEndpoint
             _ = try endpoint.makeTLS()
+            cardParts = try settings.cardLogin.map { try Self.cardParts($0, core: endpoint, service: settings.portal.orgCode) }
             if checkConfig {
                 print("configuration \(config) is valid")
                 return
@@ -64,11 +67,12 @@ struct Run: AsyncParsableCommand {
                                           // Benchmarks/run-portal.sh's baseline page; unset in production.
                                           benchStaticBytes: Int(ProcessInfo.processInfo.environment["LINKCORE_PORTAL_BENCH_STATIC_BYTES"] ?? "") ?? 0)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
+        let card = cardParts.map { CardLogin(settings: $0.settings, verifier: $0.verifier, store: store, core: core, logger: logger) }
         let site: PortalSite
         do {
             site = try PortalSite(settings: .init(allowedHosts: settings.https.allowedHosts, maxBodyBytes: settings.https.maxBodyBytes),
                                   sessions: sessions, coreConnected: { core.isConnected }, logger: logger,
-                                  resident: resident)
+                                  resident: resident, card: card)
         } catch {
             fail("cannot compile the page templates: \(error)")
             throw ExitCode(1)
@@ -117,6 +121,37 @@ struct Run: AsyncParsableCommand {
             fail("cannot listen on \(listen)")
             throw ExitCode(1)
         }
+    }
+
+    typealias CardParts = (settings: CardLogin.Settings, verifier: CardLoginVerifier)
+
+    /// `[card]` + `[matcher]`: the verifier (card CA, OCSP, CRL, as the adapter's `[card]`) and the
+    /// matcher's and card authority's endpoints, with the core's credentials (one PORTAL identity).
+    static func cardParts(_ card: PortalConfig.CardLogin, core: CoreEndpoint, service: String) throws -> CardParts {
+        let caPEM: String
+        do { caPEM = try String(contentsOfFile: card.card.ca, encoding: .utf8) } catch {
+            throw AdapterError("[card] ca: cannot read \(card.card.ca): \(error.localizedDescription)")
+        }
+        guard caPEM.contains("-----BEGIN CERTIFICATE-----") else { throw AdapterError("[card] ca: \(card.card.ca) holds no PEM certificate") }
+        let policy = CardStatusPolicy(
+            ocspURL: card.card.ocspURL.flatMap { URL(string: $0) }, crlPath: card.card.crl,
+            maxStatusAge: TimeInterval(card.card.maxStatusAge / .milliseconds(1)) / 1000, requireNonce: card.card.requireNonce,
+            timeout: card.card.ocspTimeout)
+        var matcher = try CoreEndpoint(address: "\(card.matcher.address.host):\(card.matcher.address.port)", certificate: core.certificate,
+                                       privateKey: core.privateKey, caBundle: core.caBundle, serverName: card.matcher.serverName, crl: core.crl)
+        matcher.software = core.software
+        var authority = try CoreEndpoint(address: "\(card.authority.host):\(card.authority.port)", certificate: core.certificate,
+                                         privateKey: core.privateKey, caBundle: core.caBundle, serverName: card.authorityServerName, crl: core.crl)
+        authority.software = core.software
+        return (
+            CardLogin.Settings(
+                service: service, helperOrigin: card.helperOrigin, consentLifetime: TimeInterval(card.consentLifetime / .milliseconds(1)) / 1000,
+                matcher: matcher, matcherTimeout: card.matcher.requestTimeout, linkWait: card.matcher.linkWait, authority: authority,
+                authorityTimeout: card.authorityTimeout),
+            CardLoginVerifier(service: service, cardCAPEM: caPEM,
+                              challengeLifetime: TimeInterval(card.card.challengeLifetime / .milliseconds(1)) / 1000,
+                              statusChecker: CardStatusChecker(policy: policy, transport: HTTPOCSPTransport()))
+        )
     }
 
     func fail(_ message: String) {

@@ -214,6 +214,22 @@ struct CardHelperTests {
         let shop = CardLoginVerifier(service: "SHOP02", cardCAPEM: setup.issued.caPEM).issueChallenge()
         #expect(try await create(setup, shop).json["error"] as? String == "other-service")
         #expect(try await curl(helper + "/nowhere").status == 404)
+        // A link consent (a portal's account opening) is taken for the origin's own service only, and
+        // its PIN page asks for the signature PIN, naming the organisation that gets the link.
+        func consentRequest(_ requester: String) async throws -> HTTPAnswer {
+            let consent = CardLinkConsent.fresh(requester: requester, lifetime: 120)
+            return try await curl(helper + "/requests", method: "POST", headers: headers, body: "{\"challenge_hex\":\"\(hex(consent.bytes))\"}")
+        }
+        #expect(try await consentRequest("SHOP02").json["error"] as? String == "other-service")
+        let consentMade = try await consentRequest("BANK01")
+        #expect(consentMade.status == 201, "\(consentMade.body)")
+        let consentID = try #require(consentMade.json["id"] as? String)
+        let consentPage = try await curl(helper + "/pin/\(consentID)")
+        #expect(consentPage.body.contains("Signature PIN") && consentPage.body.contains("BANK01") && consentPage.body.contains("maxlength=\"16\""))
+        // Cancelled, so that it does not hold one of the pending slots counted below.
+        let consentSecret = try #require(secret(in: consentPage.body))
+        #expect(try await curl(helper + "/pin/\(consentID)", method: "POST", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                               body: "action=cancel&secret=\(consentSecret)").status == 200)
 
         // A request, its PIN page and its form.
         let created = try await create(setup, challenge)

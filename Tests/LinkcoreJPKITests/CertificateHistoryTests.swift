@@ -29,6 +29,10 @@ struct CertificateHistoryTests {
             let history = try #require(try store.userCertificateHistory(userSerial: asked))
             #expect(history.currentSerial == "B3" && history.currentGeneration == 3 && history.askedGeneration == generation)
         }
+        // Back from the newest: the earlier generations, oldest first (the portal's login after renewal).
+        #expect(try store.userCertificateHistory(userSerial: "B3")?.earlierSerials == ["B1", "B2"])
+        #expect(try store.userCertificateHistory(userSerial: "B2")?.earlierSerials == ["B1"])
+        #expect(try store.userCertificateHistory(userSerial: "B1")?.earlierSerials == [])
         // The other card is its own history; signature serials and unknown serials have none.
         #expect(try store.userCertificateHistory(userSerial: "D1")?.currentSerial == "D1")
         #expect(try store.userCertificateHistory(userSerial: "A1") == nil)

@@ -138,7 +138,7 @@ import Glibc
             #expect(!csp.contains("script-src"))  // no script at all until the card step
             #expect(answer.header("x-frame-options") == "DENY")
             #expect(answer.header("x-content-type-options") == "nosniff")
-            #expect(answer.header("referrer-policy") == "no-referrer")
+            #expect(answer.header("referrer-policy") == "same-origin")
             #expect(answer.header("strict-transport-security") == "max-age=31536000")
         }
         for answer in answers where answer.header("content-type")?.hasPrefix("text/html") == true {

@@ -18,7 +18,8 @@ public final class PortalProcess: @unchecked Sendable {
 
     /// `core`: host:port of a core (nothing listening there is fine: the portal reconnects);
     /// `coreIdentity`: the org certificate name in `pki` (`issueOrg`) the portal presents.
-    /// `extra` is appended per table, e.g. ["session": "idle_timeout_ms = 2000"].
+    /// `extra` is appended per table, e.g. ["session": "idle_timeout_ms = 2000"]; a table the base
+    /// config lacks is added.
     public init(pki: TestPKI, directory: URL, core: String = "127.0.0.1:1", coreIdentity: String = "PORTAL",
                 extra: [String: String] = [:]) throws {
         self.pki = pki
@@ -40,7 +41,7 @@ public final class PortalProcess: @unchecked Sendable {
             ("log", ["level = \"debug\""]),
         ]
         for i in tables.indices { if let more = extra[tables[i].0] { tables[i].1.append(more) } }
-        // Tables the fixture does not write itself (e.g. [folder]) are added as given.
+        // Tables the fixture does not write itself (e.g. [folder], the card login's [card] and [matcher]).
         for (name, lines) in extra.sorted(by: { $0.key < $1.key }) where !tables.contains(where: { $0.0 == name }) {
             tables.append((name, [lines]))
         }

@@ -94,6 +94,11 @@ public nonisolated struct LCCertificateHistoryResponse: Sendable {
   /// the card's current generation
   public var currentGeneration: UInt32 = 0
 
+  /// The card's earlier user certificates (generations below the asked one's), oldest first: a
+  /// verifier shown a renewed card's new certificate finds the one it bound before (the portal's
+  /// login after renewal, docs/portal.md). Empty for a first-generation certificate.
+  public var earlierSerials: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -195,7 +200,7 @@ nonisolated extension LCCertificateHistoryRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension LCCertificateHistoryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CertificateHistoryResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}current_serial\0\u{3}current_certificate\0\u{3}asked_generation\0\u{3}current_generation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}current_serial\0\u{3}current_certificate\0\u{3}asked_generation\0\u{3}current_generation\0\u{3}earlier_serials\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -207,6 +212,7 @@ nonisolated extension LCCertificateHistoryResponse: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularBytesField(value: &self.currentCertificate) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.askedGeneration) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.currentGeneration) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.earlierSerials) }()
       default: break
       }
     }
@@ -225,6 +231,9 @@ nonisolated extension LCCertificateHistoryResponse: SwiftProtobuf.Message, Swift
     if self.currentGeneration != 0 {
       try visitor.visitSingularUInt32Field(value: self.currentGeneration, fieldNumber: 4)
     }
+    if !self.earlierSerials.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.earlierSerials, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -233,6 +242,7 @@ nonisolated extension LCCertificateHistoryResponse: SwiftProtobuf.Message, Swift
     if lhs.currentCertificate != rhs.currentCertificate {return false}
     if lhs.askedGeneration != rhs.askedGeneration {return false}
     if lhs.currentGeneration != rhs.currentGeneration {return false}
+    if lhs.earlierSerials != rhs.earlierSerials {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

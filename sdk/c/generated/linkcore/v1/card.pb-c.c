@@ -301,7 +301,7 @@ const ProtobufCMessageDescriptor linkcore__v1__certificate_history_request__desc
   (ProtobufCMessageInit) linkcore__v1__certificate_history_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__certificate_history_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor linkcore__v1__certificate_history_response__field_descriptors[5] =
 {
   {
     "current_serial",
@@ -351,17 +351,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__certificate_history_response
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "earlier_serials",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Linkcore__V1__CertificateHistoryResponse, n_earlier_serials),
+    offsetof(Linkcore__V1__CertificateHistoryResponse, earlier_serials),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__certificate_history_response__field_indices_by_name[] = {
   2,   /* field[2] = asked_generation */
   1,   /* field[1] = current_certificate */
   3,   /* field[3] = current_generation */
   0,   /* field[0] = current_serial */
+  4,   /* field[4] = earlier_serials */
 };
 static const ProtobufCIntRange linkcore__v1__certificate_history_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__certificate_history_response__descriptor =
 {
@@ -371,7 +384,7 @@ const ProtobufCMessageDescriptor linkcore__v1__certificate_history_response__des
   "Linkcore__V1__CertificateHistoryResponse",
   "linkcore.v1",
   sizeof(Linkcore__V1__CertificateHistoryResponse),
-  4,
+  5,
   linkcore__v1__certificate_history_response__field_descriptors,
   linkcore__v1__certificate_history_response__field_indices_by_name,
   1,  linkcore__v1__certificate_history_response__number_ranges,

@@ -92,10 +92,17 @@ struct  Linkcore__V1__CertificateHistoryResponse
    * the card's current generation
    */
   uint32_t current_generation;
+  /*
+   * The card's earlier user certificates (generations below the asked one's), oldest first: a
+   * verifier shown a renewed card's new certificate finds the one it bound before (the portal's
+   * login after renewal, docs/portal.md). Empty for a first-generation certificate.
+   */
+  size_t n_earlier_serials;
+  char **earlier_serials;
 };
 #define LINKCORE__V1__CERTIFICATE_HISTORY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__certificate_history_response__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0 }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, 0,NULL }
 
 
 /* Linkcore__V1__LinkedCertificateRequest methods */

@@ -7,7 +7,7 @@ import Testing
 /// adapter; the browser reads the log page and the folder and opens the notice. Nothing runs (no
 /// alert, no script or image element in the notice), and the markup shows as text. Screenshots
 /// go to a temporary artifacts directory whose path the test prints.
-@Suite(.serialized) struct PortalBrowserTests {
+@Suite(.serialized) struct PortalLogBrowserTests {
     static let python = "/usr/bin/python3"
 
     @Test func aBrowserReadsTheLogAndAnXSSNoticeAsText() async throws {
@@ -33,7 +33,7 @@ import Testing
             outputDirectory: temp.url).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let artifacts = FileManager.default.temporaryDirectory.appendingPathComponent("portal-browser-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        print("PortalBrowserTests: screenshots in \(artifacts.path)")
+        print("PortalLogBrowserTests: screenshots in \(artifacts.path)")
         let script = temp.url.appendingPathComponent("portal_pages.py").path
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
         let sessionID = try #require(s.cookie[Sessions.cookieName])

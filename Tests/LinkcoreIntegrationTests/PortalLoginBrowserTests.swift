@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 15, item 2 in a real browser: headless Chromium (Selenium, `Browser/portal_login.py`)
+/// opens an account on My Portal and logs in again, the card signing through `linkcore-card
+/// helper` (a child process) with the PINs typed in the helper's own window. Every page is saved as
+/// a screenshot in the test's artifacts directory (printed).
+@Suite(.serialized) struct PortalLoginBrowserTests {
+    static let python = "/usr/bin/python3"  // Debian's, which has python3-selenium
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Browser/portal_login.py").path
+
+    /// A loopback port free now (bound to 0, then closed): the helper's origin must be in the
+    /// portal's configuration (its CSP) before the helper can be told the portal's origin.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("bind") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func aResidentOpensAnAccountAndLogsInWithTheCardInABrowser() async throws {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", Self.python] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw TestFailure("\(tool) is missing: run ./scripts/deps.sh (chromium chromium-driver python3-selenium)")
+        }
+        let helperPort = try Self.freePort()
+        let net = try await PortalLoginTests.Network(helperPort: helperPort)
+        defer { net.stop() }
+        let helperLog = net.card.directory.appendingPathComponent("helper.log").path
+        var environment = net.card.environment
+        environment["PATH"] = "/usr/bin:/bin"
+        let helper = ChildProcess(executable: Products.path("linkcore-card"), arguments: [
+            "helper", "--card", TestCard.label, "--module", "/usr/lib/softhsm/libsofthsm2.so", "--listen", "127.0.0.1:\(helperPort)",
+            "--allow-origin", "https://localhost:\(net.portal.port)=PORTAL",
+        ], environment: environment, outputPath: helperLog)
+        try helper.run()
+        defer { helper.killAndReapInBackground() }
+        try await waitFor("the helper did not start") { () -> Bool? in
+            let text = (try? String(contentsOfFile: helperLog, encoding: .utf8)) ?? ""
+            guard helper.isRunning else { throw TestFailure("the helper exited:\n\(text)") }
+            return text.contains("helper 127.0.0.1:\(helperPort)") ? true : nil
+        }
+
+        let artifacts = FileManager.default.temporaryDirectory.appendingPathComponent("portal-browser-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        print("PortalLoginBrowserTests: screenshots in \(artifacts.path)")
+        let result = artifacts.appendingPathComponent("result.json").path
+        let run = try await runToExit(Self.python, [
+            Self.script, net.portal.url, artifacts.appendingPathComponent("profile").path, result, artifacts.path, TestCard.signPIN, TestCard.authPIN,
+        ], environment: ["PATH": "/usr/bin:/bin", "HOME": artifacts.path], outputDirectory: artifacts, timeout: .seconds(300))
+        let helperText = (try? String(contentsOfFile: helperLog, encoding: .utf8)) ?? ""
+        guard run.status == 0, let data = FileManager.default.contents(atPath: result),
+              let shown = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TestFailure("portal_login.py exited \(run.status):\n\(run.output)\nportal:\n\(net.portal.log)\nhelper:\n\(helperText)")
+        }
+        // The helper's windows named the portal's service, the consent first (signature key).
+        let pins = shown["pin_pages"] as? [[String: String]] ?? []
+        #expect(pins.count == 3 && pins.allSatisfy { $0["service"] == "PORTAL" && ($0["url"] ?? "").hasPrefix("http://127.0.0.1:\(helperPort)/pin/") },
+                "\(pins)")
+        #expect(pins.first?["h1"]?.contains("signature") == true)
+        #expect(pins.allSatisfy { $0["after"] == "Signed" }, "\(pins)")
+        // The pages: account opened (its record shows it), then a later login reached /home.
+        let pages = (shown["pages"] as? [[String: String]] ?? []).map { $0["name"] ?? "" }
+        #expect(pages == ["landing", "open", "account", "logged-out", "login", "home"], "\(pages)")
+        #expect((shown["account_events"] as? String)?.contains("Account opened") == true, "\(shown)")
+        let screenshots = shown["screenshots"] as? [String] ?? []
+        #expect(screenshots.count >= 12 && screenshots.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        #expect(try await net.sql("SELECT kind FROM account_events ORDER BY seq") == "opened\nlogin")
+    }
+}
