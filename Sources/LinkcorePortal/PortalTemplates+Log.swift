@@ -120,11 +120,13 @@ extension PortalTemplates {
     ]
 
     static let residentStylesheet = """
+    main:has(table) { max-width: 72rem; }
     nav.resident ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1rem; }
     .scroll { overflow-x: auto; }
     table { border-collapse: collapse; font-size: 0.9rem; }
     th, td { border: 1px solid #8a8a8a; padding: 0.3rem; vertical-align: top; text-align: left; }
     code, .code { font-family: monospace; font-size: 0.8rem; word-break: break-all; }
+    span.code { word-break: normal; white-space: nowrap; }
     pre { white-space: pre-wrap; word-break: break-all; font-size: 0.75rem; }
     .filters label { display: inline-block; margin-right: 0.3rem; }
     .notice.unread a { font-weight: bold; }
