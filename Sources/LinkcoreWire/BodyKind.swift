@@ -29,7 +29,8 @@ extension LCEnvelope.OneOf_Body {
     public var category: Category {
         switch self {
         case .hello, .ping, .matchRequest, .issueLink, .fetchLink, .unlink, .mediate, .reportChange, .fetchEvents,
-             .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory, .sendNotice:
+             .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory, .sendNotice,
+             .serviceLink:
             return .peerRequest
         case .provide, .linkIssued, .changeEvent, .deliverNotice:
             return .coreRequest
@@ -41,7 +42,8 @@ extension LCEnvelope.OneOf_Body {
              .fetchLinkResponse, .mediateResponse, .provideResponse, .reportChangeResponse, .changeEventAck,
              .fetchEventsResponse, .ackEventsResponse, .accessLogPage, .status, .reloadResponse, .orgResponse,
              .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse, .linkedCertificateResponse,
-             .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck:
+             .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck,
+             .serviceLinkResponse:
             return .reply
         case .goingAway:
             return .notice

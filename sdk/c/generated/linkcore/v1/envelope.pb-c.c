@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[57] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[59] =
 {
   {
     "id",
@@ -738,6 +738,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "service_link",
+    180,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, service_link),
+    &linkcore__v1__service_link_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "service_link_response",
+    181,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, service_link_response),
+    &linkcore__v1__service_link_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   30,   /* field[30] = access_log_page */
@@ -792,13 +816,15 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   22,   /* field[22] = report_change_response */
   53,   /* field[53] = send_notice */
   54,   /* field[54] = send_notice_response */
+  57,   /* field[57] = service_link */
+  58,   /* field[58] = service_link_response */
   33,   /* field[33] = status */
   32,   /* field[32] = status_request */
   14,   /* field[14] = unlink */
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[9 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[10 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
@@ -809,7 +835,8 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[9 + 1] =
   { 100, 32 },
   { 150, 49 },
   { 160, 53 },
-  { 0, 57 }
+  { 180, 57 },
+  { 0, 59 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -819,10 +846,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  57,
+  59,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  9,  linkcore__v1__envelope__number_ranges,
+  10,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
