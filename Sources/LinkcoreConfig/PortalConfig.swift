@@ -42,6 +42,8 @@ public struct PortalConfig: Sendable, Equatable {
     public var session: Session
     public var core: Core
     public var log: Log
+    /// `[oidc]`: the OpenID Connect provider (PortalConfig+OIDC.swift); nil without the table.
+    public var oidc: OIDC?
     public var file: String
 
     public static let schema: [(table: String, keys: [String])] = [
@@ -54,6 +56,7 @@ public struct PortalConfig: Sendable, Equatable {
              "reconnect_initial_ms", "reconnect_max_ms"]
         ),
         ("log", ["level"]),
+        ("oidc", oidcKeys),
     ]
 
     public static func load(
@@ -119,6 +122,7 @@ public struct PortalConfig: Sendable, Equatable {
                 caBundle: caBundle, requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial),
                 reconnectMax: .milliseconds(maximum), crl: crl),
             log: try section("log").log(),
+            oidc: try section("oidc").oidc(),
             file: file)
     }
 }

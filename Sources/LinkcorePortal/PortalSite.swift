@@ -34,9 +34,13 @@ public final class PortalSite: Sendable {
     let library: MustacheLibrary
     let coreConnected: @Sendable () -> Bool
     let logger: Logger
+    /// The OpenID Connect provider (PortalSite+OIDC.swift), when `[oidc]` is configured.
+    let oidc: OIDCProvider?
     private let boundPort = Atomic<Int>(0)
 
-    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger) throws {
+    public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
+                oidc: OIDCProvider? = nil) throws {
+        self.oidc = oidc
         self.settings = settings
         self.sessions = sessions
         self.library = try PortalTemplates.library()
@@ -69,6 +73,7 @@ public final class PortalSite: Sendable {
         var visit = language(of: request)
         visit.path = Self.knownPaths.contains(request.uri.path) ? request.uri.path : "/"
         do {
+            if let response = try await oidcRoute(request, visit) { return response }
             switch (request.method, request.uri.path) {
             case (.get, "/"): return try await landing(request, visit)
             case (.get, "/login"): return try await loginPage(request, visit)

@@ -47,6 +47,8 @@ public final class PortalStore: Sendable {
         );
         CREATE INDEX notices_folder ON notices(lp_link_code, received_at_ms);
         """,
+        // 2: the OIDC provider's codes and tokens (PortalStore+OIDC.swift).
+        oidcMigration,
     ]
 
     public init(path: String) throws {

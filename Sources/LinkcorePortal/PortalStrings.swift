@@ -6,8 +6,8 @@ public enum Language: String, Sendable, CaseIterable {
 
     public var strings: [String: String] {
         switch self {
-        case .ja: PortalStrings.ja
-        case .en: PortalStrings.en
+        case .ja: PortalStrings.jaAll
+        case .en: PortalStrings.enAll
         }
     }
 
@@ -16,6 +16,10 @@ public enum Language: String, Sendable, CaseIterable {
 }
 
 enum PortalStrings {
+    /// Each slice's table merged once (a key defined twice is a mistake: the first wins).
+    static let jaAll = ja.merging(oidcJa) { first, _ in first }
+    static let enAll = en.merging(oidcEn) { first, _ in first }
+
     static let ja: [String: String] = [
         "site": "マイポータル",
         "switch_label": "English",

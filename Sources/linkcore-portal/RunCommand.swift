@@ -58,10 +58,17 @@ struct Run: AsyncParsableCommand {
         let core = PortalCore(endpoint: endpoint, orgCode: settings.portal.orgCode,
                               backoff: .init(initial: settings.core.reconnectInitial, maximum: settings.core.reconnectMax), logger: logger)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
+        let oidc: OIDCProvider?
+        do {
+            oidc = try settings.oidc.map { try OIDCProvider.make($0, store: store, core: core) }
+        } catch {
+            fail("[oidc]: \(error)")
+            throw ExitCode(78)
+        }
         let site: PortalSite
         do {
             site = try PortalSite(settings: .init(allowedHosts: settings.https.allowedHosts, maxBodyBytes: settings.https.maxBodyBytes),
-                                  sessions: sessions, coreConnected: { core.isConnected }, logger: logger)
+                                  sessions: sessions, coreConnected: { core.isConnected }, logger: logger, oidc: oidc)
         } catch {
             fail("cannot compile the page templates: \(error)")
             throw ExitCode(1)

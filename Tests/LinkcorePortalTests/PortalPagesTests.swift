@@ -7,7 +7,7 @@ import Testing
 @Suite struct PortalPagesTests {
     static let templates = [
         PortalTemplates.layout, PortalTemplates.landing, PortalTemplates.login, PortalTemplates.home,
-        PortalTemplates.logout, PortalTemplates.message,
+        PortalTemplates.logout, PortalTemplates.message, PortalTemplates.oidcConsent,
     ]
 
     @Test func everyStringAPageNamesExistsInBothLanguages() throws {
@@ -25,6 +25,7 @@ import Testing
         }
         // The two tables name the same texts.
         #expect(Set(PortalStrings.ja.keys) == Set(PortalStrings.en.keys))
+        #expect(Set(PortalStrings.oidcJa.keys) == Set(PortalStrings.oidcEn.keys))
     }
 
     @Test func noTemplateWritesAValueUnescaped() {
