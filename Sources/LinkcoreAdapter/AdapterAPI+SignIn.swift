@@ -17,7 +17,7 @@ extension AdapterAPI {
         do {
             link = try await service.links.storeSignedIn(personID: body.personId, linkCode: body.linkCode, consentRef: body.consentRef)
         } catch {
-            throw APIFailure.from(error)
+            throw APIFailure(.serviceUnavailable, "UNAVAILABLE", "the link table could not be written; retry")
         }
         return .created(.init(body: .json(Self.link(link))))
     }
