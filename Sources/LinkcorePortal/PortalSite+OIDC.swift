@@ -9,6 +9,7 @@ import NIOCore
 /// and that exact URI are registered; otherwise the resident gets a page (no open redirect).
 extension PortalSite {
     static let discoveryPath = "/.well-known/openid-configuration"
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")
 
     /// The answer for an OIDC path, or nil for any other path (or when no provider is configured:
     /// then the paths are the site's 404).
@@ -88,6 +89,13 @@ extension PortalSite {
             // Consent is asked every time, so a silent request can never be granted.
             let error = session?.isLoggedIn == true ? "consent_required" : "login_required"
             return redirect(to: auth.redirectURI, ["error": error, "state": auth.state, "iss": oidc.settings.issuer])
+        }
+        if session == nil, Self.secFetchSite.flatMap({ request.headers[$0] }) == "cross-site" {
+            // The session cookie is SameSite=Strict, so a browser arriving from the relying party
+            // (cross-site) does not send it. A page of ours that reloads the same URL makes the
+            // next request same-site, with the cookie; a second arrival without it is logged out.
+            return page(.ok, visit, template: "oidc_continue", title: "oidc_continue_title",
+                        values: ["self_href": request.uri.description])
         }
         guard let session, session.isLoggedIn else {
             var visit = visit

@@ -16,6 +16,8 @@ extension PortalStrings {
         "oidc_client_lead": "マイポータルと連携していないサービスからの要求です。サービスの正しいページから、もう一度ログインしてください。",
         "oidc_redirect_title": "戻り先のアドレスが登録されていません",
         "oidc_redirect_lead": "安全のため、登録されていないアドレスには戻りません。サービスの正しいページから、もう一度ログインしてください。",
+        "oidc_continue_title": "マイポータルに移動しています",
+        "oidc_continue_link": "続ける",
         "oidc_login_title": "先にマイポータルにログインしてください",
         "oidc_login_lead": "カードでマイポータルにログインしてから、サービスのページに戻って、もう一度ログインを始めてください。",
     ]
@@ -36,6 +38,8 @@ extension PortalStrings {
         "oidc_client_lead": "The request came from a service that is not connected to My Portal. Start signing in again from the service's proper page.",
         "oidc_redirect_title": "The return address is not registered",
         "oidc_redirect_lead": "For your safety, My Portal only returns to registered addresses. Start signing in again from the service's proper page.",
+        "oidc_continue_title": "Going to My Portal",
+        "oidc_continue_link": "Continue",
         "oidc_login_title": "Log in to My Portal first",
         "oidc_login_lead": "Log in to My Portal with your card, then go back to the service's page and start signing in again.",
     ]

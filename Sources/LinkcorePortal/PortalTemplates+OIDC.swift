@@ -29,5 +29,26 @@ extension PortalTemplates {
     {{/content}}{{/layout}}
     """
 
-    static let oidcTemplates = [("oidc_consent", oidcConsent)]
+    /// A browser that came from the relying party did not send the SameSite=Strict session
+    /// cookie: this page reloads the same URL (same-site now), without script.
+    static let oidcContinue = """
+    <!DOCTYPE html>
+    <html lang="{{lang}}">
+    <head>
+    <meta charset="utf-8">
+    <meta http-equiv="refresh" content="0">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>{{title}} | {{t.site}}</title>
+    <link rel="stylesheet" href="/static/portal.css">
+    </head>
+    <body>
+    <main id="main">
+    <p><a class="button" href="{{self_href}}">{{t.oidc_continue_link}}</a></p>
+    </main>
+    </body>
+    </html>
+
+    """
+
+    static let oidcTemplates = [("oidc_consent", oidcConsent), ("oidc_continue", oidcContinue)]
 }

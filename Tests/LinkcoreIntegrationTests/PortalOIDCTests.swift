@@ -137,4 +137,66 @@ import Glibc
         _ = try await daemon.admin(.orgSetSuspended(.with { $0.code = "CITY01"; $0.suspended = true }))
         #expect(code(try await ask(as: "PORTAL", lp: lp, org: "CITY01")) == .orgSuspended)
     }
+
+    /// Headless Chromium (Selenium): the demo relying party (scripts/demo-rp/app.py, authlib's
+    /// Flask client) sends the resident to the portal's consent page, the resident agrees, and the
+    /// demo shows PENSION01's answer, asked through CITY01's adapter under the `sub` it received.
+    /// Screenshots of each page go to a directory printed in the test output.
+    @Test func headlessChromiumConsentsOnThePortalAndTheDemoRPAsksPENSION01() async throws {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw TestFailure("\(tool) is missing: run ./scripts/deps.sh (chromium chromium-driver python3-selenium)")
+        }
+        let rpPort = try PortalOIDCNetwork.freeLoopbackPort()
+        let net = try await PortalOIDCNetwork(cityRedirect: "http://127.0.0.1:\(rpPort)/callback")
+        defer { net.stop() }
+
+        // The demo RP, as its README starts it.
+        let secretFile = net.directory.appendingPathComponent("city01-rp.secret").path
+        FileManager.default.createFile(atPath: secretFile, contents: Data(net.cityClient.secret.utf8), attributes: [.posixPermissions: 0o600])
+        var environment = ProcessInfo.processInfo.environment
+        environment["REQUESTS_CA_BUNDLE"] = net.daemon.pki.caPath
+        let rpLog = net.directory.appendingPathComponent("demo-rp.log").path
+        let rp = ChildProcess(executable: "/usr/bin/env", arguments: [
+            "python3", Products.sourceRoot + "/scripts/demo-rp/app.py", "--portal", net.issuer, "--client-secret-file", secretFile,
+            "--adapter", "http://127.0.0.1:\(net.city.apiPort)", "--adapter-token-file", net.city.directory.appendingPathComponent("api-token").path,
+            "--listen", "\(rpPort)",
+        ], environment: environment, outputPath: rpLog)
+        try rp.run()
+        defer { rp.killAndReapInBackground() }
+        let rpText = { (try? String(contentsOfFile: rpLog, encoding: .utf8)) ?? "" }
+        let fd = try await waitFor("the demo RP did not listen\n\(rpText())") { () -> Int32? in
+            guard rp.isRunning else { throw TestFailure("the demo RP exited\n\(rpText())") }
+            return try? loopbackConnect(port: rpPort)
+        }
+        close(fd)
+
+        // Chromium trusts the portal's HTTPS key alone (its SPKI hash), not every certificate.
+        let spki = try await runToExit("/bin/sh", ["-c", "openssl x509 -in \"$0\" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+                                                   net.daemon.pki.path("portal-https.pem")], outputDirectory: net.directory)
+        let artifacts = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("linkcore-artifacts/portal-oidc-\(UUID().uuidString.prefix(8))").path
+        print("PortalOIDCTests screenshots: \(artifacts)")
+        let result = net.directory.appendingPathComponent("browser.json").path
+        let run = try await runToExit("/usr/bin/python3", [
+            Products.sourceRoot + "/scripts/demo-rp/consent_browser.py", "http://127.0.0.1:\(rpPort)/", net.issuer, net.cookie,
+            spki.output.trimmingCharacters(in: .whitespacesAndNewlines), net.directory.appendingPathComponent("chromium").path, artifacts, result,
+        ], environment: ["PATH": "/usr/bin:/bin", "HOME": net.directory.path], outputDirectory: net.directory, timeout: .seconds(300))
+        let shown = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: result)))) as? [String: Any] ?? [:]
+        #expect(run.status == 0, "\(run.output)\n\(shown)\nRP:\n\(rpText().suffix(3000))\nportal:\n\(net.portal.log.suffix(3000))")
+
+        // The consent page: on the portal, Japanese first, naming the service and what it receives.
+        #expect(shown["consent_url_origin"] as? String == net.issuer)
+        #expect((shown["consent_service"] as? String)?.contains("児童手当") == true)
+        #expect((shown["consent_text"] as? String)?.contains("リンクコード") == true)
+        // No resident identifier in any URL the browser saw.
+        for key in ["consent_url", "rp_url"] {
+            let url = shown[key] as? String ?? ""
+            #expect(!url.contains(net.lp) && !url.contains(PortalOIDCNetwork.alice.residentCode), "\(key): \(url)")
+        }
+        // The demo RP got PENSION01's answer, asked through CITY01's adapter under its sub.
+        #expect((shown["rp_result"] as? String)?.contains(PortalOIDCNetwork.pensionAnswer) == true, "\(shown)\n\(rpText().suffix(2000))")
+        #expect(try await net.signInEntries() == ["CITY01 PORTAL link_code"])
+        for name in ["1-rp-start.png", "2-portal-consent.png", "3-rp-application.png"] {
+            #expect(FileManager.default.fileExists(atPath: artifacts + "/" + name), "\(name)")
+        }
+    }
 }

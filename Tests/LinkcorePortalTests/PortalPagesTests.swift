@@ -7,7 +7,7 @@ import Testing
 @Suite struct PortalPagesTests {
     static let templates = [
         PortalTemplates.layout, PortalTemplates.landing, PortalTemplates.login, PortalTemplates.home,
-        PortalTemplates.logout, PortalTemplates.message, PortalTemplates.oidcConsent,
+        PortalTemplates.logout, PortalTemplates.message, PortalTemplates.oidcConsent, PortalTemplates.oidcContinue,
     ]
 
     @Test func everyStringAPageNamesExistsInBothLanguages() throws {
