@@ -95,11 +95,18 @@ extension Section {
         }
         guard !redirects.isEmpty else { throw error(.invalidValue, "redirect_uris", "name at least one redirect URI") }
         let name = try string("name", default: "") { $0.isEmpty || $0.utf8.count > 200 ? "expected 1-200 bytes" : nil }
-        let nameEnglish: String? = table.item("name_en") == nil ? nil
-            : try string("name_en", default: "") { $0.isEmpty || $0.utf8.count > 200 ? "expected 1-200 bytes" : nil }
-        let orgCode: String? = table.item("org_code") == nil ? nil
-            : try string("org_code", default: "") { IdentifierShape.orgCode.matches($0) ? nil : "expected an organisation code" }
-        let scopes = table.item("scopes") == nil ? ["openid"] : try stringList("scopes") { $0 == "openid" ? nil : "only \"openid\" is served" }
+        var nameEnglish: String?
+        if table.item("name_en") != nil {
+            nameEnglish = try string("name_en", default: "") { $0.isEmpty || $0.utf8.count > 200 ? "expected 1-200 bytes" : nil }
+        }
+        var orgCode: String?
+        if table.item("org_code") != nil {
+            orgCode = try string("org_code", default: "") { IdentifierShape.orgCode.matches($0) ? nil : "expected an organisation code" }
+        }
+        var scopes = ["openid"]
+        if table.item("scopes") != nil {
+            scopes = try stringList("scopes") { $0 == "openid" ? nil : "only \"openid\" is served" }
+        }
         return .init(clientID: clientID, secretSHA256: secret, redirectURIs: redirects, name: name, nameEnglish: nameEnglish,
                      orgCode: orgCode, scopes: scopes)
     }

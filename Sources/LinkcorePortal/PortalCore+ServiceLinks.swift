@@ -1,4 +1,5 @@
 import LinkcoreWire
+import NIOCore
 
 extension PortalCore {
     /// Asks the core for a relying party's own link code for the resident behind LP

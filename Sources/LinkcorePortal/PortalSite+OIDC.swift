@@ -53,13 +53,13 @@ extension PortalSite {
             logger.notice("authorization request from an unregistered client")
             return .answered(page(.badRequest, visit, message: ("oidc_client_title", "oidc_client_lead", "/", "back_home")))
         }
-        guard let redirect = p["redirect_uri"], client.redirectURIs.contains(redirect) else {
+        guard let redirectURI = p["redirect_uri"], client.redirectURIs.contains(redirectURI) else {
             logger.notice("authorization request with an unregistered redirect_uri", metadata: ["client_id": "\(client.clientID)"])
             return .answered(page(.badRequest, visit, message: ("oidc_redirect_title", "oidc_redirect_lead", "/", "back_home")))
         }
         let state = p["state"].flatMap { $0.isEmpty ? nil : $0 }
         func fail(_ error: String, _ description: String) -> AuthorizationCheck {
-            .answered(redirect(to: redirect, ["error": error, "error_description": description, "state": state, "iss": oidc.settings.issuer]))
+            .answered(redirect(to: redirectURI, ["error": error, "error_description": description, "state": state, "iss": oidc.settings.issuer]))
         }
         if let state, state.utf8.count > 512 { return fail("invalid_request", "state is longer than 512 bytes") }
         guard p["response_type"] == "code" else { return fail("unsupported_response_type", "only response_type=code is served") }
@@ -73,7 +73,7 @@ extension PortalSite {
         let nonce = p["nonce"].flatMap { $0.isEmpty ? nil : $0 }
         if let nonce, nonce.utf8.count > 512 { return fail("invalid_request", "nonce is longer than 512 bytes") }
         if p["request"] != nil || p["request_uri"] != nil { return fail("request_not_supported", "request objects are not served") }
-        return .accepted(Authorization(client: client, redirectURI: redirect, state: state, nonce: nonce, challenge: challenge,
+        return .accepted(Authorization(client: client, redirectURI: redirectURI, state: state, nonce: nonce, challenge: challenge,
                                        scope: scopes.joined(separator: " ")))
     }
 
@@ -172,8 +172,8 @@ extension PortalSite {
         if basic != nil && form["client_secret"] != nil {
             return oauthError(.badRequest, "invalid_request", "use one client authentication method")
         }
-        guard let (clientID, secret) = basic ?? form["client_id"].flatMap({ id in form["client_secret"].map { (id, $0) } }),
-              let client = oidc.client(clientID), oidc.authenticates(client, secret: secret) else {
+        guard let credentials = basic ?? form["client_id"].flatMap({ id in form["client_secret"].map { (id, $0) } }),
+              let client = oidc.client(credentials.0), oidc.authenticates(client, secret: credentials.1) else {
             logger.notice("token request with a failed client authentication")
             var response = oauthError(.unauthorized, "invalid_client", "client authentication failed")
             response.headers[.wwwAuthenticate] = "Basic realm=\"linkcore-portal\""
@@ -185,10 +185,10 @@ extension PortalSite {
         guard form["grant_type"] == "authorization_code" else {
             return oauthError(.badRequest, "unsupported_grant_type", "only authorization_code is served")
         }
-        guard let code = form["code"], !code.isEmpty, let redirect = form["redirect_uri"] else {
+        guard let code = form["code"], !code.isEmpty, let redirectURI = form["redirect_uri"] else {
             return oauthError(.badRequest, "invalid_request", "code and redirect_uri are required")
         }
-        switch try await oidc.redeem(client: client, code: code, redirectURI: redirect, verifier: form["code_verifier"] ?? "") {
+        switch try await oidc.redeem(client: client, code: code, redirectURI: redirectURI, verifier: form["code_verifier"] ?? "") {
         case .success(let tokens):
             logger.info("tokens issued", metadata: ["client_id": "\(client.clientID)"])
             return json(.ok, ["access_token": tokens.accessToken, "token_type": "Bearer", "expires_in": tokens.expiresIn,
@@ -235,10 +235,10 @@ extension PortalSite {
         return finish(Response(status: .seeOther, headers: headers), cache: "no-store")
     }
 
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
     static func percentEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
     static func origin(of uri: String) -> String? {
