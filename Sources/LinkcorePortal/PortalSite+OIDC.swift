@@ -229,7 +229,7 @@ extension PortalSite {
 
     /// 303 to a registered redirect URI with the given parameters (nil values left out).
     func redirect(to uri: String, _ parameters: [String: String?]) -> Response {
-        let query = parameters.compactMap { key, value in value.map { "\(key)=\(percentEncode($0))" } }.sorted().joined(separator: "&")
+        let query = parameters.compactMap { key, value in value.map { "\(key)=\(Self.percentEncode($0))" } }.sorted().joined(separator: "&")
         var headers = HTTPFields()
         headers[.location] = uri + (uri.contains("?") ? "&" : "?") + query
         return finish(Response(status: .seeOther, headers: headers), cache: "no-store")

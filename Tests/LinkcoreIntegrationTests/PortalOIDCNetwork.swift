@@ -43,7 +43,8 @@ final class PortalOIDCNetwork: @unchecked Sendable {
         self.temp = temp
         let whitelistPath = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
-        daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"\(whitelistPath)\"\ndefault_deadline_ms = 10000"])
+        let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"\(whitelistPath)\"\ndefault_deadline_ms = 10000"])
+        self.daemon = daemon
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("PORTAL", role: .portal)
         for org in ["CITY01", "PENSION01", "TAX01"] { try daemon.addOrg(org) }
@@ -51,8 +52,9 @@ final class PortalOIDCNetwork: @unchecked Sendable {
 
         let registryPath = temp.url.appendingPathComponent("registry.sqlite").path
         try RegistryStore(path: registryPath).insert([Self.alice])
-        matcher = try MatcherProcess(pki: daemon.pki, directory: temp.url.appendingPathComponent("matcher"), corePort: daemon.port,
+        let matcher = try MatcherProcess(pki: daemon.pki, directory: temp.url.appendingPathComponent("matcher"), corePort: daemon.port,
                                      registryPath: registryPath)
+        self.matcher = matcher
         try await matcher.start()
 
         // PENSION01 knows the resident as P-1 (a link through the matcher by My Number) and
@@ -66,8 +68,10 @@ final class PortalOIDCNetwork: @unchecked Sendable {
             try AdapterProcess(org: org, pki: daemon.pki, directory: temp.url.appendingPathComponent("adapter-\(org)"), corePort: daemon.port,
                                matcherPort: matcher.port, backend: ["kind = \"dataset\"", "dataset = \"\(dataset)\""])
         }
-        city = try adapter("CITY01")
-        pension = try adapter("PENSION01")
+        let city = try adapter("CITY01")
+        let pension = try adapter("PENSION01")
+        self.city = city
+        self.pension = pension
         for a in [city, pension] { try await a.start() }
         for a in [city, pension] { try await a.waitConnected() }
         let (linked, body) = try await pension.call("POST", "/links", ["person_id": "P-1", "consent_ref": "c-1", "my_number": Self.alice.myNumber])
@@ -87,11 +91,14 @@ final class PortalOIDCNetwork: @unchecked Sendable {
             guard run.status == 0 else { throw TestFailure("openssl \(command): \(run.output)") }
         }
         chmod(subjectKey, 0o600)
-        cityClient = Client(id: "city01-child-allowance", secret: Self.randomSecret(), redirect: cityRedirect, org: "CITY01")
-        opaqueClients = [Client(id: "shop-a", secret: Self.randomSecret(), redirect: "https://shop-a.example/cb", org: nil),
+        let cityClient = Client(id: "city01-child-allowance", secret: Self.randomSecret(), redirect: cityRedirect, org: "CITY01")
+        let opaqueClients = [Client(id: "shop-a", secret: Self.randomSecret(), redirect: "https://shop-a.example/cb", org: nil),
                          Client(id: "shop-b", secret: Self.randomSecret(), redirect: "https://shop-b.example/cb", org: nil)]
         let port = try Self.freeLoopbackPort()
-        issuer = "https://localhost:\(port)"
+        let issuer = "https://localhost:\(port)"
+        self.issuer = issuer
+        self.cityClient = cityClient
+        self.opaqueClients = opaqueClients
         var oidc = """
             [oidc]
             issuer = "\(issuer)"
@@ -112,8 +119,9 @@ final class PortalOIDCNetwork: @unchecked Sendable {
 
                 """
         }
-        portal = try PortalProcess(pki: daemon.pki, directory: temp.url.appendingPathComponent("portal"), core: "127.0.0.1:\(daemon.port)",
+        let portal = try PortalProcess(pki: daemon.pki, directory: temp.url.appendingPathComponent("portal"), core: "127.0.0.1:\(daemon.port)",
                                    listen: "127.0.0.1:\(port)", moreTables: oidc)
+        self.portal = portal
         try await portal.start()
         try await eventually("the portal did not connect to the core\n\(portal.log)") {
             try await portal.curl("/health").body.hasSuffix("core: connected\n")
