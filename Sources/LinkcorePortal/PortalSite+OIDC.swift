@@ -167,6 +167,7 @@ extension PortalSite {
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: settings.maxBodyBytes) } catch { throw FormFailure.tooLarge }
         let form = Self.parseForm(String(buffer: buffer))
+        logger.debug("token request", metadata: ["body_bytes": "\(buffer.readableBytes)", "fields": "\(form.keys.sorted())"])
         // Client authentication (RFC 6749 §2.3.1): Basic, or the secret in the body; not both.
         let basic = request.headers[.authorization].flatMap(Self.basicCredentials)
         if basic != nil && form["client_secret"] != nil {

@@ -48,7 +48,9 @@ class Form(HTMLParser):
 
 def browser():
     s = requests.Session()
-    s.cookies.set("__Host-session", cookie, domain=urlparse(issuer).hostname, path="/", secure=True)
+    # As a header: http.cookiejar files a cookie for "localhost" under "localhost.local" and
+    # would not send it back.
+    s.headers["Cookie"] = "__Host-session=" + cookie
     return s
 
 
@@ -108,6 +110,8 @@ org = clients["org"]
 
 # 1. The whole flow, code + PKCE, the ID token validated against the JWKS.
 session, verifier, nonce, location, status, page, state = authorize(org)
+if not location or "code=" not in location:
+    sys.exit(f"no code: status {status}, Location {location}\n{page[:2000]}")
 findings["consent_page_names_service"] = "児童手当" in page and "リンクコード" in page
 findings["redirect_status"] = status
 q = parse_qs(urlparse(location).query)
