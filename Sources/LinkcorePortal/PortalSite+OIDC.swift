@@ -110,6 +110,10 @@ extension PortalSite {
             response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
                 .replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' \(origin)")
         }
+        // Under `no-referrer` Chromium sends `Origin: null` with the form, which the origin check
+        // refuses; `same-origin` keeps the Origin for our own POST and still sends nothing to the
+        // relying party.
+        if let name = HTTPField.Name("Referrer-Policy") { response.headers[name] = "same-origin" }
         return response
     }
 
