@@ -1306,13 +1306,16 @@ public enum AdapterOpenAPIDocument {
         "properties": {
           "person_id": {
             "type": "string",
-            "description": "the organisation's own ID for the person"
+            "description": "the organisation's own ID for the person",
+            "minLength": 1,
+            "maxLength": 128
           },
           "link_code": {
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
-            "description": "the sub of the portal's ID token: this organisation's link code"
+            "description": "the sub of the portal's ID token: this organisation's link code",
+            "pattern": "^[!-~]{1,64}$"
           },
           "consent_ref": {
             "type": "string",
