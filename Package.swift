@@ -460,7 +460,8 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
-                // The portal's session with the core as PORTAL (issue 15); its Sessions to log a test in.
+                // The portal's session with the core as PORTAL (issue 15); its Sessions, to log a
+                // resident in for the OIDC tests as the card login will.
                 "linkcore-portal", "LinkcorePortal",
                 // Links made by card: real cards from the card tools, consents built with the verifier's type.
                 "linkcore-card", "linkcore-jpki", "LinkcoreJPKI", "LinkcoreCardVerifier",

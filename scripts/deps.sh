@@ -28,6 +28,19 @@ if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
     python3 -m pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
 fi
 
+# The portal's OpenID Connect tests (PortalOIDCTests) and the demo relying party
+# (scripts/demo-rp/app.py) use authlib (its joserfc comes with it) and Flask from PyPI. Pinned.
+AUTHLIB_VERSION="1.9.6"
+FLASK_VERSION="3.1.3"
+for pin in "authlib==${AUTHLIB_VERSION}" "flask==${FLASK_VERSION}"; do
+    name="${pin%%==*}"; want="${pin##*==}"
+    have="$(python3 -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+    if [ "$have" != "$want" ]; then
+        echo "deps: installing ${pin} (pip)"
+        python3 -m pip install --quiet --disable-pip-version-check "$pin"
+    fi
+done
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

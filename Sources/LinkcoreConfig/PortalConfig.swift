@@ -42,6 +42,8 @@ public struct PortalConfig: Sendable, Equatable {
     public var session: Session
     public var core: Core
     public var log: Log
+    /// `[oidc]`: the OpenID Connect provider (PortalConfig+OIDC.swift); nil without the table.
+    public var oidc: OIDC?
     public var file: String
     /// `[folder]` (PortalConfig+Folder.swift).
     public var folder = Folder()
@@ -61,6 +63,7 @@ public struct PortalConfig: Sendable, Equatable {
         ("folder", folderKeys),
         ("card", cardKeys),
         ("matcher", matcherKeys),
+        ("oidc", oidcKeys),
     ]
 
     public static func load(
@@ -127,6 +130,7 @@ public struct PortalConfig: Sendable, Equatable {
                 caBundle: caBundle, requestTimeout: requestTimeout, reconnectInitial: .milliseconds(initial),
                 reconnectMax: .milliseconds(maximum), crl: crl),
             log: try section("log").log(),
+            oidc: try section("oidc").oidc(),
             file: file, folder: folder)
         config.cardLogin = try cardLogin(card: section("card"), matcher: section("matcher"))
         return config

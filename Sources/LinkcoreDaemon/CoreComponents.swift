@@ -90,7 +90,11 @@ public final class CoreComponents: Sendable {
         let noticeDispatcher = NoticeDispatcher(notices: notices, pusher: pusher, logger: logger)
         var service = CoreService(links: links, mediator: mediator, accessLog: AccessLogService(store: store, links: links),
                                   pusher: pusher, events: events, dispatcher: dispatcher, notices: notices,
-                                  noticeDispatcher: noticeDispatcher, fees: fees,
+                                  noticeDispatcher: noticeDispatcher,
+                                  // Sign-in links (issue 15, item 6): whitelist rows with bp_id SIGNIN.
+                                  serviceLinks: ServiceLinkService(store: store as? any ServiceLinkStore, links: links,
+                                                                   whitelist: moduleWhitelist, tariff: tariff),
+                                  fees: fees,
                                   metrics: metrics, logger: logger)
         service.faults = FaultInjection.fromEnvironment(logger: logger)
         self.keyring = keyring

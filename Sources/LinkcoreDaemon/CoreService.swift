@@ -17,6 +17,7 @@ public struct CoreService: RequestHandling {
     let dispatcher: EventDispatcher
     let notices: NoticeService
     let noticeDispatcher: NoticeDispatcher
+    let serviceLinks: ServiceLinkService
     let fees: FeeStatements
     let metrics: Metrics
     let logger: Logger
@@ -30,6 +31,7 @@ public struct CoreService: RequestHandling {
     public func handle(_ request: LCEnvelope, from peer: Peer, reply: Reply) {
         let reply = metrics.countingReplies(to: request, reply)  // linkcore_requests_total{body,outcome}
         if handleEvents(request, from: peer, reply: reply) { return }
+        if handleServiceLinks(request, from: peer, reply: reply) { return }
         switch request.body {
         case let .issueLink(issue)?:
             guard peer.role == .matcher else { return reply.fail(Self.roleRefusal(peer, request)) }

@@ -38,11 +38,14 @@ public final class PortalSite: Sendable {
     let resident: PortalResidentData?
     /// The card login and the account (PortalSite+Card.swift); nil: not configured.
     let card: CardLogin?
+    /// The OpenID Connect provider (PortalSite+OIDC.swift), when `[oidc]` is configured.
+    let oidc: OIDCProvider?
     private let boundPort = Atomic<Int>(0)
 
     public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
-                resident: PortalResidentData? = nil, card: CardLogin? = nil) throws {
+                resident: PortalResidentData? = nil, card: CardLogin? = nil, oidc: OIDCProvider? = nil) throws {
         self.resident = resident
+        self.oidc = oidc
         self.settings = settings
         self.sessions = sessions
         self.card = card
@@ -76,6 +79,7 @@ public final class PortalSite: Sendable {
         var visit = language(of: request)
         visit.path = Self.knownPaths.contains(request.uri.path) ? request.uri.path : "/"
         do {
+            if let response = try await oidcRoute(request, visit) { return response }
             if let answered = try await residentRoute(request, visit) { return answered }
             switch (request.method, request.uri.path) {
             case (.get, "/"): return try await landing(request, visit)

@@ -50,6 +50,8 @@ public final class PortalStore: Sendable {
         // The folder shows who sent a notice by name, as the core registered it (issue 15 item 4).
         "ALTER TABLE notices ADD COLUMN sender_name TEXT NOT NULL DEFAULT '';",
         accountsMigration,
+        // 4: the OIDC provider's codes and tokens (PortalStore+OIDC.swift).
+        oidcMigration,
     ]
 
     public init(path: String) throws {

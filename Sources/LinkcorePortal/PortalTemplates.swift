@@ -104,7 +104,7 @@ enum PortalTemplates {
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in [("layout", layout), ("landing", landing), ("login", login), ("home", home), ("logout", logout),
-                             ("message", message)] + residentTemplates + cardTemplates {
+                             ("message", message)] + residentTemplates + cardTemplates + oidcTemplates {
             try library.register(text, named: name)
         }
         return library

@@ -30,7 +30,7 @@ extension LCEnvelope.OneOf_Body {
         switch self {
         case .hello, .ping, .matchRequest, .issueLink, .fetchLink, .unlink, .mediate, .reportChange, .fetchEvents,
              .ackEvents, .accessLogQuery, .ownFeesStatement, .linkedCertificate, .certificateHistory, .sendNotice,
-             .linkHoldersQuery:
+             .linkHoldersQuery, .serviceLink:
             return .peerRequest
         case .provide, .linkIssued, .changeEvent, .deliverNotice:
             return .coreRequest
@@ -42,7 +42,8 @@ extension LCEnvelope.OneOf_Body {
              .fetchLinkResponse, .mediateResponse, .provideResponse, .reportChangeResponse, .changeEventAck,
              .fetchEventsResponse, .ackEventsResponse, .accessLogPage, .status, .reloadResponse, .orgResponse,
              .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse, .linkedCertificateResponse,
-             .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck, .linkHoldersResponse:
+             .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck, .linkHoldersResponse,
+             .serviceLinkResponse:
             return .reply
         case .goingAway:
             return .notice

@@ -68,11 +68,18 @@ struct Run: AsyncParsableCommand {
                                           benchStaticBytes: Int(ProcessInfo.processInfo.environment["LINKCORE_PORTAL_BENCH_STATIC_BYTES"] ?? "") ?? 0)
         let sessions = Sessions(store: store, timeouts: .init(idle: settings.session.idleTimeout, absolute: settings.session.absoluteTimeout))
         let card = cardParts.map { CardLogin(settings: $0.settings, verifier: $0.verifier, store: store, core: core, logger: logger) }
+        let oidc: OIDCProvider?
+        do {
+            oidc = try settings.oidc.map { try OIDCProvider.make($0, store: store, core: core) }
+        } catch {
+            fail("[oidc]: \(error)")
+            throw ExitCode(78)
+        }
         let site: PortalSite
         do {
             site = try PortalSite(settings: .init(allowedHosts: settings.https.allowedHosts, maxBodyBytes: settings.https.maxBodyBytes),
                                   sessions: sessions, coreConnected: { core.isConnected }, logger: logger,
-                                  resident: resident, card: card)
+                                  resident: resident, card: card, oidc: oidc)
         } catch {
             fail("cannot compile the page templates: \(error)")
             throw ExitCode(1)

@@ -7,7 +7,7 @@ import Testing
 @Suite struct PortalPagesTests {
     static let templates = [
         PortalTemplates.layout, PortalTemplates.landing, PortalTemplates.login, PortalTemplates.home,
-        PortalTemplates.logout, PortalTemplates.message,
+        PortalTemplates.logout, PortalTemplates.message, PortalTemplates.oidcConsent, PortalTemplates.oidcContinue,
     ] + PortalTemplates.residentTemplates.map(\.1) + PortalTemplates.cardTemplates.map(\.1)
 
     @Test func everyStringAPageNamesExistsInBothLanguages() throws {
@@ -31,6 +31,7 @@ import Testing
         #expect(Set(PortalStrings.cardJa.keys) == Set(PortalStrings.cardEn.keys))
         // The card script's texts come from the page (data-msg-*), never from the script.
         #expect(!PortalTemplates.cardScript.contains("{{"))
+        #expect(Set(PortalStrings.oidcJa.keys) == Set(PortalStrings.oidcEn.keys))
     }
 
     @Test func noTemplateWritesAValueUnescaped() {

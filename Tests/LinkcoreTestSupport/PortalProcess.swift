@@ -20,8 +20,10 @@ public final class PortalProcess: @unchecked Sendable {
     /// `coreIdentity`: the org certificate name in `pki` (`issueOrg`) the portal presents.
     /// `extra` is appended per table, e.g. ["session": "idle_timeout_ms = 2000"]; a table the base
     /// config lacks is added.
+    /// `listen`: a fixed port when the test must know it before the start (an OIDC issuer);
+    /// `moreTables`: whole tables appended to the file (e.g. `[oidc]` with its `[[oidc.client]]`s).
     public init(pki: TestPKI, directory: URL, core: String = "127.0.0.1:1", coreIdentity: String = "PORTAL",
-                extra: [String: String] = [:]) throws {
+                extra: [String: String] = [:], listen: String = "127.0.0.1:0", moreTables: String = "") throws {
         self.pki = pki
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,7 +34,7 @@ public final class PortalProcess: @unchecked Sendable {
         databasePath = directory.appendingPathComponent("portal.sqlite").path
         var tables: [(String, [String])] = [
             ("portal", ["org_code = \"PORTAL\"", "database = \"\(databasePath)\""]),
-            ("https", ["listen = \"127.0.0.1:0\"", "certificate = \"\(pki.path("portal-https.pem"))\"",
+            ("https", ["listen = \"\(listen)\"", "certificate = \"\(pki.path("portal-https.pem"))\"",
                        "private_key = \"\(pki.path("portal-https.key"))\""]),
             ("session", []),
             ("core", ["address = \"\(core)\"", "server_name = \"localhost\"", "certificate = \"\(pki.path("\(coreIdentity).pem"))\"",
@@ -46,6 +48,7 @@ public final class PortalProcess: @unchecked Sendable {
             tables.append((name, [lines]))
         }
         let text = tables.map { name, lines in "[\(name)]\n" + lines.joined(separator: "\n") }.joined(separator: "\n\n") + "\n"
+            + (moreTables.isEmpty ? "" : "\n" + moreTables + "\n")
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID",

@@ -21,5 +21,6 @@
 #include "COpenSSL_audit.h"
 #include "COpenSSL_ocsp_client.h"
 #include "COpenSSL_ocsp.h"
+#include "COpenSSL_jws.h"
 
 #endif

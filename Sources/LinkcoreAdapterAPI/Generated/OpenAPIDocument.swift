@@ -165,6 +165,62 @@ public enum AdapterOpenAPIDocument {
         }
       }
     },
+    "/links/signin": {
+      "post": {
+        "operationId": "storeSignInLink",
+        "summary": "Store the link code a resident signed in with through the portal (OpenID Connect).",
+        "description": "When this organisation's web service signs a resident in through My Portal (docs/portal.md, \"Sign in to other services\"), the ID token's sub is this organisation's own link code for the resident, issued by the core with the resident's consent. This stores it against person_id, like a link from POST /links, so that POST /ask and POST /notices work for that person. The adapter does not check the code with the core: a code that is not this organisation's live link is refused by the core at the first request (INVALID_LINK_CODE). A person has one link: a new code replaces the old one.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SignInLinkRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "linked",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Link"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Error"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "413": {
+            "$ref": "#/components/responses/Error"
+          },
+          "415": {
+            "$ref": "#/components/responses/Error"
+          },
+          "421": {
+            "$ref": "#/components/responses/Error"
+          },
+          "422": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          },
+          "504": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/links/{person_id}": {
       "get": {
         "operationId": "getLink",
@@ -1238,6 +1294,32 @@ public enum AdapterOpenAPIDocument {
           "attempts": {
             "type": "integer",
             "description": "requests sent to the core (1 + the adapter's retries)"
+          }
+        }
+      },
+      "SignInLinkRequest": {
+        "type": "object",
+        "required": [
+          "person_id",
+          "link_code"
+        ],
+        "properties": {
+          "person_id": {
+            "type": "string",
+            "description": "the organisation's own ID for the person",
+            "minLength": 1,
+            "maxLength": 128
+          },
+          "link_code": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "the sub of the portal's ID token: this organisation's link code",
+            "pattern": "^[!-~]{1,64}$"
+          },
+          "consent_ref": {
+            "type": "string",
+            "description": "the organisation's reference to the sign-in (e.g. the ID token's jti or time)"
           }
         }
       }

@@ -904,5 +904,40 @@ extension Components {
                 case attempts
             }
         }
+        /// - Remark: Generated from `#/components/schemas/SignInLinkRequest`.
+        public struct SignInLinkRequest: Codable, Hashable, Sendable {
+            /// the organisation's own ID for the person
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignInLinkRequest/person_id`.
+            public var personId: Swift.String
+            /// the sub of the portal's ID token: this organisation's link code
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignInLinkRequest/link_code`.
+            public var linkCode: Swift.String
+            /// the organisation's reference to the sign-in (e.g. the ID token's jti or time)
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignInLinkRequest/consent_ref`.
+            public var consentRef: Swift.String?
+            /// Creates a new `SignInLinkRequest`.
+            ///
+            /// - Parameters:
+            ///   - personId: the organisation's own ID for the person
+            ///   - linkCode: the sub of the portal's ID token: this organisation's link code
+            ///   - consentRef: the organisation's reference to the sign-in (e.g. the ID token's jti or time)
+            public init(
+                personId: Swift.String,
+                linkCode: Swift.String,
+                consentRef: Swift.String? = nil
+            ) {
+                self.personId = personId
+                self.linkCode = linkCode
+                self.consentRef = consentRef
+            }
+            public enum CodingKeys: String, CodingKey {
+                case personId = "person_id"
+                case linkCode = "link_code"
+                case consentRef = "consent_ref"
+            }
+        }
     }
 }

@@ -39,6 +39,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /links`.
     /// - Remark: Generated from `#/paths//links/post(requestLink)`.
     func requestLink(_ input: Operations.RequestLink.Input) async throws -> Operations.RequestLink.Output
+    /// Store the link code a resident signed in with through the portal (OpenID Connect).
+    ///
+    /// When this organisation's web service signs a resident in through My Portal (docs/portal.md, "Sign in to other services"), the ID token's sub is this organisation's own link code for the resident, issued by the core with the resident's consent. This stores it against person_id, like a link from POST /links, so that POST /ask and POST /notices work for that person. The adapter does not check the code with the core: a code that is not this organisation's live link is refused by the core at the first request (INVALID_LINK_CODE). A person has one link: a new code replaces the old one.
+    ///
+    /// - Remark: HTTP `POST /links/signin`.
+    /// - Remark: Generated from `#/paths//links/signin/post(storeSignInLink)`.
+    func storeSignInLink(_ input: Operations.StoreSignInLink.Input) async throws -> Operations.StoreSignInLink.Output
     /// The stored link for one of the organisation's person IDs.
     ///
     /// - Remark: HTTP `GET /links/{person_id}`.
@@ -128,6 +135,21 @@ extension APIProtocol {
         body: Operations.RequestLink.Input.Body
     ) async throws -> Operations.RequestLink.Output {
         try await requestLink(Operations.RequestLink.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Store the link code a resident signed in with through the portal (OpenID Connect).
+    ///
+    /// When this organisation's web service signs a resident in through My Portal (docs/portal.md, "Sign in to other services"), the ID token's sub is this organisation's own link code for the resident, issued by the core with the resident's consent. This stores it against person_id, like a link from POST /links, so that POST /ask and POST /notices work for that person. The adapter does not check the code with the core: a code that is not this organisation's live link is refused by the core at the first request (INVALID_LINK_CODE). A person has one link: a new code replaces the old one.
+    ///
+    /// - Remark: HTTP `POST /links/signin`.
+    /// - Remark: Generated from `#/paths//links/signin/post(storeSignInLink)`.
+    public func storeSignInLink(
+        headers: Operations.StoreSignInLink.Input.Headers = .init(),
+        body: Operations.StoreSignInLink.Input.Body
+    ) async throws -> Operations.StoreSignInLink.Output {
+        try await storeSignInLink(Operations.StoreSignInLink.Input(
             headers: headers,
             body: body
         ))

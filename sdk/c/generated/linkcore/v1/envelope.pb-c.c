@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[59] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[61] =
 {
   {
     "id",
@@ -762,6 +762,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "service_link",
+    180,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, service_link),
+    &linkcore__v1__service_link_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "service_link_response",
+    181,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, service_link_response),
+    &linkcore__v1__service_link_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   30,   /* field[30] = access_log_page */
@@ -818,13 +842,15 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   22,   /* field[22] = report_change_response */
   53,   /* field[53] = send_notice */
   54,   /* field[54] = send_notice_response */
+  59,   /* field[59] = service_link */
+  60,   /* field[60] = service_link_response */
   33,   /* field[33] = status */
   32,   /* field[32] = status_request */
   14,   /* field[14] = unlink */
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[10 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[11 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
@@ -836,7 +862,8 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[10 + 1] =
   { 150, 49 },
   { 160, 53 },
   { 170, 57 },
-  { 0, 59 }
+  { 180, 59 },
+  { 0, 61 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -846,10 +873,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  59,
+  61,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  10,  linkcore__v1__envelope__number_ranges,
+  11,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -23,6 +23,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "linkcore/v1/admin.pb-c.h"
 #include "linkcore/v1/card.pb-c.h"
 #include "linkcore/v1/notices.pb-c.h"
+#include "linkcore/v1/service_links.pb-c.h"
 
 typedef struct Linkcore__V1__Envelope Linkcore__V1__Envelope;
 
@@ -91,7 +92,9 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE = 162,
   LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE_ACK = 163,
   LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_QUERY = 170,
-  LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_RESPONSE = 171
+  LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_RESPONSE = 171,
+  LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK = 180,
+  LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK_RESPONSE = 181
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ENVELOPE__BODY__CASE)
 } Linkcore__V1__Envelope__BodyCase;
 
@@ -197,6 +200,11 @@ struct  Linkcore__V1__Envelope
      */
     Linkcore__V1__LinkHoldersQuery *link_holders_query;
     Linkcore__V1__LinkHoldersResponse *link_holders_response;
+    /*
+     * Signing in to other services (180-189): portal -> core.
+     */
+    Linkcore__V1__ServiceLinkRequest *service_link;
+    Linkcore__V1__ServiceLinkResponse *service_link_response;
   };
 };
 #define LINKCORE__V1__ENVELOPE__INIT \
