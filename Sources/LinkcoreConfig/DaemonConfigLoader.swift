@@ -17,7 +17,7 @@ extension DaemonConfig {
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
         ("metrics", MetricsSettings.keys),
-        ("store", ["engine", "path"]),
+        ("store", ["engine", "path", "connection", "password"]),
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms", "signer_keys", "witness"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms", "delivery_window_ms"]),
@@ -115,6 +115,16 @@ extension DaemonConfig {
         let engine: StoreEngine = try storeSection.enumeration("engine", default: .sqlite)
         let storePath = try storeSection.path(
             "path", default: ConfigPaths.normalize(stateDirectory + "/linkcore.sqlite"), allowCredential: false)
+        var storeConnection: SecretReference?
+        var storePassword: SecretReference?
+        if engine == .postgresql {
+            storeConnection = try storeSection.secretReference("connection", default: "credential:postgresql.conn")
+            if storeSection.table.item("password") != nil {
+                storePassword = try storeSection.secretReference("password", default: "")
+            }
+        } else if storeSection.table.item("connection") != nil || storeSection.table.item("password") != nil {
+            throw storeSection.error(.invalidValue, "connection", "connection and password are for engine = \"postgresql\"")
+        }
 
         // [keys]
         let keysSection = section("keys")
@@ -131,7 +141,7 @@ extension DaemonConfig {
             core: Core(id: id, stateDirectory: stateDirectory),
             listen: Listen(addresses: addresses, adminSocket: adminSocket),
             tls: tls, limits: limits, shutdown: shutdown, log: log,
-            store: Store(engine: engine, path: storePath),
+            store: Store(engine: engine, path: storePath, connection: storeConnection, password: storePassword),
             keys: Keys(masterSecret: masterSecret),
             file: file
         )
