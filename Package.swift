@@ -452,7 +452,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
+        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI", "LinkcoreTestSupport"]),
         .testTarget(name: "LinkcoreDomainTests", dependencies: [
             "LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcorePostgresStore", "LinkcoreTestSupport",
         ]),
