@@ -37,10 +37,11 @@ import LinkcoreTestSupport
         return String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
     }
 
-    @Test func chargesAreWrittenWithTheirOperationsAndTheStatementReconciles() async throws {
+    @Test(arguments: TestStoreEngine.allCases)
+    func chargesAreWrittenWithTheirOperationsAndTheStatementReconciles(engine: TestStoreEngine) async throws {
         let dir = try TempDirectory()
         let policy = try PolicyFixtures.whitelistAndFees(whitelist: Self.whitelist, tariff: Self.tariff, in: dir.url)
-        let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy)
+        let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy, engine: engine)
         defer { net.stop() }
         let residents = (1...4).map { "5000000000\($0)" }
         try await net.link(residents: residents, to: ["BANK01", "TAX01"])

@@ -24,8 +24,9 @@ final class MediationNetwork: @unchecked Sendable {
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
-         environment: [String: String] = [:]) async throws {
+         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite) async throws {
         let temp = try TempDirectory()
+        let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [
@@ -34,7 +35,7 @@ final class MediationNetwork: @unchecked Sendable {
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
          .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
-         .merging(extraConfig) { a, _ in a }, environment: environment)
+         .merging(extraConfig) { a, _ in a }, environment: environment, postgres: database)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)

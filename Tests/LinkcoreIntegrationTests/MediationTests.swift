@@ -9,9 +9,10 @@ import LinkcoreTestSupport
 @Suite(.serialized) struct MediationTests {
     static let residents = (1...4).map { "2000000000\($0)" }
 
-    @Test func allowedFlowAndEachRefusal() async throws {
+    /// On both store engines (issue 16): the same flow on SQLite and on PostgreSQL.
+    @Test(arguments: TestStoreEngine.allCases) func allowedFlowAndEachRefusal(engine: TestStoreEngine) async throws {
         let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"],
-                                             providers: ["TAX01", "OFFLINE01", "NOPE01", "SLEEPY01"])
+                                             providers: ["TAX01", "OFFLINE01", "NOPE01", "SLEEPY01"], engine: engine)
         defer { net.stop() }
         let linked = Array(Self.residents.prefix(3))
         try await net.link(residents: linked, to: ["CITY01", "CITY02", "TAX01", "OFFLINE01", "NOPE01", "SLEEPY01", "PORTAL"])

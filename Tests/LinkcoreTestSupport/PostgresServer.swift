@@ -60,7 +60,7 @@ public actor PostgresServer {
         }
         // Short path: the socket file's path must fit in 107 bytes.
         let directory = "/tmp/linkcore-pg-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let data = directory + "/data"
         if asRoot {
             guard let account = getpwnam("postgres") else { throw TestFailure("no postgres account (install postgresql-15)") }
