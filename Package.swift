@@ -506,6 +506,14 @@ let package = Package(
             path: "Benchmarks/issuance",
             swiftSettings: swiftSettings
         ),
+        // The store's write path on SQLite and on PostgreSQL in one run (issue 16); a real
+        // postgresql-15 server started by the tests' fixture. `swift run -c release store-bench`.
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["LinkcoreStore", "LinkcorePostgresStore", "LinkcoreAudit", "LinkcoreTestSupport"],
+            path: "Benchmarks/store",
+            swiftSettings: swiftSettings
+        ),
         // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
         .executableTarget(
             name: "events-bench",
