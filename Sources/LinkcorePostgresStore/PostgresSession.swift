@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// A connection lent to one store operation: inside a batch's transaction for writes, on its own
 /// (autocommit) for reads. Rows are read whole, and decoded through `Columns`.
-public struct PostgresSession: Sendable {
+struct PostgresSession: Sendable {
     let connection: PostgresConnection
     let logger: Logger
 

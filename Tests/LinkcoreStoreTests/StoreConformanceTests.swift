@@ -195,7 +195,7 @@ import Testing
         let key = MediationKey(requester: "CITY01", key: "k1", fingerprint: [1, 1], notBeforeMs: Self.now - 1000)
         let fee = FeeCharge(payer: "CITY01", operation: .mediation, reference: "m1", amountYen: 10, tariffID: "T", atMs: Self.now)
         // An unanswered first attempt binds the key; the answered retry appends and moves it.
-        guard case let .appended(refused) = try await store.appendMediation(record(1, outcome: .providerTimeout), charge: nil, key: key) else {
+        guard case let .appended(refused) = try await store.appendMediation(record(1, outcome: .timedOut), charge: nil, key: key) else {
             Issue.record("a first decision appends"); return
         }
         #expect(try await store.mediationKey(key)?.answered == false)
@@ -206,7 +206,7 @@ import Testing
         #expect(try await store.mediationKey(key) == MediationKeyBinding(fingerprint: [1, 1], mediationID: "m2", position: 2, answered: true))
         // An answered retry repeats; an unanswered one changes nothing; other fields: refused.
         #expect(try await store.appendMediation(record(3), charge: fee, key: key) == .repeated(mediationID: "m2", position: 2))
-        #expect(try await store.appendMediation(record(4, outcome: .providerTimeout), charge: nil, key: key) == .unchanged(mediationID: "m2"))
+        #expect(try await store.appendMediation(record(4, outcome: .timedOut), charge: nil, key: key) == .unchanged(mediationID: "m2"))
         await #expect(throws: StoreError.idempotencyKeyReused) {
             try await store.appendMediation(record(5), charge: nil, key: MediationKey(requester: "CITY01", key: "k1", fingerprint: [2],
                                                                                       notBeforeMs: Self.now - 1000))
@@ -224,9 +224,13 @@ import Testing
     func theFeeLedgerChargesEachOperationOnce(engine: TestStoreEngine) async throws {
         let t = try await TestStore.make(engine)
         let store = t.store
-        let charges = (0..<30).map { i in
-            FeeCharge(payer: i % 3 == 0 ? "BANK01" : "CITY01", operation: i % 2 == 0 ? .mediation : .eventDelivery, reference: "r\(i)",
-                      amountYen: i % 2 == 0 ? 10 : 3, tariffID: "T\(i % 2)", atMs: Self.now + Int64(i))
+        let charges = (0..<30).map { (i: Int) -> FeeCharge in
+            let even = i % 2 == 0
+            let payer = i % 3 == 0 ? "BANK01" : "CITY01"
+            let operation: FeeCharge.Operation = even ? .mediation : .eventDelivery
+            let amount: Int64 = even ? 10 : 3
+            return FeeCharge(payer: payer, operation: operation, reference: "r\(i)", amountYen: amount, tariffID: "T\(i % 2)",
+                             atMs: Self.now + Int64(i))
         }
         // Every charge sent twice, concurrently: one ledger row each.
         let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in
