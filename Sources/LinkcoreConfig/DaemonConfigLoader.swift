@@ -115,16 +115,13 @@ extension DaemonConfig {
         let engine: StoreEngine = try storeSection.enumeration("engine", default: .sqlite)
         let storePath = try storeSection.path(
             "path", default: ConfigPaths.normalize(stateDirectory + "/linkcore.sqlite"), allowCredential: false)
-        var storeConnection: SecretReference?
-        var storePassword: SecretReference?
-        if engine == .postgresql {
-            storeConnection = try storeSection.secretReference("connection", default: "credential:postgresql.conn")
-            if storeSection.table.item("password") != nil {
-                storePassword = try storeSection.secretReference("password", default: "")
-            }
-        } else if storeSection.table.item("connection") != nil || storeSection.table.item("password") != nil {
-            throw storeSection.error(.invalidValue, "connection", "connection and password are for engine = \"postgresql\"")
-        }
+        // PostgreSQL's connection string and password: checked for form always, kept only for
+        // engine = "postgresql" (the sample documents them under the SQLite default).
+        let connectionReference = try storeSection.secretReference("connection", default: "credential:postgresql.conn")
+        let passwordReference = try storeSection.table.item("password") == nil
+            ? nil : storeSection.secretReference("password", default: "")
+        let storeConnection = engine == .postgresql ? connectionReference : nil
+        let storePassword = engine == .postgresql ? passwordReference : nil
 
         // [keys]
         let keysSection = section("keys")

@@ -76,7 +76,18 @@ final class PostgresLink: Sendable {
     /// Drops a connection that failed mid-use (the next use opens another).
     func discard(_ connection: PostgresConnection) {
         state.withLock { if $0.connection === connection { $0.connection = nil } }
-        connection.close().whenComplete { _ in }
+        Self.closeInBackground(connection)
+    }
+
+    /// Closes without waiting, keeping the connection alive until it is closed (postgres-nio
+    /// asserts that a connection is closed before it is freed).
+    static func closeInBackground(_ connection: PostgresConnection) {
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    /// A store dropped without `close()` (the domain tests, a failed start) closes its connections.
+    deinit {
+        if let connection = state.withLock({ $0.connection }) { Self.closeInBackground(connection) }
     }
 
     func close() async {
