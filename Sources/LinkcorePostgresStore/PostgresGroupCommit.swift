@@ -8,7 +8,7 @@ import Synchronization
 /// for SQLite: writes that arrive while a batch is in flight wait for the next one, which then
 /// carries all of them in one transaction, and so one commit (one WAL flush, and with a
 /// synchronous standby one round trip to it). Each write returns only after the COMMIT that
-/// carries it has succeeded; with several writes in a batch each runs in its own savepoint, so a
+/// carries it has succeeded; with several writes in a batch each runs after its own savepoint, so a
 /// write that fails rolls back alone. If the COMMIT fails or the connection is lost, every write
 /// of the batch fails with `StoreError.unavailable` (retryable): nothing was acknowledged.
 final class PostgresGroupCommit: Sendable {
@@ -49,9 +49,10 @@ final class PostgresGroupCommit: Sendable {
                 do {
                     if savepoint { try await session.execute("SAVEPOINT w") }
                     do {
-                        let value = try await body(session)
-                        if savepoint { try await session.execute("RELEASE SAVEPOINT w") }
-                        outcome = .success(value)
+                        // No RELEASE: it would cost a round trip and free nothing (a released
+                        // subtransaction's XID stays with the transaction). ROLLBACK TO the name
+                        // goes back to the newest savepoint of that name: this write's.
+                        outcome = .success(try await body(session))
                     } catch {
                         if savepoint, !PostgresErrors.isConnectionLoss(error) {
                             try? await session.execute("ROLLBACK TO SAVEPOINT w")
