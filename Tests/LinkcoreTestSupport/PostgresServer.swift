@@ -79,12 +79,13 @@ public actor PostgresServer {
             "-D", data, "-p", "\(port)", "-c", "listen_addresses=", "-c", "unix_socket_directories=\(directory)",
             "-c", "max_connections=400", "-c", "fsync=on", "-c", "synchronous_commit=on",
         ]
-        // The watcher: runs the server, stops it (fast shutdown) when this test process is gone.
+        // The watcher: runs the server, stops it (fast shutdown) when this test process is gone:
+        // SIGINT to the postmaster itself (its pid file), since runuser need not pass it on.
         let quoted = postgres.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let script = """
             \(quoted) & pg=$!
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done
-            kill -INT $pg 2>/dev/null; wait $pg
+            kill -INT "$(head -n 1 '\(data)/postmaster.pid' 2>/dev/null)" 2>/dev/null; kill -INT $pg 2>/dev/null; wait $pg
             rm -rf '\(directory)'
             """
         let watcher = ChildProcess(executable: "/bin/sh", arguments: ["-c", script], environment: ["PATH": "/usr/bin:/bin:/usr/sbin"],
