@@ -44,6 +44,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The resident's portal (issue 15): server-rendered HTML from mustache templates.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The core store on PostgreSQL (issue 16): postgres-nio, and swift-nio-ssl (already built
+        // for AsyncHTTPClient) for TLS to the database.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C interop: the only layer that touches raw OpenSSL / libsystemd pointers and macros.
@@ -109,6 +113,20 @@ let package = Package(
         .target(name: "LinkcoreAudit", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // The core's durable state: one interface, an engine per database.
         .target(name: "LinkcoreStore", dependencies: ["LinkcoreSQLite", "LinkcoreAudit"], swiftSettings: swiftSettings),
+        // The same interface on PostgreSQL (issue 16): versioned migrations under an advisory
+        // lock, batched writes (one transaction per batch), one hash chain ordered by the database.
+        .target(
+            name: "LinkcorePostgresStore",
+            dependencies: [
+                "LinkcoreStore", "LinkcoreAudit", "LinkcoreInstruments",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The core's domain: organisations, link issuance, mediation, events, access log, fees.
         // Pure logic over a store and the link-code keyring, in its own types: no sockets, no
         // wire types, no OpenSSL (the daemon maps to and from LC* messages at its edge).
@@ -225,6 +243,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
                 "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePolicyTables", "LinkcorePKI",
+                "LinkcorePostgresStore",
                 "LinkcoreLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "LinkcoreInstruments", "LinkcoreMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -392,7 +411,7 @@ let package = Package(
         // fixture, temporary directories, waiting for a condition, child processes.
         .target(
             name: "LinkcoreTestSupport",
-            dependencies: ["LinkcorePKI", "LinkcoreTLS"],
+            dependencies: ["LinkcorePKI", "LinkcoreTLS", "LinkcoreStore", "LinkcorePostgresStore"],
             path: "Tests/LinkcoreTestSupport"
         ),
         .testTarget(
@@ -435,8 +454,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI"]),
-        .testTarget(name: "LinkcoreDomainTests", dependencies: ["LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes"]),
+        .testTarget(name: "LinkcoreAuditTests", dependencies: ["LinkcoreAudit", "LinkcoreStore", "LinkcoreSQLite", "LinkcorePKI", "LinkcoreTestSupport"]),
+        .testTarget(name: "LinkcoreDomainTests", dependencies: [
+            "LinkcoreDomain", "LinkcoreAudit", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcorePostgresStore", "LinkcoreTestSupport",
+        ]),
+        // The store conformance suite: every case against SQLite and against a real PostgreSQL
+        // server the test process starts (LinkcoreTestSupport's PostgresServer).
+        .testTarget(name: "LinkcoreStoreTests", dependencies: [
+            "LinkcoreStore", "LinkcorePostgresStore", "LinkcoreAudit", "LinkcoreSQLite", "LinkcorePKI", "LinkcoreTestSupport",
+        ]),
         .testTarget(name: "LinkcoreLinkCodesTests", dependencies: ["LinkcoreLinkCodes"]),
         .testTarget(name: "LinkcoreRegistryTests", dependencies: ["LinkcoreRegistry", "LinkcoreSQLite"]),
         .testTarget(
@@ -482,6 +508,14 @@ let package = Package(
             dependencies: [
                 "BenchSupport", "LinkcoreClient", "LinkcoreSQLite", "LinkcoreTLS", "LinkcoreWire"],
             path: "Benchmarks/issuance",
+            swiftSettings: swiftSettings
+        ),
+        // The store's write path on SQLite and on PostgreSQL in one run (issue 16); a real
+        // postgresql-15 server started by the tests' fixture. `swift run -c release store-bench`.
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["LinkcoreStore", "LinkcorePostgresStore", "LinkcoreAudit", "LinkcoreTestSupport"],
+            path: "Benchmarks/store",
             swiftSettings: swiftSettings
         ),
         // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.

@@ -16,7 +16,7 @@ LAYERS = [
     ("Formats and engines", ["LinkcoreWire", "LinkcoreSQLite", "LinkcoreAudit", "LinkcoreLinkCodes", "LinkcorePKI",
                              "LinkcoreConfig", "LinkcoreTLS", "LinkcoreMetrics", "LinkcoreAdapterAPI",
                              "LinkcoreCard", "LinkcoreCardVerifier"]),
-    ("Stores", ["LinkcoreStore", "LinkcoreRegistry", "LinkcoreJPKI"]),
+    ("Stores", ["LinkcoreStore", "LinkcorePostgresStore", "LinkcoreRegistry", "LinkcoreJPKI"]),
     ("Domain and policy", ["LinkcoreDomain", "LinkcorePolicy", "LinkcorePolicyTables", "LinkcorePolicyModuleKit",
                            "LinkcoreOCSP"]),
     ("Sessions", ["LinkcoreTransport"]),
@@ -31,6 +31,8 @@ SAME_LAYER = {
     # The portal reuses the adapter's core session (CoreSession, CoreEndpoint) rather than a
     # second connection manager; docs/portal.md says how it could move down into LinkcoreClient.
     ("LinkcorePortal", "LinkcoreAdapter"),
+    # The PostgreSQL engine implements the store interface (and its records) it sits beside.
+    ("LinkcorePostgresStore", "LinkcoreStore"),
 }
 # What the domain must never see: it is pure logic over interfaces (issue 13, item 4).
 DOMAIN_FORBIDDEN = re.compile(r"^(LinkcoreWire|COpenSSL|NIO\w*|LinkcoreTLS|LinkcoreTransport|SwiftProtobuf|CLinkcoreProto)$")

@@ -9,6 +9,7 @@ packages=(
     libsystemd-dev systemd       # sd_notify, socket activation, journald; systemd-analyze, systemd-socket-activate
     libprotobuf-c-dev            # C peers and C policy modules
     libsqlite3-dev sqlite3       # the embedded store
+    postgresql-15                # the PostgreSQL store engine's tests and store-bench: a private server per test process (docs/store.md)
     softhsm2 opensc              # the number card: SoftHSM2 tokens and pkcs11-tool (issue 14)
     libp11-kit-dev               # the PKCS#11 header CPKCS11 compiles against (p11-kit/pkcs11.h)
     curl jq                      # the demo scenario (scripts/run.sh, scripts/onboarding.sh) calls the adapters' local API

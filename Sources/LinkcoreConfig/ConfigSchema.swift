@@ -111,8 +111,8 @@ struct Section {
         }
         guard let e = E(rawValue: s) else {
             var message = "expected one of \(names), got \(item.value.literal)"
-            if key == "engine" && ["postgresql", "postgres"].contains(s.lowercased()) {
-                message += " (PostgreSQL is not supported yet)"
+            if key == "engine" && ["postgres", "pg"].contains(s.lowercased()) {
+                message += " (did you mean \"postgresql\"?)"
             }
             throw error(.invalidValue, key, message)
         }

@@ -141,10 +141,17 @@ public struct DaemonConfig: Sendable, Equatable {
         public var engine: StoreEngine
         /// The SQLite database file.
         public var path: String
+        /// PostgreSQL: the file (or systemd credential) holding the connection URL, which may
+        /// carry the password. Never the URL itself: a secret stays out of linkcored.toml.
+        public var connection: SecretReference?
+        /// PostgreSQL: a separate file (or credential) holding only the password, if the URL has none.
+        public var password: SecretReference?
 
-        public init(engine: StoreEngine = .sqlite, path: String) {
+        public init(engine: StoreEngine = .sqlite, path: String, connection: SecretReference? = nil, password: SecretReference? = nil) {
             self.engine = engine
             self.path = path
+            self.connection = connection
+            self.password = password
         }
     }
 
@@ -257,6 +264,8 @@ public enum LogLevel: String, Sendable, Equatable, CaseIterable {
 
 public enum StoreEngine: String, Sendable, Equatable, CaseIterable {
     case sqlite
+    /// PostgreSQL (issue 16): `[store] connection` names the connection string's file.
+    case postgresql
 }
 
 /// A `host:port` to listen on.

@@ -17,7 +17,7 @@ extension DaemonConfig {
         ("shutdown", ["drain_timeout_ms"]),
         ("log", ["level"]),
         ("metrics", MetricsSettings.keys),
-        ("store", ["engine", "path"]),
+        ("store", ["engine", "path", "connection", "password"]),
         ("keys", ["master_secret"]),
         ("audit", ["checkpoint_interval_ms", "signer_keys", "witness"]),
         ("events", ["daily_batch_utc", "sweep_interval_ms", "delivery_window_ms"]),
@@ -115,6 +115,13 @@ extension DaemonConfig {
         let engine: StoreEngine = try storeSection.enumeration("engine", default: .sqlite)
         let storePath = try storeSection.path(
             "path", default: ConfigPaths.normalize(stateDirectory + "/linkcore.sqlite"), allowCredential: false)
+        // PostgreSQL's connection string and password: checked for form always, kept only for
+        // engine = "postgresql" (the sample documents them under the SQLite default).
+        let connectionReference = try storeSection.secretReference("connection", default: "credential:postgresql.conn")
+        let passwordReference = try storeSection.table.item("password") == nil
+            ? nil : storeSection.secretReference("password", default: "")
+        let storeConnection = engine == .postgresql ? connectionReference : nil
+        let storePassword = engine == .postgresql ? passwordReference : nil
 
         // [keys]
         let keysSection = section("keys")
@@ -131,7 +138,7 @@ extension DaemonConfig {
             core: Core(id: id, stateDirectory: stateDirectory),
             listen: Listen(addresses: addresses, adminSocket: adminSocket),
             tls: tls, limits: limits, shutdown: shutdown, log: log,
-            store: Store(engine: engine, path: storePath),
+            store: Store(engine: engine, path: storePath, connection: storeConnection, password: storePassword),
             keys: Keys(masterSecret: masterSecret),
             file: file
         )

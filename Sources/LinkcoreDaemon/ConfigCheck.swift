@@ -58,7 +58,17 @@ public enum ConfigCheck {
         _ = try CoreComponents.loadWhitelist(config.mediation.whitelist, logger: logger)
         try DaemonPolicy.load(config, into: PolicyHost(logger: logger))
         lines.append("policy: \(config.policy.modules.count) module(s) loaded and initialised")
-        lines.append("store \(config.store.path): not opened by the check")
+        switch config.store.engine {
+        case .sqlite:
+            lines.append("store \(config.store.path): not opened by the check")
+        case .postgresql:
+            if let connection = config.store.connection, unchecked(try connection.resolvePath(environment: environment)) {
+                lines.append("[store] connection \(connection): \(notRead)")
+            } else {
+                let settings = try StoreOpener.postgresSettings(config, environment: environment)
+                lines.append("store \(settings.redacted): connection string readable and private; not connected by the check")
+            }
+        }
         lines.append(config.metrics.listen.map { "[metrics] GET /metrics on \($0) (loopback): not bound by the check" }
             ?? "[metrics] off")
         return Report(lines: lines)

@@ -47,12 +47,7 @@ public final class CoreComponents: Sendable {
     /// loads the policy modules and the whitelist table.
     public init(config: DaemonConfig, logger: Logger) async throws {
         let tls = try Self.makeTLS(config)
-        let store: any CoreStore & EventStore & NoticeStore
-        do {
-            store = try SQLiteCoreStore(path: config.store.path)
-        } catch {
-            throw DaemonError.store(config.store.path, "\(error)")
-        }
+        let store = try await StoreOpener.open(config, logger: logger)
         // The witness lives beside the state, outside the database; its directory must exist
         // even when [store] path points elsewhere (a failure shows as a refusal to sign).
         try? FileManager.default.createDirectory(atPath: (config.auditWitnessPath as NSString).deletingLastPathComponent,
@@ -189,11 +184,14 @@ public struct ReloadFailure: Error, Sendable {
 public enum DaemonError: Error, CustomStringConvertible {
     case listen(String, String)
     case store(String, String)
+    /// The database could not be reached at start (retryable: exit 75, restarted by systemd).
+    case storeUnavailable(String, String)
 
     public var description: String {
         switch self {
         case let .listen(target, error): return "cannot listen on \(target): \(error)"
         case let .store(path, error): return "cannot open the store at \(path): \(error)"
+        case let .storeUnavailable(database, error): return "cannot reach the store at \(database): \(error)"
         }
     }
 }

@@ -77,6 +77,10 @@ public struct PendingEvent: Sendable, Equatable {
     public var entry: OutboxEntry
     public var keyIndex: UInt16
 
+    public init(seq: Int64, entry: OutboxEntry, keyIndex: UInt16) {
+        self.seq = seq; self.entry = entry; self.keyIndex = keyIndex
+    }
+
     public var position: EventPosition { EventPosition(dueAtMs: entry.dueAtMs, eventID: entry.eventID) }
 }
 
@@ -95,4 +99,8 @@ public struct FanoutTargets: Sendable, Equatable {
     public var seen: Int?
     public var idCode: UInt64?
     public var links: [Link]
+
+    public init(seen: Int?, idCode: UInt64?, links: [Link]) {
+        self.seen = seen; self.idCode = idCode; self.links = links
+    }
 }

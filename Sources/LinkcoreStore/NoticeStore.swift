@@ -47,4 +47,8 @@ public struct PendingNotice: Sendable, Equatable {
     public var seq: Int64
     public var notice: StoredNotice
     public var keyIndex: UInt16
+
+    public init(seq: Int64, notice: StoredNotice, keyIndex: UInt16) {
+        self.seq = seq; self.notice = notice; self.keyIndex = keyIndex
+    }
 }

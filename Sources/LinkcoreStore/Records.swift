@@ -47,6 +47,10 @@ public struct Issuance: Sendable, Equatable {
     public var link: Link
     public var expiresAtMs: Int64
     public var acknowledgedAtMs: Int64?
+
+    public init(matchingNumber: String, link: Link, expiresAtMs: Int64, acknowledgedAtMs: Int64?) {
+        self.matchingNumber = matchingNumber; self.link = link; self.expiresAtMs = expiresAtMs; self.acknowledgedAtMs = acknowledgedAtMs
+    }
 }
 
 /// One chargeable operation's line in the fee ledger.
@@ -75,6 +79,10 @@ public struct FeeLineTotal: Sendable, Equatable {
     public var unitPriceYen: Int64
     public var count: UInt64
     public var amountYen: Int64
+
+    public init(operation: FeeCharge.Operation, tariffID: String, unitPriceYen: Int64, count: UInt64, amountYen: Int64) {
+        self.operation = operation; self.tariffID = tariffID; self.unitPriceYen = unitPriceYen; self.count = count; self.amountYen = amountYen
+    }
 }
 
 /// A requester's idempotency key for one mediation (protocol.md §8), as the store keeps it: the
@@ -98,6 +106,10 @@ public struct MediationKeyBinding: Sendable, Equatable {
     /// The access-log position of the entry the key was last logged as.
     public var position: UInt64
     public var answered: Bool
+
+    public init(fingerprint: [UInt8], mediationID: String, position: UInt64, answered: Bool) {
+        self.fingerprint = fingerprint; self.mediationID = mediationID; self.position = position; self.answered = answered
+    }
 }
 
 /// How a mediation's decision was written.

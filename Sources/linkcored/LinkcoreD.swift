@@ -64,6 +64,9 @@ struct LinkcoreD: AsyncParsableCommand {
             daemon = try await Daemon.make(configPath: config, config: settings, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
+            // A database that cannot be reached is not a configuration mistake: 75 (EX_TEMPFAIL)
+            // lets systemd restart; everything else here is one, 78.
+            if case DaemonError.storeUnavailable = error { throw Self.refuse("\(error)", exitCode: 75) }
             throw Self.refuse("\(error)", exitCode: 78)
         }
         do {

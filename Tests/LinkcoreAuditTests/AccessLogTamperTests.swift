@@ -3,13 +3,13 @@ import LinkcoreAudit
 import LinkcorePKI
 import LinkcoreSQLite
 import LinkcoreStore
+import LinkcoreTestSupport
 import Testing
 
-/// A real store file, real checkpoint signatures under a dev PKI, and tampering done the way an
+/// A real store (an SQLite file, or a PostgreSQL database on the test server), real checkpoint signatures under a dev PKI, and tampering done the way an
 /// attacker with the file would: through SQLite, behind the store's back.
 @Suite struct AccessLogTamperTests {
     let directory = NSTemporaryDirectory() + "audit-\(UUID().uuidString)"
-    var dbPath: String { directory + "/core.sqlite" }
     var pki: DevPKIDirectory { DevPKIDirectory(path: directory + "/pki") }
 
     func record(_ i: Int, resident: UInt64) -> AccessRecord {
@@ -19,10 +19,12 @@ import Testing
     }
 
     /// A store with `count` entries and a signed checkpoint after every `every` of them.
-    func makeLog(count: Int, checkpointEvery every: Int) async throws -> SQLiteCoreStore {
+    /// On either engine: `t.store` is the store; tampering goes behind its back (`tamper`).
+    func makeLog(_ engine: TestStoreEngine, count: Int, checkpointEvery every: Int) async throws -> TestStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try pki.initialise()
-        let store = try SQLiteCoreStore(path: dbPath)
+        let t = try await TestStore.make(engine)
+        let store = t.store
         let signer = CheckpointSigner(privateKeyPath: pki.serverKeyPath,
                                       certificatePEM: Array(try Data(contentsOf: URL(fileURLWithPath: pki.serverCertificatePath))))
         for i in 1...count {
@@ -32,7 +34,7 @@ import Testing
                 try await store.addCheckpoint(try signer.sign(position: chained.position, hash: chained.hash, atMs: Self.nowMs))
             }
         }
-        return store
+        return t
     }
 
     static var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -44,20 +46,26 @@ import Testing
                                   signerKeys: [try #require(CheckpointVerifier.keyFingerprint(certificatePEM: pem))])
     }
 
-    func verify(_ store: SQLiteCoreStore, pageSize: Int = 7) async throws -> ChainVerifier.Report {
+    func verify(_ store: any CoreStore, pageSize: Int = 7) async throws -> ChainVerifier.Report {
         try await ChainVerifier.verify(checkpoints: try await store.checkpoints(),
                                        verifier: try verifier(),
                                        page: { try await store.accessChain(afterPosition: $0, limit: pageSize) })
     }
 
-    func tamper(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let db = try SQLiteDatabase(path: dbPath)
-        try db.query(sql, values)
+    /// As an attacker with the database would: SQLite's file directly, or psql on PostgreSQL.
+    func tamper(_ t: TestStore, _ sql: String) async throws {
+        if let database = t.database {
+            try await database.psql(sql)
+        } else {
+            let db = try SQLiteDatabase(path: try #require(t.sqlitePath))
+            try db.query(sql, [])
+        }
     }
 
-    @Test func anIntactLogVerifiesWithItsCheckpoints() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func anIntactLogVerifiesWithItsCheckpoints(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 40, checkpointEvery: 10)
+        let t = try await makeLog(engine, count: 40, checkpointEvery: 10)
+        let store = t.store
         let report = try await verify(store)
         #expect(report.ok)
         #expect(report.entriesChecked == 40)
@@ -67,42 +75,46 @@ import Testing
         #expect(mine.map(\.position) == stride(from: 1, through: 40, by: 3).map { UInt64($0) })
     }
 
-    @Test func anAlteredEntryIsReportedAtItsPosition() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func anAlteredEntryIsReportedAtItsPosition(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 30, checkpointEvery: 10)
-        try tamper("UPDATE access_log SET requester = 'BANK01' WHERE position = 17")
+        let t = try await makeLog(engine, count: 30, checkpointEvery: 10)
+        let store = t.store
+        try await tamper(t, "UPDATE access_log SET requester = 'BANK01' WHERE position = 17")
         let report = try await verify(store)
         #expect(report.problem == .altered)
         #expect(report.firstBadPosition == 17)
         #expect(report.entriesChecked == 16)
     }
 
-    @Test func aDeletedEntryIsReportedAtItsPosition() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aDeletedEntryIsReportedAtItsPosition(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 30, checkpointEvery: 10)
-        try tamper("DELETE FROM access_log WHERE position = 12")
+        let t = try await makeLog(engine, count: 30, checkpointEvery: 10)
+        let store = t.store
+        try await tamper(t, "DELETE FROM access_log WHERE position = 12")
         let report = try await verify(store)
         #expect(report.problem == .deleted)
         #expect(report.firstBadPosition == 12)
     }
 
-    @Test func aTruncatedTailIsCaughtByTheCheckpointBeyondIt() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aTruncatedTailIsCaughtByTheCheckpointBeyondIt(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 30, checkpointEvery: 10)
-        try tamper("DELETE FROM access_log WHERE position > 25")
+        let t = try await makeLog(engine, count: 30, checkpointEvery: 10)
+        let store = t.store
+        try await tamper(t, "DELETE FROM access_log WHERE position > 25")
         let report = try await verify(store)
         #expect(report.problem == .deleted)
         #expect(report.firstBadPosition == 26)
     }
 
-    @Test func swappedEntriesAreReportedAsReordered() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func swappedEntriesAreReportedAsReordered(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 30, checkpointEvery: 10)
+        let t = try await makeLog(engine, count: 30, checkpointEvery: 10)
+        let store = t.store
         // Swap whole rows 21 and 22, hashes included, keeping the positions in place (21 ends
         // a verifier page and 22 starts the next one).
-        try tamper("UPDATE access_log SET position = -1 WHERE position = 21")
-        try tamper("UPDATE access_log SET position = 21 WHERE position = 22")
-        try tamper("UPDATE access_log SET position = 22 WHERE position = -1")
+        try await tamper(t, "UPDATE access_log SET position = -1 WHERE position = 21")
+        try await tamper(t, "UPDATE access_log SET position = 21 WHERE position = 22")
+        try await tamper(t, "UPDATE access_log SET position = 22 WHERE position = -1")
         let report = try await verify(store)
         #expect(report.problem == .reordered)
         #expect(report.firstBadPosition == 21)
@@ -110,9 +122,10 @@ import Testing
 
     @Test func aRewrittenChainIsCaughtBySignedCheckpoints() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 30, checkpointEvery: 10)
+        let t = try await makeLog(.sqlite, count: 30, checkpointEvery: 10)
+        let store = t.store
         // The attacker alters entry 14 and re-seals every later entry: each stored hash agrees.
-        let db = try SQLiteDatabase(path: dbPath)
+        let db = try SQLiteDatabase(path: try #require(t.sqlitePath))
         var previous = try #require(try db.query("SELECT hash FROM access_log WHERE position = 13").first?.blob(0))
         for position in 14...30 {
             var entry = try #require(try await store.accessChain(afterPosition: UInt64(position - 1), limit: 1).first)
@@ -128,10 +141,11 @@ import Testing
         #expect(report.checkpointsChecked == 1)
     }
 
-    @Test func forgedOrForeignCheckpointsAreRefused() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func forgedOrForeignCheckpointsAreRefused(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await makeLog(count: 20, checkpointEvery: 10)
-        try tamper("UPDATE audit_checkpoints SET at_ms = at_ms + 1 WHERE position = 20")
+        let t = try await makeLog(engine, count: 20, checkpointEvery: 10)
+        let store = t.store
+        try await tamper(t, "UPDATE audit_checkpoints SET at_ms = at_ms + 1 WHERE position = 20")
         #expect(try await verify(store).problem == .badCheckpointSignature)
 
         // A checkpoint signed by a key of another CA does not count either.
@@ -141,7 +155,7 @@ import Testing
         let foreign = try CheckpointSigner(privateKeyPath: other.serverKeyPath,
                                            certificatePEM: Array(Data(contentsOf: URL(fileURLWithPath: other.serverCertificatePath))))
             .sign(position: head.position, hash: head.hash, atMs: Self.nowMs)
-        try tamper("DELETE FROM audit_checkpoints")
+        try await tamper(t, "DELETE FROM audit_checkpoints")
         try await store.addCheckpoint(foreign)
         let report = try await verify(store)
         #expect(report.problem == .untrustedCheckpointSigner)
@@ -152,7 +166,7 @@ import Testing
     /// core's pinned serverAuth key, within its certificate's life and not revoked.
     @Test func onlyTheCoresKeyInItsCertificatesLifeSignsCheckpoints() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        _ = try await makeLog(count: 5, checkpointEvery: 5)
+        _ = try await makeLog(.sqlite, count: 5, checkpointEvery: 5)
         let ca = try pki.loadCA()
         let hash = [UInt8](repeating: 7, count: 32)
         func checkpoint(_ issued: PEMCertificate, keyPath: String, atMs: Int64) throws -> AuditCheckpoint {

@@ -216,12 +216,24 @@ var repositoryRoot: String {
 
     @Test func invalidValues() {
         #expect(loadError(minimalTLS + "\n[log]\nlevel = \"verbose\"")?.kind == .invalidValue)
-        #expect(loadError(minimalTLS + "\n[store]\nengine = \"postgresql\"")?.description == "\(file):6: [store] engine: expected one of \"sqlite\", got \"postgresql\" (PostgreSQL is not supported yet)")
+        #expect(loadError(minimalTLS + "\n[store]\nengine = \"postgres\"")?.description == "\(file):6: [store] engine: expected one of \"sqlite\", \"postgresql\", got \"postgres\" (did you mean \"postgresql\"?)")
+        #expect(loadError(minimalTLS + "\n[store]\nengine = \"postgresql\"\nconnection = \"credential:a/b\"")?.kind == .credential)
         #expect(loadError(minimalTLS + "\n[core]\nid = \"has space\"")?.description == "\(file):6: [core] id: expected 1 to 253 characters from A-Z a-z 0-9 . - _, got \"has space\"")
         #expect(loadError(minimalTLS + "\n[core]\nstate_directory = \"\"")?.message == "expected a path, got an empty string")
         let long = String(repeating: "x", count: 120)
         #expect(loadError(minimalTLS + "\n[listen]\nadmin_socket = \"/run/\(long)\"")?.message.contains("limited to 107") == true)
         #expect(loadError(minimalTLS + "\n[store]\npath = \"credential:db\"")?.message.contains("cannot be used for this path") == true)
+    }
+
+    /// Issue 16: PostgreSQL's connection string is named by a credential or a file, never written here.
+    @Test func thePostgresqlEngineNamesItsConnectionFile() throws {
+        let byDefault = try load(minimalTLS + "\n[store]\nengine = \"postgresql\"")
+        #expect(byDefault.store.engine == .postgresql)
+        #expect(byDefault.store.connection?.source == .credential("postgresql.conn"))
+        #expect(byDefault.store.password == nil)
+        let files = try load(minimalTLS + "\n[store]\nengine = \"postgresql\"\nconnection = \"/etc/linkcore/pg.conn\"\npassword = \"credential:pg.pw\"")
+        #expect(files.store.connection?.source == .file("/etc/linkcore/pg.conn"))
+        #expect(files.store.password?.source == .credential("pg.pw"))
     }
 
     // MARK: Paths

@@ -40,7 +40,7 @@ import Testing
     /// Links `residents` to CITY01 and TAX01, reports one change each, one second apart.
     func reportAll(_ residents: [String], base: EventServiceTests, clock: EventServiceTests.Clock,
                    routing: any EventRouting = DefaultEventRouting(), seed: UInt64) async throws -> (EventService, Schedule) {
-        let (_, links, events) = try await base.makeWithStore(routing: routing, clock: clock, windowMs: Self.window, random: Self.seeded(seed))
+        let (_, links, events) = try await base.makeWithStore(.sqlite, routing: routing, clock: clock, windowMs: Self.window, random: Self.seeded(seed))
         var schedule = Schedule()
         for resident in residents {
             for org in ["CITY01", "TAX01"] {

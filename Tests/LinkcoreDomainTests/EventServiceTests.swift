@@ -2,10 +2,11 @@ import Foundation
 import LinkcoreDomain
 import LinkcoreLinkCodes
 import LinkcoreStore
+import LinkcoreTestSupport
 import Synchronization
 import Testing
 
-/// The change-event fan-out over a real SQLite store: who gets an outbox entry, under which
+/// The change-event fan-out over a real store of each engine (SQLite, PostgreSQL): who gets an outbox entry, under which
 /// code, with or without the kind; dedup of report ids; batches; acknowledgement.
 @Suite struct EventServiceTests {
     let path = NSTemporaryDirectory() + "events-\(UUID().uuidString).sqlite"
@@ -28,15 +29,15 @@ import Testing
         var now: Int64 { ms.withLock { $0 } }
     }
 
-    func make(routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = []) async throws -> (LinkService, EventService) {
-        let (_, links, events) = try await makeWithStore(routing: routing, clock: clock, extraOrgs: extraOrgs)
+    func make(_ engine: TestStoreEngine, routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = []) async throws -> (LinkService, EventService) {
+        let (_, links, events) = try await makeWithStore(engine, routing: routing, clock: clock, extraOrgs: extraOrgs)
         return (links, events)
     }
 
     /// With the store (to read the release times it recorded), a delivery window and a random source.
-    func makeWithStore(routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = [],
-                       windowMs: Int64 = 0, random: EventRandom = .system) async throws -> (SQLiteCoreStore, LinkService, EventService) {
-        let store = try SQLiteCoreStore(path: path)
+    func makeWithStore(_ engine: TestStoreEngine, routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = [],
+                       windowMs: Int64 = 0, random: EventRandom = .system) async throws -> (any CoreStore & EventStore & NoticeStore, LinkService, EventService) {
+        let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         for code in ["CITY01", "TAX01"] + extraOrgs {
             _ = await orgs.add(NewOrganisation(code: code, name: code, sector: .publicBody, role: .agency), nowMs: 0)
@@ -62,9 +63,9 @@ import Testing
         ChangeReport(reportID: id, residentCode: resident, kind: kind, occurredAtMs: Self.t0 - 1000)
     }
 
-    @Test func defaultRoutingAddressesEachOrganisationByItsOwnCode() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func defaultRoutingAddressesEachOrganisationByItsOwnCode(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (links, events) = try await make()
+        let (links, events) = try await make(engine)
         let city = try await link(links, "10000000001", "CITY01")
         let bank = try await link(links, "10000000001", "BANK01")
         _ = try await link(links, "10000000001", "PORTAL")
@@ -87,9 +88,9 @@ import Testing
         #expect(cityEvents.first?.eventID != bankEvents.first?.eventID)
     }
 
-    @Test func aRepeatedReportIDQueuesNothingAndAnUnknownResidentQueuesNothing() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aRepeatedReportIDQueuesNothingAndAnUnknownResidentQueuesNothing(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (links, events) = try await make()
+        let (links, events) = try await make(engine)
         _ = try await link(links, "10000000001", "CITY01")
         #expect(try await events.report(report("10000000001", id: "r1"), reporter: "MATCHER").get().eventsQueued == 1)
         let again = try await events.report(report("10000000001", .died, id: "r1"), reporter: "MATCHER").get()
@@ -107,9 +108,9 @@ import Testing
         #expect(unknown.receivers.isEmpty)
     }
 
-    @Test func badReportsAreRefusedWithTypedErrors() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func badReportsAreRefusedWithTypedErrors(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (_, events) = try await make()
+        let (_, events) = try await make(engine)
         for bad in [report("123", id: "x"), report("10000000001", id: ""), 
                     // No kind the core knows (the wire's UNSPECIFIED or an unknown number: WireMappingTests).
                     report("10000000001", nil, id: "x")] {
@@ -120,10 +121,10 @@ import Testing
         }
     }
 
-    @Test func aRoutingFailureWritesNothing() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aRoutingFailureWritesNothing(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let routing = TableRouting(table: ["CITY01": EventRoutingDecision(delivery: .immediate, revealKind: true)])
-        let (links, events) = try await make(routing: routing, extraOrgs: ["BROKEN"])
+        let (links, events) = try await make(engine, routing: routing, extraOrgs: ["BROKEN"])
         _ = try await link(links, "10000000001", "CITY01")
         _ = try await link(links, "10000000001", "BROKEN")
         guard case let .failure(error) = await events.report(report("10000000001", id: "r1"), reporter: "MATCHER") else {
@@ -135,14 +136,14 @@ import Testing
         #expect(try await events.pending(orgCode: "CITY01", limit: 10).get().isEmpty)
     }
 
-    @Test func dailyBatchesWaitForTheirTimeAndAcknowledgementsAreOwnOnly() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func dailyBatchesWaitForTheirTimeAndAcknowledgementsAreOwnOnly(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let routing = TableRouting(table: [
             "CITY01": EventRoutingDecision(delivery: .dailyBatch, revealKind: true),
             "BANK01": EventRoutingDecision(delivery: .dailyBatch, revealKind: true),
         ])
         let clock = Clock()
-        let (links, events) = try await make(routing: routing, clock: clock)
+        let (links, events) = try await make(engine, routing: routing, clock: clock)
         _ = try await link(links, "10000000001", "CITY01")
         _ = try await link(links, "10000000001", "BANK01")
         let fanout = try await events.report(report("10000000001", .renamed, id: "r1"), reporter: "MATCHER").get()
@@ -168,9 +169,9 @@ import Testing
         #expect(counts.queued == 2 && counts.delivered == 1 && counts.pending == 1)
     }
 
-    @Test func anEndedLinkGetsNoEventAndPagesAreBounded() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func anEndedLinkGetsNoEventAndPagesAreBounded(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (links, events) = try await make()
+        let (links, events) = try await make(engine)
         let code = try await link(links, "10000000001", "CITY01")
         for i in 0..<5 { _ = try await events.report(report("10000000001", id: "r\(i)"), reporter: "MATCHER").get() }
         let page = try await events.pending(orgCode: "CITY01", limit: 2).get()

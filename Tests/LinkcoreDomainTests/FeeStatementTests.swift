@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreDomain
 import LinkcoreStore
+import LinkcoreTestSupport
 import Testing
 
 /// Statements summed from a real ledger: month boundaries in Japan time, replays not charged
@@ -17,9 +18,9 @@ import Testing
         for bad in ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-11-01"] { #expect(FeeStatements.period(bad) == nil) }
     }
 
-    @Test func aStatementReconcilesWithTheLedgerOfItsMonth() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aStatementReconcilesWithTheLedgerOfItsMonth(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try SQLiteCoreStore(path: path)
+        let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         _ = await orgs.add(NewOrganisation(code: "BANK01", name: "Bank, Ltd.", sector: .privateSector, role: .privateConnector), nowMs: 0)
         let fees = FeeStatements(store: store, orgs: orgs)

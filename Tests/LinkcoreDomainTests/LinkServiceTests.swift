@@ -2,16 +2,17 @@ import Foundation
 import LinkcoreDomain
 import LinkcoreLinkCodes
 import LinkcoreStore
+import LinkcoreTestSupport
 import Testing
 
-/// The link service over a real SQLite store: idempotency, replayed and expired matching
+/// The link service over a real store of each engine (SQLite, PostgreSQL): idempotency, replayed and expired matching
 /// numbers, key rotation, unlink.
 @Suite struct LinkServiceTests {
     let path = NSTemporaryDirectory() + "core-\(UUID().uuidString).sqlite"
     let secret = (0..<32).map { UInt8($0) }
 
-    func makeService(now: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 }) async throws -> LinkService {
-        let store = try SQLiteCoreStore(path: path)
+    func makeService(_ engine: TestStoreEngine, now: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 }) async throws -> LinkService {
+        let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         for code in ["CITY01", "TAX01"] {
             _ = await orgs.add(NewOrganisation(code: code, name: code, sector: .publicBody, role: .agency), nowMs: 0)
@@ -25,9 +26,9 @@ import Testing
         IssueLinkRequest(residentCode: resident, orgCode: org, matchingNumber: number, expiresAtMs: expires)
     }
 
-    @Test func issuanceIsIdempotentAndMatchingNumbersAreSingleUse() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func issuanceIsIdempotentAndMatchingNumbersAreSingleUse(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let links = try await makeService()
+        let links = try await makeService(engine)
         let first = try await links.issue(request("10000000001", "CITY01", "M1")).get()
         #expect(first.created)
         // The same matching number again (a retry): the same link, not created twice.
@@ -48,9 +49,9 @@ import Testing
         #expect(try await links.open(tax.issued.linkCode, orgCode: "TAX01") != nil)
     }
 
-    @Test func rotationKeepsOldCodesConvertingAndUnlinkStopsThem() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func rotationKeepsOldCodesConvertingAndUnlinkStopsThem(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let links = try await makeService()
+        let links = try await makeService(engine)
         let old = try await links.issue(request("10000000001", "BANK01", "R1")).get().issued
         #expect(old.keyIndex == 1)
         #expect(try await links.orgs.rotateKey("BANK01").get() == 2)
@@ -66,9 +67,9 @@ import Testing
         #expect(again == LinkService.invalidLinkCode && forged == LinkService.invalidLinkCode)
     }
 
-    @Test func refusesUnknownOrganisationsAndBadResidentCodes() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func refusesUnknownOrganisationsAndBadResidentCodes(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let links = try await makeService()
+        let links = try await makeService(engine)
         #expect(await links.issue(request("10000000001", "NOPE01", "X1")).failure?.code == .orgUnknown)
         #expect(await links.issue(request("12345", "CITY01", "X2")).failure?.code == .invalidArgument)
         _ = await links.orgs.setSuspended("CITY01", true)

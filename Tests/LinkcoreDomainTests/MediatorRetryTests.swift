@@ -2,6 +2,7 @@ import Foundation
 import LinkcoreAudit
 import LinkcoreDomain
 import LinkcoreStore
+import LinkcoreTestSupport
 import Synchronization
 import Testing
 
@@ -46,9 +47,9 @@ import Testing
         try await w.store.feeLines(payer: "CITY01", fromMs: 0, toMs: .max).entries
     }
 
-    @Test func unansweredAttemptsAreLoggedAsTheyHappenedAndTheAnswerOnce() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func unansweredAttemptsAreLoggedAsTheyHappenedAndTheAnswerOnce(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: base.path) }
-        let w = try await base.makeWorld()
+        let w = try await base.makeWorld(engine)
         let m = mediator(w)
         // B offline: a decision of its own, logged, not charged; the key names this mediation.
         w.providers.reply.withLock { $0 = .unavailable }
@@ -80,9 +81,9 @@ import Testing
         }
     }
 
-    @Test func aKeyIsForgottenAfterItsWindowAndPurged() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aKeyIsForgottenAfterItsWindowAndPurged(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: base.path) }
-        let w = try await base.makeWorld()
+        let w = try await base.makeWorld(engine)
         let m = mediator(w, windowMs: 60_000)
         let first = await m.mediate(keyed(w, "k-2"), requester: "CITY01")
         clock.add(59_999)

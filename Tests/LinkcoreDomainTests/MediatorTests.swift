@@ -3,10 +3,11 @@ import LinkcoreAudit
 import LinkcoreDomain
 import LinkcoreLinkCodes
 import LinkcoreStore
+import LinkcoreTestSupport
 import Synchronization
 import Testing
 
-/// The mediator's decisions over a real SQLite store and keyring. Provider B is a scripted
+/// The mediator's decisions over a real store of each engine (SQLite, PostgreSQL) and keyring. Provider B is a scripted
 /// gateway here (the real push path is covered by the integration tests with real processes).
 @Suite struct MediatorTests {
     final class ScriptedProviders: ProviderGateway {
@@ -19,7 +20,7 @@ import Testing
     }
 
     struct World {
-        let store: SQLiteCoreStore
+        let store: any CoreStore & EventStore & NoticeStore
         let links: LinkService
         let mediator: Mediator
         let providers: ScriptedProviders
@@ -30,8 +31,8 @@ import Testing
     static let now: Int64 = 1_800_000_000_000
     let path = NSTemporaryDirectory() + "mediator-\(UUID().uuidString).sqlite"
 
-    func makeWorld() async throws -> World {
-        let store = try SQLiteCoreStore(path: path)
+    func makeWorld(_ engine: TestStoreEngine) async throws -> World {
+        let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         for (code, role) in [("CITY01", OrgRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
             _ = await orgs.add(NewOrganisation(code: code, name: "Name of \(code)", sector: .publicBody, role: role), nowMs: 0)
@@ -67,9 +68,9 @@ import Testing
         try await w.store.accessChain(afterPosition: 0, limit: 1000).map(\.record)
     }
 
-    @Test func anAllowedRequestIsConvertedAskedRelayedAndLoggedOnce() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func anAllowedRequestIsConvertedAskedRelayedAndLoggedOnce(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let m = await w.mediator.mediate(request(w.code("CITY01", "10000000001"), deadline: 100_000), requester: "CITY01")
         let response = try m.reply.get()
         #expect(response.answer == Data("42".utf8) && response.mediationID == m.id)
@@ -89,9 +90,9 @@ import Testing
         #expect(w.providers.asked.withLock { $0.last?.1.deadlineAtMs } == Self.now + 500)
     }
 
-    @Test func eachProviderOutcomeIsRelayedAndLogged() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func eachProviderOutcomeIsRelayedAndLogged(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let la = w.code("CITY01", "10000000001")
         let cases: [(ProviderReply, Refusal.Code, AccessOutcome)] = [
             (.refused(providerCode: "NO_RECORD", message: "none"), .providerRefused, .providerRefused),
@@ -114,9 +115,9 @@ import Testing
         #expect(try await log(w).map(\.outcome) == [.providerRefused, .providerUnavailable, .timedOut, .providerRefused, .providerRefused])
     }
 
-    @Test func refusalsBeforeTheProvider() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func refusalsBeforeTheProvider(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let la = w.code("CITY01", "10000000001")
         // Not on the whitelist, with a valid LA: refused and logged under the resident.
         let refused = await w.mediator.mediate(request(la, info: "pension"), requester: "CITY01")
@@ -163,9 +164,9 @@ import Testing
     /// the resident's access log, even for a provider that does not exist. Now identifiers have a
     /// documented shape (refused with INVALID_ARGUMENT before any decision, nothing logged) and
     /// only registered providers are named in the log.
-    @Test func peerSuppliedIdentifiersAreCheckedAndOnlyRegisteredProvidersAreLogged() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func peerSuppliedIdentifiersAreCheckedAndOnlyRegisteredProvidersAreLogged(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let la = w.code("CITY01", "10000000001")
         let forged = [
             request(la, provider: "TAX01\n2026-12-07 CITY01 read by POLICE"), request(la, provider: "tax01"),
@@ -193,9 +194,9 @@ import Testing
         }
     }
 
-    @Test func aWhitelistThatCannotDecideFailsClosedAndIsLogged() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func aWhitelistThatCannotDecideFailsClosedAndIsLogged(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let broken = Mediator(store: w.store, links: w.links, whitelist: BrokenWhitelist(), providers: w.providers, now: { Self.now })
         let m = await broken.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01")
         #expect(m.reply.failure?.code == .policyFailure && m.outcome == .policyFailed && m.logged)
@@ -211,9 +212,9 @@ import Testing
         }
     }
 
-    @Test func onlyAnsweredMediationsAreChargedAndABrokenTariffFailsClosed() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func onlyAnsweredMediationsAreChargedAndABrokenTariffFailsClosed(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,")
         let priced = Mediator(store: w.store, links: w.links, whitelist: whitelist, providers: w.providers,
                               tariff: FixedTariff(), now: { Self.now })
@@ -233,9 +234,9 @@ import Testing
         #expect(w.providers.asked.withLock { $0.count } == askedBefore)  // B was never asked
     }
 
-    @Test func thePortalSeesOnlyItsResidentsEntriesPageByPage() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func thePortalSeesOnlyItsResidentsEntriesPageByPage(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let w = try await makeWorld()
+        let w = try await makeWorld(engine)
         for _ in 0..<5 { _ = await w.mediator.mediate(request(w.code("CITY01", "10000000001")), requester: "CITY01") }
         _ = await w.mediator.mediate(request(w.code("CITY01", "10000000002")), requester: "CITY01")
         let service = AccessLogService(store: w.store, links: w.links, now: { Self.now })

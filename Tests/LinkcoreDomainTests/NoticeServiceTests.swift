@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreDomain
 import LinkcoreStore
+import LinkcoreTestSupport
 import Testing
 
 /// Notices at the domain, over a real SQLite store and keyring (protocol.md §14): the checks,
@@ -17,9 +18,9 @@ import Testing
         NoticeRequest(linkCode: la, noticeType: type, title: title, body: body, idempotencyKey: key)
     }
 
-    @Test func anAcceptedNoticeIsLoggedQueuedUnderLPAndForgottenOnceAcknowledged() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func anAcceptedNoticeIsLoggedQueuedUnderLPAndForgottenOnceAcknowledged(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: base.path) }
-        let w = try await base.makeWorld()
+        let w = try await base.makeWorld(engine)
         let s = service(w)
         let la = w.code("CITY01", "10000000001")
         let receipt = try await s.send(notice(la), sender: "CITY01").get()
@@ -49,9 +50,9 @@ import Testing
         #expect(kept.title.isEmpty && kept.body.isEmpty && kept.deliveredAtMs == MediatorTests.now)
     }
 
-    @Test func refusals() async throws {
+    @Test(arguments: TestStoreEngine.allCases) func refusals(engine: TestStoreEngine) async throws {
         defer { try? FileManager.default.removeItem(atPath: base.path) }
-        let w = try await base.makeWorld()
+        let w = try await base.makeWorld(engine)
         let s = service(w)
         let la = w.code("CITY01", "10000000001")
         func code(_ r: NoticeRequest, _ sender: String = "CITY01") async -> Refusal.Code? { await s.send(r, sender: sender).failure?.code }

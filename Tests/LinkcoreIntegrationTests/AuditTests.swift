@@ -41,6 +41,31 @@ import LinkcoreTestSupport
         }
     }
 
+    /// Issue 16: the daemon on each store engine signs checkpoints of the log that real mediations
+    /// wrote, `linkctl audit verify` finds it intact, and an entry edited behind the core's back
+    /// (SQLite's file, or psql on PostgreSQL) is reported at its position.
+    @Test(arguments: TestStoreEngine.allCases) func theLogVerifiesAndAnEditIsFoundOnEitherEngine(engine: TestStoreEngine) async throws {
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], audit: "checkpoint_interval_ms = 100", engine: engine)
+        defer { net.stop() }
+        let residents = (10...12).map { "400000000\($0)" }
+        try await net.link(residents: residents, to: ["CITY01", "TAX01"])
+        try await net.startProvider("TAX01")
+        let outcomes = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 12, concurrency: 4)
+        #expect(outcomes.filter { $0.answer != nil }.count == 12)
+        try await eventually("no checkpoint at 12\n\(net.daemon.log)") {
+            let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+            return status == 0 && output.contains("intact: 12 entries") && !output.contains(" 0 signed checkpoints")
+        }
+        let edit = "UPDATE access_log SET outcome = 2 WHERE position = 7"
+        if let database = net.daemon.postgres {
+            try await database.psql(edit)
+        } else {
+            try SQLiteDatabase(path: net.dir.appendingPathComponent("state/linkcore.sqlite").path).query(edit)
+        }
+        let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+        #expect(status == 1 && output.contains("TAMPERED at position 7: altered"), "\(output)")
+    }
+
     @Test func linkctlFindsEditedDeletedAndReorderedEntries() async throws {
         let (net, db) = try await network()
         defer { net.stop() }

@@ -115,8 +115,9 @@ import LinkcoreTestSupport
     /// through a release time and the dispatcher's wake-up (protocol.md §9.2).
     static let windowMs: Int64 = 300
 
-    func startNetwork(_ orgs: [(String, LCRole, LCSector)], windowMs: Int64 = Self.windowMs) async throws -> Network {
-        let daemon = try DaemonProcess(extraConfig: ["events": "delivery_window_ms = \(windowMs)"])
+    func startNetwork(_ orgs: [(String, LCRole, LCSector)], windowMs: Int64 = Self.windowMs,
+                      engine: TestStoreEngine = .sqlite) async throws -> Network {
+        let daemon = try await DaemonProcess.make(engine: engine, extraConfig: ["events": "delivery_window_ms = \(windowMs)"])
         try daemon.addOrg("MATCHER", role: .matcher)
         for (code, role, sector) in orgs { try daemon.addOrg(code, role: role, sector: sector) }
         try await daemon.start()
@@ -143,9 +144,10 @@ import LinkcoreTestSupport
         }
     }
 
-    @Test func aChangeReachesEveryLinkedOrganisationUnderItsOwnCode() async throws {
+    @Test(arguments: TestStoreEngine.allCases)
+    func aChangeReachesEveryLinkedOrganisationUnderItsOwnCode(engine: TestStoreEngine) async throws {
         let network = try await startNetwork([("CITY01", .agency, .public), ("TAX01", .agency, .public),
-                                              ("BANK01", .privateConnector, .private), ("OTHER01", .agency, .public)])
+                                              ("BANK01", .privateConnector, .private), ("OTHER01", .agency, .public)], engine: engine)
         defer { network.matcher.signal(SIGKILL) }
         let cityCode = try await network.link(Self.alice, to: "CITY01")
         let taxCode = try await network.link(Self.alice, to: "TAX01")

@@ -277,7 +277,7 @@ import LinkcoreTestSupport
         try await a.waitClosed()
         try await b.waitClosed()
         #expect(try await net.daemon.waitForExit() == 0)
-        #expect(try net.accessLog().last?.outcome == 1)  // answered, and logged so
+        #expect(try await net.accessLog().last?.outcome == 1)  // answered, and logged so
     }
 
     @Test func s6_drain_aProviderThatNeverAnswersIsBoundedByTheDrainTime() async throws {

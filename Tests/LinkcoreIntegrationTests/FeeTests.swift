@@ -37,10 +37,11 @@ import LinkcoreTestSupport
         return String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
     }
 
-    @Test func chargesAreWrittenWithTheirOperationsAndTheStatementReconciles() async throws {
+    @Test(arguments: TestStoreEngine.allCases)
+    func chargesAreWrittenWithTheirOperationsAndTheStatementReconciles(engine: TestStoreEngine) async throws {
         let dir = try TempDirectory()
         let policy = try PolicyFixtures.whitelistAndFees(whitelist: Self.whitelist, tariff: Self.tariff, in: dir.url)
-        let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy)
+        let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01"], policy: policy, engine: engine)
         defer { net.stop() }
         let residents = (1...4).map { "5000000000\($0)" }
         try await net.link(residents: residents, to: ["BANK01", "TAX01"])
@@ -68,21 +69,21 @@ import LinkcoreTestSupport
             $0.residentCode = residents[0]; $0.kind = .moved; $0.reportID = "fee-test-1"
             $0.occurredAtMs = Int64(Date().timeIntervalSince1970 * 1000)
         }))
-        let ledger = try SQLiteDatabase(path: net.dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
+        // The ledger read behind the core's back (SQLite read-only, or psql on PostgreSQL).
         try await eventually("the delivered event was not charged") {
-            try ledger.query("SELECT count(*) FROM fee_ledger WHERE operation = 'event_delivery'").first?.int(0) == 1
+            try await net.rows("SELECT count(*) FROM fee_ledger WHERE operation = 'event_delivery'").first?.first == "1"
         }
         #expect(events.withLock { $0 } == 1)
 
         // The ledger holds exactly what was chargeable, each charge beside its operation.
-        let rows = try ledger.query("SELECT payer, operation, amount_yen, reference FROM fee_ledger ORDER BY id")
-        #expect(Set(rows.compactMap { $0.string(0) }) == ["BANK01"])  // the public provider pays nothing
-        let byOperation = Dictionary(grouping: rows, by: { $0.string(1) ?? "" }).mapValues { $0.count }
+        let rows = try await net.rows("SELECT payer, operation, amount_yen, reference FROM fee_ledger ORDER BY id")
+        #expect(Set(rows.map { $0[0] }) == ["BANK01"])  // the public provider pays nothing
+        let byOperation = Dictionary(grouping: rows, by: { $0[1] }).mapValues { $0.count }
         #expect(byOperation == ["link_issuance": 4, "mediation": 6, "event_delivery": 1])
         let answeredIDs = Set(answered.compactMap(\.mediationId))
-        let charged = Set(rows.filter { $0.string(1) == "mediation" }.compactMap { $0.string(3) })
+        let charged = Set(rows.filter { $0[1] == "mediation" }.map { $0[3] })
         #expect(charged == answeredIDs)
-        let ledgerTotal = rows.reduce(Int64(0)) { $0 + ($1.int(2) ?? 0) }
+        let ledgerTotal = rows.reduce(Int64(0)) { $0 + (Int64($1[2]) ?? 0) }
         #expect(ledgerTotal == 4 * 30 + 6 * 10 + 5)
 
         // The operator's statement, CSV and JSON, reconciles with the ledger.

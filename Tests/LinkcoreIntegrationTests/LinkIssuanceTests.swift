@@ -45,8 +45,8 @@ import LinkcoreTestSupport
 
     /// linkcored with MATCHER and `orgs` registered, and linkcore-matcher (ready, so linked to
     /// the core) serving a registry of alice, the twins and `residents`.
-    func startNetwork(orgs: [String], residents: [Resident] = []) async throws -> Network {
-        let daemon = try DaemonProcess()
+    func startNetwork(orgs: [String], residents: [Resident] = [], engine: TestStoreEngine = .sqlite) async throws -> Network {
+        let daemon = try await DaemonProcess.make(engine: engine)
         try daemon.addOrg("MATCHER", role: .matcher)
         for org in orgs { try daemon.addOrg(org) }
         try await daemon.start()
@@ -77,7 +77,8 @@ import LinkcoreTestSupport
         try await network.matcher.connect(as: org)
     }
 
-    @Test func anOrganisationObtainsALinkThroughTheMatcher() async throws {
+    @Test(arguments: TestStoreEngine.allCases)
+    func anOrganisationObtainsALinkThroughTheMatcher(engine: TestStoreEngine) async throws {
         let network = try await startNetwork(orgs: ["CITY01", "TAX01", "PENSION01"])
         defer { network.matcher.signal(SIGKILL) }
         let daemon = network.daemon

@@ -24,8 +24,9 @@ final class MediationNetwork: @unchecked Sendable {
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
-         environment: [String: String] = [:]) async throws {
+         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite) async throws {
         let temp = try TempDirectory()
+        let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [
@@ -34,7 +35,7 @@ final class MediationNetwork: @unchecked Sendable {
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
          .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
-         .merging(extraConfig) { a, _ in a }, environment: environment)
+         .merging(extraConfig) { a, _ in a }, environment: environment, postgres: database)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
@@ -129,11 +130,24 @@ final class MediationNetwork: @unchecked Sendable {
         try SQLiteDatabase(path: dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
     }
 
-    /// The access log as the daemon wrote it, read from its database file (read-only).
-    func accessLog() throws -> [(mediationID: String, requester: String, provider: String, outcome: Int)] {
-        let db = try SQLiteDatabase(path: dir.appendingPathComponent("state/linkcore.sqlite").path, readOnly: true)
-        return try db.query("SELECT mediation_id, requester, provider, outcome FROM access_log ORDER BY position").map {
-            ($0.string(0) ?? "", $0.string(1) ?? "", $0.string(2) ?? "", Int($0.int(3) ?? 0))
+    /// The access log as the daemon wrote it, read behind the core's back: its SQLite file
+    /// (read-only) or psql on its PostgreSQL database.
+    func accessLog() async throws -> [(mediationID: String, requester: String, provider: String, outcome: Int)] {
+        try await rows("SELECT mediation_id, requester, provider, outcome FROM access_log ORDER BY position").map {
+            ($0[0], $0[1], $0[2], Int($0[3]) ?? 0)
+        }
+    }
+
+    /// Rows of a query on the core's database, every column as text, by an independent client
+    /// (SQLite read-only, or psql): for the tests' checks on either engine.
+    func rows(_ sql: String) async throws -> [[String]] {
+        if let postgres = daemon.postgres {
+            let output = try await postgres.psql(sql)
+            return output.isEmpty ? [] : output.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        }
+        let db = try database()
+        return try db.query(sql).map { row in
+            row.values.indices.map { row.string($0) ?? row.int($0).map { String($0) } ?? "" }
         }
     }
 

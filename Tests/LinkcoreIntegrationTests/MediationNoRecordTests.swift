@@ -42,6 +42,6 @@ import Testing
             #expect(fromB == inBsPlace, "\(String(describing: fromB)) vs \(String(describing: inBsPlace))")
         }
         // The resident's log still says what happened (B not linked is not B's refusal).
-        #expect(try net.accessLog().map(\.outcome).sorted() == [3, 3, 3, 3, 4, 5, 5, 5])
+        #expect(try await net.accessLog().map(\.outcome).sorted() == [3, 3, 3, 3, 4, 5, 5, 5])
     }
 }

@@ -9,9 +9,10 @@ import LinkcoreTestSupport
 @Suite(.serialized) struct MediationTests {
     static let residents = (1...4).map { "2000000000\($0)" }
 
-    @Test func allowedFlowAndEachRefusal() async throws {
+    /// On both store engines (issue 16): the same flow on SQLite and on PostgreSQL.
+    @Test(arguments: TestStoreEngine.allCases) func allowedFlowAndEachRefusal(engine: TestStoreEngine) async throws {
         let net = try await MediationNetwork(requesters: ["CITY01", "CITY02"],
-                                             providers: ["TAX01", "OFFLINE01", "NOPE01", "SLEEPY01"])
+                                             providers: ["TAX01", "OFFLINE01", "NOPE01", "SLEEPY01"], engine: engine)
         defer { net.stop() }
         let linked = Array(Self.residents.prefix(3))
         try await net.link(residents: linked, to: ["CITY01", "CITY02", "TAX01", "OFFLINE01", "NOPE01", "SLEEPY01", "PORTAL"])
@@ -60,7 +61,7 @@ import LinkcoreTestSupport
         // (no resident known) are not. Outcomes: 3 answered, 1+1 whitelist, 1 invalid link
         // (resident 4 unknown to TAX01), 1 unavailable, 1 refused, 1 unavailable (suspended),
         // 1 unavailable after the reload.
-        let log = try net.accessLog()
+        let log = try await net.accessLog()
         #expect(log.map(\.outcome).sorted() == [1, 1, 1, 2, 2, 3, 4, 4, 4, 5])
         #expect(Set(answered.compactMap(\.mediationId)).isSubset(of: Set(log.map(\.mediationID))))
         // The operator's figures count refusals by reason, including the unlogged ones.
@@ -133,7 +134,7 @@ import LinkcoreTestSupport
         #expect(dropCount == 3)  // one late, two second answers
 
         // A disconnecting mid-flight: the mediation still gets its entry; B's answer goes nowhere.
-        let before = try net.accessLog().count
+        let before = try await net.accessLog().count
         let a = try await net.daemon.connect(as: "CITY01")
         let request = LCMediateRequest.with {
             $0.bpID = "BP-TAX"; $0.providerOrg = "SLOW01"; $0.linkCode = net.code("CITY01", linked[0]); $0.infoType = "income"; $0.deadlineMs = 5_000
@@ -144,7 +145,7 @@ import LinkcoreTestSupport
         await a.close()
         _ = await inFlight.value
         let after = try await waitFor("no access log entry for the abandoned mediation") {
-            let log = try net.accessLog()
+            let log = try await net.accessLog()
             return log.count > before ? log : nil
         }
         #expect(after.count == before + 1 && after.last?.outcome == 1)
@@ -188,7 +189,7 @@ import LinkcoreTestSupport
             #expect(resident != nil && outcome.answer == resident.map(MediationNetwork.answer(for:)), "\(org) #\(outcome.i): \(outcome)")
         }
         // Each mediation logged exactly once, under its requester.
-        let log = try net.accessLog()
+        let log = try await net.accessLog()
         #expect(log.count == 1000)
         #expect(Set(log.map(\.mediationID)) == Set(all.compactMap(\.1.mediationId)))
         for (index, org) in requesters.enumerated() {

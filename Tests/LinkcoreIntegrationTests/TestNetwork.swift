@@ -47,6 +47,16 @@ final class DaemonProcess: @unchecked Sendable {
     /// The port systemd-socket-activate listens on, when the daemon runs under it.
     var activationPort: Int?
 
+    /// The PostgreSQL database the core runs on, if not SQLite (`init(postgres:)`).
+    let postgres: PostgresTestDatabase?
+
+    /// A daemon on a store of `engine`: a new database on the test process's PostgreSQL server,
+    /// or the default SQLite file.
+    static func make(engine: TestStoreEngine, extraConfig: [String: String] = [:], environment: [String: String] = [:]) async throws -> DaemonProcess {
+        let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
+        return try DaemonProcess(extraConfig: extraConfig, environment: environment, postgres: database)
+    }
+
     var adminSocket: String { temp.url.appendingPathComponent("run/admin.sock").path }
 
     /// Issues links for each resident to each organisation as the matcher would (MATCHER must be
@@ -83,8 +93,18 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// `extraConfig` is appended to the generated TOML, per table: e.g. ["limits": "max_frame_bytes = 2048"].
-    init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = []) throws {
+    /// `postgres`: run the core on this PostgreSQL database (`[store] engine = "postgresql"`, the
+    /// connection string in a 0600 file of the test directory) instead of the default SQLite file.
+    init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = [],
+         postgres: PostgresTestDatabase? = nil) throws {
         temp = try TempDirectory()
+        self.postgres = postgres
+        var extraConfig = extraConfig
+        if let postgres {
+            let connection = temp.url.appendingPathComponent("postgresql.conn").path
+            FileManager.default.createFile(atPath: connection, contents: Data(postgres.url.utf8), attributes: [.posixPermissions: 0o600])
+            extraConfig["store"] = "engine = \"postgresql\"\nconnection = \"\(connection)\""
+        }
         let pkiDir = temp.url.appendingPathComponent("pki")
         try FileManager.default.createDirectory(at: pkiDir, withIntermediateDirectories: true)
         pki = try TestPKI(directory: pkiDir)

@@ -1,0 +1,146 @@
+import PostgresNIO
+import LinkcoreInstruments
+import LinkcoreStore
+import Logging
+import Synchronization
+
+/// Batches concurrent writes into one transaction on one connection, as `GroupCommitQueue` does
+/// for SQLite: writes that arrive while a batch is in flight wait for the next one, which then
+/// carries all of them in one transaction, and so one commit (one WAL flush, and with a
+/// synchronous standby one round trip to it). Each write returns only after the COMMIT that
+/// carries it has succeeded; with several writes in a batch each runs after its own savepoint, so a
+/// write that fails rolls back alone. If the COMMIT fails or the connection is lost, every write
+/// of the batch fails with `StoreError.unavailable` (retryable): nothing was acknowledged.
+final class PostgresGroupCommit: Sendable {
+    let link: PostgresLink
+    let maxBatch: Int
+    private let state = Mutex(State())
+    private let batchSizes: Recorder
+    private let commitDurations: CoreMetrics.Timer
+
+    private struct State {
+        var pending: [Job] = []
+        var draining = false
+        var commits: UInt64 = 0
+        var writes: UInt64 = 0
+    }
+
+    private struct Job: Sendable {
+        /// Runs the write inside the batch's transaction; returns how to finish it once the
+        /// batch's commit has succeeded or failed.
+        let apply: @Sendable (PostgresSession, _ savepoint: Bool) async -> @Sendable (_ commitError: (any Error)?) -> Void
+        let abandon: @Sendable (any Error) -> Void
+    }
+
+    init(link: PostgresLink, label: String, maxBatch: Int = 512) {
+        self.link = link
+        self.maxBatch = max(1, maxBatch)
+        batchSizes = LinkcoreMetric.groupCommitBatchSize.histogram([("database", label)])
+        commitDurations = LinkcoreMetric.groupCommitDuration.timer([("database", label)])
+    }
+
+    /// Commits so far and the writes they carried.
+    var counters: (commits: UInt64, writes: UInt64) { state.withLock { ($0.commits, $0.writes) } }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(Job(apply: { session, savepoint in
+                let outcome: Result<T, any Error>
+                do {
+                    if savepoint { try await session.execute("SAVEPOINT w") }
+                    do {
+                        // No RELEASE: it would cost a round trip and free nothing (a released
+                        // subtransaction's XID stays with the transaction). ROLLBACK TO the name
+                        // goes back to the newest savepoint of that name: this write's.
+                        outcome = .success(try await body(session))
+                    } catch {
+                        if savepoint, !PostgresErrors.isConnectionLoss(error) {
+                            try? await session.execute("ROLLBACK TO SAVEPOINT w")
+                        }
+                        throw error
+                    }
+                } catch {
+                    outcome = .failure(PostgresErrors.map(error))
+                }
+                return { commitError in
+                    if let commitError, case .success = outcome {
+                        continuation.resume(throwing: commitError)
+                    } else {
+                        continuation.resume(with: outcome)
+                    }
+                }
+            }, abandon: { continuation.resume(throwing: $0) }))
+        }
+    }
+
+    private func enqueue(_ job: Job) {
+        let start = state.withLock { state -> Bool in
+            state.pending.append(job)
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Job] in
+                let count = min(state.pending.count, maxBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            await run(batch)
+            state.withLock { $0.commits += 1; $0.writes += UInt64(batch.count) }
+        }
+    }
+
+    private func run(_ batch: [Job]) async {
+        let connection: PostgresConnectionHandle
+        do {
+            connection = PostgresConnectionHandle(try await link.connection())
+        } catch {
+            for job in batch { job.abandon(PostgresErrors.map(error)) }
+            return
+        }
+        let session = PostgresSession(connection: connection.connection, logger: link.logger)
+        do {
+            try await session.execute("BEGIN")
+        } catch {
+            link.discard(connection.connection)
+            for job in batch { job.abandon(PostgresErrors.map(error)) }
+            return
+        }
+        // One write alone needs no savepoint: its failure rolls back the whole transaction.
+        let savepoints = batch.count > 1
+        var finishers: [@Sendable ((any Error)?) -> Void] = []
+        for job in batch { finishers.append(await job.apply(session, savepoints)) }
+        var commitError: (any Error)?
+        do {
+            let started = ContinuousClock.now
+            try await session.execute("COMMIT")
+            commitDurations.recordElapsed(ContinuousClock.now - started)
+            batchSizes.record(batch.count)
+        } catch {
+            // A lost connection at COMMIT leaves the outcome unknown to us: the writes are
+            // answered UNAVAILABLE (retryable), and every write the core makes is idempotent
+            // under retry (matching numbers, idempotency keys, report ids, (operation, reference)).
+            commitError = PostgresErrors.map(error)
+            if PostgresErrors.isConnectionLoss(error) {
+                link.discard(connection.connection)
+            } else {
+                try? await session.execute("ROLLBACK")
+            }
+        }
+        for finish in finishers { finish(commitError) }
+    }
+}
+
+/// Wraps the connection for the batch (keeps `run` readable).
+private struct PostgresConnectionHandle: Sendable {
+    let connection: PostgresConnection
+    init(_ connection: PostgresConnection) { self.connection = connection }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import LinkcoreStore
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// One connection to PostgreSQL, (re)opened on demand. When the connection is lost, the next use
+/// opens a new one; while PostgreSQL cannot be reached, uses within the back-off after a failed
+/// attempt fail at once with `StoreError.unavailable` (retryable) rather than each waiting for a
+/// connect timeout, so the core refuses new work quickly instead of hanging.
+final class PostgresLink: Sendable {
+    let settings: PostgresSettings
+    let logger: Logger
+    let name: String
+    private let state = Mutex(State())
+    /// Serialises connecting, so concurrent users do not open several connections at once.
+    private let connecting = AsyncSerial()
+
+    private struct State {
+        var connection: PostgresConnection?
+        var lastFailure: ContinuousClock.Instant?
+        var failures = 0
+        var lastError = ""
+    }
+
+    init(settings: PostgresSettings, name: String, logger: Logger) {
+        self.settings = settings
+        self.name = name
+        self.logger = logger
+    }
+
+    static let ids = Atomic<Int>(0)
+
+    /// The open connection, or a new one.
+    func connection() async throws -> PostgresConnection {
+        if let open = state.withLock({ $0.connection }), !open.isClosed { return open }
+        return try await connecting.run { () async throws -> PostgresConnection in
+            if let open = self.state.withLock({ $0.connection }), !open.isClosed { return open }
+            // Back-off after a failure: 100 ms doubling to 2 s.
+            let (last, failures, lastError) = self.state.withLock { ($0.lastFailure, $0.failures, $0.lastError) }
+            if let last {
+                let wait = Duration.milliseconds(min(2_000, 100 << min(failures, 5)))
+                if ContinuousClock.now - last < wait {
+                    throw StoreError.unavailable("PostgreSQL unreachable (\(lastError)); retrying")
+                }
+            }
+            do {
+                let connection = try await PostgresConnection.connect(
+                    configuration: try self.settings.connectionConfiguration(),
+                    id: Self.ids.wrappingAdd(1, ordering: .relaxed).newValue, logger: self.logger)
+                // A write is acknowledged only after its commit is durable: refuse a session where
+                // the server (or a role setting) turned synchronous_commit off.
+                let rows = try await connection.query("SHOW synchronous_commit", logger: self.logger)
+                var mode = ""
+                for try await value in rows.decode(String.self) { mode = value }
+                guard ["on", "remote_apply", "remote_write"].contains(mode) else {
+                    try? await connection.close()
+                    throw StoreError.unavailable("PostgreSQL session has synchronous_commit = \(mode); linkcored needs it on")
+                }
+                self.state.withLock { $0.connection = connection; $0.lastFailure = nil; $0.failures = 0 }
+                if failures > 0 { self.logger.notice("PostgreSQL reachable again", metadata: ["connection": "\(self.name)"]) }
+                return connection
+            } catch {
+                let text = PostgresErrors.describe(error)
+                self.state.withLock { $0.connection = nil; $0.lastFailure = .now; $0.failures += 1; $0.lastError = text }
+                if failures == 0 {
+                    self.logger.error("PostgreSQL unreachable", metadata: ["connection": "\(self.name)", "error": "\(text)"])
+                }
+                if let storeError = error as? StoreError { throw storeError }
+                throw StoreError.unavailable("PostgreSQL unreachable: \(text)")
+            }
+        }
+    }
+
+    /// Drops a connection that failed mid-use (the next use opens another).
+    func discard(_ connection: PostgresConnection) {
+        state.withLock { if $0.connection === connection { $0.connection = nil } }
+        Self.closeInBackground(connection)
+    }
+
+    /// Closes without waiting, keeping the connection alive until it is closed (postgres-nio
+    /// asserts that a connection is closed before it is freed).
+    static func closeInBackground(_ connection: PostgresConnection) {
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    /// A store dropped without `close()` (the domain tests, a failed start) closes its connections.
+    deinit {
+        if let connection = state.withLock({ $0.connection }) { Self.closeInBackground(connection) }
+    }
+
+    func close() async {
+        let connection = state.withLock { s -> PostgresConnection? in defer { s.connection = nil }; return s.connection }
+        try? await connection?.close()
+    }
+}
+
+/// Runs async bodies one at a time (a lock that can be held across `await`).
+final class AsyncSerial: Sendable {
+    private let state = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if !s.busy { s.busy = true; return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty { s.busy = false; return nil }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
+
+enum PostgresErrors {
+    /// SQLSTATE of a server error, if it is one.
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    static func isUniqueViolation(_ error: any Error) -> Bool { sqlState(error) == "23505" }
+
+    /// Whether the error means the connection is gone (as opposed to a refused statement).
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .sslUnsupported,
+                 .failedToAddSSLHandler, .messageDecodingFailure, .unexpectedBackendMessage:
+                return true
+            default:
+                break
+            }
+            // 08: connection exception; 57P01-3: the server is shutting down or starting.
+            if let state = error.serverInfo?[.sqlState], state.hasPrefix("08") || state.hasPrefix("57P") { return true }
+        }
+        return error is ChannelError || error is IOError
+    }
+
+    /// A short text for logs and `StoreError.unavailable`: the server's message, or the code.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+            }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    /// What a caller of the store sees: the store's own errors as they are; anything the database
+    /// said or a lost connection as `StoreError.unavailable` (retryable: the domain refuses with
+    /// UNAVAILABLE, and nothing was acknowledged).
+    static func map(_ error: any Error) -> any Error {
+        if error is StoreError { return error }
+        return StoreError.unavailable("PostgreSQL: \(describe(error))")
+    }
+}

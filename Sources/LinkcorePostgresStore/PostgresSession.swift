@@ -1,0 +1,42 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A connection lent to one store operation: inside a batch's transaction for writes, on its own
+/// (autocommit) for reads. Rows are read whole, and decoded through `Columns`.
+struct PostgresSession: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    @discardableResult
+    func rows(_ query: PostgresQuery) async throws -> [Columns] {
+        var out: [Columns] = []
+        for try await row in try await connection.query(query, logger: logger) { out.append(Columns(row: row.makeRandomAccess())) }
+        return out
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        try await rows(query)
+    }
+
+    func first(_ query: PostgresQuery) async throws -> Columns? { try await rows(query).first }
+}
+
+/// One row, by column index, with the decodings the store uses (every integer column is BIGINT).
+struct Columns: Sendable {
+    let row: PostgresRandomAccessRow
+
+    func int(_ i: Int) throws -> Int64 { try row[i].decode(Int64.self) }
+    func optionalInt(_ i: Int) throws -> Int64? { try row[i].decode(Int64?.self) }
+    func string(_ i: Int) throws -> String { try row[i].decode(String.self) }
+    func bool(_ i: Int) throws -> Bool { try row[i].decode(Bool.self) }
+    func bytes(_ i: Int) throws -> [UInt8] {
+        let buffer = try row[i].decode(ByteBuffer.self)
+        return Array(buffer.readableBytesView)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// As a BYTEA parameter.
+    var bytea: ByteBuffer { ByteBuffer(bytes: self) }
+}
