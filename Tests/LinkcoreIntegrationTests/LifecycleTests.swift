@@ -47,7 +47,7 @@ import Glibc
     }
 
     @Test func servesOnASocketPassedBySystemdSocketActivate() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let daemon = try DaemonProcess(launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET"])
         daemon.activationPort = port
         try daemon.addOrg("CITY01")
@@ -123,18 +123,3 @@ import Glibc
     }
 }
 
-/// A loopback port nobody listens on right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw TestFailure("cannot find a free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}

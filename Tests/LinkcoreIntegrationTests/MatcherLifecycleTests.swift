@@ -21,7 +21,7 @@ import Glibc
 
     @Test func readyOnlyOnceLinkedToTheCoreThenStatusFiguresThenStoppingWithADrain() async throws {
         // The core's port is fixed in advance so that the matcher can start before the core does.
-        let corePort = try freePort()
+        let corePort = try freeLoopbackPort()
         let daemon = try DaemonProcess(extraConfig: ["listen": "addresses = [\"127.0.0.1:\(corePort)\"]"])
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("CITY01")
@@ -80,7 +80,7 @@ import Glibc
         let pki = try TestPKI(directory: temp.url)
         try pki.issueOrg("MATCHER")
         let matcher = try MatcherProcess(pki: pki, directory: temp.url.appendingPathComponent("matcher"),
-                                         corePort: try freePort(), registryPath: try registry(in: temp.url))
+                                         corePort: try freeLoopbackPort(), registryPath: try registry(in: temp.url))
         try matcher.process.run()
         try await matcher.notify.waitForStatus(containing: "waiting for the core")
         matcher.signal(SIGTERM)

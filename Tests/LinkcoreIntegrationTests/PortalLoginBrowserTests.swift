@@ -12,29 +12,11 @@ import Glibc
     static let python = "/usr/bin/python3"  // Debian's, which has python3-selenium
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Browser/portal_login.py").path
 
-    /// A loopback port free now (bound to 0, then closed): the helper's origin must be in the
-    /// portal's configuration (its CSP) before the helper can be told the portal's origin.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("bind") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func aResidentOpensAnAccountAndLogsInWithTheCardInABrowser() async throws {
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", Self.python] where !FileManager.default.isExecutableFile(atPath: tool) {
             throw TestFailure("\(tool) is missing: run ./scripts/deps.sh (chromium chromium-driver python3-selenium)")
         }
-        let helperPort = try Self.freePort()
+        let helperPort = try freeLoopbackPort()
         let net = try await PortalLoginTests.Network(helperPort: helperPort)
         defer { net.stop() }
         let helperLog = net.card.directory.appendingPathComponent("helper.log").path

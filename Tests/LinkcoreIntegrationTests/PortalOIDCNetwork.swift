@@ -94,7 +94,7 @@ final class PortalOIDCNetwork: @unchecked Sendable {
         let cityClient = Client(id: "city01-child-allowance", secret: Self.randomSecret(), redirect: cityRedirect, org: "CITY01")
         let opaqueClients = [Client(id: "shop-a", secret: Self.randomSecret(), redirect: "https://shop-a.example/cb", org: nil),
                          Client(id: "shop-b", secret: Self.randomSecret(), redirect: "https://shop-b.example/cb", org: nil)]
-        let port = try Self.freeLoopbackPort()
+        let port = try freeLoopbackPort()
         let issuer = "https://localhost:\(port)"
         self.issuer = issuer
         self.cityClient = cityClient
@@ -147,24 +147,6 @@ final class PortalOIDCNetwork: @unchecked Sendable {
         let run = try await runToExit("/bin/sh", ["-c", "printf %s \"$0\" | sha256sum", text], outputDirectory: directory)
         guard run.status == 0, let hex = run.output.split(separator: " ").first, hex.count == 64 else { throw TestFailure("sha256sum: \(run.output)") }
         return String(hex)
-    }
-
-    /// A loopback port free now (bound and released): the issuer must name the portal's port
-    /// before it starts.
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("bind") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The core's access-log entries for sign-ins, read from its database by sqlite3.

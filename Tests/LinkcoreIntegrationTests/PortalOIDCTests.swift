@@ -146,7 +146,7 @@ import Glibc
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"] where !FileManager.default.isExecutableFile(atPath: tool) {
             throw TestFailure("\(tool) is missing: run ./scripts/deps.sh (chromium chromium-driver python3-selenium)")
         }
-        let rpPort = try PortalOIDCNetwork.freeLoopbackPort()
+        let rpPort = try freeLoopbackPort()
         let net = try await PortalOIDCNetwork(cityRedirect: "http://127.0.0.1:\(rpPort)/callback")
         defer { net.stop() }
 
