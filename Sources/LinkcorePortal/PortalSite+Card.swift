@@ -39,13 +39,7 @@ extension PortalSite {
     func cardPage(_ request: Request, _ visit: Visit, opening: Bool) async throws -> Response {
         guard let card else { return page(.notImplemented, visit, message: ("login_unavailable_title", "login_unavailable_lead", "/", "back_home")) }
         var visit = visit
-        let session: Sessions.Session
-        if let current = try await currentSession(request) {
-            session = current
-        } else {
-            session = try await sessions.create()
-            visit.cookies.append(Self.sessionCookie(session.id))
-        }
+        let session = try await formSession(request, &visit)
         let challenge = card.challenge()
         var values: [String: Any] = [
             "csrf": session.csrfToken, "helper": card.settings.helperOrigin, "challenge_hex": Self.hex(challenge.bytes),

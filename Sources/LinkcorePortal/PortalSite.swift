@@ -130,15 +130,17 @@ public final class PortalSite: Sendable {
     func loginPage(_ request: Request, _ visit: Visit) async throws -> Response {
         if card != nil { return try await cardPage(request, visit, opening: false) }
         var visit = visit
-        // A form needs a CSRF token, so a visitor who opens it gets a (not logged-in) session.
-        let session: Sessions.Session
-        if let current = try await currentSession(request) {
-            session = current
-        } else {
-            session = try await sessions.create()
-            visit.cookies.append(Self.sessionCookie(session.id))
-        }
+        let session = try await formSession(request, &visit)
         return page(.ok, visit, template: "login", title: "login_title", values: ["csrf": session.csrfToken])
+    }
+
+    /// The session a page with a form needs for its CSRF token: the current one, or for a visitor
+    /// a new (not logged-in) session whose cookie the page sets.
+    func formSession(_ request: Request, _ visit: inout Visit) async throws -> Sessions.Session {
+        if let current = try await currentSession(request) { return current }
+        let session = try await sessions.create()
+        visit.cookies.append(Self.sessionCookie(session.id))
+        return session
     }
 
     func loginSubmit(_ request: Request, _ visit: Visit) async throws -> Response {
