@@ -44,7 +44,11 @@ final class MatcherProcess: @unchecked Sendable {
             ("registry", ["path = \"\(registryPath)\""]),
             ("listen", ["addresses = [\"127.0.0.1:0\"]"]),
             ("tls", ["certificate = \"\(pki.path("server.pem"))\"", "private_key = \"\(pki.path("server.key"))\"",
-                     "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\""]),
+                     "ca_bundle = \"\(pki.path("ca.pem"))\"", "crl = \"\(pki.path("crl.pem"))\"",
+                     // Accept to Hello within 60 s, not the production 5 s, as the test daemon
+                     // (TestNetwork): on a loaded 2-core machine a handshake took longer and the
+                     // matcher closed its test clients' connections unanswered.
+                     "handshake_timeout_ms = 60000"]),
             ("core", ["address = \"127.0.0.1:\(corePort)\"", "server_name = \"localhost\"",
                       "client_certificate = \"\(pki.path("MATCHER.pem"))\"", "client_key = \"\(pki.path("MATCHER.key"))\"",
                       "retry_interval_ms = 50"]),
