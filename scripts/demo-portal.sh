@@ -70,6 +70,31 @@ for line in t.out:
 PY
 }
 
+# log_rows: the access-log table of the page now in $portal_page, one line per entry: time,
+# requester, provider, purpose (BP-ID), information type, outcome, position in the signed log.
+log_rows() {
+    python3 - "$portal_page" <<'PY'
+import html.parser, sys
+class T(html.parser.HTMLParser):
+    def __init__(s): super().__init__(); s.rows = []; s.cell = None; s.cls = ""
+    def handle_starttag(s, tag, a):
+        a = dict(a)
+        if tag == "tr" and a.get("class") == "entry": s.rows.append({})
+        elif tag == "td" and s.rows: s.cls = a.get("class", ""); s.cell = []
+        elif tag == "span" and a.get("class") == "code" and s.cell is not None: s.cell.append("\0")
+    def handle_endtag(s, tag):
+        if tag == "td" and s.cell is not None:
+            s.rows[-1][s.cls] = "".join(s.cell); s.cell = None
+    def handle_data(s, d):
+        if s.cell is not None: s.cell.append(d)
+t = T(); t.feed(open(sys.argv[1], encoding="utf-8").read())
+def code(v): return v.split("\0")[-1].split()[0] if "\0" in v else v.strip()
+for r in t.rows:
+    print("    %s  %-9s -> %-9s %-34s %-28s %s" % (r.get("time", "").strip(), code(r.get("requester", "")), code(r.get("provider", "")),
+          code(r.get("purpose", "")), r.get("info-type", "").strip(), r.get("outcome", "").strip()))
+PY
+}
+
 # Chapter 8 (before the move of chapter 9, which revokes the signature certificate): account opening.
 portal_open() {
     bold "8. He opens his My Portal account with the card: signature PIN = consent, user PIN = login"
@@ -99,8 +124,8 @@ portal_read_log() {
     step portal "GET /login, linkcore-card sign --app auth (user PIN), POST /login -> 303 $plocation (a new session)"
     portal GET /log
     [ "$pstatus" = 200 ] || fail "GET /log: HTTP $pstatus"
-    step portal "GET /log (情報提供等記録), as his browser shows it:"
-    page_text | head -40
+    step portal "GET /log (情報提供等記録): the rows of the page's table, newest first (Japan time):"
+    log_rows
     local entries
     entries="$(grep -c 'class="entry"' "$portal_page" || true)"
     [ "$entries" -ge 4 ] || fail "the log page shows $entries entries, fewer than the questions asked"

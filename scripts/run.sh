@@ -11,15 +11,20 @@
 #     party of the portal's OpenID Connect provider,
 # then runs the scripted scenario (scripts/demo-scenario.sh) and keeps the network up.
 # Ctrl-C stops everything in reverse order of start; the core drains last. State is in ./run/
-# (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries.
+# (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries;
+# BUILD=0 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 config="${CONFIG:-release}"
+# BUILD=0 uses the binaries already built for $config (e.g. by `swift build --build-tests`, whose
+# debug binaries a per-product build would recompile without testability).
+if [ "${BUILD:-1}" = 0 ]; then echo "== no build (BUILD=0): the $config binaries as they are"; else
 echo "== build ($config; the first release build takes several minutes)"
 for product in linkcored linkctl linkcore-matcher linkcore-adapter linkcore-jpki linkcore-card linkcore-portal; do swift build -c "$config" --product "$product"; done
 for module in whitelist fees events; do swift build -c "$config" --product "linkcore-policy-$module"; done
+fi
 bin="$(swift build -c "$config" --show-bin-path)"
 etc="$PWD/etc/linkcore"
 
