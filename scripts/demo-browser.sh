@@ -44,6 +44,6 @@ jq -n --arg portal https://localhost:8443 --arg rp http://127.0.0.1:8490/ --arg 
               notice: {person_id: "JUMIN-0001", notice_type: "child-allowance", title: "児童手当の認定のお知らせ",
                        body: "児童手当の認定をしました。\n支給は6月からです。"}},
     secrets: ($secrets | split("\n") | map(select(length > 0)))}' > "$out/config.json"
-python3 Tests/LinkcoreIntegrationTests/Browser/portal_journey.py "$out/config.json" "$out/result.json"
+/usr/bin/python3 Tests/LinkcoreIntegrationTests/Browser/portal_journey.py "$out/config.json" "$out/result.json"
 jq '{failures, attacks, a11y, rp_result, log_rows}' "$out/result.json"
 echo "screenshots in $out"

@@ -156,11 +156,12 @@ for entry in "${adapters[@]}"; do
 done
 
 # My Portal: its own SQLite file, the dev PKI's server certificate for HTTPS, the OIDC keys and
-# the demo relying party's client secret (made once; the portal keeps only its SHA-256).
+# the demo relying party's client secret (made once; the portal keeps only its SHA-256). Hex: authlib
+# sends client_secret_basic without percent-encoding, so a base64 "+" would arrive as a space.
 mkdir -p "$run/portal" && chmod 700 "$run/portal"
 [ -f "$run/portal/oidc-es256.pem" ] || openssl ecparam -name prime256v1 -genkey -noout -out "$run/portal/oidc-es256.pem"
 [ -f "$run/portal/oidc-subject.key" ] || openssl rand -out "$run/portal/oidc-subject.key" 32
-[ -f "$run/portal/rp-city01.secret" ] || (umask 077; openssl rand -base64 32 > "$run/portal/rp-city01.secret")
+[ -f "$run/portal/rp-city01.secret" ] || (umask 077; openssl rand -hex 32 > "$run/portal/rp-city01.secret")
 chmod 600 "$run/portal/oidc-es256.pem" "$run/portal/oidc-subject.key"
 if [ ! -f "$run/portal.toml" ]; then
     secret_sha="$(tr -d '\n' < "$run/portal/rp-city01.secret" | sha256sum | cut -d' ' -f1)"

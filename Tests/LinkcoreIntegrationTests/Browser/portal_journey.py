@@ -28,7 +28,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 
 TITLES = {  # the Japanese h1 of the pages the journey expects (PortalStrings*.swift)
-    "ended": "ログインしていません", "csrf": "フォームを受け付けられませんでした", "not_found": "ページが見つかりません",
+    "ended": "ログインしていません", "csrf": "フォームを受け付けられませんでした", "not_found": "お知らせが見つかりません",
     "suspended": "アカウントは一時停止中です", "suspended_done": "アカウントを一時停止しました",
 }
 
@@ -91,6 +91,12 @@ class Journey(Run):
             d.set_window_size(390, 844)
         return h1
 
+    def click(self, element):
+        """Clicks and waits for the next page (the old one's html element goes stale)."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        self.wait.until(EC.staleness_of(old))
+
     def adapter(self, path, body):
         a = self.config["adapter"]
         request = urllib.request.Request(a["url"] + path, data=json.dumps(body).encode(), method="POST",
@@ -151,7 +157,7 @@ class Journey(Run):
         self.page("folder", desktop=True)
         link = d.find_element(By.PARTIAL_LINK_TEXT, notice["title"])
         own_id = link.get_attribute("href").split("id=", 1)[1]
-        link.click()
+        self.click(link)
         self.page("notice")
         self.result["notice_text"] = d.find_element(By.TAG_NAME, "main").text
 
@@ -167,14 +173,14 @@ class Journey(Run):
         # Attack: a form posted without its CSRF token (the suspend form, its hidden field removed).
         d.get(portal + "/account")
         d.execute_script("document.querySelector('form[action=\"/account/suspend\"] input[name=csrf_token]').remove()")
-        d.find_element(By.ID, "suspend").click()
+        self.click(d.find_element(By.ID, "suspend"))
         csrf = self.page("csrf-refused")
         self.result["attacks"]["no_csrf"] = csrf
         self.check(csrf == TITLES["csrf"], "no CSRF: " + csrf)
 
         # Suspend, the card refused while suspended, resume with the signature certificate.
         d.get(portal + "/account")
-        d.find_element(By.ID, "suspend").click()
+        self.click(d.find_element(By.ID, "suspend"))
         self.check(self.page("suspended") == TITLES["suspended_done"], "suspend")
         self.card("/login", [(c["auth_pin"], "login-suspended")], "login-again")
         self.wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), TITLES["suspended"]))
@@ -192,7 +198,9 @@ class Journey(Run):
         d.get(portal + "/home")
         forged = self.page("forged-cookie")
         d.delete_cookie("__Host-session")
-        d.add_cookie(session)
+        # A __Host- cookie may carry no Domain: set again with the attributes the portal gave it.
+        d.add_cookie({"name": "__Host-session", "value": session["value"], "path": "/", "secure": True, "httpOnly": True,
+                      "sameSite": "Strict"})
         with sqlite3.connect(c["database"], timeout=WAIT) as db:
             db.execute("UPDATE sessions SET created_at_ms = created_at_ms - 9 * 3600 * 1000 WHERE lp_link_code IS NOT NULL")
         d.get(portal + "/home")
@@ -207,10 +215,10 @@ class Journey(Run):
         d.get(c["rp"])
         self.wait.until(EC.element_to_be_clickable((By.ID, "signin")))
         self.page("rp-start")
-        d.find_element(By.ID, "signin").click()
+        self.click(d.find_element(By.ID, "signin"))
         allow = self.wait.until(EC.element_to_be_clickable((By.ID, "allow")))
         self.page("consent", desktop=True)
-        allow.click()
+        self.click(d.find_element(By.ID, "allow"))
         answer = self.wait.until(EC.presence_of_element_located((By.ID, "result")))
         self.result["rp_result"] = answer.text
         self.page("rp-answer")
