@@ -31,6 +31,11 @@ helper=$!
 trap 'kill "$helper" 2>/dev/null || true; wait "$helper" 2>/dev/null || true' EXIT
 for _ in $(seq 300); do grep -q '^helper 127.0.0.1:8765' "$out/helper.log" && break; kill -0 "$helper" || exit 1; sleep 0.1; done
 
+# The demo RP stores CITY01's code under a person id of its own at each sign-in (POST
+# /links/signin re-points the code): CITY01's system links JUMIN-0001 again (the same code).
+curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $(cat "$run/adapters/CITY01/api-token")" \
+    --data '{"person_id":"JUMIN-0001","consent_ref":"consent-journey","my_number":"555012345676"}' http://127.0.0.1:8481/links
+
 # What must appear in no URL: every link code the adapters hold, the card's serials, the person ids.
 secrets="$(for org in CITY01 PENSION01 HEALTH01 BANK01; do sqlite3 "$run/adapters/$org/adapter.sqlite" 'SELECT link_code, person_id FROM links' | tr '|' '\n'; done
            sqlite3 "$run/portal/portal.sqlite" 'SELECT lp_link_code FROM bindings' 2>/dev/null || true
@@ -47,3 +52,11 @@ jq -n --arg portal https://localhost:8443 --arg rp http://127.0.0.1:8490/ --arg 
 /usr/bin/python3 Tests/LinkcoreIntegrationTests/Browser/portal_journey.py "$out/config.json" "$out/result.json"
 jq '{failures, attacks, a11y, rp_result, log_rows}' "$out/result.json"
 echo "screenshots in $out"
+# DOCS=1: the few docs/portal.md shows (phone 390x844; desktop 1280x900 where named so).
+if [ "${DOCS:-0}" = 1 ]; then
+    for page in landing login account log folder consent landing-desktop log-desktop consent-desktop; do
+        shot="$(ls "$out"/[0-9][0-9]-"$page".png | head -1)"
+        cp "$shot" "docs/portal/journey-$page.png"
+    done
+    echo "copied to docs/portal/journey-*.png"
+fi

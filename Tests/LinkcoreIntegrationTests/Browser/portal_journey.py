@@ -79,6 +79,7 @@ class Journey(Run):
                                        "return e === document.body ? 'body' : s.outlineStyle + ' ' + s.outlineWidth")
             if focused == "body" or focused.startswith("none"):
                 problems.append("no visible focus (%s)" % focused)
+            d.execute_script("document.activeElement.blur()")  # the screenshots without the ring
             self.result["a11y"][name] = problems
             self.check(not problems, "%s: %s" % (name, problems))
         self.result["urls"].append(d.current_url)
