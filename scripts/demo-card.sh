@@ -1,5 +1,5 @@
 # The demo scenario's number card chapters (issue 14; docs/card.md), sourced by
-# scripts/demo-scenario.sh after its chapter 5: it uses that script's $run, $bin, api, step, bold,
+# scripts/demo-scenario.sh after its chapter 4: it uses that script's $run, $bin, api, step, bold,
 # fail and the link codes of chapter 1 (${code[BANK01]}).
 #
 # The card authority is linkcore-jpki on run/jpki (its CA, store and CRL; its OCSP responder is
@@ -39,7 +39,7 @@ card_certificates() {
 serial() { openssl x509 -noout -serial -in "$1" | sed 's/^serial=//'; }
 jpki_run() { "${softhsm[@]}" "$bin/linkcore-jpki" "$@" --dir "$jpki"; }
 
-bold "6. The number card: the card authority issues 鈴木 一郎 a card, two SoftHSM2 tokens (signature, user authentication)"
+bold "5. The number card: the card authority issues 鈴木 一郎 a card, two SoftHSM2 tokens (signature, user authentication)"
 # The authority's daily registry-sync first: moves recorded so far (chapter 3's) are applied
 # before any certificate is issued from the registry's facts.
 synced="$(jpki_run registry-sync --registry "$run/registry.sqlite")" || fail "registry-sync"
@@ -91,7 +91,7 @@ step OCSP "openssl ocsp -url $ocsp_url: signature $signature_status, user $user_
 [ "$signature_status" = good ] && [ "$user_status" = good ] || fail "a new card's certificates: $signature_status, $user_status"
 echo "  (the four facts are in the signature certificate only; the user certificate names nobody)"
 
-bold "7. BANK01 opens an account for him by card: the link by certificate, his signature PIN is his consent"
+bold "6. BANK01 opens an account for him by card: the link by certificate, his signature PIN is his consent"
 # link_by_card: a fresh consent for BANK01, signed on the card; then BANK01's POST /links.
 link_by_card() {
     local consent
@@ -109,7 +109,7 @@ jq '{person_id, link_code}' <<<"$body" | sed 's/^/             /'
 echo "  (the matcher read the four facts from the certificate and checked it with OCSP; the core saw"
 echo "   neither. The code is chapter 1's: one link per resident and organisation, however it was asked)"
 
-bold "8. He logs in to BANK01's web site by card: challenge, signature by the user authentication key, verify"
+bold "7. He logs in to BANK01's web site by card: challenge, signature by the user authentication key, verify"
 api BANK01 POST /card/challenge '{}'
 [ "$status" = 200 ] || fail "challenge: HTTP $status $body"
 challenge="$(jq -r .challenge_hex <<<"$body")"
@@ -128,6 +128,7 @@ step card "linkcore-card sign --app auth: signed after his 4-digit PIN"
 step BANK01 "POST /card/verify -> HTTP $status"
 jq '{serial, status, status_source}' <<<"$body" | sed 's/^/             /'
 
+portal_open
 bold "9. He moves: the authority revokes his signature certificate, and the bank's next OCSP check says so"
 address="$("$bin/linkcore-matcher" registry show --db "$run/registry.sqlite" --resident 90000000001 | sed -n 's/^address *//p' | head -1)"
 n=$(( RANDOM % 5 + 1 ))

@@ -3,34 +3,46 @@
 # packages, builds (release), makes a development PKI and master key with linkctl, and starts
 #   linkcored (the core, with the shipped whitelist/fees/events policy modules),
 #   linkcore-matcher (a generated registry of 2,000 residents plus the scenario's resident),
-#   linkcore-adapter for CITY01, PENSION01, HEALTH01, BANK01 and the portal (PORTAL),
-#   linkcore-jpki ocsp-serve (the number card authority's OCSP responder, CA in run/jpki),
+#   linkcore-adapter for CITY01, PENSION01, HEALTH01 and BANK01,
+#   linkcore-jpki ocsp-serve and serve (the number card authority's OCSP responder and its
+#     licensed-verifier service; CA in run/jpki),
+#   linkcore-portal, My Portal, as the organisation PORTAL (https://localhost:8443, docs/portal.md),
+#   CITY01's child-allowance e-application (scripts/demo-rp, http://127.0.0.1:8490), a relying
+#     party of the portal's OpenID Connect provider,
 # then runs the scripted scenario (scripts/demo-scenario.sh) and keeps the network up.
-# Ctrl-C stops everything: the adapters, the matcher, then the core drains. State is in ./run/
-# (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries.
+# Ctrl-C stops everything in reverse order of start; the core drains last. State is in ./run/
+# (delete it to start over); re-running reuses it. CONFIG=debug uses (and builds) debug binaries;
+# BUILD=0 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 config="${CONFIG:-release}"
+# BUILD=0 uses the binaries already built for $config (e.g. by `swift build --build-tests`, whose
+# debug binaries a per-product build would recompile without testability).
+if [ "${BUILD:-1}" = 0 ]; then echo "== no build (BUILD=0): the $config binaries as they are"; else
 echo "== build ($config; the first release build takes several minutes)"
-for product in linkcored linkctl linkcore-matcher linkcore-adapter linkcore-jpki linkcore-card; do swift build -c "$config" --product "$product"; done
+for product in linkcored linkctl linkcore-matcher linkcore-adapter linkcore-jpki linkcore-card linkcore-portal; do swift build -c "$config" --product "$product"; done
 for module in whitelist fees events; do swift build -c "$config" --product "linkcore-policy-$module"; done
+fi
 bin="$(swift build -c "$config" --show-bin-path)"
 etc="$PWD/etc/linkcore"
 
 run="$PWD/run"
 orgs=(CITY01:agency:public PENSION01:agency:public HEALTH01:agency:public BANK01:private-connector:private
-      MATCHER:matcher:public PORTAL:portal:public)
-adapters=(CITY01:8481 PENSION01:8482 HEALTH01:8483 BANK01:8484 PORTAL:8485)
+      MATCHER:matcher:public PORTAL:portal:public JPKI:card-authority:public)
+# The portal IS the organisation PORTAL (linkcore-portal holds its certificate): no adapter for it.
+adapters=(CITY01:8481 PENSION01:8482 HEALTH01:8483 BANK01:8484)
 mkdir -p "$run/logs" && chmod 700 "$run"
 if [ ! -f "$run/pki/ca.pem" ]; then
     echo "== development PKI in run/pki"
     "$bin/linkctl" pki init --dir "$run/pki" --server-name localhost --server-ip 127.0.0.1
-    for entry in "${orgs[@]}"; do
-        "$bin/linkctl" pki issue --dir "$run/pki" --org "${entry%%:*}" --name "Demo ${entry%%:*}"
-    done
 fi
+# Per organisation, once (a run/ made before JPKI joined gets its certificate now).
+for entry in "${orgs[@]}"; do
+    [ -f "$run/pki/orgs/${entry%%:*}.pem" ] ||
+        "$bin/linkctl" pki issue --dir "$run/pki" --org "${entry%%:*}" --name "Demo ${entry%%:*}" >/dev/null
+done
 [ -f "$run/master.key" ] || "$bin/linkctl" keys master-init --out "$run/master.key" >/dev/null
 [ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" \
     "$etc/linkcored.local.toml" > "$run/linkcored.toml"
@@ -86,6 +98,9 @@ for entry in "${orgs[@]}"; do
     "$bin/linkctl" org show --socket "$run/admin.sock" "$code" >/dev/null 2>&1 ||
         "$bin/linkctl" org add --socket "$run/admin.sock" --code "$code" --name "Demo $code" --sector "$sector" --role "$role" >/dev/null
 done
+# The portal is a licensed verifier (JPKI's 利用者証明検証者): the card authority then answers its
+# account openings (linked_certificate) and renewals (certificate_history). Idempotent.
+"$bin/linkctl" org license --socket "$run/admin.sock" PORTAL >/dev/null
 
 echo "== linkcore-jpki ocsp-serve on 127.0.0.1:8600 (the card authority's OCSP responder; log run/logs/ocsp.log)"
 # Its "ocsp HOST:PORT" line says it listens; only this start's part of the log counts.
@@ -97,6 +112,12 @@ for _ in $(seq 300); do
     kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1
 done
 tail -c +"$from" "$run/logs/ocsp.log" | grep -q '^ocsp 127.0.0.1:8600$' || { tail -20 "$run/logs/ocsp.log"; exit 1; }
+
+echo "== linkcore-jpki serve on 127.0.0.1:7600 (the card authority's licensed-verifier service; log run/logs/jpki-serve.log)"
+"$bin/linkcore-jpki" serve --dir "$jpki" --listen 127.0.0.1:7600 --tls-cert "$run/pki/server.pem" --tls-key "$run/pki/server.key" \
+    --network-ca "$run/pki/ca.pem" --crl "$run/pki/crl.pem" --core 127.0.0.1:7400 \
+    --core-cert "$run/pki/orgs/JPKI.pem" --core-key "$run/pki/orgs/JPKI.key" >>"$run/logs/jpki-serve.log" 2>&1 &
+pids+=($!)
 
 echo "== linkcore-matcher on 127.0.0.1:7500 (log run/logs/matcher.log)"
 "$bin/linkcore-matcher" serve --config "$run/matcher.toml" >>"$run/logs/matcher.log" 2>&1 &
@@ -134,9 +155,44 @@ for entry in "${adapters[@]}"; do
     done
 done
 
+# My Portal: its own SQLite file, the dev PKI's server certificate for HTTPS, the OIDC keys and
+# the demo relying party's client secret (made once; the portal keeps only its SHA-256). Hex: authlib
+# sends client_secret_basic without percent-encoding, so a base64 "+" would arrive as a space.
+mkdir -p "$run/portal" && chmod 700 "$run/portal"
+[ -f "$run/portal/oidc-es256.pem" ] || openssl ecparam -name prime256v1 -genkey -noout -out "$run/portal/oidc-es256.pem"
+[ -f "$run/portal/oidc-subject.key" ] || openssl rand -out "$run/portal/oidc-subject.key" 32
+[ -f "$run/portal/rp-city01.secret" ] || (umask 077; openssl rand -hex 32 > "$run/portal/rp-city01.secret")
+chmod 600 "$run/portal/oidc-es256.pem" "$run/portal/oidc-subject.key"
+if [ ! -f "$run/portal.toml" ]; then
+    secret_sha="$(tr -d '\n' < "$run/portal/rp-city01.secret" | sha256sum | cut -d' ' -f1)"
+    sed -e "s|@RUN@|$run|g" -e "s|@RP_SECRET_SHA256@|$secret_sha|g" "$etc/portal.local.toml" > "$run/portal.toml"
+fi
+echo "== linkcore-portal (My Portal) on https://localhost:8443 (log run/logs/portal.log)"
+from=$(( $(stat -c %s "$run/logs/portal.log" 2>/dev/null || echo 0) + 1 ))
+"$bin/linkcore-portal" run --config "$run/portal.toml" >>"$run/logs/portal.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+    curl -sf --cacert "$run/pki/ca.pem" https://localhost:8443/health 2>/dev/null | grep -q 'core: connected' && break
+    kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1
+done
+curl -sf --cacert "$run/pki/ca.pem" https://localhost:8443/health 2>/dev/null | grep -q 'core: connected' ||
+    { tail -c +"$from" "$run/logs/portal.log" | tail -20; exit 1; }
+
+echo "== CITY01's child-allowance e-application (scripts/demo-rp) on http://127.0.0.1:8490 (log run/logs/demo-rp.log)"
+REQUESTS_CA_BUNDLE="$run/pki/ca.pem" python3 scripts/demo-rp/app.py --portal https://localhost:8443 \
+    --client-secret-file "$run/portal/rp-city01.secret" --adapter http://127.0.0.1:8481 \
+    --adapter-token-file "$run/adapters/CITY01/api-token" --listen 8490 \
+    --bp-id BP-CHILD-REARING-ALLOWANCE --info-type PENSION-BENEFIT >>"$run/logs/demo-rp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do curl -sf http://127.0.0.1:8490/ >/dev/null 2>&1 && break; sleep 0.1; done
+
 echo "== scenario"
 ./scripts/demo-scenario.sh "$run" "$bin"
 echo
 "$bin/linkctl" status --socket "$run/admin.sock" | head -20
+echo "== My Portal:            https://localhost:8443/   (trust $run/pki/ca.pem; log in with the card:"
+echo "     SOFTHSM2_CONF=$run/card/softhsm2.conf $bin/linkcore-card helper --card CARD-90000000001 --allow-origin https://localhost:8443=PORTAL"
+echo "     then open https://localhost:8443/login; user PIN 0612, signature PIN ichiro1958)"
+echo "== CITY01 e-application:  http://127.0.0.1:8490/   (signs in through My Portal, then asks PENSION01)"
 echo "== the network is running; Ctrl-C to stop it. Try: curl -s -H \"Authorization: Bearer \$(cat $run/adapters/CITY01/api-token)\" http://127.0.0.1:8481/openapi.json | jq .paths"
 wait "${pids[0]}"

@@ -30,6 +30,7 @@ enum PortalPurposes {
         "BP-REVERSE-MORTGAGE": "民間連携 (with the resident's consent) — reverse mortgage: pension received",
         "BP-CUSTOMER-DUE-DILIGENCE": "犯罪収益移転防止法 (with the customer's consent) — a bank confirms that the address on record is current",
         "NOTICE": "住民への通知 — a municipality's notices to its residents' portal folders (お知らせ)",
+        "SIGNIN": "認証連携 — sign-in to a municipality's e-application through My Portal (its own link code)",
     ]
 
     static func describe(_ bpID: String) -> String { descriptions[bpID] ?? "" }

@@ -51,14 +51,14 @@ extension PortalTemplates {
     static let account = """
     {{<layout}}{{$content}}
     <h1>{{t.account_title}}</h1>
-    <h2>{{t.account_events}}</h2>
-    <table id="account-events">
+    <div class="scroll"><table id="account-events">
+    <caption>{{t.account_events}}</caption>
     <thead><tr><th scope="col">{{t.account_when}}</th><th scope="col">{{t.account_what}}</th><th scope="col">{{t.account_detail}}</th></tr></thead>
     <tbody>
     {{#events}}<tr><td>{{when}}</td><td>{{what}}</td><td>{{detail}}</td></tr>
     {{/events}}
     </tbody>
-    </table>
+    </table></div>
     <h2>{{t.suspend_heading}}</h2>
     <p>{{t.suspend_lead}}</p>
     <form method="post" action="/account/suspend">

@@ -43,6 +43,7 @@ extension PortalTemplates {
     </head>
     <body>
     <main id="main">
+    <h1>{{title}}</h1>
     <p><a class="button" href="{{self_href}}">{{t.oidc_continue_link}}</a></p>
     </main>
     </body>

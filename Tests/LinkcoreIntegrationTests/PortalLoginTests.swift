@@ -28,8 +28,12 @@ import Testing
         let portal: PortalProcess
         let registryPath: String
 
-        init(helperPort: Int = 8765) async throws {
-            daemon = try DaemonProcess()
+        /// The journey test (`PortalJourneyBrowserTests`) adds the core's whitelist (`daemonConfig`),
+        /// more organisations, the portal's port (an OIDC issuer names it) and whole tables (`[oidc]`).
+        init(helperPort: Int = 8765, daemonConfig: [String: String] = [:], orgs: [String] = [], portalListen: String = "127.0.0.1:0",
+             portalTables: String = "") async throws {
+            daemon = try DaemonProcess(extraConfig: daemonConfig)
+            for org in orgs { try daemon.addOrg(org) }
             try daemon.addOrg("MATCHER", role: .matcher)
             try daemon.addOrg("JPKI", role: .cardAuthority)
             try daemon.addOrg("PORTAL", role: .portal)
@@ -58,7 +62,7 @@ import Testing
                                                helper_origin = "http://127.0.0.1:\(helperPort)"
                                                """,
                                            "matcher": "address = \"127.0.0.1:\(matcher.port)\"\nserver_name = \"localhost\"",
-                                       ])
+                                       ], listen: portalListen, moreTables: portalTables)
             try await portal.start()
             let portal = portal
             try await eventually("the portal did not connect to the core\n\(portal.log)") {
