@@ -35,8 +35,8 @@ import Glibc
         let temp = try TempDirectory()
         let whitelistPath = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelistPath, atomically: true, encoding: .utf8)
-        let (helperPort, portalPort, rpPort) = (try PortalLoginBrowserTests.freePort(), try PortalOIDCNetwork.freeLoopbackPort(),
-                                                try PortalOIDCNetwork.freeLoopbackPort())
+        let (helperPort, portalPort, rpPort) = (try freeLoopbackPort(), try freeLoopbackPort(),
+                                                try freeLoopbackPort())
 
         // The OIDC provider's keys (openssl, as an operator) and CITY01's relying party.
         let signingKey = temp.url.appendingPathComponent("oidc-es256.pem").path
