@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreCardVerifier
+import LinkcoreTestSupport
 import Testing
 
 /// sdk/c/examples/card_login.c: the same login verified by a C service with OpenSSL alone, built
