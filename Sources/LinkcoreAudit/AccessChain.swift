@@ -11,6 +11,8 @@ public enum AccessChain {
     static let domain = Array("linkcore/access-log/v1".utf8)
 
     public static func hash(previous: [UInt8], position: UInt64, record: AccessRecord) -> [UInt8] {
+        // A v2 entry (it carries the resident digest) links its Merkle leaf instead: AccessLeaf.
+        if record.residentDigest != nil { return AccessLeaf.chainHash(previous: previous, position: position, record: record) }
         var bytes = domain
         bytes.reserveCapacity(256)
         bytes += previous
@@ -37,12 +39,12 @@ public enum AccessChain {
         return out
     }
 
-    private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
     }
 
     /// Strings are length-prefixed so that no two different entries share an encoding.
-    private static func append(_ value: String, to bytes: inout [UInt8]) {
+    static func append(_ value: String, to bytes: inout [UInt8]) {
         let utf8 = Array(value.utf8)
         append(UInt64(utf8.count), to: &bytes)
         bytes += utf8

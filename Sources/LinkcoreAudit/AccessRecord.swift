@@ -10,11 +10,14 @@ public struct AccessRecord: Sendable, Equatable {
     public var bpID: String
     public var infoType: String
     public var outcome: AccessOutcome
+    /// The v2 format's keyed digest of the ID code (``AccessLeaf``); nil for a v1 entry.
+    public var residentDigest: [UInt8]?
 
     public init(mediationID: String, idCode: UInt64, atMs: Int64, requester: String, provider: String,
-                bpID: String, infoType: String, outcome: AccessOutcome) {
+                bpID: String, infoType: String, outcome: AccessOutcome, residentDigest: [UInt8]? = nil) {
         self.mediationID = mediationID; self.idCode = idCode; self.atMs = atMs; self.requester = requester
         self.provider = provider; self.bpID = bpID; self.infoType = infoType; self.outcome = outcome
+        self.residentDigest = residentDigest
     }
 }
 

@@ -25,6 +25,8 @@ public struct ChainVerifier {
     /// The last signed head as the core recorded it outside the database: the log must reach it
     /// and agree with it, whatever the checkpoints in the file say.
     private var witness: AuditWitness?
+    /// The log switches from v1 to v2 once (AccessLeaf); a v1 entry after a v2 one is forged.
+    private var sawV2 = false
     private var report = Report(entriesChecked: 0, checkpointsChecked: 0, firstBadPosition: nil, problem: nil, detail: "")
 
     public init(checkpoints: [AuditCheckpoint], verifier: CheckpointVerifier, witness: AuditWitness? = nil) {
@@ -90,6 +92,11 @@ public struct ChainVerifier {
                     return fail(.reordered, at: entry.position, "the entry sealed at position \(entry.position) is stored at \(moved.position)")
                 }
                 return fail(.altered, at: entry.position, "entry \(entry.position) does not match its hash")
+            }
+            if entry.record.residentDigest != nil {
+                sawV2 = true
+            } else if sawV2 {
+                return fail(.altered, at: entry.position, "entry \(entry.position) is in the v1 format after a v2 entry")
             }
             previous = hash
             expected = entry.position + 1

@@ -3,14 +3,15 @@ import LinkcoreStore
 import PostgresNIO
 
 extension PostgresCoreStore {
-    static let accessColumns = "position, mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, hash"
+    static let accessColumns = "position, mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, hash, digest"
 
     static func chained(_ row: Columns) throws -> ChainedRecord? {
         guard let outcome = AccessOutcome(rawValue: Int(try row.int(8))) else { return nil }
         return ChainedRecord(position: UInt64(try row.int(0)),
                              record: AccessRecord(mediationID: try row.string(1), idCode: UInt64(bitPattern: try row.int(2)),
                                                   atMs: try row.int(3), requester: try row.string(4), provider: try row.string(5),
-                                                  bpID: try row.string(6), infoType: try row.string(7), outcome: outcome),
+                                                  bpID: try row.string(6), infoType: try row.string(7), outcome: outcome,
+                                                  residentDigest: try row.optionalBytes(10)),
                              hash: try row.bytes(9))
     }
 
@@ -34,7 +35,7 @@ extension PostgresCoreStore {
         try await db.execute("""
             INSERT INTO access_log (\(unescaped: accessColumns)) VALUES (\(Int64(position)), \(record.mediationID),
                 \(Int64(bitPattern: record.idCode)), \(record.atMs), \(record.requester), \(record.provider), \(record.bpID),
-                \(record.infoType), \(Int64(record.outcome.rawValue)), \(hash.bytea))
+                \(record.infoType), \(Int64(record.outcome.rawValue)), \(hash.bytea), \(record.residentDigest?.bytea))
             """)
         try await db.execute("UPDATE access_head SET position = \(Int64(position)), hash = \(hash.bytea) WHERE id = 1")
         return ChainedRecord(position: position, record: record, hash: hash)
@@ -47,7 +48,7 @@ extension PostgresCoreStore {
                 WHERE id_code = \(Int64(bitPattern: idCode)) AND at_ms >= \(fromMs) AND at_ms < \(toMs) AND position > \(Int64(clamping: afterPosition))
                 ORDER BY position LIMIT \(Int64(limit))
                 """).compactMap { row in
-                try Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: try row.int(10))) }
+                try Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: try row.int(11))) }
             }
         }
     }

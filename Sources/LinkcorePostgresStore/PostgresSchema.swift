@@ -162,6 +162,28 @@ enum PostgresSchema {
             """,
             "CREATE INDEX notices_pending ON notices(portal, seq) WHERE delivered_at IS NULL",
         ],
+        // 2: the access log's v2 format (SQLite's migration 9): the resident digest, the Merkle
+        // tree's complete subtrees, the signed tree heads.
+        [
+            "ALTER TABLE access_log ADD COLUMN digest BYTEA",
+            """
+            CREATE TABLE access_tree (
+                level BIGINT NOT NULL,
+                idx   BIGINT NOT NULL,
+                hash  BYTEA NOT NULL,
+                PRIMARY KEY (level, idx)
+            )
+            """,
+            """
+            CREATE TABLE audit_tree_heads (
+                size        BIGINT PRIMARY KEY,
+                root        BYTEA NOT NULL,
+                at_ms       BIGINT NOT NULL,
+                signature   BYTEA NOT NULL,
+                certificate BYTEA NOT NULL
+            )
+            """,
+        ],
     ]
 
     /// The advisory lock key migrations hold ("linkcore" in ASCII): nodes starting at once

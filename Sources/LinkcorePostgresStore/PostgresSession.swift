@@ -34,6 +34,9 @@ struct Columns: Sendable {
         let buffer = try row[i].decode(ByteBuffer.self)
         return Array(buffer.readableBytesView)
     }
+    func optionalBytes(_ i: Int) throws -> [UInt8]? {
+        try row[i].decode(ByteBuffer?.self).map { Array($0.readableBytesView) }
+    }
 }
 
 extension Array where Element == UInt8 {

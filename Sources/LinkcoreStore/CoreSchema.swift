@@ -161,5 +161,24 @@ enum CoreSchema {
         );
         CREATE INDEX notices_pending ON notices(portal, seq) WHERE delivered_at IS NULL;
         """,
+        // 9: the access log's v2 format (issue 15 item 3, LinkcoreAudit.AccessLeaf): the keyed
+        // resident digest (NULL for v1 entries), the Merkle tree's complete subtrees and the
+        // signed tree heads (AccessTreeStore).
+        """
+        ALTER TABLE access_log ADD COLUMN digest BLOB;
+        CREATE TABLE access_tree (
+            level INTEGER NOT NULL,
+            idx   INTEGER NOT NULL,
+            hash  BLOB NOT NULL,
+            PRIMARY KEY (level, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE audit_tree_heads (
+            size        INTEGER PRIMARY KEY,
+            root        BLOB NOT NULL,
+            at_ms       INTEGER NOT NULL,
+            signature   BLOB NOT NULL,
+            certificate BLOB NOT NULL
+        );
+        """,
     ]
 }

@@ -2,16 +2,18 @@ import LinkcoreAudit
 import LinkcoreSQLite
 
 extension SQLiteCoreStore {
-    static let accessColumns = "position, mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, hash"
+    static let accessColumns = "position, mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, hash, digest"
 
     static func chained(_ row: Row) -> ChainedRecord? {
         guard let position = row.int(0), let mediation = row.string(1), let id = row.int(2), let at = row.int(3),
               let requester = row.string(4), let provider = row.string(5), let bp = row.string(6),
               let info = row.string(7), let outcome = row.int(8).flatMap({ AccessOutcome(rawValue: Int($0)) }),
               let hash = row.blob(9) else { return nil }
+        // `digest`: set from the switch to v2 on (AccessLeaf), NULL for v1 entries.
+        let digest = row.blob(10)
         return ChainedRecord(position: UInt64(position),
                              record: AccessRecord(mediationID: mediation, idCode: UInt64(bitPattern: id), atMs: at, requester: requester,
-                                                  provider: provider, bpID: bp, infoType: info, outcome: outcome),
+                                                  provider: provider, bpID: bp, infoType: info, outcome: outcome, residentDigest: digest),
                              hash: hash)
     }
 
@@ -30,10 +32,11 @@ extension SQLiteCoreStore {
         let position = UInt64(head?.int(0) ?? 0) + 1
         let previous = head?.blob(1) ?? AccessChain.genesis
         let hash = AccessChain.hash(previous: previous, position: position, record: record)
-        try db.query("INSERT INTO access_log (\(accessColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        try db.query("INSERT INTO access_log (\(accessColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [.integer(Int64(position)), .text(record.mediationID), .integer(Int64(bitPattern: record.idCode)),
                       .integer(record.atMs), .text(record.requester), .text(record.provider), .text(record.bpID),
-                      .text(record.infoType), .integer(Int64(record.outcome.rawValue)), .blob(hash)])
+                      .text(record.infoType), .integer(Int64(record.outcome.rawValue)), .blob(hash),
+                      record.residentDigest.map { .blob($0) } ?? .null])
         return ChainedRecord(position: position, record: record, hash: hash)
     }
 
@@ -44,7 +47,7 @@ extension SQLiteCoreStore {
                 WHERE id_code = ? AND at_ms >= ? AND at_ms < ? AND position > ? ORDER BY position LIMIT ?
                 """, [.integer(Int64(bitPattern: idCode)), .integer(fromMs), .integer(toMs), .integer(Int64(afterPosition)),
                       .integer(Int64(limit))]).compactMap { row in
-                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(10) ?? 0)) }
+                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(11) ?? 0)) }
             }
         }
     }
@@ -58,7 +61,7 @@ extension SQLiteCoreStore {
                 WHERE id_code = ? AND at_ms >= ? AND at_ms < ? AND position < ? ORDER BY position DESC LIMIT ?
                 """, [.integer(Int64(bitPattern: idCode)), .integer(fromMs), .integer(toMs), .integer(before),
                       .integer(Int64(limit))]).compactMap { row in
-                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(10) ?? 0)) }
+                Self.chained(row).map { LoggedAccess(chained: $0, repeats: UInt32(clamping: row.int(11) ?? 0)) }
             }
         }
     }
