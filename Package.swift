@@ -518,6 +518,13 @@ let package = Package(
             path: "Benchmarks/store",
             swiftSettings: swiftSettings
         ),
+        // The access log's v2 costs: appends, tree building and proofs as ratios; `swift run -c release access-tree-bench`.
+        .executableTarget(
+            name: "access-tree-bench",
+            dependencies: ["LinkcoreStore", "LinkcoreAudit", "LinkcoreDomain"],
+            path: "Benchmarks/accesstree",
+            swiftSettings: swiftSettings
+        ),
         // Change events delivered/s to 10 organisations vs pings and durable commits; `swift run -c release events-bench`.
         .executableTarget(
             name: "events-bench",

@@ -58,6 +58,7 @@ struct AuditService: Sendable {
                 // Signed before, but the witness was not written (a crash between the two).
                 try record(newestVerified, at: signing.witnessPath)
             }
+            try await signTreeHead(size: head.position, signing)
             health.succeeded()
         } catch let refusal as Refusal {
             health.refused(refusal.description)
@@ -190,13 +191,15 @@ struct AuditService: Sendable {
                 checkpoints: checkpoints, verifier: signing.verifier, witness: witness,
                 page: { after in try await store.accessChain(afterPosition: after, limit: Self.pageSize) })
             if !report.ok { logger.critical("access log verification FAILED", metadata: ["detail": "\(report.detail)"]) }
-            return .success(.with {
+            var response = LCAuditVerifyResponse.with {
                 $0.ok = report.ok
                 $0.entriesChecked = report.entriesChecked
                 $0.checkpointsChecked = report.checkpointsChecked
                 $0.firstBadPosition = report.firstBadPosition ?? 0
                 $0.problem = report.problem.map { "\($0.rawValue): \(report.detail)" } ?? ""
-            })
+            }
+            if report.ok { try await verifyTree(signing, into: &response) }
+            return .success(response)
         } catch {
             return .failure(WireError(.unavailable, "cannot read the access log: \(error)"))
         }

@@ -51,7 +51,9 @@ public struct AccessLogService: Sendable {
             }
             let next = rows.count > size ? shown.last.map { String($0.chained.position) } : nil
             let checkpoint = try await store.newestCheckpoint()
-            return .success(AccessLogPage(entries: entries, nextPageToken: next ?? "", checkpoint: checkpoint))
+            var page = AccessLogPage(entries: entries, nextPageToken: next ?? "", checkpoint: checkpoint)
+            try await addProofs(to: &page, rows: shown)
+            return .success(page)
         } catch {
             return .failure(Refusal(.unavailable, "store: \(error)", retryable: true))
         }

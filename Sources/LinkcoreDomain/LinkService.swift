@@ -9,7 +9,7 @@ import LinkcoreStore
 public final class LinkService: Sendable {
     private let store: any CoreStore
     private let keyring: LinkCodeKeyring
-    private let hasher: ResidentHasher
+    let hasher: ResidentHasher
     public let orgs: OrgDirectory
     private let tariff: any Tariff
     private let now: @Sendable () -> Int64

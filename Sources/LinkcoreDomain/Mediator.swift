@@ -199,10 +199,11 @@ public final class Mediator: Sendable {
         // Only a registered provider is named in the resident's log; any other name is the
         // requester's invention and is recorded as "-" (not a valid organisation code).
         let provider = links.orgs[request.providerOrg] != nil ? request.providerOrg : Self.unregisteredProvider
-        let record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
+        var record = AccessRecord(mediationID: base.id, idCode: link.idCode, atMs: now(), requester: requester,
                                   provider: provider, bpID: request.bpID, infoType: request.infoType, outcome: outcome)
         let charge = price?.charge(payer: requester, .mediation, reference: base.id, atMs: record.atMs)
         do {
+            record.residentDigest = try links.accessDigest(link.idCode)
             if let key {
                 switch try await store.appendMediation(record, charge: charge, key: key) {
                 case .appended: break

@@ -66,7 +66,8 @@ public final class NoticeService: Sendable {
                                       fingerprint: fingerprint, portal: p.code, idCode: la.idCode, noticeType: request.noticeType,
                                       title: request.title, body: request.body, sentAtMs: at)
             let access = AccessRecord(mediationID: notice.noticeID, idCode: la.idCode, atMs: at, requester: sender, provider: p.code,
-                                      bpID: Self.bpID, infoType: request.noticeType, outcome: .answered)
+                                      bpID: Self.bpID, infoType: request.noticeType, outcome: .answered,
+                                      residentDigest: try links.accessDigest(la.idCode))
             let (stored, written) = try await store.queueNotice(notice, access: access)
             return Self.receipt(stored, fingerprint: fingerprint, repeated: !written)
         } catch {

@@ -37,6 +37,11 @@ public struct AccessLogEntry: Sendable, Equatable {
     public var position: UInt64 = 0
     public var hash: [UInt8] = []
     public var previousHash: [UInt8] = []
+    /// v2 (AccessLeaf): the resident digest (empty for a v1 entry), the Merkle leaf hash, and the
+    /// audit path to the page's tree head (empty when the entry is newer than the head).
+    public var residentDigest: [UInt8] = []
+    public var leafHash: [UInt8] = []
+    public var inclusionProof: [[UInt8]] = []
 }
 
 public struct AccessLogPage: Sendable, Equatable {
@@ -45,6 +50,8 @@ public struct AccessLogPage: Sendable, Equatable {
     public var nextPageToken: String
     /// The newest signed checkpoint of the whole log, if any.
     public var checkpoint: AuditCheckpoint? = nil
+    /// The newest signed tree head, which every entry's inclusion proof leads to.
+    public var treeHead: SignedTreeHead? = nil
 }
 
 /// An organisation holding a live link for the resident (never the code).

@@ -6,12 +6,17 @@ import LinkcoreCrypto
 public struct ResidentHasher: Sendable {
     /// The derived HMAC key, in memory wiped when the last hasher that holds it is gone.
     private let key: SecretBytes
+    /// The access log's resident-digest key (v2 entries, ResidentHasher+AccessDigest.swift).
+    let accessKey: SecretBytes
 
     public init(masterSecret: [UInt8]) throws {
         guard masterSecret.count >= 32 else { throw DomainError.weakMasterSecret(masterSecret.count) }
         var derived = try masterSecret.withUnsafeBytes { try Self.hmac(key: $0, data: Array("linkcore/resident-hash/v1".utf8)) }
         defer { Crypto.wipe(&derived) }
         key = try SecretBytes(copying: derived)
+        var access = try masterSecret.withUnsafeBytes { try Self.hmac(key: $0, data: Array("linkcore/access-log/resident-digest/v2".utf8)) }
+        defer { Crypto.wipe(&access) }
+        accessKey = try SecretBytes(copying: access)
     }
 
     public func hash(residentCode: String) throws -> [UInt8] {

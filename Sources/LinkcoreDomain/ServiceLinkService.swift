@@ -63,7 +63,8 @@ public final class ServiceLinkService: Sendable {
             case let .failure(error): return .failure(Refusal(.policyFailure, "the tariff could not decide: \(error.message)", retryable: error.retryable))
             }
             let access = AccessRecord(mediationID: entryID, idCode: lpLink.idCode, atMs: at, requester: org.code, provider: p.code,
-                                      bpID: Self.bpID, infoType: Self.infoType, outcome: .answered)
+                                      bpID: Self.bpID, infoType: Self.infoType, outcome: .answered,
+                                      residentDigest: try links.accessDigest(lpLink.idCode))
             let (link, created) = try await store.serviceLink(
                 idCode: lpLink.idCode, orgCode: org.code, nowMs: at, access: access,
                 charge: price?.charge(payer: org.code, .linkIssuance, reference: entryID, atMs: at))

@@ -31,6 +31,8 @@ public struct PortalResidentData: Sendable {
         /// The position to continue before (newest first), nil on the last page.
         var next: UInt64?
         var checkpoint: LCAccessLogCheckpoint?
+        /// The newest signed tree head every entry's inclusion proof leads to.
+        var treeHead: LCAccessLogTreeHead? = nil
     }
 
     /// One page of `size` entries newest first, before `before` (0: from the newest). The
@@ -40,6 +42,7 @@ public struct PortalResidentData: Sendable {
         var entries: [LCAccessLogEntry] = []
         var token = before == 0 ? "" : String(before)
         var checkpoint: LCAccessLogCheckpoint?
+        var head: LCAccessLogTreeHead?
         while true {
             let query = LCAccessLogQuery.with {
                 $0.linkCode = lp; $0.fromMs = filter.fromMs; $0.toMs = filter.toMs
@@ -49,14 +52,16 @@ public struct PortalResidentData: Sendable {
                 throw WireError(.internal, "the core answered access_log_query with another body")
             }
             if page.hasCheckpoint { checkpoint = page.checkpoint }
-            for entry in page.entries where filter.org.isEmpty || entry.requesterOrg == filter.org || entry.providerOrg == filter.org {
+            if head == nil, page.hasTreeHead { head = page.treeHead }
+            for var entry in page.entries where filter.org.isEmpty || entry.requesterOrg == filter.org || entry.providerOrg == filter.org {
                 if entries.count == size {
                     // One more than a page: there is a next page, continuing before the last shown.
-                    return LogPage(entries: entries, next: entries.last?.position, checkpoint: checkpoint)
+                    return LogPage(entries: entries, next: entries.last?.position, checkpoint: checkpoint, treeHead: head)
                 }
+                Self.keepProof(&entry, pageHead: page.hasTreeHead ? page.treeHead : nil, shown: head)
                 entries.append(entry)
             }
-            guard !page.nextPageToken.isEmpty else { return LogPage(entries: entries, next: nil, checkpoint: checkpoint) }
+            guard !page.nextPageToken.isEmpty else { return LogPage(entries: entries, next: nil, checkpoint: checkpoint, treeHead: head) }
             token = page.nextPageToken
         }
     }
@@ -66,14 +71,20 @@ public struct PortalResidentData: Sendable {
         var all: [LCAccessLogEntry] = []
         var before: UInt64 = 0
         var checkpoint: LCAccessLogCheckpoint?
+        var head: LCAccessLogTreeHead?
         repeat {
             let page = try await logPage(lp: lp, filter: filter, before: before, size: 500)
-            all += page.entries
+            if head == nil { head = page.treeHead }
+            all += page.entries.map { entry in
+                var entry = entry
+                Self.keepProof(&entry, pageHead: page.treeHead, shown: head)
+                return entry
+            }
             checkpoint = page.checkpoint ?? checkpoint
             guard let next = page.next, all.count < limit else { break }
             before = next
         } while true
-        return LogPage(entries: Array(all.prefix(limit)), next: nil, checkpoint: checkpoint)
+        return LogPage(entries: Array(all.prefix(limit)), next: nil, checkpoint: checkpoint, treeHead: head)
     }
 
     func linkHolders(lp: String) async throws -> [LCLinkHolder] {

@@ -116,6 +116,7 @@ extension PortalSite {
                 "signature": LogFormat.hex(c.signature), "certificate": String(decoding: c.certificatePem, as: UTF8.self),
             ]
         }
+        if let h = result.treeHead { values["tree_head"] = Self.treeHeadValues(h) }
         return page(.ok, visit, template: "log", title: "log_title", values: values)
     }
 
@@ -129,6 +130,7 @@ extension PortalSite {
             "provider_name": e.providerName, "provider_org": e.providerOrg, "bp_id": e.bpID, "purpose": PortalPurposes.describe(e.bpID),
             "info_type": e.infoType, "outcome": outcomeText(e.outcome, t), "position": "\(e.position)",
             "hash": LogFormat.hex(e.hash), "previous_hash": LogFormat.hex(e.previousHash),
+            "digest": LogFormat.hex(e.residentDigest), "leaf": LogFormat.hex(e.leafHash), "proof": proofText(e),
         ]
     }
 
@@ -142,7 +144,7 @@ extension PortalSite {
         let t = visit.language.strings
         var csv = "\u{FEFF}"
         let header = ["position", "time_jst", "requester_org", "requester_name", "provider_org", "provider_name", "bp_id", "purpose",
-                      "info_type", "outcome", "hash", "previous_hash", "mediation_id", "at_ms", "outcome_code"]
+                      "info_type", "outcome", "hash", "previous_hash", "mediation_id", "at_ms", "outcome_code"] + Self.treeColumns
         csv += header.joined(separator: ",") + "\r\n"
         for e in result.entries {
             let fields = [
@@ -150,7 +152,7 @@ extension PortalSite {
                 PortalPurposes.describe(e.bpID), e.infoType, Self.outcomeText(e.outcome, t), LogFormat.hex(e.hash), LogFormat.hex(e.previousHash),
                 // What recomputing the entry's hash needs beyond the columns above (docs/portal.md).
                 e.mediationID, "\(e.atMs)", "\(e.outcome.rawValue)",
-            ]
+            ] + Self.treeFields(e, result.treeHead)
             csv += fields.map(LogFormat.csvField).joined(separator: ",") + "\r\n"
         }
         var headers = HTTPFields()

@@ -18,7 +18,9 @@ public enum Language: String, Sendable, CaseIterable {
 enum PortalStrings {
     /// Each slice's table merged once (a key defined twice keeps the first).
     static let allJa = ja.merging(residentJa) { first, _ in first }.merging(cardJa) { first, _ in first }.merging(oidcJa) { first, _ in first }
+        .merging(treeHeadJa) { first, _ in first }
     static let allEn = en.merging(residentEn) { first, _ in first }.merging(cardEn) { first, _ in first }.merging(oidcEn) { first, _ in first }
+        .merging(treeHeadEn) { first, _ in first }
 
     static let ja: [String: String] = [
         "site": "マイポータル",

@@ -38,7 +38,9 @@ extension PortalTemplates {
     <td class="info-type">{{info_type}}</td>
     <td class="outcome">{{outcome}}</td>
     <td class="chain">{{t.col_position}} <span class="position">{{position}}</span><br>
-    {{t.col_hash}} <code class="hash">{{hash}}</code><br>{{t.col_previous_hash}} <code class="previous-hash">{{previous_hash}}</code></td>
+    {{t.col_hash}} <code class="hash">{{hash}}</code><br>{{t.col_previous_hash}} <code class="previous-hash">{{previous_hash}}</code><br>
+    {{t.col_digest}} <code class="digest">{{digest}}</code><br>{{t.col_leaf}} <code class="leaf">{{leaf}}</code><br>
+    {{t.col_proof}} <code class="proof">{{proof}}</code></td>
     </tr>
     {{/entries}}
     </tbody></table></div>
@@ -57,6 +59,18 @@ extension PortalTemplates {
     </dl>
     {{/checkpoint}}
     {{^checkpoint}}<p>{{t.checkpoint_none}}</p>{{/checkpoint}}
+    <h2>{{t.tree_head_title}}</h2>
+    {{#tree_head}}
+    <p>{{t.tree_head_lead}}</p>
+    <dl id="tree-head">
+    <dt>{{t.tree_head_size}}</dt><dd id="th-size">{{size}}</dd>
+    <dt>{{t.tree_head_root}}</dt><dd><code id="th-root">{{root}}</code></dd>
+    <dt>{{t.checkpoint_time}}</dt><dd><span id="th-time">{{time}}</span> (<span id="th-at-ms">{{at_ms}}</span> ms)</dd>
+    <dt>{{t.checkpoint_signature}}</dt><dd><code id="th-signature">{{signature}}</code></dd>
+    <dt>{{t.checkpoint_certificate}}</dt><dd><pre id="th-certificate">{{certificate}}</pre></dd>
+    </dl>
+    {{/tree_head}}
+    {{^tree_head}}<p>{{t.tree_head_none}}</p>{{/tree_head}}
     {{/content}}{{/layout}}
     """
 

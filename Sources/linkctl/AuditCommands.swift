@@ -15,7 +15,8 @@ struct AuditCommand: AsyncParsableCommand {
             guard case let .auditVerifyResponse(report)? = try await admin.request(.auditVerify(LCAuditVerifyRequest())) else {
                 throw ValidationError("unexpected reply")
             }
-            let counts = "\(report.entriesChecked) entries, \(report.checkpointsChecked) signed checkpoints"
+            var counts = "\(report.entriesChecked) entries, \(report.checkpointsChecked) signed checkpoints, \(report.treeHeadsChecked) signed tree heads"
+            if report.v2FromPosition > 0 { counts += " (v2 from position \(report.v2FromPosition))" }
             if report.ok {
                 print("access log intact: \(counts) verified")
             } else if report.firstBadPosition == 0 {

@@ -150,28 +150,72 @@ import Testing
         let forged = try await runToExit("/bin/sh", [script, "checkpoint", dir.path, "\(cpPosition + 1)", cpHash, "\(cpAt)", cpSignature], outputDirectory: dir)
         #expect(!forged.output.contains("Verified OK"))
 
-        // 3. Each entry of the CSV hashes to its shown hash, from its previous hash and its fields
-        // (recomputed with openssl dgst -sha256; the ID code as the core's auditor reads it).
+        // 3. v2 (docs/portal.md "Verifying the log"): the signed tree head, each CSV row's leaf
+        // recomputed from its fields and resident digest, its audit path walked to the signed root,
+        // and its chain link; openssl is the only crypto.
+        try await Self.checkTreeHeadAndProofs(portal, cookie: cookie, script: script, dir: dir, rows: 3)
+    }
+
+    /// The v2 check of docs/portal.md with the script's commands, and what must fail: a tampered
+    /// entry, a wrong proof, a changed size, a head signed by another key.
+    static func checkTreeHeadAndProofs(_ portal: PortalProcess, cookie: [String: String], script: String, dir: URL, rows count: Int) async throws {
+        // The core signs a tree head after each checkpoint: wait until it covers the newest entry.
+        let page = try await waitFor("no tree head covering the newest entry\n\(portal.log)") { () -> String? in
+            let body = try await portal.curl("/log", cookies: cookie).body
+            let newest = Self.cells(body, "position").first.flatMap { UInt64($0) } ?? .max
+            return (Self.element(body, id: "th-size").flatMap { UInt64($0) } ?? 0) >= newest ? body : nil
+        }
+        let size = try #require(Self.element(page, id: "th-size").flatMap { UInt64($0) })
+        let root = try #require(Self.element(page, id: "th-root"))
+        let at = try #require(Self.element(page, id: "th-at-ms").flatMap { Int64($0) })
+        let signature = try #require(Self.element(page, id: "th-signature"))
+        // The page's proofs are the CSV's (same head): the page shows them per entry too.
+        #expect(Self.cells(page, "leaf").allSatisfy { $0.count == 64 })
+        #expect(Self.cells(page, "digest").allSatisfy { $0.count == 64 })
+
+        let signed = try await runToExit("/bin/sh", [script, "head", dir.path, "\(size)", root, "\(at)", signature], outputDirectory: dir)
+        #expect(signed.output.contains("Verified OK"), "\(signed.output)")
+        let resized = try await runToExit("/bin/sh", [script, "head", dir.path, "\(size + 1)", root, "\(at)", signature], outputDirectory: dir)
+        #expect(!resized.output.contains("Verified OK"))
+        // The same head signed by a key that is not the core's: refused by the core's public key.
+        let foreign = try await runToExit("/bin/sh", [script, "foreign-head", dir.path, "\(size)", root, "\(at)"], outputDirectory: dir)
+        #expect(!foreign.output.contains("Verified OK") && foreign.output.contains("Verification failure"), "\(foreign.output)")
+
         let csv = try await portal.curl("/log.csv", cookies: cookie).body
         let rows = csv.split(separator: "\r\n").dropFirst().map { line in
-            line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
         }
-        #expect(rows.count == 3)
-        let db = try net.database()
+        #expect(rows.count == count)
         for row in rows {
-            // position,time_jst,requester_org,requester_name,provider_org,provider_name,bp_id,purpose,info_type,outcome,hash,previous_hash,mediation_id,at_ms,outcome_code
-            let position = row[0]
-            let stored = try #require(try db.query("SELECT id_code FROM access_log WHERE position = ?", [.integer(Int64(position) ?? 0)]).first?.int(0))
-            let recomputed = try await runToExit("/bin/sh", [script, "entry", dir.path, row[11], position, row[12], Self.hex16(UInt64(bitPattern: stored)), row[13],
-                                                             row[2], row[4], row[6], row[8], row[14]], outputDirectory: dir)
-            #expect(recomputed.output.trimmingCharacters(in: .whitespacesAndNewlines) == row[10], "\(recomputed.output)")
+            // 0 position … 10 hash, 11 previous_hash, 12 mediation_id, 13 at_ms, 14 outcome_code,
+            // 15 resident_digest, 16 leaf_hash, 17 inclusion_proof, 18 tree_size, 19 tree_root, 20 tree_at_ms, 21 tree_signature
+            #expect(row.count == 22)
+            guard row.count == 22 else { continue }
+            #expect(row[18] == "\(size)" && row[19] == root && row[21] == signature)
+            let leafArgs = [row[0], row[12], row[13], row[2], row[4], row[6], row[8], row[14], row[15]]
+            let leaf = try await runToExit("/bin/sh", [script, "leaf", dir.path] + leafArgs, outputDirectory: dir)
+            #expect(leaf.output.trimmingCharacters(in: .whitespacesAndNewlines) == row[16], "\(leaf.output)")
+            let walk = try await runToExit("/bin/sh", [script, "proof", dir.path, row[0], "\(size)", row[16], root, row[17]], outputDirectory: dir)
+            #expect(walk.output.contains("Inclusion OK"), "\(walk.output)")
+            let link = try await runToExit("/bin/sh", [script, "link", dir.path, row[11], row[16]], outputDirectory: dir)
+            #expect(link.output.trimmingCharacters(in: .whitespacesAndNewlines) == row[10], "\(link.output)")
+
+            // A tampered entry (another purpose) no longer hashes to a leaf on the path to the root.
+            var tampered = leafArgs
+            tampered[5] = "BP-FORGED"
+            let forgedLeaf = try await runToExit("/bin/sh", [script, "leaf", dir.path] + tampered, outputDirectory: dir)
+            let forgedWalk = try await runToExit("/bin/sh", [script, "proof", dir.path, row[0], "\(size)",
+                                                             forgedLeaf.output.trimmingCharacters(in: .whitespacesAndNewlines), root, row[17]],
+                                                 outputDirectory: dir)
+            #expect(!forgedWalk.output.contains("Inclusion OK"))
+            // A wrong proof: one hash changed, or the proof of another position.
+            if let first = row[17].split(separator: " ").first {
+                let flipped = (first.first == "0" ? "1" : "0") + first.dropFirst()
+                let wrong = row[17].replacingOccurrences(of: String(first), with: flipped)
+                let wrongWalk = try await runToExit("/bin/sh", [script, "proof", dir.path, row[0], "\(size)", row[16], root, wrong], outputDirectory: dir)
+                #expect(!wrongWalk.output.contains("Inclusion OK"))
+            }
         }
-        // Alice's three asks were consecutive: each previous hash is the hash shown before it.
-        #expect(rows[0][11] == rows[1][10] && rows[1][11] == rows[2][10])
-        // The newest entry is the signed head, or inside what the checkpoint signs.
-        let newest = try #require(rows.first)
-        #expect(UInt64(newest[0]) ?? .max <= cpPosition)
-        if UInt64(newest[0]) == cpPosition { #expect(newest[10] == cpHash) }
     }
 
     static func hex16(_ value: UInt64) -> String {
@@ -179,23 +223,53 @@ import Testing
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    /// The commands docs/portal.md gives, as a script: `checkpoint DIR POSITION HASH AT_MS SIG` and
-    /// `entry DIR PREV POSITION MEDIATION_ID ID_CODE_HEX AT_MS REQUESTER PROVIDER BP_ID INFO_TYPE OUTCOME`.
+    /// The commands docs/portal.md gives, as a script: `checkpoint DIR POSITION HASH AT_MS SIG`,
+    /// `head DIR SIZE ROOT AT_MS SIG`, `foreign-head DIR SIZE ROOT AT_MS` (signed by a fresh key),
+    /// `leaf DIR POSITION MEDIATION_ID AT_MS REQUESTER PROVIDER BP_ID INFO_TYPE OUTCOME DIGEST`,
+    /// `proof DIR POSITION SIZE LEAF ROOT "PROOF…"` and `link DIR PREVIOUS LEAF`.
     static let verifyScript = #"""
         set -eu
         u64() { printf '%016x' "$1" | xxd -r -p; }
         str() { printf '%s' "$1" | wc -c | { read n; u64 "$n"; }; printf '%s' "$1"; }
+        hex() { printf '%s' "$1" | xxd -r -p; }
+        sha() { openssl dgst -sha256 -r | cut -d' ' -f1; }
         what=$1; dir=$2; shift 2
-        if [ "$what" = checkpoint ]; then
-            { printf 'linkcore/access-log-checkpoint/v1'; u64 "$1"; printf '%s' "$2" | xxd -r -p; u64 "$3"; } > "$dir/signed.bin"
-            printf '%s' "$4" | xxd -r -p > "$dir/signature.der"
+        case "$what" in
+        checkpoint)
+            { printf 'linkcore/access-log-checkpoint/v1'; u64 "$1"; hex "$2"; u64 "$3"; } > "$dir/signed.bin"
+            hex "$4" > "$dir/signature.der"
             openssl x509 -in "$dir/core.pem" -pubkey -noout > "$dir/core.pub"
-            openssl dgst -sha256 -verify "$dir/core.pub" -signature "$dir/signature.der" "$dir/signed.bin" || true
-        else
-            { printf 'linkcore/access-log/v1'; printf '%s' "$1" | xxd -r -p; u64 "$2"; str "$3"; printf '%s' "$4" | xxd -r -p; u64 "$5"
-              str "$6"; str "$7"; str "$8"; str "$9"; u64 "${10}"; } > "$dir/entry.bin"
-            openssl dgst -sha256 -r "$dir/entry.bin" | cut -d' ' -f1
-        fi
+            openssl dgst -sha256 -verify "$dir/core.pub" -signature "$dir/signature.der" "$dir/signed.bin" || true ;;
+        head)
+            { printf 'linkcore/access-log-tree-head/v2'; u64 "$1"; hex "$2"; u64 "$3"; } > "$dir/head.bin"
+            hex "$4" > "$dir/head.sig"
+            openssl x509 -in "$dir/core.pem" -pubkey -noout > "$dir/core.pub"
+            openssl dgst -sha256 -verify "$dir/core.pub" -signature "$dir/head.sig" "$dir/head.bin" || true ;;
+        foreign-head)
+            { printf 'linkcore/access-log-tree-head/v2'; u64 "$1"; hex "$2"; u64 "$3"; } > "$dir/head.bin"
+            openssl ecparam -name prime256v1 -genkey -noout -out "$dir/other.key"
+            openssl dgst -sha256 -sign "$dir/other.key" -out "$dir/other.sig" "$dir/head.bin"
+            openssl x509 -in "$dir/core.pem" -pubkey -noout > "$dir/core.pub"
+            openssl dgst -sha256 -verify "$dir/core.pub" -signature "$dir/other.sig" "$dir/head.bin" || true ;;
+        leaf)
+            { hex 00; printf 'linkcore/access-log/v2'; u64 "$1"; str "$2"; u64 "$3"; str "$4"; str "$5"; str "$6"; str "$7"
+              u64 "$8"; hex "$9"; } | sha ;;
+        proof)
+            fn=$(($1 - 1)); sn=$(($2 - 1)); r=$3
+            for p in $5; do
+                if [ "$sn" -eq 0 ]; then echo "proof too long"; exit 0; fi
+                if [ $((fn & 1)) -eq 1 ] || [ "$fn" -eq "$sn" ]; then
+                    r=$(hex "01$p$r" | sha)
+                    while [ $((fn & 1)) -eq 0 ] && [ "$fn" -ne 0 ]; do fn=$((fn >> 1)); sn=$((sn >> 1)); done
+                else
+                    r=$(hex "01$r$p" | sha)
+                fi
+                fn=$((fn >> 1)); sn=$((sn >> 1))
+            done
+            if [ "$sn" -eq 0 ] && [ "$r" = "$4" ]; then echo "Inclusion OK"; else echo "Inclusion FAILED: $r"; fi ;;
+        link)
+            { printf 'linkcore/access-log/v2-chain'; hex "$1"; hex "$2"; } | sha ;;
+        esac
         """#
 
     @Test func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk() async throws {

@@ -76,6 +76,9 @@ extension AccessLogPage {
                     $0.position = e.position
                     $0.hash = Data(e.hash)
                     $0.previousHash = Data(e.previousHash)
+                    $0.residentDigest = Data(e.residentDigest)
+                    $0.leafHash = Data(e.leafHash)
+                    $0.inclusionProof = e.inclusionProof.map { Data($0) }
                 }
             }
             page.nextPageToken = nextPageToken
@@ -83,6 +86,12 @@ extension AccessLogPage {
                 page.checkpoint = .with {
                     $0.position = c.position; $0.hash = Data(c.hash); $0.atMs = c.atMs
                     $0.signature = Data(c.signature); $0.certificatePem = Data(c.certificate)
+                }
+            }
+            if let h = treeHead {
+                page.treeHead = .with {
+                    $0.treeSize = h.size; $0.root = Data(h.root); $0.atMs = h.atMs
+                    $0.signature = Data(h.signature); $0.certificatePem = Data(h.certificate)
                 }
             }
         }

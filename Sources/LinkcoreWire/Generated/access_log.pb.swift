@@ -91,6 +91,16 @@ public nonisolated struct LCAccessLogEntry: Sendable {
 
   public var previousHash: Data = Data()
 
+  /// The v2 format (docs/protocol.md §10, "v2"): the keyed digest of the resident's ID code
+  /// (empty for a v1 entry), the entry's Merkle leaf hash SHA-256(0x00 || leaf input) (for a v1
+  /// entry SHA-256(0x00 || hash)), and its RFC 9162 audit path to the page's tree_head, leaf
+  /// side first (empty when the entry is newer than the head). Numbers 190-199: issue 15 item 3.
+  public var residentDigest: Data = Data()
+
+  public var leafHash: Data = Data()
+
+  public var inclusionProof: [Data] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -139,11 +149,44 @@ public nonisolated struct LCAccessLogPage: Sendable {
   /// Clears the value of `checkpoint`. Subsequent reads from it will return its default value.
   public mutating func clearCheckpoint() {self._checkpoint = nil}
 
+  /// unset while the core has signed none
+  public var treeHead: LCAccessLogTreeHead {
+    get {_treeHead ?? LCAccessLogTreeHead()}
+    set {_treeHead = newValue}
+  }
+  /// Returns true if `treeHead` has been explicitly set.
+  public var hasTreeHead: Bool {self._treeHead != nil}
+  /// Clears the value of `treeHead`. Subsequent reads from it will return its default value.
+  public mutating func clearTreeHead() {self._treeHead = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _checkpoint: LCAccessLogCheckpoint? = nil
+  fileprivate var _treeHead: LCAccessLogTreeHead? = nil
+}
+
+/// The newest signed tree head: the core's signature (ECDSA over SHA-256, DER, the checkpoint's
+/// key) over "linkcore/access-log-tree-head/v2" || tree_size (u64 BE) || root (32) || at_ms (u64 BE).
+public nonisolated struct LCAccessLogTreeHead: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var treeSize: UInt64 = 0
+
+  public var root: Data = Data()
+
+  public var atMs: Int64 = 0
+
+  public var signature: Data = Data()
+
+  public var certificatePem: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Portal -> core (PORTAL only): the organisations holding a live link for the resident the
@@ -250,7 +293,7 @@ nonisolated extension LCAccessLogQuery: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0\u{1}repeats\0\u{1}position\0\u{1}hash\0\u{3}previous_hash\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mediation_id\0\u{3}at_ms\0\u{3}requester_org\0\u{3}requester_name\0\u{3}provider_org\0\u{3}provider_name\0\u{3}bp_id\0\u{3}info_type\0\u{1}outcome\0\u{1}repeats\0\u{1}position\0\u{1}hash\0\u{3}previous_hash\0\u{4}q\u{2}resident_digest\0\u{3}leaf_hash\0\u{3}inclusion_proof\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -271,6 +314,9 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.position) }()
       case 12: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
       case 13: try { try decoder.decodeSingularBytesField(value: &self.previousHash) }()
+      case 190: try { try decoder.decodeSingularBytesField(value: &self.residentDigest) }()
+      case 191: try { try decoder.decodeSingularBytesField(value: &self.leafHash) }()
+      case 192: try { try decoder.decodeRepeatedBytesField(value: &self.inclusionProof) }()
       default: break
       }
     }
@@ -316,6 +362,15 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.previousHash.isEmpty {
       try visitor.visitSingularBytesField(value: self.previousHash, fieldNumber: 13)
     }
+    if !self.residentDigest.isEmpty {
+      try visitor.visitSingularBytesField(value: self.residentDigest, fieldNumber: 190)
+    }
+    if !self.leafHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.leafHash, fieldNumber: 191)
+    }
+    if !self.inclusionProof.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.inclusionProof, fieldNumber: 192)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -333,6 +388,9 @@ nonisolated extension LCAccessLogEntry: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.position != rhs.position {return false}
     if lhs.hash != rhs.hash {return false}
     if lhs.previousHash != rhs.previousHash {return false}
+    if lhs.residentDigest != rhs.residentDigest {return false}
+    if lhs.leafHash != rhs.leafHash {return false}
+    if lhs.inclusionProof != rhs.inclusionProof {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -390,7 +448,7 @@ nonisolated extension LCAccessLogCheckpoint: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccessLogPage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_page_token\0\u{1}checkpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_page_token\0\u{1}checkpoint\0\u{4}{\u{2}tree_head\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -401,6 +459,7 @@ nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._checkpoint) }()
+      case 190: try { try decoder.decodeSingularMessageField(value: &self._treeHead) }()
       default: break
       }
     }
@@ -420,6 +479,9 @@ nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._Mes
     try { if let v = self._checkpoint {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._treeHead {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 190)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -427,6 +489,57 @@ nonisolated extension LCAccessLogPage: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.entries != rhs.entries {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs._treeHead != rhs._treeHead {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LCAccessLogTreeHead: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AccessLogTreeHead"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tree_size\0\u{1}root\0\u{3}at_ms\0\u{1}signature\0\u{3}certificate_pem\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.treeSize) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.root) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.atMs) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.certificatePem) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.treeSize != 0 {
+      try visitor.visitSingularUInt64Field(value: self.treeSize, fieldNumber: 1)
+    }
+    if !self.root.isEmpty {
+      try visitor.visitSingularBytesField(value: self.root, fieldNumber: 2)
+    }
+    if self.atMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.atMs, fieldNumber: 3)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 4)
+    }
+    if !self.certificatePem.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificatePem, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LCAccessLogTreeHead, rhs: LCAccessLogTreeHead) -> Bool {
+    if lhs.treeSize != rhs.treeSize {return false}
+    if lhs.root != rhs.root {return false}
+    if lhs.atMs != rhs.atMs {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.certificatePem != rhs.certificatePem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

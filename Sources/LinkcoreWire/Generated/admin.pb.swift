@@ -485,6 +485,12 @@ public nonisolated struct LCAuditVerifyResponse: Sendable {
   /// "altered", "deleted", "reordered", "bad checkpoint signature"
   public var problem: String = String()
 
+  /// signed Merkle tree heads (v2) whose root was recomputed
+  public var treeHeadsChecked: UInt64 = 0
+
+  /// the first v2 entry; 0 when the log has none
+  public var v2FromPosition: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1413,7 +1419,7 @@ nonisolated extension LCAuditVerifyRequest: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension LCAuditVerifyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditVerifyResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ok\0\u{3}entries_checked\0\u{3}checkpoints_checked\0\u{3}first_bad_position\0\u{1}problem\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ok\0\u{3}entries_checked\0\u{3}checkpoints_checked\0\u{3}first_bad_position\0\u{1}problem\0\u{4}y\u{2}tree_heads_checked\0\u{3}v2_from_position\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1426,6 +1432,8 @@ nonisolated extension LCAuditVerifyResponse: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.checkpointsChecked) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.firstBadPosition) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.problem) }()
+      case 190: try { try decoder.decodeSingularUInt64Field(value: &self.treeHeadsChecked) }()
+      case 191: try { try decoder.decodeSingularUInt64Field(value: &self.v2FromPosition) }()
       default: break
       }
     }
@@ -1447,6 +1455,12 @@ nonisolated extension LCAuditVerifyResponse: SwiftProtobuf.Message, SwiftProtobu
     if !self.problem.isEmpty {
       try visitor.visitSingularStringField(value: self.problem, fieldNumber: 5)
     }
+    if self.treeHeadsChecked != 0 {
+      try visitor.visitSingularUInt64Field(value: self.treeHeadsChecked, fieldNumber: 190)
+    }
+    if self.v2FromPosition != 0 {
+      try visitor.visitSingularUInt64Field(value: self.v2FromPosition, fieldNumber: 191)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1456,6 +1470,8 @@ nonisolated extension LCAuditVerifyResponse: SwiftProtobuf.Message, SwiftProtobu
     if lhs.checkpointsChecked != rhs.checkpointsChecked {return false}
     if lhs.firstBadPosition != rhs.firstBadPosition {return false}
     if lhs.problem != rhs.problem {return false}
+    if lhs.treeHeadsChecked != rhs.treeHeadsChecked {return false}
+    if lhs.v2FromPosition != rhs.v2FromPosition {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

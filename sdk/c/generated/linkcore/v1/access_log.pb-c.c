@@ -187,6 +187,51 @@ void   linkcore__v1__access_log_page__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__access_log_page__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   linkcore__v1__access_log_tree_head__init
+                     (Linkcore__V1__AccessLogTreeHead         *message)
+{
+  static const Linkcore__V1__AccessLogTreeHead init_value = LINKCORE__V1__ACCESS_LOG_TREE_HEAD__INIT;
+  *message = init_value;
+}
+size_t linkcore__v1__access_log_tree_head__get_packed_size
+                     (const Linkcore__V1__AccessLogTreeHead *message)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_tree_head__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t linkcore__v1__access_log_tree_head__pack
+                     (const Linkcore__V1__AccessLogTreeHead *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_tree_head__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t linkcore__v1__access_log_tree_head__pack_to_buffer
+                     (const Linkcore__V1__AccessLogTreeHead *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &linkcore__v1__access_log_tree_head__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Linkcore__V1__AccessLogTreeHead *
+       linkcore__v1__access_log_tree_head__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Linkcore__V1__AccessLogTreeHead *)
+     protobuf_c_message_unpack (&linkcore__v1__access_log_tree_head__descriptor,
+                                allocator, len, data);
+}
+void   linkcore__v1__access_log_tree_head__free_unpacked
+                     (Linkcore__V1__AccessLogTreeHead *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &linkcore__v1__access_log_tree_head__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   linkcore__v1__link_holders_query__init
                      (Linkcore__V1__LinkHoldersQuery         *message)
 {
@@ -425,7 +470,7 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descriptor =
   (ProtobufCMessageInit) linkcore__v1__access_log_query__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[13] =
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_descriptors[16] =
 {
   {
     "mediation_id",
@@ -583,12 +628,50 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_entry__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resident_digest",
+    190,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, resident_digest),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leaf_hash",
+    191,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogEntry, leaf_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inclusion_proof",
+    192,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Linkcore__V1__AccessLogEntry, n_inclusion_proof),
+    offsetof(Linkcore__V1__AccessLogEntry, inclusion_proof),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = {
   1,   /* field[1] = at_ms */
   6,   /* field[6] = bp_id */
   11,   /* field[11] = hash */
+  15,   /* field[15] = inclusion_proof */
   7,   /* field[7] = info_type */
+  14,   /* field[14] = leaf_hash */
   0,   /* field[0] = mediation_id */
   8,   /* field[8] = outcome */
   10,   /* field[10] = position */
@@ -598,11 +681,13 @@ static const unsigned linkcore__v1__access_log_entry__field_indices_by_name[] = 
   9,   /* field[9] = repeats */
   3,   /* field[3] = requester_name */
   2,   /* field[2] = requester_org */
+  13,   /* field[13] = resident_digest */
 };
-static const ProtobufCIntRange linkcore__v1__access_log_entry__number_ranges[1 + 1] =
+static const ProtobufCIntRange linkcore__v1__access_log_entry__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 190, 13 },
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
 {
@@ -612,10 +697,10 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor =
   "Linkcore__V1__AccessLogEntry",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogEntry),
-  13,
+  16,
   linkcore__v1__access_log_entry__field_descriptors,
   linkcore__v1__access_log_entry__field_indices_by_name,
-  1,  linkcore__v1__access_log_entry__number_ranges,
+  2,  linkcore__v1__access_log_entry__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__access_log_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -709,7 +794,7 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_checkpoint__descriptor
   (ProtobufCMessageInit) linkcore__v1__access_log_checkpoint__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descriptors[3] =
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descriptors[4] =
 {
   {
     "entries",
@@ -747,16 +832,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__access_log_page__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tree_head",
+    190,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogPage, tree_head),
+    &linkcore__v1__access_log_tree_head__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__access_log_page__field_indices_by_name[] = {
   2,   /* field[2] = checkpoint */
   0,   /* field[0] = entries */
   1,   /* field[1] = next_page_token */
+  3,   /* field[3] = tree_head */
 };
-static const ProtobufCIntRange linkcore__v1__access_log_page__number_ranges[1 + 1] =
+static const ProtobufCIntRange linkcore__v1__access_log_page__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 190, 3 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor =
 {
@@ -766,11 +865,101 @@ const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor =
   "Linkcore__V1__AccessLogPage",
   "linkcore.v1",
   sizeof(Linkcore__V1__AccessLogPage),
-  3,
+  4,
   linkcore__v1__access_log_page__field_descriptors,
   linkcore__v1__access_log_page__field_indices_by_name,
-  1,  linkcore__v1__access_log_page__number_ranges,
+  2,  linkcore__v1__access_log_page__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__access_log_page__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor linkcore__v1__access_log_tree_head__field_descriptors[5] =
+{
+  {
+    "tree_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogTreeHead, tree_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "root",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogTreeHead, root),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogTreeHead, at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogTreeHead, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "certificate_pem",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AccessLogTreeHead, certificate_pem),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned linkcore__v1__access_log_tree_head__field_indices_by_name[] = {
+  2,   /* field[2] = at_ms */
+  4,   /* field[4] = certificate_pem */
+  1,   /* field[1] = root */
+  3,   /* field[3] = signature */
+  0,   /* field[0] = tree_size */
+};
+static const ProtobufCIntRange linkcore__v1__access_log_tree_head__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor linkcore__v1__access_log_tree_head__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "linkcore.v1.AccessLogTreeHead",
+  "AccessLogTreeHead",
+  "Linkcore__V1__AccessLogTreeHead",
+  "linkcore.v1",
+  sizeof(Linkcore__V1__AccessLogTreeHead),
+  5,
+  linkcore__v1__access_log_tree_head__field_descriptors,
+  linkcore__v1__access_log_tree_head__field_indices_by_name,
+  1,  linkcore__v1__access_log_tree_head__number_ranges,
+  (ProtobufCMessageInit) linkcore__v1__access_log_tree_head__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor linkcore__v1__link_holders_query__field_descriptors[1] =

@@ -20,6 +20,7 @@ typedef struct Linkcore__V1__AccessLogQuery Linkcore__V1__AccessLogQuery;
 typedef struct Linkcore__V1__AccessLogEntry Linkcore__V1__AccessLogEntry;
 typedef struct Linkcore__V1__AccessLogCheckpoint Linkcore__V1__AccessLogCheckpoint;
 typedef struct Linkcore__V1__AccessLogPage Linkcore__V1__AccessLogPage;
+typedef struct Linkcore__V1__AccessLogTreeHead Linkcore__V1__AccessLogTreeHead;
 typedef struct Linkcore__V1__LinkHoldersQuery Linkcore__V1__LinkHoldersQuery;
 typedef struct Linkcore__V1__LinkHolder Linkcore__V1__LinkHolder;
 typedef struct Linkcore__V1__LinkHoldersResponse Linkcore__V1__LinkHoldersResponse;
@@ -88,10 +89,20 @@ struct  Linkcore__V1__AccessLogEntry
   uint64_t position;
   ProtobufCBinaryData hash;
   ProtobufCBinaryData previous_hash;
+  /*
+   * The v2 format (docs/protocol.md §10, "v2"): the keyed digest of the resident's ID code
+   * (empty for a v1 entry), the entry's Merkle leaf hash SHA-256(0x00 || leaf input) (for a v1
+   * entry SHA-256(0x00 || hash)), and its RFC 9162 audit path to the page's tree_head, leaf
+   * side first (empty when the entry is newer than the head). Numbers 190-199: issue 15 item 3.
+   */
+  ProtobufCBinaryData resident_digest;
+  ProtobufCBinaryData leaf_hash;
+  size_t n_inclusion_proof;
+  ProtobufCBinaryData *inclusion_proof;
 };
 #define LINKCORE__V1__ACCESS_LOG_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0, 0, {0,NULL}, {0,NULL} }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LINKCORE__V1__OUTCOME__OUTCOME_UNSPECIFIED, 0, 0, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL }
 
 
 /*
@@ -126,10 +137,32 @@ struct  Linkcore__V1__AccessLogPage
    * unset while the core has signed none
    */
   Linkcore__V1__AccessLogCheckpoint *checkpoint;
+  /*
+   * unset while the core has signed none
+   */
+  Linkcore__V1__AccessLogTreeHead *tree_head;
 };
 #define LINKCORE__V1__ACCESS_LOG_PAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_page__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string, NULL, NULL }
+
+
+/*
+ * The newest signed tree head: the core's signature (ECDSA over SHA-256, DER, the checkpoint's
+ * key) over "linkcore/access-log-tree-head/v2" || tree_size (u64 BE) || root (32) || at_ms (u64 BE).
+ */
+struct  Linkcore__V1__AccessLogTreeHead
+{
+  ProtobufCMessage base;
+  uint64_t tree_size;
+  ProtobufCBinaryData root;
+  int64_t at_ms;
+  ProtobufCBinaryData signature;
+  ProtobufCBinaryData certificate_pem;
+};
+#define LINKCORE__V1__ACCESS_LOG_TREE_HEAD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__access_log_tree_head__descriptor) \
+    , 0, {0,NULL}, 0, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -248,6 +281,25 @@ Linkcore__V1__AccessLogPage *
 void   linkcore__v1__access_log_page__free_unpacked
                      (Linkcore__V1__AccessLogPage *message,
                       ProtobufCAllocator *allocator);
+/* Linkcore__V1__AccessLogTreeHead methods */
+void   linkcore__v1__access_log_tree_head__init
+                     (Linkcore__V1__AccessLogTreeHead         *message);
+size_t linkcore__v1__access_log_tree_head__get_packed_size
+                     (const Linkcore__V1__AccessLogTreeHead   *message);
+size_t linkcore__v1__access_log_tree_head__pack
+                     (const Linkcore__V1__AccessLogTreeHead   *message,
+                      uint8_t             *out);
+size_t linkcore__v1__access_log_tree_head__pack_to_buffer
+                     (const Linkcore__V1__AccessLogTreeHead   *message,
+                      ProtobufCBuffer     *buffer);
+Linkcore__V1__AccessLogTreeHead *
+       linkcore__v1__access_log_tree_head__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   linkcore__v1__access_log_tree_head__free_unpacked
+                     (Linkcore__V1__AccessLogTreeHead *message,
+                      ProtobufCAllocator *allocator);
 /* Linkcore__V1__LinkHoldersQuery methods */
 void   linkcore__v1__link_holders_query__init
                      (Linkcore__V1__LinkHoldersQuery         *message);
@@ -319,6 +371,9 @@ typedef void (*Linkcore__V1__AccessLogCheckpoint_Closure)
 typedef void (*Linkcore__V1__AccessLogPage_Closure)
                  (const Linkcore__V1__AccessLogPage *message,
                   void *closure_data);
+typedef void (*Linkcore__V1__AccessLogTreeHead_Closure)
+                 (const Linkcore__V1__AccessLogTreeHead *message,
+                  void *closure_data);
 typedef void (*Linkcore__V1__LinkHoldersQuery_Closure)
                  (const Linkcore__V1__LinkHoldersQuery *message,
                   void *closure_data);
@@ -338,6 +393,7 @@ extern const ProtobufCMessageDescriptor linkcore__v1__access_log_query__descript
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_entry__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_checkpoint__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__access_log_page__descriptor;
+extern const ProtobufCMessageDescriptor linkcore__v1__access_log_tree_head__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__link_holders_query__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__link_holder__descriptor;
 extern const ProtobufCMessageDescriptor linkcore__v1__link_holders_response__descriptor;

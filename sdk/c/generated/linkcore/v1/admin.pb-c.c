@@ -2273,7 +2273,7 @@ const ProtobufCMessageDescriptor linkcore__v1__audit_verify_request__descriptor 
   (ProtobufCMessageInit) linkcore__v1__audit_verify_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__audit_verify_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor linkcore__v1__audit_verify_response__field_descriptors[7] =
 {
   {
     "ok",
@@ -2335,6 +2335,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__audit_verify_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tree_heads_checked",
+    190,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AuditVerifyResponse, tree_heads_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "v2_from_position",
+    191,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__AuditVerifyResponse, v2_from_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__audit_verify_response__field_indices_by_name[] = {
   2,   /* field[2] = checkpoints_checked */
@@ -2342,11 +2366,14 @@ static const unsigned linkcore__v1__audit_verify_response__field_indices_by_name
   3,   /* field[3] = first_bad_position */
   0,   /* field[0] = ok */
   4,   /* field[4] = problem */
+  5,   /* field[5] = tree_heads_checked */
+  6,   /* field[6] = v2_from_position */
 };
-static const ProtobufCIntRange linkcore__v1__audit_verify_response__number_ranges[1 + 1] =
+static const ProtobufCIntRange linkcore__v1__audit_verify_response__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 190, 5 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__audit_verify_response__descriptor =
 {
@@ -2356,10 +2383,10 @@ const ProtobufCMessageDescriptor linkcore__v1__audit_verify_response__descriptor
   "Linkcore__V1__AuditVerifyResponse",
   "linkcore.v1",
   sizeof(Linkcore__V1__AuditVerifyResponse),
-  5,
+  7,
   linkcore__v1__audit_verify_response__field_descriptors,
   linkcore__v1__audit_verify_response__field_indices_by_name,
-  1,  linkcore__v1__audit_verify_response__number_ranges,
+  2,  linkcore__v1__audit_verify_response__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__audit_verify_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -359,10 +359,18 @@ struct  Linkcore__V1__AuditVerifyResponse
    * "altered", "deleted", "reordered", "bad checkpoint signature"
    */
   char *problem;
+  /*
+   * signed Merkle tree heads (v2) whose root was recomputed
+   */
+  uint64_t tree_heads_checked;
+  /*
+   * the first v2 entry; 0 when the log has none
+   */
+  uint64_t v2_from_position;
 };
 #define LINKCORE__V1__AUDIT_VERIFY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__audit_verify_response__descriptor) \
-    , 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Linkcore__V1__FeesStatementRequest
