@@ -48,7 +48,7 @@ import Testing
         let tree = try await verifyTree(store)
         #expect(tree.ok && tree.headsChecked == 1, "\(tree.detail)")
         #expect(try await store.newestTreeHead() == head)
-        #expect(base.verifier().verify(head) == .valid)
+        #expect(try base.verifier().verify(head) == .valid)
         // Every entry, v1 and v2, walks from its leaf to the signed root.
         let entries = try await store.accessChain(afterPosition: 0, limit: 100)
         for entry in entries where entry.position <= head.size {
