@@ -29,11 +29,13 @@ import LinkcoreTestSupport
         var previous = try #require(try db.query("SELECT hash FROM access_log WHERE position = ?", [.integer(Int64(from - 1))]).first?.blob(0))
         for position in from...through {
             let row = try #require(try db.query("""
-                SELECT mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome FROM access_log WHERE position = ?
+                SELECT mediation_id, id_code, at_ms, requester, provider, bp_id, info_type, outcome, digest FROM access_log WHERE position = ?
                 """, [.integer(Int64(position))]).first)
+            // The v2 entry keeps its resident digest: the attacker re-seals in the log's own format.
             let record = AccessRecord(mediationID: row.string(0) ?? "", idCode: UInt64(bitPattern: row.int(1) ?? 0), atMs: row.int(2) ?? 0,
                                       requester: row.string(3) ?? "", provider: row.string(4) ?? "", bpID: row.string(5) ?? "",
-                                      infoType: row.string(6) ?? "", outcome: position == from ? .refusedByWhitelist : .answered)
+                                      infoType: row.string(6) ?? "", outcome: position == from ? .refusedByWhitelist : .answered,
+                                      residentDigest: row.blob(8))
             let hash = AccessChain.hash(previous: previous, position: UInt64(position), record: record)
             try db.query("UPDATE access_log SET outcome = ?, hash = ? WHERE position = ?",
                          [.integer(Int64(record.outcome.rawValue)), .blob(hash), .integer(Int64(position))])
