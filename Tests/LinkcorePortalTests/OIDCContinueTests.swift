@@ -167,7 +167,8 @@ import Testing
 
         static func text(_ response: Response) async throws -> String {
             let collector = Collector()
-            try await response.body.write(collector)
+            let body = response.body
+            try await body.write(collector)
             return collector.text
         }
     }
