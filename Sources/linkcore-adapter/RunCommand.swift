@@ -3,6 +3,7 @@ import Foundation
 import LinkcoreAdapter
 import LinkcoreAdapterAPI
 import LinkcoreCardVerifier
+import LinkcoreClient
 import LinkcoreConfig
 import LinkcoreMetrics
 import LinkcoreSystemd
@@ -101,7 +102,7 @@ struct Run: AsyncParsableCommand {
 
     static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {
         let core = try CoreEndpoint(
-            address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
+            addresses: settings.core.connectAddresses.map { CoreAddress(host: $0.host, port: $0.port) }, certificate: settings.core.certificate,
             privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
             crl: settings.core.crl)
         let matcher = try settings.matcher.map {
