@@ -77,7 +77,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let core = CoreSessionService(service: service) {
-            notifier.status("connected to the core; API on \(listen.host)")
+            notifier.status("connected to the core at \(service.coreState.core ?? "?"); API on \(listen.host)")
         }
         // Shutdown runs in reverse order: STOPPING is sent, then the API stops accepting and
         // drains the requests in progress (which may still need the core), then the core
