@@ -20,7 +20,7 @@ struct AdapterAPI: APIProtocol {
         let state = service.coreState
         let backend = Schemas.Status.BackendPayload(rawValue: service.backend.name)
         return .ok(.init(body: .json(.init(
-            orgCode: service.settings.orgCode, coreConnected: state.connected, coreConnects: state.connects,
+            orgCode: service.settings.orgCode, coreConnected: state.connected, coreConnects: state.connects, coreAddress: state.core,
             coreLastError: state.lastError, matcherConfigured: service.settings.matcher != nil, backend: backend,
             links: (try? await service.links.linkCount()) ?? -1,
             eventsUnacknowledged: (try? await service.links.pendingEventCount()) ?? -1,

@@ -18,13 +18,26 @@ public struct CoreEndpoint: Sendable {
     /// endpoint and CoreSession, names itself.
     public var software = "linkcore-adapter/0.1"
 
+    /// The core nodes, in order of preference, and the one in use (shared by the copies of this
+    /// endpoint, so that status reports name the node the session is on). `host`/`port`: the first.
+    public let addresses: CoreAddresses
+
+    /// `address`: `host:port`, or several comma-separated (`h1:p1,h2:p2`: fail over in that order).
     public init(address: String, certificate: String, privateKey: String, caBundle: String, serverName: String = "localhost",
                 crl: String? = nil) throws {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw AdapterError("expected host:port, got \"\(address)\"")
+        guard let addresses = CoreAddresses(list: address) else {
+            throw AdapterError("expected host:port (or several, comma-separated), got \"\(address)\"")
         }
-        self.host = String(address[..<colon])
-        self.port = port
+        try self.init(addresses: addresses.all, certificate: certificate, privateKey: privateKey, caBundle: caBundle,
+                      serverName: serverName, crl: crl)
+    }
+
+    public init(addresses: [CoreAddress], certificate: String, privateKey: String, caBundle: String, serverName: String = "localhost",
+                crl: String? = nil) throws {
+        guard let first = addresses.first else { throw AdapterError("no core address") }
+        self.addresses = CoreAddresses(addresses)
+        self.host = first.host
+        self.port = first.port
         self.certificate = certificate; self.privateKey = privateKey; self.caBundle = caBundle; self.serverName = serverName
         self.crl = crl
     }
@@ -36,12 +49,15 @@ public struct CoreEndpoint: Sendable {
             certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: caBundle, crlPath: crl, serverName: serverName))
     }
 
-    public func connect(acceptsPushes: Bool = false, incoming: IncomingRequestHandler? = nil) async throws -> LinkcoreConnection {
+    /// One round over the addresses (CoreAddresses.firstConnecting): the first node that answers.
+    /// `failed` hears of each address that did not, when there are several.
+    public func connect(acceptsPushes: Bool = false, incoming: IncomingRequestHandler? = nil,
+                        failed: (CoreAddress, any Error) -> Void = { _, _ in }) async throws -> LinkcoreConnection {
         let tls = try makeTLS()
-        return try await LinkcoreConnection.connect(
-            to: .tcp(host: host, port: port), tls: tls,
-            hello: LinkcoreConnection.defaultHello(software: software, acceptsPushes: acceptsPushes),
-            incoming: incoming)
+        let hello = LinkcoreConnection.defaultHello(software: software, acceptsPushes: acceptsPushes)
+        return try await addresses.firstConnecting({ address in
+            try await LinkcoreConnection.connect(to: .tcp(host: address.host, port: address.port), tls: tls, hello: hello, incoming: incoming)
+        }, failed: failed)
     }
 }
 

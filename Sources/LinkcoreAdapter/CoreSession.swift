@@ -10,23 +10,16 @@ import Synchronization
 /// core restart do not all come back in the same instant). Pushes (LinkIssued, ChangeEvent,
 /// ProvideRequest) go to `incoming`; pending events are pushed again by the core on reconnect.
 public final class CoreSession: Sendable {
-    public struct Backoff: Sendable {
-        public var initial: Duration
-        public var maximum: Duration
-        public init(initial: Duration, maximum: Duration) { self.initial = initial; self.maximum = maximum }
-
-        /// The pause before attempt `failures` + 1: uniform in [0, min(max, initial·2^failures)].
-        public func delay(afterFailures failures: Int, random: Double = Double.random(in: 0...1)) -> Duration {
-            let cap = min(maximum, initial * (1 << min(failures, 30)))
-            return cap * max(0, min(1, random))
-        }
-    }
+    /// Exponential with full jitter; LinkcoreClient's, shared with every peer of the core.
+    public typealias Backoff = ReconnectBackoff
 
     public struct State: Sendable {
         public var connected = false
         public var connects = 0
         public var lastError: String?
         public var keepaliveMs = 30_000
+        /// The core node connected to (`host:port`), nil while not connected.
+        public var core: String?
     }
 
     let endpoint: CoreEndpoint
@@ -65,7 +58,10 @@ public final class CoreSession: Sendable {
         var failures = 0
         while !stopped.load(ordering: .relaxed) && !Task.isCancelled {
             do {
-                let connection = try await endpoint.connect(acceptsPushes: true, incoming: incoming)
+                let connection = try await endpoint.connect(acceptsPushes: true, incoming: incoming) { [logger] address, error in
+                    logger.warning("core node unreachable; trying the next", metadata: ["core": "\(address)", "error": "\(error)"])
+                }
+                let node = endpoint.addresses.current.description
                 let welcomed = connection.welcome?.orgCode ?? ""
                 guard welcomed == orgCode else {
                     await connection.close()
@@ -76,20 +72,23 @@ public final class CoreSession: Sendable {
                 stateBox.withLock {
                     $0.connected = true; $0.connects += 1; $0.lastError = nil
                     $0.keepaliveMs = Int(connection.welcome?.keepaliveMs ?? 30_000)
+                    $0.core = node
                 }
-                logger.info("connected to the core", metadata: ["core": "\(endpoint.host):\(endpoint.port)"])
+                logger.info("connected to the core", metadata: ["core": "\(node)"])
                 onConnected()
                 await serve(connection)
                 current.withLock { $0 = nil }
-                stateBox.withLock { $0.connected = false }
+                stateBox.withLock { $0.connected = false; $0.core = nil }
                 if stopped.load(ordering: .relaxed) { return }
+                // The node may be gone: the next round starts with the next address.
+                endpoint.addresses.failOver()
                 var reason = "closed"
                 if let error = await connection.closeReason() {
                     reason = "\(error)"
                 } else if let away = await connection.goingAway() {
                     reason = "going away: \(away.reason)"
                 }
-                logger.warning("lost the core; reconnecting", metadata: ["reason": "\(reason)"])
+                logger.warning("lost the core; reconnecting", metadata: ["reason": "\(reason)", "core": "\(node)"])
                 stateBox.withLock { $0.lastError = reason }
             } catch {
                 failures += 1

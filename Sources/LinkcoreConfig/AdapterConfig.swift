@@ -25,6 +25,8 @@ public struct AdapterConfig: Sendable, Equatable {
         /// PEM CRLs of the network CA: the core's and the matcher's certificates (and their chain)
         /// are checked against them. Nil: no revocation check of the servers.
         public var crl: String? = nil
+        /// `address` as a list (several core nodes, in order of preference); empty: `address` alone.
+        public var addresses: [ListenAddress] = []
     }
 
     /// The matching authority (for link requests); the same credentials as the core's.

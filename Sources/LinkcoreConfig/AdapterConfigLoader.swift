@@ -48,7 +48,8 @@ extension AdapterConfig {
         let database = try adapterSection.path("database", default: "/var/lib/linkcore-adapter/adapter.sqlite", allowCredential: false)
 
         let coreSection = section("core")
-        let coreAddress = try coreSection.address("address", default: "127.0.0.1:7400")
+        let coreAddresses = try coreSection.coreAddresses("address", default: "127.0.0.1:7400")
+        let coreAddress = coreAddresses[0]
         let serverName = try coreSection.serverName(default: coreAddress.host)
         let certificate = try coreSection.requiredPath("certificate")
         let privateKey = try coreSection.requiredPath("private_key")
@@ -122,6 +123,7 @@ extension AdapterConfig {
             backend: Backend(kind: kind, dataset: dataset, url: url, timeout: timeout),
             log: try section("log").log(),
             file: file)
+        config.core.addresses = coreAddresses
         config.metrics = try section("metrics").metrics()
         let cardSection = section("card")
         if cardSection.present { config.card = try cardSection.card() }

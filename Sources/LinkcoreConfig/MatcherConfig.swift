@@ -42,6 +42,8 @@ public struct MatcherConfig: Sendable, Equatable {
         public var caBundle: String
         /// PEM CRLs the core's certificate (and its chain) is checked against; default `[tls] crl`.
         public var crl: String? = nil
+        /// `address` as a list (several core nodes, in order of preference); empty: `address` alone.
+        public var addresses: [ListenAddress] = []
         /// Time allowed for one issuance request to the core.
         public var requestTimeout: Duration
         /// Pause between attempts to reach the core while it is unreachable at start.

@@ -49,7 +49,8 @@ extension MatcherConfig {
 
         // [core]
         let coreSection = section("core")
-        let coreAddress = try coreSection.address("address", default: "127.0.0.1:7400")
+        let coreAddresses = try coreSection.coreAddresses("address", default: "127.0.0.1:7400")
+        let coreAddress = coreAddresses[0]
         let serverName = try coreSection.string("server_name", default: coreAddress.host) { value in
             ListenAddress.isHostname(value) || ListenAddress.isIPv4(value) || ListenAddress.canonicalIPv6(value) != nil
                 ? nil : "expected the DNS name or IP address on the core's certificate"
@@ -79,6 +80,7 @@ extension MatcherConfig {
             shutdown: try section("shutdown").shutdown(),
             log: try section("log").log(),
             file: file)
+        config.core.addresses = coreAddresses
         config.metrics = try section("metrics").metrics()
         let card = section("card")
         config.card = Card(

@@ -106,7 +106,8 @@ public struct PortalConfig: Sendable, Equatable {
         }
 
         let coreSection = section("core")
-        let coreAddress = try coreSection.address("address", default: "127.0.0.1:7400")
+        let coreAddresses = try coreSection.coreAddresses("address", default: "127.0.0.1:7400")
+        let coreAddress = coreAddresses[0]
         let serverName = try coreSection.serverName(default: coreAddress.host)
         let coreCertificate = try coreSection.requiredPath("certificate")
         let corePrivateKey = try coreSection.requiredPath("private_key")
@@ -132,6 +133,7 @@ public struct PortalConfig: Sendable, Equatable {
             log: try section("log").log(),
             oidc: try section("oidc").oidc(),
             file: file, folder: folder)
+        config.core.addresses = coreAddresses
         config.cardLogin = try cardLogin(card: section("card"), matcher: section("matcher"))
         return config
     }

@@ -96,7 +96,8 @@ extension PortalSite {
         let session = try await sessions.create(lpLinkCode: lp)
         try await sessions.end(visitor)
         var headers = HTTPFields()
-        headers[.location] = location
+        // A sign-in parked while logged out continues to its consent page (PortalSite+OIDCContinue.swift).
+        headers[.location] = oidcPending.move(from: visitor.id, to: session.id) ? Self.oidcContinuePath : location
         headers.append(HTTPField(name: .setCookie, value: Self.sessionCookie(session.id)))
         if visit.setLanguage { headers.append(HTTPField(name: .setCookie, value: Self.languageCookieValue(visit.language))) }
         return finish(Response(status: .seeOther, headers: headers), cache: "no-store")

@@ -21,6 +21,7 @@ extension PortalSite {
         case (.get, "/oidc/jwks.json"): return json(.ok, oidc.jwks, cache: "max-age=300")
         case (.get, "/oidc/authorize"): return try await authorize(request, visit, oidc)
         case (.post, "/oidc/authorize"): return try await consent(request, visit, oidc)
+        case (.get, Self.oidcContinuePath): return try await continueAuthorization(request, visit)
         case (.post, "/oidc/token"): return try await token(request, oidc)
         case (.get, "/oidc/userinfo"), (.post, "/oidc/userinfo"): return try await userinfo(request, oidc)
         case (_, Self.discoveryPath), (_, "/oidc/jwks.json"), (_, "/oidc/authorize"), (_, "/oidc/token"):
@@ -97,20 +98,9 @@ extension PortalSite {
             return page(.ok, visit, template: "oidc_continue", title: "oidc_continue_title",
                         values: ["self_href": request.uri.description])
         }
-        guard let session, session.isLoggedIn else {
-            var visit = visit
-            visit.cookies.append(Self.clearedSessionCookie)
-            return page(.unauthorized, visit, message: ("oidc_login_title", "oidc_login_lead", "/login", "login_again"))
-        }
-        var response = page(.ok, visit, template: "oidc_consent", title: "oidc_consent_title",
-                            values: consentValues(auth, visit, csrf: session.csrfToken))
-        // The consent form's answer is a redirect to the relying party: CSP form-action covers
-        // redirects after a form, so this page alone also allows that one origin.
-        if let origin = Self.origin(of: auth.redirectURI) {
-            response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
-                .replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' \(origin)")
-        }
-        return response
+        // Logged out: parked until the card login, which comes back here (PortalSite+OIDCContinue.swift).
+        guard let session, session.isLoggedIn else { return try await parkAndAskLogin(auth, request, visit) }
+        return consentPage(auth, visit, csrf: session.csrfToken)
     }
 
     func consentValues(_ auth: Authorization, _ visit: Visit, csrf: String) -> [String: Any] {
@@ -126,7 +116,8 @@ extension PortalSite {
     func consent(_ request: Request, _ visit: Visit, _ oidc: OIDCProvider) async throws -> Response {
         switch try await checkedForm(request, visit) {
         case .refused(let response): return response
-        case .accepted(let session, let form):
+        case .accepted(let session, let posted):
+            guard let form = consentForm(posted, session) else { return pendingGone(visit) }
             var params = form
             params["response_type"] = "code"
             params["code_challenge_method"] = "S256"

@@ -41,6 +41,8 @@ public final class PortalSite: Sendable {
     /// The OpenID Connect provider (PortalSite+OIDC.swift), when `[oidc]` is configured.
     let oidc: OIDCProvider?
     private let boundPort = Atomic<Int>(0)
+    /// Sign-in requests parked while logged out (PortalSite+OIDCContinue.swift).
+    let oidcPending = PendingAuthorizations<Authorization>()
 
     public init(settings: Settings, sessions: Sessions, coreConnected: @escaping @Sendable () -> Bool, logger: Logger,
                 resident: PortalResidentData? = nil, card: CardLogin? = nil, oidc: OIDCProvider? = nil) throws {

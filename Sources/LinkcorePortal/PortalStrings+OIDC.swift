@@ -19,7 +19,10 @@ extension PortalStrings {
         "oidc_continue_title": "マイポータルに移動しています",
         "oidc_continue_link": "続ける",
         "oidc_login_title": "先にマイポータルにログインしてください",
-        "oidc_login_lead": "カードでマイポータルにログインしてから、サービスのページに戻って、もう一度ログインを始めてください。",
+        "oidc_login_lead": "カードでマイポータルにログインしてください。ログインすると、このサービスへの情報提供の同意ページに進みます。",
+        "oidc_pending_gone_title": "このサービスへのログインの手続は終わっているか、期限が切れました",
+        "oidc_pending_gone_lead": "サービスのページに戻って、もう一度ログインを始めてください。",
+        "oidc_to_home": "マイポータルのトップへ",
     ]
 
     static let oidcEn: [String: String] = [
@@ -41,6 +44,9 @@ extension PortalStrings {
         "oidc_continue_title": "Going to My Portal",
         "oidc_continue_link": "Continue",
         "oidc_login_title": "Log in to My Portal first",
-        "oidc_login_lead": "Log in to My Portal with your card, then go back to the service's page and start signing in again.",
+        "oidc_login_lead": "Log in to My Portal with your card. After the login you come back to this service's consent page.",
+        "oidc_pending_gone_title": "This sign-in to the service is finished or has expired",
+        "oidc_pending_gone_lead": "Go back to the service's page and start signing in again.",
+        "oidc_to_home": "My Portal home",
     ]
 }

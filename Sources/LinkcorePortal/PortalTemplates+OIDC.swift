@@ -17,12 +17,13 @@ extension PortalTemplates {
     <p>{{t.oidc_goes_to}} <span class="origin">{{redirect_origin}}</span></p>
     <form method="post" action="/oidc/authorize">
     <input type="hidden" name="csrf_token" value="{{csrf}}">
-    <input type="hidden" name="client_id" value="{{client_id}}">
+    {{#pending}}<input type="hidden" name="pending" value="1">{{/pending}}
+    {{^pending}}<input type="hidden" name="client_id" value="{{client_id}}">
     <input type="hidden" name="redirect_uri" value="{{redirect_uri}}">
     <input type="hidden" name="scope" value="{{scope}}">
     <input type="hidden" name="state" value="{{state}}">
     <input type="hidden" name="nonce" value="{{nonce}}">
-    <input type="hidden" name="code_challenge" value="{{code_challenge}}">
+    <input type="hidden" name="code_challenge" value="{{code_challenge}}">{{/pending}}
     <p><button type="submit" name="decision" value="allow" id="allow">{{t.oidc_allow}}</button>
     <button type="submit" name="decision" value="deny" id="deny" class="secondary">{{t.oidc_deny}}</button></p>
     </form>

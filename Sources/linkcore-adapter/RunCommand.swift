@@ -3,6 +3,7 @@ import Foundation
 import LinkcoreAdapter
 import LinkcoreAdapterAPI
 import LinkcoreCardVerifier
+import LinkcoreClient
 import LinkcoreConfig
 import LinkcoreMetrics
 import LinkcoreSystemd
@@ -76,7 +77,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let core = CoreSessionService(service: service) {
-            notifier.status("connected to the core; API on \(listen.host)")
+            notifier.status("connected to the core at \(service.coreState.core ?? "?"); API on \(listen.host)")
         }
         // Shutdown runs in reverse order: STOPPING is sent, then the API stops accepting and
         // drains the requests in progress (which may still need the core), then the core
@@ -101,7 +102,7 @@ struct Run: AsyncParsableCommand {
 
     static func makeService(_ settings: AdapterConfig, logger: Logger) throws -> AdapterService {
         let core = try CoreEndpoint(
-            address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
+            addresses: settings.core.connectAddresses.map { CoreAddress(host: $0.host, port: $0.port) }, certificate: settings.core.certificate,
             privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
             crl: settings.core.crl)
         let matcher = try settings.matcher.map {

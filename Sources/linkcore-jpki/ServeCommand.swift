@@ -21,7 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Its private key (PEM).") var tlsKey: String
     @Option(help: "The network CA (PEM): verifiers' client certificates and the core's certificate chain to it.") var networkCA: String
     @Option(help: "The network CA's CRL (PEM), checked for verifiers and the core.") var crl: String?
-    @Option(help: "The core's host:port.") var core = "127.0.0.1:7400"
+    @Option(help: "The core's host:port; several core nodes comma-separated, in order of preference.") var core = "127.0.0.1:7400"
     @Option(help: "The name the core's certificate must carry (default: the host of --core).") var coreServerName: String?
     @Option(help: "The authority's client certificate towards the core (PEM; organisation with the card-authority role).") var coreCert: String
     @Option(help: "Its private key (PEM).") var coreKey: String
@@ -68,7 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func settings() throws -> VerifierSettings {
         let listenAddress = try Self.address(listen, option: "--listen", allowPortZero: true)
-        let coreAddress = try Self.address(core, option: "--core", allowPortZero: false)
+        // Several core nodes, comma-separated, in order of preference (fail over in that order).
+        let coreAddresses = try core.split(separator: ",").map { try Self.address(String($0), option: "--core", allowPortZero: false) }
+        guard let coreAddress = coreAddresses.first else { throw ValidationError("--core: expected host:port") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         for (value, name, range) in [(licenceCacheMs, "--licence-cache-ms", 0...3_600_000), (coreTimeoutMs, "--core-timeout-ms", 100...600_000),
                                      (coreRetryMs, "--core-retry-ms", 10...600_000), (drainTimeoutMs, "--drain-timeout-ms", 0...3_600_000)]
@@ -79,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
             directory: dir, listen: listenAddress, certificate: tlsCert, privateKey: tlsKey, networkCA: networkCA, crl: crl,
             core: coreAddress, coreServerName: coreServerName ?? coreAddress.host, coreCertificate: coreCert, coreKey: coreKey,
             licenceCachePeriod: .milliseconds(licenceCacheMs), coreRequestTimeout: .milliseconds(coreTimeoutMs),
-            coreRetryInterval: .milliseconds(coreRetryMs), drainTimeout: .milliseconds(drainTimeoutMs))
+            coreRetryInterval: .milliseconds(coreRetryMs), drainTimeout: .milliseconds(drainTimeoutMs), coreAddresses: coreAddresses)
     }
 
     static func address(_ text: String, option: String, allowPortZero: Bool) throws -> ListenAddress {

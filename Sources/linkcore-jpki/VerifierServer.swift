@@ -29,6 +29,8 @@ struct VerifierSettings: Sendable {
     var coreRequestTimeout: Duration
     var coreRetryInterval: Duration
     var drainTimeout: Duration
+    /// `--core` as a list (several core nodes, in order of preference); empty: `core` alone.
+    var coreAddresses: [ListenAddress] = []
 }
 
 /// The running card authority service for verifiers: its mutual-TLS listener (the project's own
@@ -64,8 +66,9 @@ final class VerifierServer: Sendable {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 4))
         registry = ConnectionRegistry(maxConnections: 10_000, maxPerOrg: 64, maxPerAddress: 256, maxAwaitingHello: 1024)
+        let nodes = (settings.coreAddresses.isEmpty ? [settings.core] : settings.coreAddresses).map { CoreAddress(host: $0.host, port: $0.port) }
         core = ReconnectingConnection(
-            host: settings.core.host, port: settings.core.port, tls: clientTLS,
+            addresses: CoreAddresses(nodes), tls: clientTLS,
             hello: LinkcoreConnection.defaultHello(software: "linkcore-jpki/0.1"), group: group)
         let licences = LicenceCheck(core: core, cachePeriod: settings.licenceCachePeriod,
                                     requestTimeout: .nanoseconds(Int64(settings.coreRequestTimeout / .nanoseconds(1))))

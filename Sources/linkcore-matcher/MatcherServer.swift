@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreClient
 import LinkcoreConfig
 import LinkcoreLifecycle
 import LinkcoreMetrics
@@ -55,7 +56,7 @@ final class MatcherServer: Sendable {
         registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, maxPerOrg: config.limits.maxConnectionsPerOrg,
                                       maxPerAddress: config.limits.maxConnectionsPerAddress,
                                       maxAwaitingHello: config.limits.maxConnectionsAwaitingHello)
-        core = CoreLink(host: config.core.address.host, port: config.core.address.port, tls: clientTLS, group: group,
+        core = CoreLink(addresses: CoreAddresses(config.core.connectAddresses.map { CoreAddress(host: $0.host, port: $0.port) }), tls: clientTLS, group: group,
                         requestTimeout: Self.timeAmount(config.core.requestTimeout))
         let metrics = Metrics()
         self.metrics = metrics
@@ -121,10 +122,10 @@ final class MatcherServer: Sendable {
             do {
                 try await core.connect()
                 if Task.isCancelled { return false }
-                logger.info("connected to the core", metadata: ["core": "\(config.core.address)", "attempts": "\(attempts)"])
+                logger.info("connected to the core", metadata: ["core": "\(core.address)", "attempts": "\(attempts)"])
                 return true
             } catch {
-                let why = "waiting for the core at \(config.core.address) (attempt \(attempts)): \(error)"
+                let why = "waiting for the core at \(core.addressList) (attempt \(attempts)): \(error)"
                 if attempts == 1 || attempts % 30 == 0 { logger.warning("\(why)") }
                 notifier.status(why)
                 do { try await Task.sleep(for: config.core.retryInterval) } catch { return false }
@@ -177,7 +178,7 @@ final class MatcherServer: Sendable {
             hangup,
             SystemdNotifyService(notifier: notifier, startAfter: linked, readyStatus: { [self] in
                 warnAboutCRL()
-                logger.info("linkcore-matcher ready", metadata: ["core": "\(config.core.address)"])
+                logger.info("linkcore-matcher ready", metadata: ["core": "\(core.address)"])
                 return statusLine(coreLinked: true)
             }, stoppingStatus: { [self] in
                 "draining \(registry.count) connections (up to \(Int(config.shutdown.drainTimeout / .milliseconds(1))) ms); "
@@ -199,7 +200,7 @@ final class MatcherServer: Sendable {
         let m = metrics.snapshot()
         let crl = CRLFile.warning(path: config.tls.crl, warnBefore: config.tls.crlWarnBefore).warning.map { "; CRL: \($0)" } ?? ""
         return "\(m.connections) connections, \(f.served) matches served, \(f.refused) refused "
-            + "(\(f.noUniqueMatch) no unique match); core \(config.core.address) \(coreLinked ? "linked" : "not linked")" + crl
+            + "(\(f.noUniqueMatch) no unique match); core \(core.address) \(coreLinked ? "linked" : "not linked")" + crl
     }
 
     /// Logs a warning once per CRL state, from [tls] crl_warn_before_ms before its nextUpdate.

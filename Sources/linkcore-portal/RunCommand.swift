@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinkcoreAdapter
 import LinkcoreCardVerifier
+import LinkcoreClient
 import LinkcoreConfig
 import LinkcoreLifecycle
 import LinkcorePortal
@@ -40,7 +41,7 @@ struct Run: AsyncParsableCommand {
         do {
             tls = TLSContextHolder(try TLSContextHolder.load(certificate: settings.https.certificate, privateKey: settings.https.privateKey))
             var coreEndpoint = try CoreEndpoint(
-                address: "\(settings.core.address.host):\(settings.core.address.port)", certificate: settings.core.certificate,
+                addresses: settings.core.connectAddresses.map { CoreAddress(host: $0.host, port: $0.port) }, certificate: settings.core.certificate,
                 privateKey: settings.core.privateKey, caBundle: settings.core.caBundle, serverName: settings.core.serverName,
                 crl: settings.core.crl)
             coreEndpoint.software = "linkcore-portal/0.1"

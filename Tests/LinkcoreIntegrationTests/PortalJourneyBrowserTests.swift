@@ -163,6 +163,9 @@ import Glibc
         #expect(attacks["cookies"] as? [String] == ["ログインしていません", "ログインしていません"], "\(attacks)")
         #expect(attacks["no_csrf"] as? String == "フォームを受け付けられませんでした")
         #expect((attacks["url_leaks"] as? [String])?.isEmpty == true, "\(attacks)")
+        // A logged-out SSO continued to its consent page after the login; a second continue is refused.
+        #expect((shown["consent_url"] as? String)?.hasSuffix("/oidc/continue") == true, "\(shown)")
+        #expect(attacks["continue_again"] as? String == "このサービスへのログインの手続は終わっているか、期限が切れました")
         #expect((shown["urls"] as? [String] ?? []).count >= 20)
         let events = shown["account_events"] as? String ?? ""
         #expect(events.contains("一時停止") && events.contains("再開"), "\(events)")

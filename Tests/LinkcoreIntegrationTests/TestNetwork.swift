@@ -95,8 +95,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// `extraConfig` is appended to the generated TOML, per table: e.g. ["limits": "max_frame_bytes = 2048"].
     /// `postgres`: run the core on this PostgreSQL database (`[store] engine = "postgresql"`, the
     /// connection string in a 0600 file of the test directory) instead of the default SQLite file.
+    /// `sharedPKI`: a second core node with the first one's network CA, server and organisation
+    /// certificates (register organisations on it with `register`, not `addOrg`).
     init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = [],
-         postgres: PostgresTestDatabase? = nil) throws {
+         postgres: PostgresTestDatabase? = nil, sharedPKI: TestPKI? = nil) throws {
         temp = try TempDirectory()
         self.postgres = postgres
         var extraConfig = extraConfig
@@ -107,7 +109,7 @@ final class DaemonProcess: @unchecked Sendable {
         }
         let pkiDir = temp.url.appendingPathComponent("pki")
         try FileManager.default.createDirectory(at: pkiDir, withIntermediateDirectories: true)
-        pki = try TestPKI(directory: pkiDir)
+        pki = try sharedPKI ?? TestPKI(directory: pkiDir)
         notify = try NotifySocket(directory: temp.url)
         configPath = temp.url.appendingPathComponent("linkcored.toml").path
         logPath = temp.url.appendingPathComponent("linkcored.log").path
@@ -155,6 +157,11 @@ final class DaemonProcess: @unchecked Sendable {
     func addOrg(_ code: String, role: LCRole = .agency, sector: LCSector = .public) throws -> PEMCertificate {
         registrations.append(.with { $0.code = code; $0.name = "Org \(code)"; $0.role = role; $0.sector = sector })
         return try pki.issueOrg(code)
+    }
+
+    /// Registers an organisation whose certificate the (shared) PKI already issued.
+    func register(_ code: String, role: LCRole = .agency, sector: LCSector = .public) {
+        registrations.append(.with { $0.code = code; $0.name = "Org \(code)"; $0.role = role; $0.sector = sector })
     }
 
     func admin(_ body: LCEnvelope.OneOf_Body) async throws -> LCEnvelope.OneOf_Body? {

@@ -798,6 +798,10 @@ public enum AdapterOpenAPIDocument {
           "core_connects": {
             "type": "integer"
           },
+          "core_address": {
+            "type": "string",
+            "description": "The core node (host:port) the adapter is connected to now; absent while not connected. With several [core] addresses it shows the failover."
+          },
           "core_last_error": {
             "type": "string"
           },

@@ -86,6 +86,10 @@ extension Components {
             public var coreConnected: Swift.Bool?
             /// - Remark: Generated from `#/components/schemas/Status/core_connects`.
             public var coreConnects: Swift.Int?
+            /// The core node (host:port) the adapter is connected to now; absent while not connected. With several [core] addresses it shows the failover.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Status/core_address`.
+            public var coreAddress: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Status/core_last_error`.
             public var coreLastError: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Status/matcher_configured`.
@@ -109,6 +113,7 @@ extension Components {
             ///   - orgCode:
             ///   - coreConnected:
             ///   - coreConnects:
+            ///   - coreAddress: The core node (host:port) the adapter is connected to now; absent while not connected. With several [core] addresses it shows the failover.
             ///   - coreLastError:
             ///   - matcherConfigured:
             ///   - backend:
@@ -119,6 +124,7 @@ extension Components {
                 orgCode: Swift.String? = nil,
                 coreConnected: Swift.Bool? = nil,
                 coreConnects: Swift.Int? = nil,
+                coreAddress: Swift.String? = nil,
                 coreLastError: Swift.String? = nil,
                 matcherConfigured: Swift.Bool? = nil,
                 backend: Components.Schemas.Status.BackendPayload? = nil,
@@ -129,6 +135,7 @@ extension Components {
                 self.orgCode = orgCode
                 self.coreConnected = coreConnected
                 self.coreConnects = coreConnects
+                self.coreAddress = coreAddress
                 self.coreLastError = coreLastError
                 self.matcherConfigured = matcherConfigured
                 self.backend = backend
@@ -140,6 +147,7 @@ extension Components {
                 case orgCode = "org_code"
                 case coreConnected = "core_connected"
                 case coreConnects = "core_connects"
+                case coreAddress = "core_address"
                 case coreLastError = "core_last_error"
                 case matcherConfigured = "matcher_configured"
                 case backend

@@ -30,6 +30,8 @@ from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 TITLES = {  # the Japanese h1 of the pages the journey expects (PortalStrings*.swift)
     "ended": "ログインしていません", "csrf": "フォームを受け付けられませんでした", "not_found": "お知らせが見つかりません",
     "suspended": "アカウントは一時停止中です", "suspended_done": "アカウントを一時停止しました",
+    "oidc_login": "先にマイポータルにログインしてください",
+    "pending_gone": "このサービスへのログインの手続は終わっているか、期限が切れました",
 }
 
 A11Y = r"""
@@ -209,20 +211,34 @@ class Journey(Run):
         self.result["attacks"]["cookies"] = [forged, expired]
         self.check(forged == expired == TITLES["ended"], "cookies: %s / %s" % (forged, expired))
 
-        # SSO into the relying party: log in again, the RP, the portal's consent page, the answer.
-        self.card("/login", [(c["auth_pin"], "sso-login")], "sso-login")
-        self.wait.until(EC.url_contains("/home"))
-        self.page("home")
+        # SSO into the relying party, starting logged out (the expired cookie above): the RP, the
+        # portal asks for the card login, and the login itself continues to the consent page of
+        # that same request (its parameters kept by the portal), then the answer.
         d.get(c["rp"])
         self.wait.until(EC.element_to_be_clickable((By.ID, "signin")))
         self.page("rp-start")
         self.click(d.find_element(By.ID, "signin"))
+        self.wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), TITLES["oidc_login"]))
+        self.page("sso-login-first")
+        self.click(d.find_element(By.CSS_SELECTOR, "main a[href='/login']"))
+        self.wait.until(EC.element_to_be_clickable((By.ID, "card-start")))
+        self.page("sso-login")
+        main = d.current_window_handle
+        d.find_element(By.ID, "card-start").click()
+        self.card_step(main, c["auth_pin"], "sso-login")
         allow = self.wait.until(EC.element_to_be_clickable((By.ID, "allow")))
+        self.result["consent_url"] = d.current_url
+        self.check(d.current_url.endswith("/oidc/continue"), "after the login: " + d.current_url)
         self.page("consent", desktop=True)
         self.click(d.find_element(By.ID, "allow"))
         answer = self.wait.until(EC.presence_of_element_located((By.ID, "result")))
         self.result["rp_result"] = answer.text
         self.page("rp-answer")
+        # The continue was single-use: opened again, it is a page that says so, not a redirect.
+        d.get(portal + "/oidc/continue")
+        again = self.page("continue-again")
+        self.result["attacks"]["continue_again"] = again
+        self.check(again == TITLES["pending_gone"] and d.current_url.startswith(portal), "continue again: " + again)
 
         # No resident identifier in any URL the journey visited or any page named.
         self.result["urls"] = sorted(set(u for u in self.result["urls"] if u))

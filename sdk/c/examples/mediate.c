@@ -66,6 +66,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "lc_client_new failed\n");
         return 1;
     }
+    if (apply_addresses(client) != LC_OK) {
+        fprintf(stderr, "--connect: %s\n", lc_detail(client));
+        lc_client_free(client);
+        return 2;
+    }
     if (key[0] == '\0' && lc_idempotency_key(key) != 0) {
         fprintf(stderr, "no random bytes for an idempotency key\n");
         lc_client_free(client);

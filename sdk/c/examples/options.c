@@ -4,9 +4,11 @@
 
 #include "options.h"
 
+static const char *connect_list; /* --connect as given: one HOST:PORT or several, comma-separated */
+
 static void usage(const char *program, const char *extra) {
     fprintf(stderr,
-            "usage: %s --connect HOST:PORT --cert ORG.pem --key ORG.key --ca CA.pem\n"
+            "usage: %s --connect HOST:PORT[,HOST:PORT...] --cert ORG.pem --key ORG.key --ca CA.pem\n"
             "          [--server-name NAME] [--org CODE] [--timeout-ms N] [--max-frame-bytes N]%s\n",
             program, extra ? extra : "");
 }
@@ -19,8 +21,15 @@ int parse_options(int argc, char **argv, lc_config *config, const char *usage_ex
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
         if (strcmp(a, "--connect") == 0 && value) {
+            /* Several core nodes, comma-separated: the first here, all in apply_addresses. */
+            connect_list = value;
+            const char *comma = strchr(value, ',');
             const char *colon = strrchr(value, ':');
-            size_t n = colon ? (size_t)(colon - value) : strlen(value);
+            if (comma != NULL) {
+                colon = NULL;
+                for (const char *p = value; p < comma; p++) if (*p == ':') colon = p;
+            }
+            size_t n = colon ? (size_t)(colon - value) : (comma ? (size_t)(comma - value) : strlen(value));
             if (n == 0 || n >= sizeof host) { usage(argv[0], usage_extra); return -1; }
             memcpy(host, value, n);
             host[n] = '\0';
@@ -64,4 +73,17 @@ void print_failure(const char *what, lc_client *client, lc_status status) {
         /* One stable line a script (or a test) can match. */
         printf("refused: %s (%d): %s\n", lc_error_code_name(e->code), e->code, e->message);
     }
+}
+
+lc_status apply_addresses(lc_client *client) {
+    if (connect_list == NULL || strchr(connect_list, ',') == NULL) return LC_OK;
+    char *copy = strdup(connect_list);
+    if (copy == NULL) return LC_ERR_NO_MEMORY;
+    const char *list[16];
+    size_t count = 0;
+    for (char *save = NULL, *part = strtok_r(copy, ",", &save); part != NULL && count < 16; part = strtok_r(NULL, ",", &save))
+        list[count++] = part;
+    lc_status status = lc_set_addresses(client, list, count);
+    free(copy);
+    return status;
 }

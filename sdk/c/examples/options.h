@@ -9,6 +9,9 @@
  * argv[1..], in order; returns their count plus one (the new argc), or -1 after printing usage. */
 int parse_options(int argc, char **argv, lc_config *config, const char *usage_extra);
 
+/* With --connect HOST:PORT,HOST:PORT,...: gives the client every core node (lc_set_addresses). */
+lc_status apply_addresses(lc_client *client);
+
 /* Prints the reason an SDK call failed, with the core's error when it refused. */
 void print_failure(const char *what, lc_client *client, lc_status status);
 

@@ -153,6 +153,12 @@ int main(int argc, char **argv) {
         table_free(&t);
         return 1;
     }
+    if (apply_addresses(client) != LC_OK) {
+        fprintf(stderr, "--connect: %s\n", lc_detail(client));
+        lc_client_free(client);
+        table_free(&t);
+        return 2;
+    }
     running = client;
     struct sigaction action = {0};
     action.sa_handler = on_signal; /* no SA_RESTART: a blocked poll returns at once */
@@ -175,6 +181,7 @@ int main(int argc, char **argv) {
             const Linkcore__V1__Welcome *w = lc_welcome(client);
             printf("connected as %s to %s (version %u); %zu link codes in the table\n", w->org_code, w->core_id,
                    w->version, t.count);
+            printf("core node %s\n", lc_current_address(client));
             backoff_ms = 500;
             status = lc_serve(client, &handlers);
             if (status == LC_OK) break; /* lc_stop from a signal */
@@ -192,7 +199,9 @@ int main(int argc, char **argv) {
         }
         /* Going away, closed or unreachable: reconnect, later each time. */
         lc_close(client);
-        struct timespec pause = {.tv_sec = backoff_ms / 1000, .tv_nsec = (long)(backoff_ms % 1000) * 1000000L};
+        /* Full jitter: many clients cut off by one node do not all come back at once. */
+        unsigned jittered = (unsigned)(rand() % (int)(backoff_ms + 1));
+        struct timespec pause = {.tv_sec = jittered / 1000, .tv_nsec = (long)(jittered % 1000) * 1000000L};
         nanosleep(&pause, NULL);
         if (backoff_ms < 30000) backoff_ms *= 2;
     }

@@ -91,6 +91,17 @@ void lc_client_free(lc_client *client);
  * May be called again after a failure or lc_close to reconnect; request ids restart at 1.
  */
 lc_status lc_connect(lc_client *client);
+/*
+ * Several core nodes, in order of preference: "host:port" each ("[v6]:port"), copied; they replace
+ * config.host/port (server_name, when the config gave none, follows each host). lc_connect then
+ * tries them in a round from the current node, cycling, and the first that completes TLS and
+ * Hello/Welcome becomes current; after a connection that was up, the next lc_connect starts with
+ * the next node. A failed round returns the last node's status, and lc_detail names every node's
+ * failure: back off (with jitter) before the next round. LC_ERR_INVALID_ARGUMENT: a malformed address.
+ */
+lc_status lc_set_addresses(lc_client *client, const char *const *addresses, size_t count);
+/* "host:port" of the node connected to (or the one lc_connect tries first). */
+const char *lc_current_address(const lc_client *client);
 /* Sends GoingAway and close_notify, then closes the socket. Safe to call twice. */
 void lc_close(lc_client *client);
 

@@ -46,6 +46,7 @@ lc_client *lc_client_new(const lc_config *config) {
     int failed = 0;
     c->host = copy(config->host, &failed);
     c->server_name = copy(config->server_name ? config->server_name : config->host, &failed);
+    c->server_name_given = config->server_name != NULL;
     c->certificate_file = copy(config->certificate_file, &failed);
     c->private_key_file = copy(config->private_key_file, &failed);
     c->ca_file = copy(config->ca_file, &failed);
@@ -57,6 +58,7 @@ lc_client *lc_client_new(const lc_config *config) {
         return NULL;
     }
     c->port = config->port ? config->port : LC_DEFAULT_PORT;
+    lc_node_describe(c);
     c->accepts_pushes = config->accepts_pushes != 0;
     c->timeout_ms = config->timeout_ms ? config->timeout_ms : LC_DEFAULT_TIMEOUT_MS;
     c->frame_timeout_ms = config->frame_timeout_ms ? config->frame_timeout_ms : LC_DEFAULT_TIMEOUT_MS;
@@ -69,6 +71,7 @@ void lc_client_free(lc_client *c) {
     lc_close(c);
     SSL_CTX_free(c->ctx);
     BIO_meth_free(c->bio_method);
+    lc_nodes_free(c);
     free(c->host);
     free(c->server_name);
     free(c->certificate_file);
@@ -122,8 +125,8 @@ static lc_status handshake(lc_client *c, int64_t deadline) {
     return status;
 }
 
-lc_status lc_connect(lc_client *c) {
-    if (c == NULL) return LC_ERR_INVALID_ARGUMENT;
+/* One attempt on the node in host/port (lc_connect runs it once per node; failover.c). */
+lc_status lc_connect_once(lc_client *c) {
     lc_close(c);
     if (atomic_load(&c->stop)) return lc_fail(c, LC_ERR_STOPPED, "stopped");
     c->next_id = 1;

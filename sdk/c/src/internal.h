@@ -13,6 +13,13 @@ struct lc_client {
     /* Copied configuration. */
     char *host, *server_name, *certificate_file, *private_key_file, *ca_file, *software, *org_code;
     uint16_t port;
+    /* Several core nodes (lc_set_addresses): "host:port" each, in order of preference. host/port
+     * above are the one being dialled; server_name follows it unless the config named one. */
+    char **nodes;
+    size_t node_count, node_current;
+    int server_name_given;
+    int was_welcomed;           /* the last lc_connect succeeded: a reconnect starts at the next node */
+    char current_address[272];
     int accepts_pushes;
     uint32_t timeout_ms, frame_timeout_ms, max_in_frame;
 
@@ -61,5 +68,10 @@ void lc_record_error(lc_client *c, uint64_t id, const Linkcore__V1__Error *error
 /* Sends Envelope{id, error{code, message}}. */
 lc_status lc_send_error(lc_client *c, uint64_t id, Linkcore__V1__ErrorCode code, const char *provider_code,
                         const char *message);
+
+/* Several core nodes (failover.c). */
+lc_status lc_connect_once(lc_client *client);
+void lc_node_describe(lc_client *client);
+void lc_nodes_free(lc_client *client);
 
 #endif
