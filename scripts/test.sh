@@ -17,6 +17,8 @@ echo "== systemd units"
 ./scripts/check-units.sh
 echo "== tests"
 swift test --skip-build
+echo "== fuzz smoke: every parser's libFuzzer target on a bounded number of inputs (docs/reliability.md)"
+./scripts/fuzz.sh --smoke
 echo "== the units under a real systemd (VM)"
 ./scripts/systemd-vm-test.sh
 echo "== done in $(( $(date +%s) - start )) s"
