@@ -5,6 +5,7 @@
 # seed corpus (Tests/Fuzz/corpus/<target>) and dictionary.
 #
 #   scripts/fuzz.sh --smoke [target...]   bounded: SMOKE_RUNS inputs per target (default 3000); in the test command
+#   scripts/fuzz.sh --no-build ...        use the fuzzers already built (e.g. while others build)
 #   scripts/fuzz.sh [target...]           the campaign: up to FUZZ_RUNS inputs (default 10^7) or FUZZ_SECONDS
 #                                         (default 1200) per target, whichever comes first
 #
@@ -18,11 +19,13 @@ cd "$(dirname "$0")/.."
 
 all=(FuzzFrames FuzzConfig FuzzLinkCode FuzzRegistryCSV FuzzPolicyDecision FuzzAdapterJSON FuzzPortalForms FuzzOCSP)
 smoke=0
+build=1
 targets=()
 for arg in "$@"; do
     case "$arg" in
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --no-build) build=0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         Fuzz*) targets+=("$arg") ;;
         *) echo "unknown argument $arg (targets: ${all[*]})" >&2; exit 2 ;;
     esac
@@ -39,13 +42,13 @@ mkdir -p "$work/artifacts"
 # Release (-O): unoptimised Swift ran the configuration target at 7 inputs/s here, too slow to fuzz.
 echo "== fuzz: building Tests/Fuzz (release) with -sanitize=fuzzer,address"
 build_start=$(date +%s)
-if ! swift build --package-path Tests/Fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
+if [ $build = 1 ] && ! swift build --package-path Tests/Fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
         > "$work/build.log" 2>&1; then
     grep -E "error:" "$work/build.log" | head -20 >&2
     echo "fuzz: the build failed; see $work/build.log" >&2
     exit 2
 fi
-echo "   built in $(( $(date +%s) - build_start )) s"
+[ $build = 1 ] && echo "   built in $(( $(date +%s) - build_start )) s"
 bin=Tests/Fuzz/.build/release
 
 failed=0
