@@ -4,7 +4,7 @@
 # linkcore's build and `swift test` never see these flags), then runs each target on its committed
 # seed corpus (Tests/Fuzz/corpus/<target>) and dictionary.
 #
-#   scripts/fuzz.sh --smoke [target...]   bounded: SMOKE_RUNS inputs per target (default 3000); in the test command
+#   scripts/fuzz.sh --smoke [target...]   bounded: SMOKE_RUNS inputs per target (default 1000); in the test command
 #   scripts/fuzz.sh --no-build ...        use the fuzzers already built (e.g. while others build)
 #   scripts/fuzz.sh [target...]           the campaign: up to FUZZ_RUNS inputs (default 10^7) or FUZZ_SECONDS
 #                                         (default 1200) per target, whichever comes first
@@ -61,7 +61,7 @@ for t in "${targets[@]}"; do
           -max_len="${maxlen[$t]:-4096}")
     [ -n "${dict[$t]:-}" ] && args+=(-dict="Tests/Fuzz/dict/${dict[$t]}.dict")
     if [ $smoke = 1 ]; then
-        args+=(-runs="${SMOKE_RUNS:-3000}")
+        args+=(-runs="${SMOKE_RUNS:-1000}")
     else
         args+=(-runs="${FUZZ_RUNS:-10000000}" -max_total_time="${FUZZ_SECONDS:-1200}")
     fi
