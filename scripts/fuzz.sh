@@ -40,7 +40,7 @@ work=${FUZZ_WORK:-$PWD/.build-fuzz-work}
 mkdir -p "$work/artifacts"
 
 # Release (-O): unoptimised Swift ran the configuration target at 7 inputs/s here, too slow to fuzz.
-echo "== fuzz: building Tests/Fuzz (release) with -sanitize=fuzzer,address"
+[ $build = 1 ] && echo "== fuzz: building Tests/Fuzz (release) with -sanitize=fuzzer,address"
 build_start=$(date +%s)
 if [ $build = 1 ] && ! swift build --package-path Tests/Fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
         > "$work/build.log" 2>&1; then
@@ -49,7 +49,7 @@ if [ $build = 1 ] && ! swift build --package-path Tests/Fuzz -c release -Xswiftc
     exit 2
 fi
 [ $build = 1 ] && echo "   built in $(( $(date +%s) - build_start )) s"
-bin=Tests/Fuzz/.build/release
+bin=${FUZZ_BIN:-Tests/Fuzz/.build/release}
 
 failed=0
 printf '%-20s %10s %8s %8s %8s %7s %7s %6s %6s %5s\n' target inputs exec/s edges features corpus crashes hangs leaks ooms
