@@ -26,6 +26,16 @@ let package = Package(
         .library(name: "linkcore-policy-whitelist", type: .dynamic, targets: ["PolicyWhitelistModule"]),
         .library(name: "linkcore-policy-fees", type: .dynamic, targets: ["PolicyFeesModule"]),
         .library(name: "linkcore-policy-events", type: .dynamic, targets: ["PolicyEventsModule"]),
+        // The parsers, for the fuzzing package Tests/Fuzz (a package of its own, so that its
+        // sanitizer and fuzzer flags never enter this build; docs/reliability.md, "Fuzzing").
+        .library(name: "LinkcoreFuzzableWire", targets: ["LinkcoreWire"]),
+        .library(name: "LinkcoreFuzzableConfig", targets: ["LinkcoreConfig"]),
+        .library(name: "LinkcoreFuzzableLinkCodes", targets: ["LinkcoreLinkCodes"]),
+        .library(name: "LinkcoreFuzzableRegistry", targets: ["LinkcoreRegistry"]),
+        .library(name: "LinkcoreFuzzablePolicy", targets: ["LinkcorePolicy"]),
+        .library(name: "LinkcoreFuzzableAdapter", targets: ["LinkcoreAdapter"]),
+        .library(name: "LinkcoreFuzzablePortal", targets: ["LinkcorePortal"]),
+        .library(name: "LinkcoreFuzzableOCSP", targets: ["LinkcoreOCSP", "LinkcoreJPKI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

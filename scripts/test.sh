@@ -17,6 +17,9 @@ echo "== systemd units"
 ./scripts/check-units.sh
 echo "== tests"
 swift test --skip-build
+echo "== fuzz smoke: every parser's libFuzzer target on a bounded number of inputs (docs/reliability.md)"
+# FUZZ_SMOKE=0 skips it (its first, cold sanitizer build is long: docs/reliability.md, "Fuzzing").
+[ "${FUZZ_SMOKE:-1}" = 0 ] || ./scripts/fuzz.sh --smoke
 echo "== the units under a real systemd (VM)"
 ./scripts/systemd-vm-test.sh
 echo "== done in $(( $(date +%s) - start )) s"

@@ -40,15 +40,19 @@ struct AdapterAPI: APIProtocol {
 
     func requestLink(_ input: Operations.RequestLink.Input) async throws -> Operations.RequestLink.Output {
         guard case let .json(body) = input.body else { throw APIFailure.badRequest("a JSON body is required") }
-        let request = AdapterService.LinkRequest(
+        let request = Self.linkRequest(body)
+        let link: LinkTable.Link
+        do { link = try await service.requestLink(request) } catch { throw APIFailure.from(error) }
+        return .created(.init(body: .json(Self.link(link))))
+    }
+
+    static func linkRequest(_ body: Schemas.LinkRequest) -> AdapterService.LinkRequest {
+        AdapterService.LinkRequest(
             personID: body.personId, consentRef: body.consentRef, myNumber: body.myNumber,
             facts: body.facts.map {
                 .init(name: $0.name, nameKana: $0.nameKana, address: $0.address, birthDate: $0.birthDate, sex: $0.sex.rawValue)
             },
             card: body.card.map { .init(certificatePEM: $0.certificatePem, consent: $0.consent, signatureHex: $0.signatureHex) })
-        let link: LinkTable.Link
-        do { link = try await service.requestLink(request) } catch { throw APIFailure.from(error) }
-        return .created(.init(body: .json(Self.link(link))))
     }
 
     func getLink(_ input: Operations.GetLink.Input) async throws -> Operations.GetLink.Output {

@@ -151,11 +151,9 @@ public final class AdapterService: Sendable {
         }
     }
 
-    /// Asks the matcher to match the person and waits for the core's link, then stores it.
-    public func requestLink(_ request: LinkRequest) async throws(WireError) -> LinkTable.Link {
-        guard let matcherEndpoint = settings.matcher else {
-            throw WireError(.unavailable, "no [matcher] is configured for this adapter")
-        }
+    /// The match request a link request asks the matcher, or why it is refused before any I/O
+    /// (also the entry of the adapter's fuzzing target, through AdapterRequestBodies).
+    static func matchRequest(_ request: LinkRequest) throws(WireError) -> LCMatchRequest {
         guard !request.personID.isEmpty, !request.consentRef.isEmpty else {
             throw WireError(.invalidArgument, "person_id and consent_ref are required")
         }
@@ -174,6 +172,15 @@ public final class AdapterService: Sendable {
         } else {
             throw WireError(.invalidArgument, "give exactly one of my_number, facts or card")
         }
+        return match
+    }
+
+    /// Asks the matcher to match the person and waits for the core's link, then stores it.
+    public func requestLink(_ request: LinkRequest) async throws(WireError) -> LinkTable.Link {
+        guard let matcherEndpoint = settings.matcher else {
+            throw WireError(.unavailable, "no [matcher] is configured for this adapter")
+        }
+        let match = try Self.matchRequest(request)
         let accepted: LCMatchAccepted
         do {
             let matcher = try await matcherEndpoint.connect()

@@ -113,15 +113,19 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     static func decode<D: SwiftProtobuf.Message>(
         _ bytes: [UInt8], from module: PolicyModule, validate: (D) -> String?
     ) -> Result<D, PolicyError> {
+        decision(bytes, validate: validate).mapError { problem in
+            module.countGarbage()
+            return .garbage(module: module.name, detail: problem)
+        }
+    }
+
+    /// The decoding and the checks alone, without a module (also the fuzzer's entry, PolicyDecisionCheck).
+    static func decision<D: SwiftProtobuf.Message>(_ bytes: [UInt8], validate: (D) -> String?) -> Result<D, DecisionProblem> {
         let decision: D
         do { decision = try D(serializedBytes: bytes) } catch {
-            module.countGarbage()
-            return .failure(.garbage(module: module.name, detail: "not a \(D.protoMessageName)"))
+            return .failure(DecisionProblem(detail: "not a \(D.protoMessageName)"))
         }
-        if let problem = validate(decision) {
-            module.countGarbage()
-            return .failure(.garbage(module: module.name, detail: problem))
-        }
+        if let problem = validate(decision) { return .failure(DecisionProblem(detail: problem)) }
         return .success(decision)
     }
 

@@ -185,20 +185,8 @@ public struct CSVImporter: Sendable {
 
             func handle(_ fields: [String], _ row: Int, _ problem: String?) throws {
                 guard let index = columns else {
-                    let names = fields.map { $0.trimmingSpaces.lowercased() }
-                    var map: [String: Int] = [:]
-                    for (i, name) in names.enumerated() {
-                        guard Self.requiredColumns.contains(name) || Self.optionalColumns.contains(name) else {
-                            throw ImportError.header("unknown column \"\(name)\"")
-                        }
-                        guard map[name] == nil else { throw ImportError.header("duplicate column \(name)") }
-                        map[name] = i
-                    }
-                    if let missing = Self.requiredColumns.first(where: { map[$0] == nil }) {
-                        throw ImportError.header("missing column \(missing)")
-                    }
-                    columns = map
-                    width = names.count
+                    columns = try Self.columns(header: fields)
+                    width = fields.count
                     return
                 }
                 if fields.isEmpty || (fields.count == 1 && fields[0].trimmingSpaces.isEmpty) { return }  // blank line
@@ -252,6 +240,23 @@ public struct CSVImporter: Sendable {
             }
             return summary
         }
+    }
+
+    /// The header row: each column's index by name.
+    static func columns(header fields: [String]) throws(ImportError) -> [String: Int] {
+        let names = fields.map { $0.trimmingSpaces.lowercased() }
+        var map: [String: Int] = [:]
+        for (i, name) in names.enumerated() {
+            guard Self.requiredColumns.contains(name) || Self.optionalColumns.contains(name) else {
+                throw ImportError.header("unknown column \"\(name)\"")
+            }
+            guard map[name] == nil else { throw ImportError.header("duplicate column \(name)") }
+            map[name] = i
+        }
+        if let missing = Self.requiredColumns.first(where: { map[$0] == nil }) {
+            throw ImportError.header("missing column \(missing)")
+        }
+        return map
     }
 
     /// Validates one row: every problem in it, or the resident.
