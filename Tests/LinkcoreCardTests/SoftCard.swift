@@ -22,7 +22,7 @@ private func runProcessBlocking(_ executable: String, _ arguments: [String], std
     process.arguments = arguments
     var env = environment
     env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    process.environment = env
+    process.environment = SanitizerEnvironment.adding(to: env)
     // stderr goes to a file so the child can never block on a full second pipe while we read stdout.
     let errPath = NSTemporaryDirectory() + "linkcore-card-stderr-" + UUID().uuidString
     _ = FileManager.default.createFile(atPath: errPath, contents: nil)

@@ -1,6 +1,7 @@
 import Foundation
 import LinkcoreCardVerifier
 import LinkcorePKI
+import LinkcoreTestSupport
 import LinkcoreWire
 
 /// A real number card for the link-by-card tests: two SoftHSM2 tokens made by the test, key pairs
@@ -143,7 +144,7 @@ struct TestCard {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
-            process.environment = environment
+            process.environment = SanitizerEnvironment.adding(to: environment)
             // stderr into a file: the child never blocks on a second full pipe while stdout is read.
             _ = FileManager.default.createFile(atPath: errPath, contents: nil)
             defer { try? FileManager.default.removeItem(atPath: errPath) }

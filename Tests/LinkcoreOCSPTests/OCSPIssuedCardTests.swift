@@ -27,7 +27,7 @@ struct OCSPIssuedCardTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine }
+        process.environment = SanitizerEnvironment.adding(to: environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine })
         let output = Pipe(), input = Pipe()
         process.standardOutput = output
         process.standardError = output
