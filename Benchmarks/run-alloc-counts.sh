@@ -95,7 +95,7 @@ measure_side() { # side bin-dir
         { tail -5 "$WORK/$side-med.err" >&2; exit 2; }
     while read -r level _ allocs _ bytes; do
         RESULT[$side/med$level]="$allocs $bytes"
-    done < <(grep -E '^ +[0-9]+ \|' "$WORK/$side-med.out" | tr -d '|')
+    done < <(awk -F'|' 'NF == 5 && $1 ~ /^ *[0-9]+ *$/' "$WORK/$side-med.out" | tr -d '|')  # the allocation mode's rows
 }
 
 [[ -n "$BEFORE" ]] && measure_side before "$BEFORE"
