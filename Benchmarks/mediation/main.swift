@@ -125,6 +125,21 @@ func measure(_ label: String, concurrency: Int, connect: () async throws -> Link
 
 var lines: [String] = []
 var builtinRates: [Double] = []
+if let counter = AllocCounter.fromEnvironment() {
+    // Allocation mode (run-alloc-counts.sh): the core phases only, the core's allocations per
+    // mediation counted over each (the whole phase: every mediation that ended in it counts).
+    print("requesters | mediations | allocs/med | reallocs/med | bytes/med")
+    for concurrency in levels {
+        let before = counter.read()
+        let run = try await measure("core  ", concurrency: concurrency) { try await connectCore("CITY01") }
+        let after = counter.read()
+        let n = Double(max(run.count, 1))
+        print(String(format: "%10d | %10d | %10.1f | %12.2f | %9.0f", concurrency, run.count, Double(after[0] &- before[0]) / n,
+                     Double(after[2] &- before[2]) / n, Double(after[3] &- before[3]) / n))
+    }
+    await bench.stop()
+    exit(0)
+}
 if let counter = EventCounter.fromEnvironment(seconds: seconds) {
     // Counting mode: the core phases only, each with perf attached (see EventCounts.swift).
     print("requesters | mediations/s | per mediation: " + counter.events.split(separator: ",").map { $0.split(separator: ":").last.map(String.init) ?? "" }.joined(separator: " | "))

@@ -207,7 +207,8 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
     }
 
     public func liveLink(idCode: UInt64, orgCode: String) async throws -> Link? {
-        try await read { db in
+        // On the caller's thread: one indexed row, twice per mediation (GroupCommitQueue.readNow).
+        try reader.readNow { db in
             try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
                          [.integer(Int64(bitPattern: idCode)), .text(orgCode)]).first.flatMap { Self.link($0) }
         }

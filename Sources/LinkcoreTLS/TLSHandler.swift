@@ -169,7 +169,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Decrypts all buffered ciphertext; delivers it upward when the state allows.
     private func decrypt(context: ChannelHandlerContext) {
         guard let connection = self.connection else { return }
-        var plaintext = context.channel.allocator.buffer(capacity: SSLConnection.maxRecordPlaintext)
+        // Sized by the ciphertext queued (SSLConnection.plaintextBound), not a whole record.
+        var plaintext = context.channel.allocator.buffer(capacity: connection.plaintextBound)
         let outcome = connection.readPlaintext(into: &plaintext)
         if plaintext.readableBytes > 0, self.machine.plaintextReceived() == .deliver {
             context.fireChannelRead(self.wrapInboundOut(plaintext))

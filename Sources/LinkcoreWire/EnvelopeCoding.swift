@@ -52,9 +52,8 @@ public final class EnvelopeWriter: ChannelOutboundHandler, RemovableChannelHandl
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let envelope = unwrapOutboundIn(data)
-        var buffer = context.channel.allocator.buffer(capacity: 64)
         do {
-            try envelope.writeFrame(into: &buffer)
+            var buffer = try envelope.frame()  // encoded in place (FrameBytes)
             let length = buffer.readableBytes - FrameReader.headerBytes
             guard length <= maxFrameBytes else {
                 let refusal = WireError(.frameTooLarge, "outbound frame of \(length) bytes (\(envelope.bodyName)) exceeds the limit of \(maxFrameBytes) bytes; not sent")

@@ -239,6 +239,20 @@ struct TLSHandlerTests {
         #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
     }
 
+    /// The read buffer is sized by the ciphertext queued (issue 18): writes around the record
+    /// size (16 KiB), in one flush, still arrive whole and in order.
+    @Test func writesAroundTheRecordSizeArriveIntact() async throws {
+        let writes = [1, 16_383, 16_384, 16_385, 5, 32_769, 100].enumerated().map { Self.pattern($1, seed: $0) }
+        let payload = writes.flatMap { $0 }
+        let result = try await Harness.run(
+            server: serverConfiguration(),
+            client: clientConfiguration(pki.org),
+            clientBehaviour: .send(writes: writes, expect: payload.count))
+        #expect(result.server.received == payload)
+        #expect(result.client.received == payload)
+        #expect(result.server.tlsErrors.isEmpty && result.client.tlsErrors.isEmpty)
+    }
+
     @Test func oneMebibyteWriteArrivesIntact() async throws {
         let payload = Self.pattern(1 << 20, seed: 7)
         let result = try await Harness.run(
