@@ -153,7 +153,12 @@ public final class PostgresCoreStore: CoreStore, Sendable {
 
     public func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
                           nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64, charge: FeeCharge?) async throws -> (issuance: Issuance, created: Bool) {
-        try await write { db in
+        // Carried in bulk by the batch (`PostgresBulk.issues`, the same steps server-side); the
+        // body below is the general path for a row the bulk statement sends back.
+        let bulk = PostgresBulk.Issue(residentHash: residentHash, orgCode: orgCode, matchingNumber: matchingNumber,
+                                      expiresAtMs: expiresAtMs, nowMs: nowMs, candidateIDCode: Int64(bitPattern: newIDCode()),
+                                      charge: charge)
+        return try await writer.bulkWrite(.issue(bulk)) { db in
             // A matching number is used once: a replay is idempotent only for the same org and resident.
             if let existing = try await Self.issuance(db, matchingNumber) {
                 let sameResident = try await db.first("""

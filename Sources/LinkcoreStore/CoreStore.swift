@@ -29,6 +29,13 @@ public protocol CoreStore: Sendable {
     func liveLink(idCode: UInt64, orgCode: String) async throws -> Link?
     /// Ends a live link; returns it with its unlink time, or nil if there was none.
     func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link?
+    /// Sign-in links (issue 15, item 6): finds or creates the organisation's live link for the
+    /// resident with this ID code (under the organisation's current key index, as a
+    /// matcher-issued link), and appends `access` (and `charge`, when a link is created and a
+    /// charge is given) in the same durable write. Throws `StoreError.notFound` for an unknown
+    /// organisation.
+    func serviceLink(idCode: UInt64, orgCode: String, nowMs: Int64, access: AccessRecord,
+                     charge: FeeCharge?) async throws -> (link: Link, created: Bool)
 
     // Access log
     /// Appends one entry to the hash-chained access log, with its fee if the operation is

@@ -198,8 +198,9 @@ import Testing
         fi
         """#
 
-    @Test func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk() async throws {
-        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"])
+    @Test(arguments: TestStoreEngine.allCases)
+    func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk(engine: TestStoreEngine) async throws {
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], engine: engine)
         try await net.link(residents: [alice], to: ["CITY01", "TAX01", "PORTAL"])
         try await net.link(residents: [bob], to: ["CITY01", "PORTAL"])
         let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", alice))
