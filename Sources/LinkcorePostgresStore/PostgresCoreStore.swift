@@ -14,6 +14,7 @@ public final class PostgresCoreStore: CoreStore, Sendable {
     let writer: PostgresGroupCommit
     let readers: [PostgresLink]
     private let next = Mutex<Int>(0)
+    let probe = Mutex<Task<Void, Never>?>(nil)
     public let settings: PostgresSettings
     let logger: Logger
 
@@ -28,6 +29,7 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         } catch {
             throw PostgresErrors.map(error)
         }
+        store.startProbing()
         return store
     }
 
@@ -42,6 +44,7 @@ public final class PostgresCoreStore: CoreStore, Sendable {
     public var counters: (commits: UInt64, writes: UInt64) { writer.counters }
 
     public func close() async {
+        probe.withLock { $0?.cancel(); $0 = nil }
         await writer.link.close()
         for reader in readers { await reader.close() }
     }

@@ -79,9 +79,17 @@ public protocol CoreStore: Sendable {
     /// A payer's ledger in [fromMs, toMs), summed by operation, tariff and unit price; and the
     /// number of ledger rows summed.
     func feeLines(payer: String, fromMs: Int64, toMs: Int64) async throws -> (lines: [FeeLineTotal], entries: UInt64)
+
+    // Health
+    /// Why the store cannot take work now, or nil (has a default: nil).
+    var unavailability: String? { get }
 }
 
 extension CoreStore {
+    /// Why the store cannot take work now (its database cannot be reached), or nil when it can:
+    /// the node then reports not-ready. An embedded SQLite file is always there.
+    public var unavailability: String? { nil }
+
     /// A store that has no index for it reads the resident's entries oldest first and keeps the
     /// newest (SQLiteCoreStore overrides both with one query each).
     public func loggedAccessNewestFirst(idCode: UInt64, fromMs: Int64, toMs: Int64, beforePosition: UInt64,

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePortal
+import LinkcoreTestSupport
 import LinkcoreWire
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreTestSupport
 import LinkcoreWire
 import Testing
 #if canImport(Glibc)
