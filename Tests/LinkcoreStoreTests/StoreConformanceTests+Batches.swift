@@ -70,3 +70,77 @@ extension StoreConformanceTests {
         await t.close()
     }
 }
+
+extension StoreConformanceTests {
+    /// Mediations under idempotency keys, many at once (so several of one key share a batch):
+    /// per key one entry, answered retries counted on it, a reuse with other fields refused
+    /// alone, the chain whole.
+    @Test(arguments: TestStoreEngine.allCases)
+    func concurrentRetriesOfOneKeyAppendOnceAndCountTheirRepeats(engine: TestStoreEngine) async throws {
+        let t = try await TestStore.make(engine)
+        let store = t.store
+        try await store.addOrganisation(org("CITY01"))
+        let keys = 40
+        enum Outcome: Sendable { case appended(String, UInt64), repeated(String, UInt64), unchanged, reused, other(String) }
+        let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
+            for k in 0..<keys {
+                // Two answered tries with the same fields, one with other fields.
+                for attempt in 0..<3 {
+                    group.addTask {
+                        let fingerprint: [UInt8] = attempt == 2 ? [2, UInt8(k)] : [1, UInt8(k)]
+                        let key = MediationKey(requester: "CITY01", key: "k\(k)", fingerprint: fingerprint, notBeforeMs: Self.now - 1000)
+                        let id = "m\(k)-\(attempt)"
+                        let record = AccessRecord(mediationID: id, idCode: 7, atMs: Self.now + Int64(k), requester: "CITY01", provider: "TAX01",
+                                                  bpID: "BP1", infoType: "income", outcome: .answered)
+                        let fee = FeeCharge(payer: "CITY01", operation: .mediation, reference: id, amountYen: 10, tariffID: "T", atMs: Self.now)
+                        do {
+                            switch try await store.appendMediation(record, charge: fee, key: key) {
+                            case let .appended(entry): return (k, .appended(entry.record.mediationID, entry.position))
+                            case let .repeated(mediationID, position): return (k, .repeated(mediationID, position))
+                            case .unchanged: return (k, .unchanged)
+                            }
+                        } catch StoreError.idempotencyKeyReused {
+                            return (k, .reused)
+                        } catch {
+                            return (k, .other("\(error)"))
+                        }
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: [Outcome]]()) { $0[$1.0, default: []].append($1.1) }
+        }
+        var positions: [UInt64] = []
+        for k in 0..<keys {
+            let all = outcomes[k] ?? []
+            let appended = all.compactMap { o -> (String, UInt64)? in
+                if case let .appended(id, p) = o { return (id, p) }
+                return nil
+            }
+            let repeated = all.compactMap { o -> (String, UInt64)? in
+                if case let .repeated(id, p) = o { return (id, p) }
+                return nil
+            }
+            let reused = all.filter { o in
+                if case .reused = o { return true }
+                return false
+            }.count
+            guard let entry = appended.first, appended.count == 1 else { Issue.record("k\(k): \(all)"); continue }
+            positions.append(entry.1)
+            // The first try binds the key; a try with the same fields repeats, one with others is refused.
+            #expect(repeated.allSatisfy { $0 == entry }, "k\(k): \(all)")
+            #expect(repeated.count + reused == 2, "k\(k): \(all)")
+            #expect(entry.0.hasSuffix("-2") ? reused == 2 : (repeated.count == 1 && reused == 1), "k\(k): \(all)")
+            let logged = try await store.loggedAccess(idCode: 7, fromMs: Self.now + Int64(k), toMs: Self.now + Int64(k) + 1,
+                                                      afterPosition: 0, limit: 10)
+            #expect(logged.map(\.chained.position) == [entry.1] && logged.first?.repeats == UInt32(repeated.count), "k\(k)")
+        }
+        #expect(Set(positions) == Set(1...UInt64(keys)))
+        #expect(try await chainIsIntact(store) == UInt64(keys))
+        #expect(try await store.feeLines(payer: "CITY01", fromMs: 0, toMs: .max).entries == UInt64(keys))
+        for k in 0..<keys {
+            let bound = try await store.mediationKey(MediationKey(requester: "CITY01", key: "k\(k)", fingerprint: [], notBeforeMs: Self.now - 1000))
+            #expect(bound?.answered == true && bound.map { positions.contains($0.position) } == true)
+        }
+        await t.close()
+    }
+}
