@@ -20,8 +20,11 @@ public final class PostgresCoreStore: CoreStore, Sendable {
 
     /// Connects, runs the migrations (under the advisory lock: safe when several nodes start at
     /// once) and returns the store. Throws `StoreError.unavailable` when PostgreSQL cannot be reached.
-    public static func open(settings: PostgresSettings, readers: Int = 2, logger: Logger = Logger(label: "linkcore.store.postgresql")) async throws -> PostgresCoreStore {
-        let store = PostgresCoreStore(settings: settings, readers: readers, logger: logger)
+    /// `bulkWrites: false` writes each write of a batch alone after its savepoint (the general
+    /// path): for store-bench's comparison, never for production.
+    public static func open(settings: PostgresSettings, readers: Int = 2, logger: Logger = Logger(label: "linkcore.store.postgresql"),
+                            bulkWrites: Bool = true) async throws -> PostgresCoreStore {
+        let store = PostgresCoreStore(settings: settings, readers: readers, logger: logger, bulkWrites: bulkWrites)
         let connection = try await store.writer.link.connection()
         do {
             let (from, to) = try await PostgresSchema.migrate(PostgresSession(connection: connection, logger: logger))
@@ -33,10 +36,11 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         return store
     }
 
-    init(settings: PostgresSettings, readers: Int, logger: Logger) {
+    init(settings: PostgresSettings, readers: Int, logger: Logger, bulkWrites: Bool = true) {
         self.settings = settings
         self.logger = logger
-        writer = PostgresGroupCommit(link: PostgresLink(settings: settings, name: "write", logger: logger), label: "linkcore.store.postgresql")
+        writer = PostgresGroupCommit(link: PostgresLink(settings: settings, name: "write", logger: logger), label: "linkcore.store.postgresql",
+                                     bulk: bulkWrites)
         self.readers = (0..<max(1, readers)).map { PostgresLink(settings: settings, name: "read-\($0)", logger: logger) }
     }
 

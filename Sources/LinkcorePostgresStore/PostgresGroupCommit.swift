@@ -20,6 +20,9 @@ import Synchronization
 final class PostgresGroupCommit: Sendable {
     let link: PostgresLink
     let maxBatch: Int
+    /// Whether bulk items are carried in bulk (false: each alone after its savepoint, the
+    /// general path; store-bench measures both in one run).
+    let bulk: Bool
     private let state = Mutex(State())
     private let batchSizes: Recorder
     private let commitDurations: CoreMetrics.Timer
@@ -47,9 +50,10 @@ final class PostgresGroupCommit: Sendable {
         let resolve: @Sendable (Result<any Sendable, any Error>) -> @Sendable (_ commitError: (any Error)?) -> Void
     }
 
-    init(link: PostgresLink, label: String, maxBatch: Int = 512) {
+    init(link: PostgresLink, label: String, maxBatch: Int = 512, bulk: Bool = true) {
         self.link = link
         self.maxBatch = max(1, maxBatch)
+        self.bulk = bulk
         batchSizes = LinkcoreMetric.groupCommitBatchSize.histogram([("database", label)])
         commitDurations = LinkcoreMetric.groupCommitDuration.timer([("database", label)])
     }
@@ -157,8 +161,8 @@ final class PostgresGroupCommit: Sendable {
         // One write alone needs no savepoint: its failure rolls back the whole transaction.
         let savepoints = batch.count > 1
         var finishers: [@Sendable ((any Error)?) -> Void] = []
-        for job in batch where job.bulk == nil { finishers.append(await job.apply(session, savepoints)) }
-        for kind in PostgresBulk.Lane.allCases {
+        for job in batch where job.bulk == nil || !bulk { finishers.append(await job.apply(session, savepoints)) }
+        for kind in PostgresBulk.Lane.allCases where bulk {
             let jobs = batch.filter { $0.bulk?.kind.lane == kind }
             if jobs.isEmpty { continue }
             let outcomes = await PostgresBulk.run(jobs.compactMap { $0.bulk?.kind }, in: session, savepoint: savepoints)
