@@ -18,7 +18,9 @@ public final class PostgresPrivateServer: Sendable {
         self.instance = instance; self.data = data; self.options = options
     }
 
-    public static func start() async throws -> PostgresPrivateServer {
+    /// `tls`: also listen on 127.0.0.1 (the same port) with TLS, under the PKI's `server.pem`
+    /// (localhost, 127.0.0.1).
+    public static func start(tls: TestPKI? = nil) async throws -> PostgresPrivateServer {
         guard let bin = PostgresServer.binDirectory() else {
             throw TestFailure("PostgreSQL is not installed (scripts/deps.sh installs postgresql-15)")
         }
@@ -35,7 +37,20 @@ public final class PostgresPrivateServer: Sendable {
         let result = try await runToExit(initdb[0], Array(initdb.dropFirst()), outputDirectory: URL(fileURLWithPath: NSTemporaryDirectory()))
         guard result.status == 0 else { throw TestFailure("initdb failed:\n\(result.output)") }
         let port = Int.random(in: 20_000...60_000)
-        let options = "-p \(port) -c listen_addresses='' -c unix_socket_directories=\(directory) -c fsync=on -c synchronous_commit=on"
+        var options = "-p \(port) -c unix_socket_directories=\(directory) -c fsync=on -c synchronous_commit=on"
+        if let tls {
+            // The key must belong to the server's account and be readable by it alone.
+            for (from, to) in [("server.pem", "server.crt"), ("server.key", "server.key")] {
+                try FileManager.default.copyItem(atPath: tls.path(from), toPath: directory + "/" + to)
+                chmod(directory + "/" + to, 0o600)
+                if PostgresServer.asRoot, let account = getpwnam("postgres") {
+                    chown(directory + "/" + to, account.pointee.pw_uid, account.pointee.pw_gid)
+                }
+            }
+            options += " -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=\(directory)/server.crt -c ssl_key_file=\(directory)/server.key"
+        } else {
+            options += " -c listen_addresses=''"
+        }
         let server = PostgresPrivateServer(instance: PostgresServer.Instance(directory: directory, port: port, user: "linkcore", binDirectory: bin),
                                            data: data, options: options)
         try await server.pgctl(["start", "-w", "-t", "120", "-l", directory + "/server.log", "-o", options])
