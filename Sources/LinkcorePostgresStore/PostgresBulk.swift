@@ -93,9 +93,10 @@ enum PostgresBulk {
             for row in try await db.rows("""
                 SELECT requester, idem_key, fingerprint, mediation_id, position, answered, created_at FROM mediation_keys
                 WHERE (requester, idem_key) IN (SELECT * FROM unnest(\(keys.map(\.requester))::text[], \(keys.map(\.key))::text[]))
-                FOR UPDATE
+                ORDER BY requester, idem_key FOR UPDATE
                 """) {
-                bindings[try row.string(0) + "\u{1F}" + row.string(1)] = Binding(
+                let bound = try row.string(0) + "\u{1F}" + row.string(1)
+                bindings[bound] = Binding(
                     fingerprint: try row.bytes(2), mediationID: try row.string(3), position: try row.int(4), answered: try row.bool(5),
                     createdAt: try row.int(6))
             }
