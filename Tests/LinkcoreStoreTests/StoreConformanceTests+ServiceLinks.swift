@@ -32,6 +32,13 @@ extension StoreConformanceTests {
         #expect(try await chainIsIntact(store) == 2)
         #expect(try await store.accessEntries(idCode: 42, fromMs: 0, toMs: .max, afterPosition: 0, limit: 10).map(\.record.mediationID)
                 == ["sg-1", "sg-2"])
+        // The portal's log page: newest first, and the chain hashes it shows with each entry.
+        #expect(try await store.loggedAccessNewestFirst(idCode: 42, fromMs: 0, toMs: .max, beforePosition: 0, limit: 10)
+                .map(\.chained.record.mediationID) == ["sg-2", "sg-1"])
+        #expect(try await store.loggedAccessNewestFirst(idCode: 42, fromMs: 0, toMs: .max, beforePosition: 2, limit: 10)
+                .map(\.chained.record.mediationID) == ["sg-1"])
+        let chain = try await store.accessChain(afterPosition: 0, limit: 10)
+        #expect(try await store.accessHashes(positions: [0, 1, 2, 3]) == [1: chain[0].hash, 2: chain[1].hash])
         await #expect(throws: StoreError.notFound("organisation NOPE01")) {
             try await store.serviceLink(idCode: 42, orgCode: "NOPE01", nowMs: Self.now, access: signIn(3, org: "NOPE01"), charge: nil)
         }
