@@ -1,11 +1,17 @@
 // The store's durable write path on both engines, in one run: SQLite's group commit (WAL,
 // synchronous=FULL) and PostgreSQL's batches (one transaction per batch, synchronous_commit on),
-// with 1, 16 and 256 concurrent writers, for two writes the core makes all the time:
-//   append: an access-log entry with its fee (a mediation's decision: the chain head is locked)
-//   issue:  a link issuance (resident row, live link, issuance row, fee)
+// with 1, 16 and 256 concurrent writers, for three writes the core makes all the time:
+//   append:  an access-log entry with its fee (the chain head is locked)
+//   mediate: a mediation's decision under the requester's idempotency key (the key's binding,
+//            the entry, its fee: what linkcored writes per mediation)
+//   issue:   a link issuance (resident row, live link, issuance row, fee)
+// PostgreSQL twice in the same run: "PG general" writes each write of a batch alone after its
+// savepoint (4-10 statements, i.e. round trips, per write: the engine before issue 16 item 1),
+// "PG bulk" carries a batch's writes of a kind in 1-3 statements (PostgresBulk, the default).
 // PostgreSQL is the real server of Debian's postgresql-15, started here on a Unix socket in a
 // temporary directory (the tests' fixture) on the same disk as the SQLite file. Prints ops/s,
-// PostgreSQL ÷ SQLite, and PostgreSQL's mean batch (writes per COMMIT). Nothing asserts on time.
+// PostgreSQL ÷ SQLite for both, and the bulk run's mean batch (writes per COMMIT). Nothing
+// asserts on time.
 //
 //   swift build -c release --product store-bench && .build/release/store-bench [writes=4000]
 import Foundation
@@ -22,13 +28,17 @@ func record(_ i: Int) -> AccessRecord {
                  provider: "TAX01", bpID: "BP1", infoType: "income", outcome: .answered)
 }
 
-enum Operation: String, CaseIterable { case append, issue }
+enum Operation: String, CaseIterable { case append, mediate, issue }
 
 func perform(_ operation: Operation, _ i: Int, on store: Store) async throws {
     switch operation {
     case .append:
         _ = try await store.appendAccess(record(i), charge: FeeCharge(payer: "CITY01", operation: .mediation, reference: "m\(i)",
                                                                       amountYen: 10, tariffID: "T", atMs: 1_800_000_000_000))
+    case .mediate:
+        let key = MediationKey(requester: "CITY01", key: "k\(i)", fingerprint: [UInt8(i & 0xff), UInt8(i >> 8 & 0xff)], notBeforeMs: 0)
+        _ = try await store.appendMediation(record(i), charge: FeeCharge(payer: "CITY01", operation: .mediation, reference: "m\(i)",
+                                                                         amountYen: 10, tariffID: "T", atMs: 1_800_000_000_000), key: key)
     case .issue:
         var hash = [UInt8](repeating: 0, count: 32)
         withUnsafeBytes(of: UInt64(i).bigEndian) { for (k, b) in $0.enumerated() { hash[k] = b } }
@@ -68,20 +78,25 @@ let server = try await PostgresServer.shared.instance()
 let version = try await PostgresServer.psql(server, database: "postgres", "SHOW server_version")
 
 print("store write path: \(total) writes per cell (\(min(total, 200)) with 1 writer); PostgreSQL \(version), synchronous_commit on, fsync on")
-print("operation  writers   SQLite ops/s   PostgreSQL ops/s   PG÷SQLite   PG writes/commit")
+print("operation  writers   SQLite ops/s   PG general ops/s   PG bulk ops/s   general÷SQLite   bulk÷SQLite   bulk÷general   bulk writes/commit")
 for operation in Operation.allCases {
     for writers in [1, 16, 256] {
         let count = writers == 1 ? min(total, 200) : total
         let sqlite = try SQLiteCoreStore(path: directory + "/\(operation)-\(writers).sqlite")
         let sqliteRate = try await measure(operation, writers: writers, count: count, on: sqlite)
-        let database = try await PostgresServer.shared.database()
-        let postgres = try await PostgresCoreStore.open(settings: try PostgresSettings.parse(database.url))
-        let postgresRate = try await measure(operation, writers: writers, count: count, on: postgres)
-        let counters = postgres.counters
-        await postgres.close()
-        await database.drop()
+        var rates: [Double] = []
+        var perCommit = 0.0
+        for bulk in [false, true] {
+            let database = try await PostgresServer.shared.database()
+            let postgres = try await PostgresCoreStore.open(settings: try PostgresSettings.parse(database.url), bulkWrites: bulk)
+            rates.append(try await measure(operation, writers: writers, count: count, on: postgres))
+            let counters = postgres.counters
+            perCommit = Double(counters.writes) / Double(max(1, counters.commits))
+            await postgres.close()
+            await database.drop()
+        }
         print(operation.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-              + String(format: "  %7d   %12.0f   %16.0f   %9.2f   %16.1f", writers, sqliteRate, postgresRate,
-                       postgresRate / sqliteRate, Double(counters.writes) / Double(max(1, counters.commits))))
+              + String(format: "  %7d   %12.0f   %16.0f   %13.0f   %14.2f   %11.2f   %12.1f   %18.1f", writers, sqliteRate, rates[0], rates[1],
+                       rates[0] / sqliteRate, rates[1] / sqliteRate, rates[1] / rates[0], perCommit))
     }
 }

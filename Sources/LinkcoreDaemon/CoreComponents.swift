@@ -87,7 +87,7 @@ public final class CoreComponents: Sendable {
                                   pusher: pusher, events: events, dispatcher: dispatcher, notices: notices,
                                   noticeDispatcher: noticeDispatcher,
                                   // Sign-in links (issue 15, item 6): whitelist rows with bp_id SIGNIN.
-                                  serviceLinks: ServiceLinkService(store: store as? any ServiceLinkStore, links: links,
+                                  serviceLinks: ServiceLinkService(store: store, links: links,
                                                                    whitelist: moduleWhitelist, tariff: tariff),
                                   fees: fees,
                                   metrics: metrics, logger: logger)

@@ -21,6 +21,8 @@ extension CoreComponents {
         if let reloadError = live.lastReload.error { line += "; last reload FAILED: \(reloadError)" }
         if let problem = audit.health.snapshot.problem { line += "; ACCESS LOG NOT SIGNED: \(problem)" }
         if let warning = crlState().warning { line += "; CRL: \(warning)" }
+        // PostgreSQL out of reach: requests are refused UNAVAILABLE (retryable) until it is back.
+        if let problem = store.unavailability { line += "; NOT READY: \(problem)" }
         return line
     }
 

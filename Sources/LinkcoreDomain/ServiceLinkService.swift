@@ -16,7 +16,7 @@ import LinkcoreStore
 /// portal as provider and info type `link_code`: issuing a link without the matching authority is
 /// a power the operator grants per organisation, like every other exchange.
 public final class ServiceLinkService: Sendable {
-    private let store: (any ServiceLinkStore)?
+    private let store: any CoreStore
     private let links: LinkService
     private let whitelist: any Whitelist
     private let tariff: any Tariff
@@ -26,7 +26,7 @@ public final class ServiceLinkService: Sendable {
     public static let infoType = "link_code"
     public static let notPermitted = Refusal(.notPermitted, "the whitelist does not permit sign-in links for this organisation")
 
-    public init(store: (any ServiceLinkStore)?, links: LinkService, whitelist: any Whitelist, tariff: any Tariff = FreeTariff(),
+    public init(store: any CoreStore, links: LinkService, whitelist: any Whitelist, tariff: any Tariff = FreeTariff(),
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.store = store; self.links = links; self.whitelist = whitelist; self.tariff = tariff; self.now = now
     }
@@ -43,7 +43,6 @@ public final class ServiceLinkService: Sendable {
         guard org.role == .agency || org.role == .privateConnector else {
             return .failure(Refusal(.invalidArgument, "only agencies and private connectors receive sign-in links"))
         }
-        guard let store else { return .failure(Refusal(.unavailable, "this core's store does not keep sign-in links", retryable: false)) }
         do {
             // LP first, before any policy module sees the request: a forged, foreign or unlinked LP
             // gets the one INVALID_LINK_CODE refusal of every other request.

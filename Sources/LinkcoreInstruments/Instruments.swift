@@ -30,6 +30,8 @@ public enum LinkcoreMetric: String, CaseIterable, Sendable {
     // Events and certificates (linkcored)
     case eventsPending = "linkcore_events_pending"
     case certificateExpiry = "linkcore_certificate_expiry_seconds"
+    // The store (linkcored on PostgreSQL)
+    case storeReachable = "linkcore_store_reachable"
 
     /// The `# HELP` line: swift-metrics has no help text, so the exposition adds it from here.
     public var help: String {
@@ -49,6 +51,7 @@ public enum LinkcoreMetric: String, CaseIterable, Sendable {
         case .policyOverruns: "Policy decisions that ran past the decision deadline, by policy kind."
         case .eventsPending: "Change events stored and not yet acknowledged by their organisation."
         case .certificateExpiry: "Seconds until the certificate's notAfter (negative once expired), by certificate (server, ca)."
+        case .storeReachable: "1 while the store's database connection is open, 0 while it cannot be reached, by connection."
         }
     }
 

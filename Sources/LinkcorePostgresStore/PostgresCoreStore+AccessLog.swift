@@ -16,7 +16,8 @@ extension PostgresCoreStore {
     }
 
     public func appendAccess(_ record: AccessRecord, charge: FeeCharge?) async throws -> ChainedRecord {
-        try await write { db in
+        // Carried in bulk by the batch (`PostgresBulk.appends`); the body is the general path.
+        try await writer.bulkWrite(.append(record, charge)) { db in
             let chained = try await Self.append(record, in: db)
             if let charge { try await Self.insert(charge, in: db) }
             return chained

@@ -22,7 +22,9 @@ extension PostgresCoreStore {
     }
 
     public func appendMediation(_ record: AccessRecord, charge: FeeCharge?, key: MediationKey) async throws -> MediationWrite {
-        try await write { db in
+        // Carried in bulk by the batch (`PostgresBulk.appends`, the same decisions); the body is
+        // the general path.
+        try await writer.bulkWrite(.mediation(record, charge, key)) { db in
             let bound = try await Self.binding(key, in: db, lock: true)
             if let bound, bound.fingerprint != key.fingerprint { throw StoreError.idempotencyKeyReused }
             if let bound, bound.answered {

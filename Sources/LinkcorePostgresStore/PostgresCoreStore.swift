@@ -14,13 +14,17 @@ public final class PostgresCoreStore: CoreStore, Sendable {
     let writer: PostgresGroupCommit
     let readers: [PostgresLink]
     private let next = Mutex<Int>(0)
+    let probe = Mutex<Task<Void, Never>?>(nil)
     public let settings: PostgresSettings
     let logger: Logger
 
     /// Connects, runs the migrations (under the advisory lock: safe when several nodes start at
     /// once) and returns the store. Throws `StoreError.unavailable` when PostgreSQL cannot be reached.
-    public static func open(settings: PostgresSettings, readers: Int = 2, logger: Logger = Logger(label: "linkcore.store.postgresql")) async throws -> PostgresCoreStore {
-        let store = PostgresCoreStore(settings: settings, readers: readers, logger: logger)
+    /// `bulkWrites: false` writes each write of a batch alone after its savepoint (the general
+    /// path): for store-bench's comparison, never for production.
+    public static func open(settings: PostgresSettings, readers: Int = 2, logger: Logger = Logger(label: "linkcore.store.postgresql"),
+                            bulkWrites: Bool = true) async throws -> PostgresCoreStore {
+        let store = PostgresCoreStore(settings: settings, readers: readers, logger: logger, bulkWrites: bulkWrites)
         let connection = try await store.writer.link.connection()
         do {
             let (from, to) = try await PostgresSchema.migrate(PostgresSession(connection: connection, logger: logger))
@@ -28,13 +32,15 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         } catch {
             throw PostgresErrors.map(error)
         }
+        store.startProbing()
         return store
     }
 
-    init(settings: PostgresSettings, readers: Int, logger: Logger) {
+    init(settings: PostgresSettings, readers: Int, logger: Logger, bulkWrites: Bool = true) {
         self.settings = settings
         self.logger = logger
-        writer = PostgresGroupCommit(link: PostgresLink(settings: settings, name: "write", logger: logger), label: "linkcore.store.postgresql")
+        writer = PostgresGroupCommit(link: PostgresLink(settings: settings, name: "write", logger: logger), label: "linkcore.store.postgresql",
+                                     bulk: bulkWrites)
         self.readers = (0..<max(1, readers)).map { PostgresLink(settings: settings, name: "read-\($0)", logger: logger) }
     }
 
@@ -42,6 +48,7 @@ public final class PostgresCoreStore: CoreStore, Sendable {
     public var counters: (commits: UInt64, writes: UInt64) { writer.counters }
 
     public func close() async {
+        probe.withLock { $0?.cancel(); $0 = nil }
         await writer.link.close()
         for reader in readers { await reader.close() }
     }
@@ -153,7 +160,12 @@ public final class PostgresCoreStore: CoreStore, Sendable {
 
     public func issueLink(residentHash: [UInt8], orgCode: String, matchingNumber: String, expiresAtMs: Int64,
                           nowMs: Int64, newIDCode: @escaping @Sendable () -> UInt64, charge: FeeCharge?) async throws -> (issuance: Issuance, created: Bool) {
-        try await write { db in
+        // Carried in bulk by the batch (`PostgresBulk.issues`, the same steps server-side); the
+        // body below is the general path for a row the bulk statement sends back.
+        let bulk = PostgresBulk.Issue(residentHash: residentHash, orgCode: orgCode, matchingNumber: matchingNumber,
+                                      expiresAtMs: expiresAtMs, nowMs: nowMs, candidateIDCode: Int64(bitPattern: newIDCode()),
+                                      charge: charge)
+        return try await writer.bulkWrite(.issue(bulk)) { db in
             // A matching number is used once: a replay is idempotent only for the same org and resident.
             if let existing = try await Self.issuance(db, matchingNumber) {
                 let sameResident = try await db.first("""

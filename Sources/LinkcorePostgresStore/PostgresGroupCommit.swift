@@ -11,9 +11,18 @@ import Synchronization
 /// carries it has succeeded; with several writes in a batch each runs after its own savepoint, so a
 /// write that fails rolls back alone. If the COMMIT fails or the connection is lost, every write
 /// of the batch fails with `StoreError.unavailable` (retryable): nothing was acknowledged.
+///
+/// Round trips, not the disk, bound a batch (one statement is one round trip to the server and
+/// postgres-nio 1.33 does not pipeline: it sends a query only after the previous one's
+/// ReadyForQuery). So the hot writes (access-log appends, link issuances) are carried by the
+/// batch as bulk items: all of a kind in a constant number of statements (`PostgresBulk`), and
+/// only a bulk statement that fails as a whole falls back to one savepoint per write.
 final class PostgresGroupCommit: Sendable {
     let link: PostgresLink
     let maxBatch: Int
+    /// Whether bulk items are carried in bulk (false: each alone after its savepoint, the
+    /// general path; store-bench measures both in one run).
+    let bulk: Bool
     private let state = Mutex(State())
     private let batchSizes: Recorder
     private let commitDurations: CoreMetrics.Timer
@@ -30,11 +39,21 @@ final class PostgresGroupCommit: Sendable {
         /// batch's commit has succeeded or failed.
         let apply: @Sendable (PostgresSession, _ savepoint: Bool) async -> @Sendable (_ commitError: (any Error)?) -> Void
         let abandon: @Sendable (any Error) -> Void
+        /// Set for a write the batch may carry together with others of its kind.
+        var bulk: BulkItem? = nil
     }
 
-    init(link: PostgresLink, label: String, maxBatch: Int = 512) {
+    /// A bulk write: what to write, and how to answer its caller with the bulk statement's outcome
+    /// for it (returning, as `apply` does, how to finish once the commit has succeeded or failed).
+    struct BulkItem: Sendable {
+        let kind: PostgresBulk.Kind
+        let resolve: @Sendable (Result<any Sendable, any Error>) -> @Sendable (_ commitError: (any Error)?) -> Void
+    }
+
+    init(link: PostgresLink, label: String, maxBatch: Int = 512, bulk: Bool = true) {
         self.link = link
         self.maxBatch = max(1, maxBatch)
+        self.bulk = bulk
         batchSizes = LinkcoreMetric.groupCommitBatchSize.histogram([("database", label)])
         commitDurations = LinkcoreMetric.groupCommitDuration.timer([("database", label)])
     }
@@ -43,24 +62,18 @@ final class PostgresGroupCommit: Sendable {
     var counters: (commits: UInt64, writes: UInt64) { state.withLock { ($0.commits, $0.writes) } }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in enqueue(Self.job(body, continuation)) }
+    }
+
+    /// A write the batch carries with the others of its kind in a constant number of statements;
+    /// `fallback` is the same write on its own, used when the bulk statement cannot take it.
+    func bulkWrite<T: Sendable>(_ kind: PostgresBulk.Kind, fallback: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            enqueue(Job(apply: { session, savepoint in
-                let outcome: Result<T, any Error>
-                do {
-                    if savepoint { try await session.execute("SAVEPOINT w") }
-                    do {
-                        // No RELEASE: it would cost a round trip and free nothing (a released
-                        // subtransaction's XID stays with the transaction). ROLLBACK TO the name
-                        // goes back to the newest savepoint of that name: this write's.
-                        outcome = .success(try await body(session))
-                    } catch {
-                        if savepoint, !PostgresErrors.isConnectionLoss(error) {
-                            try? await session.execute("ROLLBACK TO SAVEPOINT w")
-                        }
-                        throw error
-                    }
-                } catch {
-                    outcome = .failure(PostgresErrors.map(error))
+            var job = Self.job(fallback, continuation)
+            job.bulk = BulkItem(kind: kind, resolve: { result in
+                let outcome = result.flatMap { value -> Result<T, any Error> in
+                    guard let value = value as? T else { return .failure(StoreError.unavailable("bulk write answered the wrong type")) }
+                    return .success(value)
                 }
                 return { commitError in
                     if let commitError, case .success = outcome {
@@ -69,8 +82,39 @@ final class PostgresGroupCommit: Sendable {
                         continuation.resume(with: outcome)
                     }
                 }
-            }, abandon: { continuation.resume(throwing: $0) }))
+            })
+            enqueue(job)
         }
+    }
+
+    private static func job<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T,
+                                         _ continuation: CheckedContinuation<T, any Error>) -> Job {
+        Job(apply: { session, savepoint in
+            let outcome: Result<T, any Error>
+            do {
+                if savepoint { try await session.execute("SAVEPOINT w") }
+                do {
+                    // No RELEASE: it would cost a round trip and free nothing (a released
+                    // subtransaction's XID stays with the transaction). ROLLBACK TO the name
+                    // goes back to the newest savepoint of that name: this write's.
+                    outcome = .success(try await body(session))
+                } catch {
+                    if savepoint, !PostgresErrors.isConnectionLoss(error) {
+                        try? await session.execute("ROLLBACK TO SAVEPOINT w")
+                    }
+                    throw error
+                }
+            } catch {
+                outcome = .failure(PostgresErrors.map(error))
+            }
+            return { commitError in
+                if let commitError, case .success = outcome {
+                    continuation.resume(throwing: commitError)
+                } else {
+                    continuation.resume(with: outcome)
+                }
+            }
+        }, abandon: { continuation.resume(throwing: $0) })
     }
 
     private func enqueue(_ job: Job) {
@@ -117,7 +161,21 @@ final class PostgresGroupCommit: Sendable {
         // One write alone needs no savepoint: its failure rolls back the whole transaction.
         let savepoints = batch.count > 1
         var finishers: [@Sendable ((any Error)?) -> Void] = []
-        for job in batch { finishers.append(await job.apply(session, savepoints)) }
+        for job in batch where job.bulk == nil || !bulk { finishers.append(await job.apply(session, savepoints)) }
+        for kind in PostgresBulk.Lane.allCases where bulk {
+            let jobs = batch.filter { $0.bulk?.kind.lane == kind }
+            if jobs.isEmpty { continue }
+            let outcomes = await PostgresBulk.run(jobs.compactMap { $0.bulk?.kind }, in: session, savepoint: savepoints)
+            for (job, outcome) in zip(jobs, outcomes) {
+                if let outcome, let bulk = job.bulk {
+                    finishers.append(bulk.resolve(outcome))
+                } else {
+                    // The bulk statement could not take it (it failed as a whole, or this row
+                    // needs the general path): the write on its own, after its own savepoint.
+                    finishers.append(await job.apply(session, savepoints))
+                }
+            }
+        }
         var commitError: (any Error)?
         do {
             let started = ContinuousClock.now

@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreInstruments
 import LinkcoreStore
 import Logging
 import NIOCore
@@ -16,6 +17,8 @@ final class PostgresLink: Sendable {
     private let state = Mutex(State())
     /// Serialises connecting, so concurrent users do not open several connections at once.
     private let connecting = AsyncSerial()
+    /// 1 while the connection is open, 0 while PostgreSQL cannot be reached.
+    private let reachable: Gauge
 
     private struct State {
         var connection: PostgresConnection?
@@ -28,6 +31,19 @@ final class PostgresLink: Sendable {
         self.settings = settings
         self.name = name
         self.logger = logger
+        reachable = LinkcoreMetric.storeReachable.gauge([("connection", name)])
+    }
+
+    /// The last connection attempt's error while it has not succeeded since; nil when connected
+    /// (or never tried).
+    var problem: String? {
+        state.withLock { $0.failures > 0 ? "PostgreSQL unreachable (\($0.lastError))" : nil }
+    }
+
+    /// Whether the connection is open now, reconnecting (within the back-off) if it was lost:
+    /// what the store's probe calls, so an idle node also notices a lost server and its return.
+    func check() async {
+        _ = try? await connection()
     }
 
     static let ids = Atomic<Int>(0)
@@ -59,11 +75,13 @@ final class PostgresLink: Sendable {
                     throw StoreError.unavailable("PostgreSQL session has synchronous_commit = \(mode); linkcored needs it on")
                 }
                 self.state.withLock { $0.connection = connection; $0.lastFailure = nil; $0.failures = 0 }
+                self.reachable.record(1)
                 if failures > 0 { self.logger.notice("PostgreSQL reachable again", metadata: ["connection": "\(self.name)"]) }
                 return connection
             } catch {
                 let text = PostgresErrors.describe(error)
                 self.state.withLock { $0.connection = nil; $0.lastFailure = .now; $0.failures += 1; $0.lastError = text }
+                self.reachable.record(0)
                 if failures == 0 {
                     self.logger.error("PostgreSQL unreachable", metadata: ["connection": "\(self.name)", "error": "\(text)"])
                 }

@@ -184,6 +184,66 @@ enum PostgresSchema {
             )
             """,
         ],
+        // 3 (issue 16, batch throughput): a link issuance as one server-side function, so that a
+        // batch's issuances are one statement (`PostgresBulk.issues`) instead of 8-10 round trips
+        // each. Same steps and answers as `PostgresCoreStore.issueLink`; the EXCEPTION block makes
+        // each call its own subtransaction, so a failing row rolls back alone (as a savepoint).
+        // 'retry' sends the row to the general path (an ID code clash, a concurrent insert).
+        [
+            """
+            CREATE FUNCTION linkcore_issue_link(p_hash BYTEA, p_org TEXT, p_number TEXT, p_expires BIGINT, p_now BIGINT,
+                p_candidate BIGINT, p_charged BOOLEAN, p_payer TEXT, p_operation TEXT, p_reference TEXT, p_amount BIGINT,
+                p_tariff TEXT, p_charge_at BIGINT,
+                OUT o_status TEXT, OUT o_id_code BIGINT, OUT o_key_index BIGINT, OUT o_linked_at BIGINT, OUT o_unlinked_at BIGINT,
+                OUT o_expires_at BIGINT, OUT o_acked_at BIGINT, OUT o_created BOOLEAN)
+            LANGUAGE plpgsql AS $fn$
+            DECLARE
+                v_link BIGINT; v_id BIGINT; v_org TEXT; v_unlinked BIGINT; v_key BIGINT;
+            BEGIN
+                o_created := false;
+                SELECT l.link_id, l.id_code, l.org_code, l.unlinked_at INTO v_link, v_id, v_org, v_unlinked
+                    FROM issuances i JOIN links l ON l.link_id = i.link_id WHERE i.matching_number = p_number;
+                IF FOUND THEN
+                    -- A matching number is used once: a replay is idempotent only for the same org and resident.
+                    IF v_org <> p_org OR v_unlinked IS NOT NULL
+                       OR NOT EXISTS (SELECT 1 FROM residents r WHERE r.id_code = v_id AND r.resident_hash = p_hash) THEN
+                        o_status := 'refused'; RETURN;
+                    END IF;
+                ELSE
+                    IF p_expires <= p_now THEN o_status := 'refused'; RETURN; END IF;
+                    SELECT o.key_index INTO v_key FROM organisations o WHERE o.code = p_org;
+                    IF NOT FOUND THEN o_status := 'no_org'; RETURN; END IF;
+                    SELECT r.id_code INTO v_id FROM residents r WHERE r.resident_hash = p_hash;
+                    IF NOT FOUND THEN
+                        INSERT INTO residents AS r (id_code, resident_hash, created_at) VALUES (p_candidate, p_hash, p_now)
+                            ON CONFLICT DO NOTHING RETURNING r.id_code INTO v_id;
+                        IF v_id IS NULL THEN o_status := 'retry'; RETURN; END IF;
+                    END IF;
+                    SELECT l.link_id INTO v_link FROM links l WHERE l.id_code = v_id AND l.org_code = p_org AND l.unlinked_at IS NULL;
+                    IF NOT FOUND THEN
+                        INSERT INTO links AS l (id_code, org_code, key_index, linked_at) VALUES (v_id, p_org, v_key, p_now)
+                            ON CONFLICT (id_code, org_code) WHERE unlinked_at IS NULL DO NOTHING RETURNING l.link_id INTO v_link;
+                        IF v_link IS NULL THEN o_status := 'retry'; RETURN; END IF;
+                        o_created := true;
+                        IF p_charged THEN
+                            INSERT INTO fee_ledger (payer, operation, reference, amount_yen, tariff_id, at_ms)
+                            VALUES (p_payer, p_operation, p_reference, p_amount, p_tariff, p_charge_at)
+                            ON CONFLICT (operation, reference) DO NOTHING;
+                        END IF;
+                    END IF;
+                    INSERT INTO issuances (matching_number, link_id, expires_at, created_at) VALUES (p_number, v_link, p_expires, p_now);
+                END IF;
+                SELECT l.id_code, l.key_index, l.linked_at, l.unlinked_at, i.expires_at, i.acked_at
+                    INTO o_id_code, o_key_index, o_linked_at, o_unlinked_at, o_expires_at, o_acked_at
+                    FROM issuances i JOIN links l ON l.link_id = i.link_id WHERE i.matching_number = p_number;
+                o_status := 'ok';
+            EXCEPTION WHEN OTHERS THEN
+                o_status := 'error: ' || SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
+                o_created := false;
+            END
+            $fn$
+            """,
+        ],
     ]
 
     /// The advisory lock key migrations hold ("linkcore" in ASCII): nodes starting at once

@@ -29,6 +29,13 @@ public protocol CoreStore: Sendable {
     func liveLink(idCode: UInt64, orgCode: String) async throws -> Link?
     /// Ends a live link; returns it with its unlink time, or nil if there was none.
     func unlink(idCode: UInt64, orgCode: String, nowMs: Int64) async throws -> Link?
+    /// Sign-in links (issue 15, item 6): finds or creates the organisation's live link for the
+    /// resident with this ID code (under the organisation's current key index, as a
+    /// matcher-issued link), and appends `access` (and `charge`, when a link is created and a
+    /// charge is given) in the same durable write. Throws `StoreError.notFound` for an unknown
+    /// organisation.
+    func serviceLink(idCode: UInt64, orgCode: String, nowMs: Int64, access: AccessRecord,
+                     charge: FeeCharge?) async throws -> (link: Link, created: Bool)
 
     // Access log
     /// Appends one entry to the hash-chained access log, with its fee if the operation is
@@ -72,9 +79,17 @@ public protocol CoreStore: Sendable {
     /// A payer's ledger in [fromMs, toMs), summed by operation, tariff and unit price; and the
     /// number of ledger rows summed.
     func feeLines(payer: String, fromMs: Int64, toMs: Int64) async throws -> (lines: [FeeLineTotal], entries: UInt64)
+
+    // Health
+    /// Why the store cannot take work now, or nil (has a default: nil).
+    var unavailability: String? { get }
 }
 
 extension CoreStore {
+    /// Why the store cannot take work now (its database cannot be reached), or nil when it can:
+    /// the node then reports not-ready. An embedded SQLite file is always there.
+    public var unavailability: String? { nil }
+
     /// A store that has no index for it reads the resident's entries oldest first and keeps the
     /// newest (SQLiteCoreStore overrides both with one query each).
     public func loggedAccessNewestFirst(idCode: UInt64, fromMs: Int64, toMs: Int64, beforePosition: UInt64,

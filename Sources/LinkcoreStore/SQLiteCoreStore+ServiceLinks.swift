@@ -1,7 +1,7 @@
 import LinkcoreAudit
 import LinkcoreSQLite
 
-extension SQLiteCoreStore: ServiceLinkStore {
+extension SQLiteCoreStore {
     public func serviceLink(idCode: UInt64, orgCode: String, nowMs: Int64, access: AccessRecord,
                             charge: FeeCharge?) async throws -> (link: Link, created: Bool) {
         try await write { db in

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcorePortal
+import LinkcoreTestSupport
 import LinkcoreWire
 import Testing
 
@@ -272,8 +273,9 @@ import Testing
         esac
         """#
 
-    @Test func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk() async throws {
-        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"])
+    @Test(arguments: TestStoreEngine.allCases)
+    func linkHoldersNameTheOrganisationsNeverTheCodesAndOnlyThePortalMayAsk(engine: TestStoreEngine) async throws {
+        let net = try await MediationNetwork(requesters: ["CITY01"], providers: ["TAX01"], engine: engine)
         try await net.link(residents: [alice], to: ["CITY01", "TAX01", "PORTAL"])
         try await net.link(residents: [bob], to: ["CITY01", "PORTAL"])
         let (portal, cookie) = try await Self.portal(net, lp: net.code("PORTAL", alice))

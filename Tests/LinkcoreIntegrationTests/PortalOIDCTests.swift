@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreTestSupport
 import LinkcoreWire
 import Testing
 #if canImport(Glibc)
@@ -93,11 +94,12 @@ import Glibc
     /// ServiceLinkRequest refuses what it must: callers other than the portal, an LP that opens to
     /// nothing, unknown, suspended and non-linking organisations, and an organisation without a
     /// SIGNIN whitelist row. The first grant creates the link, the next finds it.
-    @Test func theCoreGivesSignInLinksOnlyToThePortalAndAsTheWhitelistSays() async throws {
+    @Test(arguments: TestStoreEngine.allCases)
+    func theCoreGivesSignInLinksOnlyToThePortalAndAsTheWhitelistSays(engine: TestStoreEngine) async throws {
         let temp = try TempDirectory()
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try PortalOIDCNetwork.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess(extraConfig: ["mediation": "whitelist = \"\(whitelist)\""])
+        let daemon = try await DaemonProcess.make(engine: engine, extraConfig: ["mediation": "whitelist = \"\(whitelist)\""])
         try daemon.addOrg("MATCHER", role: .matcher)
         try daemon.addOrg("PORTAL", role: .portal)
         for org in ["CITY01", "TAX01"] { try daemon.addOrg(org) }

@@ -23,7 +23,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(stores.count == 4)
-        #expect(try await database.psql("SELECT string_agg(version::text, ',') FROM schema_version") == "1,2")
+        #expect(try await database.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version") == "1,2,3")
         #expect(try await database.psql("SELECT position FROM access_head") == "0")
         for store in stores { await store.close() }
         await database.drop()
