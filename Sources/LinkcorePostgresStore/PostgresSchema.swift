@@ -162,6 +162,8 @@ enum PostgresSchema {
             """,
             "CREATE INDEX notices_pending ON notices(portal, seq) WHERE delivered_at IS NULL",
         ],
+        // 2: several nodes, the presence of organisations (issue 16; PostgresCoreStore+Cluster.swift).
+        clusterMigration,
     ]
 
     /// The advisory lock key migrations hold ("linkcore" in ASCII): nodes starting at once

@@ -227,6 +227,8 @@ final class SSLConnection {
             notAfter: notAfter,
             orgURICount: Int(orgURIs)
         )
+        var identity = identity
+        identity.nodeName = nodeName(cert)
         OpenSSLErrors.clear()
         return identity
     }
@@ -244,7 +246,7 @@ final class SSLConnection {
         return CertificateRejection.fromVerifyError(code, description: description)
     }
 
-    private static func takeString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+    static func takeString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
         guard let pointer else { return nil }
         defer { lc_openssl_free(pointer) }
         return String(cString: pointer)
