@@ -56,7 +56,7 @@ extension LCErrorCode {
     public var closesConnection: Bool {
         switch self {
         case .malformedFrame, .frameTooLarge, .unsupportedVersion, .helloRequired, .frameTimeout,
-             .idleTimeout, .certificateRejected, .tooManyConnections, .orgMismatch:
+             .idleTimeout, .certificateRejected, .tooManyConnections, .orgMismatch, .nodeCertificateRequired:
             return true
         default:
             return false
