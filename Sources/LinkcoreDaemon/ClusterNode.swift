@@ -28,6 +28,7 @@ final class ClusterNode: Sendable {
     let settings: DaemonConfig.Node
     let store: any ClusterStore
     let registry: ConnectionRegistry
+    let orgs: OrgDirectory
     let local: PushProviderGateway
     let links: NodeLinks
     let logger: Logger
@@ -37,11 +38,12 @@ final class ClusterNode: Sendable {
     /// How long a node's claim on events lasts before another node may deliver them.
     static let eventClaimMs: Int64 = 30_000
 
-    init(settings: DaemonConfig.Node, store: any ClusterStore, registry: ConnectionRegistry, local: PushProviderGateway,
-         links: NodeLinks, logger: Logger) {
+    init(settings: DaemonConfig.Node, store: any ClusterStore, registry: ConnectionRegistry, orgs: OrgDirectory,
+         local: PushProviderGateway, links: NodeLinks, logger: Logger) {
         self.settings = settings
         self.store = store
         self.registry = registry
+        self.orgs = orgs
         self.local = local
         self.links = links
         var logger = logger
@@ -50,12 +52,12 @@ final class ClusterNode: Sendable {
     }
 
     /// The cluster part of the core, or nil for a single node.
-    static func make(_ config: DaemonConfig, store: any CoreStore, registry: ConnectionRegistry, local: PushProviderGateway,
-                     logger: Logger) throws -> ClusterNode? {
+    static func make(_ config: DaemonConfig, store: any CoreStore, registry: ConnectionRegistry, orgs: OrgDirectory,
+                     local: PushProviderGateway, logger: Logger) throws -> ClusterNode? {
         guard let node = config.node, let cluster = store as? any ClusterStore else { return nil }
         let links = try NodeLinks(node: node, caBundle: config.tls.caBundle, crl: config.tls.crl,
                                   limits: CoreComponents.limits(config), logger: logger)
-        return ClusterNode(settings: node, store: cluster, registry: registry, local: local, links: links, logger: logger)
+        return ClusterNode(settings: node, store: cluster, registry: registry, orgs: orgs, local: local, links: links, logger: logger)
     }
 
     // MARK: presence
@@ -68,6 +70,8 @@ final class ClusterNode: Sendable {
             let others = try await store.heartbeat(node: settings.name, address: settings.advertise, orgs: localOrgs,
                                                    leaseMs: Int64(settings.lease / .milliseconds(1)))
             presence.withLock { $0 = others }
+            // Organisations changed through another node's admin socket reach this one here.
+            await orgs.refresh()
             let recovered = lastBeat.withLock { state in defer { state = (true, nil) }; return !state.ok }
             if recovered { logger.info("node heartbeat ok", metadata: ["peers_elsewhere": "\(others.count)"]) }
         } catch {

@@ -76,7 +76,8 @@ public final class CoreComponents: Sendable {
                                   batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs)
         let localProviders = PushProviderGateway(pusher: pusher)
         // Several nodes ([node] on PostgreSQL): presence, forwarding, claimed events; nil alone.
-        let cluster = try ClusterNode.make(config, store: store, registry: registry, local: localProviders, logger: logger)
+        let cluster = try ClusterNode.make(config, store: store, registry: registry, orgs: orgs,
+                                         local: localProviders, logger: logger)
         let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger, claim: cluster?.claim(events))
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
