@@ -130,7 +130,7 @@ public final class Daemon: Sendable {
             ListenerService.draining(listeners.withLock { $0 }, registry: core.registry,
                                      drainTimeout: { core.live.config.shutdown.drainTimeout }, logger: logger),
             core.keyJanitor(),
-        ] + (core.cluster.map { [$0.heartbeatService()] } ?? []) + [
+        ] + (core.cluster.map { [$0.heartbeatService() as any Service] } ?? []) + [
             core.eventSweeper(),
             SystemdNotifyService.statusRefresher(notifier, every: SystemdNotifyService.statusPeriod(notifier, preferred: .seconds(5))) {
                 core.warnAboutCRL()

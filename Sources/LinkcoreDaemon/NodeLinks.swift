@@ -71,7 +71,7 @@ final class NodeLinks: Sendable {
         case .answered: return .answered(Array(response.answer))
         case .refused: return .refused(providerCode: response.providerCode, message: response.message)
         case .timedOut: return .timedOut
-        case .unavailable, .outcomeUnspecified, .UNRECOGNIZED: return .unavailable
+        case .unavailable, .unspecified, .UNRECOGNIZED: return .unavailable
         }
     }
 

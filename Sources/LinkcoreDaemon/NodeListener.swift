@@ -32,9 +32,10 @@ final class NodeConnectionHandler: ChannelInboundHandler, Sendable {
         if case let .peerRejected(reason)? = event as? TLSEvent {
             let reason = PeerText.safe("\(reason)", max: 200)
             logger.warning("node connection refused", metadata: ["reason": "\(reason)"])
+            let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(WireError(.nodeCertificateRequired,
                                                              "this is a node-to-node listener: \(reason)").envelope(id: 0)))
-                .whenComplete { _ in context.close(promise: nil) }
+                .whenComplete { _ in channel.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)

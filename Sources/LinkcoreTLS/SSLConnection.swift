@@ -220,14 +220,13 @@ final class SSLConnection {
         if lc_x509_not_after_epoch(cert, &epoch) == 1 {
             notAfter = Date(timeIntervalSince1970: TimeInterval(epoch))
         }
-        let identity = PeerIdentity(
+        var identity = PeerIdentity(
             orgCode: uri.flatMap(PeerIdentity.orgCode(fromURI:)),
             subject: Self.takeString(lc_x509_subject_oneline(cert)) ?? "",
             serialHex: Self.takeString(lc_x509_serial_hex(cert)) ?? "",
             notAfter: notAfter,
             orgURICount: Int(orgURIs)
         )
-        var identity = identity
         identity.nodeName = nodeName(cert)
         OpenSSLErrors.clear()
         return identity

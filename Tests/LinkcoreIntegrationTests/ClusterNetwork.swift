@@ -40,6 +40,7 @@ final class ClusterNetwork: @unchecked Sendable {
                 "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = 10000\ndefault_deadline_ms = 3000",
                 "events": "delivery_window_ms = 0\nsweep_interval_ms = 200",
                 "log": "level = \"debug\"",
+                "audit": "checkpoint_interval_ms = 200",
                 "node": """
                     name = "\(Self.name(index))"
                     listen = ["127.0.0.1:\(nodePorts[index])"]
