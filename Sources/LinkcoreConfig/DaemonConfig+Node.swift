@@ -37,13 +37,12 @@ extension DaemonConfig {
 }
 
 extension Section {
-    /// `[node]`, or nil when the file has no such table. Only with `engine = "postgresql"`: the
-    /// nodes share the database, so a node on its own SQLite file would be a cluster of one.
+    /// `[node]`, or nil when the file has no such table (or an empty one). Kept only with
+    /// `engine = "postgresql"`: the nodes share the database, and a node on its own SQLite file is
+    /// a cluster of one; with "sqlite" the keys are checked for form and otherwise ignored, as
+    /// `[store]`'s PostgreSQL keys are.
     func node(engine: StoreEngine) throws(ConfigError) -> DaemonConfig.Node? {
-        guard present else { return nil }
-        guard engine == .postgresql else {
-            throw error(.invalidValue, "name", "[node] needs [store] engine = \"postgresql\" (the nodes share one database)")
-        }
+        guard present, !table.entries.isEmpty else { return nil }
         guard table.item("name") != nil else { throw error(.missingRequired, "name", "a node needs a name (its certificate's urn:linkcore:node:<name>)") }
         let name = try string("name", default: "", validate: DaemonConfig.nodeNameProblem)
         guard let listen = try addresses("listen", default: []).first else {
@@ -58,8 +57,10 @@ extension Section {
         guard lease >= 2 * heartbeat else {
             throw error(.outOfRange, "lease_ms", "\(lease) is less than twice heartbeat_ms (\(heartbeat)): one late heartbeat would drop the node")
         }
-        return DaemonConfig.Node(name: name, listen: listen, advertise: advertise,
-                                 certificate: try requiredPath("certificate"), privateKey: try requiredPath("private_key"),
+        let certificate = try requiredPath("certificate")
+        let privateKey = try requiredPath("private_key")
+        guard engine == .postgresql else { return nil }
+        return DaemonConfig.Node(name: name, listen: listen, advertise: advertise, certificate: certificate, privateKey: privateKey,
                                  heartbeatInterval: .milliseconds(heartbeat), lease: .milliseconds(lease))
     }
 }
