@@ -148,7 +148,7 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
   /// the certificate's status check says revoked or on hold
   case cardCertificateRevoked // = 507
 
-  /// Node to node (640-649; issue 16, protocol.md §15).
+  /// Node to node (640-649; issue 16, protocol.md §16).
   case nodeCertificateRequired // = 640
 
   /// the asked node holds no connection of that organisation (presence was stale)

@@ -528,7 +528,7 @@ public nonisolated struct LCEnvelope: Sendable {
   }
 
   /// Node to node (210-229), only on a node's [node] listener between node certificates
-  /// (issue 16; protocol.md §15).
+  /// (issue 16; protocol.md §16).
   public var nodeProvide: LCNodeProvide {
     get {
       if case .nodeProvide(let v)? = body {return v}
@@ -622,7 +622,7 @@ public nonisolated struct LCEnvelope: Sendable {
     case serviceLink(LCServiceLinkRequest)
     case serviceLinkResponse(LCServiceLinkResponse)
     /// Node to node (210-229), only on a node's [node] listener between node certificates
-    /// (issue 16; protocol.md §15).
+    /// (issue 16; protocol.md §16).
     case nodeProvide(LCNodeProvide)
     case nodeProvideResponse(LCNodeProvideResponse)
 

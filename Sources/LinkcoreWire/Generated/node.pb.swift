@@ -10,7 +10,7 @@
 
 /// linkcore wire contract, version 1: node to node (issue 16, several linkcored nodes on one
 /// PostgreSQL database). Only on a node's [node] listener, between certificates of the network CA
-/// that carry urn:linkcore:node:<name>; never on the organisations' listener. See docs/protocol.md §15.
+/// that carry urn:linkcore:node:<name>; never on the organisations' listener. See docs/protocol.md §16.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

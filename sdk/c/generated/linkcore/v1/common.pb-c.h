@@ -202,7 +202,7 @@ typedef enum _Linkcore__V1__ErrorCode {
    */
   LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED = 507,
   /*
-   * Node to node (640-649; issue 16, protocol.md §15).
+   * Node to node (640-649; issue 16, protocol.md §16).
    */
   /*
    * a node's listener admits only node certificates of the network CA

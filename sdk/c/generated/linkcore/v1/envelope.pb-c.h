@@ -210,7 +210,7 @@ struct  Linkcore__V1__Envelope
     Linkcore__V1__ServiceLinkResponse *service_link_response;
     /*
      * Node to node (210-229), only on a node's [node] listener between node certificates
-     * (issue 16; protocol.md §15).
+     * (issue 16; protocol.md §16).
      */
     Linkcore__V1__NodeProvide *node_provide;
     Linkcore__V1__NodeProvideResponse *node_provide_response;
