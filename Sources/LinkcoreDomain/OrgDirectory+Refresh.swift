@@ -1,3 +1,5 @@
+import LinkcoreStore
+
 extension OrgDirectory {
     /// Re-reads every organisation from the store. With several nodes on one database (issue 16)
     /// an organisation added, suspended or re-keyed through another node's admin socket reaches
