@@ -253,7 +253,7 @@ let package = Package(
             dependencies: [
                 "LinkcoreWire", "LinkcoreTLS", "LinkcoreTransport", "LinkcoreSystemd", "LinkcoreConfig",
                 "LinkcoreDomain", "LinkcoreStore", "LinkcoreLinkCodes", "LinkcoreAudit", "LinkcorePolicy", "LinkcorePolicyTables", "LinkcorePKI",
-                "LinkcorePostgresStore",
+                "LinkcorePostgresStore", "LinkcoreClient",
                 "LinkcoreLifecycle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "LinkcoreInstruments", "LinkcoreMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -84,7 +84,7 @@ final class ClientHandler: ChannelInboundHandler {
             if case let .goingAway(goingAway)? = envelope.body { self.goingAway = goingAway }
         case .coreRequest?:
             answerIncoming(envelope, context: context)
-        case .peerRequest?, .adminOnlyRequest?, .operatorAndMatcherRequest?:
+        case .peerRequest?, .adminOnlyRequest?, .operatorAndMatcherRequest?, .nodeRequest?:
             // A core never sends these; answered, never taken for the reply to one of ours.
             context.writeAndFlush(wrapOutboundOut(
                 WireError(.unknownMessage, "this client does not accept \(envelope.bodyName)").envelope(id: envelope.id)), promise: nil)

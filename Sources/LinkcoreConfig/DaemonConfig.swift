@@ -238,6 +238,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var policy = Policy()
     /// `[metrics]`: the opt-in loopback Prometheus endpoint.
     public var metrics = MetricsSettings()
+    /// `[node]`: one of several nodes on one database (DaemonConfig+Node.swift); nil alone.
+    public var node: Node?
     /// The file this configuration was read from (as named to the loader).
     public var file: String
 

@@ -23,6 +23,7 @@ extension DaemonConfig {
         ("events", ["daily_batch_utc", "sweep_interval_ms", "delivery_window_ms"]),
         ("mediation", ["default_deadline_ms", "max_deadline_ms", "max_payload_bytes", "whitelist", "idempotency_window_s"]),
         ("policy", Section.policyKeys),
+        ("node", DaemonConfig.nodeKeys),
     ]
 
     /// Reads and validates the configuration file at `path`.
@@ -167,6 +168,7 @@ extension DaemonConfig {
             idempotencyWindow: .seconds(try mediationSection.integer("idempotency_window_s", default: 86_400, range: 60...2_592_000)))
         config.policy = try section("policy").policy()
         config.metrics = try section("metrics").metrics()
+        config.node = try section("node").node(engine: engine)
         return config
     }
 }

@@ -37,6 +37,8 @@ public final class CoreComponents: Sendable {
     let keys: MediationKeyJanitor
     /// Routes the organisations' requests (the listeners' `RequestHandling`).
     let service: CoreService
+    /// This node's part in a cluster (ClusterNode.swift); nil for a single node.
+    let cluster: ClusterNode?
     /// The CRL warning last logged (so each is logged once, not at every tick).
     let crlLogged = CRLWarningLatch()
     /// What only the process knows (bound addresses, draining), reported by STATUS.
@@ -72,14 +74,18 @@ public final class CoreComponents: Sendable {
         let events = EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs,
                                   routing: ModuleEventRouting(policy: policy, failures: policyFailures), tariff: tariff,
                                   batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs)
-        let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger)
+        let localProviders = PushProviderGateway(pusher: pusher)
+        // Several nodes ([node] on PostgreSQL): presence, forwarding, claimed events; nil alone.
+        let cluster = try ClusterNode.make(config, store: store, registry: registry, orgs: orgs,
+                                         local: localProviders, logger: logger)
+        let dispatcher = EventDispatcher(events: events, pusher: pusher, logger: logger, claim: cluster?.claim(events))
         let metrics = Metrics()
         let whitelist = CurrentWhitelist(try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
         let fees = FeeStatements(store: store, orgs: orgs)
         let moduleWhitelist = ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures)
         let mediator = Mediator(
             store: store, links: links, whitelist: moduleWhitelist,
-            providers: PushProviderGateway(pusher: pusher), tariff: tariff, settings: Self.mediationSettings(config))
+            providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff, settings: Self.mediationSettings(config))
         // Notices are decided by the same whitelist as mediations (rows with bp_id NOTICE).
         let notices = NoticeService(store: store, links: links, whitelist: moduleWhitelist)
         let noticeDispatcher = NoticeDispatcher(notices: notices, pusher: pusher, logger: logger)
@@ -107,6 +113,7 @@ public final class CoreComponents: Sendable {
         self.fees = fees
         self.service = service
         self.store = store
+        self.cluster = cluster
         audit = AuditService(store: store, logger: logger)
         keys = MediationKeyJanitor(store: store, logger: logger)
         live = LiveConfig(config: config, tls: tls)

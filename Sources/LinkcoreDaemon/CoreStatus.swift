@@ -39,6 +39,10 @@ extension CoreComponents {
             s.noticesDelivered = notices.delivered
             s.noticesPending = notices.queued - notices.delivered
         }
+        if let cluster {
+            s.nodeName = cluster.settings.name
+            s.clusterNodes = await cluster.statusNodes()
+        }
         return s
     }
 

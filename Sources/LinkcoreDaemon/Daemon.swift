@@ -66,6 +66,14 @@ public final class Daemon: Sendable {
                 throw DaemonError.listen("\(target)", "\(error)")
             }
         }
+        if let cluster = core.cluster {
+            do {
+                bound.append(try await cluster.bindListener(config, group: group))
+            } catch {
+                for channel in bound { try? await channel.close() }
+                throw DaemonError.listen("[node] listen \(cluster.settings.listen)", "\(error)")
+            }
+        }
         listeners.withLock { $0 = bound }
         core.serving.listenAddresses = bound.compactMap { $0.localAddress.map { "\($0)" } }
         try await startAdmin(path: config.listen.adminSocket)
@@ -122,6 +130,7 @@ public final class Daemon: Sendable {
             ListenerService.draining(listeners.withLock { $0 }, registry: core.registry,
                                      drainTimeout: { core.live.config.shutdown.drainTimeout }, logger: logger),
             core.keyJanitor(),
+        ] + (core.cluster.map { [$0.heartbeatService() as any Service] } ?? []) + [
             core.eventSweeper(),
             SystemdNotifyService.statusRefresher(notifier, every: SystemdNotifyService.statusPeriod(notifier, preferred: .seconds(5))) {
                 core.warnAboutCRL()

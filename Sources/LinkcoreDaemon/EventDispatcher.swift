@@ -27,11 +27,17 @@ public actor EventDispatcher {
     /// The pending wake-up per organisation: its release time and the sleeping task.
     private var wakeups: [String: (atMs: Int64, task: Task<Void, Never>)] = [:]
 
-    public init(events: EventService, pusher: Pusher, logger: Logger, batchSize: Int = 128) {
+    /// Several nodes: how a drain reads, by claiming the organisation's due events for this node
+    /// (ClusterNode.claim); nil on a single node, which reads `events.pending`.
+    public typealias Claim = @Sendable (_ orgCode: String, _ limit: Int) async -> Result<[(position: EventPosition, event: ChangeEvent)], Refusal>
+    private let claim: Claim?
+
+    public init(events: EventService, pusher: Pusher, logger: Logger, batchSize: Int = 128, claim: Claim? = nil) {
         self.events = events
         self.pusher = pusher
         self.logger = logger
         self.batchSize = batchSize
+        self.claim = claim
     }
 
     /// Starts (or repeats) a drain of the organisation's due events.
@@ -95,7 +101,8 @@ public actor EventDispatcher {
         var after: EventPosition?
         while let channel = pusher.channels(of: orgCode).first {
             let readAt = events.currentTimeMs()
-            guard case let .success(batch) = await events.pending(orgCode: orgCode, after: after, limit: batchSize) else { return nil }
+            let read = if let claim { await claim(orgCode, batchSize) } else { await events.pending(orgCode: orgCode, after: after, limit: batchSize) }
+            guard case let .success(batch) = read else { return nil }
             guard let last = batch.last else { return readAt }
             let acked = await withTaskGroup(of: String?.self) { group in
                 for (_, event) in batch {

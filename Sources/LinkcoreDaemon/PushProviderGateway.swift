@@ -17,11 +17,16 @@ final class PushProviderGateway: ProviderGateway {
     func reachable(_ providerOrg: String) -> Bool { !pusher.channels(of: providerOrg).isEmpty }
 
     func ask(_ providerOrg: String, _ request: ProvideRequest, timeoutMs: Int64) async -> ProviderReply {
+        await relay(providerOrg, request.wire, timeoutMs: timeoutMs)
+    }
+
+    /// `ask` on the wire form: also what a node does for a mediation another node forwards (NodeListener.swift).
+    func relay(_ providerOrg: String, _ request: LCProvideRequest, timeoutMs: Int64) async -> ProviderReply {
         let channels = pusher.channels(of: providerOrg)
         guard !channels.isEmpty else { return .unavailable }
         let channel = channels[Int(UInt(bitPattern: turn.add(1, ordering: .relaxed).oldValue) % UInt(channels.count))]
         do {
-            let reply = try await pusher.request(.provide(request.wire), on: channel, timeout: .milliseconds(timeoutMs))
+            let reply = try await pusher.request(.provide(request), on: channel, timeout: .milliseconds(timeoutMs))
             switch reply.body {
             case let .provideResponse(response)?:
                 return .answered(Array(response.answer))

@@ -173,7 +173,7 @@ public final class EventService: Sendable {
         try? await store.nextRelease(orgCode: orgCode, after: after ?? now())
     }
 
-    func event(_ pending: PendingEvent) throws -> ChangeEvent {
+    public func event(_ pending: PendingEvent) throws -> ChangeEvent {
         ChangeEvent(eventID: pending.entry.eventID,
                     linkCode: try keyring.issue(IDCode(rawValue: pending.entry.idCode), org: pending.entry.orgCode,
                                                 keyIndex: KeyIndex(rawValue: pending.keyIndex)),

@@ -6,8 +6,8 @@ import Synchronization
 /// The registered organisations, cached in memory so that admitting a connection never waits
 /// on the store; every change goes through here and the store first.
 public final class OrgDirectory: Sendable {
-    private let store: any CoreStore
-    private let cache = Mutex<[String: Organisation]>([:])
+    let store: any CoreStore
+    let cache = Mutex<[String: Organisation]>([:])
 
     public init(store: any CoreStore) async throws {
         self.store = store

@@ -208,7 +208,7 @@ public struct CertificateAuthority: Sendable {
 
     /// Issues a leaf (basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, the
     /// given EKU, SKI, AKI). With no public key, a fresh P-256 key is generated and returned.
-    private func issueLeaf(subject: [(String, String)], publicKey: OpaquePointer?, notBefore: Date, notAfter: Date,
+    func issueLeaf(subject: [(String, String)], publicKey: OpaquePointer?, notBefore: Date, notAfter: Date,
                            extendedKeyUsage: String, subjectAltNames: [(Int32, String)]) throws -> PEMCertificate {
         ERR_clear_error()
         let (ca, caKey) = try loadObjects()

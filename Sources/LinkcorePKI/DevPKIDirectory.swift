@@ -7,7 +7,7 @@ import Darwin
 
 /// `index.json`: every certificate the dev CA issued and every revocation.
 public struct DevPKIIndex: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case ca, server, organisation }
+    public enum Kind: String, Codable, Sendable { case ca, server, organisation, node }
 
     public struct Issued: Codable, Sendable, Equatable {
         public var serial: String
@@ -232,7 +232,7 @@ public struct DevPKIDirectory: Sendable {
         return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
-    private func locked<T>(_ body: () throws -> T) throws -> T {
+    func locked<T>(_ body: () throws -> T) throws -> T {
         guard FileIO.exists(caCertificatePath) else { throw PKIError.notInitialised(directory: path) }
         return try FileIO.withLock(path + "/.lock", body)
     }
@@ -256,7 +256,7 @@ public struct DevPKIDirectory: Sendable {
         try FileIO.writeAtomically(crl, to: crlPath, mode: 0o644)
     }
 
-    private func writeIndex(_ index: DevPKIIndex) throws {
+    func writeIndex(_ index: DevPKIIndex) throws {
         let data: Data
         do {
             data = try Self.encoder.encode(index)

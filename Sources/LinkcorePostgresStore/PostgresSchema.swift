@@ -244,6 +244,8 @@ enum PostgresSchema {
             $fn$
             """,
         ],
+        // 4: several nodes, the presence of organisations (issue 16; PostgresCoreStore+Cluster.swift).
+        clusterMigration,
     ]
 
     /// The advisory lock key migrations hold ("linkcore" in ASCII): nodes starting at once

@@ -230,13 +230,14 @@ final class SSLConnection {
         if lc_x509_not_after_epoch(cert, &epoch) == 1 {
             notAfter = Date(timeIntervalSince1970: TimeInterval(epoch))
         }
-        let identity = PeerIdentity(
+        var identity = PeerIdentity(
             orgCode: uri.flatMap(PeerIdentity.orgCode(fromURI:)),
             subject: Self.takeString(lc_x509_subject_oneline(cert)) ?? "",
             serialHex: Self.takeString(lc_x509_serial_hex(cert)) ?? "",
             notAfter: notAfter,
             orgURICount: Int(orgURIs)
         )
+        identity.nodeName = nodeName(cert)
         OpenSSLErrors.clear()
         return identity
     }
@@ -254,7 +255,7 @@ final class SSLConnection {
         return CertificateRejection.fromVerifyError(code, description: description)
     }
 
-    private static func takeString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+    static func takeString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
         guard let pointer else { return nil }
         defer { lc_openssl_free(pointer) }
         return String(cString: pointer)

@@ -49,6 +49,8 @@ public final class TLSContext: @unchecked Sendable {
     /// Server only: whether a client certificate naming one organisation is required (the
     /// network's mutual TLS). False for `webServer`: browsers present none.
     public private(set) var requiresClientCertificate: Bool
+    /// Server only: which certificates it admits (organisations, or core nodes: TLSContext+Node.swift).
+    public internal(set) var acceptedPeers: AcceptedPeers = .organisations
 
     private init(pointer: OpaquePointer, role: TLSRole, configuration: TLSConfiguration) {
         self.pointer = pointer

@@ -45,11 +45,13 @@ public struct TLSConnectionStateMachine: Sendable {
     public static func verdict(
         role: TLSRole,
         peer: PeerIdentity?,
-        firstVerifyFailure: CertificateRejection?
+        firstVerifyFailure: CertificateRejection?,
+        accepting: AcceptedPeers = .organisations
     ) -> PeerVerdict {
         guard role == .server else { return .accepted(peer) }
         guard let peer else { return .rejected(.missing) }
         if let firstVerifyFailure { return .rejected(firstVerifyFailure) }
+        if accepting == .nodes { return nodeVerdict(peer) }
         if peer.orgURICount > 1 { return .rejected(.severalOrganisations) }
         guard peer.orgCode != nil else { return .rejected(.noOrganisation) }
         return .accepted(peer)

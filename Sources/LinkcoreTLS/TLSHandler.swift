@@ -151,7 +151,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let failure = self.machine.role == .server ? connection.firstVerifyFailure() : nil
             // A web server's clients are anonymous at this layer (TLSContext.webServer).
             let verdict: TLSConnectionStateMachine.PeerVerdict = self.tlsContext.requiresClientCertificate
-                ? TLSConnectionStateMachine.verdict(role: self.machine.role, peer: identity, firstVerifyFailure: failure)
+                ? TLSConnectionStateMachine.verdict(role: self.machine.role, peer: identity, firstVerifyFailure: failure,
+                                                   accepting: self.tlsContext.acceptedPeers)
                 : .accepted(identity)
             switch self.machine.handshakeCompleted(verdict) {
             case .fire(let event, let flushBufferedWrites):

@@ -22,6 +22,9 @@ public struct PeerIdentity: Sendable, Equatable, Hashable {
     public var serialHex: String
     /// The end of the certificate's validity.
     public var notAfter: Date?
+    /// The node name from exactly one SAN URI `urn:linkcore:node:<name>` (a core node's
+    /// certificate, TLSContext+Node.swift); nil otherwise.
+    public var nodeName: String?
 
     public init(orgCode: String?, subject: String, serialHex: String, notAfter: Date?, orgURICount: Int? = nil) {
         let count = orgURICount ?? (orgCode == nil ? 0 : 1)

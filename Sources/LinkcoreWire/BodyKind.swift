@@ -22,6 +22,8 @@ extension LCEnvelope.OneOf_Body {
         case reply
         /// Expects no reply (GoingAway).
         case notice
+        /// A request one core node sends another over the node listener (issue 16; `node_provide`).
+        case nodeRequest
     }
 
     /// The table. Exhaustive on purpose: no `default`, so a new body is classified here or the
@@ -43,10 +45,12 @@ extension LCEnvelope.OneOf_Body {
              .fetchEventsResponse, .ackEventsResponse, .accessLogPage, .status, .reloadResponse, .orgResponse,
              .orgListResponse, .keysRotateResponse, .auditVerifyResponse, .feesStatementResponse, .linkedCertificateResponse,
              .certificateHistoryResponse, .sendNoticeResponse, .deliverNoticeAck, .linkHoldersResponse,
-             .serviceLinkResponse:
+             .serviceLinkResponse, .nodeProvideResponse:
             return .reply
         case .goingAway:
             return .notice
+        case .nodeProvide:
+            return .nodeRequest
         }
     }
 
@@ -62,7 +66,7 @@ extension LCEnvelope.OneOf_Body {
     @inlinable
     public var kind: Kind {
         switch category {
-        case .peerRequest, .coreRequest, .adminOnlyRequest, .operatorAndMatcherRequest: return .request
+        case .peerRequest, .coreRequest, .adminOnlyRequest, .operatorAndMatcherRequest, .nodeRequest: return .request
         case .reply: return .reply
         case .notice: return .notice
         }

@@ -56,7 +56,7 @@ extension LCErrorCode {
     public var closesConnection: Bool {
         switch self {
         case .malformedFrame, .frameTooLarge, .unsupportedVersion, .helloRequired, .frameTimeout,
-             .idleTimeout, .certificateRejected, .tooManyConnections, .orgMismatch:
+             .idleTimeout, .certificateRejected, .tooManyConnections, .orgMismatch, .nodeCertificateRequired:
             return true
         default:
             return false
@@ -110,6 +110,8 @@ extension LCErrorCode {
         case .cardConsentReplayed: return "CARD_CONSENT_REPLAYED"
         case .cardConsentOtherRequester: return "CARD_CONSENT_OTHER_REQUESTER"
         case .cardCertificateRevoked: return "CARD_CERTIFICATE_REVOKED"
+        case .nodeCertificateRequired: return "NODE_CERTIFICATE_REQUIRED"
+        case .nodeNotHolding: return "NODE_NOT_HOLDING"
         case let .UNRECOGNIZED(value): return "\(value)"
         }
     }

@@ -11,7 +11,7 @@ struct PKICommand: ParsableCommand {
             + "orgs/<CODE>.pem|.key. Keys are 0600, the directory 0700. Organisation certificates bind "
             + "the code as the SAN URI urn:linkcore:org:<CODE>.",
         subcommands: [
-            PKIInit.self, PKIIssue.self, PKIRevoke.self, PKICRL.self, PKISignCSR.self, PKICSR.self, PKIShow.self,
+            PKIInit.self, PKIIssue.self, PKIRevoke.self, PKICRL.self, PKISignCSR.self, PKICSR.self, PKIShow.self, PKIIssueNode.self,
         ]
     )
 }

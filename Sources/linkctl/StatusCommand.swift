@@ -92,6 +92,7 @@ struct StatusCommand: AsyncParsableCommand {
                 lines.append("  \(p.orgCode)  \(p.remoteAddress)  since \(since)  requests \(p.requests)  in flight \(p.inFlight)")
             }
         }
+        lines += renderCluster(s)
         return lines.joined(separator: "\n")
     }
 }

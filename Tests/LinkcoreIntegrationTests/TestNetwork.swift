@@ -97,8 +97,9 @@ final class DaemonProcess: @unchecked Sendable {
     /// connection string in a 0600 file of the test directory) instead of the default SQLite file.
     /// `sharedPKI`: a second core node with the first one's network CA, server and organisation
     /// certificates (register organisations on it with `register`, not `addOrg`).
+    /// `sharing`: another node of the same cluster (ClusterNetwork.swift): its PKI and master secret.
     init(extraConfig: [String: String] = [:], environment: [String: String] = [:], launcher: [String] = [],
-         postgres: PostgresTestDatabase? = nil, sharedPKI: TestPKI? = nil) throws {
+         postgres: PostgresTestDatabase? = nil, sharedPKI: TestPKI? = nil, sharing: DaemonProcess? = nil) throws {
         temp = try TempDirectory()
         self.postgres = postgres
         var extraConfig = extraConfig
@@ -109,13 +110,14 @@ final class DaemonProcess: @unchecked Sendable {
         }
         let pkiDir = temp.url.appendingPathComponent("pki")
         try FileManager.default.createDirectory(at: pkiDir, withIntermediateDirectories: true)
-        pki = try sharedPKI ?? TestPKI(directory: pkiDir)
+        pki = try sharing?.pki ?? sharedPKI ?? TestPKI(directory: pkiDir)
         notify = try NotifySocket(directory: temp.url)
         configPath = temp.url.appendingPathComponent("linkcored.toml").path
         logPath = temp.url.appendingPathComponent("linkcored.log").path
         try Self.config(temp: temp.url, pki: pki, extra: extraConfig).write(toFile: configPath, atomically: true, encoding: .utf8)
         let secret = temp.url.appendingPathComponent("master.key").path
-        FileManager.default.createFile(atPath: secret, contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+        let shared = try sharing.map { try Data(contentsOf: $0.temp.url.appendingPathComponent("master.key")) }
+        FileManager.default.createFile(atPath: secret, contents: shared ?? Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
                                        attributes: [.posixPermissions: 0o600])
 
         var env = ProcessInfo.processInfo.environment

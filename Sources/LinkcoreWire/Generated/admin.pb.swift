@@ -268,6 +268,18 @@ public nonisolated struct LCStatus: @unchecked Sendable {
     set {_uniqueStorage()._noticesPending = newValue}
   }
 
+  /// Several nodes (210-229; issue 16): empty and absent for a single node.
+  public var nodeName: String {
+    get {_storage._nodeName}
+    set {_uniqueStorage()._nodeName = newValue}
+  }
+
+  /// every node with a row in the presence table
+  public var clusterNodes: [LCClusterNodeStatus] {
+    get {_storage._clusterNodes}
+    set {_uniqueStorage()._clusterNodes = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -714,7 +726,7 @@ nonisolated extension LCOutcomeCount: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0\u{4}\u{8}audit_sign_refusals\0\u{3}audit_problem\0\u{3}audit_signed_position\0\u{3}crl_next_update_ms\0\u{3}crl_warning\0\u{4}\u{6}notices_queued\0\u{3}notices_delivered\0\u{3}notices_pending\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}core_id\0\u{3}started_at_ms\0\u{3}listen_addresses\0\u{1}connections\0\u{3}connections_total\0\u{3}handshake_failures\0\u{3}requests_total\0\u{3}in_flight\0\u{3}requests_per_second\0\u{3}p50_us\0\u{3}p99_us\0\u{1}errors\0\u{1}draining\0\u{3}last_reload_ms\0\u{3}last_reload_error\0\u{1}peers\0\u{3}policy_status\0\u{3}mediations_per_second\0\u{3}mediation_p99_us\0\u{3}mediation_outcomes\0\u{3}dropped_provider_replies\0\u{4}\u{8}events_queued\0\u{3}events_delivered\0\u{3}events_pending\0\u{4}\u{8}audit_sign_refusals\0\u{3}audit_problem\0\u{3}audit_signed_position\0\u{3}crl_next_update_ms\0\u{3}crl_warning\0\u{4}\u{6}notices_queued\0\u{3}notices_delivered\0\u{3}notices_pending\0\u{4}^\u{2}node_name\0\u{3}cluster_nodes\0")
 
   fileprivate class _StorageClass {
     var _version: String = String()
@@ -750,6 +762,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
     var _noticesQueued: UInt64 = 0
     var _noticesDelivered: UInt64 = 0
     var _noticesPending: UInt64 = 0
+    var _nodeName: String = String()
+    var _clusterNodes: [LCClusterNodeStatus] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -793,6 +807,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       _noticesQueued = source._noticesQueued
       _noticesDelivered = source._noticesDelivered
       _noticesPending = source._noticesPending
+      _nodeName = source._nodeName
+      _clusterNodes = source._clusterNodes
     }
   }
 
@@ -844,6 +860,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         case 50: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesQueued) }()
         case 51: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesDelivered) }()
         case 52: try { try decoder.decodeSingularUInt64Field(value: &_storage._noticesPending) }()
+        case 210: try { try decoder.decodeSingularStringField(value: &_storage._nodeName) }()
+        case 211: try { try decoder.decodeRepeatedMessageField(value: &_storage._clusterNodes) }()
         default: break
         }
       }
@@ -951,6 +969,12 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
       if _storage._noticesPending != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._noticesPending, fieldNumber: 52)
       }
+      if !_storage._nodeName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._nodeName, fieldNumber: 210)
+      }
+      if !_storage._clusterNodes.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._clusterNodes, fieldNumber: 211)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -993,6 +1017,8 @@ nonisolated extension LCStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
         if _storage._noticesQueued != rhs_storage._noticesQueued {return false}
         if _storage._noticesDelivered != rhs_storage._noticesDelivered {return false}
         if _storage._noticesPending != rhs_storage._noticesPending {return false}
+        if _storage._nodeName != rhs_storage._nodeName {return false}
+        if _storage._clusterNodes != rhs_storage._clusterNodes {return false}
         return true
       }
       if !storagesAreEqual {return false}

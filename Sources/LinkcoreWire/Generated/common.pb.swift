@@ -147,6 +147,12 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// the certificate's status check says revoked or on hold
   case cardCertificateRevoked // = 507
+
+  /// Node to node (640-649; issue 16, protocol.md §16).
+  case nodeCertificateRequired // = 640
+
+  /// the asked node holds no connection of that organisation (presence was stale)
+  case nodeNotHolding // = 641
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -195,6 +201,8 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 505: self = .cardConsentReplayed
     case 506: self = .cardConsentOtherRequester
     case 507: self = .cardCertificateRevoked
+    case 640: self = .nodeCertificateRequired
+    case 641: self = .nodeNotHolding
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -241,6 +249,8 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .cardConsentReplayed: return 505
     case .cardConsentOtherRequester: return 506
     case .cardCertificateRevoked: return 507
+    case .nodeCertificateRequired: return 640
+    case .nodeNotHolding: return 641
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -287,6 +297,8 @@ public nonisolated enum LCErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     .cardConsentReplayed,
     .cardConsentOtherRequester,
     .cardCertificateRevoked,
+    .nodeCertificateRequired,
+    .nodeNotHolding,
   ]
 
 }
@@ -531,7 +543,7 @@ public nonisolated struct LCError: Sendable {
 fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED_FRAME\0\u{1}FRAME_TOO_LARGE\0\u{1}MALFORMED_MESSAGE\0\u{1}UNSUPPORTED_VERSION\0\u{1}HELLO_REQUIRED\0\u{1}FRAME_TIMEOUT\0\u{1}IDLE_TIMEOUT\0\u{1}CERTIFICATE_REJECTED\0\u{1}SHUTTING_DOWN\0\u{1}TOO_MANY_CONNECTIONS\0\u{2}Z\u{1}UNKNOWN_MESSAGE\0\u{1}INVALID_ARGUMENT\0\u{1}ORG_MISMATCH\0\u{1}PERMISSION_DENIED\0\u{1}TOO_MANY_IN_FLIGHT\0\u{1}DUPLICATE_REQUEST_ID\0\u{1}INTERNAL\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{2}\\\u{1}INVALID_LINK_CODE\0\u{1}MATCH_FAILED\0\u{1}INVALID_MATCHING_NUMBER\0\u{1}ORG_UNKNOWN\0\u{1}ORG_SUSPENDED\0\u{1}NOT_FOUND\0\u{2}_\u{1}NOT_PERMITTED\0\u{1}PROVIDER_UNAVAILABLE\0\u{1}PROVIDER_TIMEOUT\0\u{1}PROVIDER_REFUSED\0\u{2}a\u{1}POLICY_FAILURE\0\u{1}RATE_LIMITED\0\u{2}c\u{1}CARD_BAD_SIGNATURE\0\u{1}CARD_NOT_FROM_CARD_CA\0\u{1}CARD_CERTIFICATE_EXPIRED\0\u{1}CARD_NOT_SIGNATURE_CERTIFICATE\0\u{1}CARD_CONSENT_EXPIRED\0\u{1}CARD_CONSENT_REPLAYED\0\u{1}CARD_CONSENT_OTHER_REQUESTER\0\u{1}CARD_CERTIFICATE_REVOKED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}MALFORMED_FRAME\0\u{1}FRAME_TOO_LARGE\0\u{1}MALFORMED_MESSAGE\0\u{1}UNSUPPORTED_VERSION\0\u{1}HELLO_REQUIRED\0\u{1}FRAME_TIMEOUT\0\u{1}IDLE_TIMEOUT\0\u{1}CERTIFICATE_REJECTED\0\u{1}SHUTTING_DOWN\0\u{1}TOO_MANY_CONNECTIONS\0\u{2}Z\u{1}UNKNOWN_MESSAGE\0\u{1}INVALID_ARGUMENT\0\u{1}ORG_MISMATCH\0\u{1}PERMISSION_DENIED\0\u{1}TOO_MANY_IN_FLIGHT\0\u{1}DUPLICATE_REQUEST_ID\0\u{1}INTERNAL\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{2}\\\u{1}INVALID_LINK_CODE\0\u{1}MATCH_FAILED\0\u{1}INVALID_MATCHING_NUMBER\0\u{1}ORG_UNKNOWN\0\u{1}ORG_SUSPENDED\0\u{1}NOT_FOUND\0\u{2}_\u{1}NOT_PERMITTED\0\u{1}PROVIDER_UNAVAILABLE\0\u{1}PROVIDER_TIMEOUT\0\u{1}PROVIDER_REFUSED\0\u{2}a\u{1}POLICY_FAILURE\0\u{1}RATE_LIMITED\0\u{2}c\u{1}CARD_BAD_SIGNATURE\0\u{1}CARD_NOT_FROM_CARD_CA\0\u{1}CARD_CERTIFICATE_EXPIRED\0\u{1}CARD_NOT_SIGNATURE_CERTIFICATE\0\u{1}CARD_CONSENT_EXPIRED\0\u{1}CARD_CONSENT_REPLAYED\0\u{1}CARD_CONSENT_OTHER_REQUESTER\0\u{1}CARD_CERTIFICATE_REVOKED\0\u{2}E\u{2}NODE_CERTIFICATE_REQUIRED\0\u{1}NODE_NOT_HOLDING\0")
 }
 
 nonisolated extension LCSector: SwiftProtobuf._ProtoNameProviding {

@@ -527,6 +527,24 @@ public nonisolated struct LCEnvelope: Sendable {
     set {body = .serviceLinkResponse(newValue)}
   }
 
+  /// Node to node (210-229), only on a node's [node] listener between node certificates
+  /// (issue 16; protocol.md §16).
+  public var nodeProvide: LCNodeProvide {
+    get {
+      if case .nodeProvide(let v)? = body {return v}
+      return LCNodeProvide()
+    }
+    set {body = .nodeProvide(newValue)}
+  }
+
+  public var nodeProvideResponse: LCNodeProvideResponse {
+    get {
+      if case .nodeProvideResponse(let v)? = body {return v}
+      return LCNodeProvideResponse()
+    }
+    set {body = .nodeProvideResponse(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -603,6 +621,10 @@ public nonisolated struct LCEnvelope: Sendable {
     /// Signing in to other services (180-189): portal -> core.
     case serviceLink(LCServiceLinkRequest)
     case serviceLinkResponse(LCServiceLinkResponse)
+    /// Node to node (210-229), only on a node's [node] listener between node certificates
+    /// (issue 16; protocol.md §16).
+    case nodeProvide(LCNodeProvide)
+    case nodeProvideResponse(LCNodeProvideResponse)
 
   }
 
@@ -615,7 +637,7 @@ fileprivate nonisolated let _protobuf_package = "linkcore.v1"
 
 nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0\u{3}org_set_licensed\0\u{4}\"linked_certificate\0\u{3}linked_certificate_response\0\u{3}certificate_history\0\u{3}certificate_history_response\0\u{4}\u{7}send_notice\0\u{3}send_notice_response\0\u{3}deliver_notice\0\u{3}deliver_notice_ack\0\u{4}\u{7}link_holders_query\0\u{3}link_holders_response\0\u{4}\u{9}service_link\0\u{3}service_link_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}hello\0\u{1}welcome\0\u{1}ping\0\u{1}pong\0\u{3}going_away\0\u{1}error\0\u{4}\u{9}match_request\0\u{3}match_accepted\0\u{3}issue_link\0\u{3}issue_link_response\0\u{3}link_issued\0\u{3}link_issued_ack\0\u{3}fetch_link\0\u{1}unlink\0\u{3}unlink_response\0\u{3}fetch_link_response\0\u{2}\u{f}mediate\0\u{3}mediate_response\0\u{1}provide\0\u{3}provide_response\0\u{4}\u{11}report_change\0\u{3}report_change_response\0\u{3}change_event\0\u{3}change_event_ack\0\u{3}fetch_events\0\u{3}fetch_events_response\0\u{3}ack_events\0\u{3}ack_events_response\0\u{4}\u{d}access_log_query\0\u{3}access_log_page\0\u{4}\u{9}own_fees_statement\0\u{4}\u{a}status_request\0\u{1}status\0\u{1}reload\0\u{3}reload_response\0\u{3}org_add\0\u{3}org_list\0\u{3}org_show\0\u{3}org_set_suspended\0\u{3}org_response\0\u{3}org_list_response\0\u{3}keys_rotate\0\u{3}keys_rotate_response\0\u{3}audit_verify\0\u{3}audit_verify_response\0\u{3}fees_statement\0\u{3}fees_statement_response\0\u{3}org_set_licensed\0\u{4}\"linked_certificate\0\u{3}linked_certificate_response\0\u{3}certificate_history\0\u{3}certificate_history_response\0\u{4}\u{7}send_notice\0\u{3}send_notice_response\0\u{3}deliver_notice\0\u{3}deliver_notice_ack\0\u{4}\u{7}link_holders_query\0\u{3}link_holders_response\0\u{4}\u{9}service_link\0\u{3}service_link_response\0\u{4}\u{1d}node_provide\0\u{3}node_provide_response\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1404,6 +1426,32 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
           self.body = .serviceLinkResponse(v)
         }
       }()
+      case 210: try {
+        var v: LCNodeProvide?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .nodeProvide(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .nodeProvide(v)
+        }
+      }()
+      case 211: try {
+        var v: LCNodeProvideResponse?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .nodeProvideResponse(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .nodeProvideResponse(v)
+        }
+      }()
       default: break
       }
     }
@@ -1657,6 +1705,14 @@ nonisolated extension LCEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     case .serviceLinkResponse?: try {
       guard case .serviceLinkResponse(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 181)
+    }()
+    case .nodeProvide?: try {
+      guard case .nodeProvide(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 210)
+    }()
+    case .nodeProvideResponse?: try {
+      guard case .nodeProvideResponse(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 211)
     }()
     case nil: break
     }

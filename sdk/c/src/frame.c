@@ -142,6 +142,7 @@ int lc_body_is_request(Linkcore__V1__Envelope__BodyCase body) {
     case LINKCORE__V1__ENVELOPE__BODY_SEND_NOTICE:
     case LINKCORE__V1__ENVELOPE__BODY_DELIVER_NOTICE:
     case LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK:
+    case LINKCORE__V1__ENVELOPE__BODY_NODE_PROVIDE:
         return 1;
     default:
         return 0;

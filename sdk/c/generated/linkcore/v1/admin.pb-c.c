@@ -1252,7 +1252,7 @@ const ProtobufCMessageDescriptor linkcore__v1__outcome_count__descriptor =
   (ProtobufCMessageInit) linkcore__v1__outcome_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[33] =
+static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[35] =
 {
   {
     "version",
@@ -1650,11 +1650,36 @@ static const ProtobufCFieldDescriptor linkcore__v1__status__field_descriptors[33
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "node_name",
+    210,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Linkcore__V1__Status, node_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster_nodes",
+    211,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Status, n_cluster_nodes),
+    offsetof(Linkcore__V1__Status, cluster_nodes),
+    &linkcore__v1__cluster_node_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   26,   /* field[26] = audit_problem */
   25,   /* field[25] = audit_sign_refusals */
   27,   /* field[27] = audit_signed_position */
+  34,   /* field[34] = cluster_nodes */
   4,   /* field[4] = connections */
   5,   /* field[5] = connections_total */
   1,   /* field[1] = core_id */
@@ -1674,6 +1699,7 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   20,   /* field[20] = mediation_outcomes */
   19,   /* field[19] = mediation_p99_us */
   18,   /* field[18] = mediations_per_second */
+  33,   /* field[33] = node_name */
   31,   /* field[31] = notices_delivered */
   32,   /* field[32] = notices_pending */
   30,   /* field[30] = notices_queued */
@@ -1686,13 +1712,14 @@ static const unsigned linkcore__v1__status__field_indices_by_name[] = {
   2,   /* field[2] = started_at_ms */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange linkcore__v1__status__number_ranges[4 + 1] =
+static const ProtobufCIntRange linkcore__v1__status__number_ranges[5 + 1] =
 {
   { 1, 0 },
   { 30, 22 },
   { 40, 25 },
   { 50, 30 },
-  { 0, 33 }
+  { 210, 33 },
+  { 0, 35 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
 {
@@ -1702,10 +1729,10 @@ const ProtobufCMessageDescriptor linkcore__v1__status__descriptor =
   "Linkcore__V1__Status",
   "linkcore.v1",
   sizeof(Linkcore__V1__Status),
-  33,
+  35,
   linkcore__v1__status__field_descriptors,
   linkcore__v1__status__field_indices_by_name,
-  4,  linkcore__v1__status__number_ranges,
+  5,  linkcore__v1__status__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

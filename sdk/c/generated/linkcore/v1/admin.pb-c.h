@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "linkcore/v1/common.pb-c.h"
+#include "linkcore/v1/node.pb-c.h"
 
 typedef struct Linkcore__V1__StatusRequest Linkcore__V1__StatusRequest;
 typedef struct Linkcore__V1__PeerStatus Linkcore__V1__PeerStatus;
@@ -188,10 +189,22 @@ struct  Linkcore__V1__Status
    * accepted, not acknowledged yet
    */
   uint64_t notices_pending;
+  /*
+   * Several nodes (210-229; issue 16): empty and absent for a single node.
+   */
+  /*
+   * [node] name of the node asked
+   */
+  char *node_name;
+  /*
+   * every node with a row in the presence table
+   */
+  size_t n_cluster_nodes;
+  Linkcore__V1__ClusterNodeStatus **cluster_nodes;
 };
 #define LINKCORE__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&linkcore__v1__status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*

@@ -142,7 +142,7 @@ const ProtobufCMessageDescriptor linkcore__v1__error__descriptor =
   (ProtobufCMessageInit) linkcore__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[40] =
+static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[42] =
 {
   { "ERROR_CODE_UNSPECIFIED", "LINKCORE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED", 0 },
   { "MALFORMED_FRAME", "LINKCORE__V1__ERROR_CODE__MALFORMED_FRAME", 1 },
@@ -184,11 +184,13 @@ static const ProtobufCEnumValue linkcore__v1__error_code__enum_values_by_number[
   { "CARD_CONSENT_REPLAYED", "LINKCORE__V1__ERROR_CODE__CARD_CONSENT_REPLAYED", 505 },
   { "CARD_CONSENT_OTHER_REQUESTER", "LINKCORE__V1__ERROR_CODE__CARD_CONSENT_OTHER_REQUESTER", 506 },
   { "CARD_CERTIFICATE_REVOKED", "LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED", 507 },
+  { "NODE_CERTIFICATE_REQUIRED", "LINKCORE__V1__ERROR_CODE__NODE_CERTIFICATE_REQUIRED", 640 },
+  { "NODE_NOT_HOLDING", "LINKCORE__V1__ERROR_CODE__NODE_NOT_HOLDING", 641 },
 };
 static const ProtobufCIntRange linkcore__v1__error_code__value_ranges[] = {
-{0, 0},{100, 11},{200, 20},{300, 26},{400, 30},{500, 32},{0, 40}
+{0, 0},{100, 11},{200, 20},{300, 26},{400, 30},{500, 32},{640, 40},{0, 42}
 };
-static const ProtobufCEnumValueIndex linkcore__v1__error_code__enum_values_by_name[40] =
+static const ProtobufCEnumValueIndex linkcore__v1__error_code__enum_values_by_name[42] =
 {
   { "CARD_BAD_SIGNATURE", 32 },
   { "CARD_CERTIFICATE_EXPIRED", 34 },
@@ -213,6 +215,8 @@ static const ProtobufCEnumValueIndex linkcore__v1__error_code__enum_values_by_na
   { "MALFORMED_FRAME", 1 },
   { "MALFORMED_MESSAGE", 3 },
   { "MATCH_FAILED", 21 },
+  { "NODE_CERTIFICATE_REQUIRED", 40 },
+  { "NODE_NOT_HOLDING", 41 },
   { "NOT_FOUND", 25 },
   { "NOT_PERMITTED", 26 },
   { "ORG_MISMATCH", 13 },
@@ -238,11 +242,11 @@ const ProtobufCEnumDescriptor linkcore__v1__error_code__descriptor =
   "ErrorCode",
   "Linkcore__V1__ErrorCode",
   "linkcore.v1",
-  40,
+  42,
   linkcore__v1__error_code__enum_values_by_number,
-  40,
+  42,
   linkcore__v1__error_code__enum_values_by_name,
-  6,
+  7,
   linkcore__v1__error_code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -200,7 +200,18 @@ typedef enum _Linkcore__V1__ErrorCode {
   /*
    * the certificate's status check says revoked or on hold
    */
-  LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED = 507
+  LINKCORE__V1__ERROR_CODE__CARD_CERTIFICATE_REVOKED = 507,
+  /*
+   * Node to node (640-649; issue 16, protocol.md §16).
+   */
+  /*
+   * a node's listener admits only node certificates of the network CA
+   */
+  LINKCORE__V1__ERROR_CODE__NODE_CERTIFICATE_REQUIRED = 640,
+  /*
+   * the asked node holds no connection of that organisation (presence was stale)
+   */
+  LINKCORE__V1__ERROR_CODE__NODE_NOT_HOLDING = 641
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ERROR_CODE)
 } Linkcore__V1__ErrorCode;
 typedef enum _Linkcore__V1__Sector {

@@ -52,7 +52,7 @@ void   linkcore__v1__envelope__free_unpacked
   assert(message->base.descriptor == &linkcore__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[61] =
+static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[63] =
 {
   {
     "id",
@@ -786,6 +786,30 @@ static const ProtobufCFieldDescriptor linkcore__v1__envelope__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "node_provide",
+    210,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, node_provide),
+    &linkcore__v1__node_provide__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node_provide_response",
+    211,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Linkcore__V1__Envelope, body_case),
+    offsetof(Linkcore__V1__Envelope, node_provide_response),
+    &linkcore__v1__node_provide_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   30,   /* field[30] = access_log_page */
@@ -824,6 +848,8 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   7,   /* field[7] = match_request */
   17,   /* field[17] = mediate */
   18,   /* field[18] = mediate_response */
+  61,   /* field[61] = node_provide */
+  62,   /* field[62] = node_provide_response */
   36,   /* field[36] = org_add */
   37,   /* field[37] = org_list */
   41,   /* field[41] = org_list_response */
@@ -850,7 +876,7 @@ static const unsigned linkcore__v1__envelope__field_indices_by_name[] = {
   15,   /* field[15] = unlink_response */
   2,   /* field[2] = welcome */
 };
-static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[11 + 1] =
+static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[12 + 1] =
 {
   { 1, 0 },
   { 16, 7 },
@@ -863,7 +889,8 @@ static const ProtobufCIntRange linkcore__v1__envelope__number_ranges[11 + 1] =
   { 160, 53 },
   { 170, 57 },
   { 180, 59 },
-  { 0, 61 }
+  { 210, 61 },
+  { 0, 63 }
 };
 const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
 {
@@ -873,10 +900,10 @@ const ProtobufCMessageDescriptor linkcore__v1__envelope__descriptor =
   "Linkcore__V1__Envelope",
   "linkcore.v1",
   sizeof(Linkcore__V1__Envelope),
-  61,
+  63,
   linkcore__v1__envelope__field_descriptors,
   linkcore__v1__envelope__field_indices_by_name,
-  11,  linkcore__v1__envelope__number_ranges,
+  12,  linkcore__v1__envelope__number_ranges,
   (ProtobufCMessageInit) linkcore__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -24,6 +24,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "linkcore/v1/card.pb-c.h"
 #include "linkcore/v1/notices.pb-c.h"
 #include "linkcore/v1/service_links.pb-c.h"
+#include "linkcore/v1/node.pb-c.h"
 
 typedef struct Linkcore__V1__Envelope Linkcore__V1__Envelope;
 
@@ -94,7 +95,9 @@ typedef enum {
   LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_QUERY = 170,
   LINKCORE__V1__ENVELOPE__BODY_LINK_HOLDERS_RESPONSE = 171,
   LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK = 180,
-  LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK_RESPONSE = 181
+  LINKCORE__V1__ENVELOPE__BODY_SERVICE_LINK_RESPONSE = 181,
+  LINKCORE__V1__ENVELOPE__BODY_NODE_PROVIDE = 210,
+  LINKCORE__V1__ENVELOPE__BODY_NODE_PROVIDE_RESPONSE = 211
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LINKCORE__V1__ENVELOPE__BODY__CASE)
 } Linkcore__V1__Envelope__BodyCase;
 
@@ -205,6 +208,12 @@ struct  Linkcore__V1__Envelope
      */
     Linkcore__V1__ServiceLinkRequest *service_link;
     Linkcore__V1__ServiceLinkResponse *service_link_response;
+    /*
+     * Node to node (210-229), only on a node's [node] listener between node certificates
+     * (issue 16; protocol.md §16).
+     */
+    Linkcore__V1__NodeProvide *node_provide;
+    Linkcore__V1__NodeProvideResponse *node_provide_response;
   };
 };
 #define LINKCORE__V1__ENVELOPE__INIT \
