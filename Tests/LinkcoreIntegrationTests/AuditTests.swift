@@ -56,7 +56,9 @@ import LinkcoreTestSupport
         #expect(outcomes.filter { $0.answer != nil }.count == 12)
         try await eventually("no checkpoint at 12\n\(net.daemon.log)") {
             let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
+            // v2 (issue 15 item 3): every entry in the new format, and the Merkle root signed and recomputed.
             return status == 0 && output.contains("intact: 12 entries") && !output.contains(" 0 signed checkpoints")
+                && !output.contains(" 0 signed tree heads") && output.contains("(v2 from position 1)")
         }
         let edit = "UPDATE access_log SET outcome = 2 WHERE position = 7"
         if let database = net.daemon.postgres {
