@@ -25,7 +25,7 @@ import Testing
     }
 
     func failure(_ line: String) -> ConfigError? {
-        do { _ = try parse(line); return nil } catch { return error }
+        do { _ = try parse(line); return nil } catch { return error as? ConfigError }
     }
 
     @Test func coreAddressIsAStringOrAList() throws {
