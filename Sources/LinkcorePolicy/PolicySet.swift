@@ -115,7 +115,7 @@ public final class PolicySet: Sendable, WhitelistPolicy, FeePolicy, EventPolicy 
     ) -> Result<D, PolicyError> {
         decision(bytes, validate: validate).mapError { problem in
             module.countGarbage()
-            return .garbage(module: module.name, detail: problem.description)
+            return .garbage(module: module.name, detail: problem.detail)
         }
     }
 
