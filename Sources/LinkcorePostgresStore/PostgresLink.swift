@@ -17,8 +17,10 @@ final class PostgresLink: Sendable {
     private let state = Mutex(State())
     /// Serialises connecting, so concurrent users do not open several connections at once.
     private let connecting = AsyncSerial()
-    /// 1 while the connection is open, 0 while PostgreSQL cannot be reached.
-    private let reachable: Gauge
+    /// 1 while the connection is open, 0 while PostgreSQL cannot be reached. Looked up when set,
+    /// not kept: the store opens before the daemon bootstraps its metrics system, and a gauge
+    /// made then would stay bound to the no-op one.
+    private var reachable: Gauge { LinkcoreMetric.storeReachable.gauge([("connection", name)]) }
 
     private struct State {
         var connection: PostgresConnection?
@@ -31,7 +33,6 @@ final class PostgresLink: Sendable {
         self.settings = settings
         self.name = name
         self.logger = logger
-        reachable = LinkcoreMetric.storeReachable.gauge([("connection", name)])
     }
 
     /// The last connection attempt's error while it has not succeeded since; nil when connected

@@ -40,9 +40,11 @@ import Testing
                 return error
             }
         }
-        func reachable() async throws -> String? {
+        // The write connection's gauge, as a number (the exposition may print 0 or 0.0).
+        func reachable() async throws -> Double? {
             try await MetricsScrape.get(port: metricsPort).body.split(separator: "\n")
-                .first { $0.hasPrefix("linkcore_store_reachable{connection=\"write\"}") }.map(String.init)
+                .first { $0.hasPrefix("linkcore_store_reachable{connection=\"write\"}") }
+                .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
         }
 
         try await server.stopImmediately()
@@ -55,7 +57,7 @@ import Testing
         try await eventually("no NOT READY in STATUS; got \(daemon.notify.messages.suffix(3))") {
             daemon.notify.messages.last { $0.contains("STATUS=") }?.contains("NOT READY: PostgreSQL unreachable") == true
         }
-        try await eventually("linkcore_store_reachable not 0") { try await reachable()?.hasSuffix(" 0") == true }
+        try await eventually("linkcore_store_reachable not 0") { try await reachable() == 0 }
 
         try await server.restart()
         // The same daemon: its connections reopen on their own (back-off up to 2 s).
@@ -65,7 +67,7 @@ import Testing
         try await eventually("STATUS still NOT READY; got \(daemon.notify.messages.suffix(3))") {
             daemon.notify.messages.last { $0.contains("STATUS=") }?.contains("NOT READY") == false
         }
-        try await eventually("linkcore_store_reachable not 1") { try await reachable()?.hasSuffix(" 1") == true }
+        try await eventually("linkcore_store_reachable not 1") { try await reachable() == 1 }
         #expect(daemon.process.isRunning)
         await matcher.close()
         daemon.signal(SIGTERM)
