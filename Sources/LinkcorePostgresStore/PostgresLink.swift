@@ -63,9 +63,7 @@ final class PostgresLink: Sendable {
                 }
             }
             do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: try self.settings.connectionConfiguration(),
-                    id: Self.ids.wrappingAdd(1, ordering: .relaxed).newValue, logger: self.logger)
+                let connection = try await self.connectRetryingBriefly()
                 // A write is acknowledged only after its commit is durable: refuse a session where
                 // the server (or a role setting) turned synchronous_commit off.
                 let rows = try await connection.query("SHOW synchronous_commit", logger: self.logger)
@@ -88,6 +86,25 @@ final class PostgresLink: Sendable {
                 }
                 if let storeError = error as? StoreError { throw storeError }
                 throw StoreError.unavailable("PostgreSQL unreachable: \(text)")
+            }
+        }
+    }
+
+    /// A connection storm (many nodes, or a test run, connecting at once while the server is busy)
+    /// can fill the server's listen backlog, which a Unix socket reports at once (EAGAIN) where
+    /// TCP would queue: a refused connect is retried three times, 50-200 ms apart, before the
+    /// server is called unreachable. A server that is really down costs 350 ms more, no hang.
+    private func connectRetryingBriefly() async throws -> PostgresConnection {
+        var attempt = 0
+        while true {
+            do {
+                return try await PostgresConnection.connect(
+                    configuration: try settings.connectionConfiguration(),
+                    id: Self.ids.wrappingAdd(1, ordering: .relaxed).newValue, logger: logger)
+            } catch {
+                attempt += 1
+                if attempt > 3 || error is CancellationError { throw error }
+                try await Task.sleep(for: .milliseconds(25 << attempt))
             }
         }
     }
