@@ -66,7 +66,7 @@ import Testing
     /// timeouts are timed by the core itself, not by the test: a probe peer stops mid-frame three
     /// times in turn and is cut off each time, while the healthy peer keeps sending.
     @Test func theFrameTimerTimesOnlyTheFrameInProgress() async throws {
-        let daemon = try DaemonProcess(extraConfig: ["limits": "frame_timeout_ms = 1000", "log": "level = \"info\""])
+        let daemon = try DaemonProcess(extraConfig: ["limits": "frame_timeout_ms = 4000", "log": "level = \"info\""])
         try daemon.addOrg("CITY01")
         try await daemon.start()
         let peer = try await daemon.raw(as: "CITY01")

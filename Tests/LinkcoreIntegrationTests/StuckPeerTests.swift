@@ -29,7 +29,7 @@ import LinkcoreTestSupport
     /// stayed open for good (> 20 s with a 3 s idle timeout). Now close_timeout_ms bounds it.
     @Test func aPeerThatStopsReadingIsEvicted() async throws {
         let daemon = try DaemonProcess(extraConfig: [
-            "limits": "idle_timeout_ms = 2000\nclose_timeout_ms = 1000", "log": "level = \"info\""])
+            "limits": "idle_timeout_ms = 4000\nclose_timeout_ms = 1000", "log": "level = \"info\""])
         try daemon.addOrg("CITY01")
         try await daemon.start()
         let peer = try await daemon.raw(as: "CITY01")

@@ -205,6 +205,22 @@ final class DaemonProcess: @unchecked Sendable {
         try await LinkcoreConnection.connect(to: .tcp(host: "127.0.0.1", port: port), tls: try pki.clientTLS(name), hello: hello)
     }
 
+    /// Connects as `name`, then sends nothing, and returns the error the core closed the
+    /// connection with. On a loaded machine the test process can stall past a short idle limit
+    /// between the TLS handshake and its Hello: the core then closes the half-opened connection
+    /// with the same IDLE_TIMEOUT, which is the same observation (a quiet peer is cut off with a
+    /// typed error), so that refusal is returned rather than thrown.
+    func closeReasonOfASilentPeer(as name: String) async throws -> WireError? {
+        let connection: LinkcoreConnection
+        do {
+            connection = try await connect(as: name)
+        } catch let error as WireError where error.code == .idleTimeout {
+            return error
+        }
+        try await connection.closeFuture.get()
+        return await connection.closeReason() as? WireError
+    }
+
     func signal(_ number: Int32) { process.signal(number) }
 
     /// Starts linkcored again on the same config, state and port (after it exited or was
