@@ -28,6 +28,17 @@ fi
 bin="$(swift build -c "$config" --show-bin-path)"
 etc="$PWD/etc/linkcore"
 
+# Every port the demo listens on must be free: a process left from another run (with another
+# run's CA) would answer in our place and the scenario would fail far from the cause.
+busy=""
+for port in 7400 7500 7600 8443 8481 8482 8483 8484 8490 8600; do
+    holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(([^)]*))' | head -1 || true)"
+    if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then busy="$busy\n  127.0.0.1:$port is taken ${holder:-by another process}"; fi
+done
+if [ -n "$busy" ]; then
+    printf "run.sh: the demo's ports must be free; stop what holds them (an earlier run.sh: Ctrl-C it):$busy\n" >&2
+    exit 1
+fi
 run="$PWD/run"
 orgs=(CITY01:agency:public PENSION01:agency:public HEALTH01:agency:public BANK01:private-connector:private
       MATCHER:matcher:public PORTAL:portal:public JPKI:card-authority:public)
