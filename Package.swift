@@ -564,6 +564,25 @@ let package = Package(
             path: "Benchmarks/mediation",
             swiftSettings: swiftSettings
         ),
+        // Issue 16, item 6: mediations/s and p50/p99 on SQLite and on one, two and three
+        // PostgreSQL nodes in one run, with PostgreSQL's fsync floor; `cluster-bench`.
+        .executableTarget(
+            name: "cluster-bench",
+            dependencies: ["BenchSupport", "LinkcoreClient", "LinkcoreTestSupport", "LinkcoreWire"],
+            path: "Benchmarks/cluster",
+            swiftSettings: swiftSettings
+        ),
+        // Issue 17, item 4: a healthy requester's p99 while the core holds 10,000 mTLS sessions,
+        // 10,000 slowloris sockets, then 100 peers that stop reading; `connections-bench`.
+        .executableTarget(
+            name: "connections-bench",
+            dependencies: [
+                "BenchSupport", "LinkcoreClient", "LinkcoreTLS", "LinkcoreWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/connections",
+            swiftSettings: swiftSettings
+        ),
         // Issue 12, 7(a): "B not linked" vs "B says no record", timing distributions and ratios;
         // `swift build -c release --product norecord-bench && .build/release/norecord-bench`.
         .executableTarget(

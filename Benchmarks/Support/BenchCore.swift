@@ -21,10 +21,13 @@ public final class BenchCore: @unchecked Sendable {
         try text.write(toFile: path(name), atomically: true, encoding: .utf8)
     }
 
-    /// Makes the PKI (a certificate for each of `orgs`), writes `files` and the config (plus
-    /// `extraConfig` tables, whose relative paths name `files`), starts linkcored and waits for
-    /// its admin socket.
-    public static func start(name: String, orgs: [String], files: [String: String] = [:], extraConfig: String = "") async throws -> BenchCore {
+    /// Makes the PKI (a certificate for each of `orgs`, a node certificate `node-<name>` for each
+    /// of `nodes`), writes `files` and the config (plus `extraConfig` tables, whose relative paths
+    /// name `files`), starts linkcored and waits for its admin socket.
+    /// `secrets` are written with mode 0600, as linkcored requires of key material and of the
+    /// PostgreSQL connection string.
+    public static func start(name: String, orgs: [String], nodes: [String] = [], files: [String: String] = [:],
+                             secrets: [String: String] = [:], extraConfig: String = "") async throws -> BenchCore {
         let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(name)-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         func path(_ file: String) -> String { work.appendingPathComponent(file).path }
@@ -42,16 +45,36 @@ public final class BenchCore: @unchecked Sendable {
             try write("\(org).pem", cert.certificatePEM)
             try write("\(org).key", cert.privateKeyPEM)
         }
+        for node in nodes {
+            let cert = try ca.issueNode(name: node, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validDays: 20)
+            try write("node-\(node).pem", cert.certificatePEM)
+            try write("node-\(node).key", cert.privateKeyPEM)
+        }
         for (file, text) in files { try write(file, text) }
+        for (file, text) in secrets {
+            _ = FileManager.default.createFile(atPath: path(file), contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        }
         _ = FileManager.default.createFile(atPath: path("master.key"), contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
                                            attributes: [.posixPermissions: 0o600])
-        try write("linkcored.toml", """
+        return try await launch(work: work, instance: "", extraConfig: extraConfig, ownsWork: true)
+    }
+
+    /// Another linkcored on the same PKI and master secret, with its own config, state directory
+    /// and admin socket (`instance` names them): a second node of a cluster.
+    public func startNode(_ instance: String, extraConfig: String) async throws -> BenchCore {
+        try await Self.launch(work: work, instance: "-" + instance, extraConfig: extraConfig, ownsWork: false)
+    }
+
+    private static func launch(work: URL, instance: String, extraConfig: String, ownsWork: Bool) async throws -> BenchCore {
+        func path(_ file: String) -> String { work.appendingPathComponent(file).path }
+        let config = "linkcored\(instance).toml", admin = path("admin\(instance).sock"), logFile = path("linkcored\(instance).log")
+        try """
             [core]
             id = "bench"
-            state_directory = "\(path("state"))"
+            state_directory = "\(path("state\(instance)"))"
             [listen]
             addresses = ["127.0.0.1:0"]
-            admin_socket = "\(path("admin.sock"))"
+            admin_socket = "\(admin)"
             [tls]
             certificate = "\(path("server.pem"))"
             private_key = "\(path("server.key"))"
@@ -62,31 +85,33 @@ public final class BenchCore: @unchecked Sendable {
             [keys]
             master_secret = "\(path("master.key"))"
             \(extraConfig)
-            """)
+            """.write(toFile: path(config), atomically: true, encoding: .utf8)
 
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let process = Process()
         process.executableURL = bin.appendingPathComponent("linkcored")
-        process.arguments = ["--config", path("linkcored.toml")]
-        _ = FileManager.default.createFile(atPath: path("linkcored.log"), contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path("linkcored.log")))
+        process.arguments = ["--config", path(config)]
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: path("admin.sock")) {
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: admin) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let admin = try await LinkcoreConnection.connect(to: .unix(path: path("admin.sock")), tls: nil, hello: nil)
-        guard case let .status(status)? = try await admin.request(.statusRequest(LCStatusRequest())),
+        let connection = try await LinkcoreConnection.connect(to: .unix(path: admin), tls: nil, hello: nil)
+        guard case let .status(status)? = try await connection.request(.statusRequest(LCStatusRequest())),
               let port = status.listenAddresses.first?.split(separator: ":").last.flatMap({ Int($0) }) else {
             process.terminate()
-            throw BenchError(description: "the core reported no listen address (see \(path("linkcored.log")))")
+            throw BenchError(description: "the core reported no listen address (see \(logFile))")
         }
-        return BenchCore(work: work, bin: bin, process: process, admin: admin, port: port)
+        return BenchCore(work: work, bin: bin, process: process, admin: connection, port: port, ownsWork: ownsWork)
     }
 
-    private init(work: URL, bin: URL, process: Process, admin: LinkcoreConnection, port: Int) {
-        self.work = work; self.bin = bin; self.process = process; self.admin = admin; self.port = port
+    private let ownsWork: Bool
+
+    private init(work: URL, bin: URL, process: Process, admin: LinkcoreConnection, port: Int, ownsWork: Bool) {
+        self.work = work; self.bin = bin; self.process = process; self.admin = admin; self.port = port; self.ownsWork = ownsWork
     }
 
     public func addOrg(_ code: String, name: String? = nil, role: LCRole = .agency, sector: LCSector = .public) async throws {
@@ -115,12 +140,12 @@ public final class BenchCore: @unchecked Sendable {
                                              incoming: incoming)
     }
 
-    /// Stops the daemon and removes the scratch directory.
+    /// Stops the daemon and, for the first node, removes the scratch directory.
     public func stop() async {
         await admin.close()
         process.terminate()
         process.waitUntilExit()
-        try? FileManager.default.removeItem(at: work)
+        if ownsWork { try? FileManager.default.removeItem(at: work) }
     }
 }
 

@@ -69,8 +69,6 @@ let (directChannel, directPort) = try await DirectProvider.start(
                                                 trustRootsPath: path("ca.pem"))),
     group: MultiThreadedEventLoopGroup.singleton)
 
-struct Run { var rate: Double; var p50: Double; var p99: Double; var errors: Int; var count: Int }
-
 /// CPU seconds (user + system) the core process has used: what each mediation costs the core,
 /// whatever else the machine is doing.
 func coreCPUSeconds() -> Double {
@@ -83,42 +81,18 @@ func coreCPUSeconds() -> Double {
 }
 
 /// `concurrency` requesters, each with one mediation outstanding, for `seconds`.
-func measure(_ label: String, concurrency: Int, connect: () async throws -> LinkcoreConnection) async throws -> Run {
+func measure(_ label: String, concurrency: Int, connect: () async throws -> LinkcoreConnection) async throws -> LoadRun {
     let connections = try await (0..<max(1, concurrency / 64)).asyncMap { _ in try await connect() }
     defer { for c in connections { Task { await c.close() } } }
-    let start = ContinuousClock.now
-    let stop = start + .seconds(seconds)
-    let results = await withTaskGroup(of: ([Double], Int).self) { group in
-        for worker in 0..<concurrency {
-            let connection = connections[worker % connections.count]
-            group.addTask {
-                var latencies: [Double] = [], errors = 0, i = worker
-                while ContinuousClock.now < stop {
-                    let request = LCMediateRequest.with {
-                        $0.bpID = "BP-TAX"; $0.providerOrg = "TAX01"; $0.linkCode = la[i % la.count]
-                        $0.infoType = "income"; $0.query = Data("income 2025".utf8)
-                    }
-                    i += concurrency
-                    let t0 = ContinuousClock.now
-                    if case .mediateResponse? = try? await connection.request(.mediate(request)) {
-                        let d = (ContinuousClock.now - t0).components
-                        latencies.append(Double(d.seconds) * 1e6 + Double(d.attoseconds) / 1e12)
-                    } else {
-                        errors += 1
-                    }
-                }
-                return (latencies, errors)
-            }
+    let run = await runLoad(concurrency: concurrency, seconds: seconds) { i in
+        let connection = connections[(i % concurrency) % connections.count]
+        let request = LCMediateRequest.with {
+            $0.bpID = "BP-TAX"; $0.providerOrg = "TAX01"; $0.linkCode = la[i % la.count]
+            $0.infoType = "income"; $0.query = Data("income 2025".utf8)
         }
-        var all: ([Double], Int) = ([], 0)
-        for await part in group { all.0 += part.0; all.1 += part.1 }
-        return all
+        if case .mediateResponse? = try? await connection.request(.mediate(request)) { return true }
+        return false
     }
-    let elapsed = ContinuousClock.now - start
-    let latencies = results.0.sorted()
-    func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-    let run = Run(rate: Double(latencies.count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
-                  p50: pct(0.5), p99: pct(0.99), errors: results.1, count: latencies.count)
     say(String(format: "%@ with %d requesters: %.0f/s, p50 %.0f µs, p99 %.0f µs, %d errors", label, concurrency, run.rate, run.p50, run.p99, run.errors))
     return run
 }
@@ -228,11 +202,3 @@ await matcher.close()
 await admin.close()
 try? await directChannel.close().get()
 await bench.stop()
-
-extension Sequence where Element: Sendable {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for element in self { out.append(try await transform(element)) }
-        return out
-    }
-}

@@ -224,7 +224,7 @@ import LinkcoreTestSupport
     }
 
     @Test func s4_withoutHelloInTimeTheConnectionIsClosedWithoutAReply() async throws {
-        let daemon = try DaemonProcess(extraConfig: ["tls": "handshake_timeout_ms = 500"])
+        let daemon = try DaemonProcess(extraConfig: ["tls": "handshake_timeout_ms = 3000"])
         try daemon.addOrg("CITY01")
         try await daemon.start()
         let silent = try await daemon.raw(as: "CITY01")
