@@ -89,7 +89,7 @@ func healthy(_ label: String) async -> LoadRun {
 }
 
 var rows: [String] = []
-func row(_ phase: String, _ run: LoadRun, quiet: LoadRun, rss: Int, extra: String) {
+@MainActor func row(_ phase: String, _ run: LoadRun, quiet: LoadRun, rss: Int, extra: String) {
     rows.append(String(format: "%-28@ | %8.0f | %8.0f | %9.0f | %5.2f | %6d | %7d | %@", phase, run.rate, run.p50, run.p99,
                        run.p99 / max(quiet.p99, 1), run.errors, rss >> 20, extra))
 }
