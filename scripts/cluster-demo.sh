@@ -34,7 +34,7 @@ declare -A home=([CITY01]=n1 [PENSION01]=n2 [HEALTH01]=n3 [BANK01]=n1) pid=()
 demo_pki
 demo_registry
 for node in "${nodes[@]}"; do
-    "$bin/linkctl" pki issue-node --dir "$run/pki" --name "$node" --ip 127.0.0.1 >/dev/null
+    "$bin/linkctl" pki issue-node --dir "$run/pki" --name "$node" --dns localhost --ip 127.0.0.1 >/dev/null
 done
 
 # PostgreSQL: initdb and the server run as the postgres account when this runs as root (both

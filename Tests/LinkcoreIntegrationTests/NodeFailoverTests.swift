@@ -68,7 +68,7 @@ import Glibc
                         for i in stride(from: worker, to: Self.issuances, by: 2) {
                             let number = "M-load-\(i)"
                             let reply = try await (i % 2 == 0 ? matcherOn3 : matcherOn2).untilAcknowledged(.issueLink(.with {
-                                $0.residentCode = String(format: "62%09d", i); $0.orgCode = i % 4 < 2 ? "BANK01" : "CITY01"
+                                $0.residentCode = String(62_000_000_000 + i); $0.orgCode = i % 4 < 2 ? "BANK01" : "CITY01"
                                 $0.matchingNumber = number; $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
                             }), log)
                             guard case .issueLinkResponse = reply else { throw TestFailure("not an IssueLinkResponse: \(reply)") }
