@@ -204,7 +204,7 @@ extension NodeFailoverTests {
         var handler: IncomingRequestHandler {
             { request in
                 switch request.body {
-                case let .provideRequest(provide)?:
+                case let .provide(provide)?:
                     return .success(.provideResponse(.with { $0.answer = Data(("answer:" + provide.linkCode).utf8) }))
                 case let .changeEvent(event)?:
                     self.received.withLock { $0.append(event.eventID) }
