@@ -496,6 +496,8 @@ let package = Package(
             dependencies: [
                 "LinkcoreClient", "LinkcorePKI", "LinkcoreWire", "LinkcoreTLS", "linkcored", "linkctl", "linkcore-matcher",
                 "linkcore-adapter", "LinkcoreRegistry", "LinkcoreLinkCodes", "LinkcoreSQLite", "LinkcoreTestSupport",
+                // The adapter's own reconnecting session (CoreSession), as in-process peers that fail over (NodeFailoverTests).
+                "LinkcoreAdapter", .product(name: "Logging", package: "swift-log"),
                 // The portal's session with the core as PORTAL (issue 15); its Sessions, to log a
                 // resident in for the OIDC tests as the card login will.
                 "linkcore-portal", "LinkcorePortal",

@@ -39,6 +39,10 @@ services+=(linkcore-jpki-ocsp.service)
 # My Portal (issue 15).
 units+=(linkcore-portal.service)
 services+=(linkcore-portal.service)
+# Several nodes (issue 16): the template, verified as is and as an instance (%i = n1), scored as
+# the instance (security needs a concrete unit).
+units+=(linkcored@.service)
+services+=(linkcored@n1.service)
 for unit in "${units[@]}"; do
     sed -e "s#/usr/local/bin/linkcored\\b#${linkcored}#g" -e "s#/usr/local/bin/linkcore-matcher\\b#${matcher}#g" \
         -e "s#/usr/local/bin/linkcore-adapter\\b#${adapter}#g" \
@@ -46,6 +50,22 @@ for unit in "${units[@]}"; do
         -e "s#/usr/local/bin/linkcore-portal\\b#${portal}#g" \
         "$here/systemd/$unit" >"$tmp/$unit"
 done
+
+cp "$tmp/linkcored@.service" "$tmp/linkcored@n1.service"
+units+=(linkcored@n1.service)
+
+# linkcored@.service keeps linkcored.service's sandbox: every [Service] line but the per-instance
+# ones (commands, directories, credentials) must be the same in both.
+sandbox() {
+    sed -n '/^\[Service\]/,/^\[Install\]/p' "$here/systemd/$1" | grep -v -e '^#' -e '^$' \
+        -e '^Exec' -e '^StateDirectory=' -e '^RuntimeDirectory=' -e '^LoadCredential='
+}
+echo "== linkcored@.service has linkcored.service's sandbox"
+if ! diff <(sandbox linkcored.service) <(sandbox linkcored@.service); then
+    echo "linkcored@.service differs from linkcored.service in the lines above" >&2
+    exit 1
+fi
+echo "ok"
 
 echo "== systemd-analyze verify ${units[*]}"
 # Unit files next to each other so that Service= in the socket unit resolves.

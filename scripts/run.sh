@@ -40,31 +40,14 @@ if [ -n "$busy" ]; then
     exit 1
 fi
 run="$PWD/run"
-orgs=(CITY01:agency:public PENSION01:agency:public HEALTH01:agency:public BANK01:private-connector:private
-      MATCHER:matcher:public PORTAL:portal:public JPKI:card-authority:public)
-# The portal IS the organisation PORTAL (linkcore-portal holds its certificate): no adapter for it.
-adapters=(CITY01:8481 PENSION01:8482 HEALTH01:8483 BANK01:8484)
-mkdir -p "$run/logs" && chmod 700 "$run"
-if [ ! -f "$run/pki/ca.pem" ]; then
-    echo "== development PKI in run/pki"
-    "$bin/linkctl" pki init --dir "$run/pki" --server-name localhost --server-ip 127.0.0.1
-fi
-# Per organisation, once (a run/ made before JPKI joined gets its certificate now).
-for entry in "${orgs[@]}"; do
-    [ -f "$run/pki/orgs/${entry%%:*}.pem" ] ||
-        "$bin/linkctl" pki issue --dir "$run/pki" --org "${entry%%:*}" --name "Demo ${entry%%:*}" >/dev/null
-done
-[ -f "$run/master.key" ] || "$bin/linkctl" keys master-init --out "$run/master.key" >/dev/null
+# The organisations, PKI, registry, matcher and adapters, shared with scripts/cluster-demo.sh.
+. scripts/demo-network.sh
+demo_pki
 [ -f "$run/linkcored.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@BIN@|$bin|g" -e "s|@ETC@|$etc|g" \
     "$etc/linkcored.local.toml" > "$run/linkcored.toml"
 # The built-in whitelist is the fallback when no whitelist module is loaded (docs/policy-modules.md).
 [ -f "$run/whitelist-builtin.csv" ] || cp "$etc/whitelist-builtin.csv" "$run/"
-[ -f "$run/matcher.toml" ] || sed -e "s|@RUN@|$run|g" "$etc/matcher.local.toml" > "$run/matcher.toml"
-if [ ! -f "$run/registry.sqlite" ]; then
-    echo "== registry: 2,000 generated residents and the scenario's resident"
-    "$bin/linkcore-matcher" registry generate --db "$run/registry.sqlite" --count 2000 --seed 1 >/dev/null
-    "$bin/linkcore-matcher" registry import --db "$run/registry.sqlite" --csv "$etc/demo-residents.csv" --strict
-fi
+demo_registry
 
 # The number card (docs/card.md): the card authority's own CA (apart from the network's), its OCSP
 # signer and CRL in run/jpki; a SoftHSM2 token directory in run/card for the card the scenario
@@ -88,27 +71,12 @@ mkdir -p "$run/card/tokens"
 grep -q '^\[card\]' "$run/matcher.toml" || sed -e "s|@RUN@|$run|g" "$etc/matcher-card.local.toml" >> "$run/matcher.toml"
 
 # Children are stopped in reverse order of start and waited for, on Ctrl-C, on TERM and on exit.
-pids=()
-stop() {
-    trap - INT TERM EXIT
-    echo "== stopping"
-    for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
-    echo "== stopped"
-}
-trap 'stop; exit 130' INT
-trap 'stop; exit 143' TERM
-trap stop EXIT
+demo_traps
 
 echo "== linkcored on 127.0.0.1:7400 (admin socket run/admin.sock, log run/logs/linkcored.log)"
-"$bin/linkcored" --config "$run/linkcored.toml" >>"$run/logs/linkcored.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do [ -S "$run/admin.sock" ] && break; sleep 0.1; done
-[ -S "$run/admin.sock" ] || { tail -20 "$run/logs/linkcored.log"; exit 1; }
-for entry in "${orgs[@]}"; do
-    IFS=: read -r code role sector <<<"$entry"
-    "$bin/linkctl" org show --socket "$run/admin.sock" "$code" >/dev/null 2>&1 ||
-        "$bin/linkctl" org add --socket "$run/admin.sock" --code "$code" --name "Demo $code" --sector "$sector" --role "$role" >/dev/null
-done
+demo_spawn "$run/logs/linkcored.log" "$bin/linkcored" --config "$run/linkcored.toml"
+demo_wait_socket "$run/admin.sock" "$run/logs/linkcored.log"
+demo_register_orgs "$run/admin.sock"
 # The portal is a licensed verifier (JPKI's 利用者証明検証者): the card authority then answers its
 # account openings (linked_certificate) and renewals (certificate_history). Idempotent.
 "$bin/linkctl" org license --socket "$run/admin.sock" PORTAL >/dev/null
@@ -116,55 +84,31 @@ done
 echo "== linkcore-jpki ocsp-serve on 127.0.0.1:8600 (the card authority's OCSP responder; log run/logs/ocsp.log)"
 # Its "ocsp HOST:PORT" line says it listens; only this start's part of the log counts.
 from=$(( $(stat -c %s "$run/logs/ocsp.log" 2>/dev/null || echo 0) + 1 ))
-"$bin/linkcore-jpki" ocsp-serve --dir "$jpki" --listen 127.0.0.1:8600 >>"$run/logs/ocsp.log" 2>&1 &
-pids+=($!)
+demo_spawn "$run/logs/ocsp.log" "$bin/linkcore-jpki" ocsp-serve --dir "$jpki" --listen 127.0.0.1:8600
 for _ in $(seq 300); do
     tail -c +"$from" "$run/logs/ocsp.log" | grep -q '^ocsp 127.0.0.1:8600$' && break
-    kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1
+    kill -0 "${demo_pids[-1]}" 2>/dev/null || break; sleep 0.1
 done
 tail -c +"$from" "$run/logs/ocsp.log" | grep -q '^ocsp 127.0.0.1:8600$' || { tail -20 "$run/logs/ocsp.log"; exit 1; }
 
 echo "== linkcore-jpki serve on 127.0.0.1:7600 (the card authority's licensed-verifier service; log run/logs/jpki-serve.log)"
-"$bin/linkcore-jpki" serve --dir "$jpki" --listen 127.0.0.1:7600 --tls-cert "$run/pki/server.pem" --tls-key "$run/pki/server.key" \
+demo_spawn "$run/logs/jpki-serve.log" "$bin/linkcore-jpki" serve --dir "$jpki" --listen 127.0.0.1:7600 \
+    --tls-cert "$run/pki/server.pem" --tls-key "$run/pki/server.key" \
     --network-ca "$run/pki/ca.pem" --crl "$run/pki/crl.pem" --core 127.0.0.1:7400 \
-    --core-cert "$run/pki/orgs/JPKI.pem" --core-key "$run/pki/orgs/JPKI.key" >>"$run/logs/jpki-serve.log" 2>&1 &
-pids+=($!)
+    --core-cert "$run/pki/orgs/JPKI.pem" --core-key "$run/pki/orgs/JPKI.key"
 
-echo "== linkcore-matcher on 127.0.0.1:7500 (log run/logs/matcher.log)"
-"$bin/linkcore-matcher" serve --config "$run/matcher.toml" >>"$run/logs/matcher.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q "listening on" "$run/logs/matcher.log" 2>/dev/null && break; sleep 0.1; done
+demo_start_matcher
 
-for entry in "${adapters[@]}"; do
+for entry in "${demo_adapters[@]}"; do
     org="${entry%%:*}"; port="${entry##*:}"
-    dir="$run/adapters/$org"; mkdir -p "$dir"
-    [ -f "$dir/adapter.toml" ] || sed -e "s|@RUN@|$run|g" -e "s|@ORG@|$org|g" -e "s|@PORT@|$port|g" \
-        "$etc/adapter.local.toml" > "$dir/adapter.toml"
+    demo_adapter_config "$org" "$port"
     # BANK01 logs its customers in by card (POST /card/challenge, /card/verify): its [card] table.
-    if [ "$org" = BANK01 ] && ! grep -q '^\[card\]' "$dir/adapter.toml"; then
-        sed -e "s|@RUN@|$run|g" "$etc/adapter-card.local.toml" >> "$dir/adapter.toml"
+    if [ "$org" = BANK01 ] && ! grep -q '^\[card\]' "$run/adapters/$org/adapter.toml"; then
+        sed -e "s|@RUN@|$run|g" "$etc/adapter-card.local.toml" >> "$run/adapters/$org/adapter.toml"
     fi
-    if [ ! -f "$dir/answers.sqlite" ]; then
-        # Each organisation's "own system" for the demo: answers by its own person IDs.
-        while IFS=, read -r o person info answer; do
-            if [ "$o" = "$org" ]; then
-                "$bin/linkcore-adapter" dataset --db "$dir/answers.sqlite" --person "$person" --info "$info" --answer "$answer"
-            fi
-        done < "$etc/demo-answers.csv"
-        "$bin/linkcore-adapter" dataset --db "$dir/answers.sqlite"   # an organisation with no answers still has the file
-    fi
-    echo "== linkcore-adapter $org, local API http://127.0.0.1:$port (log run/logs/adapter-$org.log)"
-    "$bin/linkcore-adapter" run --config "$dir/adapter.toml" >>"$run/logs/adapter-$org.log" 2>&1 &
-    pids+=($!)
+    demo_adapter_start "$org" "$port"
 done
-for entry in "${adapters[@]}"; do
-    for _ in $(seq 200); do
-        # The token file appears at the adapter's first start (0600, beside its database). /status
-        # is pretty-printed JSON ("core_connected" : true), so jq reads it, not a text match.
-        curl -sf -H "Authorization: Bearer $(cat "$run/adapters/${entry%%:*}/api-token" 2>/dev/null)" \
-            "http://127.0.0.1:${entry##*:}/status" 2>/dev/null | jq -e '.core_connected == true' >/dev/null 2>&1 && break; sleep 0.1
-    done
-done
+demo_wait_adapters
 
 # My Portal: its own SQLite file, the dev PKI's server certificate for HTTPS, the OIDC keys and
 # the demo relying party's client secret (made once; the portal keeps only its SHA-256). Hex: authlib
@@ -180,21 +124,19 @@ if [ ! -f "$run/portal.toml" ]; then
 fi
 echo "== linkcore-portal (My Portal) on https://localhost:8443 (log run/logs/portal.log)"
 from=$(( $(stat -c %s "$run/logs/portal.log" 2>/dev/null || echo 0) + 1 ))
-"$bin/linkcore-portal" run --config "$run/portal.toml" >>"$run/logs/portal.log" 2>&1 &
-pids+=($!)
+demo_spawn "$run/logs/portal.log" "$bin/linkcore-portal" run --config "$run/portal.toml"
 for _ in $(seq 300); do
     curl -sf --cacert "$run/pki/ca.pem" https://localhost:8443/health 2>/dev/null | grep -q 'core: connected' && break
-    kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1
+    kill -0 "${demo_pids[-1]}" 2>/dev/null || break; sleep 0.1
 done
 curl -sf --cacert "$run/pki/ca.pem" https://localhost:8443/health 2>/dev/null | grep -q 'core: connected' ||
     { tail -c +"$from" "$run/logs/portal.log" | tail -20; exit 1; }
 
 echo "== CITY01's child-allowance e-application (scripts/demo-rp) on http://127.0.0.1:8490 (log run/logs/demo-rp.log)"
-REQUESTS_CA_BUNDLE="$run/pki/ca.pem" python3 scripts/demo-rp/app.py --portal https://localhost:8443 \
-    --client-secret-file "$run/portal/rp-city01.secret" --adapter http://127.0.0.1:8481 \
+REQUESTS_CA_BUNDLE="$run/pki/ca.pem" demo_spawn "$run/logs/demo-rp.log" python3 scripts/demo-rp/app.py \
+    --portal https://localhost:8443 --client-secret-file "$run/portal/rp-city01.secret" --adapter http://127.0.0.1:8481 \
     --adapter-token-file "$run/adapters/CITY01/api-token" --listen 8490 \
-    --bp-id BP-CHILD-REARING-ALLOWANCE --info-type PENSION-BENEFIT >>"$run/logs/demo-rp.log" 2>&1 &
-pids+=($!)
+    --bp-id BP-CHILD-REARING-ALLOWANCE --info-type PENSION-BENEFIT
 for _ in $(seq 300); do curl -sf http://127.0.0.1:8490/ >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "== scenario"
@@ -206,4 +148,4 @@ echo "     SOFTHSM2_CONF=$run/card/softhsm2.conf $bin/linkcore-card helper --car
 echo "     then open https://localhost:8443/login; user PIN 0612, signature PIN ichiro1958)"
 echo "== CITY01 e-application:  http://127.0.0.1:8490/   (signs in through My Portal, then asks PENSION01)"
 echo "== the network is running; Ctrl-C to stop it. Try: curl -s -H \"Authorization: Bearer \$(cat $run/adapters/CITY01/api-token)\" http://127.0.0.1:8481/openapi.json | jq .paths"
-wait "${pids[0]}"
+wait "${demo_pids[0]}"

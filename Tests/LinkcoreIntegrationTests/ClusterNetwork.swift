@@ -22,11 +22,15 @@ final class ClusterNetwork: @unchecked Sendable {
         """
 
     var pki: TestPKI { nodes[0].pki }
+    /// Each node's address for peers, in node order.
+    var peerAddresses: [CoreAddress] { nodes.map { CoreAddress(host: "127.0.0.1", port: $0.port) } }
     static func name(_ index: Int) -> String { "n\(index + 1)" }
 
     /// Starts `count` nodes; the organisations are registered through the first before the
-    /// others start (each node loads the directory at start).
-    init(count: Int = 2, orgs: [String]) async throws {
+    /// others start (each node loads the directory at start). `privateOrgs`: registered as
+    /// private-sector connectors (the fee tariffs' `@private`). `extraConfig`: more config tables
+    /// for every node (e.g. "policy"), as DaemonProcess takes them.
+    init(count: Int = 2, orgs: [String], privateOrgs: Set<String> = [], extraConfig: [String: String] = [:]) async throws {
         temp = try TempDirectory()
         database = try await PostgresServer.shared.database()
         nodePorts = try (0..<count).map { _ in try freeLoopbackPort() }
@@ -36,7 +40,7 @@ final class ClusterNetwork: @unchecked Sendable {
             let first = nodes.first
             // The first node's PKI directory is <its temp>/pki, relative to its config file.
             let certificate = first.map { $0.pki.path("node-\(Self.name(index))") } ?? "pki/node-\(Self.name(index))"
-            let node = try DaemonProcess(extraConfig: [
+            var config = [
                 "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = 10000\ndefault_deadline_ms = 3000",
                 "events": "delivery_window_ms = 0\nsweep_interval_ms = 200",
                 "log": "level = \"debug\"",
@@ -49,12 +53,17 @@ final class ClusterNetwork: @unchecked Sendable {
                     heartbeat_ms = 200
                     lease_ms = 3000
                     """,
-            ], postgres: database, sharing: first)
+            ]
+            config.merge(extraConfig) { _, extra in extra }
+            let node = try DaemonProcess(extraConfig: config, postgres: database, sharing: first)
             if first == nil {
                 for i in 0..<count { try Self.issueNode(Self.name(i), in: node.pki) }
                 try node.addOrg("MATCHER", role: .matcher)
                 try node.addOrg("PORTAL", role: .portal)
-                for org in orgs { try node.addOrg(org) }
+                for org in orgs {
+                    let isPrivate = privateOrgs.contains(org)
+                    try node.addOrg(org, role: isPrivate ? .privateConnector : .agency, sector: isPrivate ? .private : .public)
+                }
             }
             try await node.start()
             nodes.append(node)
