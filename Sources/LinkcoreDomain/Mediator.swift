@@ -226,6 +226,10 @@ public final class Mediator: Sendable {
         } catch StoreError.idempotencyKeyReused {
             // Bound to other fields by a concurrent request since we looked: nothing was written.
             result.reply = .failure(Self.keyReused)
+        } catch let StoreError.refusingWrites(why) {
+            // The store's reason (a full disk, an I/O error) tells A and the operator it is the
+            // machine, not the request; it names no resident.
+            result.reply = .failure(Refusal(.unavailable, "the access log could not be written (\(why)); nothing was relayed", retryable: true))
         } catch {
             result.reply = .failure(Refusal(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
         }
