@@ -48,6 +48,8 @@ import Glibc
             if refusal != nil { break }
         }
         let refused = try #require(refusal, "5,000 mediations acknowledged on a full disk")
+        // A figure for docs/reliability.md, not a check: how long SQLite had room left.
+        print("MachineFaultTests: \(acknowledged.count - 1) mediations acknowledged after the filler, then refused: \(refused.message)")
         #expect(refused.code == .unavailable && refused.retryable, "\(refused)")
         #expect(refused.message.contains("disk full"), "\(refused)")
         let issuance = try await Self.issue(matcher, number: "M-full-1")
@@ -68,10 +70,12 @@ import Glibc
 
         // Space returns: the same process writes again, with no operator.
         try FileManager.default.removeItem(atPath: filler)
+        let freed = ContinuousClock.now
         let id = try await waitFor(poll: .milliseconds(200), "writes did not succeed again\n\(net.daemon.log.suffix(3000))") {
             try? await Self.mediate(city, net).get()
         }
         acknowledged.append(id)
+        print("MachineFaultTests: first write acknowledged \(ContinuousClock.now - freed) after the filler was deleted")
         #expect(try await Self.issue(matcher, number: "M-full-2") == nil)
         try await eventually("STATUS still NOT READY; got \(net.daemon.notify.messages.suffix(3))") {
             net.daemon.notify.messages.last { $0.contains("STATUS=") }?.contains("NOT READY") == false
