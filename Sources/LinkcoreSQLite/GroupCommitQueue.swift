@@ -151,7 +151,7 @@ public final class GroupCommitQueue: @unchecked Sendable {
                 } catch {
                     outcome = .failure(self.mapped(error))
                 }
-                let error: (any Error)? = if case let .failure(error) = outcome { error } else { nil }
+                let error: (any Error)? = if case let .failure(failure) = outcome { failure } else { nil }
                 return (error, { commitError in
                     if let commitError, case .success = outcome {
                         continuation.resume(throwing: commitError)

@@ -6,6 +6,12 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var sql: String?
 
+    public init(code: Int32, message: String, sql: String? = nil) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
     public var isConstraintViolation: Bool { code & 0xff == SQLITE_CONSTRAINT }
     /// The disk (or its quota) is full: nothing was written, and the same write may succeed
     /// once space returns. SQLITE_IOERR_SHMSIZE is SQLite failing to grow the WAL index on a
