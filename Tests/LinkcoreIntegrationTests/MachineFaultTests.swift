@@ -109,7 +109,7 @@ import Glibc
         defer { net.stop() }
         let metricsPort = try await MetricsScrape.loggedPort { net.daemon.log }
         try await net.link(residents: Self.residents, to: ["CITY01", "TAX01"])
-        try await net.startProvider("TAX01")
+        let provider = try await net.startProvider("TAX01")
         let city = try await net.daemon.connect(as: "CITY01")
         let matcher = try await net.daemon.connect(as: "MATCHER")
         var acknowledged: [String] = []
@@ -146,8 +146,9 @@ import Glibc
         // The operator restarts it (the trigger is gone): all acknowledged is there.
         net.daemon.signal(SIGKILL)
         _ = try await net.daemon.waitForExit()
+        provider.signal(SIGKILL)  // a fresh provider below, rather than wait for its reconnect
         try await net.daemon.restart()
-        try await net.waitForPeers("TAX01", count: 1)
+        try await net.startProvider("TAX01")
         let again = try await net.daemon.connect(as: "CITY01")
         acknowledged.append(try Self.answered(try await Self.mediate(again, net)))
         guard case .fetchLinkResponse? = try await again.request(.fetchLink(.with { $0.matchingNumber = "M-eio-before" })) else {
