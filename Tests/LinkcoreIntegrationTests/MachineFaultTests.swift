@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Issue 17, item 5: faults of the machine under a real linkcored on its default engine (SQLite),
-/// with a real provider (`linkcore-adapter provide`). docs/reliability.md, "Fail-closed".
+/// with a real provider (`linkcore-adapter provide`). docs/reliability.md, "Faults of the machine".
 /// Serialized: the disk-full test mounts a filesystem, and each test stops processes.
 @Suite(.serialized) struct MachineFaultTests {
     static let residents = ["10000000001", "10000000002"]
