@@ -41,6 +41,8 @@ public final class CoreComponents: Sendable {
     let cluster: ClusterNode?
     /// The CRL warning last logged (so each is logged once, not at every tick).
     let crlLogged = CRLWarningLatch()
+    /// The store problem last logged (CoreComponents+StoreHealth.swift).
+    let storeHealthLogged = StoreHealthLatch()
     /// What only the process knows (bound addresses, draining), reported by STATUS.
     let serving = ServingState()
     let logger: Logger

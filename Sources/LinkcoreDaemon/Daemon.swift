@@ -134,6 +134,7 @@ public final class Daemon: Sendable {
             core.eventSweeper(),
             SystemdNotifyService.statusRefresher(notifier, every: SystemdNotifyService.statusPeriod(notifier, preferred: .seconds(5))) {
                 core.warnAboutCRL()
+                core.logStoreHealth()
                 return core.statusLine()
             },
             SystemdNotifyService.watchdog(notifier),

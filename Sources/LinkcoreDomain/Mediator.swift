@@ -103,6 +103,10 @@ public final class Mediator: Sendable {
             return result
         }
         let startedAt = now()
+        // The deadline is measured on the monotonic clock: a wall clock that jumps (an NTP step,
+        // an operator's `date`) must neither cut a mediation short nor let it wait past its
+        // deadline (issue 17, item 5). The wall clock dates the request, for the policies and B.
+        let started = ContinuousClock.now
         // (1) LA → ID code, checked to be A's live link, before any policy module sees the
         // request: a forged code reaches no module (issue 12, finding 8). A knows which of its
         // own codes are live, so refusing them first tells A nothing about the resident.
@@ -150,7 +154,7 @@ public final class Mediator: Sendable {
         // B not linked to the resident: A gets what B would answer for a resident it has no
         // record of, after what B's recent answers took (issue 12, finding 7a; protocol.md §8).
         guard let lb, let lbCode = try? links.code(for: lb) else {
-            let reply = await answerAsProvider(b.code, deadlineMs: deadline(request.deadlineMs), startedAt: startedAt)
+            let reply = await answerAsProvider(b.code, deadlineMs: deadline(request.deadlineMs), started: started)
             return await finish(result, request, requester, key: key, link: la, .invalidLink, .failure(reply))
         }
         // (4) Ask B under LB, (5) relay.
@@ -158,7 +162,7 @@ public final class Mediator: Sendable {
         let provide = ProvideRequest(mediationID: id, bpID: request.bpID, requesterOrg: requester, linkCode: lbCode,
                                      infoType: request.infoType, query: request.query, deadlineAtMs: startedAt + deadlineMs)
         let asked = ContinuousClock.now
-        let reply = await providers.ask(b.code, provide, timeoutMs: max(1, provide.deadlineAtMs - now()))
+        let reply = await providers.ask(b.code, provide, timeoutMs: max(1, Self.remainingMs(deadlineMs, since: started)))
         replyTimes.record(b.code, reply, took: ContinuousClock.now - asked)
         switch reply {
         case let .answered(answer) where answer.count > settings.maxAnswerBytes:
@@ -183,6 +187,12 @@ public final class Mediator: Sendable {
             return await finish(result, request, requester, key: key, link: la, .timedOut,
                                 .failure(Refusal(.providerTimeout, "the provider did not answer within \(deadlineMs) ms", retryable: true)))
         }
+    }
+
+    /// What is left of a deadline of `deadlineMs` begun at `started` (negative once it passed).
+    static func remainingMs(_ deadlineMs: Int64, since started: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        return deadlineMs - (seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// Records the decision under the resident (when known), durably and with its fee when one
@@ -226,6 +236,10 @@ public final class Mediator: Sendable {
         } catch StoreError.idempotencyKeyReused {
             // Bound to other fields by a concurrent request since we looked: nothing was written.
             result.reply = .failure(Self.keyReused)
+        } catch let StoreError.refusingWrites(why) {
+            // The store's reason (a full disk, an I/O error) tells A and the operator it is the
+            // machine, not the request; it names no resident.
+            result.reply = .failure(Refusal(.unavailable, "the access log could not be written (\(why)); nothing was relayed", retryable: true))
         } catch {
             result.reply = .failure(Refusal(.unavailable, "the access log could not be written; nothing was relayed", retryable: true))
         }

@@ -42,9 +42,9 @@ extension Mediator {
     /// Otherwise one of B's recent replies is drawn: a reply that took t is mimicked by NO_RECORD
     /// after t, a timeout by PROVIDER_TIMEOUT at A's deadline. Before B has replied at all, a
     /// short jittered pause (0.2-2 ms, a loopback round trip) stands in for t.
-    func answerAsProvider(_ provider: String, deadlineMs: Int64, startedAt: Int64) async -> Refusal {
+    func answerAsProvider(_ provider: String, deadlineMs: Int64, started: ContinuousClock.Instant) async -> Refusal {
         guard providers.reachable(provider) else { return Self.providerUnavailable }
-        let remaining = Duration.milliseconds(max(0, startedAt + deadlineMs - now()))
+        let remaining = Duration.milliseconds(max(0, Self.remainingMs(deadlineMs, since: started)))
         switch replyTimes.sample(provider) {
         case let .replied(took)?:
             try? await Task.sleep(for: min(took, remaining))

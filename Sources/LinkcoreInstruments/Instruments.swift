@@ -51,7 +51,7 @@ public enum LinkcoreMetric: String, CaseIterable, Sendable {
         case .policyOverruns: "Policy decisions that ran past the decision deadline, by policy kind."
         case .eventsPending: "Change events stored and not yet acknowledged by their organisation."
         case .certificateExpiry: "Seconds until the certificate's notAfter (negative once expired), by certificate (server, ca)."
-        case .storeReachable: "1 while the store's database connection is open, 0 while it cannot be reached, by connection."
+        case .storeReachable: "1 while the store's database connection is open, 0 while it cannot be reached or refuses writes (a full disk, an I/O error), by connection."
         }
     }
 

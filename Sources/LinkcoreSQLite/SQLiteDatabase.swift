@@ -6,7 +6,23 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var sql: String?
 
+    public init(code: Int32, message: String, sql: String? = nil) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
     public var isConstraintViolation: Bool { code & 0xff == SQLITE_CONSTRAINT }
+    /// The disk (or its quota) is full: nothing was written, and the same write may succeed
+    /// once space returns. SQLITE_IOERR_SHMSIZE is SQLite failing to grow the WAL index on a
+    /// full filesystem: the same cause.
+    public var isDiskFull: Bool { code & 0xff == SQLITE_FULL || code == SQLITE_IOERR | (19 << 8) }  // SQLITE_IOERR_SHMSIZE
+    /// An I/O error (a failed fsync, read or write) or corruption: what is on disk is no longer
+    /// known, so the connection must not be trusted again (see `GroupCommitQueue.Fault`).
+    public var isUntrustworthy: Bool {
+        guard !isDiskFull, code != SQLITE_IOERR | (12 << 8) else { return false }  // not SQLITE_IOERR_NOMEM
+        return code & 0xff == SQLITE_IOERR || code & 0xff == SQLITE_CORRUPT
+    }
     public var description: String { "SQLite error \(code): \(message)" + (sql.map { " in: \($0)" } ?? "") }
 }
 
@@ -104,6 +120,9 @@ public final class SQLiteDatabase {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+    /// Whether a transaction is open: SQLite may roll one back by itself after a full disk or an
+    /// I/O error, and a group commit must then not run more writes outside it.
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in an IMMEDIATE transaction: committed (and durable) when it returns,

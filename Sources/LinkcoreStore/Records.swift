@@ -136,6 +136,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     case matchingNumberRefused       // used for another resident or org, or expired
     case unavailable(String)
+    /// A fault of the machine under the database (a full disk, an I/O error): writes are refused
+    /// (UNAVAILABLE, retryable) and the node reports NOT READY. The text names the fault only.
+    case refusingWrites(String)
     /// An idempotency key bound to a request with other identifying fields.
     case idempotencyKeyReused
 
@@ -145,6 +148,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notFound(what): return "not found: \(what)"
         case .matchingNumberRefused: return "matching number refused"
         case let .unavailable(why): return "store unavailable: \(why)"
+        case let .refusingWrites(why): return "store refuses writes: \(why)"
         case .idempotencyKeyReused: return "idempotency key reused for another request"
         }
     }

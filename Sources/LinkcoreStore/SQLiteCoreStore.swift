@@ -24,18 +24,34 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
         // residents they outgrow SQLite's 2 MB default cache and every issuance goes to the disk.
         let db = try SQLiteDatabase(path: path, cacheMB: 64)
         try db.migrate(CoreSchema.migrations)
-        connection = GroupCommitQueue(database: db, label: "linkcore.store.sqlite")
+        connection = GroupCommitQueue(database: db, label: "linkcore.store.sqlite", reachabilityName: "write")
         reader = GroupCommitQueue(database: try SQLiteDatabase(path: path, readOnly: true, cacheMB: 32), label: "linkcore.store.sqlite.read")
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
-        try await reader.read(body)
+        try refuseAfterIOFailure()
+        return try await reader.read(body)
     }
 
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
-        try await connection.write(body)
+        do {
+            return try await connection.write(body)
+        } catch let fault as GroupCommitQueue.Fault {
+            // UNAVAILABLE (retryable) for the caller, with the machine's reason.
+            throw StoreError.refusingWrites(fault.description)
+        }
     }
+
+    /// After an I/O error the database is not trusted for reads either: what the page cache
+    /// holds may not be what the disk holds (GroupCommitQueue.Fault). A full disk reads on.
+    func refuseAfterIOFailure() throws {
+        if let fault = connection.fault, fault.isPermanent { throw StoreError.refusingWrites(fault.description) }
+    }
+
+    /// A full disk or an I/O error on the database: the node reports NOT READY (STATUS line,
+    /// `linkcore_store_reachable{connection="write"}` 0) and refuses writes with UNAVAILABLE.
+    public var unavailability: String? { connection.fault?.description }
 
     // MARK: organisations
 
@@ -208,7 +224,8 @@ public final class SQLiteCoreStore: CoreStore, Sendable {
 
     public func liveLink(idCode: UInt64, orgCode: String) async throws -> Link? {
         // On the caller's thread: one indexed row, twice per mediation (GroupCommitQueue.readNow).
-        try reader.readNow { db in
+        try refuseAfterIOFailure()
+        return try reader.readNow { db in
             try db.query("SELECT \(Self.linkColumns) FROM links WHERE id_code = ? AND org_code = ? AND unlinked_at IS NULL",
                          [.integer(Int64(bitPattern: idCode)), .text(orgCode)]).first.flatMap { Self.link($0) }
         }

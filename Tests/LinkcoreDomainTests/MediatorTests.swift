@@ -31,7 +31,7 @@ import Testing
     static let now: Int64 = 1_800_000_000_000
     let path = NSTemporaryDirectory() + "mediator-\(UUID().uuidString).sqlite"
 
-    func makeWorld(_ engine: TestStoreEngine) async throws -> World {
+    func makeWorld(_ engine: TestStoreEngine, now: @escaping @Sendable () -> Int64 = { MediatorTests.now }) async throws -> World {
         let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         for (code, role) in [("CITY01", OrgRole.agency), ("TAX01", .agency), ("SLEEPY01", .agency), ("PORTAL", .portal), ("MATCHER", .matcher)] {
@@ -56,7 +56,7 @@ import Testing
         let whitelist = TestWhitelist("R1,BP1,CITY01,TAX01,income,,\nR2,BP1,CITY01,SLEEPY01,income,,\nR3,BP1,*,PORTAL,income,,")
         let providers = ScriptedProviders()
         let mediator = Mediator(store: store, links: links, whitelist: whitelist, providers: providers,
-                                settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16), now: { Self.now })
+                                settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16), now: now)
         return World(store: store, links: links, mediator: mediator, providers: providers, codes: codes)
     }
 
@@ -66,6 +66,23 @@ import Testing
 
     func log(_ w: World) async throws -> [AccessRecord] {
         try await w.store.accessChain(afterPosition: 0, limit: 1000).map(\.record)
+    }
+
+    /// Issue 17, item 5: the wall clock steps back an hour while a mediation is under way (after
+    /// the core dated it). B must still be asked with at most the mediation's deadline: measured
+    /// on the wall clock, the deadline grew by the hour the clock went back, and a provider that
+    /// never answers held A for an hour.
+    @Test func aWallClockStepBackDoesNotStretchTheDeadline() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        final class Calls: Sendable { let count = Atomic<Int>(0) }
+        let calls = Calls()
+        let w = try await makeWorld(.sqlite, now: {
+            calls.count.add(1, ordering: .relaxed).oldValue == 0 ? Self.now : Self.now - 3_600_000
+        })
+        let m = await w.mediator.mediate(request(w.code("CITY01", "10000000001"), deadline: 2_000), requester: "CITY01")
+        #expect(m.outcome == .answered)
+        let timeouts = w.providers.asked.withLock { $0.map(\.2) }
+        #expect(timeouts.count == 1 && timeouts.allSatisfy { $0 >= 1 && $0 <= 2_000 }, "\(timeouts)")
     }
 
     @Test(arguments: TestStoreEngine.allCases) func anAllowedRequestIsConvertedAskedRelayedAndLoggedOnce(engine: TestStoreEngine) async throws {

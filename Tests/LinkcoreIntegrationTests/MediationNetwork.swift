@@ -24,7 +24,8 @@ final class MediationNetwork: @unchecked Sendable {
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
-         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite) async throws {
+         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite,
+         beforeStart: (DaemonProcess) throws -> Void = { _ in }) async throws {
         let temp = try TempDirectory()
         let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
@@ -48,6 +49,8 @@ final class MediationNetwork: @unchecked Sendable {
                 try daemon.addOrg(org)
             }
         }
+        // E.g. a small filesystem mounted on the state directory (MachineFaultTests).
+        try beforeStart(daemon)
         try await daemon.start()
     }
     private let extraTemp: TempDirectory
