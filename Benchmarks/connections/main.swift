@@ -90,7 +90,7 @@ func healthy(_ label: String) async -> LoadRun {
 
 var rows: [String] = []
 @MainActor func row(_ phase: String, _ run: LoadRun, quiet: LoadRun, rss: Int, extra: String) {
-    rows.append(String(format: "%-28@ | %8.0f | %8.0f | %9.0f | %5.2f | %6d | %7d | %@", phase, run.rate, run.p50, run.p99,
+    rows.append(phase.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " | %8.0f | %8.0f | %9.0f | %5.2f | %6d | %7d | %@", run.rate, run.p50, run.p99,
                        run.p99 / max(quiet.p99, 1), run.errors, rss >> 20, extra))
 }
 
