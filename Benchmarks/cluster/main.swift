@@ -97,8 +97,9 @@ func startNodes(_ setup: Setup, index: Int) async throws -> (nodes: [BenchCore],
 }
 
 /// pg_test_fsync's 8 kB fdatasync writes per second in `directory`: one commit's WAL flush. Its
-/// output goes to a file (read once it exits), and it is stopped after 90 s: on this VM some of
-/// its later tests (open_sync in small pieces) ran for minutes; the fdatasync line comes first.
+/// output goes to a file, read as it comes: once the fdatasync line of the first table is there,
+/// the tool is killed and not waited for (on this VM its later O_DIRECT tests sat in
+/// uninterruptible I/O for over ten minutes).
 func fsyncFloor(in directory: String) async -> Double? {
     guard let bin = PostgresServer.binDirectory() else { return nil }
     let outputPath = directory + "/pg_test_fsync.log"
@@ -110,14 +111,17 @@ func fsyncFloor(in directory: String) async -> Double? {
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return nil }
-    for _ in 0..<900 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
-    if process.isRunning { process.terminate() }
-    process.waitUntilExit()
-    let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    // The first "fdatasync" line is in "Compare file sync methods using one 8kB write".
-    guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("fdatasync") }),
-          let number = line.split(separator: " ").compactMap({ Double($0) }).first else { return nil }
-    return number
+    defer { kill(process.processIdentifier, SIGKILL) }
+    for _ in 0..<300 {
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // The first "fdatasync" line is in "Compare file sync methods using one 8kB write".
+        if let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("fdatasync") }),
+           let number = line.split(separator: " ").compactMap({ Double($0) }).first {
+            return number
+        }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return nil
 }
 
 var rows: [String] = []
