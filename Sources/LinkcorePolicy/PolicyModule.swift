@@ -22,11 +22,9 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     private let host: UnsafeMutablePointer<lc_policy_host>
     private let context: Unmanaged<HostContext>
     private let workers: DecisionWorkers
-    private let deadlineNanos: UInt64
 
     private let callCount = Atomic<Int>(0)
     private let failureCount = Atomic<Int>(0)
-    private let overrunCount = Atomic<Int>(0)
     private let warmed = Atomic<Bool>(false)
 
     /// Decisions are small; anything larger is garbage, never copied.
@@ -84,9 +82,11 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
         self.instance = instance
         self.host = host
         self.context = context
-        self.workers = DecisionWorkers(count: workers, label: image.name)
         let parts = deadline.components
-        self.deadlineNanos = UInt64(max(0, parts.seconds)) * 1_000_000_000 + UInt64(max(0, parts.attoseconds / 1_000_000_000))
+        let deadlineNanos = UInt64(max(0, parts.seconds)) * 1_000_000_000 + UInt64(max(0, parts.attoseconds / 1_000_000_000))
+        self.workers = DecisionWorkers(
+            count: workers, label: image.name, deadlineNanos: deadlineNanos,
+            overrun: .deadlineExceeded(module: image.name, deadlineMs: Int(deadlineNanos / 1_000_000)))
     }
 
     deinit {
@@ -134,24 +134,12 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     func call(_ query: [UInt8]) async -> Result<[UInt8], PolicyError> {
         callCount.add(1, ordering: .relaxed)
         let workers = self.workers
-        let overrun = PolicyError.deadlineExceeded(module: name, deadlineMs: Int(deadlineNanos / 1_000_000))
-        let saturated = PolicyError.saturated(module: name)
-        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: deadlineNanos))
         let result = await withCheckedContinuation { continuation in
             let pending = AsyncPendingCall(continuation)
-            let accepted = workers.submit { [self] in
+            let accepted = workers.submit({ [self] in
                 if pending.complete(self.callWithoutDeadline(query)) { workers.markUnstuck() }
-            }
-            guard accepted else {
-                _ = pending.complete(.failure(saturated))
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in
-                pending.expire(overrun) {
-                    workers.markStuck()
-                    self.overrunCount.add(1, ordering: .relaxed)
-                }
-            }
+            }, answering: pending)
+            if !accepted { _ = pending.complete(.failure(.saturated(module: name))) }
         }
         return count(result)
     }
@@ -194,7 +182,7 @@ public final class PolicyModule: @unchecked Sendable {  // instance and host are
     public var counters: Counters {
         Counters(
             calls: callCount.load(ordering: .relaxed), failures: failureCount.load(ordering: .relaxed),
-            overruns: overrunCount.load(ordering: .relaxed), stuck: workers.stuck)
+            overruns: workers.overruns, stuck: workers.stuck)
     }
 }
 
