@@ -9,7 +9,7 @@ import Synchronization
 /// R in constant time before anyone looks the ID code up; a forged, mistyped, foreign or
 /// malformed code gives nil, the same answer on the same cost path.
 ///
-/// Thread-safe. Derived keys are cached (at most `maximumCachedKeys`, evicting arbitrarily), so
+/// Thread-safe. Derived keys are cached (at most `maximumCachedKeys`, then the cache starts again), so
 /// only the first use of an (organisation, key index) pays for HKDF and the AES key schedule.
 /// Nothing here logs; no description includes key material or ID codes.
 public final class LinkCodeKeyring: Sendable {
@@ -17,7 +17,7 @@ public final class LinkCodeKeyring: Sendable {
     public static let minimumMasterSecretLength = 32
     /// Longest organisation code, in bytes (printable ASCII, no spaces).
     public static let maximumOrganisationLength = 64
-    /// Cached (organisation, key index) keys before one is evicted.
+    /// Cached (organisation, key index) keys; one more empties the cache (see `KeyCache`).
     public static let maximumCachedKeys = 4096
 
     /// HKDF-Extract salt: a fixed protocol label.
@@ -27,20 +27,8 @@ public final class LinkCodeKeyring: Sendable {
     /// AES-256 key (32 bytes) then redundancy (8 bytes).
     static let derivedLength = 40
 
-    private struct Slot: Hashable {
-        let org: String
-        let index: UInt16
-
-        // Organisation codes in the cache are ASCII, so hashing raw UTF-8 agrees with `==`.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(index)
-            var org = org
-            org.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-    }
-
     private let prk: SecretBytes
-    private let cache: Mutex<[Slot: BlockKey]>
+    private let cache: Mutex<KeyCache<BlockKey>>
     /// A random key for refusals that never reach a real key (malformed code or organisation),
     /// so that they do the same decryption and comparison as a real attempt.
     private let decoy: BlockKey
@@ -59,7 +47,9 @@ public final class LinkCodeKeyring: Sendable {
             guard Crypto.randomBytes(out) else { throw LinkCodeError.cryptoFailure }
         }
         decoy = try Self.blockKey(from: decoyKey)
-        cache = Mutex([:])
+        var seed: UInt64 = 0
+        guard withUnsafeMutableBytes(of: &seed, { Crypto.randomBytes($0) }) else { throw LinkCodeError.cryptoFailure }
+        cache = Mutex(KeyCache(limit: Self.maximumCachedKeys, seed: seed))
     }
 
     /// The text form of `id`'s link code for `org` under `keyIndex` (canonical: 29 characters,
@@ -114,16 +104,10 @@ public final class LinkCodeKeyring: Sendable {
     /// The cached or newly derived key; nil when `org` is not a valid organisation code (only
     /// valid codes enter the cache, so a hit needs no validation).
     private func key(org: String, index: UInt16) throws -> BlockKey? {
-        let slot = Slot(org: org, index: index)
-        if let cached = cache.withLock({ $0[slot] }) { return cached }
+        if let cached = cache.withLock({ $0.value(org: org, index: index) }) { return cached }
         guard Self.isValidOrganisation(org) else { return nil }
         let derived = try deriveKey(org: org, index: index)
-        return cache.withLock { keys in
-            if let raced = keys[slot] { return raced }
-            if keys.count >= Self.maximumCachedKeys, let any = keys.keys.first { keys[any] = nil }
-            keys[slot] = derived
-            return derived
-        }
+        return cache.withLock { $0.insert(derived, org: org, index: index) }
     }
 
     /// HKDF-Expand(PRK, "linkcore link-code v1" ‖ 0x00 ‖ len(org) ‖ org ‖ index_be16, 40).
