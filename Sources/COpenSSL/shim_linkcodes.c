@@ -57,8 +57,3 @@ EVP_CIPHER_CTX *lc_lc_block_ctx_new(const unsigned char *key, size_t key_len, in
     }
     return ctx;
 }
-
-int lc_lc_block_apply(EVP_CIPHER_CTX *ctx, const unsigned char *in, unsigned char *out) {
-    if (ctx == NULL || in == NULL || out == NULL) return 0;
-    return EVP_Cipher(ctx, out, in, 16) > 0 ? 1 : 0;
-}

@@ -21,9 +21,4 @@ int lc_lc_hkdf_expand(const unsigned char *prk, size_t prk_len,
 /// which wipes the key schedule.
 EVP_CIPHER_CTX *lc_lc_block_ctx_new(const unsigned char *key, size_t key_len, int encrypt);
 
-/// One 16-byte block through a context from lc_lc_block_ctx_new, by EVP_Cipher: the provider's
-/// cipher function straight away, without EVP_{En,De}cryptUpdate's partial-block buffering
-/// (a single whole block never needs it). Returns 1 on success.
-int lc_lc_block_apply(EVP_CIPHER_CTX *ctx, const unsigned char *in, unsigned char *out);
-
 #endif
