@@ -54,30 +54,21 @@ public enum LinkCodeFormat {
 
     /// The text form of (key index, ciphertext block): digits are the 140-bit big-endian number
     /// index(10) ‖ block(128) ‖ 00, then the check digit. `index` must be ≤ 1023.
-    ///
-    /// The 140 bits are cut into three words (60, 60 and 20 bits, 12, 12 and 4 digits) so that
-    /// each digit is a shift of a 64-bit word: shifting the 128-bit block by a variable amount per
-    /// digit cost twice as many instructions (callgrind, issue 18).
     static func encode(index: UInt16, block: UInt128) -> String {
-        let high = UInt64(index & 1023) << 50 | UInt64(truncatingIfNeeded: block >> 78)
-        let middle = UInt64(truncatingIfNeeded: block >> 18) & (1 << 60 - 1)
-        let low = (UInt64(truncatingIfNeeded: block) & (1 << 18 - 1)) << 2
-        return String(unsafeUninitializedCapacity: length) { out in
+        String(unsafeUninitializedCapacity: length) { out in
             let symbol = symbols.utf8Start
             var sum: UInt8 = 0
-            var at = 0
-            @inline(__always) func put(_ word: UInt64, digits: Int) {
-                for k in stride(from: digits - 1, through: 0, by: -1) {
-                    let digit = UInt8(truncatingIfNeeded: word >> UInt64(5 * k)) & 31
-                    out[at] = symbol[Int(digit)]
-                    sum = timesAlpha(sum) ^ digit
-                    at += 1
-                }
+            @inline(__always) func put(_ i: Int, _ digit: UInt8) {
+                out[i] = symbol[Int(digit)]
+                sum = timesAlpha(sum) ^ digit
             }
-            put(high, digits: 12)
-            put(middle, digits: 12)
-            put(low, digits: 4)
-            out[at] = symbol[Int(timesAlpha(sum))]
+            put(0, UInt8(truncatingIfNeeded: index >> 5) & 31)
+            put(1, UInt8(truncatingIfNeeded: index) & 31)
+            for i in 0..<25 {
+                put(2 + i, UInt8(truncatingIfNeeded: block >> UInt128(123 - 5 * i)) & 31)
+            }
+            put(27, (UInt8(truncatingIfNeeded: block) & 7) << 2)   // 3 data bits + 2 reserved zero bits
+            out[28] = symbol[Int(timesAlpha(sum))]
             return length
         }
     }
@@ -103,8 +94,8 @@ public enum LinkCodeFormat {
         case unicode
     }
 
-    /// The common case, ASCII text, in one tight pass: the digits go into three words as in
-    /// `encode` (a 128-bit shift per digit and a switch on the position cost 35 instructions a
+    /// The common case, ASCII text, in one tight pass: the digits go into three 64-bit words
+    /// (a 128-bit shift per digit and a switch on the position cost 35 instructions a
     /// character; the Unicode path still uses `Reader`). `DecodeEquivalenceTests` checks both
     /// paths agree.
     static func decodeASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> ASCIIDecoding {
