@@ -446,7 +446,7 @@ let package = Package(
             ],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite"]),
+        .testTarget(name: "LinkcoreSQLiteTests", dependencies: ["LinkcoreSQLite", "LinkcoreTestSupport"]),
         // The /metrics listener in process (loopback refusal, 404/405, exposition format).
         .testTarget(
             name: "LinkcoreMetricsTests",

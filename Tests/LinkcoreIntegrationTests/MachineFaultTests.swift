@@ -37,7 +37,7 @@ import Glibc
         acknowledged.append(try Self.answered(try await Self.mediate(city, net)))
 
         let filler = mount.path + "/filler"
-        try Self.fill(filler)
+        try Tmpfs.fill(filler)
         // Mediations until one is refused: SQLite may still have room in a WAL it already grew.
         var refusal: WireError?
         for _ in 0..<5_000 {
@@ -256,43 +256,5 @@ import Glibc
         #expect(try await net.rows("PRAGMA integrity_check").first?.first == "ok")
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
         #expect(status == 0, "audit verify: \(output)")
-    }
-
-    /// Writes zeros to `path` until the filesystem is full (ENOSPC), to the last byte.
-    static func fill(_ path: String) throws {
-        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw TestFailure("open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        for chunk in [1 << 16, 4096, 1] {
-            let buffer = [UInt8](repeating: 0, count: chunk)
-            while true {
-                let written = buffer.withUnsafeBytes { write(fd, $0.baseAddress, chunk) }
-                if written > 0 { continue }
-                guard errno == ENOSPC else { throw TestFailure("write \(path): \(String(cString: strerror(errno)))") }
-                break
-            }
-        }
-        var info = statvfs()
-        guard statvfs(path, &info) == 0, info.f_bavail == 0 else { throw TestFailure("\(path): the filesystem is not full") }
-    }
-}
-
-/// A tmpfs of a given size mounted on a test's directory (root only), detached at the end even
-/// while files on it are still open (MNT_DETACH), so the temporary directory can go.
-final class Tmpfs: @unchecked Sendable {
-    private(set) var path = ""
-
-    func mount(at path: String, size: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        guard Glibc.mount("tmpfs", path, "tmpfs", 0, "size=\(size),mode=0700") == 0 else {
-            throw TestFailure("mount -t tmpfs on \(path): \(String(cString: strerror(errno))) (the tests must run as root)")
-        }
-        self.path = path
-    }
-
-    func detach() {
-        guard !path.isEmpty else { return }
-        umount2(path, Int32(MNT_DETACH))
-        path = ""
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LinkcoreSQLite
+import LinkcoreTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -26,19 +27,17 @@ import Glibc
     /// that were acknowledged, in an intact file.
     @Test func aFullDiskRefusesWritesKeepsTheAcknowledgedOnesAndClearsWhenSpaceReturns() async throws {
         let directory = NSTemporaryDirectory() + "group-full-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard mount("tmpfs", directory, "tmpfs", 0, "size=2m") == 0 else {
-            throw Failure("mount -t tmpfs: \(String(cString: strerror(errno))) (the tests run as root)")
-        }
+        let tmpfs = Tmpfs()
+        try tmpfs.mount(at: directory, size: "2m")
         defer {
-            umount2(directory, Int32(MNT_DETACH))
+            tmpfs.detach()
             try? FileManager.default.removeItem(atPath: directory)
         }
         let db = try SQLiteDatabase(path: directory + "/full.db")
         try db.migrate(["CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"])
         let queue = GroupCommitQueue(database: db, label: "test-full")
         let filler = directory + "/filler"
-        try Self.fill(filler)
+        try Tmpfs.fill(filler)
 
         var acknowledged = 0
         var fault: GroupCommitQueue.Fault?
@@ -63,18 +62,6 @@ import Glibc
         let reopened = try SQLiteDatabase(path: directory + "/full.db", readOnly: true)
         #expect(try reopened.query("SELECT count(*) FROM t").first?.int(0) == Int64(acknowledged))
         #expect(try reopened.query("PRAGMA integrity_check").first?.string(0) == "ok")
-    }
-
-    /// Writes zeros to `path` until its filesystem is full.
-    static func fill(_ path: String) throws {
-        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw Failure("open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        for chunk in [1 << 16, 4096, 1] {
-            let buffer = [UInt8](repeating: 0, count: chunk)
-            while buffer.withUnsafeBytes({ write(fd, $0.baseAddress, chunk) }) > 0 {}
-            guard errno == ENOSPC else { throw Failure("write \(path): \(String(cString: strerror(errno)))") }
-        }
     }
 
     struct Failure: Error, CustomStringConvertible {
