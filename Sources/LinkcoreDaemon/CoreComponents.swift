@@ -85,9 +85,11 @@ public final class CoreComponents: Sendable {
         let whitelist = CurrentWhitelist(try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
         let fees = FeeStatements(store: store, orgs: orgs)
         let moduleWhitelist = ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures)
+        let keyClock = StepSafeClock()
         let mediator = Mediator(
             store: store, links: links, whitelist: moduleWhitelist,
-            providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff, settings: Self.mediationSettings(config))
+            providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff,
+            settings: Self.mediationSettings(config), keyClock: keyClock)
         // Notices are decided by the same whitelist as mediations (rows with bp_id NOTICE).
         let notices = NoticeService(store: store, links: links, whitelist: moduleWhitelist)
         let noticeDispatcher = NoticeDispatcher(notices: notices, pusher: pusher, logger: logger)
@@ -117,7 +119,7 @@ public final class CoreComponents: Sendable {
         self.store = store
         self.cluster = cluster
         audit = AuditService(store: store, logger: logger)
-        keys = MediationKeyJanitor(store: store, logger: logger)
+        keys = MediationKeyJanitor(store: store, logger: logger, clock: keyClock)
         live = LiveConfig(config: config, tls: tls)
         self.logger = logger
     }
