@@ -38,9 +38,20 @@ import Glibc
         var offsetMs: Int64 { offset.load(ordering: .relaxed) }
         /// What the core's wall clock reads now (the test's own clock is not faked).
         var coreNowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) + offsetMs }
-        var environment: [String: String] {
-            ["LD_PRELOAD": ClockJumpTests.libfaketime, "FAKETIME_TIMESTAMP_FILE": path, "FAKETIME_NO_CACHE": "1",
-             "FAKETIME_DONT_FAKE_MONOTONIC": "1"]
+        /// Names of libfaketime's semaphore and shared memory, unique to this test.
+        let shared = "faketime_cj_\(UUID().uuidString.prefix(8))"
+        /// linkcored's launcher: `env` sets libfaketime's variables for linkcored alone, after the
+        /// service account's `setpriv` (preloaded into setpriv, which runs as root, libfaketime
+        /// makes its shared memory root's; linkcored cannot open it and exits). FAKETIME_SHARED
+        /// is given: without it libfaketime creates its own and `setenv`s it at load, and
+        /// linkcored then lost its arguments (it ignored `--config` and read the default path).
+        var launcher: [String] {
+            ["/usr/bin/env", "LD_PRELOAD=\(ClockJumpTests.libfaketime)", "FAKETIME_TIMESTAMP_FILE=\(path)", "FAKETIME_NO_CACHE=1",
+             "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_SHARED=/\(shared)_sem /\(shared)_shm"]
+        }
+        /// libfaketime's shared memory and semaphore (left behind when linkcored is killed).
+        func removeSharedMemory() {
+            for name in ["\(shared)_shm", "sem.\(shared)_sem"] { try? FileManager.default.removeItem(atPath: "/dev/shm/" + name) }
         }
     }
 
@@ -82,9 +93,13 @@ import Glibc
             """
         let policy = try PolicyFixtures.whitelistAndFees(whitelist: whitelist, tariff: tariff, in: dir.url)
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01", "SLOW01"], audit: "checkpoint_interval_ms = 200",
-                                             policy: policy, environment: clock.environment,
-                                             mediation: "idempotency_window_s = \(Self.windowS)", pki: pki)
-        defer { net.stop() }
+                                             policy: policy, mediation: "idempotency_window_s = \(Self.windowS)", pki: pki,
+                                             launcher: clock.launcher)
+        defer {
+            net.stop()
+            net.daemon.process.killAndReapInBackground()
+            clock.removeSharedMemory()
+        }
         try await net.link(residents: Self.residents, to: ["BANK01", "TAX01", "SLOW01"])
         try await net.startProvider("TAX01")
         let slow = try await net.startProvider("SLOW01")
