@@ -49,9 +49,12 @@ import Glibc
             ["/usr/bin/env", "LD_PRELOAD=\(ClockJumpTests.libfaketime)", "FAKETIME_TIMESTAMP_FILE=\(path)", "FAKETIME_NO_CACHE=1",
              "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_SHARED=/\(shared)_sem /\(shared)_shm"]
         }
-        /// libfaketime's shared memory and semaphore (left behind when linkcored is killed).
-        func removeSharedMemory() {
-            for name in ["\(shared)_shm", "sem.\(shared)_sem"] { try? FileManager.default.removeItem(atPath: "/dev/shm/" + name) }
+        /// libfaketime's shared memory and semaphores, left behind when linkcored is killed: ours,
+        /// and the ones it names after its pid (setpriv and env exec, so the child's pid is linkcored's).
+        func removeSharedMemory(pid: pid_t) {
+            for name in ["\(shared)_shm", "sem.\(shared)_sem", "faketime_shm_\(pid)", "sem.faketime_sem_\(pid)"] {
+                try? FileManager.default.removeItem(atPath: "/dev/shm/" + name)
+            }
         }
     }
 
@@ -95,10 +98,11 @@ import Glibc
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01", "SLOW01"], audit: "checkpoint_interval_ms = 200",
                                              policy: policy, mediation: "idempotency_window_s = \(Self.windowS)", pki: pki,
                                              launcher: clock.launcher)
+        let pid = net.daemon.process.processIdentifier
         defer {
             net.stop()
             net.daemon.process.killAndReapInBackground()
-            clock.removeSharedMemory()
+            clock.removeSharedMemory(pid: pid)
         }
         try await net.link(residents: Self.residents, to: ["BANK01", "TAX01", "SLOW01"])
         try await net.startProvider("TAX01")
