@@ -70,7 +70,8 @@ public final class CoreComponents: Sendable {
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
         let policyFailures = PolicyFailureLog(logger: logger)
-        let tariff = ModuleTariff(policy: policy, failures: policyFailures)
+        // Charges dated so that a step back of the clock does not reopen a month the ledger left.
+        let tariff = DatedTariff(ModuleTariff(policy: policy, failures: policyFailures))
         let links = LinkService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, tariff: tariff)
         let pusher = Pusher(registry: registry)
         let events = EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs,

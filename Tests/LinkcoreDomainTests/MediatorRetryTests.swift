@@ -151,4 +151,25 @@ import Testing
         #expect(retry.repeated && retry.id == first.id, "the retry after the correction ran as a new mediation")
         #expect(try await charges(w) == 1)
     }
+
+    /// The wall clock steps back four hours at 00:30 (Japan time) on 1 December, into
+    /// November. A charge made after the step is dated with the newest charge's time, in
+    /// December: the ledger had left November, so its statement does not change afterwards.
+    /// Dated by the wall clock, the second charge went into November.
+    @Test func aStepBackAcrossTheMonthDoesNotDateAChargeInTheMonthBefore() async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld(.sqlite)
+        let november = try #require(FeeStatements.period("2026-11")), december = try #require(FeeStatements.period("2026-12"))
+        clock.step(december.fromMs + 1_800_000 - clock.now)
+        let m = Mediator(store: w.store, links: w.links, whitelist: TestWhitelist("R1,BP1,CITY01,TAX01,income,,"),
+                         providers: w.providers, tariff: DatedTariff(FlatTariff()),
+                         settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16),
+                         now: { [clock] in clock.now }, keyClock: clock.keyClock)
+        #expect(await m.mediate(base.request(w.code("CITY01", "10000000001")), requester: "CITY01").outcome == .answered)
+        clock.step(-4 * 3_600_000)
+        #expect(clock.now < november.toMs)
+        #expect(await m.mediate(base.request(w.code("CITY01", "10000000001")), requester: "CITY01").outcome == .answered)
+        #expect(try await w.store.feeLines(payer: "CITY01", fromMs: november.fromMs, toMs: november.toMs).entries == 0)
+        #expect(try await w.store.feeLines(payer: "CITY01", fromMs: december.fromMs, toMs: december.toMs).entries == 2)
+    }
 }

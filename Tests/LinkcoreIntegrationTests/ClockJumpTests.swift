@@ -283,6 +283,11 @@ import Glibc
         #expect(Set(answered) == charged, "answered mediations and mediation charges differ")
         let linkCharges = Set(ledger.filter { $0[0] == "link_issuance" }.map { $0[1] })
         #expect(Set(issued).isSubset(of: linkCharges), "an issued link not charged")
+        // No charge dated hours before one written before it: the step back did not take the
+        // ledger back into time it had left (a few ms out of order is concurrency, not the clock).
+        let dated = try await net.rows("SELECT at_ms FROM fee_ledger WHERE payer = 'BANK01' ORDER BY id").compactMap { Int64($0[0]) }
+        let back = zip(dated, dated.dropFirst()).map { $0 - $1 }.max() ?? 0
+        #expect(back < 600_000, "a charge dated \(back) ms before the one written before it")
         var months: [String: (yen: Int64, rows: Int)] = [:]
         for row in ledger {
             let month = Self.month(Int64(row[3]) ?? 0)
