@@ -74,9 +74,13 @@ public final class CoreComponents: Sendable {
         let tariff = DatedTariff(ModuleTariff(policy: policy, failures: policyFailures))
         let links = LinkService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, tariff: tariff)
         let pusher = Pusher(registry: registry)
+        // Idempotency keys' windows and change events' release times: on a clock that a step of
+        // the wall clock cannot make run ahead (docs/reliability.md, "The clock jumps").
+        let keyClock = StepSafeClock()
         let events = EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs,
                                   routing: ModuleEventRouting(policy: policy, failures: policyFailures), tariff: tariff,
-                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs)
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs,
+                                  releaseClock: keyClock)
         let localProviders = PushProviderGateway(pusher: pusher)
         // Several nodes ([node] on PostgreSQL): presence, forwarding, claimed events; nil alone.
         let cluster = try ClusterNode.make(config, store: store, registry: registry, orgs: orgs,
@@ -86,7 +90,6 @@ public final class CoreComponents: Sendable {
         let whitelist = CurrentWhitelist(try Self.loadWhitelist(config.mediation.whitelist, logger: logger))
         let fees = FeeStatements(store: store, orgs: orgs)
         let moduleWhitelist = ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures)
-        let keyClock = StepSafeClock()
         let mediator = Mediator(
             store: store, links: links, whitelist: moduleWhitelist,
             providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff,

@@ -306,6 +306,7 @@ import Glibc
         // back), and the log verifies: positions order it, not times.
         let checkpoints = try await net.rows("SELECT position, at_ms FROM audit_checkpoints ORDER BY position").compactMap { Int64($0[1]) }
         #expect(zip(checkpoints, checkpoints.dropFirst()).contains { $0 > $1 }, "no checkpoint dated before the one before it")
+        print("ClockJumpTests: \(ledger.count) ledger rows in \(months.keys.sorted()), \(checkpoints.count) checkpoints, \(answered.count) answered entries")
         #expect(try await net.daemon.status().auditSignRefusals == 0)
         #expect(net.daemon.notify.messages.last { $0.contains("STATUS=") }?.contains("NOT SIGNED") == false)
         let (status, output) = try await net.daemon.linkctl(["audit", "verify"])
