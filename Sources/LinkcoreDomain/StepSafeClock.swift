@@ -4,8 +4,8 @@ import Foundation
 /// `date -s`) must not shorten (issue 17, item 5; docs/reliability.md, "The clock jumps").
 ///
 /// A window such as an idempotency key's must last at least its length in real time, or a retry
-/// after a forward step would run twice. The monotonic clock (`ContinuousClock`: CLOCK_BOOTTIME,
-/// which no step moves) measures real time but says nothing about the date, so the two are read
+/// after a forward step would run twice. The monotonic clock (`ContinuousClock`, which no step of the
+/// wall clock moves) measures real time but says nothing about the date, so the two are read
 /// together: the wall clock as it was at start plus the monotonic time since ("anchored"), and
 /// the wall clock now. A window starts at the later of the two (`latestMs`) and is judged over at
 /// the earlier (`earliestMs`): while the process runs, neither a step forward nor a step back
