@@ -70,12 +70,17 @@ public final class CoreComponents: Sendable {
         let policy = PolicyHost(logger: logger)
         try DaemonPolicy.load(config, into: policy)
         let policyFailures = PolicyFailureLog(logger: logger)
-        let tariff = ModuleTariff(policy: policy, failures: policyFailures)
+        // Charges dated so that a step back of the clock does not reopen a month the ledger left.
+        let tariff = DatedTariff(ModuleTariff(policy: policy, failures: policyFailures))
         let links = LinkService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, tariff: tariff)
         let pusher = Pusher(registry: registry)
+        // Idempotency keys' windows and change events' release times: on a clock that a step of
+        // the wall clock cannot make run ahead (docs/reliability.md, "The clock jumps").
+        let keyClock = StepSafeClock()
         let events = EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs,
                                   routing: ModuleEventRouting(policy: policy, failures: policyFailures), tariff: tariff,
-                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs)
+                                  batchMinuteUTC: config.events.dailyBatchMinuteUTC, deliveryWindowMs: config.events.deliveryWindowMs,
+                                  releaseClock: keyClock)
         let localProviders = PushProviderGateway(pusher: pusher)
         // Several nodes ([node] on PostgreSQL): presence, forwarding, claimed events; nil alone.
         let cluster = try ClusterNode.make(config, store: store, registry: registry, orgs: orgs,
@@ -87,7 +92,8 @@ public final class CoreComponents: Sendable {
         let moduleWhitelist = ModuleWhitelist(policy: policy, builtin: whitelist, failures: policyFailures)
         let mediator = Mediator(
             store: store, links: links, whitelist: moduleWhitelist,
-            providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff, settings: Self.mediationSettings(config))
+            providers: cluster.map { ClusterProviderGateway(cluster: $0) as any ProviderGateway } ?? localProviders, tariff: tariff,
+            settings: Self.mediationSettings(config), keyClock: keyClock)
         // Notices are decided by the same whitelist as mediations (rows with bp_id NOTICE).
         let notices = NoticeService(store: store, links: links, whitelist: moduleWhitelist)
         let noticeDispatcher = NoticeDispatcher(notices: notices, pusher: pusher, logger: logger)
@@ -117,7 +123,7 @@ public final class CoreComponents: Sendable {
         self.store = store
         self.cluster = cluster
         audit = AuditService(store: store, logger: logger)
-        keys = MediationKeyJanitor(store: store, logger: logger)
+        keys = MediationKeyJanitor(store: store, logger: logger, clock: keyClock)
         live = LiveConfig(config: config, tls: tls)
         self.logger = logger
     }

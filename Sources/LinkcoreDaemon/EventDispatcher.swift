@@ -76,7 +76,7 @@ public actor EventDispatcher {
         if let set = wakeups[orgCode], set.atMs <= at { return }
         wakeups[orgCode]?.task.cancel()
         // One millisecond late rather than early: an event is due once its release time has come.
-        let delay = max(at - events.currentTimeMs(), 0) + 1
+        let delay = max(at - events.releaseTimeMs(), 0) + 1
         wakeups[orgCode] = (at, Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(delay))
             guard !Task.isCancelled else { return }
@@ -100,7 +100,7 @@ public actor EventDispatcher {
     private nonisolated func drain(_ orgCode: String) async -> Int64? {
         var after: EventPosition?
         while let channel = pusher.channels(of: orgCode).first {
-            let readAt = events.currentTimeMs()
+            let readAt = events.releaseTimeMs()
             let read = if let claim { await claim(orgCode, batchSize) } else { await events.pending(orgCode: orgCode, after: after, limit: batchSize) }
             guard case let .success(batch) = read else { return nil }
             guard let last = batch.last else { return readAt }

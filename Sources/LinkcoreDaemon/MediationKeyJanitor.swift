@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreDomain
 import LinkcoreStore
 import Logging
 
@@ -8,10 +9,13 @@ import Logging
 struct MediationKeyJanitor: Sendable {
     let store: any CoreStore
     let logger: Logger
+    /// The mediator's key clock: a step of the wall clock forward must not purge a key whose
+    /// window has not passed in real time (a retry would then run twice).
+    let clock: StepSafeClock
 
     /// Purges the keys older than `window`; ran by the daemon at start, then hourly.
     func purge(window: Duration) async {
-        let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - Int64(window / .milliseconds(1))
+        let cutoff = clock.earliestMs() - Int64(window / .milliseconds(1))
         do {
             let purged = try await store.purgeMediationKeys(beforeMs: cutoff)
             if purged > 0 { logger.info("expired idempotency keys purged", metadata: ["keys": "\(purged)"]) }

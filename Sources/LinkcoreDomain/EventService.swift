@@ -22,6 +22,10 @@ public final class EventService: Sendable {
     /// Minute of the UTC day at which daily batches fall due (18:00 UTC = 03:00 JST by default).
     public let batchMinuteUTC: Int
     private let now: @Sendable () -> Int64
+    /// When given, release times are set and judged on its earlier reading, so that a step of
+    /// the wall clock forward does not release events before their delivery window has passed
+    /// in real time (docs/reliability.md, "The clock jumps"); nil: the wall clock `now`.
+    private let releaseClock: StepSafeClock?
     private let random: EventRandom
     private let window: Mutex<Int64>
 
@@ -31,7 +35,9 @@ public final class EventService: Sendable {
     public init(store: any EventStore, keyring: LinkCodeKeyring, hasher: ResidentHasher, orgs: OrgDirectory,
                 routing: any EventRouting = DefaultEventRouting(), tariff: any Tariff = FreeTariff(), batchMinuteUTC: Int = 18 * 60,
                 deliveryWindowMs: Int64, random: EventRandom = .system,
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                releaseClock: StepSafeClock? = nil) {
+        self.releaseClock = releaseClock
         self.random = random
         self.window = Mutex(max(deliveryWindowMs, 0))
         self.tariff = tariff
@@ -52,6 +58,9 @@ public final class EventService: Sendable {
 
     /// The service's clock (milliseconds since 1970), for whoever schedules releases.
     public func currentTimeMs() -> Int64 { now() }
+
+    /// The clock release times are set and judged on (`releaseClock`, or the wall clock).
+    public func releaseTimeMs() -> Int64 { releaseClock?.earliestMs() ?? now() }
 
     /// What a report did: the reply to the matcher, and the organisations it queued events for
     /// (their dispatcher schedules the release, or pushes at once when already due).
@@ -74,6 +83,7 @@ public final class EventService: Sendable {
             return .failure(Refusal(.invalidArgument, "kind must be moved, renamed, died or other"))
         }
         let nowMs = now()
+        let releaseMs = releaseTimeMs()
         do {
             let targets = try await store.fanoutTargets(reporter: reporter, reportID: change.reportID,
                                                         residentHash: try hasher.hash(residentCode: change.residentCode))
@@ -92,7 +102,7 @@ public final class EventService: Sendable {
                         return .failure(error)
                     case let .success(decision):
                         guard let delivery = decision.delivery else { continue }
-                        let base = delivery == .immediate ? nowMs : nextBatch(after: nowMs)
+                        let base = delivery == .immediate ? releaseMs : nextBatch(after: releaseMs)
                         entries.append(OutboxEntry(
                             eventID: newEventID(), orgCode: org.code, idCode: idCode,
                             kind: decision.revealKind ? kind.rawValue : 0,
@@ -160,7 +170,7 @@ public final class EventService: Sendable {
     /// gets nothing before its release time either.
     public func pending(orgCode: String, after: EventPosition? = nil, limit: Int) async -> Result<[(position: EventPosition, event: ChangeEvent)], Refusal> {
         do {
-            let rows = try await store.pendingEvents(orgCode: orgCode, dueBy: now(), after: after, limit: min(max(limit, 1), Self.maxBatch))
+            let rows = try await store.pendingEvents(orgCode: orgCode, dueBy: releaseTimeMs(), after: after, limit: min(max(limit, 1), Self.maxBatch))
             return .success(try rows.map { ($0.position, try event($0)) })
         } catch {
             return .failure(Refusal(.unavailable, "events: \(error)"))
@@ -170,7 +180,7 @@ public final class EventService: Sendable {
     /// When the organisation's next batch is released (after `after`, by default now), if one
     /// is waiting.
     public func nextRelease(orgCode: String, after: Int64? = nil) async -> Int64? {
-        try? await store.nextRelease(orgCode: orgCode, after: after ?? now())
+        try? await store.nextRelease(orgCode: orgCode, after: after ?? releaseTimeMs())
     }
 
     public func event(_ pending: PendingEvent) throws -> ChangeEvent {

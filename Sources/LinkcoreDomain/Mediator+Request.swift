@@ -35,8 +35,11 @@ extension Mediator {
             let utf8 = Array(field.utf8)
             bytes += withUnsafeBytes(of: UInt32(utf8.count).bigEndian, Array.init) + utf8
         }
+        // The window is judged on a clock no wall-clock step makes run ahead (a step forward
+        // past the window would otherwise run a retry twice, charged twice), and a binding is
+        // dated on one no step back dates earlier.
         return MediationKey(requester: requester, key: r.idempotencyKey, fingerprint: AccessChain.sha256(bytes),
-                            notBeforeMs: now() - settings.idempotencyWindowMs)
+                            notBeforeMs: keyClock.earliestMs() - settings.idempotencyWindowMs, boundAtMs: keyClock.latestMs())
     }
 
     static func query(_ r: MediationRequest, a: Organisation, b: Organisation, atMs: Int64) -> WhitelistQuery {

@@ -49,12 +49,18 @@ public final class Mediator: Sendable {
     let replyTimes = ProviderReplyTimes()
     public let settings: Settings
     let now: @Sendable () -> Int64
+    /// Idempotency keys' windows: on this clock a wall-clock step never ends one early, so a
+    /// retry after a step forward is still the same mediation (docs/reliability.md, "The clock jumps").
+    let keyClock: StepSafeClock
 
+    /// `keyClock`: by default the wall clock `now` anchored on the monotonic clock from here.
     public init(store: any CoreStore, links: LinkService, whitelist: any Whitelist, providers: any ProviderGateway,
                 tariff: any Tariff = FreeTariff(), settings: Settings = Settings(),
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                keyClock: StepSafeClock? = nil) {
         self.store = store; self.links = links; self.whitelist = whitelist; self.providers = providers
         self.tariff = tariff; self.settings = settings; self.now = now
+        self.keyClock = keyClock ?? StepSafeClock(wallMs: now)
     }
 
     public static let notPermitted = Refusal(.notPermitted, "the whitelist does not permit this exchange")

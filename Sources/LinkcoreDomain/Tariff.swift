@@ -12,10 +12,14 @@ public protocol Tariff: Sendable {
 public struct Price: Sendable, Equatable {
     public var amountYen: Int64
     public var tariffID: String
+    /// The charge is dated no earlier than this (`DatedTariff`: a step back of the clock does
+    /// not date it in a period the ledger has left).
+    public var notBeforeMs: Int64 = .min
     public init(amountYen: Int64, tariffID: String) { self.amountYen = amountYen; self.tariffID = tariffID }
 
     public func charge(payer: String, _ operation: FeeCharge.Operation, reference: String, atMs: Int64) -> FeeCharge {
-        FeeCharge(payer: payer, operation: operation, reference: reference, amountYen: amountYen, tariffID: tariffID, atMs: atMs)
+        FeeCharge(payer: payer, operation: operation, reference: reference, amountYen: amountYen, tariffID: tariffID,
+                  atMs: max(atMs, notBeforeMs))
     }
 }
 

@@ -141,7 +141,7 @@ enum PostgresBulk {
                     let entry = append(record, charge)
                     if bound == nil || record.outcome == .answered {
                         bindings[id(key)] = Binding(fingerprint: key.fingerprint, mediationID: record.mediationID, position: Int64(entry.position),
-                                                    answered: record.outcome == .answered, createdAt: record.atMs)
+                                                    answered: record.outcome == .answered, createdAt: key.boundAtMs ?? record.atMs)
                         changedKeys[id(key)] = key
                     }
                     outcomes.append(.success(MediationWrite.appended(entry)))

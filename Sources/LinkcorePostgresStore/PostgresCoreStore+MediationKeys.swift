@@ -38,7 +38,7 @@ extension PostgresCoreStore {
                 try await db.execute("""
                     INSERT INTO mediation_keys (requester, idem_key, fingerprint, mediation_id, position, answered, created_at)
                     VALUES (\(key.requester), \(key.key), \(key.fingerprint.bytea), \(record.mediationID), \(Int64(chained.position)),
-                            \(record.outcome == .answered), \(record.atMs))
+                            \(record.outcome == .answered), \(key.boundAtMs ?? record.atMs))
                     ON CONFLICT (requester, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint,
                         mediation_id = excluded.mediation_id, position = excluded.position, answered = excluded.answered,
                         created_at = excluded.created_at

@@ -94,8 +94,13 @@ public struct MediationKey: Sendable, Equatable {
     public var fingerprint: [UInt8]
     /// Bindings made before this time are expired: the key is free again.
     public var notBeforeMs: Int64
-    public init(requester: String, key: String, fingerprint: [UInt8], notBeforeMs: Int64) {
+    /// The time a binding made now is dated with (its window starts there); nil: the entry's time.
+    /// The mediator reads both on a clock that a wall-clock step cannot make expire early
+    /// (`StepSafeClock`; docs/reliability.md, "The clock jumps").
+    public var boundAtMs: Int64?
+    public init(requester: String, key: String, fingerprint: [UInt8], notBeforeMs: Int64, boundAtMs: Int64? = nil) {
         self.requester = requester; self.key = key; self.fingerprint = fingerprint; self.notBeforeMs = notBeforeMs
+        self.boundAtMs = boundAtMs
     }
 }
 

@@ -40,7 +40,8 @@ extension SQLiteCoreStore {
                     INSERT OR REPLACE INTO mediation_keys (requester, idem_key, fingerprint, mediation_id, position, answered, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, [.text(key.requester), .text(key.key), .blob(key.fingerprint), .text(record.mediationID),
-                          .integer(Int64(chained.position)), .integer(record.outcome == .answered ? 1 : 0), .integer(record.atMs)])
+                          .integer(Int64(chained.position)), .integer(record.outcome == .answered ? 1 : 0),
+                          .integer(key.boundAtMs ?? record.atMs)])
             }
             return .appended(chained)
         }

@@ -139,4 +139,30 @@ import Testing
         }
         #expect(releases["CITY01"] != releases["TAX01"], "each receiver's batch has its own release time")
     }
+
+    /// Monotonic milliseconds the test moves by hand (a step of the wall clock leaves it alone).
+    final class Monotonic: Sendable {
+        let ms = Atomic<Int64>(0)
+        func advance(_ by: Int64) { ms.add(by, ordering: .relaxed) }
+    }
+
+    /// Issue 17, item 5: the wall clock steps forward two hours a moment after a change was
+    /// reported (a one-minute delivery window). Nothing is released before the window has
+    /// passed in real time; then it is. On the wall clock the step released it at once, cutting
+    /// the window that keeps receivers from joining their codes by arrival time.
+    @Test func aStepForwardOfTheWallClockDoesNotReleaseEventsEarly() async throws {
+        let base = EventServiceTests()
+        let clock = EventServiceTests.Clock()
+        let monotonic = Monotonic()
+        let releaseClock = StepSafeClock(wallMs: { clock.now }, elapsedMs: { monotonic.ms.load(ordering: .relaxed) })
+        let (_, links, events) = try await base.makeWithStore(.sqlite, clock: clock, windowMs: Self.window, releaseClock: releaseClock)
+        let resident = "10000000001"
+        _ = try await base.link(links, resident, "CITY01")
+        #expect(try await events.report(base.report(resident, id: "r-step"), reporter: "MATCHER").get().eventsQueued == 1)
+        clock.advance(2 * 3_600_000)
+        clock.advance(1_000); monotonic.advance(1_000)
+        #expect(try await events.pending(orgCode: "CITY01", limit: 10).get().isEmpty, "released by the step")
+        clock.advance(Self.window); monotonic.advance(Self.window)
+        #expect(try await events.pending(orgCode: "CITY01", limit: 10).get().count == 1)
+    }
 }

@@ -36,7 +36,8 @@ import Testing
 
     /// With the store (to read the release times it recorded), a delivery window and a random source.
     func makeWithStore(_ engine: TestStoreEngine, routing: any EventRouting = DefaultEventRouting(), clock: Clock = Clock(), extraOrgs: [String] = [],
-                       windowMs: Int64 = 0, random: EventRandom = .system) async throws -> (any CoreStore & EventStore & NoticeStore, LinkService, EventService) {
+                       windowMs: Int64 = 0, random: EventRandom = .system,
+                       releaseClock: StepSafeClock? = nil) async throws -> (any CoreStore & EventStore & NoticeStore, LinkService, EventService) {
         let store = try await TestStore.make(engine).store
         let orgs = try await OrgDirectory(store: store)
         for code in ["CITY01", "TAX01"] + extraOrgs {
@@ -49,7 +50,7 @@ import Testing
         let now: @Sendable () -> Int64 = { clock.now }
         return (store, LinkService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, now: now),
                 EventService(store: store, keyring: keyring, hasher: hasher, orgs: orgs, routing: routing,
-                             deliveryWindowMs: windowMs, random: random, now: now))
+                             deliveryWindowMs: windowMs, random: random, now: now, releaseClock: releaseClock))
     }
 
     func link(_ links: LinkService, _ resident: String, _ org: String) async throws -> String {

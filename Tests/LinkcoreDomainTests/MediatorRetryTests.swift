@@ -15,11 +15,24 @@ import Testing
         }
     }
 
-    /// A clock the test moves by hand.
+    /// A clock the test moves by hand: `add` is time passing (wall and monotonic clocks alike),
+    /// `step` a step of the wall clock alone (an NTP step, `date -s`).
     final class Clock: Sendable {
-        private let ms = Atomic<Int64>(MediatorTests.now)
-        func add(_ delta: Int64) { ms.add(delta, ordering: .relaxed) }
-        var now: Int64 { ms.load(ordering: .relaxed) }
+        final class Readings: Sendable {
+            let wall = Atomic<Int64>(MediatorTests.now)
+            let monotonic = Atomic<Int64>(0)
+        }
+        private let readings: Readings
+        /// The mediator's key clock on these readings, anchored when the test starts.
+        let keyClock: StepSafeClock
+        init() {
+            let r = Readings()
+            readings = r
+            keyClock = StepSafeClock(wallMs: { r.wall.load(ordering: .relaxed) }, elapsedMs: { r.monotonic.load(ordering: .relaxed) })
+        }
+        func add(_ delta: Int64) { readings.wall.add(delta, ordering: .relaxed); readings.monotonic.add(delta, ordering: .relaxed) }
+        func step(_ delta: Int64) { readings.wall.add(delta, ordering: .relaxed) }
+        var now: Int64 { readings.wall.load(ordering: .relaxed) }
     }
 
     let base = MediatorTests()
@@ -29,7 +42,7 @@ import Testing
         Mediator(store: w.store, links: w.links, whitelist: TestWhitelist("R1,BP1,CITY01,TAX01,income,,"),
                  providers: w.providers, tariff: FlatTariff(),
                  settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16, idempotencyWindowMs: windowMs),
-                 now: { [clock] in clock.now })
+                 now: { [clock] in clock.now }, keyClock: clock.keyClock)
     }
 
     func keyed(_ w: MediatorTests.World, _ key: String, resident: String = "10000000001") -> MediationRequest {
@@ -98,5 +111,65 @@ import Testing
         #expect(try await charges(w) == 2)
         #expect(try await w.store.purgeMediationKeys(beforeMs: clock.now - 60_000) == 0)
         #expect(try await w.store.purgeMediationKeys(beforeMs: clock.now + 1) == 1)
+    }
+
+    /// Issue 17, item 5: the wall clock steps forward by two hours (past a one-minute window)
+    /// while one second passes. The retry is the same mediation: relayed as a repeat, charged
+    /// once. Judged on the wall clock, the key had expired and the retry ran and was charged twice.
+    @Test(arguments: TestStoreEngine.allCases) func aStepForwardOfTheWallClockDoesNotForgetAKey(engine: TestStoreEngine) async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld(engine)
+        let m = mediator(w, windowMs: 60_000)
+        let first = await m.mediate(keyed(w, "k-step"), requester: "CITY01")
+        #expect(first.outcome == .answered)
+        clock.step(2 * 3_600_000)
+        clock.add(1_000)
+        let retry = await m.mediate(keyed(w, "k-step"), requester: "CITY01")
+        #expect(retry.repeated && retry.id == first.id, "the retry after the step ran as a new mediation")
+        #expect(try await charges(w) == 1)
+        // Nor does the janitor's cutoff (the same clock) purge it.
+        #expect(try await w.store.purgeMediationKeys(beforeMs: clock.keyClock.earliestMs() - 60_000) == 0)
+        // Real time past the window: forgotten, as documented.
+        clock.add(60_000)
+        let later = await m.mediate(keyed(w, "k-step"), requester: "CITY01")
+        #expect(!later.repeated && later.id != first.id)
+    }
+
+    /// A key bound while the wall clock is stepped back four hours, then the clock is put right:
+    /// the binding was not dated four hours back, so the retry a second later is still the same
+    /// mediation. Dated with the entry's wall-clock time, it looked four hours old and expired.
+    @Test(arguments: TestStoreEngine.allCases) func aKeyBoundWhileTheClockIsBackOutlivesTheCorrection(engine: TestStoreEngine) async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld(engine)
+        let m = mediator(w, windowMs: 60_000)
+        clock.step(-4 * 3_600_000)
+        let first = await m.mediate(keyed(w, "k-back"), requester: "CITY01")
+        #expect(first.outcome == .answered)
+        clock.step(4 * 3_600_000)
+        clock.add(1_000)
+        let retry = await m.mediate(keyed(w, "k-back"), requester: "CITY01")
+        #expect(retry.repeated && retry.id == first.id, "the retry after the correction ran as a new mediation")
+        #expect(try await charges(w) == 1)
+    }
+
+    /// The wall clock steps back four hours at 00:30 (Japan time) on 1 December, into
+    /// November. A charge made after the step is dated with the newest charge's time, in
+    /// December: the ledger had left November, so its statement does not change afterwards.
+    /// Dated by the wall clock, the second charge went into November.
+    @Test func aStepBackAcrossTheMonthDoesNotDateAChargeInTheMonthBefore() async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.path) }
+        let w = try await base.makeWorld(.sqlite)
+        let november = try #require(FeeStatements.period("2026-11")), december = try #require(FeeStatements.period("2026-12"))
+        clock.step(december.fromMs + 1_800_000 - clock.now)
+        let m = Mediator(store: w.store, links: w.links, whitelist: TestWhitelist("R1,BP1,CITY01,TAX01,income,,"),
+                         providers: w.providers, tariff: DatedTariff(FlatTariff()),
+                         settings: .init(defaultDeadlineMs: 500, maxDeadlineMs: 2_000, maxPayloadBytes: 16),
+                         now: { [clock] in clock.now }, keyClock: clock.keyClock)
+        #expect(await m.mediate(base.request(w.code("CITY01", "10000000001")), requester: "CITY01").outcome == .answered)
+        clock.step(-4 * 3_600_000)
+        #expect(clock.now < november.toMs)
+        #expect(await m.mediate(base.request(w.code("CITY01", "10000000001")), requester: "CITY01").outcome == .answered)
+        #expect(try await w.store.feeLines(payer: "CITY01", fromMs: november.fromMs, toMs: november.toMs).entries == 0)
+        #expect(try await w.store.feeLines(payer: "CITY01", fromMs: december.fromMs, toMs: december.toMs).entries == 2)
     }
 }

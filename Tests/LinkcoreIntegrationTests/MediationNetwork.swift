@@ -22,21 +22,26 @@ final class MediationNetwork: @unchecked Sendable {
         """
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
+    /// `mediation`: more lines for the `[mediation]` table; `pki`: the PKI to use (e.g. one
+    /// whose certificates start in the past); `launcher`: the command linkcored is started by,
+    /// after the service account's (ClockJumpTests: `env` with libfaketime's variables).
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
-         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite,
+         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite, mediation: String = "", pki: TestPKI? = nil,
+         launcher: [String] = [],
          beforeStart: (DaemonProcess) throws -> Void = { _ in }) async throws {
         let temp = try TempDirectory()
         let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [
-            "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = \(maxDeadlineMs)\ndefault_deadline_ms = 2000",
+            "mediation": "whitelist = \"\(whitelist)\"\nmax_deadline_ms = \(maxDeadlineMs)\ndefault_deadline_ms = 2000"
+                + (mediation.isEmpty ? "" : "\n" + mediation),
             "log": "level = \"info\"",
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
          .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
-         .merging(extraConfig) { a, _ in a }, environment: environment, postgres: database)
+         .merging(extraConfig) { a, _ in a }, environment: environment, launcher: launcher, postgres: database, sharedPKI: pki)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
