@@ -18,7 +18,6 @@ packages=(
     chromium chromium-driver python3-selenium  # the card helper's browser test drives headless Chromium (CardHelperBrowserTests)
     fonts-noto-cjk               # Japanese text in the portal's browser-test screenshots (docs/portal/)
     wrk                          # Benchmarks/run-portal.sh: the portal's pages under load
-    faketime                     # ClockJumpTests: libfaketime preloaded into linkcored and the matcher to step their wall clock
 )
 
 # The adapter's fuzzed API test (AdapterSchemathesisTests) runs schemathesis from PyPI against a

@@ -10,52 +10,41 @@ import Glibc
 
 /// Issue 17, item 5: the wall clock of a real linkcored jumps forward two hours, back four, and
 /// forward again, under continuous mediation and issuance load (docs/reliability.md, "The clock
-/// jumps"). libfaketime is preloaded into the core only (its environment, never the test's) and
-/// reads its offset from a file the test rewrites (`FAKETIME_NO_CACHE=1`: at every call);
-/// `FAKETIME_DONT_FAKE_MONOTONIC=1`, as an NTP step moves CLOCK_REALTIME only. Nothing is timed:
-/// each condition is polled for.
+/// jumps"). `Tests/Shims/wall_clock_step.c` is preloaded into the core only (its environment,
+/// never the test's) and adds the offset the test writes to a file to every read of the wall
+/// clock; the monotonic clocks and the timers are left alone, as an NTP step leaves them (the
+/// shim says why libfaketime is not used). Nothing is timed: each condition is polled for.
 @Suite(.serialized) struct ClockJumpTests {
-    static let libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
     static let residents = (1...4).map { "6000000000\($0)" }
     static let hourMs: Int64 = 3_600_000
     /// The key window: one hour, so that the two-hour step forward would expire every key
     /// judged on the wall clock.
     static let windowS = 3_600
 
-    /// The offset of the core's wall clock, in the file libfaketime reads.
+    /// The offset of the core's wall clock, in the file the shim reads.
     final class FakeClock: Sendable {
         let path: String
+        let shim: String
         private let offset = Atomic<Int64>(0)
-        init(directory: URL) throws {
-            path = directory.appendingPathComponent("faketime").path
+        init(directory: URL) async throws {
+            path = directory.appendingPathComponent("wall-clock-offset-ms").path
+            shim = directory.appendingPathComponent("wall_clock_step.so").path
+            let (status, output) = try await runToExit("/usr/bin/cc", ["-O2", "-Wall", "-shared", "-fPIC", "-o", shim,
+                                                                       Products.sourceRoot + "/Tests/Shims/wall_clock_step.c", "-ldl"],
+                                                       outputDirectory: directory)
+            guard status == 0 else { throw TestFailure("cc failed: \(output)") }
             try set(hours: 0)
         }
-        /// "+2h", "-2h", "+0": relative to the real clock, as libfaketime's `FAKETIME` spells it.
+        /// Rewritten in place (not renamed): the shim keeps the file open.
         func set(hours: Int) throws {
-            try (hours == 0 ? "+0\n" : String(format: "%+dh\n", hours)).write(toFile: path, atomically: true, encoding: .utf8)
+            try "\(Int64(hours) * ClockJumpTests.hourMs)\n".write(toFile: path, atomically: false, encoding: .utf8)
             offset.store(Int64(hours) * hourMs, ordering: .relaxed)
         }
         var offsetMs: Int64 { offset.load(ordering: .relaxed) }
-        /// What the core's wall clock reads now (the test's own clock is not faked).
+        /// What the core's wall clock reads now (the test's own clock is not stepped).
         var coreNowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) + offsetMs }
-        /// Names of libfaketime's semaphore and shared memory, unique to this test.
-        let shared = "faketime_cj_\(UUID().uuidString.prefix(8))"
-        /// linkcored's launcher: `env` sets libfaketime's variables for linkcored alone, after the
-        /// service account's `setpriv` (preloaded into setpriv, which runs as root, libfaketime
-        /// makes its shared memory root's; linkcored cannot open it and exits). FAKETIME_SHARED
-        /// is given: without it libfaketime creates its own and `setenv`s it at load, and
-        /// linkcored then lost its arguments (it ignored `--config` and read the default path).
-        var launcher: [String] {
-            ["/usr/bin/env", "LD_PRELOAD=\(ClockJumpTests.libfaketime)", "FAKETIME_TIMESTAMP_FILE=\(path)", "FAKETIME_NO_CACHE=1",
-             "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_SHARED=/\(shared)_sem /\(shared)_shm"]
-        }
-        /// libfaketime's shared memory and semaphores, left behind when linkcored is killed: ours,
-        /// and the ones it names after its pid (setpriv and env exec, so the child's pid is linkcored's).
-        func removeSharedMemory(pid: pid_t) {
-            for name in ["\(shared)_shm", "sem.\(shared)_sem", "faketime_shm_\(pid)", "sem.faketime_sem_\(pid)"] {
-                try? FileManager.default.removeItem(atPath: "/dev/shm/" + name)
-            }
-        }
+        /// linkcored's environment.
+        var environment: [String: String] { ["LD_PRELOAD": shim, "LINKCORE_WALL_CLOCK_OFFSET_FILE": path] }
     }
 
     /// What the load saw: every request answered or refused with a typed error; anything else
@@ -70,9 +59,8 @@ import Glibc
     }
 
     @Test func jumpsOfTheWallClockUnderLoadKeepDeadlinesKeysFeesAndTheSignedLog() async throws {
-        try #require(FileManager.default.fileExists(atPath: Self.libfaketime), "libfaketime is missing: run scripts/deps.sh")
         let dir = try TempDirectory()
-        let clock = try FakeClock(directory: dir.url)
+        let clock = try await FakeClock(directory: dir.url)
         // Certificates (and the CRL) start a day back: the core's clock goes two hours behind the
         // real one, and a certificate made by the test "now" would not be valid yet in its eyes.
         let pki = try TestPKI(directory: dir.url.appendingPathComponent("pki"), now: { Date().addingTimeInterval(-86_400) })
@@ -96,14 +84,9 @@ import Glibc
             """
         let policy = try PolicyFixtures.whitelistAndFees(whitelist: whitelist, tariff: tariff, in: dir.url)
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01", "SLOW01"], audit: "checkpoint_interval_ms = 200",
-                                             policy: policy, mediation: "idempotency_window_s = \(Self.windowS)", pki: pki,
-                                             launcher: clock.launcher)
-        let pid = net.daemon.process.processIdentifier
-        defer {
-            net.stop()
-            net.daemon.process.killAndReapInBackground()
-            clock.removeSharedMemory(pid: pid)
-        }
+                                             policy: policy, environment: clock.environment,
+                                             mediation: "idempotency_window_s = \(Self.windowS)", pki: pki)
+        defer { net.stop() }
         try await net.link(residents: Self.residents, to: ["BANK01", "TAX01", "SLOW01"])
         try await net.startProvider("TAX01")
         let slow = try await net.startProvider("SLOW01")
@@ -133,6 +116,18 @@ import Glibc
             // The load goes on across the jump.
             try await eventually("no mediation acknowledged after the jump to \(hours) h") {
                 load.mediations.withLock { $0.count } > before + 20
+            }
+            // A checkpoint is signed at the new offset (one within ten minutes of the core's time
+            // now can only be from this step: the steps are two hours apart).
+            do {
+                try await eventually("no checkpoint signed after the jump to \(hours) h") {
+                    let now = clock.coreNowMs
+                    return try await net.rows("SELECT count(*) FROM audit_checkpoints WHERE at_ms BETWEEN \(now - 600_000) AND \(now + 600_000)")
+                        .first?.first.flatMap { Int($0) } ?? 0 > 0
+                }
+            } catch {
+                let last = try await net.rows("SELECT position, at_ms FROM audit_checkpoints ORDER BY position DESC LIMIT 3")
+                throw TestFailure("\(error); core now \(clock.coreNowMs); newest checkpoints \(last); \(try await net.daemon.status())")
             }
 
             // Every key retried so far is still the same mediation: relayed as a repeat, not run

@@ -23,12 +23,10 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     /// `mediation`: more lines for the `[mediation]` table; `pki`: the PKI to use (e.g. one
-    /// whose certificates start in the past); `launcher`: the command linkcored is started by,
-    /// after the service account's (ClockJumpTests: `env` with libfaketime's variables).
+    /// whose certificates start in the past).
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
          environment: [String: String] = [:], engine: TestStoreEngine = .sqlite, mediation: String = "", pki: TestPKI? = nil,
-         launcher: [String] = [],
          beforeStart: (DaemonProcess) throws -> Void = { _ in }) async throws {
         let temp = try TempDirectory()
         let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
@@ -41,7 +39,7 @@ final class MediationNetwork: @unchecked Sendable {
         ].merging(limits.map { ["limits": $0] } ?? [:]) { a, _ in a }
          .merging(audit.map { ["audit": $0] } ?? [:]) { a, _ in a }
          .merging(policy.map { ["policy": $0] } ?? [:]) { a, _ in a }
-         .merging(extraConfig) { a, _ in a }, environment: environment, launcher: launcher, postgres: database, sharedPKI: pki)
+         .merging(extraConfig) { a, _ in a }, environment: environment, postgres: database, sharedPKI: pki)
         extraTemp = temp
         whitelistPath = whitelist
         try daemon.addOrg("MATCHER", role: .matcher)
