@@ -63,22 +63,13 @@ final class PostgresLink: Sendable {
                 }
             }
             do {
-                let connection = try await self.connectRetryingBriefly()
-                // A write is acknowledged only after its commit is durable: refuse a session where
-                // the server (or a role setting) turned synchronous_commit off.
-                let rows = try await connection.query("SHOW synchronous_commit", logger: self.logger)
-                var mode = ""
-                for try await value in rows.decode(String.self) { mode = value }
-                guard ["on", "remote_apply", "remote_write"].contains(mode) else {
-                    try? await connection.close()
-                    throw StoreError.unavailable("PostgreSQL session has synchronous_commit = \(mode); linkcored needs it on")
-                }
+                let connection = try await self.connectToTarget()
                 self.state.withLock { $0.connection = connection; $0.lastFailure = nil; $0.failures = 0 }
                 self.reachable.record(1)
                 if failures > 0 { self.logger.notice("PostgreSQL reachable again", metadata: ["connection": "\(self.name)"]) }
                 return connection
             } catch {
-                let text = PostgresErrors.describe(error)
+                let text = (error as? Unreachable)?.text ?? PostgresErrors.describe(error)
                 self.state.withLock { $0.connection = nil; $0.lastFailure = .now; $0.failures += 1; $0.lastError = text }
                 self.reachable.record(0)
                 if failures == 0 {
@@ -90,23 +81,95 @@ final class PostgresLink: Sendable {
         }
     }
 
+    /// The first server of the list, in order, that answers and gives a session linkcored may use:
+    /// `synchronous_commit` on, and (target read-write) `transaction_read_only` off, so a standby
+    /// is passed over and, once promoted, taken (libpq's `target_session_attrs=read-write`). Tried
+    /// in order on every (re)connect: after a failover the old primary, gone or back as a
+    /// standby, is refused and the promoted one found, with no state kept about which was which.
+    private func connectToTarget() async throws -> PostgresConnection {
+        var problems: [String] = []
+        for endpoint in settings.endpoints {
+            let connection: PostgresConnection
+            do {
+                connection = try await connectRetryingBriefly(endpoint)
+            } catch {
+                if error is CancellationError { throw error }
+                problems.append(settings.endpoints.count > 1 ? "\(endpoint): \(PostgresErrors.describe(error))" : PostgresErrors.describe(error))
+                continue
+            }
+            do {
+                if let refusal = try await refusal(of: connection) {
+                    try? await connection.close()
+                    // A session the core must not use is not a server out of reach: said as it is.
+                    if settings.endpoints.count == 1, refusal.hasPrefix("synchronous_commit") {
+                        throw StoreError.unavailable("PostgreSQL session has \(refusal); linkcored needs it on")
+                    }
+                    problems.append("\(endpoint): \(refusal)")
+                    continue
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                Self.closeInBackground(connection)
+                problems.append("\(endpoint): \(PostgresErrors.describe(error))")
+                continue
+            }
+            if settings.endpoints.count > 1 {
+                logger.info("PostgreSQL session opened", metadata: ["connection": "\(name)", "server": "\(endpoint)"])
+            }
+            return connection
+        }
+        throw Unreachable(text: settings.endpoints.count > 1
+            ? "no \(settings.targetSession.rawValue) server among \(settings.endpoints.count): \(problems.joined(separator: "; "))"
+            : problems.joined(separator: "; "))
+    }
+
+    /// No server of the list gave a usable session: what each said.
+    private struct Unreachable: Error { let text: String }
+
+    /// Why a fresh session must not be used, or nil. A write is acknowledged only after its commit
+    /// is durable: a session where the server (or a role setting) turned synchronous_commit off is
+    /// refused; with target read-write, so is a read-only one (a standby in recovery).
+    private func refusal(of connection: PostgresConnection) async throws -> String? {
+        let mode = try await show("synchronous_commit", on: connection)
+        guard ["on", "remote_apply", "remote_write"].contains(mode) else { return "synchronous_commit = \(mode)" }
+        if settings.targetSession == .readWrite, try await show("transaction_read_only", on: connection) != "off" {
+            return "read-only (a standby), target read-write"
+        }
+        return nil
+    }
+
+    private func show(_ parameter: String, on connection: PostgresConnection) async throws -> String {
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SHOW \(parameter)"), logger: logger)
+        var value = ""
+        for try await text in rows.decode(String.self) { value = text }
+        return value
+    }
+
     /// A connection storm (many nodes, or a test run, connecting at once while the server is busy)
     /// can fill the server's listen backlog, which a Unix socket reports at once (EAGAIN) where
     /// TCP would queue: a refused connect is retried three times, 50-200 ms apart, before the
-    /// server is called unreachable. A server that is really down costs 350 ms more, no hang.
-    private func connectRetryingBriefly() async throws -> PostgresConnection {
+    /// server is called unreachable. A server that is really down costs 350 ms more, no hang. A
+    /// connect that timed out is not retried: with several hosts, a machine that is gone would
+    /// otherwise hold up the next host for four timeouts.
+    private func connectRetryingBriefly(_ endpoint: PostgresSettings.Endpoint) async throws -> PostgresConnection {
         var attempt = 0
         while true {
             do {
                 return try await PostgresConnection.connect(
-                    configuration: try settings.connectionConfiguration(),
+                    configuration: try settings.connectionConfiguration(for: endpoint),
                     id: Self.ids.wrappingAdd(1, ordering: .relaxed).newValue, logger: logger)
             } catch {
                 attempt += 1
-                if attempt > 3 || error is CancellationError { throw error }
+                if attempt > 3 || error is CancellationError || Self.isTimeout(error) { throw error }
                 try await Task.sleep(for: .milliseconds(25 << attempt))
             }
         }
+    }
+
+    private static func isTimeout(_ error: any Error) -> Bool {
+        if case ChannelError.connectTimeout? = ((error as? PSQLError)?.underlying ?? error) as? ChannelError { return true }
+        return false
     }
 
     /// Drops a connection that failed mid-use (the next use opens another).
