@@ -38,6 +38,10 @@ import Testing
             var mediationErrors: [Int] = []
             var promoted = false
             var stop = false
+            /// For the figures printed (not asserted): the kill, the promotion, the first write acknowledged after it.
+            var killedAt: ContinuousClock.Instant?
+            var promotedAt: ContinuousClock.Instant?
+            var firstAckAfterPromotion: ContinuousClock.Instant?
         }
         let state = Mutex(State())
     }
@@ -68,10 +72,13 @@ import Testing
                 let number = "M-standby-\(i)"
                 do {
                     _ = try await matcher.request(.issueLink(.with {
-                        $0.residentCode = String(format: "6%010d", i); $0.orgCode = "CITY01"; $0.matchingNumber = number
+                        $0.residentCode = "6" + String(repeating: "0", count: max(0, 10 - String(i).count)) + String(i); $0.orgCode = "CITY01"; $0.matchingNumber = number
                         $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
                     }))
-                    record.state.withLock { s in s.issued.append(number); if s.promoted { s.issuedAfterPromotion += 1 } }
+                    record.state.withLock { s in
+                        s.issued.append(number)
+                        if s.promoted { s.issuedAfterPromotion += 1; s.firstAckAfterPromotion = s.firstAckAfterPromotion ?? .now }
+                    }
                 } catch let error as WireError {
                     record.state.withLock { $0.refusals.append("\(error.code) retryable=\(error.retryable)") }
                     // A refused write is retried by its caller; not at full speed.
@@ -103,6 +110,7 @@ import Testing
             record.state.withLock { $0.issued.count >= 20 && $0.answered.count >= 16 }
         }
         try primary.killPostmaster()
+        record.state.withLock { $0.killedAt = .now }
         // The gap: writes are refused, retryable, answered rather than hung.
         try await eventually("no write refused while there is no primary\n\(net.daemon.log.suffix(3000))") {
             record.state.withLock { !$0.refusals.isEmpty }
@@ -112,7 +120,7 @@ import Testing
         }
         let acknowledgedBeforePromotion = record.state.withLock { (issued: $0.issued, answered: $0.answered) }
         try await standby.promote()
-        record.state.withLock { $0.promoted = true }
+        record.state.withLock { $0.promoted = true; $0.promotedAt = .now }
         // The same daemon finds the new primary and goes on.
         try await eventually(timeout: .seconds(120), "no write acknowledged after the promotion\n\(net.daemon.log.suffix(3000))") {
             record.state.withLock { $0.issuedAfterPromotion >= 5 && $0.answeredAfterPromotion >= 8 }
@@ -123,6 +131,11 @@ import Testing
         await matcher.close()
         #expect(net.daemon.process.isRunning)
         let seen = record.state.withLock { $0 }
+        if let killed = seen.killedAt, let promoted = seen.promotedAt, let first = seen.firstAckAfterPromotion {
+            print("standby promotion: \(seen.issued.count) issuances and \(seen.answered.count) mediations acknowledged, "
+                  + "\(seen.refusals.count) issuances refused UNAVAILABLE; kill to promoted \(promoted - killed), "
+                  + "promoted to the first issuance acknowledged \(first - promoted)")
+        }
         #expect(seen.refusals.allSatisfy { $0 == "\(LCErrorCode.unavailable) retryable=true" }, "\(Set(seen.refusals))")
         #expect(seen.mediationErrors.allSatisfy { $0 == Int(LCErrorCode.unavailable.rawValue) }, "\(Set(seen.mediationErrors))")
 
