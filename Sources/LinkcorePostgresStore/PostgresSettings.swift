@@ -102,11 +102,11 @@ public struct PostgresSettings: Sendable, Equatable {
         if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
             throw PostgresSettingsError("unknown connection parameter \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
-        let endpoints = try endpoints(authority: String(authority[authority.index(after: at)...]), hosts: query["host"], ports: query["port"])
+        let servers = try hostList(authority: String(authority[authority.index(after: at)...]), hosts: query["host"], ports: query["port"])
         let mode: TLSMode
         switch query["sslmode"] {
         case nil:
-            let anyTCP = endpoints.contains { if case .tcp = $0 { return true } else { return false } }
+            let anyTCP = servers.contains { if case .tcp = $0 { return true } else { return false } }
             mode = anyTCP ? .verifyFull : .disable
         case let value?:
             guard let m = TLSMode(rawValue: value) else {
@@ -121,13 +121,13 @@ public struct PostgresSettings: Sendable, Equatable {
             }
             target = t
         }
-        return PostgresSettings(endpoints: endpoints, username: user, password: password, database: database, tls: mode,
+        return PostgresSettings(endpoints: servers, username: user, password: password, database: database, tls: mode,
                                 rootCertificatePath: query["sslrootcert"], targetSession: target)
     }
 
     /// The host list: the `host=` parameter if given (names, addresses or `/socket/directories`),
     /// else the URL's `h1[:p1],h2[:p2]`; `port=` gives one port for all or one per host.
-    private static func endpoints(authority: String, hosts: String?, ports: String?) throws(PostgresSettingsError) -> [Endpoint] {
+    private static func hostList(authority: String, hosts: String?, ports: String?) throws(PostgresSettingsError) -> [Endpoint] {
         func port(_ text: some StringProtocol) throws(PostgresSettingsError) -> Int {
             guard let p = Int(text), (1...65535).contains(p) else { throw PostgresSettingsError("port \"\(text)\" is not 1-65535") }
             return p
