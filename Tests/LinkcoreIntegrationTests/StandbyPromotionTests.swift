@@ -83,6 +83,9 @@ import Testing
                     record.state.withLock { $0.refusals.append("\(error.code) retryable=\(error.retryable)") }
                     // A refused write is retried by its caller; not at full speed.
                     try? await Task.sleep(for: .milliseconds(20))
+                } catch {
+                    // Not an answer (the client's timeout: a hang): recorded, and fails the check below.
+                    record.state.withLock { $0.refusals.append("not answered: \(error)") }
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreAudit
 import LinkcorePostgresStore
 import LinkcoreStore
 import LinkcoreTestSupport
