@@ -99,7 +99,8 @@ import Testing
         } catch let error as StoreError {
             #expect("\(error)".contains("read-only transaction") && !"\(error)".contains("no read-write server"), "\(error)")
         }
-        try await database.psql("ALTER DATABASE \(database.name) RESET default_transaction_read_only")
+        // From another database: this one's sessions are read-only, psql's too.
+        try await PostgresServer.psql(server, database: "postgres", "ALTER DATABASE \(database.name) RESET default_transaction_read_only")
         await database.drop()
     }
 }
