@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreClient
 import LinkcoreTestSupport
 import LinkcoreWire
 import Synchronization
@@ -36,6 +37,7 @@ import Testing
             var answered: [String] = []
             var answeredAfterPromotion = 0
             var mediationErrors: [Int] = []
+            var askFailures: [String] = []
             var promoted = false
             var stop = false
             /// For the figures printed (not asserted): the kill, the promotion, the first write acknowledged after it.
@@ -62,16 +64,22 @@ import Testing
         try await net.link(residents: residents, to: ["CITY01", "TAX01"])
         try await net.startProvider("TAX01")
         let record = Record()
-        let matcher = try await net.daemon.connect(as: "MATCHER")
+        let daemon = net.daemon
 
         // Issuances, one after another, each with its own resident and matching number.
         let issuing = Task {
             var i = 0
+            var matcher: LinkcoreConnection?
             while !record.state.withLock({ $0.stop }) {
+                guard let connected = matcher else {
+                    matcher = try? await daemon.connect(as: "MATCHER")
+                    if matcher == nil { try? await Task.sleep(for: .milliseconds(100)) }
+                    continue
+                }
                 i += 1
                 let number = "M-standby-\(i)"
                 do {
-                    _ = try await matcher.request(.issueLink(.with {
+                    _ = try await connected.request(.issueLink(.with {
                         $0.residentCode = "6" + String(repeating: "0", count: max(0, 10 - String(i).count)) + String(i); $0.orgCode = "CITY01"; $0.matchingNumber = number
                         $0.expiresAtMs = Int64(Date().timeIntervalSince1970 * 1000) + 600_000
                     }))
@@ -84,17 +92,29 @@ import Testing
                     // A refused write is retried by its caller; not at full speed.
                     try? await Task.sleep(for: .milliseconds(20))
                 } catch {
-                    // Not an answer (the client's timeout: a hang): recorded, and fails the check below.
+                    // Not an answer (the session closed, or the client's timeout: a hang): recorded,
+                    // failing the check below; the matcher connects again, as a real one would.
                     record.state.withLock { $0.refusals.append("not answered: \(error)") }
+                    await connected.close()
+                    matcher = nil
                 }
             }
+            await matcher?.close()
         }
         // Mediations, in small batches of the real `linkcore-adapter ask`.
         let mediating = Task {
             while !record.state.withLock({ $0.stop }) {
                 let promotedBefore = record.state.withLock { $0.promoted }
-                guard let outcomes = try? await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 8,
-                                                        concurrency: 2, deadlineMs: 10_000) else { continue }
+                let outcomes: [MediationNetwork.Outcome]
+                do {
+                    outcomes = try await net.ask(as: "CITY01", provider: "TAX01", residents: residents, count: 8,
+                                                 concurrency: 2, deadlineMs: 10_000)
+                } catch {
+                    // The asker could not connect or run (its output is in the error): noted, tried again shortly.
+                    record.state.withLock { $0.askFailures.append("\(error)".prefix(300).description) }
+                    try? await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
                 record.state.withLock { s in
                     for outcome in outcomes {
                         if outcome.answer != nil, let id = outcome.mediationId {
@@ -125,13 +145,17 @@ import Testing
         try await standby.promote()
         record.state.withLock { $0.promoted = true; $0.promotedAt = .now }
         // The same daemon finds the new primary and goes on.
-        try await eventually(timeout: .seconds(120), "no write acknowledged after the promotion\n\(net.daemon.log.suffix(3000))") {
+        let progress = { record.state.withLock { s in
+            "issued \(s.issued.count) (\(s.issuedAfterPromotion) after), answered \(s.answered.count) (\(s.answeredAfterPromotion) after), "
+                + "refusals \(s.refusals.count): \(s.refusals.suffix(3)), mediation errors \(s.mediationErrors.suffix(10)), "
+                + "asks failed \(s.askFailures.count): \(s.askFailures.suffix(2))"
+        } }
+        try await eventually(timeout: .seconds(120), "no write acknowledged after the promotion: \(progress())\n\(net.daemon.log.suffix(6000))") {
             record.state.withLock { $0.issuedAfterPromotion >= 5 && $0.answeredAfterPromotion >= 8 }
         }
         record.state.withLock { $0.stop = true }
         await issuing.value
         await mediating.value
-        await matcher.close()
         #expect(net.daemon.process.isRunning)
         let seen = record.state.withLock { $0 }
         if let killed = seen.killedAt, let promoted = seen.promotedAt, let first = seen.firstAckAfterPromotion {
