@@ -50,8 +50,13 @@ final class PostgresGroupCommit: Sendable {
         let resolve: @Sendable (Result<any Sendable, any Error>) -> @Sendable (_ commitError: (any Error)?) -> Void
     }
 
-    init(link: PostgresLink, label: String, maxBatch: Int = 512, bulk: Bool = true) {
+    /// How long a batch may take before its connection is closed (see `run`): far above a
+    /// batch's normal milliseconds, below the clients' usual deadlines.
+    let batchTimeout: Duration
+
+    init(link: PostgresLink, label: String, maxBatch: Int = 512, bulk: Bool = true, batchTimeout: Duration = .seconds(5)) {
         self.link = link
+        self.batchTimeout = batchTimeout
         self.maxBatch = max(1, maxBatch)
         self.bulk = bulk
         batchSizes = LinkcoreMetric.groupCommitBatchSize.histogram([("database", label)])
@@ -150,6 +155,19 @@ final class PostgresGroupCommit: Sendable {
             for job in batch { job.abandon(PostgresErrors.map(error)) }
             return
         }
+        // A server that stops answering without closing the connection (its postmaster killed
+        // while a backend waits, its machine gone from the network, an old primary waiting for a
+        // standby that has been promoted) would hold this batch, and every write queued behind
+        // it, forever. So a batch that has not finished within `batchTimeout` has its connection
+        // closed: the statement in flight fails, the writes are answered UNAVAILABLE (retryable;
+        // nothing was acknowledged), and the next batch reconnects down the host list.
+        let watchdog = Task { [link, batchTimeout] in
+            try await Task.sleep(for: batchTimeout)
+            link.logger.error("PostgreSQL did not finish a write batch; closing its connection",
+                              metadata: ["connection": "\(link.name)", "timeout": "\(batchTimeout)"])
+            link.discard(connection.connection)
+        }
+        defer { watchdog.cancel() }
         let session = PostgresSession(connection: connection.connection, logger: link.logger)
         do {
             try await session.execute("BEGIN")
