@@ -103,4 +103,34 @@ import Testing
         try await PostgresServer.psql(server, database: "postgres", "ALTER DATABASE \(database.name) RESET default_transaction_read_only")
         await database.drop()
     }
+
+    /// A server that stops answering without closing the connection (here its backends stopped
+    /// with SIGSTOP; in a failover, a backend of a killed postmaster, or a machine gone from the
+    /// network) must not hold the write path: the batch's connection is closed after the batch
+    /// timeout, the write is answered unavailable (retryable), and the next one reconnects.
+    @Test(.timeLimit(.minutes(2))) func aServerThatStopsAnsweringFailsTheWriteAndIsLeft() async throws {
+        let database = try await PostgresServer.shared.database()
+        let store = try await PostgresCoreStore.open(settings: try PostgresSettings.parse(database.url))
+        func record(_ i: Int) -> AccessRecord {
+            AccessRecord(mediationID: "s\(i)", idCode: UInt64(i), atMs: Int64(i), requester: "CITY01", provider: "TAX01",
+                         bpID: "BP1", infoType: "income", outcome: .answered)
+        }
+        _ = try await store.appendAccess(record(1))
+        let pids = try await PostgresServer.psql(database.server, database: "postgres",
+            "SELECT pid FROM pg_stat_activity WHERE datname = '\(database.name)' AND application_name = 'linkcored'")
+            .split(separator: "\n").compactMap { pid_t($0) }
+        #expect(!pids.isEmpty)
+        for pid in pids { kill(pid, SIGSTOP) }
+        do {
+            _ = try await store.appendAccess(record(2))
+            Issue.record("a write was acknowledged by a stopped server")
+        } catch let error as StoreError {
+            guard case .unavailable = error else { Issue.record("expected unavailable, got \(error)"); for pid in pids { kill(pid, SIGCONT) }; return }
+        }
+        for pid in pids { kill(pid, SIGCONT) }
+        _ = try await eventually("writes do not succeed again") { (try? await store.appendAccess(record(3))) != nil }
+        #expect(try await database.psql("SELECT count(*) FROM access_log WHERE mediation_id = 's2'") == "0")
+        await store.close()
+        await database.drop()
+    }
 }
