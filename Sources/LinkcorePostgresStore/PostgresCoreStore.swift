@@ -53,9 +53,9 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         for reader in readers { await reader.close() }
     }
 
-    /// How long a read may take before its connection is closed and the caller answered
-    /// unavailable: reads are paged and take milliseconds; this is for a server that stopped
-    /// answering (see `PostgresDeadline`), not a limit on work.
+    /// How long a read may wait for an answer from the server (between its statements) before
+    /// its connection is closed and the caller answered unavailable: a statement takes
+    /// milliseconds; this is for a server that stopped answering (see `PostgresDeadline`).
     static let readTimeout = Duration.seconds(10)
 
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
@@ -63,8 +63,9 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         let connection = try await link.connection()
         let logger = self.logger
         do {
-            let answer = try await PostgresDeadline.run(within: Self.readTimeout, onTimeout: { link.discard(connection) }) {
-                try await body(PostgresSession(connection: connection, logger: logger))
+            let heartbeat = Heartbeat()
+            let answer = try await PostgresDeadline.run(within: Self.readTimeout, heartbeat: heartbeat, onTimeout: { link.discard(connection) }) {
+                try await body(PostgresSession(connection: connection, logger: logger, heartbeat: heartbeat))
             }
             guard let answer else {
                 logger.error("PostgreSQL did not answer a read in time; its connection is closed",

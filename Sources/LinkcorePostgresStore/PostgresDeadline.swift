@@ -12,9 +12,12 @@ import Synchronization
 /// connection) and the task is left behind to end whenever the driver lets it, answering no one.
 enum PostgresDeadline {
     /// `body`'s result, or nil when it has not finished within `timeout` (then `onTimeout` has
-    /// run, and `body`'s task is left to finish on its own; its result is dropped).
-    static func run<T: Sendable>(within timeout: Duration, onTimeout: @escaping @Sendable () -> Void,
+    /// run, and `body`'s task is left to finish on its own; its result is dropped). With a
+    /// `heartbeat`, the timeout counts from its last beat (the last statement answered), so a
+    /// long batch that keeps getting answers is not cut; a server that stops answering is.
+    static func run<T: Sendable>(within timeout: Duration, heartbeat: Heartbeat? = nil, onTimeout: @escaping @Sendable () -> Void,
                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        let started = ContinuousClock.now
         let gate = Gate<T>()
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T?, any Error>) in
             gate.arm(continuation)
@@ -22,7 +25,13 @@ enum PostgresDeadline {
                 do { gate.finish(.success(try await body())) } catch { gate.finish(.failure(error)) }
             }
             let timer = Task {
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                var deadline = started + timeout
+                while true {
+                    guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                    let next = max(started, heartbeat?.last ?? started) + timeout
+                    if next <= .now { break }
+                    deadline = next
+                }
                 if gate.finish(.success(nil)) { onTimeout() }
             }
             gate.onFinish { timer.cancel(); _ = work }
@@ -70,4 +79,11 @@ final class Once: Sendable {
     private let taken = Atomic<Bool>(false)
     /// True for the first caller only.
     func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
+}
+
+/// When a connection last answered a statement (`PostgresSession` beats it).
+final class Heartbeat: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var last: ContinuousClock.Instant { instant.withLock { $0 } }
+    func beat() { instant.withLock { $0 = .now } }
 }

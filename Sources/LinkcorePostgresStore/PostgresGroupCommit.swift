@@ -50,8 +50,9 @@ final class PostgresGroupCommit: Sendable {
         let resolve: @Sendable (Result<any Sendable, any Error>) -> @Sendable (_ commitError: (any Error)?) -> Void
     }
 
-    /// How long a batch may take before its connection is closed (see `run`): far above a
-    /// batch's normal milliseconds, below the clients' usual deadlines.
+    /// How long a batch may go without an answer from the server (connecting, or between two
+    /// statements) before its connection is closed (see `run`): far above a statement's normal
+    /// milliseconds, below the clients' usual deadlines.
     let batchTimeout: Duration
 
     init(link: PostgresLink, label: String, maxBatch: Int = 512, bulk: Bool = true, batchTimeout: Duration = .seconds(5)) {
@@ -152,7 +153,8 @@ final class PostgresGroupCommit: Sendable {
         }
     }
 
-    /// Carries one batch, connecting included, within `batchTimeout`. A server that stops
+    /// Carries one batch, connecting included, as long as the server answers: `batchTimeout`
+    /// without an answer (to the connect, or to the batch's last statement) ends it. A server that stops
     /// answering without closing the connection (its postmaster killed while a backend waits, its
     /// machine gone from the network, a commit waiting for a synchronous standby that is not
     /// there) would otherwise hold this batch, and every write queued behind it, forever; and so
@@ -163,7 +165,7 @@ final class PostgresGroupCommit: Sendable {
     /// (`Once`) and commits nothing more (it checks `abandoned` before COMMIT).
     private func run(_ batch: [Job]) async {
         let progress = BatchProgress()
-        let carried = try? await PostgresDeadline.run(within: batchTimeout, onTimeout: { progress.abandon() }) { [self] in
+        let carried = try? await PostgresDeadline.run(within: batchTimeout, heartbeat: progress.heartbeat, onTimeout: { progress.abandon() }) { [self] in
             await self.carry(batch, progress)
             return true
         }
@@ -173,7 +175,7 @@ final class PostgresGroupCommit: Sendable {
                           metadata: ["connection": "\(link.name)", "timeout": "\(batchTimeout)", "stage": "\(stage)"])
         let why = stage == .commit
             ? "PostgreSQL did not confirm the commit within \(batchTimeout) (outcome unknown; retry)"
-            : "PostgreSQL did not finish the write within \(batchTimeout) (at \(stage.rawValue); nothing was committed)"
+            : "PostgreSQL did not answer the write for \(batchTimeout) (at \(stage.rawValue); nothing was committed)"
         for job in batch { job.abandon(StoreError.unavailable(why)) }
         if let session {
             link.discard(session.connection)
@@ -192,7 +194,7 @@ final class PostgresGroupCommit: Sendable {
         }
         let connection = opened.connection
         guard progress.begin(opened) else { return }
-        let session = PostgresSession(connection: connection, logger: link.logger)
+        let session = PostgresSession(connection: connection, logger: link.logger, heartbeat: progress.heartbeat)
         do {
             try await session.execute("BEGIN")
         } catch {
@@ -251,6 +253,9 @@ final class PostgresGroupCommit: Sendable {
 private final class BatchProgress: Sendable {
     enum Stage: String, Sendable { case connecting, begin = "BEGIN", writes, commit = "COMMIT" }
     private let state = Mutex<(stage: Stage, session: PostgresLink.Session?, abandoned: Bool)>((.connecting, nil, false))
+    /// Beaten by every statement of the batch: the timeout is for a batch that stopped getting
+    /// answers, not for a big one that is still moving.
+    let heartbeat = Heartbeat()
 
     var snapshot: (Stage, PostgresLink.Session?) { state.withLock { ($0.stage, $0.session) } }
 

@@ -8,6 +8,8 @@ import Synchronization
 struct PostgresSession: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    /// Beaten after every statement answered (or refused): what the timeouts count from.
+    var heartbeat: Heartbeat? = nil
     private let readOnly = Flag()
 
     /// Whether a statement was refused because the session is read-only (SQLSTATE 25006): the
@@ -20,9 +22,11 @@ struct PostgresSession: Sendable {
         do {
             for try await row in try await connection.query(query, logger: logger) { out.append(Columns(row: row.makeRandomAccess())) }
         } catch {
+            heartbeat?.beat()
             if PostgresErrors.sqlState(error) == "25006" { readOnly.set() }
             throw error
         }
+        heartbeat?.beat()
         return out
     }
 

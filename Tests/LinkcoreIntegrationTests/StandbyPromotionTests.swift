@@ -163,6 +163,12 @@ import Testing
                   + "\(seen.refusals.count) issuances refused UNAVAILABLE; kill to promoted \(promoted - killed), "
                   + "promoted to the first issuance acknowledged \(first - promoted)")
         }
+        // What the store's bounds did (printed, not asserted: whether a batch or a read hit its
+        // timeout depends on where the kill falls).
+        let bounded = net.daemon.log.split(separator: "\n").filter {
+            $0.contains("did not finish a write batch") || $0.contains("did not answer a read") || $0.contains("writes stalled")
+        }
+        print("figure: store timeouts during the failover: \(bounded.count)" + bounded.map { "\n  " + $0.suffix(260) }.joined())
         #expect(seen.refusals.allSatisfy { $0 == "\(LCErrorCode.unavailable) retryable=true" }, "\(Set(seen.refusals))")
         #expect(seen.mediationErrors.allSatisfy { $0 == Int(LCErrorCode.unavailable.rawValue) }, "\(Set(seen.mediationErrors))")
 
