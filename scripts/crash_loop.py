@@ -11,6 +11,9 @@ settle and checks from outside, with SQLite opened read-only and `linkctl`, that
 operation was lost or duplicated. Every acknowledged operation is appended to journal.jsonl
 (flushed and fsynced) before it is counted.
 
+With --postgres: two linkcored nodes on a private PostgreSQL server instead of one on SQLite
+(scripts/crash_loop_pg.py); either node may be the one killed, the checks read PostgreSQL.
+
 Exit status: 0 when every invariant held in every cycle, 1 when one did not (each violation is
 printed), 2 when the network could not be started or did not come back.
 """
@@ -33,6 +36,8 @@ import urllib.error
 import urllib.request
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+import crash_loop_pg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ETC = os.path.join(ROOT, "etc", "linkcore")
@@ -195,8 +200,11 @@ def read_only(path):
 
 # ---------------------------------------------------------------------------------------------
 class Network:
-    def __init__(self, work, bin_dir, seed):
+    def __init__(self, work, bin_dir, seed, postgres=False):
         self.work, self.bin = work, bin_dir
+        # The core's processes: one linkcored on SQLite, or two nodes on PostgreSQL.
+        self.cores = crash_loop_pg.NODES if postgres else ["linkcored"]
+        self.postgres = None
         self.rng = random.Random(seed)
         self.seed = seed
         for sub in ("logs", "notify", "adapters"):
@@ -207,6 +215,12 @@ class Network:
                                  "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY", "JOURNAL_STREAM")}
         self.core_port, self.matcher_port, *api = free_ports(2 + len(ADAPTERS))
         self.api_port = dict(zip(ADAPTERS, api))
+        if postgres:
+            ports = free_ports(1 + 2 * len(self.cores))
+            self.postgres = crash_loop_pg.PostgresServer(ports[0])
+            self.node_ports = {n: (ports[1 + 2 * i], ports[2 + 2 * i]) for i, n in enumerate(self.cores)}
+        # Where linkctl asks (n1's socket on the cluster: one database, one access log).
+        self.admin_socket = f"{work}/n1/admin.sock" if postgres else f"{work}/admin.sock"
         self.children = {}
         self.tokens = {}
         self.residents = []  # (resident_code, my_number)
@@ -263,18 +277,40 @@ class Network:
                         db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (person(org, code), info, f"{info} of {code}"))
             db.commit()
             db.close()
-        self.children["linkcored"] = Child("linkcored", [f"{self.bin}/linkcored", "--config", f"{w}/linkcored.toml"], w, self.env)
+        if self.postgres:
+            self.postgres.start()
+            with open(f"{w}/postgresql.conn", "w", encoding="utf-8") as f:
+                f.write(self.postgres.url + "\n")
+            os.chmod(f"{w}/postgresql.conn", 0o600)
+            with open(f"{w}/linkcored.toml", encoding="utf-8") as f:
+                single = f.read()
+            for i, node in enumerate(self.cores):
+                self.tool("linkctl", "pki", "issue-node", "--dir", f"{w}/pki", "--name", node, "--dns", "localhost", "--ip", "127.0.0.1")
+                os.makedirs(f"{w}/{node}", exist_ok=True)
+                self.write(f"{w}/{node}/linkcored.toml", crash_loop_pg.node_config(self, node, single, self.node_ports[node]))
+                self.children[node] = Child(node, [f"{self.bin}/linkcored", "--config", f"{w}/{node}/linkcored.toml"], w, self.env)
+            # Every peer is given both nodes; the adapters alternate which comes first.
+            core = f'address = "127.0.0.1:{self.core_port}"'
+            for i, path in enumerate([f"{w}/matcher.toml"] + [f"{w}/adapters/{org}/adapter.toml" for org in ADAPTERS]):
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                first = self.cores[i % len(self.cores)]
+                self.write(path, text.replace(core, "address = " + crash_loop_pg.core_list(self, first)))
+        else:
+            self.children["linkcored"] = Child("linkcored", [f"{self.bin}/linkcored", "--config", f"{w}/linkcored.toml"], w, self.env)
         self.children["matcher"] = Child("matcher", [f"{self.bin}/linkcore-matcher", "serve", "--config", f"{w}/matcher.toml"], w, self.env)
         for org in ADAPTERS:
             self.children[org] = Child(org, [f"{self.bin}/linkcore-adapter", "run", "--config", f"{w}/adapters/{org}/adapter.toml"], w, self.env)
 
     def start(self):
-        core = self.children["linkcored"]
-        core.start()
-        core.wait_ready()
-        for code, role, sector in ORGS:
-            self.tool("linkctl", "org", "add", "--socket", f"{self.work}/admin.sock", "--code", code,
-                      "--name", f"Crash {code}", "--sector", sector, "--role", role)
+        for i, name in enumerate(self.cores):
+            core = self.children[name]
+            core.start()
+            core.wait_ready()
+            if i == 0:  # once, through the first node: the others see them at their next heartbeat
+                for code, role, sector in ORGS:
+                    self.tool("linkctl", "org", "add", "--socket", self.admin_socket, "--code", code,
+                              "--name", f"Crash {code}", "--sector", sector, "--role", role)
         for name in ["matcher"] + ADAPTERS:
             self.children[name].start()
             self.children[name].wait_ready()
@@ -284,9 +320,11 @@ class Network:
         self.wait_connected()
 
     def stop(self):
-        for name in list(reversed(ADAPTERS)) + ["matcher", "linkcored"]:
+        for name in list(reversed(ADAPTERS)) + ["matcher"] + self.cores:
             if name in self.children:
                 self.children[name].stop()
+        if self.postgres:
+            self.postgres.stop()
 
     def api(self, org, method, path, body=None, timeout=60):
         """(HTTP status, JSON body) from an adapter's local API; (0, None) when it did not answer."""
@@ -315,6 +353,10 @@ class Network:
                 if time.monotonic() > deadline:
                     raise NetworkDown(f"{org}'s adapter not connected to the core within {timeout} s")
                 time.sleep(0.1)
+
+    def core_db(self):
+        """The core's database, read-only: SQLite, or PostgreSQL through psql."""
+        return crash_loop_pg.PsqlCore(self.postgres) if self.postgres else read_only(self.db("core"))
 
     def db(self, name):
         return {"core": f"{self.work}/state/linkcore.sqlite", "registry": f"{self.work}/registry.sqlite"}.get(
@@ -454,7 +496,7 @@ def settle(net, load):
         last = reg.execute("SELECT coalesce(max(sequence), 0) FROM resident_changes").fetchone()[0]
         reported = reg.execute("SELECT reported_sequence FROM change_reporting WHERE id = 1").fetchone()[0]
         reg.close()
-        core = read_only(net.db("core"))
+        core = net.core_db()
         pending = core.execute("SELECT count(*) FROM event_outbox WHERE acked_at IS NULL").fetchone()[0]
         core.close()
         open_events = 0
@@ -471,7 +513,7 @@ def settle(net, load):
 def check(net, journal):
     """The invariants, from outside. Returns (violations, counts)."""
     bad = []
-    core = read_only(net.db("core"))
+    core = net.core_db()
     counts = {}
 
     # Every acknowledged (answered) mediation has exactly one answered access-log entry. The
@@ -602,7 +644,7 @@ def check(net, journal):
     core.close()
 
     # The access log's hash chain and signed checkpoints.
-    verify = subprocess.run([f"{net.bin}/linkctl", "audit", "verify", "--socket", f"{net.work}/admin.sock"],
+    verify = subprocess.run([f"{net.bin}/linkctl", "audit", "verify", "--socket", net.admin_socket],
                             env=net.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if verify.returncode != 0:
         bad.append(f"linkctl audit verify exited {verify.returncode}: {verify.stdout.strip()[-300:]}")
@@ -617,14 +659,16 @@ def main():
     parser.add_argument("--bin", required=True, help="directory of the built binaries")
     parser.add_argument("--dir", default=None, help="work directory (default: a new temporary one, removed on success)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--postgres", action="store_true", help="two linkcored nodes on a private PostgreSQL server")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     work = args.dir or tempfile.mkdtemp(prefix="linkcore-crash-")
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o700)
     rng = random.Random(seed)
-    print(f"crash loop: {args.cycles} cycles, seed {seed}, binaries {args.bin}, work {work}", flush=True)
-    net = Network(work, args.bin, seed)
+    print(f"crash loop: {args.cycles} cycles, seed {seed}, binaries {args.bin}, work {work}"
+          + (", two nodes on PostgreSQL" if args.postgres else ""), flush=True)
+    net = Network(work, args.bin, seed, postgres=args.postgres)
     journal = Journal(os.path.join(work, "journal.jsonl"))
     failures, ready_times, started, load = [], {}, time.monotonic(), None
     try:
@@ -637,7 +681,7 @@ def main():
             load.start()
             moment = rng.uniform(0.5, 3.0)
             time.sleep(moment)
-            victim = rng.choice(["linkcored", "matcher"] + ADAPTERS)
+            victim = rng.choice(net.cores + ["matcher"] + ADAPTERS)
             child = net.children[victim]
             child.kill9()
             child.start()

@@ -53,11 +53,26 @@ public final class PostgresCoreStore: CoreStore, Sendable {
         for reader in readers { await reader.close() }
     }
 
-    func read<T: Sendable>(_ body: @Sendable (PostgresSession) async throws -> T) async throws -> T {
+    /// How long a read may wait for an answer from the server (between its statements) before
+    /// its connection is closed and the caller answered unavailable: a statement takes
+    /// milliseconds; this is for a server that stopped answering (see `PostgresDeadline`).
+    static let readTimeout = Duration.seconds(10)
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
         let link = readers[next.withLock { n in defer { n = (n + 1) % readers.count }; return n }]
         let connection = try await link.connection()
+        let logger = self.logger
         do {
-            return try await body(PostgresSession(connection: connection, logger: logger))
+            let heartbeat = Heartbeat()
+            let answer = try await PostgresDeadline.run(within: Self.readTimeout, heartbeat: heartbeat, onTimeout: { link.discard(connection) }) {
+                try await body(PostgresSession(connection: connection, logger: logger, heartbeat: heartbeat))
+            }
+            guard let answer else {
+                logger.error("PostgreSQL did not answer a read in time; its connection is closed",
+                             metadata: ["connection": "\(link.name)", "timeout": "\(Self.readTimeout)"])
+                throw StoreError.unavailable("PostgreSQL did not answer within \(Self.readTimeout)")
+            }
+            return answer
         } catch {
             if PostgresErrors.isConnectionLoss(error) { link.discard(connection) }
             throw PostgresErrors.map(error)

@@ -1,17 +1,32 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// A connection lent to one store operation: inside a batch's transaction for writes, on its own
 /// (autocommit) for reads. Rows are read whole, and decoded through `Columns`.
 struct PostgresSession: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    /// Beaten after every statement answered (or refused): what the timeouts count from.
+    var heartbeat: Heartbeat? = nil
+    private let readOnly = Flag()
+
+    /// Whether a statement was refused because the session is read-only (SQLSTATE 25006): the
+    /// server was made read-only or demoted since the session was opened, so it is to be left.
+    var sawReadOnly: Bool { readOnly.isSet }
 
     @discardableResult
     func rows(_ query: PostgresQuery) async throws -> [Columns] {
         var out: [Columns] = []
-        for try await row in try await connection.query(query, logger: logger) { out.append(Columns(row: row.makeRandomAccess())) }
+        do {
+            for try await row in try await connection.query(query, logger: logger) { out.append(Columns(row: row.makeRandomAccess())) }
+        } catch {
+            heartbeat?.beat()
+            if PostgresErrors.sqlState(error) == "25006" { readOnly.set() }
+            throw error
+        }
+        heartbeat?.beat()
         return out
     }
 
@@ -42,4 +57,11 @@ struct Columns: Sendable {
 extension Array where Element == UInt8 {
     /// As a BYTEA parameter.
     var bytea: ByteBuffer { ByteBuffer(bytes: self) }
+}
+
+/// A flag set once, shared by the copies of a session.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

@@ -23,13 +23,16 @@ final class MediationNetwork: @unchecked Sendable {
 
     /// `requesters` and `providers` are agencies; PORTAL and MATCHER are always there.
     /// `mediation`: more lines for the `[mediation]` table; `pki`: the PKI to use (e.g. one
-    /// whose certificates start in the past).
+    /// whose certificates start in the past); `postgres`: this database (a test's own server or
+    /// servers) rather than one on the shared server when `engine` is PostgreSQL.
     init(requesters: [String], providers: [String], maxDeadlineMs: Int = 10_000, limits: String? = nil,
          audit: String? = nil, policy: String? = nil, extraConfig: [String: String] = [:],
-         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite, mediation: String = "", pki: TestPKI? = nil,
+         environment: [String: String] = [:], engine: TestStoreEngine = .sqlite, postgres: PostgresTestDatabase? = nil,
+         mediation: String = "", pki: TestPKI? = nil,
          beforeStart: (DaemonProcess) throws -> Void = { _ in }) async throws {
         let temp = try TempDirectory()
-        let database = engine == .postgresql ? try await PostgresServer.shared.database() : nil
+        var database = postgres
+        if database == nil, engine == .postgresql { database = try await PostgresServer.shared.database() }
         let whitelist = temp.url.appendingPathComponent("whitelist.csv").path
         try Self.whitelist.write(toFile: whitelist, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraConfig: [

@@ -19,25 +19,17 @@ public final class PostgresPrivateServer: Sendable {
     }
 
     /// `tls`: also listen on 127.0.0.1 (the same port) with TLS, under the PKI's `server.pem`
-    /// (localhost, 127.0.0.1).
-    public static func start(tls: TestPKI? = nil) async throws -> PostgresPrivateServer {
-        guard let bin = PostgresServer.binDirectory() else {
-            throw TestFailure("PostgreSQL is not installed (scripts/deps.sh installs postgresql-15)")
-        }
-        let directory = "/tmp/linkcore-pgp-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        if PostgresServer.asRoot {
-            guard let account = getpwnam("postgres") else { throw TestFailure("no postgres account (install postgresql-15)") }
-            guard chown(directory, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else { throw TestFailure("chown \(directory)") }
-        }
+    /// (localhost, 127.0.0.1). `settings`: more `name=value` server settings, on the command line
+    /// (so a standby copied from this server by `pg_basebackup` does not inherit them).
+    public static func start(tls: TestPKI? = nil, settings: [String] = []) async throws -> PostgresPrivateServer {
+        let (bin, directory) = try makeDirectory(prefix: "pgp")
         let data = directory + "/data"
         let initdb = PostgresServer.unprivileged(bin + "/initdb") + [
             "-D", data, "-U", "linkcore", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
         ]
         let result = try await runToExit(initdb[0], Array(initdb.dropFirst()), outputDirectory: URL(fileURLWithPath: NSTemporaryDirectory()))
         guard result.status == 0 else { throw TestFailure("initdb failed:\n\(result.output)") }
-        let port = Int.random(in: 20_000...60_000)
-        var options = "-p \(port) -c unix_socket_directories=\(directory) -c fsync=on -c synchronous_commit=on"
+        var options = settings.map { " -c " + $0 }.joined()
         if let tls {
             // The key must belong to the server's account and be readable by it alone.
             for (from, to) in [("server.pem", "server.crt"), ("server.key", "server.key")] {
@@ -51,10 +43,34 @@ public final class PostgresPrivateServer: Sendable {
         } else {
             options += " -c listen_addresses=''"
         }
+        return try await launch(bin: bin, directory: directory, options: options)
+    }
+
+    /// A directory for a server's files, owned by the unprivileged account when the tests run as
+    /// root. Short path: the socket file's path must fit in 107 bytes.
+    private static func makeDirectory(prefix: String) throws -> (bin: String, directory: String) {
+        guard let bin = PostgresServer.binDirectory() else {
+            throw TestFailure("PostgreSQL is not installed (scripts/deps.sh installs postgresql-15)")
+        }
+        let directory = "/tmp/linkcore-\(prefix)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        if PostgresServer.asRoot {
+            guard let account = getpwnam("postgres") else { throw TestFailure("no postgres account (install postgresql-15)") }
+            guard chown(directory, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else { throw TestFailure("chown \(directory)") }
+        }
+        return (bin, directory)
+    }
+
+    /// Starts the server of `directory/data` on a random port, a Unix socket in `directory`, fsync
+    /// and synchronous_commit on, plus `options`; and the watcher that stops it and removes the
+    /// directory when this test process has gone.
+    private static func launch(bin: String, directory: String, options extra: String) async throws -> PostgresPrivateServer {
+        let data = directory + "/data"
+        let port = Int.random(in: 20_000...60_000)
+        let options = "-p \(port) -c unix_socket_directories=\(directory) -c fsync=on -c synchronous_commit=on" + extra
         let server = PostgresPrivateServer(instance: PostgresServer.Instance(directory: directory, port: port, user: "linkcore", binDirectory: bin),
                                            data: data, options: options)
         try await server.pgctl(["start", "-w", "-t", "120", "-l", directory + "/server.log", "-o", options])
-        // The watcher: when this test process is gone, stop the server and remove the directory.
         let stop = (PostgresServer.unprivileged(bin + "/pg_ctl") + ["-D", data, "stop", "-m", "immediate"])
             .map { "'" + $0 + "'" }.joined(separator: " ")
         let watcher = ChildProcess(executable: "/bin/sh", arguments: ["-c", """
@@ -64,6 +80,39 @@ public final class PostgresPrivateServer: Sendable {
         try watcher.run()
         return server
     }
+
+    /// Issue 16, item 4(b): a streaming standby of this server, copied by `pg_basebackup -R`
+    /// (WAL streamed during the copy; `standby.signal` and `primary_conninfo` written), started on
+    /// its own socket and port as a hot standby that reports `name` as its application name
+    /// (`cluster_name`): list `name` in this server's `synchronous_standby_names` (see `start`'s
+    /// `settings`) to make it synchronous. Read-only until `promote()`.
+    public func standby(name: String) async throws -> PostgresPrivateServer {
+        let (bin, directory) = try Self.makeDirectory(prefix: "pgs")
+        let backup = PostgresServer.unprivileged(bin + "/pg_basebackup") + [
+            "-D", directory + "/data", "-R", "-X", "stream", "-c", "fast", "--no-sync",
+            "-h", instance.socketDirectory, "-p", "\(instance.port)", "-U", instance.user,
+        ]
+        let result = try await runToExit(backup[0], Array(backup.dropFirst()), environment: ["PATH": "/usr/bin:/bin"],
+                                         outputDirectory: logs)
+        guard result.status == 0 else { throw TestFailure("pg_basebackup failed:\n\(result.output)") }
+        return try await Self.launch(bin: bin, directory: directory, options: " -c listen_addresses='' -c cluster_name=\(name)")
+    }
+
+    /// A standby becomes a primary (`pg_ctl promote`, waiting until it takes writes).
+    public func promote() async throws { try await pgctl(["promote", "-w", "-t", "120"]) }
+
+    /// The postmaster killed with SIGKILL, as when its machine fails: no shutdown at all; its
+    /// backends end when they notice the postmaster is gone.
+    public func killPostmaster() throws {
+        let pidText = try String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)
+        guard let pid = pidText.split(separator: "\n").first.flatMap({ pid_t($0) }), pid > 0 else {
+            throw TestFailure("no postmaster pid in \(data)/postmaster.pid")
+        }
+        guard kill(pid, SIGKILL) == 0 else { throw TestFailure("kill -9 \(pid): errno \(errno)") }
+    }
+
+    /// The database `name` on this server (after a failover, the one the old primary had).
+    public func database(named name: String) -> PostgresTestDatabase { PostgresTestDatabase(server: instance, name: name) }
 
     func pgctl(_ arguments: [String]) async throws {
         let command = PostgresServer.unprivileged(instance.binDirectory + "/pg_ctl") + ["-D", data] + arguments

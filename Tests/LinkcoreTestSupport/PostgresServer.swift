@@ -131,9 +131,16 @@ public actor PostgresServer {
 public struct PostgresTestDatabase: Sendable {
     public let server: PostgresServer.Instance
     public let name: String
+    /// Further servers of the same cluster (standbys), listed after `server` in `url`.
+    public var standbys: [PostgresServer.Instance] = []
 
-    /// A libpq-style URL for linkcored's `[store]` connection file and `PostgresSettings.parse`.
-    public var url: String { "postgresql://\(server.user)@/\(name)?host=\(server.socketDirectory)&port=\(server.port)" }
+    /// A libpq-style URL for linkcored's `[store]` connection file and `PostgresSettings.parse`;
+    /// with standbys, every server in order and the read-write target.
+    public var url: String {
+        let servers = [server] + standbys
+        let hosts = servers.map(\.socketDirectory).joined(separator: ","), ports = servers.map { "\($0.port)" }.joined(separator: ",")
+        return "postgresql://\(server.user)@/\(name)?host=\(hosts)&port=\(ports)" + (standbys.isEmpty ? "" : "&target_session_attrs=read-write")
+    }
 
     /// Runs SQL in this database with psql.
     @discardableResult
