@@ -108,11 +108,13 @@ var rows: [String] = []
 func profiled(_ name: String, _ phase: () async -> LoadRun) async -> (LoadRun, Double) {
     var perf: Process?
     if let dir = ProcessInfo.processInfo.environment["BENCH_PERF_DIR"] {
-        // For the phase's length (`-- sleep`), not until a signal: a child inherits this
-        // process's blocked signal mask, and perf would never see a SIGINT.
+        // For the phase's length (`-- sleep`). A child inherits the spawning thread's blocked
+        // signals (NIO's threads block them all) and perf would never see its SIGCHLD: python
+        // unblocks them and execs perf.
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
-        p.arguments = ["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", "\(core)", "-o", "\(dir)/\(name).data",
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                       "/usr/bin/perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", "\(core)", "-o", "\(dir)/\(name).data",
                        "--", "sleep", "\(Int(seconds))"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice

@@ -29,7 +29,10 @@ public enum Listener {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // One socket read (at most 64 KiB) per connection per turn of the event loop: with the
+            // frame reader's turn of 16 frames, a connection flooding frames waits its turn behind
+            // the others instead of holding the loop for 16 reads (issue 17).
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer(childInitializer)
         bootstrap = childOptions(bootstrap)
         switch target {

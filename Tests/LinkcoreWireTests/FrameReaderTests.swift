@@ -85,3 +85,54 @@ private func frame(_ payload: [UInt8]) -> [UInt8] {
         #expect(sink.errors.isEmpty)
     }
 }
+
+/// Counts the reads that reach the socket (it sits below the reader).
+private final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = Any
+    var reads = 0
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+}
+
+/// Issue 17: a peer that sends many frames at once gets a turn of the event loop, not the loop.
+@Suite struct FrameReaderTurnTests {
+    @Test func aBurstOfFramesGoesUpOneTurnAtATimeAndHoldsReadsMeanwhile() throws {
+        let sink = Sink()
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([counter, FrameReader(maxFrameBytes: 1024, maxFramesPerTurn: 16), sink])
+        var burst: [UInt8] = []
+        for n in 0..<100 { burst += frame([UInt8(n)]) }
+        try channel.writeInbound(ByteBuffer(bytes: burst))
+        // One turn's share went up; the rest waits for the loop, and no more bytes are read.
+        #expect(sink.frames.count == 16)
+        let readsBefore = counter.reads
+        channel.read()
+        #expect(counter.reads == readsBefore, "a read went to the socket while frames were waiting")
+        // The loop's tasks: turn after turn until every frame is up, in order; then the held read.
+        channel.embeddedEventLoop.run()
+        #expect(sink.frames.count == 100)
+        #expect(sink.frames == (0..<100).map { [UInt8($0)] })
+        #expect(counter.reads == readsBefore + 1)
+        #expect(sink.errors.isEmpty)
+    }
+
+    @Test func anUnfinishedFrameAfterABurstStillTimesOut() throws {
+        let sink = Sink()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([FrameReader(maxFrameBytes: 1024, frameTimeout: .seconds(10), maxFramesPerTurn: 4), sink])
+        var burst: [UInt8] = []
+        for n in 0..<8 { burst += frame([UInt8(n)]) }
+        burst += Array(frame([1, 2, 3]).prefix(5))  // and the start of a ninth
+        try channel.writeInbound(ByteBuffer(bytes: burst))
+        #expect(sink.frames.count == 4)
+        channel.embeddedEventLoop.run()  // the waiting turn
+        #expect(sink.frames.count == 8)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(sink.errors.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(sink.errors.first as? FrameError == .incomplete(receivedBytes: 5))
+    }
+}
