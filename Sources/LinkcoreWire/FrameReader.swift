@@ -16,34 +16,15 @@ public enum FrameError: Error, Equatable, Sendable {
 /// allocate what it declares. A frame that is started but not finished within `frameTimeout`
 /// fails the channel with `FrameError.incomplete`, so a peer cannot pin a buffer forever.
 ///
-/// Fairness: at most `maxFramesPerTurn` frames go up per read event; the rest wait here for a
-/// task on the event loop (the next turn, after every other connection's events), and no more
-/// bytes are read from the socket (`read()` is held) until they have gone up. So a peer that
-/// sends thousands of frames at once, a ping flood, takes one turn of its event loop like every
-/// other connection, not the loop (issue 17: 100 flooding peers left a healthy requester without
-/// an answer for 30 s).
-public final class FrameReader: ChannelDuplexHandler, RemovableChannelHandler {
+public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
-    public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = ByteBuffer
 
     public static let headerBytes = 4
-    /// 16 pings are ~50 µs of a release core's time: 50 flooding connections on a loop then
-    /// delay another connection's request by a few milliseconds, not by seconds.
-    public static let defaultFramesPerTurn = 16
-
     public var maxFrameBytes: Int
-    public let maxFramesPerTurn: Int
     private let frameTimeout: TimeAmount?
     private var pending: ByteBuffer?
     private var failed = false
-    /// Frames passed up since the last read event ended or the last resume turn began.
-    private var emitted = 0
-    /// Complete frames wait for a resume task already scheduled on the loop.
-    private var resumeScheduled = false
-    /// The pipeline asked for a read while frames were waiting: issued once they have gone up.
-    private var heldRead = false
     /// When the frame in progress started (loop time): the frame timeout counts from here.
     private var partialSince: NIODeadline?
     /// A frame timer is scheduled. It is never cancelled (NIO finds a task to cancel by a linear
@@ -51,11 +32,10 @@ public final class FrameReader: ChannelDuplexHandler, RemovableChannelHandler {
     /// checks `partialSince` and re-arms itself if the frame it timed has completed since.
     private var timerArmed = false
 
-    public init(maxFrameBytes: Int, frameTimeout: TimeAmount? = nil, maxFramesPerTurn: Int = FrameReader.defaultFramesPerTurn) {
-        precondition(maxFrameBytes > 0 && maxFramesPerTurn > 0)
+    public init(maxFrameBytes: Int, frameTimeout: TimeAmount? = nil) {
+        precondition(maxFrameBytes > 0)
         self.maxFrameBytes = maxFrameBytes
         self.frameTimeout = frameTimeout
-        self.maxFramesPerTurn = maxFramesPerTurn
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -71,22 +51,7 @@ public final class FrameReader: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             pending = incoming
         }
-        // With a resume due, these bytes (the rest of one socket read: read() is held) wait for it.
-        if !resumeScheduled { drain(context: context) }
-    }
-
-    public func channelReadComplete(context: ChannelHandlerContext) {
-        // The read event is over: the next one has a turn of its own, unless frames still wait.
-        if !resumeScheduled { emitted = 0 }
-        context.fireChannelReadComplete()
-    }
-
-    public func read(context: ChannelHandlerContext) {
-        if resumeScheduled {
-            heldRead = true
-        } else {
-            context.read()
-        }
+        drain(context: context)
     }
 
     private func drain(context: ChannelHandlerContext) {
@@ -97,12 +62,10 @@ public final class FrameReader: ChannelDuplexHandler, RemovableChannelHandler {
                 return fail(context: context, .tooLarge(declared: Int(length), limit: maxFrameBytes))
             }
             guard buffer.readableBytes >= Self.headerBytes + Int(length) else { break }
-            if emitted >= maxFramesPerTurn { return scheduleResume(context: context) }
             buffer.moveReaderIndex(forwardBy: Self.headerBytes)
             // A slice shares storage; the next frame's bytes stay in `pending`.
             let frame = buffer.readSlice(length: Int(length))!
             pending = buffer.readableBytes > 0 ? buffer : nil
-            emitted += 1
             // The timer times the frame in progress only: a peer that keeps completing frames
             // is healthy however long its stream never rests on a frame boundary.
             partialSince = nil
@@ -114,31 +77,6 @@ public final class FrameReader: ChannelDuplexHandler, RemovableChannelHandler {
             armTimer(context: context)
         } else {
             partialSince = nil
-        }
-    }
-
-    /// Complete frames are left over after this turn's share: they go up in a task on the loop,
-    /// which runs after the events of every other connection ready now.
-    private func scheduleResume(context: ChannelHandlerContext) {
-        // Waiting for its turn is not the peer being slow: the frame timer does not run meanwhile.
-        partialSince = nil
-        guard !resumeScheduled else { return }
-        resumeScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self, self.resumeScheduled else { return }
-            self.resumeScheduled = false
-            self.emitted = 0
-            guard !self.failed else { return }  // failed, or removed at close
-            self.drain(context: context)
-            // What the frames of this turn wrote is flushed, as after a read event.
-            context.fireChannelReadComplete()
-            if !self.resumeScheduled {
-                self.emitted = 0
-                if self.heldRead {
-                    self.heldRead = false
-                    context.read()
-                }
-            }
         }
     }
 
