@@ -59,3 +59,14 @@ extension Sequence where Element: Sendable {
         return out
     }
 }
+
+/// The CPU time (user + system) a process has used, in seconds; 0 if unreadable.
+public func cpuSeconds(pid: Int32) -> Double {
+    // /proc/PID/stat: the command name may hold spaces, so fields are counted after its ')'.
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After ')': state is field 3 of the whole line, so utime (14) and stime (15) are at 11 and 12.
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}

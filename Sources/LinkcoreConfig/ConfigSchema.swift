@@ -279,6 +279,7 @@ extension Section {
     static let limitsKeys = [
         "max_connections", "max_connections_per_org", "max_in_flight", "max_frame_bytes", "frame_timeout_ms",
         "idle_timeout_ms", "keepalive_ms", "write_buffer_high_bytes", "max_outbound_bytes", "close_timeout_ms",
+        "write_stall_timeout_ms",
         "max_connections_per_address", "max_connections_awaiting_hello",
     ]
 
@@ -332,6 +333,7 @@ extension Section {
             keepalive: try milliseconds("keepalive_ms", default: 30_000, range: 1_000...3_600_000),
             writeBufferHighBytes: writeHigh, maxOutboundBytes: maxOutbound,
             closeTimeout: try milliseconds("close_timeout_ms", default: 2_000, range: 100...600_000),
+            writeStallTimeout: try milliseconds("write_stall_timeout_ms", default: 30_000, range: 1_000...3_600_000),
             maxConnectionsPerAddress: try integer("max_connections_per_address", default: 256, range: 1...1_000_000),
             maxConnectionsAwaitingHello: try integer("max_connections_awaiting_hello", default: 1_024, range: 1...1_000_000))
     }

@@ -92,6 +92,8 @@ public struct DaemonConfig: Sendable, Equatable {
         /// After the core's last frame to a closing connection (a refusal, IDLE_TIMEOUT), how long
         /// it waits for that frame to leave before closing anyway.
         public var closeTimeout: Duration
+        /// How long a peer may leave `writeBufferHighBytes` unread before its connection is closed.
+        public var writeStallTimeout: Duration
         /// Open connections from one source address, counted at accept (before TLS and Hello).
         public var maxConnectionsPerAddress: Int
         /// Connections that have not completed Hello yet, counted at accept.
@@ -102,11 +104,13 @@ public struct DaemonConfig: Sendable, Equatable {
             maxFrameBytes: Int = 1_048_576, frameTimeout: Duration = .milliseconds(10_000),
             idleTimeout: Duration = .milliseconds(120_000), keepalive: Duration = .milliseconds(30_000),
             writeBufferHighBytes: Int = 1_048_576, maxOutboundBytes: Int = 8_388_608,
-            closeTimeout: Duration = .milliseconds(2_000), maxConnectionsPerAddress: Int = 256,
+            closeTimeout: Duration = .milliseconds(2_000), writeStallTimeout: Duration = .milliseconds(30_000),
+            maxConnectionsPerAddress: Int = 256,
             maxConnectionsAwaitingHello: Int = 1_024
         ) {
             self.maxOutboundBytes = maxOutboundBytes
             self.closeTimeout = closeTimeout
+            self.writeStallTimeout = writeStallTimeout
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.maxConnectionsAwaitingHello = maxConnectionsAwaitingHello
             self.maxConnections = maxConnections

@@ -111,6 +111,7 @@ extension CoreComponents {
             handshakeTimeout: timeAmount(config.tls.handshakeTimeout),
             writeBufferHighBytes: l.writeBufferHighBytes,
             maxOutboundBytes: l.maxOutboundBytes,
-            closeTimeout: timeAmount(l.closeTimeout))
+            closeTimeout: timeAmount(l.closeTimeout),
+            writeStallTimeout: timeAmount(l.writeStallTimeout))
     }
 }

@@ -18,6 +18,10 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// How long a closing connection's last frame (a refusal) may take to leave before the
     /// connection is closed regardless: a peer that does not read is still evicted.
     public var closeTimeout: TimeAmount
+    /// How long a peer may leave `writeBufferHighBytes` unread (the core has stopped reading
+    /// from it) before its connection is closed: its buffered replies, its slot and its share of
+    /// the event loop go back.
+    public var writeStallTimeout: TimeAmount
 
     public init(
         maxFrameBytes: Int = WireDefaults.maxFrameBytes,
@@ -28,8 +32,10 @@ public struct ConnectionLimits: Sendable, Equatable {
         handshakeTimeout: TimeAmount = .seconds(5),
         writeBufferHighBytes: Int = 1 << 20,
         maxOutboundBytes: Int = 8 << 20,
-        closeTimeout: TimeAmount = .seconds(2)
+        closeTimeout: TimeAmount = .seconds(2),
+        writeStallTimeout: TimeAmount = .seconds(30)
     ) {
+        self.writeStallTimeout = writeStallTimeout
         self.maxOutboundBytes = max(maxOutboundBytes, writeBufferHighBytes)
         self.closeTimeout = closeTimeout
         self.maxFrameBytes = maxFrameBytes

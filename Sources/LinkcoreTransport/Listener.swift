@@ -29,7 +29,15 @@ public enum Listener {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Fairness (issue 17): one socket read of at most 4 KiB per connection per turn of the
+            // event loop, so a peer flooding frames gets about a TLS record's worth of them (~180
+            // pings at most) per turn, like every other connection, and cannot hold its loop: 16
+            // reads of up to 64 KiB per turn let 100 flooding peers leave a healthy requester
+            // without an answer for 30 s. (Holding the rest of a burst for a later task does not
+            // work: NIO runs tasks, those added meanwhile included, until none is left before it
+            // polls the sockets again.)
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 4096))
             .childChannelInitializer(childInitializer)
         bootstrap = childOptions(bootstrap)
         switch target {

@@ -59,7 +59,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        timer.reset()
+        timer.forget()  // if it fires, `context` is nil and it does nothing
         reportMetrics()
         env.metrics.connectionClosed()
         let outcome = machine.channelInactive()
@@ -153,7 +153,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func timerFired() {
-        timer.reset()
+        timer.forget()
         guard let context else { return }
         let outcome = machine.timerFired()
         for waiter in outcome.expired {
@@ -165,6 +165,12 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         case .closeTimeout?:
             // The refusal could not leave (the peer does not read): the peer is evicted anyway.
+            context.close(promise: nil)
+        case .writeStalled?:
+            let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            logger.warning("closing connection: the peer has not read its replies for write_stall_timeout_ms",
+                           metadata: ["reason": "write_stalled", "buffered_bytes": "\(buffered)",
+                                      "write_stall_timeout_ms": "\(env.limits.writeStallTimeout.nanoseconds / 1_000_000)"])
             context.close(promise: nil)
         case nil:
             if !outcome.expired.isEmpty { closeIfDrained() }
@@ -364,6 +370,7 @@ public final class ServerConnectionHandler: ChannelDuplexHandler {
         if machine.writabilityChanged(channelWritable: context.channel.isWritable) {
             context.read()
         }
+        if let deadline = machine.writeStallDeadline { armTimer(at: deadline) }
         context.fireChannelWritabilityChanged()
     }
 

@@ -134,9 +134,15 @@ extension SessionStateMachine {
         return false
     }
 
-    /// True when a read held back by `readRequested` must be issued now.
+    /// True when a read held back by `readRequested` must be issued now. While the channel is
+    /// not writable, `writeStallDeadline` says when the connection is closed if it stays so.
     public mutating func writabilityChanged(channelWritable: Bool) -> Bool {
-        guard channelWritable, readPending else { return false }
+        if !channelWritable {
+            if writeStallDeadline == nil { writeStallDeadline = clock.now() + limits.writeStallTimeout }
+            return false
+        }
+        writeStallDeadline = nil
+        guard readPending else { return false }
         readPending = false
         return true
     }

@@ -52,6 +52,9 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
     var finishedProvides = RecentIDs(capacity: 1024)
     var handshakeDeadline: NIODeadline?
     var closeDeadline: NIODeadline?
+    /// Set while the channel is not writable (the peer leaves `writeBufferHighBytes` unread):
+    /// the connection is closed then (`TimerClose.writeStalled`).
+    public internal(set) var writeStallDeadline: NIODeadline?
     public internal(set) var inReadBurst = false
     var needsFlush = false
     var readPending = false
@@ -78,6 +81,7 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         var next = core.earliestDeadline
         if let deadline = handshakeDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
         if let deadline = closeDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
+        if let deadline = writeStallDeadline, next.map({ deadline < $0 }) ?? true { next = deadline }
         return next
     }
 
@@ -157,6 +161,7 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         state = .closed
         handshakeDeadline = nil
         closeDeadline = nil
+        writeStallDeadline = nil
         needsFlush = false
         return outcome
     }
@@ -168,6 +173,9 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
         case handshakeTimeout
         /// A refusal could not be written in time (the peer does not read).
         case closeTimeout
+        /// The peer left `writeBufferHighBytes` unread for `writeStallTimeout`: closed without
+        /// a frame (one would wait behind what it does not read).
+        case writeStalled
     }
 
     public struct TimerOutcome {
@@ -194,6 +202,10 @@ public struct SessionStateMachine<Clock: SessionClock, Waiter> {
             handshakeDeadline = nil
             state = .closing
             outcome.close = .handshakeTimeout
+        } else if let deadline = writeStallDeadline, deadline <= now {
+            writeStallDeadline = nil
+            state = .closing
+            outcome.close = .writeStalled
         }
         return outcome
     }

@@ -18,7 +18,16 @@ public struct EarliestDeadlineTimer {
         scheduled = loop.assumeIsolated().scheduleTask(deadline: next, fire)
     }
 
-    /// Forgets the timer that just fired (call first thing in `fire`), or cancels a pending one.
+    /// Forgets the timer without cancelling it: first thing in `fire` (the task running is the
+    /// one scheduled, and cancelling it would have NIO scan every task of the loop for nothing:
+    /// with 10,000 idle sessions that scan was a seventh of the core's time), or at close, where a
+    /// task left to fire must find nothing to do.
+    public mutating func forget() {
+        scheduled = nil
+        deadline = nil
+    }
+
+    /// Cancels a pending timer (a linear scan of the loop's tasks in NIO: not per frame).
     public mutating func reset() {
         scheduled?.cancel()
         scheduled = nil

@@ -15,17 +15,22 @@ public enum FrameError: Error, Equatable, Sendable {
 /// `maxFrameBytes` is refused before any payload is buffered, so a peer cannot make the reader
 /// allocate what it declares. A frame that is started but not finished within `frameTimeout`
 /// fails the channel with `FrameError.incomplete`, so a peer cannot pin a buffer forever.
+///
 public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
 
     public static let headerBytes = 4
-
     public var maxFrameBytes: Int
     private let frameTimeout: TimeAmount?
     private var pending: ByteBuffer?
-    private var timer: Scheduled<Void>?
     private var failed = false
+    /// When the frame in progress started (loop time): the frame timeout counts from here.
+    private var partialSince: NIODeadline?
+    /// A frame timer is scheduled. It is never cancelled (NIO finds a task to cancel by a linear
+    /// scan of every task on the loop, 10,000 idle sessions' timers among them): when it fires it
+    /// checks `partialSince` and re-arms itself if the frame it timed has completed since.
+    private var timerArmed = false
 
     public init(maxFrameBytes: Int, frameTimeout: TimeAmount? = nil) {
         precondition(maxFrameBytes > 0)
@@ -50,7 +55,6 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func drain(context: ChannelHandlerContext) {
-        var completed = false
         while var buffer = pending, buffer.readableBytes >= Self.headerBytes {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return }
             if length == 0 { return fail(context: context, .zeroLength) }
@@ -62,32 +66,32 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
             // A slice shares storage; the next frame's bytes stay in `pending`.
             let frame = buffer.readSlice(length: Int(length))!
             pending = buffer.readableBytes > 0 ? buffer : nil
-            completed = true
+            // The timer times the frame in progress only: a peer that keeps completing frames
+            // is healthy however long its stream never rests on a frame boundary.
+            partialSince = nil
             context.fireChannelRead(wrapInboundOut(frame))
             if failed { return }
         }
-        if completed {
-            // The timer times the frame in progress only: a peer that keeps completing frames
-            // is healthy however long its stream never rests on a frame boundary.
-            timer?.cancel()
-            timer = nil
+        if (pending?.readableBytes ?? 0) > 0 {
+            if partialSince == nil { partialSince = context.eventLoop.now }
+            armTimer(context: context)
+        } else {
+            partialSince = nil
         }
-        armTimer(context: context)
     }
 
     private func armTimer(context: ChannelHandlerContext) {
-        let partial = (pending?.readableBytes ?? 0) > 0
-        if !partial {
-            timer?.cancel()
-            timer = nil
-        } else if timer == nil, let frameTimeout {
-            // On the loop already: the isolated view takes a closure that may hold the handler and context.
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: frameTimeout) { [weak self] in
-                guard let self else { return }
-                self.timer = nil
-                if let received = self.pending?.readableBytes, received > 0 {
-                    self.fail(context: context, .incomplete(receivedBytes: received))
-                }
+        guard !timerArmed, let frameTimeout, let since = partialSince else { return }
+        timerArmed = true
+        // On the loop already: the isolated view takes a closure that may hold the handler and context.
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: since + frameTimeout) { [weak self] in
+            guard let self else { return }
+            self.timerArmed = false
+            guard !self.failed, let since = self.partialSince else { return }
+            if since + frameTimeout <= context.eventLoop.now, let received = self.pending?.readableBytes, received > 0 {
+                self.fail(context: context, .incomplete(receivedBytes: received))
+            } else {
+                self.armTimer(context: context)  // another frame started since: time that one
             }
         }
     }
@@ -95,19 +99,19 @@ public final class FrameReader: ChannelInboundHandler, RemovableChannelHandler {
     private func fail(context: ChannelHandlerContext, _ error: FrameError) {
         failed = true
         pending = nil
-        timer?.cancel()
-        timer = nil
+        partialSince = nil
         context.fireErrorCaught(error)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        // A timer still scheduled finds nothing to do (see `timerArmed`).
+        failed = true
+        pending = nil
+        partialSince = nil
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        partialSince = nil
         context.fireChannelInactive()
     }
 }

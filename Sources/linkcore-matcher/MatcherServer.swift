@@ -79,7 +79,8 @@ final class MatcherServer: Sendable {
             maxFrameBytes: l.maxFrameBytes, maxInFlight: l.maxInFlight, frameTimeout: Self.timeAmount(l.frameTimeout),
             idleTimeout: Self.timeAmount(l.idleTimeout), keepalive: Self.timeAmount(l.keepalive),
             handshakeTimeout: Self.timeAmount(config.tls.handshakeTimeout), writeBufferHighBytes: l.writeBufferHighBytes,
-            maxOutboundBytes: l.maxOutboundBytes, closeTimeout: Self.timeAmount(l.closeTimeout))
+            maxOutboundBytes: l.maxOutboundBytes, closeTimeout: Self.timeAmount(l.closeTimeout),
+            writeStallTimeout: Self.timeAmount(l.writeStallTimeout))
     }
 
     // MARK: start

@@ -123,6 +123,7 @@ var repositoryRoot: String {
                 == "\(file):6: [limits] max_inflight: unknown key (did you mean \"max_in_flight\"?); valid keys in [limits] are: "
                 + "max_connections, max_connections_per_org, max_in_flight, max_frame_bytes, frame_timeout_ms, "
                 + "idle_timeout_ms, keepalive_ms, write_buffer_high_bytes, max_outbound_bytes, close_timeout_ms, "
+                + "write_stall_timeout_ms, "
                 + "max_connections_per_address, max_connections_awaiting_hello")
     }
 

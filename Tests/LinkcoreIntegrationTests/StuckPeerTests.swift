@@ -44,6 +44,40 @@ import LinkcoreTestSupport
         peer.close()
     }
 
+    /// Issue 17: a peer that stops reading is closed once it has left write_buffer_high_bytes
+    /// unread for write_stall_timeout_ms, with its own reason (not IDLE_TIMEOUT: the idle timeout
+    /// here is ten minutes), while a healthy peer on the same core is still answered.
+    @Test func aPeerThatLeavesItsRepliesUnreadIsClosedForWriteStall() async throws {
+        let daemon = try DaemonProcess(extraConfig: [
+            "limits": "idle_timeout_ms = 600000\nframe_timeout_ms = 600000\nwrite_stall_timeout_ms = 3000", "log": "level = \"info\""])
+        try daemon.addOrg("CITY01")
+        try daemon.addOrg("CITY02")
+        try await daemon.start()
+        let stuck = try await daemon.raw(as: "CITY01")
+        try await stuck.hello()
+        let healthy = try await daemon.raw(as: "CITY02")
+        try await healthy.hello()
+        try await Self.stopReadingAndFlood(stuck)
+        // Answered while the stuck peer floods and until it is closed.
+        var id: UInt64 = 10
+        try await eventually("the stuck peer was not closed for write stall\n\(daemon.log.suffix(3000))") {
+            try healthy.send(id: id, RawPeer.ping("healthy"))
+            guard case .pong? = try await healthy.next().body else { throw TestFailure("the healthy peer got no pong") }
+            id += 1
+            return daemon.log.contains("reason=write_stalled")
+        }
+        let status = try await waitFor("the stuck peer is still connected") {
+            let status = try await daemon.status()
+            return status.connections == 1 ? status : nil
+        }
+        #expect(status.peers.map(\.orgCode) == ["CITY02"])
+        #expect(!daemon.log.contains("closing idle connection"))
+        try healthy.send(id: id, RawPeer.ping("after"))
+        guard case .pong? = try await healthy.next().body else { throw TestFailure("no pong after the stuck peer was closed") }
+        stuck.close()
+        healthy.close()
+    }
+
     /// Before the fix, mediations toward a provider that did not read queued ProvideRequests
     /// until their deadline (PROVIDER_TIMEOUT) and the core kept the bytes (1,024 mediations:
     /// 77 MB -> 403 MB). Now a ProvideRequest to a peer that does not read fails at once with

@@ -357,6 +357,28 @@ struct SessionStateMachineTests {
                        m.writabilityChanged(channelWritable: true)]
         #expect(resumed == [false, true, false], "the held read is issued once writable again, once")
     }
+
+    @Test func aPeerThatStaysUnwritableIsClosedAfterTheWriteStallTimeout() throws {
+        var m = try active()
+        _ = m.writabilityChanged(channelWritable: false)
+        let deadline = try #require(m.writeStallDeadline)
+        #expect(deadline == clock.now() + ConnectionLimits().writeStallTimeout)
+        #expect(m.nextDeadline == deadline)
+        // Writable again in time: forgotten.
+        clock.advance(.seconds(10))
+        _ = m.writabilityChanged(channelWritable: true)
+        #expect(m.writeStallDeadline == nil)
+        clock.advance(.seconds(25))
+        #expect(m.timerFired().close == nil)
+        // Unwritable for the whole timeout, even across a second notification: closed.
+        _ = m.writabilityChanged(channelWritable: false)
+        clock.advance(.seconds(20))
+        _ = m.writabilityChanged(channelWritable: false)
+        #expect(m.timerFired().close == nil)
+        clock.advance(.seconds(10))
+        #expect(m.timerFired().close == .writeStalled)
+        #expect(m.refuse(WireError(.internal, "x"), id: 0) == nil, "already closing")
+    }
 }
 
 struct Failure: Error, CustomStringConvertible {

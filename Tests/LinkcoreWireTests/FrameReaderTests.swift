@@ -85,3 +85,21 @@ private func frame(_ payload: [UInt8]) -> [UInt8] {
         #expect(sink.errors.isEmpty)
     }
 }
+
+/// The frame timer is never cancelled (NIO cancels by a linear scan of the loop's tasks): it
+/// finds, when it fires, whether the frame it timed completed, and times the next one.
+@Suite struct FrameReaderTimerTests {
+    @Test func aTimerThatFiresAfterItsFrameCompletedTimesTheNextFrame() throws {
+        let (channel, sink) = try makeChannel(timeout: .seconds(10))
+        let first = frame([1, 2, 3]), second = frame([4, 5, 6])
+        try channel.writeInbound(ByteBuffer(bytes: Array(first.prefix(5))))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(6))
+        // The first completes and the second starts at 6 s: its time runs from there.
+        try channel.writeInbound(ByteBuffer(bytes: Array(first.dropFirst(5)) + Array(second.prefix(5))))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))  // 15 s: 9 s into the second
+        #expect(sink.errors.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(sink.errors.first as? FrameError == .incomplete(receivedBytes: 5))
+        #expect(sink.frames == [[1, 2, 3]])
+    }
+}
