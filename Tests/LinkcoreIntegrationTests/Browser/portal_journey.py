@@ -21,7 +21,7 @@ headings in order, lang, labels, table captions and th scope, no horizontal scro
 language switch, a visible focus ring. A screenshot of every page at 390x844 (and some at
 1280x900). Waits on conditions only, no sleeps. Writes the result as JSON; exits 1 on a failure.
 """
-import json, os, sqlite3, sys, time, urllib.request
+import json, os, traceback, sqlite3, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portal_login import Run, WAIT, browser  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -267,7 +267,8 @@ def main():
             run.shot("failure")
         except Exception as gone:
             shown = "(the browser is gone: %r)" % gone
-        sys.stderr.write("%r\n%s\n%s\n" % (error, json.dumps(run.result, ensure_ascii=False), shown))
+        # Selenium's exceptions keep their message out of repr(): print both, and where it failed.
+        sys.stderr.write("%r: %s\n%s\n%s\n%s\n" % (error, error, traceback.format_exc(limit=6), json.dumps(run.result, ensure_ascii=False), shown))
         status = 1
     finally:
         driver.quit()

@@ -9,7 +9,7 @@ user PIN, each typed in the helper's own window), logs out, logs in again (/logi
 screenshot of every page in SHOTS_DIR. Writes one JSON object to RESULT_FILE (what the browser
 showed) for the Swift test to check. Every wait is a WebDriverWait on a condition, no sleeps.
 """
-import json, os, sys
+import json, os, traceback, sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -104,7 +104,8 @@ def main():
             run.shot("failure")
         except Exception as gone:
             shown = "(the browser is gone: %r)" % gone
-        sys.stderr.write("%r\n%s\n%s\n" % (error, json.dumps(run.result), shown))
+        # Selenium's exceptions keep their message out of repr(): print both, and where it failed.
+        sys.stderr.write("%r: %s\n%s\n%s\n%s\n" % (error, error, traceback.format_exc(limit=6), json.dumps(run.result), shown))
         return 1
     finally:
         driver.quit()
