@@ -34,7 +34,7 @@ private func runProcessBlocking(_ executable: String, _ arguments: [String], std
     process.standardInput = input
     try process.run()
     try errHandle.close()
-    input.fileHandleForWriting.write(Data(stdin.utf8))
+    input.fileHandleForWriting.feed(Data(stdin.utf8))
     try input.fileHandleForWriting.close()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

@@ -155,7 +155,7 @@ struct TestCard {
             process.standardInput = input
             try process.run()
             try errHandle.close()
-            input.fileHandleForWriting.write(Data(stdin.utf8))
+            input.fileHandleForWriting.feed(Data(stdin.utf8))
             try input.fileHandleForWriting.close()
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()

@@ -1,4 +1,5 @@
 import Foundation
+import LinkcoreTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,7 +84,7 @@ struct MetricsScrape {
             process.standardOutput = output
             process.standardError = output
             try process.run()
-            input.fileHandleForWriting.write(body)
+            input.fileHandleForWriting.feed(body)
             try input.fileHandleForWriting.close()
             let printed = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()

@@ -91,7 +91,7 @@ import Glibc
             process.standardOutput = stdout
             process.standardError = stdout
             try process.run()
-            stdin.fileHandleForWriting.write(Data(input.utf8))
+            stdin.fileHandleForWriting.feed(Data(input.utf8))
             try stdin.fileHandleForWriting.close()
             let output = stdout.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()

@@ -21,7 +21,7 @@ private func opensslBlocking(_ arguments: [String], stdin: String?) throws -> (s
         let input = Pipe()
         process.standardInput = input
         try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
+        input.fileHandleForWriting.feed(Data(stdin.utf8))
         try input.fileHandleForWriting.close()
     } else {
         process.standardInput = FileHandle.nullDevice

@@ -126,3 +126,13 @@ public func runToExit(_ executable: String, _ arguments: [String], environment: 
     }
     return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
 }
+
+extension FileHandle {
+    /// Writes `data` to a child's standard input. `write(_:)` traps on EPIPE, and a child may
+    /// exit (or fail) before it reads its input: the test process then crashed with every test
+    /// in it (seen in CI under load). The child's exit status and output say what happened; a
+    /// write it did not read is not the test's failure.
+    public func feed(_ data: Data) {
+        try? write(contentsOf: data)
+    }
+}
