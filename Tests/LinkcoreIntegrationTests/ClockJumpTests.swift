@@ -74,14 +74,7 @@ import Glibc
             info_types = ["income"]
             valid_from = "2020-01-01"
             """
-        let tariff = PolicyFixtures.mediationTariff + "\n\n" + """
-            [[tariff]]
-            id = "T-LINK"
-            operation = "link_issuance"
-            payer = "@private"
-            effective_from = "2020-01-01"
-            amount_yen = 30
-            """
+        let tariff = PolicyFixtures.mediationAndLinkTariff
         let policy = try PolicyFixtures.whitelistAndFees(whitelist: whitelist, tariff: tariff, in: dir.url)
         let net = try await MediationNetwork(requesters: ["BANK01"], providers: ["TAX01", "SLOW01"], audit: "checkpoint_interval_ms = 200",
                                              policy: policy, environment: clock.environment,

@@ -13,14 +13,7 @@ import LinkcoreTestSupport
 @Suite(.serialized) struct FeeTests {
     static let whitelist = PolicyFixtures.privateIncomeWhitelist(ruleID: "K-1")
     /// Mediations, link issuance and event delivery are charged.
-    static let tariff = PolicyFixtures.mediationTariff + "\n\n" + """
-        [[tariff]]
-        id = "T-LINK"
-        operation = "link_issuance"
-        payer = "@private"
-        effective_from = "2020-01-01"
-        amount_yen = 30
-
+    static let tariff = PolicyFixtures.mediationAndLinkTariff + "\n\n" + """
         [[tariff]]
         id = "T-EVENT"
         operation = "event_delivery"

@@ -30,6 +30,16 @@ enum PolicyFixtures {
         amount_yen = 10
         """
 
+    /// `mediationTariff` plus link issuance charged to private payers (T-LINK, 30 yen).
+    static let mediationAndLinkTariff = mediationTariff + "\n\n" + """
+        [[tariff]]
+        id = "T-LINK"
+        operation = "link_issuance"
+        payer = "@private"
+        effective_from = "2020-01-01"
+        amount_yen = 30
+        """
+
     /// Writes `whitelist.toml` and `fees.toml` into `directory`; returns the `[policy]` lines that
     /// load the two modules with them.
     static func whitelistAndFees(whitelist: String, tariff: String, in directory: URL) throws -> String {
